@@ -1,0 +1,91 @@
+# cgfence build. Every product goes to $(OUT); V=1 shows the commands.
+OUT ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+BPFTOOL ?= bpftool
+CLANG ?= clang
+CC ?= cc
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+	-D_GNU_SOURCE -Iinclude -Ienforcer -I$(OUT)
+LDLIBS_CORE = -lcjson
+LDLIBS = -lbpf -lelf -lz -lcjson -lseccomp -lcap
+BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Wall -Werror
+
+# Pure modules: no libbpf, unit-tested without root.
+CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c
+CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
+# Modules that talk to the kernel.
+KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))
+KERNEL_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(KERNEL_SRCS))
+BPF_SRCS = $(wildcard bpf/*.bpf.c)
+SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
+HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*.c))
+
+.PHONY: all deps demo check check-unit check-kernel check-policies clean install format
+
+all: $(OUT)/cgfence $(HELPERS)
+
+$(OUT):
+	$(Q)mkdir -p $(OUT)/tests
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.o: enforcer/%.c $(wildcard include/*.h enforcer/*.h) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(KERNEL_OBJS) $(OUT)/main.o: $(SKELS)
+
+$(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(CORE_OBJS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(LDLIBS_CORE) -o $@
+
+$(OUT)/tests/%: tests/helpers/%.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+# Installs the Debian packages the build and the tests need (root, apt).
+deps:
+	$(Q)tools/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)tests/run-all.sh
+
+check-unit: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+format:
+	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c
+
+install: $(OUT)/cgfence
+	install -D -m 0755 $(OUT)/cgfence $(DESTDIR)$(PREFIX)/bin/cgfence
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Policy language version 1: JSON text -> typed policy. Pure: no kernel, no
+ * libbpf. See README.md ("Policy language") for the user-facing contract.
+ */
+#ifndef CGFENCE_POLICY_H
+#define CGFENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgfence_abi.h"
+#include "diag.h"
+
+#define POLICY_MAX_FILE_SIZE (64u << 20)
+
+struct policy_cidr {
+	uint8_t family; /* 4 or 6; IPv4-mapped IPv6 is rejected in policies */
+	uint8_t prefixlen;
+	uint8_t addr[16]; /* network order, IPv4 in the first 4 bytes */
+	struct src_pos pos;
+};
+
+struct policy_port_range {
+	uint16_t first, last; /* inclusive, 1..65535 */
+	struct src_pos pos;
+};
+
+/* protocol: 0 (any), IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+struct policy_net_rule {
+	uint8_t action; /* CGF_ALLOW / CGF_DENY */
+	uint8_t protocol;
+	struct policy_cidr *addrs; /* naddrs == 0: any address */
+	size_t naddrs;
+	struct policy_port_range *ports; /* nports == 0: any port */
+	size_t nports;
+	char *comment; /* may be NULL */
+	struct src_pos pos;
+};
+
+struct policy_net_section {
+	bool present;
+	uint8_t default_action;
+	struct policy_net_rule *rules;
+	size_t nrules;
+};
+
+struct policy_dev_rule {
+	uint8_t action;
+	uint8_t type; /* CGF_DEV_ALL / CGF_DEV_BLOCK / CGF_DEV_CHAR */
+	int64_t major, minor; /* -1: any ("*" or omitted) */
+	uint8_t access; /* CGF_ACC_* bits, never 0 */
+	struct src_pos pos;
+};
+
+struct policy_dev_section {
+	bool present;
+	uint8_t default_action;
+	struct policy_dev_rule *rules;
+	size_t nrules;
+};
+
+struct policy_selector_entry {
+	char *key;
+	char *value;
+};
+
+struct policy {
+	char *path; /* file it came from, for messages */
+	char *name; /* [a-z0-9][a-z0-9._-]*, at most CGF_NAME_LEN-1 bytes */
+	uint32_t mode; /* CGF_MODE_ENFORCE / CGF_MODE_AUDIT */
+	struct policy_selector_entry *selector; /* annotations that must match */
+	size_t nselector;
+	struct policy_net_section egress;
+	struct policy_net_section ingress;
+	struct policy_dev_section devices;
+};
+
+/*
+ * Parse and validate. On success returns 0 and *out. On invalid input
+ * returns -EINVAL with every problem found appended to *d as
+ * "PATH:LINE:COL: message"; other negative errnos for I/O and memory.
+ */
+int policy_parse(const char *path, const char *text, size_t len,
+		 struct policy **out, struct diags *d);
+int policy_load_file(const char *path, struct policy **out, struct diags *d);
+void policy_free(struct policy *p);
+
+/* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
+void policy_summary(const struct policy *p, char *buf, size_t len);
+
+#endif

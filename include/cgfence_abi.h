@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * cgfence ABI: the structures shared by the BPF programs (bpf/) and user
+ * space (enforcer/). Fixed-width types and explicit padding only.
+ *
+ * How a policy becomes kernel tables
+ * ----------------------------------
+ * A policy has three sections: egress, ingress and devices. Within a section
+ * rules are evaluated in file order and the FIRST matching rule decides;
+ * when none matches, the section's default decides. An omitted section
+ * leaves its direction unrestricted.
+ *
+ * Network rules are compiled into two kinds of lookups per direction:
+ *
+ *   address -> class   (an LPM trie entry per CIDR, keyed by table kind)
+ *   proto/port -> class (an LPM trie entry per port-range prefix)
+ *
+ * and each class is a bitmap of the rules that match it ("rule r matches
+ * this address" / "rule r matches this protocol and port"). Prefixes nest,
+ * so every trie entry's bitmap already includes the rules of all shorter
+ * prefixes containing it: the longest-prefix match then yields exactly the
+ * set of rules whose address list contains the address, and a more specific
+ * CIDR never hides a shorter one used by an earlier rule. Every table kind
+ * has a /0 entry, so lookups never miss. The verdict is the lowest set bit
+ * of (address class AND port class); bit r of `allow` gives its action.
+ *
+ * Example: rules 0 "allow 10.0.0.0/8 tcp 443" and 1 "deny 10.0.0.13":
+ *   v4 10.0.0.0/8  -> {0}     v4 10.0.0.13/32 -> {0,1}    v4 0/0 -> {}
+ *   tcp 443        -> {0,1}   port 0/0 (any)  -> {1}
+ *   10.0.0.13:443/tcp -> {0,1}&{0,1} = {0,1} -> rule 0 (allow): first match.
+ *   10.0.0.13:80/tcp  -> {0,1}&{1}   = {1}   -> rule 1 (deny).
+ *
+ * Per-cgroup configuration lives in cgroup storage keyed by the attached
+ * cgroup's id: programs inherited by sub-cgroups still read the
+ * configuration of the cgroup they were attached to. policy_id 0 means
+ * "attached but not yet configured" and passes everything, so the first
+ * apply takes effect on all hooks at once when the id is written.
+ */
+#ifndef CGFENCE_ABI_H
+#define CGFENCE_ABI_H
+
+#include <linux/types.h>
+
+#define CGF_ABI_VERSION 1
+
+#define CGF_MAX_RULES 1024 /* network rules per direction */
+#define CGF_MASK_WORDS (CGF_MAX_RULES / 64)
+#define CGF_MAX_DEVICE_RULES 128
+#define CGF_MAX_POLICIES 4096 /* distinct compiled policies pinned at once */
+#define CGF_MAX_CGROUPS 65536
+#define CGF_NAME_LEN 64
+#define CGF_RULE_DEFAULT 0xffff /* "the default decided" in rule fields */
+
+enum cgf_action {
+	CGF_DENY = 0,
+	CGF_ALLOW = 1,
+};
+
+enum cgf_mode {
+	CGF_MODE_ENFORCE = 0,
+	CGF_MODE_AUDIT = 1, /* evaluate and report, never block */
+};
+
+enum cgf_direction_id {
+	CGF_DIR_EGRESS = 0,
+	CGF_DIR_INGRESS = 1,
+};
+
+/* First byte of every LPM key: which table the entry belongs to. */
+enum cgf_table_kind {
+	CGF_T_EGRESS_V4 = 0,
+	CGF_T_EGRESS_V6 = 1,
+	CGF_T_INGRESS_V4 = 2,
+	CGF_T_INGRESS_V6 = 3,
+	CGF_T_EGRESS_PORT = 4,
+	CGF_T_INGRESS_PORT = 5,
+	CGF_T__COUNT,
+};
+
+#define CGF_KIND_BITS 8
+
+/*
+ * LPM key: prefixlen counts bits from `kind` on. Addresses: 4 (IPv4) or 16
+ * (IPv6) bytes in network order in data[]. Ports: data[0] is the IP
+ * protocol number, data[1..2] the port in network order (ICMP uses port 0).
+ */
+struct cgf_lpm_key {
+	__u32 prefixlen;
+	__u8 kind;
+	__u8 data[16];
+	__u8 pad[3];
+};
+
+/* Class bitmap: bit r set when rule r of the direction matches. */
+struct cgf_rule_mask {
+	__u64 bits[CGF_MASK_WORDS];
+};
+
+struct cgf_direction {
+	__u8 restricted; /* 0: section omitted, everything passes */
+	__u8 default_action;
+	__u16 pad;
+	__u32 nrules;
+	__u64 allow[CGF_MASK_WORDS]; /* bit r set: rule r allows */
+};
+
+/* Device types as the kernel's cgroup_device program reports them. */
+enum cgf_dev_type {
+	CGF_DEV_ALL = 0, /* rule matches both block and char */
+	CGF_DEV_BLOCK = 1, /* BPF_DEVCG_DEV_BLOCK */
+	CGF_DEV_CHAR = 2, /* BPF_DEVCG_DEV_CHAR */
+};
+
+/* Access bits as the kernel reports them (BPF_DEVCG_ACC_*). */
+#define CGF_ACC_MKNOD 1
+#define CGF_ACC_READ 2
+#define CGF_ACC_WRITE 4
+
+#define CGF_DEV_ANY_MAJOR 1
+#define CGF_DEV_ANY_MINOR 2
+
+/*
+ * A device rule matches a request when the type, major and minor match and:
+ * for an allow rule, every requested access bit is in `access` (a rule that
+ * allows "r" does not allow an open for read+write); for a deny rule, any
+ * requested bit is in `access` (denying "w" denies read+write).
+ */
+struct cgf_device_rule {
+	__u8 type;
+	__u8 access;
+	__u8 action;
+	__u8 flags;
+	__u32 major;
+	__u32 minor;
+};
+
+struct cgf_devices {
+	__u8 restricted;
+	__u8 default_action;
+	__u16 nrules;
+	__u32 pad;
+	struct cgf_device_rule rules[CGF_MAX_DEVICE_RULES];
+};
+
+/* Value of the policy header map, keyed by policy id. */
+struct cgf_policy {
+	__u32 abi_version;
+	__u32 mode;
+	struct cgf_direction egress;
+	struct cgf_direction ingress;
+	struct cgf_devices devices;
+};
+
+/* Cgroup storage value: which policy the attached cgroup runs. */
+struct cgf_cgroup_config {
+	__u32 policy_id; /* 0: not configured yet, pass */
+	__u32 generation; /* bumped on every apply to this cgroup */
+};
+
+/* Socket storage: set when a connect/sendmsg hook allowed this socket. */
+struct cgf_sock_state {
+	__u32 judged;
+	__u32 policy_id;
+};
+
+/*
+ * Unconnected UDP sockets: peers that a judged datagram allowed, in either
+ * direction, so that replies flow back (server answers, client replies).
+ */
+struct cgf_flow_key {
+	__u64 sock_cookie;
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	__u16 port; /* network order */
+	__u8 family; /* 4 or 6 */
+	__u8 pad[5];
+};
+
+#define CGF_FLOW_TABLE_SIZE 65536
+
+#endif /* CGFENCE_ABI_H */

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Decision logic shared word for word by the BPF programs and by user space
+ * (`cgfence explain`, the compiler's tests), so both give the same answer
+ * from the same tables. Only plain C over the ABI structs lives here.
+ */
+#ifndef CGFENCE_LOGIC_H
+#define CGFENCE_LOGIC_H
+
+#include "cgfence_abi.h"
+
+#ifndef CGF_INLINE
+#define CGF_INLINE static inline
+#endif
+
+/* Index of the lowest rule set in both masks, or CGF_RULE_DEFAULT. */
+CGF_INLINE __u32 cgf_first_rule(const struct cgf_rule_mask *a,
+				const struct cgf_rule_mask *b)
+{
+	for (__u32 w = 0; w < CGF_MASK_WORDS; w++) {
+		__u64 both = a->bits[w] & b->bits[w];
+
+		if (both)
+			return w * 64 + __builtin_ctzll(both);
+	}
+	return CGF_RULE_DEFAULT;
+}
+
+CGF_INLINE __u8 cgf_rule_action(const struct cgf_direction *dir, __u32 rule)
+{
+	if (rule >= CGF_MAX_RULES)
+		return dir->default_action;
+	return (dir->allow[(rule / 64) & (CGF_MASK_WORDS - 1)] >> (rule % 64)) & 1;
+}
+
+CGF_INLINE int cgf_device_rule_matches(const struct cgf_device_rule *r,
+				       __u32 type, __u32 major, __u32 minor,
+				       __u32 access)
+{
+	if (r->type != CGF_DEV_ALL && r->type != type)
+		return 0;
+	if (!(r->flags & CGF_DEV_ANY_MAJOR) && r->major != major)
+		return 0;
+	if (!(r->flags & CGF_DEV_ANY_MINOR) && r->minor != minor)
+		return 0;
+	if (r->action == CGF_ALLOW)
+		return (access & ~(__u32)r->access) == 0;
+	return (access & r->access) != 0;
+}
+
+/* Returns the action; *rule gets the deciding rule or CGF_RULE_DEFAULT. */
+CGF_INLINE __u8 cgf_judge_device(const struct cgf_devices *devs, __u32 type,
+				 __u32 major, __u32 minor, __u32 access,
+				 __u32 *rule)
+{
+	__u32 n = devs->nrules;
+
+	for (__u32 i = 0; i < CGF_MAX_DEVICE_RULES; i++) {
+		if (i >= n)
+			break;
+		if (cgf_device_rule_matches(&devs->rules[i], type, major, minor,
+					    access)) {
+			*rule = i;
+			return devs->rules[i].action;
+		}
+	}
+	*rule = CGF_RULE_DEFAULT;
+	return devs->default_action;
+}
+
+#endif /* CGFENCE_LOGIC_H */
