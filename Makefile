@@ -16,14 +16,14 @@ endif
 
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit-function-declaration \
 	-D_GNU_SOURCE -Iinclude -Ienforcer -I$(OUT)
 LDLIBS_CORE = -lcjson
 LDLIBS = -lbpf -lelf -lz -lcjson -lseccomp -lcap
-BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Wall -Werror
+BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
 # Pure modules: no libbpf, unit-tested without root.
-CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c
+CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c
 CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
 # Modules that talk to the kernel.
 KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))

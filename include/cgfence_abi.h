@@ -177,4 +177,40 @@ struct cgf_flow_key {
 
 #define CGF_FLOW_TABLE_SIZE 65536
 
+/*
+ * Pinned state that only user space reads: it lives in maps of the BPF
+ * object so that it is created, pinned and found together with the
+ * programs, and outlives every cgfence process.
+ */
+#define CGF_CONTAINER_ID_LEN 128
+#define CGF_PATH_LEN 512
+
+/* cgf_meta[0]: which build of the BPF object is pinned. */
+struct cgf_meta {
+	__u32 abi_version;
+	__u32 pad;
+	__u8 elf_digest[32];
+};
+
+/* cgf_policy_info[policy id]: one compiled policy shared by its cgroups. */
+struct cgf_policy_info {
+	__u8 digest[32];
+	char name[CGF_NAME_LEN];
+	__u32 refcount; /* cgroups running it */
+	__u32 mode;
+	__u64 created_ns; /* CLOCK_REALTIME */
+	__u32 nentries;
+	__u32 nclasses;
+};
+
+/* cgf_cgroup_info[cgroup id]: one fenced cgroup. */
+struct cgf_cgroup_info {
+	__u32 policy_id;
+	__u32 generation;
+	__u64 applied_ns; /* CLOCK_REALTIME */
+	char policy_name[CGF_NAME_LEN];
+	char container_id[CGF_CONTAINER_ID_LEN]; /* empty outside the hook */
+	char path[CGF_PATH_LEN];
+};
+
 #endif /* CGFENCE_ABI_H */

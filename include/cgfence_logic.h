@@ -13,6 +13,37 @@
 #define CGF_INLINE static inline
 #endif
 
+/* Count of trailing zero bits of x != 0. Written out because clang 14's BPF
+ * backend crashes on __builtin_ctzll. */
+CGF_INLINE __u32 cgf_ctz64(__u64 x)
+{
+	__u32 n = 0;
+
+	if (!(x & 0xffffffffULL)) {
+		n += 32;
+		x >>= 32;
+	}
+	if (!(x & 0xffff)) {
+		n += 16;
+		x >>= 16;
+	}
+	if (!(x & 0xff)) {
+		n += 8;
+		x >>= 8;
+	}
+	if (!(x & 0xf)) {
+		n += 4;
+		x >>= 4;
+	}
+	if (!(x & 0x3)) {
+		n += 2;
+		x >>= 2;
+	}
+	if (!(x & 0x1))
+		n += 1;
+	return n;
+}
+
 /* Index of the lowest rule set in both masks, or CGF_RULE_DEFAULT. */
 CGF_INLINE __u32 cgf_first_rule(const struct cgf_rule_mask *a,
 				const struct cgf_rule_mask *b)
@@ -21,7 +52,7 @@ CGF_INLINE __u32 cgf_first_rule(const struct cgf_rule_mask *a,
 		__u64 both = a->bits[w] & b->bits[w];
 
 		if (both)
-			return w * 64 + __builtin_ctzll(both);
+			return w * 64 + cgf_ctz64(both);
 	}
 	return CGF_RULE_DEFAULT;
 }

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "attach.h"
+#include "cgroup.h"
+#include "tables.h"
+#include "util.h"
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void links_dir_name(char *buf, size_t len, uint64_t cgroup_id)
+{
+	snprintf(buf, len, "links/%" PRIu64, cgroup_id);
+}
+
+/* Unpins and detaches every link of a cgroup; missing links are fine. */
+static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
+{
+	char dir[64], path[PATH_MAX];
+
+	links_dir_name(dir, sizeof(dir), cgroup_id);
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s/%s", st->dir, dir,
+			 cgf_prog_descs[i].name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			/* Detach now, even if someone else holds the link. */
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+	}
+	unlinkat(st->dir_fd, dir, AT_REMOVEDIR);
+}
+
+static int attach_all(struct cgf_state *st, int cgroup_fd, uint64_t cgroup_id)
+{
+	char dir[64], path[PATH_MAX];
+	int err;
+
+	links_dir_name(dir, sizeof(dir), cgroup_id);
+	if (mkdirat(st->dir_fd, dir, 0700) && errno != EEXIST)
+		return -errno;
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		int link_fd = bpf_link_create(st->prog_fds[i], cgroup_fd,
+					      cgf_prog_descs[i].attach_type, NULL);
+
+		if (link_fd < 0) {
+			err = -errno;
+			log_debug("attaching %s: %s", cgf_prog_descs[i].name,
+				  strerror(-err));
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "%s/%s/%s", st->dir, dir,
+			 cgf_prog_descs[i].name);
+		err = bpf_obj_pin(link_fd, path) ? -errno : 0;
+		close(link_fd); /* the pin holds it */
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	unlink_all(st, cgroup_id);
+	return err;
+}
+
+static bool links_present(struct cgf_state *st, uint64_t cgroup_id)
+{
+	char dir[64];
+	struct stat sb;
+
+	links_dir_name(dir, sizeof(dir), cgroup_id);
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, cgf_prog_descs[i].name);
+		if (fstatat(st->dir_fd, path, &sb, 0))
+			return false;
+	}
+	return true;
+}
+
+static void fill_info(struct cgf_cgroup_info *info, const struct fence_request *req,
+		      uint32_t policy_id, uint32_t generation)
+{
+	memset(info, 0, sizeof(*info));
+	info->policy_id = policy_id;
+	info->generation = generation;
+	info->applied_ns = realtime_ns();
+	snprintf(info->policy_name, sizeof(info->policy_name), "%s",
+		 req->policy_name);
+	snprintf(info->container_id, sizeof(info->container_id), "%s",
+		 req->container_id ? req->container_id : "");
+	snprintf(info->path, sizeof(info->path), "%s", req->cgroup_dir);
+}
+
+int fence_apply(struct cgf_state *st, const struct fence_request *req,
+		struct fence_result *res)
+{
+	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	_cleanup_close_ int cgroup_fd = -1;
+	struct cgf_cgroup_info old = {}, info;
+	struct cgf_cgroup_config cfg;
+	uint64_t cgid;
+	uint32_t policy_id;
+	bool had_record, fenced, attached_now = false;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = cgroup_open(req->cgroup_dir, &cgroup_fd, &cgid);
+	if (err)
+		return err;
+	if (cgid == CGROUP_ROOT_ID)
+		return -EPERM;
+	res->cgroup_id = cgid;
+
+	had_record = bpf_map_lookup_elem(info_fd, &cgid, &old) == 0;
+	fenced = had_record && links_present(st, cgid);
+
+	err = tables_acquire(st, req->policy, req->policy_name, &policy_id);
+	if (err)
+		return err;
+	if (!fenced) {
+		unlink_all(st, cgid); /* leftovers of an interrupted apply */
+		err = attach_all(st, cgroup_fd, cgid);
+		if (err)
+			goto fail_release;
+		attached_now = true;
+	}
+
+	/* The swap: every hook of the cgroup reads this one value. */
+	cfg.policy_id = policy_id;
+	cfg.generation = fenced ? old.generation + 1 : 1;
+	if (bpf_map_update_elem(cfg_fd, &cgid, &cfg, BPF_ANY)) {
+		err = -errno;
+		goto fail_detach;
+	}
+	fill_info(&info, req, policy_id, cfg.generation);
+	if (bpf_map_update_elem(info_fd, &cgid, &info, BPF_ANY)) {
+		err = -errno;
+		goto fail_detach;
+	}
+	if (had_record && old.policy_id)
+		tables_release(st, old.policy_id);
+
+	res->policy_id = policy_id;
+	res->generation = cfg.generation;
+	res->replaced = fenced;
+	return 0;
+
+fail_detach:
+	if (attached_now)
+		unlink_all(st, cgid);
+fail_release:
+	tables_release(st, policy_id);
+	return err;
+}
+
+int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
+{
+	struct cgf_cgroup_info info;
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+
+	if (bpf_map_lookup_elem(info_fd, &cgroup_id, &info)) {
+		if (errno != ENOENT)
+			return -errno;
+		/* Links without a record (an interrupted apply): remove them. */
+		unlink_all(st, cgroup_id);
+		return -ENOENT;
+	}
+	unlink_all(st, cgroup_id);
+	bpf_map_delete_elem(info_fd, &cgroup_id);
+	if (info.policy_id)
+		tables_release(st, info.policy_id);
+	return 0;
+}
+
+int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t cgid;
+	int err;
+
+	err = cgroup_open(cgroup_dir, &fd, &cgid);
+	if (err)
+		return err;
+	return fence_detach_id(st, cgid);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Fencing cgroups: attach the programs with pinned links, point the
+ * cgroup's storage at a policy id (the atomic swap), detach.
+ */
+#ifndef CGFENCE_ATTACH_H
+#define CGFENCE_ATTACH_H
+
+#include <stdint.h>
+
+#include "compile.h"
+#include "loader.h"
+
+struct fence_request {
+	const char *cgroup_dir;
+	const struct compiled_policy *policy;
+	const char *policy_name;
+	const char *container_id; /* may be NULL */
+};
+
+struct fence_result {
+	uint64_t cgroup_id;
+	uint32_t policy_id;
+	uint32_t generation;
+	int replaced; /* 1 when an earlier policy was swapped out */
+};
+
+/*
+ * Fences a cgroup with a policy, or swaps the policy of a fenced one in a
+ * single map update. On failure nothing it added is left behind.
+ */
+int fence_apply(struct cgf_state *st, const struct fence_request *req,
+		struct fence_result *res);
+
+/* Removes links, configuration and the policy reference of a cgroup. */
+int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id);
+int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir);
+
+#endif

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "cgroup.h"
+#include "util.h"
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+					(s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+int cgroup2_mount_find(char *buf, size_t len)
+{
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+	int err;
+
+	err = read_small_file("/proc/self/mountinfo", &text, 1 << 20);
+	if (err)
+		return err;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *fields[5], *sep, *p = line;
+		int i;
+
+		/* id parent dev root mountpoint ... - fstype source opts */
+		for (i = 0; i < 5; i++) {
+			fields[i] = strsep(&p, " ");
+			if (!fields[i])
+				break;
+		}
+		if (i < 5 || !p)
+			continue;
+		sep = strstr(p, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		unescape_octal(fields[4]);
+		if (strlen(fields[4]) >= len)
+			return -ENAMETOOLONG;
+		strcpy(buf, fields[4]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int cgroup_resolve_from_pid(pid_t pid, char *buf, size_t len)
+{
+	_cleanup_free_ char *text = NULL;
+	char mount[4096], path[64];
+	char *line, *save = NULL;
+	int err;
+
+	err = cgroup2_mount_find(mount, sizeof(mount));
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	err = read_small_file(path, &text, 1 << 16);
+	if (err)
+		return err;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if (strstr(line + 3, "/..") || line[3] != '/')
+			return -EINVAL;
+		if ((size_t)snprintf(buf, len, "%s%s", mount,
+				     strcmp(line + 3, "/") ? line + 3 : "") >= len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int cgroup_open(const char *dir, int *fd_out, uint64_t *id_out)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sfs) || fstat(fd, &st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		close(fd);
+		return -EMEDIUMTYPE;
+	}
+	/* On cgroup2 the directory's inode number is the cgroup id. */
+	*id_out = st.st_ino;
+	*fd_out = fd;
+	return 0;
+}

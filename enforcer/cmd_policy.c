@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* cgfence check | explain: policy files only, no kernel. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "compile.h"
+#include "policy.h"
+#include "util.h"
+
+int cmd_check(int argc, char **argv)
+{
+	int failed = 0;
+
+	if (argc < 2 || !strcmp(argv[1], "--help")) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: cgfence check FILE...\n"
+			"Validates policies; prints FILE:LINE:COL: problem for each error.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		struct diags d = {};
+		struct policy *p = NULL;
+		char summary[512];
+		int err = policy_load_file(argv[i], &p, &d);
+
+		if (err) {
+			if (d.count)
+				diags_print(&d, stderr);
+			else
+				fprintf(stderr, "%s: %s\n", argv[i], strerror(-err));
+			failed = 1;
+		} else {
+			policy_summary(p, summary, sizeof(summary));
+			printf("%s: ok: %s\n", argv[i], summary);
+		}
+		diags_free(&d);
+		policy_free(p);
+	}
+	return failed;
+}
+
+static int parse_protocol(const char *s, uint8_t *proto)
+{
+	static const struct {
+		const char *name;
+		uint8_t number;
+	} names[] = { { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP },
+		      { "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 } };
+	char *end;
+	long n;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(s, names[i].name)) {
+			*proto = names[i].number;
+			return 0;
+		}
+	}
+	n = strtol(s, &end, 10);
+	if (*s && !*end && n > 0 && n < 256) {
+		*proto = n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "10.1.2.3:443/tcp", "[fd00::1]:443/tcp", "10.1.2.3/icmp" */
+static int parse_flow_spec(const char *spec, uint8_t direction, struct flow *f)
+{
+	char buf[128], *slash, *addr = buf, *port = NULL, *end;
+	long n;
+
+	memset(f, 0, sizeof(*f));
+	f->direction = direction;
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	slash = strrchr(buf, '/');
+	if (!slash || parse_protocol(slash + 1, &f->protocol))
+		return -EINVAL;
+	*slash = '\0';
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (!close)
+			return -EINVAL;
+		*close = '\0';
+		addr = buf + 1;
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return -EINVAL;
+	} else if (strchr(buf, '.')) {
+		port = strchr(buf, ':');
+		if (port)
+			*port++ = '\0';
+	}
+	if (inet_pton(AF_INET, addr, f->addr) == 1)
+		f->family = 4;
+	else if (inet_pton(AF_INET6, addr, f->addr) == 1)
+		f->family = 6;
+	else
+		return -EINVAL;
+	if (port) {
+		n = strtol(port, &end, 10);
+		if (!*port || *end || n < 1 || n > 65535)
+			return -EINVAL;
+		f->port = n;
+	} else if (f->protocol == IPPROTO_TCP || f->protocol == IPPROTO_UDP) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "c:1:3:rw" */
+static int parse_device_spec(const char *spec, uint32_t *type, uint32_t *major,
+			     uint32_t *minor, uint32_t *access)
+{
+	char t;
+	unsigned int ma, mi;
+	char acc[8];
+	int used = 0;
+
+	if (sscanf(spec, "%c:%u:%u:%7[rwm]%n", &t, &ma, &mi, acc, &used) != 4 ||
+	    spec[used] || (t != 'c' && t != 'b'))
+		return -EINVAL;
+	*type = t == 'c' ? CGF_DEV_CHAR : CGF_DEV_BLOCK;
+	*major = ma;
+	*minor = mi;
+	*access = 0;
+	for (char *a = acc; *a; a++)
+		*access |= *a == 'r' ? CGF_ACC_READ :
+			   *a == 'w' ? CGF_ACC_WRITE : CGF_ACC_MKNOD;
+	return 0;
+}
+
+static void print_verdict(const struct policy *p, const char *section,
+			  const char *what, const struct verdict *v,
+			  const struct src_pos *rule_pos, const char *comment)
+{
+	const char *action = v->action == CGF_ALLOW ? "allow" : "deny";
+
+	printf("%s %s: %s", section, what, action);
+	if (!v->restricted)
+		printf(" (no %s section: unrestricted)", section);
+	else if (v->rule == CGF_RULE_DEFAULT)
+		printf(" by %s.default", section);
+	else
+		printf(" by %s.rules[%u] (%s:%u)%s%s", section, v->rule, p->path,
+		       rule_pos ? rule_pos->line : 0, comment ? ": " : "",
+		       comment ? comment : "");
+	if (p->mode == CGF_MODE_AUDIT && v->action == CGF_DENY)
+		printf(" [audit mode: reported, not blocked]");
+	putchar('\n');
+}
+
+static int explain_flow(const struct policy *p, const struct compiled_policy *cp,
+			const char *spec, uint8_t direction)
+{
+	const char *section = direction == CGF_DIR_EGRESS ? "egress" : "ingress";
+	const struct policy_net_section *sec =
+		direction == CGF_DIR_EGRESS ? &p->egress : &p->ingress;
+	const struct policy_net_rule *rule = NULL;
+	struct verdict v;
+	struct flow f;
+
+	if (parse_flow_spec(spec, direction, &f)) {
+		log_error("--%s '%s': expected ADDRESS:PORT/PROTOCOL, [IPV6]:PORT/PROTOCOL or ADDRESS/PROTOCOL",
+			  section, spec);
+		return 2;
+	}
+	compiled_judge_flow(cp, &f, &v);
+	if (v.restricted && v.rule != CGF_RULE_DEFAULT && v.rule < sec->nrules)
+		rule = &sec->rules[v.rule];
+	print_verdict(p, section, spec, &v, rule ? &rule->pos : NULL,
+		      rule ? rule->comment : NULL);
+	return 0;
+}
+
+static int explain_device(const struct policy *p, const struct compiled_policy *cp,
+			  const char *spec)
+{
+	const struct policy_dev_rule *rule = NULL;
+	uint32_t type, major, minor, access;
+	struct verdict v;
+
+	if (parse_device_spec(spec, &type, &major, &minor, &access)) {
+		log_error("--device '%s': expected TYPE:MAJOR:MINOR:ACCESS, e.g. c:1:3:rw",
+			  spec);
+		return 2;
+	}
+	compiled_judge_device(cp, type, major, minor, access, &v);
+	if (v.restricted && v.rule != CGF_RULE_DEFAULT && v.rule < p->devices.nrules)
+		rule = &p->devices.rules[v.rule];
+	print_verdict(p, "devices", spec, &v, rule ? &rule->pos : NULL, NULL);
+	return 0;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "egress", required_argument, NULL, 'e' },
+		{ "ingress", required_argument, NULL, 'i' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *path = NULL;
+	struct {
+		int kind;
+		const char *spec;
+	} queries[64];
+	int nqueries = 0, c, rc = 0;
+	struct compiled_policy *cp = NULL;
+	struct policy *p = NULL;
+	struct diags d = {};
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			path = optarg;
+			break;
+		case 'e':
+		case 'i':
+		case 'd':
+			if (nqueries == (int)ARRAY_SIZE(queries)) {
+				log_error("too many queries");
+				return 2;
+			}
+			queries[nqueries].kind = c;
+			queries[nqueries++].spec = optarg;
+			break;
+		case 'h':
+			printf("usage: cgfence explain --policy FILE [--egress ADDR:PORT/PROTO] [--ingress ADDR:PORT/PROTO] [--device c:MAJ:MIN:ACC]...\n"
+			       "For --ingress, ADDR is the remote source and PORT the local port.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!path || !nqueries || optind != argc) {
+		log_error("explain needs --policy FILE and at least one --egress, --ingress or --device");
+		return 2;
+	}
+	if (policy_load_file(path, &p, &d)) {
+		diags_print(&d, stderr);
+		diags_free(&d);
+		return 1;
+	}
+	if (policy_compile(p, &cp)) {
+		log_error("%s: cannot compile the policy", path);
+		policy_free(p);
+		return 1;
+	}
+	for (int i = 0; i < nqueries && !rc; i++) {
+		if (queries[i].kind == 'd')
+			rc = explain_device(p, cp, queries[i].spec);
+		else
+			rc = explain_flow(p, cp, queries[i].spec,
+					  queries[i].kind == 'e' ? CGF_DIR_EGRESS :
+								   CGF_DIR_INGRESS);
+	}
+	compiled_policy_free(cp);
+	policy_free(p);
+	return rc;
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cgfence.skel.h"
+#include "cgfence_abi.h"
+#include "loader.h"
+#include "sha256.h"
+#include "util.h"
+
+const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT] = {
+	[CGF_PROG_CONNECT4] = { "cgf_connect4", BPF_CGROUP_INET4_CONNECT },
+	[CGF_PROG_CONNECT6] = { "cgf_connect6", BPF_CGROUP_INET6_CONNECT },
+	[CGF_PROG_SENDMSG4] = { "cgf_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	[CGF_PROG_SENDMSG6] = { "cgf_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	[CGF_PROG_EGRESS] = { "cgf_egress", BPF_CGROUP_INET_EGRESS },
+	[CGF_PROG_INGRESS] = { "cgf_ingress", BPF_CGROUP_INET_INGRESS },
+	[CGF_PROG_DEVICE] = { "cgf_device", BPF_CGROUP_DEVICE },
+};
+
+const char *const cgf_map_names[CGF_MAP__COUNT] = {
+	[CGF_MAP_CGROUP_CFG] = "cgf_cgroup_cfg",
+	[CGF_MAP_POLICIES] = "cgf_policies",
+	[CGF_MAP_LPM] = "cgf_lpm",
+	[CGF_MAP_CLASSES] = "cgf_classes",
+	[CGF_MAP_META] = "cgf_meta",
+	[CGF_MAP_POLICY_INFO] = "cgf_policy_info",
+	[CGF_MAP_CGROUP_INFO] = "cgf_cgroup_info",
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !log_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void state_init(struct cgf_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dir_fd = -1;
+	for (int i = 0; i < CGF_PROG__COUNT; i++)
+		st->prog_fds[i] = -1;
+	for (int i = 0; i < CGF_MAP__COUNT; i++)
+		st->map_fds[i] = -1;
+}
+
+void state_close(struct cgf_state *st)
+{
+	for (int i = 0; i < CGF_PROG__COUNT; i++)
+		if (st->prog_fds[i] >= 0)
+			close(st->prog_fds[i]);
+	for (int i = 0; i < CGF_MAP__COUNT; i++)
+		if (st->map_fds[i] >= 0)
+			close(st->map_fds[i]);
+	if (st->dir_fd >= 0)
+		close(st->dir_fd); /* releases the lock */
+	state_init(st);
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC;
+}
+
+/* Mounts bpffs on /sys/fs/bpf when the state lives there and it is absent. */
+static int bpffs_prepare(const char *dir)
+{
+	static const char bpf_root[] = "/sys/fs/bpf";
+
+	if (strncmp(dir, bpf_root, strlen(bpf_root)) == 0 && !is_bpffs(bpf_root)) {
+		if (mount("bpf", bpf_root, "bpf", 0, "mode=0700"))
+			return -errno;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (!is_bpffs(dir))
+		return -EMEDIUMTYPE;
+	return 0;
+}
+
+static int lock_dir(int fd, unsigned int timeout_ms)
+{
+	struct timespec pause = { 0, 5 * 1000 * 1000 };
+
+	for (unsigned int waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *sub,
+		    const char *kind, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s/%s_%s", dir, sub, kind, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int open_pinned(struct cgf_state *st)
+{
+	char path[PATH_MAX];
+	int err;
+
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		err = pin_path(path, sizeof(path), st->dir, "obj", "prog",
+			       cgf_prog_descs[i].name);
+		if (err)
+			return err;
+		st->prog_fds[i] = bpf_obj_get(path);
+		if (st->prog_fds[i] < 0)
+			return -errno;
+	}
+	for (int i = 0; i < CGF_MAP__COUNT; i++) {
+		err = pin_path(path, sizeof(path), st->dir, "obj", "map",
+			       cgf_map_names[i]);
+		if (err)
+			return err;
+		st->map_fds[i] = bpf_obj_get(path);
+		if (st->map_fds[i] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void remove_tree(int parent_fd, const char *name)
+{
+	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+						 O_NOFOLLOW);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0) {
+		unlinkat(parent_fd, name, 0);
+		return;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR)
+			remove_tree(dirfd(d), de->d_name);
+		else
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+static void elf_digest(uint8_t out[32])
+{
+	size_t size;
+	const void *elf = cgfence__elf_bytes(&size);
+
+	sha256(elf, size, out);
+}
+
+/* Loads the object and pins it under obj/, atomically via a rename. */
+static int load_and_pin(struct cgf_state *st)
+{
+	struct cgfence *skel;
+	struct cgf_meta meta = { .abi_version = CGF_ABI_VERSION };
+	char staging[64], path[PATH_MAX], final[PATH_MAX];
+	__u32 zero = 0;
+	int err;
+
+	snprintf(staging, sizeof(staging), ".staging-%d", (int)getpid());
+	remove_tree(st->dir_fd, staging);
+	if (mkdirat(st->dir_fd, staging, 0700))
+		return -errno;
+
+	skel = cgfence__open_and_load();
+	if (!skel) {
+		err = -errno;
+		goto out_remove;
+	}
+	elf_digest(meta.elf_digest);
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_meta), &zero, &meta,
+				  BPF_ANY);
+	if (err)
+		goto out_destroy;
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(
+			skel->obj, cgf_prog_descs[i].name);
+
+		if (!prog) {
+			err = -ENOENT;
+			goto out_destroy;
+		}
+		pin_path(path, sizeof(path), st->dir, staging, "prog",
+			 cgf_prog_descs[i].name);
+		err = bpf_program__pin(prog, path);
+		if (err)
+			goto out_destroy;
+	}
+	for (int i = 0; i < CGF_MAP__COUNT; i++) {
+		struct bpf_map *map =
+			bpf_object__find_map_by_name(skel->obj, cgf_map_names[i]);
+
+		if (!map) {
+			err = -ENOENT;
+			goto out_destroy;
+		}
+		pin_path(path, sizeof(path), st->dir, staging, "map",
+			 cgf_map_names[i]);
+		err = bpf_map__pin(map, path);
+		if (err)
+			goto out_destroy;
+	}
+	snprintf(path, sizeof(path), "%s/%s", st->dir, staging);
+	snprintf(final, sizeof(final), "%s/obj", st->dir);
+	if (rename(path, final)) {
+		err = -errno;
+		goto out_destroy;
+	}
+	cgfence__destroy(skel); /* the pins keep everything alive */
+	return 0;
+
+out_destroy:
+	cgfence__destroy(skel);
+out_remove:
+	remove_tree(st->dir_fd, staging);
+	return err;
+}
+
+static void close_fds(struct cgf_state *st)
+{
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		if (st->prog_fds[i] >= 0)
+			close(st->prog_fds[i]);
+		st->prog_fds[i] = -1;
+	}
+	for (int i = 0; i < CGF_MAP__COUNT; i++) {
+		if (st->map_fds[i] >= 0)
+			close(st->map_fds[i]);
+		st->map_fds[i] = -1;
+	}
+}
+
+int state_count_cgroups(const struct cgf_state *st)
+{
+	__u64 key, next;
+	int n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(st->map_fds[CGF_MAP_CGROUP_INFO], prev,
+				    &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* The pinned object must be this build's; replace it when nothing uses it. */
+static int check_pinned_build(struct cgf_state *st)
+{
+	struct cgf_meta meta = {};
+	uint8_t mine[32];
+	__u32 zero = 0;
+	int n;
+
+	elf_digest(mine);
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
+		return -errno;
+	if (meta.abi_version == CGF_ABI_VERSION &&
+	    !memcmp(meta.elf_digest, mine, sizeof(mine)))
+		return 0;
+	n = state_count_cgroups(st);
+	if (n > 0) {
+		log_error("%s/obj holds programs of another cgfence build that still fence %d cgroup(s); detach them first",
+			  st->dir, n);
+		return -EEXIST;
+	}
+	log_debug("replacing pinned programs of another cgfence build");
+	close_fds(st);
+	remove_tree(st->dir_fd, "obj");
+	return 1;
+}
+
+int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
+	       unsigned int lock_timeout_ms)
+{
+	int err;
+
+	state_init(st);
+	libbpf_set_print(libbpf_print);
+	if (strlen(dir) >= sizeof(st->dir) - 64 || dir[0] != '/')
+		return -EINVAL;
+	strcpy(st->dir, dir);
+
+	if (mode == STATE_LOAD) {
+		err = bpffs_prepare(dir);
+		if (err)
+			return err;
+	}
+	st->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dir_fd < 0)
+		return -errno;
+	err = lock_dir(st->dir_fd, lock_timeout_ms);
+	if (err)
+		goto fail;
+
+	err = open_pinned(st);
+	if (err == 0 && mode == STATE_LOAD) {
+		err = check_pinned_build(st);
+		if (err == 1)
+			err = -ENOENT; /* removed: load anew below */
+	}
+	if (err == -ENOENT && mode == STATE_LOAD) {
+		close_fds(st);
+		err = load_and_pin(st);
+		if (!err)
+			err = open_pinned(st);
+	}
+	if (err)
+		goto fail;
+	if (mkdirat(st->dir_fd, "links", 0700) && errno != EEXIST && mode == STATE_LOAD) {
+		err = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	state_close(st);
+	return err;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The pinned cgfence state under a bpffs directory (default
+ * /sys/fs/bpf/cgfence):
+ *
+ *   obj/prog_<name>, obj/map_<name>   programs and maps, loaded once
+ *   links/<cgroup id>/<prog name>     one link per fenced cgroup and hook
+ *
+ * state_open() takes an exclusive lock on the directory (released on close
+ * or process exit) and loads the BPF object unless it is pinned already.
+ */
+#ifndef CGFENCE_LOADER_H
+#define CGFENCE_LOADER_H
+
+#include <limits.h>
+#include <linux/bpf.h>
+
+#define CGF_DEFAULT_BPFFS_DIR "/sys/fs/bpf/cgfence"
+#define CGF_DEFAULT_LOCK_TIMEOUT_MS 10000
+
+enum cgf_prog_id {
+	CGF_PROG_CONNECT4,
+	CGF_PROG_CONNECT6,
+	CGF_PROG_SENDMSG4,
+	CGF_PROG_SENDMSG6,
+	CGF_PROG_EGRESS,
+	CGF_PROG_INGRESS,
+	CGF_PROG_DEVICE,
+	CGF_PROG__COUNT,
+};
+
+enum cgf_map_id {
+	CGF_MAP_CGROUP_CFG,
+	CGF_MAP_POLICIES,
+	CGF_MAP_LPM,
+	CGF_MAP_CLASSES,
+	CGF_MAP_META,
+	CGF_MAP_POLICY_INFO,
+	CGF_MAP_CGROUP_INFO,
+	CGF_MAP__COUNT,
+};
+
+struct cgf_prog_desc {
+	const char *name;
+	enum bpf_attach_type attach_type;
+};
+
+extern const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT];
+extern const char *const cgf_map_names[CGF_MAP__COUNT];
+
+struct cgf_state {
+	char dir[PATH_MAX];
+	int dir_fd; /* holds the lock */
+	int prog_fds[CGF_PROG__COUNT];
+	int map_fds[CGF_MAP__COUNT];
+};
+
+enum state_open_mode {
+	STATE_LOAD, /* load and pin the object if it is not pinned yet */
+	STATE_EXISTING, /* -ENOENT when nothing is pinned */
+};
+
+int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
+	       unsigned int lock_timeout_ms);
+void state_close(struct cgf_state *st);
+
+/* Number of fenced cgroups recorded in the pinned state. */
+int state_count_cgroups(const struct cgf_state *st);
+
+#endif
