@@ -188,7 +188,7 @@ static int load_and_pin(struct cgf_state *st)
 	__u32 zero = 0;
 	int err;
 
-	snprintf(staging, sizeof(staging), ".staging-%d", (int)getpid());
+	snprintf(staging, sizeof(staging), "staging_%d", (int)getpid());
 	remove_tree(st->dir_fd, staging);
 	if (mkdirat(st->dir_fd, staging, 0700))
 		return -errno;

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * probe: one network or device operation, for tests, optionally from inside
+ * a cgroup and a network namespace. Prints "ok" or the errno name
+ * (EPERM, ETIMEDOUT, ...) and exits 0 only on "ok".
+ *
+ *   probe [--cgroup DIR] [--netns NAME] [--timeout-ms N] ACTION ARGS
+ *   connect tcp|udp ADDR PORT   connect (UDP: connect + send one byte)
+ *   request tcp|udp ADDR PORT   send one byte, wait for the one-byte reply
+ *   sendto ADDR PORT            unconnected UDP sendto
+ *   ping ADDR                   ICMP echo over a raw socket, wait for reply
+ *   serve tcp|udp ADDR PORT N   answer N requests (one byte each) then exit;
+ *                               prints "ready" once listening
+ *   open PATH r|w|rw            open a file or device node
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int timeout_ms = 1500;
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EPERM: return "EPERM";
+	case EACCES: return "EACCES";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ENETUNREACH: return "ENETUNREACH";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ENOENT: return "ENOENT";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EINVAL: return "EINVAL";
+	default: return strerror(e);
+	}
+}
+
+static int result(int err)
+{
+	puts(err ? errno_name(err) : "ok");
+	return err ? 1 : 0;
+}
+
+static int join_cgroup(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0\n", 2) != 2) {
+		perror(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int join_netns(const char *name)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		perror(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int make_addr(const char *host, const char *port, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(atoi(port));
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(atoi(port));
+		*len = sizeof(*in6);
+		return 0;
+	}
+	fprintf(stderr, "bad address %s\n", host);
+	exit(2);
+}
+
+static int sock_type(const char *proto)
+{
+	return strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n = poll(&p, 1, timeout_ms);
+
+	if (n < 0)
+		return errno;
+	return n == 0 ? ETIMEDOUT : 0;
+}
+
+/* Connects with a timeout; returns 0 or an errno. */
+static int connect_to(int fd, struct sockaddr_storage *ss, socklen_t len)
+{
+	int flags = fcntl(fd, F_GETFL), err;
+	socklen_t elen = sizeof(err);
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)ss, len) == 0)
+		goto done;
+	if (errno != EINPROGRESS)
+		return errno;
+	err = wait_fd(fd, POLLOUT);
+	if (err)
+		return err;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	if (err)
+		return err;
+done:
+	fcntl(fd, F_SETFL, flags);
+	return 0;
+}
+
+static int do_connect(const char *proto, const char *host, const char *port,
+		      int want_reply)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char byte = 'x';
+	int fd, err;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, sock_type(proto) | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	err = connect_to(fd, &ss, len);
+	if (err)
+		return result(err);
+	if (sock_type(proto) == SOCK_DGRAM || want_reply) {
+		if (send(fd, &byte, 1, 0) != 1)
+			return result(errno);
+	}
+	if (want_reply) {
+		err = wait_fd(fd, POLLIN);
+		if (err)
+			return result(err);
+		if (recv(fd, &byte, 1, 0) != 1)
+			return result(errno ? errno : EIO);
+	}
+	close(fd);
+	return result(0);
+}
+
+static int do_sendto(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char byte = 'x';
+	int fd;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) != 1)
+		return result(errno);
+	close(fd);
+	return result(0);
+}
+
+static int do_ping(const char *host)
+{
+	struct sockaddr_storage ss;
+	struct icmphdr icmp = { .type = ICMP_ECHO };
+	char buf[256];
+	socklen_t len;
+	int fd, err;
+
+	make_addr(host, "0", &ss, &len);
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd < 0)
+		return result(errno);
+	icmp.un.echo.sequence = htons(1);
+	if (sendto(fd, &icmp, sizeof(icmp), 0, (struct sockaddr *)&ss, len) < 0)
+		return result(errno);
+	err = wait_fd(fd, POLLIN);
+	if (err)
+		return result(err);
+	if (recv(fd, buf, sizeof(buf), 0) < 0)
+		return result(errno);
+	return result(0);
+}
+
+static int do_serve(const char *proto, const char *host, const char *port, int count)
+{
+	struct sockaddr_storage ss, peer;
+	socklen_t len, plen;
+	int fd, one = 1;
+	char byte;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, sock_type(proto) | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		return result(errno);
+	if (sock_type(proto) == SOCK_STREAM && listen(fd, 64))
+		return result(errno);
+	printf("ready\n");
+	fflush(stdout);
+	for (int i = 0; i < count; i++) {
+		if (sock_type(proto) == SOCK_STREAM) {
+			int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c < 0)
+				return result(errno);
+			if (recv(c, &byte, 1, 0) == 1 && send(c, &byte, 1, 0) != 1)
+				fprintf(stderr, "serve: send: %s\n", strerror(errno));
+			close(c);
+		} else {
+			plen = sizeof(peer);
+			if (recvfrom(fd, &byte, 1, 0, (struct sockaddr *)&peer, &plen) != 1)
+				return result(errno);
+			if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&peer, plen) != 1)
+				printf("reply: %s\n", errno_name(errno));
+		}
+	}
+	return result(0);
+}
+
+static int do_open(const char *path, const char *mode)
+{
+	int flags = !strcmp(mode, "rw") ? O_RDWR : !strcmp(mode, "w") ? O_WRONLY : O_RDONLY;
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		return result(errno);
+	close(fd);
+	return result(0);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+		if (!strcmp(argv[i], "--cgroup") && join_cgroup(argv[i + 1]))
+			return 2;
+		if (!strcmp(argv[i], "--netns") && join_netns(argv[i + 1]))
+			return 2;
+		if (!strcmp(argv[i], "--timeout-ms"))
+			timeout_ms = atoi(argv[i + 1]);
+		i += 2;
+	}
+	argc -= i;
+	argv += i;
+	if (argc == 4 && !strcmp(argv[0], "connect"))
+		return do_connect(argv[1], argv[2], argv[3], 0);
+	if (argc == 4 && !strcmp(argv[0], "request"))
+		return do_connect(argv[1], argv[2], argv[3], 1);
+	if (argc == 3 && !strcmp(argv[0], "sendto"))
+		return do_sendto(argv[1], argv[2]);
+	if (argc == 2 && !strcmp(argv[0], "ping"))
+		return do_ping(argv[1]);
+	if (argc == 5 && !strcmp(argv[0], "serve"))
+		return do_serve(argv[1], argv[2], argv[3], atoi(argv[4]));
+	if (argc == 3 && !strcmp(argv[0], "open"))
+		return do_open(argv[1], argv[2]);
+	fprintf(stderr, "usage: see the comment at the top of tests/helpers/probe.c\n");
+	return 2;
+}
