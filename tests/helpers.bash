@@ -1,0 +1,88 @@
+# Shared by the bats suites: a private bpffs directory and cgroup tree per
+# test file, random ports, background servers, and cleanup of all of it.
+# Runtime output is printed only when a test fails (bats shows $output).
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${OUT:-$REPO/build}
+CGFENCE=$OUT/cgfence
+PROBE=$OUT/tests/probe
+
+cgroup2_mount() {
+	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo
+}
+
+# Per-file state: called from setup_file.
+fence_setup_file() {
+	export TEST_ID="cgft$$_$RANDOM"
+	export BPFFS="/sys/fs/bpf/$TEST_ID"
+	export CGROOT="$(cgroup2_mount)/$TEST_ID"
+	mkdir -p "$CGROOT"
+}
+
+fence_teardown_file() {
+	local d
+	# Children first: rmdir only works on empty cgroups.
+	if [ -d "$CGROOT" ]; then
+		find "$CGROOT" -depth -type d | while read -r d; do
+			"$CGFENCE" detach --cgroup "$d" --bpffs "$BPFFS" >/dev/null 2>&1 || true
+			rmdir "$d" 2>/dev/null || true
+		done
+	fi
+	rm -rf "$BPFFS"
+}
+
+# new_cgroup NAME: a fresh cgroup under this file's tree; prints its path.
+new_cgroup() {
+	local cg="$CGROOT/$1"
+	mkdir -p "$cg"
+	echo "$cg"
+}
+
+random_port() {
+	echo $((20000 + RANDOM % 30000))
+}
+
+# start_server PROTO ADDR PORT [PROBE OPTIONS...]: background server that
+# answers one-byte requests until stopped; waits until it listens.
+start_server() {
+	local proto=$1 addr=$2 port=$3 log
+	shift 3
+	log=$(mktemp)
+	"$PROBE" "$@" serve "$proto" "$addr" "$port" 100000000 >"$log" 2>&1 &
+	SERVER_PIDS="${SERVER_PIDS:-} $!"
+	for _ in $(seq 100); do
+		grep -q ready "$log" && return 0
+		sleep 0.02
+	done
+	echo "server $proto $addr:$port did not start: $(cat "$log")" >&2
+	return 1
+}
+
+stop_servers() {
+	local pid
+	for pid in ${SERVER_PIDS:-}; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVER_PIDS=
+}
+
+# write_policy FILE JSON
+write_policy() {
+	printf '%s\n' "$2" >"$1"
+}
+
+apply_policy() {
+	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$1" --policy "$2"
+}
+
+# Asserts: `run` output equals the expected word (ok, EPERM, ...).
+assert_probe() {
+	local expected=$1
+	shift
+	run "$PROBE" "$@"
+	if [ "$output" != "$expected" ]; then
+		echo "probe $*: expected '$expected', got '$output'" >&2
+		return 1
+	fi
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing cgfence need, and
+# says what it installs. Does nothing when everything is present.
+set -eu
+PACKAGES="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
+libcjson-dev pkg-config make gcc bats iproute2 runc busybox-static jq"
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "cgfence: missing Debian packages:$missing (run 'make deps' as root)" >&2
+	exit 1
+fi
+echo "cgfence: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
