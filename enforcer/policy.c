@@ -1,0 +1,1649 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Policy language version 1: JSON text -> struct policy. Pure: no kernel,
+ * no libbpf.
+ *
+ * cJSON checks the syntax and builds the tree but records no positions. A
+ * second linear pass over the text lists where every key and value starts,
+ * in document order; cJSON keeps document order too, so a pre-order walk of
+ * the tree pairs each node with its entries one to one, and a pointer hash
+ * table answers "where is this node" in O(1) while validating.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "policy.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* Past this many, errors are counted but not listed. */
+#define POLICY_MAX_ERRORS 100
+#define POLICY_MAX_MESSAGE 512
+/* JSON paths in messages, like "ingress.rules[1023].from[99999]". */
+#define PATH_LEN 128
+#define NO_EVENT UINT32_MAX
+
+/* dev_t packs a 12-bit major and a 20-bit minor (linux/kdev_t.h). */
+#define DEV_MAJOR_MAX ((1 << 12) - 1)
+#define DEV_MINOR_MAX ((1 << 20) - 1)
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static void cjson_deletep(cJSON **json)
+{
+	cJSON_Delete(*json);
+}
+
+/* ---- Where each JSON node starts in the text ---- */
+
+struct json_event {
+	uint32_t offset; /* files are at most POLICY_MAX_FILE_SIZE bytes */
+	struct src_pos pos;
+};
+
+struct node_slot {
+	const cJSON *node;
+	uint32_t key_event; /* NO_EVENT for array elements and the root */
+	uint32_t value_event;
+};
+
+struct json_positions {
+	struct json_event *events; /* keys and values, in document order */
+	size_t nevents;
+	struct node_slot *slots; /* NULL: positions unknown */
+	size_t slot_mask;
+	size_t nul_escape; /* offset of the first "\u0000", or SIZE_MAX */
+};
+
+static size_t utf8_bom_len(const char *text, size_t len)
+{
+	return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
+
+/* i is at the opening quote; returns the index after the closing one. */
+static size_t skip_json_string(const char *text, size_t len, size_t i,
+			       size_t *nul_escape)
+{
+	for (i++; i < len; i++) {
+		if (text[i] == '"')
+			return i + 1;
+		if (text[i] != '\\')
+			continue;
+		if (*nul_escape == SIZE_MAX &&
+		    !strncmp(text + i + 1, "u0000", 5))
+			*nul_escape = i;
+		i++;
+	}
+	return len;
+}
+
+static bool is_json_delimiter(unsigned char c)
+{
+	/* cJSON takes every byte up to the space as whitespace. */
+	return c <= ' ' || c == ',' || c == ':' || c == ']' || c == '}';
+}
+
+/* Numbers, true, false, null. */
+static size_t skip_json_scalar(const char *text, size_t len, size_t i)
+{
+	while (i < len && !is_json_delimiter(text[i]))
+		i++;
+	return i;
+}
+
+/*
+ * Records where each key and value starts, in document order, storing at
+ * most max of them; returns how many there are. The text has already been
+ * accepted by cJSON, so the first byte of each token tells what it is.
+ */
+static size_t scan_token_starts(const char *text, size_t len,
+				struct json_event *events, size_t max,
+				size_t *nul_escape)
+{
+	size_t i = utf8_bom_len(text, len), n = 0;
+
+	while (i < len) {
+		unsigned char c = text[i];
+
+		if (is_json_delimiter(c)) {
+			i++;
+			continue;
+		}
+		if (n < max)
+			events[n].offset = i;
+		n++;
+		if (c == '"')
+			i = skip_json_string(text, len, i, nul_escape);
+		else if (c == '{' || c == '[')
+			i++;
+		else
+			i = skip_json_scalar(text, len, i);
+	}
+	return n;
+}
+
+/* Columns count characters (UTF-8 sequences), a tab counts as one. */
+static void advance_pos(const char *text, size_t from, size_t to,
+			struct src_pos *pos)
+{
+	for (size_t i = from; i < to; i++) {
+		if (text[i] == '\n') {
+			pos->line++;
+			pos->col = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+			pos->col++;
+		}
+	}
+}
+
+static struct src_pos offset_to_pos(const char *text, size_t len,
+				    size_t offset)
+{
+	struct src_pos pos = { .line = 1, .col = 1 };
+	size_t start = utf8_bom_len(text, len);
+
+	if (offset > start)
+		advance_pos(text, start, offset, &pos);
+	return pos;
+}
+
+static void resolve_event_positions(const char *text, size_t len,
+				    struct json_event *events, size_t n)
+{
+	struct src_pos pos = { .line = 1, .col = 1 };
+	size_t at = utf8_bom_len(text, len);
+
+	for (size_t i = 0; i < n; i++) {
+		advance_pos(text, at, events[i].offset, &pos);
+		at = events[i].offset;
+		events[i].pos = pos;
+	}
+}
+
+/* Keys and values under node (a key counts for each object member). */
+static size_t count_tokens(const cJSON *node, bool keyed, size_t *nnodes)
+{
+	size_t n = keyed ? 2 : 1;
+
+	(*nnodes)++;
+	for (const cJSON *child = node->child; child; child = child->next)
+		n += count_tokens(child, cJSON_IsObject(node), nnodes);
+	return n;
+}
+
+static size_t hash_pointer(const void *p)
+{
+	uint64_t x = (uintptr_t)p;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct node_slot *find_slot(const struct json_positions *jp,
+				   const cJSON *node)
+{
+	size_t i = hash_pointer(node) & jp->slot_mask;
+
+	while (jp->slots[i].node && jp->slots[i].node != node)
+		i = (i + 1) & jp->slot_mask;
+	return &jp->slots[i];
+}
+
+static void assign_events(struct json_positions *jp, const cJSON *node,
+			  bool keyed, uint32_t *next)
+{
+	struct node_slot *slot = find_slot(jp, node);
+
+	slot->node = node;
+	slot->key_event = keyed ? (*next)++ : NO_EVENT;
+	slot->value_event = (*next)++;
+	for (const cJSON *child = node->child; child; child = child->next)
+		assign_events(jp, child, cJSON_IsObject(node), next);
+}
+
+static void json_positions_free(struct json_positions *jp)
+{
+	free(jp->events);
+	free(jp->slots);
+	jp->events = NULL;
+	jp->slots = NULL;
+}
+
+static int json_positions_build(struct json_positions *jp, const char *text,
+				size_t len, const cJSON *root)
+{
+	size_t nnodes = 0, nslots = 16, n;
+	uint32_t next = 0;
+
+	jp->nul_escape = SIZE_MAX;
+	jp->nevents = count_tokens(root, false, &nnodes);
+	jp->events = calloc(jp->nevents, sizeof(*jp->events));
+	if (!jp->events)
+		return -ENOMEM;
+	n = scan_token_starts(text, len, jp->events, jp->nevents,
+			      &jp->nul_escape);
+	if (n != jp->nevents) {
+		/* The scanner and cJSON disagree: report without positions. */
+		json_positions_free(jp);
+		return 0;
+	}
+	resolve_event_positions(text, len, jp->events, jp->nevents);
+
+	while (nslots < 2 * nnodes)
+		nslots *= 2;
+	jp->slots = calloc(nslots, sizeof(*jp->slots));
+	if (!jp->slots) {
+		json_positions_free(jp);
+		return -ENOMEM;
+	}
+	jp->slot_mask = nslots - 1;
+	assign_events(jp, root, false, &next);
+	return 0;
+}
+
+/* ---- Reporting ---- */
+
+struct parse_error {
+	struct src_pos pos;
+	unsigned int seq;
+	char msg[POLICY_MAX_MESSAGE];
+};
+
+struct parse_ctx {
+	const char *file;
+	const char *text; /* NUL-terminated copy */
+	size_t len;
+	struct json_positions jp;
+	/* The first POLICY_MAX_ERRORS found, listed by position at the end. */
+	struct parse_error *errors;
+	unsigned int nerrors;
+	bool oom;
+};
+
+static const struct json_event *node_event(const struct parse_ctx *ctx,
+					   const cJSON *node, bool key)
+{
+	const struct node_slot *slot;
+	uint32_t ev;
+
+	if (!ctx->jp.slots || !node)
+		return NULL;
+	slot = find_slot(&ctx->jp, node);
+	if (slot->node != node)
+		return NULL;
+	ev = key ? slot->key_event : slot->value_event;
+	return ev < ctx->jp.nevents ? &ctx->jp.events[ev] : NULL;
+}
+
+static struct src_pos value_pos(const struct parse_ctx *ctx,
+				const cJSON *node)
+{
+	const struct json_event *ev = node_event(ctx, node, false);
+
+	return ev ? ev->pos : (struct src_pos){ 0 };
+}
+
+/* Position of the member's key; its value's position for array elements. */
+static struct src_pos key_pos(const struct parse_ctx *ctx, const cJSON *node)
+{
+	const struct json_event *ev = node_event(ctx, node, true);
+
+	return ev ? ev->pos : value_pos(ctx, node);
+}
+
+static void report(struct parse_ctx *ctx, struct src_pos pos, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+static void report(struct parse_ctx *ctx, struct src_pos pos, const char *fmt,
+		   ...)
+{
+	struct parse_error *e;
+	va_list ap;
+
+	if (++ctx->nerrors > POLICY_MAX_ERRORS)
+		return;
+	if (!ctx->errors)
+		ctx->errors = calloc(POLICY_MAX_ERRORS, sizeof(*ctx->errors));
+	if (!ctx->errors) {
+		ctx->oom = true;
+		return;
+	}
+	e = &ctx->errors[ctx->nerrors - 1];
+	e->pos = pos;
+	e->seq = ctx->nerrors;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+static int compare_errors_by_position(const void *a, const void *b)
+{
+	const struct parse_error *x = a, *y = b;
+
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	if (x->pos.col != y->pos.col)
+		return x->pos.col < y->pos.col ? -1 : 1;
+	/* Same place: keep the order they were found in. */
+	return x->seq < y->seq ? -1 : 1;
+}
+
+/*
+ * Checks run section by section, and an object's keys before its values;
+ * listing by position reads like the file.
+ */
+static void flush_errors(struct parse_ctx *ctx, struct diags *d)
+{
+	unsigned int listed = ctx->nerrors < POLICY_MAX_ERRORS ?
+				      ctx->nerrors :
+				      POLICY_MAX_ERRORS;
+
+	if (!ctx->errors)
+		return;
+	qsort(ctx->errors, listed, sizeof(*ctx->errors),
+	      compare_errors_by_position);
+	for (unsigned int i = 0; i < listed; i++)
+		diags_add(d, ctx->file, ctx->errors[i].pos, "%s",
+			  ctx->errors[i].msg);
+	if (ctx->nerrors > listed)
+		diags_add(d, ctx->file, (struct src_pos){ 0 },
+			  "%u more errors not shown", ctx->nerrors - listed);
+}
+
+/* "path: " before a message, nothing at the top level. */
+static const char *path_sep(const char *path)
+{
+	return *path ? ": " : "";
+}
+
+static const char *subpath(char *buf, const char *path, const char *key)
+{
+	/* The precisions let the compiler see the result always fits. */
+	snprintf(buf, PATH_LEN, "%.80s%s%.32s", path, *path ? "." : "", key);
+	return buf;
+}
+
+static const char *index_path(char *buf, const char *path, size_t i)
+{
+	snprintf(buf, PATH_LEN, "%.100s[%zu]", path, i);
+	return buf;
+}
+
+static void *ctx_calloc(struct parse_ctx *ctx, size_t n, size_t size)
+{
+	void *p;
+
+	if (!n)
+		return NULL;
+	p = calloc(n, size);
+	if (!p)
+		ctx->oom = true;
+	return p;
+}
+
+static char *ctx_strdup(struct parse_ctx *ctx, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		ctx->oom = true;
+	return copy;
+}
+
+/* ---- Typed access to JSON values ---- */
+
+static const char *json_kind_name(int type)
+{
+	switch (type & 0xff) {
+	case cJSON_Object:
+		return "an object";
+	case cJSON_Array:
+		return "an array";
+	case cJSON_String:
+		return "a string";
+	case cJSON_Number:
+		return "a number";
+	case cJSON_True:
+	case cJSON_False:
+		return "a boolean";
+	case cJSON_NULL:
+		return "null";
+	default:
+		return "an unknown value";
+	}
+}
+
+static bool expect_type(struct parse_ctx *ctx, const cJSON *node,
+			const char *path, int type)
+{
+	if ((node->type & 0xff) == type)
+		return true;
+	report(ctx, value_pos(ctx, node), "%s%sexpected %s, got %s", path,
+	       path_sep(path), json_kind_name(type),
+	       json_kind_name(node->type));
+	return false;
+}
+
+static const char *expect_string(struct parse_ctx *ctx, const cJSON *node,
+				 const char *path)
+{
+	return expect_type(ctx, node, path, cJSON_String) ? node->valuestring :
+							    NULL;
+}
+
+/*
+ * The number as written in the file. cJSON only keeps a double, which
+ * cannot tell "80" from "80.0" nor hold every 64-bit integer.
+ */
+static void number_text(const struct parse_ctx *ctx, const cJSON *node,
+			char *buf, size_t size)
+{
+	const struct json_event *ev = node_event(ctx, node, false);
+	size_t n;
+
+	if (!ev) {
+		snprintf(buf, size, "%.17g", node->valuedouble);
+		return;
+	}
+	n = strspn(ctx->text + ev->offset, "+-0123456789.eE");
+	if (n >= size)
+		n = size - 1; /* still too many digits for a long long */
+	memcpy(buf, ctx->text + ev->offset, n);
+	buf[n] = '\0';
+}
+
+/* Returns 0, -EINVAL when not written as an integer, or -ERANGE. */
+static int number_text_to_integer(const char *text, long long *out)
+{
+	const char *digits = text[0] == '-' ? text + 1 : text;
+
+	if (!*digits || digits[strspn(digits, "0123456789")])
+		return -EINVAL;
+	errno = 0;
+	*out = strtoll(text, NULL, 10);
+	return errno == ERANGE ? -ERANGE : 0;
+}
+
+/* An integer in [min, max]; what names it in messages ("port 0 is ..."). */
+static bool read_integer_in_range(struct parse_ctx *ctx, const cJSON *node,
+				  const char *path, const char *what,
+				  long long min, long long max, long long *out)
+{
+	char text[32];
+	long long v;
+	int err;
+
+	number_text(ctx, node, text, sizeof(text));
+	err = number_text_to_integer(text, &v);
+	if (err == -EINVAL) {
+		report(ctx, value_pos(ctx, node), "%s: %s %s is not an integer",
+		       path, what, text);
+		return false;
+	}
+	if (err || v < min || v > max) {
+		report(ctx, value_pos(ctx, node),
+		       "%s: %s %s is out of range (%lld-%lld)", path, what,
+		       text, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* "\"a\", \"b\" or \"c\"" */
+static void format_choices(char *buf, size_t size, const char *const *words,
+			   size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++) {
+		const char *sep = !i ? "" : i == n - 1 ? " or " : ", ";
+
+		used += snprintf(buf + used, size - used, "%s\"%s\"", sep,
+				 words[i]);
+	}
+}
+
+/* Index of the string in words[], or -1 after reporting. */
+static int read_keyword(struct parse_ctx *ctx, const cJSON *node,
+			const char *path, const char *const *words, size_t n)
+{
+	const char *s = expect_string(ctx, node, path);
+	char choices[128];
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, words[i]))
+			return i;
+	format_choices(choices, sizeof(choices), words, n);
+	report(ctx, value_pos(ctx, node), "%s: expected %s, got \"%.64s\"",
+	       path, choices, s);
+	return -1;
+}
+
+static int read_action(struct parse_ctx *ctx, const cJSON *node,
+		       const char *path)
+{
+	static const char *const words[] = { "allow", "deny" };
+	static const uint8_t actions[] = { CGF_ALLOW, CGF_DENY };
+	int i = read_keyword(ctx, node, path, words, 2);
+
+	return i < 0 ? -1 : actions[i];
+}
+
+/* ---- Objects with a fixed set of keys ---- */
+
+struct json_field {
+	const char *key;
+	bool required;
+	bool unlisted; /* accepted here only to give a better message */
+	const cJSON *node; /* out: the member, NULL when absent */
+};
+
+static struct json_field *find_field(struct json_field *fields, size_t n,
+				     const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(fields[i].key, key))
+			return &fields[i];
+	return NULL;
+}
+
+static void format_field_keys(char *buf, size_t size,
+			      const struct json_field *fields, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++) {
+		if (fields[i].unlisted)
+			continue;
+		used += snprintf(buf + used, size - used, "%s%s",
+				 used ? ", " : "", fields[i].key);
+	}
+}
+
+/* obj must be an object. Reports unknown, duplicate and missing keys. */
+static void read_fields(struct parse_ctx *ctx, const cJSON *obj,
+			const char *path, struct json_field *fields, size_t n)
+{
+	const cJSON *member;
+	char keys[256];
+
+	cJSON_ArrayForEach(member, obj) {
+		struct json_field *f = find_field(fields, n, member->string);
+
+		if (!f) {
+			format_field_keys(keys, sizeof(keys), fields, n);
+			report(ctx, key_pos(ctx, member),
+			       "%s%sunknown key \"%.64s\" (expected one of: %s)",
+			       path, path_sep(path), member->string, keys);
+		} else if (f->node) {
+			report(ctx, key_pos(ctx, member),
+			       "%s%sduplicate key \"%s\" (first on line %u)",
+			       path, path_sep(path), f->key,
+			       key_pos(ctx, f->node).line);
+		} else {
+			f->node = member;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fields[i].required && !fields[i].node)
+			report(ctx, value_pos(ctx, obj),
+			       "%s%smissing required key \"%s\"", path,
+			       path_sep(path), fields[i].key);
+}
+
+struct keyed_member {
+	const cJSON *node;
+	size_t index;
+};
+
+static int compare_keyed_members(const void *a, const void *b)
+{
+	const struct keyed_member *x = a, *y = b;
+	int c = strcmp(x->node->string, y->node->string);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* For objects with free-form keys; sorting keeps huge objects cheap. */
+static void report_duplicate_keys(struct parse_ctx *ctx, const cJSON *obj,
+				  const char *path, size_t n)
+{
+	_cleanup_(freep) struct keyed_member *members = NULL;
+	const cJSON *member;
+	size_t i = 0, first = 0;
+
+	members = ctx_calloc(ctx, n, sizeof(*members));
+	if (!members)
+		return;
+	cJSON_ArrayForEach(member, obj) {
+		members[i].node = member;
+		members[i].index = i;
+		i++;
+	}
+	qsort(members, n, sizeof(*members), compare_keyed_members);
+	for (i = 1; i < n; i++) {
+		if (strcmp(members[first].node->string,
+			   members[i].node->string)) {
+			first = i;
+			continue;
+		}
+		report(ctx, key_pos(ctx, members[i].node),
+		       "%s: duplicate key \"%.64s\" (first on line %u)", path,
+		       members[i].node->string,
+		       key_pos(ctx, members[first].node).line);
+	}
+}
+
+/* ---- Addresses and ports ---- */
+
+static const uint8_t v4_mapped_prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+static bool has_host_bits(const uint8_t *addr, unsigned int addr_bits,
+			  unsigned int prefixlen, uint8_t *network)
+{
+	bool set = false;
+
+	for (unsigned int byte = 0; byte < addr_bits / 8; byte++) {
+		unsigned int first_bit = byte * 8;
+		uint8_t keep;
+
+		if (prefixlen >= first_bit + 8)
+			keep = 0xff;
+		else if (prefixlen <= first_bit)
+			keep = 0;
+		else
+			keep = 0xff << (8 - (prefixlen - first_bit));
+		network[byte] = addr[byte] & keep;
+		set |= network[byte] != addr[byte];
+	}
+	return set;
+}
+
+/* "1-3 decimal digits", the whole string. */
+static int parse_prefixlen(const char *s, unsigned int *out)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n < 1 || n > 3 || s[n])
+		return -EINVAL;
+	*out = atoi(s);
+	return 0;
+}
+
+/* Fills c (all but pos) or writes the reason into why. */
+static int parse_cidr(const char *s, struct policy_cidr *c, char *why,
+		      size_t why_len)
+{
+	char addr[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t addr_len = slash ? (size_t)(slash - s) : strlen(s);
+	uint8_t network[16];
+	unsigned int bits, prefixlen;
+
+	memset(c->addr, 0, sizeof(c->addr));
+	if (!addr_len || addr_len >= sizeof(addr))
+		goto not_an_address;
+	memcpy(addr, s, addr_len);
+	addr[addr_len] = '\0';
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = 4;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = 6;
+		bits = 128;
+	} else {
+		goto not_an_address;
+	}
+
+	prefixlen = bits;
+	if (slash && parse_prefixlen(slash + 1, &prefixlen)) {
+		snprintf(why, why_len, "\"%.64s\" has an invalid prefix length",
+			 s);
+		return -EINVAL;
+	}
+	if (prefixlen > bits) {
+		snprintf(why, why_len,
+			 "prefix length %u is out of range for IPv%u (0-%u)",
+			 prefixlen, c->family, bits);
+		return -EINVAL;
+	}
+	/* The kernel sees these as IPv4 traffic: the IPv4 tables decide. */
+	if (c->family == 6 && prefixlen >= 96 &&
+	    !memcmp(c->addr, v4_mapped_prefix, sizeof(v4_mapped_prefix))) {
+		inet_ntop(AF_INET, c->addr + 12, shown, sizeof(shown));
+		if (slash)
+			snprintf(why, why_len,
+				 "%s is an IPv4-mapped IPv6 range; write the IPv4 form %s/%u",
+				 s, shown, prefixlen - 96);
+		else
+			snprintf(why, why_len,
+				 "%s is an IPv4-mapped IPv6 address; write the IPv4 form %s",
+				 s, shown);
+		return -EINVAL;
+	}
+	if (has_host_bits(c->addr, bits, prefixlen, network)) {
+		inet_ntop(c->family == 4 ? AF_INET : AF_INET6, network, shown,
+			  sizeof(shown));
+		snprintf(why, why_len,
+			 "%s has host bits set (did you mean %s/%u?)", s, shown,
+			 prefixlen);
+		return -EINVAL;
+	}
+	c->prefixlen = prefixlen;
+	return 0;
+
+not_an_address:
+	snprintf(why, why_len,
+		 "\"%.64s\" is not an IPv4 or IPv6 address or CIDR", s);
+	return -EINVAL;
+}
+
+static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
+			      const char *path, struct policy_net_rule *rule)
+{
+	const cJSON *item;
+	char item_path[PATH_LEN], why[256];
+	size_t i = 0;
+
+	if (!expect_type(ctx, list, path, cJSON_Array))
+		return;
+	if (!list->child) {
+		report(ctx, value_pos(ctx, list),
+		       "%s: empty list; omit the key to mean any address",
+		       path);
+		return;
+	}
+	rule->addrs = ctx_calloc(ctx, cJSON_GetArraySize(list),
+				 sizeof(*rule->addrs));
+	if (!rule->addrs)
+		return;
+	cJSON_ArrayForEach(item, list) {
+		struct policy_cidr *c = &rule->addrs[rule->naddrs];
+		const char *s;
+
+		index_path(item_path, path, i++);
+		s = expect_string(ctx, item, item_path);
+		if (!s)
+			continue;
+		if (parse_cidr(s, c, why, sizeof(why))) {
+			report(ctx, value_pos(ctx, item), "%s: %s", item_path,
+			       why);
+			continue;
+		}
+		c->pos = value_pos(ctx, item);
+		rule->naddrs++;
+	}
+}
+
+/* Decimal digits at *s, advanced past them; 0 digits is an error. */
+static int parse_port_digits(const char **s, long *out)
+{
+	const char *p = *s;
+	long v = 0;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (v <= 65536)
+			v = v * 10 + (*p - '0'); /* saturates: out of range */
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+/* "N" or "N-M". */
+static int parse_port_range_text(const char *s, struct policy_port_range *r,
+				 char *why, size_t why_len)
+{
+	const char *p = s, *first_text = s, *last_text;
+	long first, last;
+	int first_len, last_len;
+
+	if (parse_port_digits(&p, &first))
+		goto malformed;
+	first_len = p - first_text;
+	last = first;
+	last_text = first_text;
+	last_len = first_len;
+	if (*p == '-') {
+		last_text = ++p;
+		if (parse_port_digits(&p, &last))
+			goto malformed;
+		last_len = p - last_text;
+	}
+	if (*p)
+		goto malformed;
+	if (first < 1 || first > 65535) {
+		snprintf(why, why_len, "port %.*s is out of range (1-65535)",
+			 first_len > 16 ? 16 : first_len, first_text);
+		return -EINVAL;
+	}
+	if (last < 1 || last > 65535) {
+		snprintf(why, why_len, "port %.*s is out of range (1-65535)",
+			 last_len > 16 ? 16 : last_len, last_text);
+		return -EINVAL;
+	}
+	if (first > last) {
+		snprintf(why, why_len, "port range %ld-%ld is reversed", first,
+			 last);
+		return -EINVAL;
+	}
+	r->first = first;
+	r->last = last;
+	return 0;
+
+malformed:
+	snprintf(why, why_len,
+		 "\"%.64s\" is not a port or port range (expected \"N\" or \"N-M\")",
+		 s);
+	return -EINVAL;
+}
+
+static bool read_port_entry(struct parse_ctx *ctx, const cJSON *item,
+			    const char *path, struct policy_port_range *r)
+{
+	char why[256];
+	long long port;
+
+	if (cJSON_IsNumber(item)) {
+		if (!read_integer_in_range(ctx, item, path, "port", 1, 65535,
+					   &port))
+			return false;
+		r->first = r->last = port;
+		return true;
+	}
+	if (!cJSON_IsString(item)) {
+		report(ctx, value_pos(ctx, item),
+		       "%s: expected a port number or a \"N-M\" string, got %s",
+		       path, json_kind_name(item->type));
+		return false;
+	}
+	if (parse_port_range_text(item->valuestring, r, why, sizeof(why))) {
+		report(ctx, value_pos(ctx, item), "%s: %s", path, why);
+		return false;
+	}
+	return true;
+}
+
+static void read_port_list(struct parse_ctx *ctx, const cJSON *list,
+			   const char *path, struct policy_net_rule *rule)
+{
+	const cJSON *item;
+	char item_path[PATH_LEN];
+	size_t i = 0;
+
+	if (!expect_type(ctx, list, path, cJSON_Array))
+		return;
+	if (!list->child) {
+		report(ctx, value_pos(ctx, list),
+		       "%s: empty list; omit the key to mean any port", path);
+		return;
+	}
+	rule->ports = ctx_calloc(ctx, cJSON_GetArraySize(list),
+				 sizeof(*rule->ports));
+	if (!rule->ports)
+		return;
+	cJSON_ArrayForEach(item, list) {
+		struct policy_port_range *r = &rule->ports[rule->nports];
+
+		index_path(item_path, path, i++);
+		if (!read_port_entry(ctx, item, item_path, r))
+			continue;
+		r->pos = value_pos(ctx, item);
+		rule->nports++;
+	}
+}
+
+/* Protocol number, 0 for "any", or -1 after reporting. */
+static int read_protocol(struct parse_ctx *ctx, const cJSON *node,
+			 const char *path)
+{
+	static const char *const words[] = { "tcp", "udp", "icmp", "icmpv6",
+					     "any" };
+	static const uint8_t numbers[] = { IPPROTO_TCP, IPPROTO_UDP,
+					   IPPROTO_ICMP, IPPROTO_ICMPV6, 0 };
+	int i = read_keyword(ctx, node, path, words, 5);
+
+	return i < 0 ? -1 : numbers[i];
+}
+
+/* ---- Sections ---- */
+
+static void read_net_rule(struct parse_ctx *ctx, const cJSON *node,
+			  const char *path, const char *section, bool egress,
+			  struct policy_net_rule *rule)
+{
+	enum { R_ACTION, R_TO, R_FROM, R_PROTOCOL, R_PORTS, R_COMMENT, R__N };
+	struct json_field f[R__N] = {
+		[R_ACTION] = { .key = "action", .required = true },
+		[R_TO] = { .key = "to", .unlisted = !egress },
+		[R_FROM] = { .key = "from", .unlisted = egress },
+		[R_PROTOCOL] = { .key = "protocol" },
+		[R_PORTS] = { .key = "ports" },
+		[R_COMMENT] = { .key = "comment" },
+	};
+	const struct json_field *addrs = &f[egress ? R_TO : R_FROM];
+	const struct json_field *misplaced = &f[egress ? R_FROM : R_TO];
+	char sub[PATH_LEN];
+	int action, protocol = 0;
+
+	rule->pos = value_pos(ctx, node);
+	if (!expect_type(ctx, node, path, cJSON_Object))
+		return;
+	read_fields(ctx, node, path, f, R__N);
+
+	if (f[R_ACTION].node) {
+		action = read_action(ctx, f[R_ACTION].node,
+				     subpath(sub, path, "action"));
+		rule->action = action < 0 ? CGF_DENY : action;
+	}
+	if (misplaced->node)
+		report(ctx, key_pos(ctx, misplaced->node),
+		       "%s: \"%s\" is not valid in %s rules; use \"%s\"", path,
+		       misplaced->key, section, addrs->key);
+	if (addrs->node)
+		read_address_list(ctx, addrs->node,
+				  subpath(sub, path, addrs->key), rule);
+	if (f[R_PROTOCOL].node) {
+		protocol = read_protocol(ctx, f[R_PROTOCOL].node,
+					 subpath(sub, path, "protocol"));
+		rule->protocol = protocol < 0 ? 0 : protocol;
+	}
+	if (f[R_PORTS].node) {
+		subpath(sub, path, "ports");
+		/* An invalid protocol (-1) is reported already. */
+		if (protocol == 0 || protocol == IPPROTO_ICMP ||
+		    protocol == IPPROTO_ICMPV6)
+			report(ctx, value_pos(ctx, f[R_PORTS].node),
+			       "%s: ports need \"protocol\": \"tcp\" or \"udp\"",
+			       sub);
+		read_port_list(ctx, f[R_PORTS].node, sub, rule);
+	}
+	if (f[R_COMMENT].node) {
+		const char *s = expect_string(ctx, f[R_COMMENT].node,
+					      subpath(sub, path, "comment"));
+
+		if (s)
+			rule->comment = ctx_strdup(ctx, s);
+	}
+}
+
+/*
+ * The members common to all sections; returns the rules array to read
+ * (NULL when absent or invalid) and its length.
+ */
+static const cJSON *read_section_header(struct parse_ctx *ctx,
+					const cJSON *node, const char *name,
+					size_t max_rules,
+					uint8_t *default_action, size_t *n)
+{
+	enum { S_DEFAULT, S_RULES, S_COMMENT, S__N };
+	struct json_field f[S__N] = {
+		[S_DEFAULT] = { .key = "default", .required = true },
+		[S_RULES] = { .key = "rules" },
+		[S_COMMENT] = { .key = "comment" },
+	};
+	char sub[PATH_LEN];
+	const cJSON *rules;
+	int action;
+
+	*n = 0;
+	read_fields(ctx, node, name, f, S__N);
+	if (f[S_DEFAULT].node) {
+		action = read_action(ctx, f[S_DEFAULT].node,
+				     subpath(sub, name, "default"));
+		*default_action = action < 0 ? CGF_DENY : action;
+	}
+	if (f[S_COMMENT].node)
+		expect_string(ctx, f[S_COMMENT].node,
+			      subpath(sub, name, "comment"));
+
+	rules = f[S_RULES].node;
+	if (!rules || !expect_type(ctx, rules, subpath(sub, name, "rules"),
+				   cJSON_Array))
+		return NULL;
+	*n = cJSON_GetArraySize(rules);
+	if (*n > max_rules)
+		report(ctx, value_pos(ctx, rules),
+		       "%s: %zu rules; a section holds at most %zu", sub, *n,
+		       max_rules);
+	return rules;
+}
+
+static void read_net_section(struct parse_ctx *ctx, const cJSON *node,
+			     const char *name, bool egress,
+			     struct policy_net_section *s)
+{
+	const cJSON *rules, *item;
+	char rule_path[PATH_LEN];
+	size_t n, i = 0;
+
+	if (!expect_type(ctx, node, name, cJSON_Object))
+		return;
+	s->present = true;
+	rules = read_section_header(ctx, node, name, CGF_MAX_RULES,
+				    &s->default_action, &n);
+	if (!rules || !n)
+		return;
+	s->rules = ctx_calloc(ctx, n, sizeof(*s->rules));
+	if (!s->rules)
+		return;
+	s->nrules = n;
+	cJSON_ArrayForEach(item, rules) {
+		snprintf(rule_path, sizeof(rule_path), "%s.rules[%zu]", name,
+			 i);
+		read_net_rule(ctx, item, rule_path, name, egress,
+			      &s->rules[i++]);
+	}
+}
+
+/* Major or minor: an integer up to max, or "*" / omitted for any (-1). */
+static int64_t read_device_number(struct parse_ctx *ctx, const cJSON *node,
+				  const char *path, const char *what,
+				  long long max)
+{
+	long long v;
+
+	if (!node)
+		return -1;
+	if (cJSON_IsString(node) && !strcmp(node->valuestring, "*"))
+		return -1;
+	if (cJSON_IsString(node)) {
+		report(ctx, value_pos(ctx, node),
+		       "%s: expected a non-negative integer or \"*\", got \"%.64s\"",
+		       path, node->valuestring);
+		return -1;
+	}
+	if (!cJSON_IsNumber(node)) {
+		report(ctx, value_pos(ctx, node),
+		       "%s: expected a non-negative integer or \"*\", got %s",
+		       path, json_kind_name(node->type));
+		return -1;
+	}
+	if (!read_integer_in_range(ctx, node, path, what, 0, max, &v))
+		return -1;
+	return v;
+}
+
+static void format_access_letter(char *buf, size_t size, char c)
+{
+	if (c > ' ' && c < 0x7f)
+		snprintf(buf, size, "'%c'", c);
+	else
+		snprintf(buf, size, "byte 0x%02x", (unsigned char)c);
+}
+
+/* CGF_ACC_* bits from "rwm" letters; 0 after reporting. */
+static uint8_t read_access(struct parse_ctx *ctx, const cJSON *node,
+			   const char *path)
+{
+	const char *s = expect_string(ctx, node, path), *letter;
+	static const char letters[] = "rwm";
+	static const uint8_t bits[] = { CGF_ACC_READ, CGF_ACC_WRITE,
+					CGF_ACC_MKNOD };
+	uint8_t access = 0, bit;
+	char shown[16];
+
+	if (!s)
+		return 0;
+	if (!*s) {
+		report(ctx, value_pos(ctx, node),
+		       "%s: empty access; use one or more of r, w and m", path);
+		return 0;
+	}
+	for (const char *p = s; *p; p++) {
+		letter = strchr(letters, *p);
+		format_access_letter(shown, sizeof(shown), *p);
+		if (!letter) {
+			report(ctx, value_pos(ctx, node),
+			       "%s: access \"%.16s\" has unknown letter %s (use r, w and m)",
+			       path, s, shown);
+			return 0;
+		}
+		bit = bits[letter - letters];
+		if (access & bit) {
+			report(ctx, value_pos(ctx, node),
+			       "%s: access \"%.16s\" repeats %s", path, s,
+			       shown);
+			return 0;
+		}
+		access |= bit;
+	}
+	return access;
+}
+
+static void read_device_rule(struct parse_ctx *ctx, const cJSON *node,
+			     const char *path, struct policy_dev_rule *rule)
+{
+	enum { D_ACTION, D_TYPE, D_MAJOR, D_MINOR, D_ACCESS, D_COMMENT, D__N };
+	struct json_field f[D__N] = {
+		[D_ACTION] = { .key = "action", .required = true },
+		[D_TYPE] = { .key = "type", .required = true },
+		[D_MAJOR] = { .key = "major" },
+		[D_MINOR] = { .key = "minor" },
+		[D_ACCESS] = { .key = "access", .required = true },
+		[D_COMMENT] = { .key = "comment" },
+	};
+	static const char *const type_words[] = { "c", "b", "a" };
+	static const uint8_t types[] = { CGF_DEV_CHAR, CGF_DEV_BLOCK,
+					 CGF_DEV_ALL };
+	char sub[PATH_LEN];
+	int action, type;
+
+	rule->pos = value_pos(ctx, node);
+	rule->major = rule->minor = -1;
+	if (!expect_type(ctx, node, path, cJSON_Object))
+		return;
+	read_fields(ctx, node, path, f, D__N);
+
+	if (f[D_ACTION].node) {
+		action = read_action(ctx, f[D_ACTION].node,
+				     subpath(sub, path, "action"));
+		rule->action = action < 0 ? CGF_DENY : action;
+	}
+	if (f[D_TYPE].node) {
+		type = read_keyword(ctx, f[D_TYPE].node,
+				    subpath(sub, path, "type"), type_words, 3);
+		rule->type = type < 0 ? CGF_DEV_ALL : types[type];
+	}
+	rule->major = read_device_number(ctx, f[D_MAJOR].node,
+					 subpath(sub, path, "major"), "major",
+					 DEV_MAJOR_MAX);
+	rule->minor = read_device_number(ctx, f[D_MINOR].node,
+					 subpath(sub, path, "minor"), "minor",
+					 DEV_MINOR_MAX);
+	if (f[D_ACCESS].node)
+		rule->access = read_access(ctx, f[D_ACCESS].node,
+					   subpath(sub, path, "access"));
+	if (f[D_COMMENT].node)
+		expect_string(ctx, f[D_COMMENT].node,
+			      subpath(sub, path, "comment"));
+}
+
+static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
+				struct policy_dev_section *s)
+{
+	const cJSON *rules, *item;
+	char rule_path[PATH_LEN];
+	size_t n, i = 0;
+
+	if (!expect_type(ctx, node, "devices", cJSON_Object))
+		return;
+	s->present = true;
+	rules = read_section_header(ctx, node, "devices", CGF_MAX_DEVICE_RULES,
+				    &s->default_action, &n);
+	if (!rules || !n)
+		return;
+	s->rules = ctx_calloc(ctx, n, sizeof(*s->rules));
+	if (!s->rules)
+		return;
+	s->nrules = n;
+	cJSON_ArrayForEach(item, rules) {
+		snprintf(rule_path, sizeof(rule_path), "devices.rules[%zu]", i);
+		read_device_rule(ctx, item, rule_path, &s->rules[i++]);
+	}
+}
+
+/* ---- Top level ---- */
+
+static void read_version(struct parse_ctx *ctx, const cJSON *node)
+{
+	long long version;
+	char text[32];
+
+	if (!expect_type(ctx, node, "version", cJSON_Number))
+		return;
+	number_text(ctx, node, text, sizeof(text));
+	if (number_text_to_integer(text, &version) || version != 1)
+		report(ctx, value_pos(ctx, node),
+		       "version: unsupported policy version %s (this cgfence reads version 1)",
+		       text);
+}
+
+static bool is_name_char(char c, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return true;
+	return !first && (c == '.' || c == '_' || c == '-');
+}
+
+static char *read_name(struct parse_ctx *ctx, const cJSON *node)
+{
+	const char *s = expect_string(ctx, node, "name");
+	size_t len;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	if (!len) {
+		report(ctx, value_pos(ctx, node), "name: must not be empty");
+		return NULL;
+	}
+	if (len >= CGF_NAME_LEN) {
+		report(ctx, value_pos(ctx, node),
+		       "name: too long (%zu bytes, at most %d)", len,
+		       CGF_NAME_LEN - 1);
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!is_name_char(s[i], i == 0)) {
+			report(ctx, value_pos(ctx, node),
+			       "name: \"%s\" is invalid: use a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+			       s);
+			return NULL;
+		}
+	}
+	return ctx_strdup(ctx, s);
+}
+
+static void read_mode(struct parse_ctx *ctx, const cJSON *node,
+		      uint32_t *mode)
+{
+	static const char *const words[] = { "enforce", "audit" };
+	static const uint32_t modes[] = { CGF_MODE_ENFORCE, CGF_MODE_AUDIT };
+	int i = read_keyword(ctx, node, "mode", words, 2);
+
+	if (i >= 0)
+		*mode = modes[i];
+}
+
+static void read_selector(struct parse_ctx *ctx, const cJSON *node,
+			  struct policy *p)
+{
+	const cJSON *member;
+	size_t n;
+
+	if (!expect_type(ctx, node, "selector", cJSON_Object))
+		return;
+	n = cJSON_GetArraySize(node);
+	if (!n)
+		return;
+	report_duplicate_keys(ctx, node, "selector", n);
+	p->selector = ctx_calloc(ctx, n, sizeof(*p->selector));
+	if (!p->selector)
+		return;
+	cJSON_ArrayForEach(member, node) {
+		struct policy_selector_entry *e = &p->selector[p->nselector];
+
+		if (!*member->string) {
+			report(ctx, key_pos(ctx, member),
+			       "selector: empty annotation key");
+			continue;
+		}
+		if (!cJSON_IsString(member)) {
+			report(ctx, value_pos(ctx, member),
+			       "selector: value of \"%.64s\" must be a string, got %s",
+			       member->string, json_kind_name(member->type));
+			continue;
+		}
+		e->key = ctx_strdup(ctx, member->string);
+		e->value = ctx_strdup(ctx, member->valuestring);
+		p->nselector++;
+	}
+}
+
+static void read_policy(struct parse_ctx *ctx, const cJSON *root,
+			struct policy *p)
+{
+	enum { T_VERSION, T_NAME, T_MODE, T_SELECTOR, T_EGRESS, T_INGRESS,
+	       T_DEVICES, T_COMMENT, T__N };
+	struct json_field f[T__N] = {
+		[T_VERSION] = { .key = "version", .required = true },
+		[T_NAME] = { .key = "name", .required = true },
+		[T_MODE] = { .key = "mode" },
+		[T_SELECTOR] = { .key = "selector" },
+		[T_EGRESS] = { .key = "egress" },
+		[T_INGRESS] = { .key = "ingress" },
+		[T_DEVICES] = { .key = "devices" },
+		[T_COMMENT] = { .key = "comment" },
+	};
+
+	if (!cJSON_IsObject(root)) {
+		report(ctx, value_pos(ctx, root),
+		       "a policy is a JSON object, got %s",
+		       json_kind_name(root->type));
+		return;
+	}
+	read_fields(ctx, root, "", f, T__N);
+	if (f[T_VERSION].node)
+		read_version(ctx, f[T_VERSION].node);
+	if (f[T_NAME].node)
+		p->name = read_name(ctx, f[T_NAME].node);
+	p->mode = CGF_MODE_ENFORCE;
+	if (f[T_MODE].node)
+		read_mode(ctx, f[T_MODE].node, &p->mode);
+	if (f[T_SELECTOR].node)
+		read_selector(ctx, f[T_SELECTOR].node, p);
+	if (f[T_EGRESS].node)
+		read_net_section(ctx, f[T_EGRESS].node, "egress", true,
+				 &p->egress);
+	if (f[T_INGRESS].node)
+		read_net_section(ctx, f[T_INGRESS].node, "ingress", false,
+				 &p->ingress);
+	if (f[T_DEVICES].node)
+		read_device_section(ctx, f[T_DEVICES].node, &p->devices);
+	if (f[T_COMMENT].node)
+		expect_string(ctx, f[T_COMMENT].node, "comment");
+}
+
+/*
+ * cJSON points one byte past a bad object key: `{"a": 1,}` is reported
+ * after the '}', `{name: 1}` at the 'a'. A non-space byte that directly
+ * follows '{' or ',' (spaces aside) and is not a string's end is that key.
+ */
+static size_t fix_syntax_error_offset(const char *text, size_t offset)
+{
+	unsigned char culprit;
+	size_t i;
+
+	if (!offset)
+		return offset;
+	culprit = text[offset - 1];
+	if (culprit <= ' ' || culprit == '"')
+		return offset;
+	for (i = offset - 1; i > 0 && (unsigned char)text[i - 1] <= ' '; i--)
+		;
+	if (i > 0 && (text[i - 1] == '{' || text[i - 1] == ','))
+		return offset - 1;
+	return offset;
+}
+
+static void report_syntax_error(struct parse_ctx *ctx, size_t offset)
+{
+	struct src_pos pos;
+	size_t n;
+
+	offset = fix_syntax_error_offset(ctx->text, offset);
+	pos = offset_to_pos(ctx->text, ctx->len, offset);
+	if (offset >= ctx->len) {
+		report(ctx, pos, "invalid JSON: unexpected end of file");
+		return;
+	}
+	n = strcspn(ctx->text + offset, "\r\n");
+	if (!n)
+		report(ctx, pos, "invalid JSON at the end of the line");
+	else
+		report(ctx, pos, "invalid JSON near \"%.*s\"",
+		       n > 16 ? 16 : (int)n, ctx->text + offset);
+}
+
+/* Parses ctx->text into p, reporting into ctx. */
+static int parse_policy_text(struct parse_ctx *ctx, struct policy *p)
+{
+	_cleanup_(cjson_deletep) cJSON *root = NULL;
+	const char *nul = memchr(ctx->text, '\0', ctx->len), *end = NULL;
+	int err;
+
+	if (nul) {
+		report(ctx, offset_to_pos(ctx->text, ctx->len, nul - ctx->text),
+		       "unexpected NUL byte");
+		return -EINVAL;
+	}
+	/* The length counts the terminating NUL, which cJSON then requires. */
+	root = cJSON_ParseWithLengthOpts(ctx->text, ctx->len + 1, &end, true);
+	if (!root) {
+		report_syntax_error(ctx, end ? (size_t)(end - ctx->text) : 0);
+		return -EINVAL;
+	}
+	err = json_positions_build(&ctx->jp, ctx->text, ctx->len, root);
+	if (err)
+		return err;
+	if (ctx->jp.nul_escape != SIZE_MAX) {
+		/* cJSON cuts the string there: "web\u0000x" reads "web". */
+		report(ctx,
+		       offset_to_pos(ctx->text, ctx->len, ctx->jp.nul_escape),
+		       "strings must not contain \\u0000");
+		return -EINVAL;
+	}
+	read_policy(ctx, root, p);
+	if (ctx->oom)
+		return -ENOMEM;
+	return ctx->nerrors ? -EINVAL : 0;
+}
+
+int policy_parse(const char *path, const char *text, size_t len,
+		 struct policy **out, struct diags *d)
+{
+	_cleanup_(freep) char *copy = NULL;
+	struct parse_ctx ctx = { .file = path, .len = len };
+	struct policy *p;
+	int err;
+
+	*out = NULL;
+	if (len > POLICY_MAX_FILE_SIZE) {
+		diags_add(d, path, (struct src_pos){ 0 },
+			  "file is larger than the %u MiB limit",
+			  POLICY_MAX_FILE_SIZE >> 20);
+		return -EFBIG;
+	}
+	copy = malloc(len + 1);
+	p = calloc(1, sizeof(*p));
+	if (!copy || !p) {
+		free(p);
+		diags_add(d, path, (struct src_pos){ 0 }, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	ctx.text = copy;
+
+	err = parse_policy_text(&ctx, p);
+	if (!err && path) {
+		p->path = strdup(path);
+		if (!p->path)
+			err = -ENOMEM;
+	}
+	json_positions_free(&ctx.jp);
+	flush_errors(&ctx, d);
+	free(ctx.errors);
+	if (err == -ENOMEM)
+		diags_add(d, path, (struct src_pos){ 0 }, "out of memory");
+	if (err) {
+		policy_free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Reads at most POLICY_MAX_FILE_SIZE bytes; -EFBIG past that. */
+static int read_policy_file(const char *path, char **out, size_t *out_len)
+{
+	_cleanup_(closep) int fd = -1;
+	_cleanup_(freep) char *buf = NULL;
+	size_t len = 0, cap;
+	struct stat st;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st))
+		return -errno;
+	if (S_ISREG(st.st_mode) && st.st_size > POLICY_MAX_FILE_SIZE)
+		return -EFBIG;
+	/* Room for one byte more than a regular file has, to see its end. */
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			char *bigger;
+
+			if (cap > POLICY_MAX_FILE_SIZE)
+				return -EFBIG;
+			cap *= 2;
+			bigger = realloc(buf, cap);
+			if (!bigger)
+				return -ENOMEM;
+			buf = bigger;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > POLICY_MAX_FILE_SIZE)
+		return -EFBIG;
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	return 0;
+}
+
+int policy_load_file(const char *path, struct policy **out, struct diags *d)
+{
+	_cleanup_(freep) char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	*out = NULL;
+	err = read_policy_file(path, &text, &len);
+	if (err == -EFBIG) {
+		diags_add(d, path, (struct src_pos){ 0 },
+			  "file is larger than the %u MiB limit",
+			  POLICY_MAX_FILE_SIZE >> 20);
+		return err;
+	}
+	if (err) {
+		diags_add(d, path, (struct src_pos){ 0 }, "%s", strerror(-err));
+		return err;
+	}
+	return policy_parse(path, text, len, out, d);
+}
+
+static void net_section_free(struct policy_net_section *s)
+{
+	for (size_t i = 0; i < s->nrules; i++) {
+		free(s->rules[i].addrs);
+		free(s->rules[i].ports);
+		free(s->rules[i].comment);
+	}
+	free(s->rules);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nselector; i++) {
+		free(p->selector[i].key);
+		free(p->selector[i].value);
+	}
+	free(p->selector);
+	net_section_free(&p->egress);
+	net_section_free(&p->ingress);
+	free(p->devices.rules);
+	free(p->name);
+	free(p->path);
+	free(p);
+}
+
+/* ---- One-line summary ---- */
+
+struct text_buf {
+	char *buf;
+	size_t size, used;
+};
+
+static void text_append(struct text_buf *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void text_append(struct text_buf *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->used >= t->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->used += n;
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static const char *action_name(uint8_t action)
+{
+	return action == CGF_ALLOW ? "allow" : "deny";
+}
+
+static void summarize_net_section(struct text_buf *t, const char *name,
+				  const struct policy_net_section *s)
+{
+	size_t naddrs = 0;
+
+	if (!s->present) {
+		text_append(t, "; %s unrestricted", name);
+		return;
+	}
+	for (size_t i = 0; i < s->nrules; i++)
+		naddrs += s->rules[i].naddrs;
+	text_append(t, "; %s default %s, %zu %s", name,
+		    action_name(s->default_action), s->nrules,
+		    plural(s->nrules, "rule", "rules"));
+	if (naddrs)
+		text_append(t, ", %zu %s", naddrs,
+			    plural(naddrs, "address", "addresses"));
+}
+
+void policy_summary(const struct policy *p, char *buf, size_t len)
+{
+	struct text_buf t = { .buf = buf, .size = len };
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	text_append(&t, "%s: %s", p->name ? p->name : "(unnamed)",
+		    p->mode == CGF_MODE_AUDIT ? "audit" : "enforce");
+	summarize_net_section(&t, "egress", &p->egress);
+	summarize_net_section(&t, "ingress", &p->ingress);
+	if (p->devices.present)
+		text_append(&t, "; devices default %s, %zu %s",
+			    action_name(p->devices.default_action),
+			    p->devices.nrules,
+			    plural(p->devices.nrules, "rule", "rules"));
+	else
+		text_append(&t, "; devices unrestricted");
+	if (p->nselector)
+		text_append(&t, "; selector %zu %s", p->nselector,
+			    plural(p->nselector, "annotation", "annotations"));
+	else
+		text_append(&t, "; no selector");
+}
