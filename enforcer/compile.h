@@ -47,6 +47,9 @@ struct verdict {
 	uint8_t restricted; /* 0: section absent, passed without a rule */
 };
 
+/* compiled_lookup_class() found no entry (the kind has no tables). */
+#define COMPILED_NO_CLASS UINT32_MAX
+
 /* Longest-prefix lookup over c->entries, as the kernel's LPM trie does. */
 uint32_t compiled_lookup_class(const struct compiled_policy *c,
 			       const struct cgf_lpm_key *key);
@@ -55,6 +58,9 @@ void compiled_judge_flow(const struct compiled_policy *c, const struct flow *f,
 void compiled_judge_device(const struct compiled_policy *c, uint32_t type,
 			   uint32_t major, uint32_t minor, uint32_t access,
 			   struct verdict *v);
+
+/* Rewrites an IPv4-mapped IPv6 flow (::ffff:a.b.c.d) as the IPv4 flow. */
+void flow_normalize(struct flow *f);
 
 /* Fills key for a flow's address (table kind chosen from direction/family). */
 void flow_address_key(const struct flow *f, struct cgf_lpm_key *key);

@@ -23,8 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "policy.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#include "util.h"
 
 /* Past this many, errors are counted but not listed. */
 #define POLICY_MAX_ERRORS 100
@@ -36,17 +35,6 @@
 /* dev_t packs a 12-bit major and a 20-bit minor (linux/kdev_t.h). */
 #define DEV_MAJOR_MAX ((1 << 12) - 1)
 #define DEV_MINOR_MAX ((1 << 20) - 1)
-
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
 
 static void cjson_deletep(cJSON **json)
 {

@@ -155,6 +155,66 @@ struct cgf_policy {
 struct cgf_cgroup_config {
 	__u32 policy_id; /* 0: not configured yet, pass */
 	__u32 generation; /* bumped on every apply to this cgroup */
+	__u64 cgroup_id; /* the attached cgroup (programs also run in children) */
+	__u32 event_budget; /* denial events per second, beyond: suppressed */
+	__u32 pad;
+};
+
+#define CGF_DEFAULT_EVENT_BUDGET 200
+
+/*
+ * Denial reporting. Every denial (and every would-be denial in audit mode)
+ * is offered to the perf buffer cgf_events as a struct cgf_event, within
+ * the cgroup's per-second budget. Per cgroup, the BPF side counts in
+ * cgf_stats, so that nothing is lost silently:
+ *
+ *   denials = emitted + suppressed (over budget) + undelivered (no reader,
+ *             or the perf buffer was full)
+ *
+ * `cgfence daemon` turns events into audit log lines and reports the
+ * counters when it starts and whenever they change.
+ */
+enum cgf_hook {
+	CGF_HOOK_CONNECT4 = 1,
+	CGF_HOOK_CONNECT6,
+	CGF_HOOK_SENDMSG4,
+	CGF_HOOK_SENDMSG6,
+	CGF_HOOK_EGRESS, /* packet egress (ICMP, raw, unjudged sockets) */
+	CGF_HOOK_INGRESS, /* packet ingress */
+	CGF_HOOK_DEVICE,
+};
+
+#define CGF_EVENT_VERSION 1
+
+struct cgf_event {
+	__u16 version;
+	__u8 hook; /* enum cgf_hook */
+	__u8 direction; /* enum cgf_direction_id; devices: 0 */
+	__u8 action; /* what the kernel did: CGF_DENY, or CGF_ALLOW in audit mode */
+	__u8 family; /* 4 or 6; devices: 0 */
+	__u8 protocol;
+	__u8 dev_type; /* enum cgf_dev_type */
+	__u32 policy_id;
+	__u32 generation;
+	__u32 rule; /* index in the section, or CGF_RULE_DEFAULT */
+	__u32 pid; /* 0 when the hook runs outside process context */
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u64 cgroup_id; /* the fenced cgroup */
+	__u8 addr[16]; /* remote address; IPv4 in the first 4 bytes */
+	__u16 port; /* host order: remote port (egress), local port (ingress) */
+	__u16 dev_access; /* CGF_ACC_* */
+	__u32 dev_major;
+	__u32 dev_minor;
+	char comm[16];
+	__u32 pad;
+};
+
+struct cgf_cgroup_stats {
+	__u64 window_start_ns;
+	__u64 window_count;
+	__u64 emitted;
+	__u64 suppressed;
+	__u64 undelivered;
 };
 
 /* Socket storage: set when a connect/sendmsg hook allowed this socket. */
