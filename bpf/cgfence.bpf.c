@@ -89,6 +89,19 @@ struct {
 	__type(value, __u32); /* policy id the peer was judged under */
 } cgf_udp_flows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} cgf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGF_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct cgf_cgroup_stats);
+} cgf_stats SEC(".maps");
+
 /* User-space state, pinned with the programs (see cgfence_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -123,7 +136,16 @@ struct cgf_peer {
 struct cgf_judgement {
 	__u32 policy_id;
 	__u32 rule;
-	__u8 action;
+	__u8 action; /* what happens: audit mode turns deny into allow */
+	__u8 denied; /* what the policy said */
+};
+
+/* Where a judgement happened, for its report. */
+struct cgf_site {
+	void *ctx;
+	__u8 hook; /* enum cgf_hook */
+	__u8 direction;
+	__u8 task_context; /* pid and comm are the current task's */
 };
 
 /* NULL: this cgroup is attached but not configured yet (pass). */
@@ -167,6 +189,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	j->policy_id = policy_id;
 	j->rule = CGF_RULE_DEFAULT;
 	j->action = CGF_DENY;
+	j->denied = 1;
 
 	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
 	if (!pol)
@@ -174,6 +197,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	dir = dir_id == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
 	if (!dir->restricted) {
 		j->action = CGF_ALLOW;
+		j->denied = 0;
 		return;
 	}
 	lpm = bpf_map_lookup_elem(&cgf_lpm, &policy_id);
@@ -211,8 +235,92 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 		return;
 	j->rule = cgf_first_rule(ma, mp);
 	j->action = cgf_rule_action(dir, j->rule);
+	j->denied = j->action == CGF_DENY;
 	if (pol->mode == CGF_MODE_AUDIT)
 		j->action = CGF_ALLOW;
+}
+
+/*
+ * Counts the denial against the cgroup's budget and offers it to the perf
+ * buffer. Exactly one of emitted, suppressed, undelivered grows per call.
+ */
+CGF_INLINE struct cgf_cgroup_stats *cgf_stats_of(__u64 cgroup_id)
+{
+	struct cgf_cgroup_stats *stats, fresh = {};
+
+	stats = bpf_map_lookup_elem(&cgf_stats, &cgroup_id);
+	if (stats)
+		return stats;
+	bpf_map_update_elem(&cgf_stats, &cgroup_id, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&cgf_stats, &cgroup_id);
+}
+
+CGF_INLINE int cgf_within_budget(struct cgf_cgroup_stats *stats,
+				 const struct cgf_cgroup_config *cfg)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (now - stats->window_start_ns >= 1000000000ull) {
+		stats->window_start_ns = now;
+		stats->window_count = 0;
+	}
+	if (stats->window_count >= cfg->event_budget) {
+		__sync_fetch_and_add(&stats->suppressed, 1);
+		return 0;
+	}
+	__sync_fetch_and_add(&stats->window_count, 1);
+	return 1;
+}
+
+CGF_INLINE void cgf_emit(const struct cgf_site *site,
+			 struct cgf_cgroup_stats *stats, struct cgf_event *ev)
+{
+	if (site->task_context) {
+		ev->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	}
+	if (bpf_perf_event_output(site->ctx, &cgf_events, BPF_F_CURRENT_CPU, ev,
+				  sizeof(*ev)))
+		__sync_fetch_and_add(&stats->undelivered, 1);
+	else
+		__sync_fetch_and_add(&stats->emitted, 1);
+}
+
+CGF_INLINE void cgf_event_init(struct cgf_event *ev,
+			       const struct cgf_cgroup_config *cfg,
+			       const struct cgf_site *site, __u32 rule,
+			       __u8 action)
+{
+	ev->version = CGF_EVENT_VERSION;
+	ev->hook = site->hook;
+	ev->direction = site->direction;
+	ev->action = action;
+	ev->policy_id = cfg->policy_id;
+	ev->generation = cfg->generation;
+	ev->rule = rule;
+	ev->time_ns = bpf_ktime_get_boot_ns();
+	ev->cgroup_id = cfg->cgroup_id;
+}
+
+CGF_INLINE void cgf_report_flow(const struct cgf_site *site,
+				const struct cgf_cgroup_config *cfg,
+				const struct cgf_peer *p,
+				const struct cgf_judgement *j)
+{
+	struct cgf_cgroup_stats *stats;
+	struct cgf_event ev = {};
+
+	if (!j->denied)
+		return;
+	stats = cgf_stats_of(cfg->cgroup_id);
+	if (!stats || !cgf_within_budget(stats, cfg))
+		return;
+	cgf_event_init(&ev, cfg, site, j->rule, j->action);
+	ev.family = p->family;
+	ev.protocol = p->protocol;
+	ev.port = p->port;
+	__builtin_memcpy(ev.addr, p->addr, 16);
+	cgf_emit(site, stats, &ev);
 }
 
 CGF_INLINE void cgf_mark_sock(struct bpf_sock *sk, __u32 policy_id)
@@ -258,8 +366,9 @@ CGF_INLINE void cgf_flow_remember(const struct cgf_flow_key *k, __u32 policy_id)
 /* ---- connect and sendmsg: judged before anything is sent ---- */
 
 CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, struct cgf_peer *p,
-				    int is_sendmsg)
+				    __u8 hook, int is_sendmsg)
 {
+	struct cgf_site site = { ctx, hook, CGF_DIR_EGRESS, 1 };
 	struct cgf_cgroup_config *cfg = cgf_config();
 	struct cgf_judgement j;
 	struct cgf_flow_key fk;
@@ -278,6 +387,7 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, struct cgf_peer *
 			return SK_PASS;
 	}
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
+	cgf_report_flow(&site, cfg, p, &j);
 	if (j.action != CGF_ALLOW)
 		return SK_DROP;
 	if (is_sendmsg)
@@ -293,7 +403,7 @@ int cgf_connect4(struct bpf_sock_addr *ctx)
 	struct cgf_peer p = {};
 
 	cgf_peer_ip4(&p, ctx->user_ip4);
-	return cgf_sock_addr_egress(ctx, &p, 0);
+	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_CONNECT4, 0);
 }
 
 SEC("cgroup/connect6")
@@ -304,7 +414,7 @@ int cgf_connect6(struct bpf_sock_addr *ctx)
 			 ctx->user_ip6[3] };
 
 	cgf_peer_ip6(&p, ip6);
-	return cgf_sock_addr_egress(ctx, &p, 0);
+	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_CONNECT6, 0);
 }
 
 SEC("cgroup/sendmsg4")
@@ -313,7 +423,7 @@ int cgf_sendmsg4(struct bpf_sock_addr *ctx)
 	struct cgf_peer p = {};
 
 	cgf_peer_ip4(&p, ctx->user_ip4);
-	return cgf_sock_addr_egress(ctx, &p, 1);
+	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_SENDMSG4, 1);
 }
 
 SEC("cgroup/sendmsg6")
@@ -324,7 +434,7 @@ int cgf_sendmsg6(struct bpf_sock_addr *ctx)
 			 ctx->user_ip6[3] };
 
 	cgf_peer_ip6(&p, ip6);
-	return cgf_sock_addr_egress(ctx, &p, 1);
+	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_SENDMSG6, 1);
 }
 
 /* ---- packets ---- */
@@ -454,6 +564,10 @@ CGF_INLINE int cgf_verdict(const struct cgf_judgement *j)
 CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb,
 				const struct cgf_cgroup_config *cfg, __u32 dir_id)
 {
+	struct cgf_site site = { skb,
+				 dir_id == CGF_DIR_EGRESS ? CGF_HOOK_EGRESS :
+							    CGF_HOOK_INGRESS,
+				 dir_id, 0 };
 	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	struct cgf_peer *remote;
@@ -469,6 +583,7 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb,
 		remote->port = pk.dst.port; /* ingress rules name local ports */
 	}
 	cgf_judge(cfg, dir_id, remote, &j);
+	cgf_report_flow(&site, cfg, remote, &j);
 	return cgf_verdict(&j);
 }
 
@@ -487,9 +602,10 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 }
 
 /* A connected socket not judged under the current policy: judge its peer. */
-CGF_INLINE int cgf_judge_connected(struct bpf_sock *sk,
+CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 				   const struct cgf_cgroup_config *cfg)
 {
+	struct cgf_site site = { skb, CGF_HOOK_EGRESS, CGF_DIR_EGRESS, 0 };
 	struct cgf_peer p = {};
 	struct cgf_judgement j;
 
@@ -497,6 +613,7 @@ CGF_INLINE int cgf_judge_connected(struct bpf_sock *sk,
 		return SK_PASS;
 	cgf_peer_from_sock(&p, sk);
 	cgf_judge(cfg, CGF_DIR_EGRESS, &p, &j);
+	cgf_report_flow(&site, cfg, &p, &j);
 	if (j.action == CGF_ALLOW)
 		cgf_mark_sock(sk, cfg->policy_id);
 	return cgf_verdict(&j);
@@ -522,13 +639,13 @@ int cgf_egress(struct __sk_buff *skb)
 		 * an established, accepted or closing connection. */
 		if (sk->state != BPF_TCP_SYN_SENT)
 			return SK_PASS;
-		return cgf_judge_connected(sk, cfg);
+		return cgf_judge_connected(skb, sk, cfg);
 	}
 	if (sk->protocol == IPPROTO_UDP && sk->type == 2 /* SOCK_DGRAM */) {
 		/* Unconnected sends were judged by sendmsg4/6, per datagram. */
 		if (sk->state != BPF_TCP_ESTABLISHED)
 			return SK_PASS;
-		return cgf_judge_connected(sk, cfg);
+		return cgf_judge_connected(skb, sk, cfg);
 	}
 	return cgf_judge_packet(skb, cfg, CGF_DIR_EGRESS);
 }
@@ -537,6 +654,7 @@ int cgf_egress(struct __sk_buff *skb)
 CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb,
 			       const struct cgf_cgroup_config *cfg)
 {
+	struct cgf_site site = { skb, CGF_HOOK_INGRESS, CGF_DIR_INGRESS, 0 };
 	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	struct cgf_flow_key fk;
@@ -550,6 +668,7 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb,
 	remote = pk.src;
 	remote.port = pk.dst.port;
 	cgf_judge(cfg, CGF_DIR_INGRESS, &remote, &j);
+	cgf_report_flow(&site, cfg, &remote, &j);
 	if (j.action == CGF_ALLOW)
 		cgf_flow_remember(&fk, cfg->policy_id);
 	return cgf_verdict(&j);
@@ -571,6 +690,7 @@ int cgf_ingress(struct __sk_buff *skb)
 		return SK_PASS;
 
 	if (sk->protocol == IPPROTO_TCP) {
+		struct cgf_site site = { skb, CGF_HOOK_INGRESS, CGF_DIR_INGRESS, 0 };
 		struct cgf_packet pk = {};
 		struct cgf_judgement j;
 
@@ -583,6 +703,7 @@ int cgf_ingress(struct __sk_buff *skb)
 			return SK_PASS;
 		pk.src.port = pk.dst.port;
 		cgf_judge(cfg, CGF_DIR_INGRESS, &pk.src, &j);
+		cgf_report_flow(&site, cfg, &pk.src, &j);
 		return cgf_verdict(&j);
 	}
 	if (sk->protocol == IPPROTO_UDP && sk->type == 2 /* SOCK_DGRAM */) {
@@ -595,6 +716,25 @@ int cgf_ingress(struct __sk_buff *skb)
 }
 
 /* ---- devices ---- */
+
+CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
+				  const struct cgf_cgroup_config *cfg,
+				  __u32 rule, __u8 action)
+{
+	struct cgf_site site = { ctx, CGF_HOOK_DEVICE, 0, 1 };
+	struct cgf_cgroup_stats *stats;
+	struct cgf_event ev = {};
+
+	stats = cgf_stats_of(cfg->cgroup_id);
+	if (!stats || !cgf_within_budget(stats, cfg))
+		return;
+	cgf_event_init(&ev, cfg, &site, rule, action);
+	ev.dev_type = ctx->access_type & 0xffff;
+	ev.dev_access = ctx->access_type >> 16;
+	ev.dev_major = ctx->major;
+	ev.dev_minor = ctx->minor;
+	cgf_emit(&site, stats, &ev);
+}
 
 SEC("cgroup/dev")
 int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
@@ -615,7 +755,10 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 	action = cgf_judge_device(&pol->devices, ctx->access_type & 0xffff,
 				  ctx->major, ctx->minor, ctx->access_type >> 16,
 				  &rule);
-	if (pol->mode == CGF_MODE_AUDIT)
+	if (action == CGF_ALLOW)
 		return SK_PASS;
+	if (pol->mode == CGF_MODE_AUDIT)
+		action = CGF_ALLOW;
+	cgf_report_device(ctx, cfg, rule, action);
 	return action == CGF_ALLOW ? SK_PASS : SK_DROP;
 }

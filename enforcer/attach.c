@@ -117,7 +117,7 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
 	_cleanup_close_ int cgroup_fd = -1;
 	struct cgf_cgroup_info old = {}, info;
-	struct cgf_cgroup_config cfg;
+	struct cgf_cgroup_config cfg = {};
 	uint64_t cgid;
 	uint32_t policy_id;
 	bool had_record, fenced, attached_now = false;
@@ -148,6 +148,9 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	/* The swap: every hook of the cgroup reads this one value. */
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
+	cfg.cgroup_id = cgid;
+	cfg.event_budget = req->event_budget ? req->event_budget :
+					       CGF_DEFAULT_EVENT_BUDGET;
 	if (bpf_map_update_elem(cfg_fd, &cgid, &cfg, BPF_ANY)) {
 		err = -errno;
 		goto fail_detach;

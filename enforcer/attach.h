@@ -16,6 +16,7 @@ struct fence_request {
 	const struct compiled_policy *policy;
 	const char *policy_name;
 	const char *container_id; /* may be NULL */
+	uint32_t event_budget; /* denial events per second; 0: the default */
 };
 
 struct fence_result {

@@ -38,6 +38,8 @@ const char *const cgf_map_names[CGF_MAP__COUNT] = {
 	[CGF_MAP_META] = "cgf_meta",
 	[CGF_MAP_POLICY_INFO] = "cgf_policy_info",
 	[CGF_MAP_CGROUP_INFO] = "cgf_cgroup_info",
+	[CGF_MAP_EVENTS] = "cgf_events",
+	[CGF_MAP_STATS] = "cgf_stats",
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
