@@ -23,7 +23,7 @@ LDLIBS = -lbpf -lelf -lz -lcjson -lseccomp -lcap
 BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
 # Pure modules: no libbpf, unit-tested without root.
-CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c
+CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c enforcer/audit.c
 CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
 # Modules that talk to the kernel.
 KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))
@@ -32,10 +32,11 @@ BPF_SRCS = $(wildcard bpf/*.bpf.c)
 SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*.c))
+BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps demo check check-unit check-kernel check-policies clean install format
+.PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format
 
-all: $(OUT)/cgfence $(HELPERS)
+all: $(OUT)/cgfence $(HELPERS) $(BENCH_TOOLS)
 
 $(OUT):
 	$(Q)mkdir -p $(OUT)/tests
@@ -66,6 +67,10 @@ $(OUT)/tests/%: tests/helpers/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+$(OUT)/tests/%: tests/bench/%.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
 # Installs the Debian packages the build and the tests need (root, apt).
 deps:
 	$(Q)tools/deps.sh
@@ -80,6 +85,15 @@ check-unit: $(UNIT_TESTS)
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
+
+# cgfence against no policy, iptables and nftables (root; docs/benchmarks.md).
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUT=$(OUT) tests/bench/bench.sh full
+
+bench-smoke: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
 
 format:
 	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c

@@ -104,6 +104,13 @@ struct {
 
 /* User-space state, pinned with the programs (see cgfence_abi.h). */
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGF_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct cgf_cgroup_stats);
+} cgf_stats_reported SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);

@@ -22,6 +22,7 @@ struct fence_opts {
 	const char *policy;
 	const char *bpffs;
 	const char *container_id;
+	unsigned int event_budget;
 	bool json;
 };
 
@@ -34,6 +35,7 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "container-id", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "event-budget", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -57,6 +59,13 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'e':
+			o->event_budget = strtoul(optarg, NULL, 10);
+			if (o->event_budget < 1) {
+				log_error("--event-budget: expected a number of events per second >= 1");
+				return -1;
+			}
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -125,6 +134,7 @@ int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] [--container-id ID]\n"
+		"                     [--event-budget N]   (denial events per second, default 200)\n"
 		"Fences a cgroup v2 directory; re-applying swaps the policy atomically.\n";
 	struct compiled_policy *cp = NULL;
 	struct policy *p = NULL;
@@ -151,7 +161,8 @@ int cmd_apply(int argc, char **argv)
 	req = (struct fence_request){ .cgroup_dir = o.cgroup,
 				      .policy = cp,
 				      .policy_name = p->name,
-				      .container_id = o.container_id };
+				      .container_id = o.container_id,
+				      .event_budget = o.event_budget };
 	err = fence_apply(&st, &req, &res);
 	state_close(&st);
 	if (err) {

@@ -40,6 +40,7 @@ const char *const cgf_map_names[CGF_MAP__COUNT] = {
 	[CGF_MAP_CGROUP_INFO] = "cgf_cgroup_info",
 	[CGF_MAP_EVENTS] = "cgf_events",
 	[CGF_MAP_STATS] = "cgf_stats",
+	[CGF_MAP_STATS_REPORTED] = "cgf_stats_reported",
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -71,6 +72,13 @@ void state_close(struct cgf_state *st)
 	if (st->dir_fd >= 0)
 		close(st->dir_fd); /* releases the lock */
 	state_init(st);
+}
+
+void state_unlock(struct cgf_state *st)
+{
+	if (st->dir_fd >= 0)
+		close(st->dir_fd);
+	st->dir_fd = -1;
 }
 
 static bool is_bpffs(const char *path)

@@ -39,6 +39,7 @@ enum cgf_map_id {
 	CGF_MAP_CGROUP_INFO,
 	CGF_MAP_EVENTS,
 	CGF_MAP_STATS,
+	CGF_MAP_STATS_REPORTED,
 	CGF_MAP__COUNT,
 };
 
@@ -65,6 +66,9 @@ enum state_open_mode {
 int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	       unsigned int lock_timeout_ms);
 void state_close(struct cgf_state *st);
+
+/* Lets other cgfence processes in while this one keeps its fds (daemon). */
+void state_unlock(struct cgf_state *st);
 
 /* Number of fenced cgroups recorded in the pinned state. */
 int state_count_cgroups(const struct cgf_state *st);

@@ -4,7 +4,7 @@
  * a cgroup and a network namespace. Prints "ok" or the errno name
  * (EPERM, ETIMEDOUT, ...) and exits 0 only on "ok".
  *
- *   probe [--cgroup DIR] [--netns NAME] [--timeout-ms N] ACTION ARGS
+ *   probe [--cgroup DIR] [--netns NAME] [--timeout-ms N] [--repeat N] ACTION ARGS
  *   connect tcp|udp ADDR PORT   connect (UDP: connect + send one byte)
  *   request tcp|udp ADDR PORT   send one byte, wait for the one-byte reply
  *   sendto ADDR PORT            unconnected UDP sendto
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 static int timeout_ms = 1500;
+static int repeat = 1; /* sendto: datagrams to send */
 
 static const char *errno_name(int e)
 {
@@ -181,8 +182,11 @@ static int do_sendto(const char *host, const char *port)
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return result(errno);
-	if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) != 1)
-		return result(errno);
+	for (int i = 0; i < repeat; i++) {
+		if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) != 1 &&
+		    repeat == 1)
+			return result(errno);
+	}
 	close(fd);
 	return result(0);
 }
@@ -270,6 +274,8 @@ int main(int argc, char **argv)
 			return 2;
 		if (!strcmp(argv[i], "--timeout-ms"))
 			timeout_ms = atoi(argv[i + 1]);
+		if (!strcmp(argv[i], "--repeat"))
+			repeat = atoi(argv[i + 1]);
 		i += 2;
 	}
 	argc -= i;

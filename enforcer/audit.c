@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+
+void audit_format_time(uint64_t realtime_ns, char *buf, size_t len)
+{
+	time_t secs = realtime_ns / 1000000000ull;
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06uZ", base,
+		 (unsigned int)(realtime_ns % 1000000000ull / 1000));
+}
+
+const char *audit_hook_name(uint8_t hook)
+{
+	static const char *const names[] = {
+		[CGF_HOOK_CONNECT4] = "connect4", [CGF_HOOK_CONNECT6] = "connect6",
+		[CGF_HOOK_SENDMSG4] = "sendmsg4", [CGF_HOOK_SENDMSG6] = "sendmsg6",
+		[CGF_HOOK_EGRESS] = "egress",	  [CGF_HOOK_INGRESS] = "ingress",
+		[CGF_HOOK_DEVICE] = "device",
+	};
+
+	if (hook < sizeof(names) / sizeof(names[0]) && names[hook])
+		return names[hook];
+	return "unknown";
+}
+
+static const char *protocol_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		snprintf(buf, len, "%u", proto);
+		return buf;
+	}
+}
+
+/*
+ * Strings that come from containers (comm, ids) may hold any byte: keep
+ * printable ASCII, write anything else as \xNN so every line is valid UTF-8.
+ */
+static void add_safe_string(cJSON *obj, const char *key, const char *s, size_t max)
+{
+	char buf[4 * 256 + 1];
+	size_t o = 0;
+
+	if (max > 256)
+		max = 256;
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[o++] = c;
+		else
+			o += snprintf(buf + o, sizeof(buf) - o, "\\x%02x", c);
+	}
+	buf[o] = '\0';
+	cJSON_AddStringToObject(obj, key, buf);
+}
+
+static char *finish_line(cJSON *obj)
+{
+	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+	char *line = NULL;
+
+	if (text) {
+		size_t n = strlen(text);
+
+		line = malloc(n + 2);
+		if (line) {
+			memcpy(line, text, n);
+			line[n] = '\n';
+			line[n + 1] = '\0';
+		}
+	}
+	free(text);
+	cJSON_Delete(obj);
+	return line;
+}
+
+static cJSON *new_record(uint64_t realtime_ns, const char *type)
+{
+	cJSON *obj = cJSON_CreateObject();
+	char when[48];
+
+	if (!obj)
+		return NULL;
+	audit_format_time(realtime_ns, when, sizeof(when));
+	cJSON_AddStringToObject(obj, "time", when);
+	cJSON_AddStringToObject(obj, "type", type);
+	return obj;
+}
+
+static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
+			   const struct audit_enrichment *en)
+{
+	cJSON_AddNumberToObject(obj, "cgroup_id", (double)cgroup_id);
+	if (en && en->container_id && en->container_id[0])
+		add_safe_string(obj, "container_id", en->container_id, 256);
+	if (en && en->cgroup_path && en->cgroup_path[0])
+		add_safe_string(obj, "cgroup", en->cgroup_path, 256);
+	if (en && en->policy_name && en->policy_name[0])
+		add_safe_string(obj, "policy", en->policy_name, 256);
+}
+
+static void add_rule(cJSON *obj, const char *section, uint32_t rule)
+{
+	char buf[64];
+
+	if (rule == CGF_RULE_DEFAULT)
+		snprintf(buf, sizeof(buf), "%s.default", section);
+	else
+		snprintf(buf, sizeof(buf), "%s.rules[%u]", section, rule);
+	cJSON_AddStringToObject(obj, "rule", buf);
+}
+
+static void add_flow(cJSON *obj, const struct cgf_event *ev)
+{
+	char addr[INET6_ADDRSTRLEN], proto[8];
+	int egress = ev->direction == CGF_DIR_EGRESS;
+
+	if (!inet_ntop(ev->family == 4 ? AF_INET : AF_INET6, ev->addr, addr,
+		       sizeof(addr)))
+		strcpy(addr, "?");
+	cJSON_AddStringToObject(obj, "direction", egress ? "egress" : "ingress");
+	cJSON_AddStringToObject(obj, "protocol",
+				protocol_name(ev->protocol, proto, sizeof(proto)));
+	cJSON_AddStringToObject(obj, egress ? "dst" : "src", addr);
+	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
+		cJSON_AddNumberToObject(obj, "dport", ev->port);
+	add_rule(obj, egress ? "egress" : "ingress", ev->rule);
+}
+
+static void add_device(cJSON *obj, const struct cgf_event *ev)
+{
+	char dev[48], access[4];
+	int n = 0;
+
+	snprintf(dev, sizeof(dev), "%c %u:%u",
+		 ev->dev_type == CGF_DEV_BLOCK ? 'b' : 'c', ev->dev_major,
+		 ev->dev_minor);
+	if (ev->dev_access & CGF_ACC_READ)
+		access[n++] = 'r';
+	if (ev->dev_access & CGF_ACC_WRITE)
+		access[n++] = 'w';
+	if (ev->dev_access & CGF_ACC_MKNOD)
+		access[n++] = 'm';
+	access[n] = '\0';
+	cJSON_AddStringToObject(obj, "device", dev);
+	cJSON_AddStringToObject(obj, "access", access);
+	add_rule(obj, "devices", ev->rule);
+}
+
+char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,
+			 const struct audit_enrichment *en)
+{
+	cJSON *obj = new_record(realtime_ns,
+				ev->action == CGF_ALLOW ? "audit" : "deny");
+	char id[16];
+
+	if (!obj)
+		return NULL;
+	cJSON_AddStringToObject(obj, "hook", audit_hook_name(ev->hook));
+	add_enrichment(obj, ev->cgroup_id, en);
+	snprintf(id, sizeof(id), "%08x", ev->policy_id);
+	cJSON_AddStringToObject(obj, "policy_id", id);
+	cJSON_AddNumberToObject(obj, "generation", ev->generation);
+	if (ev->hook == CGF_HOOK_DEVICE)
+		add_device(obj, ev);
+	else
+		add_flow(obj, ev);
+	cJSON_AddStringToObject(obj, "verdict", "deny");
+	if (ev->pid) {
+		cJSON_AddNumberToObject(obj, "pid", ev->pid);
+		add_safe_string(obj, "comm", ev->comm, sizeof(ev->comm));
+	}
+	return finish_line(obj);
+}
+
+char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,
+			 const struct audit_enrichment *en,
+			 const struct cgf_cgroup_stats *total,
+			 const struct cgf_cgroup_stats *since_last)
+{
+	cJSON *obj = new_record(realtime_ns, "stats");
+
+	if (!obj)
+		return NULL;
+	add_enrichment(obj, cgroup_id, en);
+	cJSON_AddNumberToObject(obj, "emitted", (double)since_last->emitted);
+	cJSON_AddNumberToObject(obj, "suppressed", (double)since_last->suppressed);
+	cJSON_AddNumberToObject(obj, "undelivered", (double)since_last->undelivered);
+	cJSON_AddNumberToObject(obj, "emitted_total", (double)total->emitted);
+	cJSON_AddNumberToObject(obj, "suppressed_total", (double)total->suppressed);
+	cJSON_AddNumberToObject(obj, "undelivered_total", (double)total->undelivered);
+	return finish_line(obj);
+}
+
+char *audit_format_counter(uint64_t realtime_ns, const char *type,
+			   const char *key, uint64_t value, const char *note)
+{
+	cJSON *obj = new_record(realtime_ns, type);
+
+	if (!obj)
+		return NULL;
+	cJSON_AddNumberToObject(obj, key, (double)value);
+	if (note)
+		cJSON_AddStringToObject(obj, "note", note);
+	return finish_line(obj);
+}
+
+char *audit_format_daemon(uint64_t realtime_ns, const char *what,
+			  const char *log_path)
+{
+	cJSON *obj = new_record(realtime_ns, "daemon");
+
+	if (!obj)
+		return NULL;
+	cJSON_AddStringToObject(obj, "event", what);
+	add_safe_string(obj, "log", log_path, 256);
+	return finish_line(obj);
+}

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgfence daemon: perf buffer -> audit log (JSON lines).
+ *
+ * Enforcement never depends on it. What it cannot see it accounts for:
+ * the BPF side counts per cgroup what it emitted, suppressed over budget
+ * and could not deliver; the daemon logs those counters (as deltas since
+ * the last report, remembered in a pinned map so a restart reports the
+ * gap) at start, every --stats-interval seconds and when it stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "audit.h"
+#include "commands.h"
+#include "daemon.h"
+#include "loader.h"
+#include "util.h"
+
+struct daemon {
+	struct cgf_state st;
+	const char *log_path;
+	int log_fd;
+	uint64_t unwritten; /* lines lost to write errors since the last report */
+	unsigned int stats_interval_s;
+};
+
+static volatile sig_atomic_t want_reopen, want_stop;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		want_reopen = 1;
+	else
+		want_stop = 1;
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Events carry CLOCK_BOOTTIME; the log wants wall-clock time. */
+static uint64_t boot_to_realtime(uint64_t boot_ns)
+{
+	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME) + boot_ns;
+}
+
+int daemon_open_log(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+	int fd;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) && errno != EEXIST)
+			return -errno;
+	}
+	/* O_NOFOLLOW: a symlink planted at the log path is refused (ELOOP). */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+				O_NOCTTY, 0640);
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Writes one line; lines that fail are counted and reported later. */
+static void daemon_write(struct daemon *d, char *line)
+{
+	if (!line) {
+		d->unwritten++;
+		return;
+	}
+	if (d->unwritten && d->log_fd >= 0) {
+		char *note = audit_format_counter(
+			clock_ns(CLOCK_REALTIME), "write_errors", "count",
+			d->unwritten, "lines the daemon could not write");
+
+		if (note && write_all(d->log_fd, note, strlen(note)) == 0)
+			d->unwritten = 0;
+		free(note);
+	}
+	if (d->log_fd < 0 || write_all(d->log_fd, line, strlen(line)))
+		d->unwritten++;
+	free(line);
+}
+
+static void enrichment_for(struct daemon *d, uint64_t cgroup_id,
+			   uint32_t policy_id, struct cgf_cgroup_info *info,
+			   struct cgf_policy_info *pinfo,
+			   struct audit_enrichment *en)
+{
+	memset(en, 0, sizeof(*en));
+	if (bpf_map_lookup_elem(d->st.map_fds[CGF_MAP_CGROUP_INFO], &cgroup_id,
+				info) == 0) {
+		en->container_id = info->container_id;
+		en->cgroup_path = info->path;
+		en->policy_name = info->policy_name;
+	}
+	/* The policy that judged, even if the cgroup has moved on since. */
+	if (policy_id && bpf_map_lookup_elem(d->st.map_fds[CGF_MAP_POLICY_INFO],
+					     &policy_id, pinfo) == 0)
+		en->policy_name = pinfo->name;
+}
+
+static void on_event(void *ctx, int cpu, void *data, __u32 size)
+{
+	struct daemon *d = ctx;
+	struct cgf_event ev = {};
+	struct cgf_cgroup_info info;
+	struct cgf_policy_info pinfo;
+	struct audit_enrichment en;
+
+	memcpy(&ev, data, size < sizeof(ev) ? size : sizeof(ev));
+	if (ev.version != CGF_EVENT_VERSION)
+		return;
+	enrichment_for(d, ev.cgroup_id, ev.policy_id, &info, &pinfo, &en);
+	daemon_write(d, audit_format_event(&ev, boot_to_realtime(ev.time_ns), &en));
+}
+
+static void on_lost(void *ctx, int cpu, __u64 count)
+{
+	struct daemon *d = ctx;
+
+	daemon_write(d, audit_format_counter(
+				clock_ns(CLOCK_REALTIME), "lost", "count", count,
+				"perf buffer overflow; included in the cgroups' undelivered counts"));
+}
+
+static void stats_delta(const struct cgf_cgroup_stats *now,
+			const struct cgf_cgroup_stats *before,
+			struct cgf_cgroup_stats *delta)
+{
+	memset(delta, 0, sizeof(*delta));
+	delta->emitted = now->emitted - before->emitted;
+	delta->suppressed = now->suppressed - before->suppressed;
+	delta->undelivered = now->undelivered - before->undelivered;
+}
+
+/* Logs every cgroup's counters that moved since they were last reported. */
+static void report_stats(struct daemon *d)
+{
+	int stats_fd = d->st.map_fds[CGF_MAP_STATS];
+	int reported_fd = d->st.map_fds[CGF_MAP_STATS_REPORTED];
+	uint64_t key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(stats_fd, prev, &next) == 0) {
+		struct cgf_cgroup_stats now, before = {}, delta;
+		struct cgf_cgroup_info info;
+		struct cgf_policy_info pinfo;
+		struct audit_enrichment en;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(stats_fd, &key, &now))
+			continue;
+		bpf_map_lookup_elem(reported_fd, &key, &before);
+		stats_delta(&now, &before, &delta);
+		if (!delta.emitted && !delta.suppressed && !delta.undelivered)
+			continue;
+		enrichment_for(d, key, 0, &info, &pinfo, &en);
+		daemon_write(d, audit_format_stats(clock_ns(CLOCK_REALTIME), key,
+						   &en, &now, &delta));
+		bpf_map_update_elem(reported_fd, &key, &now, BPF_ANY);
+	}
+}
+
+static int reopen_log(struct daemon *d)
+{
+	int fd = daemon_open_log(d->log_path);
+
+	if (fd < 0) {
+		log_error("%s: cannot reopen the log: %s", d->log_path,
+			  strerror(-fd));
+		return fd; /* keep writing to the old file */
+	}
+	if (d->log_fd >= 0)
+		close(d->log_fd);
+	d->log_fd = fd;
+	return 0;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGINT, &sa, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
+{
+	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC);
+
+	while (!want_stop) {
+		int err = perf_buffer__poll(pb, 200);
+
+		if (err < 0 && err != -EINTR) {
+			log_error("perf buffer: %s", strerror(-err));
+			return err;
+		}
+		if (want_reopen) {
+			want_reopen = 0;
+			reopen_log(d);
+		}
+		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
+			report_stats(d);
+			next_stats = clock_ns(CLOCK_MONOTONIC) +
+				     d->stats_interval_s * 1000000000ull;
+		}
+	}
+	/* Drain what is already in the buffers before the final report. */
+	perf_buffer__consume(pb);
+	report_stats(d);
+	return 0;
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "stats-interval", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct daemon d = { .log_path = CGF_DEFAULT_AUDIT_LOG,
+			    .log_fd = -1,
+			    .stats_interval_s = 10 };
+	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
+	struct perf_buffer *pb;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			bpffs = optarg;
+			break;
+		case 'l':
+			d.log_path = optarg;
+			break;
+		case 's':
+			d.stats_interval_s = atoi(optarg);
+			if (d.stats_interval_s < 1) {
+				log_error("--stats-interval: expected a number of seconds >= 1");
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval SECONDS]\n"
+			       "Writes denials to the audit log (default %s).\n"
+			       "SIGHUP reopens the log, SIGTERM stops.\n",
+			       CGF_DEFAULT_AUDIT_LOG);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (d.log_path[0] != '/') {
+		log_error("--log %s: an absolute path is required", d.log_path);
+		return 2;
+	}
+
+	/* Privileged setup first: programs, maps, perf buffer, log. */
+	err = state_open(&d.st, bpffs, STATE_LOAD, CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	if (err) {
+		log_error("%s: cannot load or open the BPF programs: %s", bpffs,
+			  strerror(-err));
+		return 1;
+	}
+	state_unlock(&d.st);
+	d.log_fd = daemon_open_log(d.log_path);
+	if (d.log_fd < 0) {
+		log_error("%s: %s%s", d.log_path, strerror(-d.log_fd),
+			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)" : "");
+		state_close(&d.st);
+		return 1;
+	}
+	pb = perf_buffer__new(d.st.map_fds[CGF_MAP_EVENTS], 64, on_event, on_lost,
+			      &d, NULL);
+	if (!pb) {
+		log_error("cannot open the perf buffer: %s", strerror(errno));
+		close(d.log_fd);
+		state_close(&d.st);
+		return 1;
+	}
+	err = install_signals();
+	if (!err) {
+		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
+						     "started", d.log_path));
+		err = daemon_loop(&d, pb);
+		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
+						     "stopped", d.log_path));
+	}
+	perf_buffer__free(pb);
+	if (d.log_fd >= 0)
+		close(d.log_fd);
+	state_close(&d.st);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgfence log: review the audit log. Needs no BPF and no root beyond
+ * reading the file. Filters, a table (default), JSON passthrough,
+ * --follow, and --summary (the shape of a day at a glance).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "commands.h"
+#include "daemon.h"
+#include "util.h"
+
+struct log_filter {
+	const char *container;
+	const char *policy;
+	const char *verdict;
+	char since[40], until[40];
+	int has_dest;
+	int dest_family;
+	uint8_t dest_addr[16];
+	int dest_prefix;
+	int port; /* 0: any */
+};
+
+struct counter {
+	char *key;
+	unsigned long count;
+};
+
+/* A growable bag of string counters; linear probing on a power of two. */
+struct counter_table {
+	struct counter *slots;
+	size_t cap, used;
+};
+
+struct log_summary {
+	struct counter_table by_container, by_dest, by_rule;
+	unsigned long denials, audits, suppressed, undelivered, lost;
+};
+
+static unsigned long hash_string(const char *s)
+{
+	unsigned long h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int counter_add(struct counter_table *t, const char *key, unsigned long n)
+{
+	size_t i;
+
+	if ((t->used + 1) * 2 > t->cap) {
+		struct counter_table grown = { .cap = t->cap ? t->cap * 2 : 64 };
+
+		grown.slots = calloc(grown.cap, sizeof(*grown.slots));
+		if (!grown.slots)
+			return -ENOMEM;
+		for (i = 0; i < t->cap; i++) {
+			size_t j;
+
+			if (!t->slots[i].key)
+				continue;
+			j = hash_string(t->slots[i].key) & (grown.cap - 1);
+			while (grown.slots[j].key)
+				j = (j + 1) & (grown.cap - 1);
+			grown.slots[j] = t->slots[i];
+		}
+		grown.used = t->used;
+		free(t->slots);
+		*t = grown;
+	}
+	i = hash_string(key) & (t->cap - 1);
+	while (t->slots[i].key && strcmp(t->slots[i].key, key))
+		i = (i + 1) & (t->cap - 1);
+	if (!t->slots[i].key) {
+		t->slots[i].key = strdup(key);
+		if (!t->slots[i].key)
+			return -ENOMEM;
+		t->used++;
+	}
+	t->slots[i].count += n;
+	return 0;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct counter *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+/* Moves the used slots to the front, sorted by count (the table is spent). */
+static size_t counter_sorted(struct counter_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++) {
+		if (t->slots[i].key) {
+			struct counter c = t->slots[i];
+
+			t->slots[i].key = NULL;
+			t->slots[n++] = c;
+		}
+	}
+	qsort(t->slots, n, sizeof(*t->slots), by_count_desc);
+	return n;
+}
+
+static void counter_free(struct counter_table *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slots[i].key);
+	free(t->slots);
+}
+
+static const char *str_field(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num_field(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int is_denial(const char *type)
+{
+	return type && (!strcmp(type, "deny") || !strcmp(type, "audit"));
+}
+
+/* "2026-11-25", "2026-11-25T13:00:00Z" or a duration ago: "90s", "30m", "2h", "7d". */
+static int parse_time_arg(const char *arg, char *out, size_t len)
+{
+	char *end;
+	double n = strtod(arg, &end);
+	int mult = 0;
+
+	if (end != arg && end[0] && !end[1]) {
+		mult = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 :
+		       end[0] == 'd' ? 86400 : 0;
+	}
+	if (mult) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		audit_format_time(((uint64_t)now.tv_sec - (uint64_t)(n * mult)) *
+					  1000000000ull,
+				  out, len);
+		return 0;
+	}
+	if (strlen(arg) < 10 || arg[4] != '-' || arg[7] != '-')
+		return -EINVAL;
+	snprintf(out, len, "%s", arg);
+	return 0;
+}
+
+static int parse_cidr_arg(const char *arg, struct log_filter *f)
+{
+	char buf[64], *slash;
+	int max;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, f->dest_addr) == 1)
+		f->dest_family = 4, max = 32;
+	else if (inet_pton(AF_INET6, buf, f->dest_addr) == 1)
+		f->dest_family = 6, max = 128;
+	else
+		return -EINVAL;
+	f->dest_prefix = slash ? atoi(slash + 1) : max;
+	if (f->dest_prefix < 0 || f->dest_prefix > max)
+		return -EINVAL;
+	f->has_dest = 1;
+	return 0;
+}
+
+static int addr_in_filter(const char *text, const struct log_filter *f)
+{
+	uint8_t addr[16];
+	int bits = f->dest_prefix;
+
+	if (inet_pton(f->dest_family == 4 ? AF_INET : AF_INET6, text, addr) != 1)
+		return 0;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		if ((addr[i] & mask) != (f->dest_addr[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+static int record_matches(const cJSON *rec, const struct log_filter *f)
+{
+	const char *type = str_field(rec, "type"), *time = str_field(rec, "time");
+	const char *s;
+
+	if (f->since[0] && (!time || strcmp(time, f->since) < 0))
+		return 0;
+	if (f->until[0] && (!time || strcmp(time, f->until) > 0))
+		return 0;
+	if (f->container) {
+		s = str_field(rec, "container_id");
+		if (!s || strncmp(s, f->container, strlen(f->container)))
+			return 0;
+	}
+	if (f->policy && (!(s = str_field(rec, "policy")) || strcmp(s, f->policy)))
+		return 0;
+	if (f->verdict && (!type || strcmp(type, f->verdict)))
+		return 0;
+	if (f->has_dest && (!(s = str_field(rec, "dst")) || !addr_in_filter(s, f)))
+		return 0;
+	if (f->port && num_field(rec, "dport") != f->port)
+		return 0;
+	return 1;
+}
+
+static void describe_target(const cJSON *rec, char *buf, size_t len)
+{
+	const char *proto = str_field(rec, "protocol"), *dev = str_field(rec, "device");
+	const char *dst = str_field(rec, "dst"), *src = str_field(rec, "src");
+	const char *addr = dst ? dst : src;
+	int port = (int)num_field(rec, "dport");
+	int v6 = addr && strchr(addr, ':');
+
+	if (dev) {
+		snprintf(buf, len, "%s %s", dev, str_field(rec, "access") ?: "");
+	} else if (addr && port) {
+		snprintf(buf, len, "%s%s%s%s:%d/%s", src ? "from " : "", v6 ? "[" : "",
+			 addr, v6 ? "]" : "", port, proto ?: "?");
+	} else if (addr) {
+		snprintf(buf, len, "%s%s/%s", src ? "from " : "", addr, proto ?: "?");
+	} else {
+		buf[0] = '\0';
+	}
+}
+
+static void print_table_header(void)
+{
+	printf("%-27s %-7s %-14s %-14s %-9s %-34s %-18s %s\n", "TIME", "VERDICT",
+	       "CONTAINER", "POLICY", "HOOK", "TARGET", "RULE", "PROCESS");
+}
+
+static void print_table_row(const cJSON *rec)
+{
+	const char *type = str_field(rec, "type") ?: "?";
+	const char *container = str_field(rec, "container_id");
+	char target[160], process[64] = "";
+
+	if (!is_denial(type)) {
+		char *text = cJSON_PrintUnformatted(rec);
+
+		printf("%-27s %-7s %s\n", str_field(rec, "time") ?: "", type,
+		       text ? text : "");
+		free(text);
+		return;
+	}
+	describe_target(rec, target, sizeof(target));
+	if (str_field(rec, "comm"))
+		snprintf(process, sizeof(process), "%s[%d]", str_field(rec, "comm"),
+			 (int)num_field(rec, "pid"));
+	printf("%-27s %-7s %-14.12s %-14s %-9s %-34s %-18s %s\n",
+	       str_field(rec, "time") ?: "", type, container ? container : "-",
+	       str_field(rec, "policy") ?: "-", str_field(rec, "hook") ?: "-",
+	       target, str_field(rec, "rule") ?: "-", process);
+}
+
+static void summary_add(struct log_summary *s, const cJSON *rec)
+{
+	const char *type = str_field(rec, "type");
+	const char *container = str_field(rec, "container_id");
+	const char *cgroup = str_field(rec, "cgroup");
+	char who[300], key[600], target[160];
+
+	if (!type)
+		return;
+	if (!strcmp(type, "stats")) {
+		s->suppressed += num_field(rec, "suppressed");
+		s->undelivered += num_field(rec, "undelivered");
+		return;
+	}
+	if (!strcmp(type, "lost")) {
+		s->lost += num_field(rec, "count");
+		return;
+	}
+	if (!is_denial(type))
+		return;
+	if (!strcmp(type, "deny"))
+		s->denials++;
+	else
+		s->audits++;
+	snprintf(who, sizeof(who), "%s", container && container[0] ? container :
+					 cgroup ? cgroup : "-");
+	describe_target(rec, target, sizeof(target));
+	counter_add(&s->by_container, who, 1);
+	snprintf(key, sizeof(key), "%s\t%s", who, target);
+	counter_add(&s->by_dest, key, 1);
+	snprintf(key, sizeof(key), "%s %s", str_field(rec, "policy") ?: "-",
+		 str_field(rec, "rule") ?: "-");
+	counter_add(&s->by_rule, key, 1);
+}
+
+static void summary_print(struct log_summary *s)
+{
+	size_t ncont = counter_sorted(&s->by_container);
+	size_t ndest = counter_sorted(&s->by_dest);
+	size_t nrule = counter_sorted(&s->by_rule);
+
+	printf("denials: %lu denied, %lu audit-only; %lu suppressed over budget, %lu undelivered, %lu lost in buffers\n",
+	       s->denials, s->audits, s->suppressed, s->undelivered, s->lost);
+	printf("\ntop denied targets per container:\n");
+	for (size_t c = 0; c < ncont; c++) {
+		const char *who = s->by_container.slots[c].key;
+		size_t wlen = strlen(who);
+		int shown = 0;
+
+		printf("  %s (%lu)\n", who, s->by_container.slots[c].count);
+		for (size_t d = 0; d < ndest && shown < 5; d++) {
+			const char *k = s->by_dest.slots[d].key;
+
+			if (strncmp(k, who, wlen) || k[wlen] != '\t')
+				continue;
+			printf("    %8lu  %s\n", s->by_dest.slots[d].count, k + wlen + 1);
+			shown++;
+		}
+	}
+	printf("\ndenials per rule:\n");
+	for (size_t r = 0; r < nrule; r++)
+		printf("  %8lu  %s\n", s->by_rule.slots[r].count, s->by_rule.slots[r].key);
+}
+
+struct log_view {
+	struct log_filter filter;
+	int json, follow, summary;
+	unsigned long bad_lines;
+	struct log_summary sum;
+};
+
+static void handle_line(struct log_view *v, char *line)
+{
+	cJSON *rec;
+	size_t n = strlen(line);
+
+	if (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (!n)
+		return;
+	rec = cJSON_Parse(line);
+	if (!cJSON_IsObject(rec)) {
+		v->bad_lines++;
+		cJSON_Delete(rec);
+		return;
+	}
+	if (record_matches(rec, &v->filter)) {
+		if (v->summary)
+			summary_add(&v->sum, rec);
+		else if (v->json)
+			puts(line);
+		else
+			print_table_row(rec);
+	}
+	cJSON_Delete(rec);
+}
+
+/* Reads to the end; with --follow keeps reading across rotations. */
+static int view_file(struct log_view *v, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		while (getline(&line, &cap, f) > 0) {
+			handle_line(v, line);
+			if (v->follow)
+				fflush(stdout);
+		}
+		if (!v->follow)
+			break;
+		clearerr(f);
+		usleep(200 * 1000);
+		/* Rotated (new inode) or truncated: start on the new file. */
+		if (stat(path, &st) == 0) {
+			struct stat cur;
+
+			if (fstat(fileno(f), &cur) == 0 &&
+			    (cur.st_ino != st.st_ino || st.st_size < ftell(f))) {
+				FILE *nf = fopen(path, "re");
+
+				if (nf) {
+					while (getline(&line, &cap, f) > 0)
+						handle_line(v, line);
+					fclose(f);
+					f = nf;
+				}
+			}
+		}
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "container", required_argument, NULL, 'c' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "verdict", required_argument, NULL, 'v' },
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "dest", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "summary", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct log_view v = {};
+	const char *path = CGF_DEFAULT_AUDIT_LOG;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			v.filter.container = optarg;
+			break;
+		case 'p':
+			v.filter.policy = optarg;
+			break;
+		case 'v':
+			if (strcmp(optarg, "deny") && strcmp(optarg, "audit")) {
+				log_error("--verdict: expected deny or audit");
+				return 2;
+			}
+			v.filter.verdict = optarg;
+			break;
+		case 's':
+		case 'u':
+			if (parse_time_arg(optarg, c == 's' ? v.filter.since : v.filter.until,
+					   sizeof(v.filter.since))) {
+				log_error("--%s %s: expected a date (2026-11-25), a time (2026-11-25T13:00:00Z) or a duration ago (30m, 2h, 7d)",
+					  c == 's' ? "since" : "until", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (parse_cidr_arg(optarg, &v.filter)) {
+				log_error("--dest %s: expected an address or CIDR", optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			v.filter.port = atoi(optarg);
+			if (v.filter.port < 1 || v.filter.port > 65535) {
+				log_error("--port %s: expected 1-65535", optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			v.json = 1;
+			break;
+		case 'f':
+			v.follow = 1;
+			break;
+		case 'S':
+			v.summary = 1;
+			break;
+		case 'h':
+			printf("usage: cgfence log [FILE] [--container ID] [--policy NAME] [--verdict deny|audit]\n"
+			       "                   [--since T] [--until T] [--dest CIDR] [--port N]\n"
+			       "                   [--json | --summary] [--follow]\n"
+			       "FILE defaults to %s. T: 2026-11-25, 2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n",
+			       CGF_DEFAULT_AUDIT_LOG);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc)
+		path = argv[optind++];
+	if (optind != argc || (v.summary && (v.json || v.follow))) {
+		log_error("usage: cgfence log [FILE] [filters] [--json | --summary] [--follow]");
+		return 2;
+	}
+	if (!v.json && !v.summary)
+		print_table_header();
+	err = view_file(&v, path);
+	if (err) {
+		log_error("%s: %s", path, strerror(-err));
+		return 1;
+	}
+	if (v.summary)
+		summary_print(&v.sum);
+	if (v.bad_lines)
+		log_error("%s: %lu line(s) were not valid JSON records", path, v.bad_lines);
+	counter_free(&v.sum.by_container);
+	counter_free(&v.sum.by_dest);
+	counter_free(&v.sum.by_rule);
+	return 0;
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# The audit trail: real denials -> perf buffer -> daemon -> audit log lines,
+# with budgets, gaps and rotation accounted for.
+
+load ../helpers
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+setup() {
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
+}
+
+teardown() {
+	stop_daemon
+	stop_servers
+}
+
+start_daemon() {
+	"$CGFENCE" daemon --bpffs "$BPFFS" --log "$LOG" --stats-interval 1 "$@" \
+		2>"$BATS_TEST_TMPDIR/daemon.err" &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		grep -q '"event":"started"' "$LOG" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/daemon.err" >&2
+	return 1
+}
+
+stop_daemon() {
+	if [ -n "${DAEMON_PID:-}" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+		DAEMON_PID=
+	fi
+}
+
+# wait_for_lines JQ_FILTER COUNT: until the log has COUNT records matching.
+wait_for_lines() {
+	for _ in $(seq 100); do
+		[ "$(jq -c "select($1)" "$LOG" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	echo "wanted $2 records matching $1; log:" >&2
+	cat "$LOG" >&2
+	return 1
+}
+
+fence_policy() { # NAME MODE PORT
+	cat <<JSON
+{"version": 1, "name": "$1", "mode": "$2",
+ "egress": {"default": "deny", "rules": [
+   {"action": "allow", "to": ["127.0.0.1"], "protocol": "tcp", "ports": [$3]},
+   {"action": "deny", "to": ["127.0.0.0/8"], "protocol": "udp", "comment": "no udp on loopback"}]},
+ "ingress": {"default": "deny", "rules": [{"action": "allow", "protocol": "tcp", "ports": [$3]}]},
+ "devices": {"default": "allow", "rules": [{"action": "deny", "type": "c", "major": 1, "minor": 5, "access": "rwm"}]}}
+JSON
+}
+
+@test "each kind of denial becomes one log record with the right fields" {
+	cg=$(new_cgroup fields)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-audit-fields enforce $ok)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	start_server tcp 127.0.0.1 $bad --cgroup "$cg"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $bad
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.7 53
+	assert_probe EPERM --cgroup "$cg" open /dev/zero r
+	assert_probe ETIMEDOUT --timeout-ms 300 connect tcp 127.0.0.1 $bad
+	wait_for_lines '.type == "deny"' 4
+	cgid=$(stat -c %i "$cg")
+
+	run jq -c 'select(.type == "deny" and .hook == "connect4")' "$LOG"
+	[ "$(echo "$output" | wc -l)" -eq 1 ]
+	echo "$output" | jq -e --arg p $bad --argjson id "$cgid" '
+	  .direction == "egress" and .protocol == "tcp" and .dst == "127.0.0.1" and
+	  .dport == ($p | tonumber) and .rule == "egress.default" and .verdict == "deny" and
+	  .policy == "kt-audit-fields" and .cgroup_id == $id and .generation == 1 and
+	  .comm == "probe" and (.pid > 0) and (.time | test("^20[0-9-]+T[0-9:.]+Z$"))'
+
+	run jq -c 'select(.type == "deny" and .hook == "sendmsg4")' "$LOG"
+	echo "$output" | jq -e '.protocol == "udp" and .dst == "127.0.0.7" and .dport == 53 and .rule == "egress.rules[1]"'
+
+	run jq -c 'select(.type == "deny" and .hook == "device")' "$LOG"
+	echo "$output" | jq -e '.device == "c 1:5" and .access == "r" and .rule == "devices.rules[0]"'
+
+	run jq -c 'select(.type == "deny" and .hook == "ingress")' "$LOG"
+	[ "$(echo "$output" | wc -l)" -ge 1 ]
+	echo "$output" | head -n 1 | jq -e --arg p $bad '.direction == "ingress" and .src == "127.0.0.1" and .dport == ($p | tonumber) and .rule == "ingress.default"'
+	# every line of the log is valid JSON
+	jq -e . "$LOG" >/dev/null
+}
+
+@test "audit mode lets traffic through and logs it as audit" {
+	cg=$(new_cgroup auditmode)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-audit-mode audit 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	start_server tcp 127.0.0.1 $port
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.1 $port
+	assert_probe ok --cgroup "$cg" open /dev/zero r
+	wait_for_lines '.type == "audit"' 2
+	jq -e -s --arg p $port 'map(select(.type == "audit" and .hook == "connect4" and .dport == ($p | tonumber))) | length == 1' "$LOG"
+	jq -e -s 'map(select(.type == "audit" and .hook == "device" and .device == "c 1:5")) | length == 1' "$LOG"
+	[ "$(jq -c 'select(.type == "deny")' "$LOG" | wc -l)" -eq 0 ]
+}
+
+@test "a flood over the budget: logged events plus suppressed add up to the attempts" {
+	cg=$(new_cgroup flood)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-flood enforce 1)"
+	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$cg" --policy "$BATS_TEST_TMPDIR/p.json" --event-budget 20
+	start_daemon
+	attempts=300
+	"$PROBE" --cgroup "$cg" --repeat $attempts sendto 127.0.0.9 9 >/dev/null || true
+	stop_daemon # final stats and drain
+	logged=$(jq -c 'select(.type == "deny" and .dst == "127.0.0.9")' "$LOG" | wc -l)
+	suppressed=$(jq -s 'map(select(.type == "stats") | .suppressed) | add // 0' "$LOG")
+	undelivered=$(jq -s 'map(select(.type == "stats") | .undelivered) | add // 0' "$LOG")
+	echo "logged=$logged suppressed=$suppressed undelivered=$undelivered"
+	[ "$logged" -ge 20 ]
+	[ "$logged" -lt "$attempts" ]
+	[ "$suppressed" -gt 0 ]
+	[ $((logged + suppressed + undelivered)) -eq "$attempts" ]
+}
+
+@test "daemon killed: enforcement holds and the gap is accounted when it restarts" {
+	cg=$(new_cgroup gap)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-gap enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	start_server tcp 127.0.0.1 $port
+	for i in 1 2 3 4 5; do
+		assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $port
+	done
+	start_daemon
+	wait_for_lines '.type == "stats" and .undelivered == 5' 1
+	run jq -c 'select(.type == "stats")' "$LOG"
+	echo "$output" | tail -n 1 | jq -e --argjson id "$(stat -c %i "$cg")" '.cgroup_id == $id and .policy == "kt-gap" and .undelivered_total >= 5'
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $port
+	wait_for_lines '.type == "deny"' 1
+}
+
+@test "SIGHUP reopens the log after rotation, and a symlink at the log path is refused" {
+	cg=$(new_cgroup rotate)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-rotate enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.11 9
+	wait_for_lines '.type == "deny"' 1
+	mv "$LOG" "$LOG.1"
+	kill -HUP "$DAEMON_PID"
+	sleep 0.5
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.12 9
+	wait_for_lines '.type == "deny" and .dst == "127.0.0.12"' 1
+	[ "$(jq -c 'select(.dst == "127.0.0.12")' "$LOG.1" | wc -l)" -eq 0 ]
+	stop_daemon
+	ln -s /etc/passwd "$BATS_TEST_TMPDIR/evil.jsonl"
+	run "$CGFENCE" daemon --bpffs "$BPFFS" --log "$BATS_TEST_TMPDIR/evil.jsonl"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"refusing to follow a symlink"* ]]
+}
+
+@test "cgfence log filters and summarizes a real log" {
+	cg=$(new_cgroup review)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-review enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.21 53
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.21 53
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.22 54
+	wait_for_lines '.type == "deny"' 3
+	stop_daemon
+	run "$CGFENCE" log "$LOG" --dest 127.0.0.21/32 --json
+	[ "$(echo "$output" | wc -l)" -eq 2 ]
+	run "$CGFENCE" log "$LOG" --port 54
+	[[ "$output" == *"127.0.0.22:54/udp"* ]]
+	[[ "$output" != *"127.0.0.21"* ]]
+	run "$CGFENCE" log "$LOG" --summary
+	[[ "$output" == *"3 denied"* ]]
+	[[ "$output" == *"2  127.0.0.21:53/udp"* ]]
+	[[ "$output" == *"3  kt-review egress.rules[1]"* ]]
+}
