@@ -146,29 +146,49 @@ static int is_denial(const char *type)
 	return type && (!strcmp(type, "deny") || !strcmp(type, "audit"));
 }
 
-/* "2026-11-25", "2026-11-25T13:00:00Z" or a duration ago: "90s", "30m", "2h", "7d". */
-static int parse_time_arg(const char *arg, char *out, size_t len)
+/*
+ * "2026-11-25", "2026-11-25T13:00:00Z" or a duration ago ("90s", "30m",
+ * "2h", "7d"), normalised to the log's own format so that plain string
+ * comparison orders them. An --until date or second is inclusive.
+ */
+static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 {
+	int y, mo, d, h = 0, mi = 0, sec = 0, used = 0, n;
 	char *end;
-	double n = strtod(arg, &end);
+	double amount = strtod(arg, &end);
 	int mult = 0;
 
-	if (end != arg && end[0] && !end[1]) {
+	if (end != arg && end[0] && !end[1])
 		mult = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 :
 		       end[0] == 'd' ? 86400 : 0;
-	}
 	if (mult) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
-		audit_format_time(((uint64_t)now.tv_sec - (uint64_t)(n * mult)) *
+		audit_format_time(((uint64_t)now.tv_sec - (uint64_t)(amount * mult)) *
 					  1000000000ull,
 				  out, len);
 		return 0;
 	}
-	if (strlen(arg) < 10 || arg[4] != '-' || arg[7] != '-')
+	if (sscanf(arg, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3)
 		return -EINVAL;
-	snprintf(out, len, "%s", arg);
+	if (arg[used] == 'T') {
+		n = 0;
+		if (sscanf(arg + used, "T%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3)
+			return -EINVAL;
+		used += n;
+		if (arg[used] == 'Z')
+			used++;
+		if (arg[used])
+			return -EINVAL;
+		snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h,
+			 mi, sec, is_until ? "999999" : "000000");
+		return 0;
+	}
+	if (arg[used])
+		return -EINVAL;
+	snprintf(out, len, "%04d-%02d-%02dT%s", y, mo, d,
+		 is_until ? "23:59:59.999999Z" : "00:00:00.000000Z");
 	return 0;
 }
 
@@ -461,7 +481,8 @@ int cmd_log(int argc, char **argv)
 			break;
 		case 's':
 		case 'u':
-			if (parse_time_arg(optarg, c == 's' ? v.filter.since : v.filter.until,
+			if (parse_time_arg(optarg, c == 'u',
+					   c == 's' ? v.filter.since : v.filter.until,
 					   sizeof(v.filter.since))) {
 				log_error("--%s %s: expected a date (2026-11-25), a time (2026-11-25T13:00:00Z) or a duration ago (30m, 2h, 7d)",
 					  c == 's' ? "since" : "until", optarg);

@@ -33,6 +33,10 @@ echo "== unit tests"
 for t in "$OUT"/tests/test_*; do
 	[ -x "$t" ] && count_unit "$t"
 done
+for suite in tests/cli/*.bats; do
+	echo "== $suite"
+	count_bats "$suite"
+done
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "kernel and end-to-end tests need root: run 'make check' as root" >&2

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# cgfence log on a fixture: filters, table, JSON passthrough, summary.
+# Needs no root and no BPF.
+
+load ../helpers
+
+FIXTURE="$REPO/tests/fixtures/audit-sample.jsonl"
+
+count_json() {
+	run "$CGFENCE" log "$FIXTURE" --json "$@"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -c '^{' || true
+}
+
+@test "table output shows one row per record with target, rule and process" {
+	run "$CGFENCE" log "$FIXTURE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"TIME"*"VERDICT"*"CONTAINER"*"TARGET"*"RULE"* ]]
+	echo "$output" | grep -E 'deny +aaaa1111 +web +connect4 +10\.0\.0\.13:443/tcp +egress\.rules\[0\] +curl\[42\]'
+	echo "$output" | grep -E 'deny +aaaa1111 +web +device +c 1:5 rw +devices\.default +dd\[45\]'
+	echo "$output" | grep -F 'from 198.51.100.9:22/tcp'
+	echo "$output" | grep -F '[fd00::53]:53/udp'
+	[[ "$output" == *"1 line(s) were not valid JSON records"* ]]
+}
+
+@test "filters: container prefix, policy, verdict, port, destination CIDR" {
+	[ "$(count_json --container aaaa)" -eq 7 ]
+	[ "$(count_json --container bbbb2222 --verdict audit)" -eq 1 ]
+	[ "$(count_json --policy trial)" -eq 2 ]
+	[ "$(count_json --verdict deny)" -eq 6 ]
+	[ "$(count_json --port 443)" -eq 3 ]
+	[ "$(count_json --dest 10.0.0.0/8)" -eq 2 ]
+	[ "$(count_json --dest 2001:db8::/32)" -eq 1 ]
+	[ "$(count_json --dest 10.0.0.14)" -eq 0 ]
+}
+
+@test "filters: --since and --until take dates and timestamps" {
+	[ "$(count_json --since 2026-11-25T09:00:00Z --until 2026-11-25T11:59:59Z --verdict deny)" -eq 2 ]
+	[ "$(count_json --since 2026-11-26)" -eq 1 ]
+	[ "$(count_json --until 2026-11-24T23:59:59Z)" -eq 1 ]
+	[ "$(count_json --until 2026-11-24)" -eq 1 ]
+	run "$CGFENCE" log "$FIXTURE" --since yesterday
+	[ "$status" -eq 2 ]
+}
+
+@test "json output passes the lines through unchanged" {
+	run "$CGFENCE" log "$FIXTURE" --json --port 25
+	[ "$(echo "$output" | grep '^{')" = "$(grep '"dport":25' "$FIXTURE")" ]
+}
+
+@test "summary: totals, top targets per container, counts per rule" {
+	run "$CGFENCE" log "$FIXTURE" --summary
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"denials: 6 denied, 1 audit-only; 17 suppressed over budget, 2 undelivered, 0 lost"* ]]
+	echo "$output" | grep -A3 '^  aaaa1111 (5)' | grep -E '^ +2  10\.0\.0\.13:443/tcp$'
+	echo "$output" | grep -E '^ +2  web egress\.rules\[0\]$'
+	echo "$output" | grep -E '^ +1  trial egress\.rules\[2\]$'
+}
+
+@test "bad arguments get a clear error" {
+	run "$CGFENCE" log "$FIXTURE" --verdict maybe
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--verdict: expected deny or audit"* ]]
+	run "$CGFENCE" log "$FIXTURE" --dest 10.0.0.0/33
+	[ "$status" -eq 2 ]
+	run "$CGFENCE" log /nonexistent/audit.jsonl
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/nonexistent/audit.jsonl: No such file or directory"* ]]
+}
