@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -205,4 +207,224 @@ int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir)
 	if (err)
 		return err;
 	return fence_detach_id(st, cgid);
+}
+
+int fence_find_container(struct cgf_state *st, const char *container_id,
+			 uint64_t *ids, int max)
+{
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	struct cgf_cgroup_info info;
+	uint64_t key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	if (!container_id[0])
+		return 0;
+	while (n < max && bpf_map_get_next_key(info_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(info_fd, &key, &info))
+			continue;
+		if (!strncmp(info.container_id, container_id,
+			     sizeof(info.container_id)))
+			ids[n++] = key;
+	}
+	return n;
+}
+
+static int prog_id_of(int prog_fd, uint32_t *id)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+int fence_missing_programs(struct cgf_state *st, int cgroup_fd)
+{
+	int missing = 0;
+
+	for (int i = 0; i < CGF_PROG__COUNT; i++) {
+		uint32_t ids[64], cnt = ARRAY_SIZE(ids), mine = 0;
+		bool found = false;
+		int err;
+
+		err = prog_id_of(st->prog_fds[i], &mine);
+		if (err)
+			return err;
+		if (bpf_prog_query(cgroup_fd, cgf_prog_descs[i].attach_type, 0,
+				   NULL, ids, &cnt))
+			return -errno;
+		for (uint32_t j = 0; j < cnt && !found; j++)
+			found = ids[j] == mine;
+		missing += !found;
+	}
+	return missing;
+}
+
+/* Every key of a hash map keyed by u64, so that entries can be deleted. */
+static int collect_u64_keys(int map_fd, uint64_t **out, size_t *out_n)
+{
+	uint64_t key, next, *keys = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		if (n == cap) {
+			uint64_t *bigger;
+
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(keys, cap * sizeof(*keys));
+			if (!bigger) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = bigger;
+		}
+		keys[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	*out = keys;
+	*out_n = n;
+	return 0;
+}
+
+static int gc_records(struct cgf_state *st, fence_gc_removed_fn removed,
+		      void *ctx, struct fence_gc_stats *stats)
+{
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n;
+	int err;
+
+	err = collect_u64_keys(info_fd, &ids, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct cgf_cgroup_info info;
+		int fd = -1;
+
+		/* By id, not path: a renamed cgroup is still alive. */
+		err = cgroup_open_by_id(ids[i], &fd);
+		if (err == 0) {
+			close(fd);
+			continue;
+		}
+		if (err != -ESTALE && err != -ENOENT)
+			return err;
+		if (bpf_map_lookup_elem(info_fd, &ids[i], &info))
+			continue;
+		if (fence_detach_id(st, ids[i]) == 0) {
+			stats->records++;
+			if (removed)
+				removed(ids[i], &info, ctx);
+		}
+	}
+	return 0;
+}
+
+static int gc_link_dirs(struct cgf_state *st, struct fence_gc_stats *stats)
+{
+	struct cgf_cgroup_info info;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	fd = openat(st->dir_fd, "links", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir))) {
+		char *end;
+		uint64_t id = strtoull(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end)
+			continue;
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &id,
+					&info) == 0)
+			continue;
+		unlink_all(st, id);
+		stats->link_dirs++;
+	}
+	closedir(dir);
+	return 0;
+}
+
+/*
+ * Reference counts can only drift when an apply was killed between taking
+ * a reference and writing the record; under the lock nobody is applying,
+ * so the records are the truth.
+ */
+static int gc_refcounts(struct cgf_state *st, struct fence_gc_stats *stats)
+{
+	int pinfo_fd = st->map_fds[CGF_MAP_POLICY_INFO];
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	uint32_t key, next, *pids = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(pinfo_fd, prev, &next) == 0) {
+		if (n == cap) {
+			uint32_t *bigger;
+
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(pids, cap * sizeof(*pids));
+			if (!bigger) {
+				free(pids);
+				return -ENOMEM;
+			}
+			pids = bigger;
+		}
+		pids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cgf_policy_info pinfo;
+		struct cgf_cgroup_info info;
+		uint64_t ckey, cnext;
+		void *cprev = NULL;
+		uint32_t users = 0;
+
+		while (bpf_map_get_next_key(info_fd, cprev, &cnext) == 0) {
+			ckey = cnext;
+			cprev = &ckey;
+			if (bpf_map_lookup_elem(info_fd, &ckey, &info) == 0 &&
+			    info.policy_id == pids[i])
+				users++;
+		}
+		if (bpf_map_lookup_elem(pinfo_fd, &pids[i], &pinfo) ||
+		    pinfo.refcount == users)
+			continue;
+		stats->refcounts++;
+		/* tables_release() deletes the tables at the last reference. */
+		pinfo.refcount = users ? users : 1;
+		bpf_map_update_elem(pinfo_fd, &pids[i], &pinfo, BPF_EXIST);
+		if (!users)
+			tables_release(st, pids[i]);
+	}
+	free(pids);
+	return 0;
+}
+
+int fence_gc(struct cgf_state *st, fence_gc_removed_fn removed, void *ctx,
+	     struct fence_gc_stats *stats)
+{
+	int err;
+
+	memset(stats, 0, sizeof(*stats));
+	err = gc_records(st, removed, ctx, stats);
+	if (!err)
+		err = gc_link_dirs(st, stats);
+	if (!err)
+		err = gc_refcounts(st, stats);
+	return err;
 }

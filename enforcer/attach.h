@@ -37,4 +37,32 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id);
 int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir);
 
+/* Ids of the cgroups recorded for a container (at most max); the count. */
+int fence_find_container(struct cgf_state *st, const char *container_id,
+			 uint64_t *ids, int max);
+
+/*
+ * How many of cgfence's programs are no longer attached to a fenced
+ * cgroup (someone detached them), or a negative errno.
+ */
+int fence_missing_programs(struct cgf_state *st, int cgroup_fd);
+
+struct fence_gc_stats {
+	unsigned int records; /* cgroups that no longer exist */
+	unsigned int link_dirs; /* pinned links without a record */
+	unsigned int refcounts; /* policy reference counts corrected */
+};
+
+typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,
+				    const struct cgf_cgroup_info *info,
+				    void *ctx);
+
+/*
+ * Removes the state of cgroups that no longer exist (their poststop never
+ * ran), links without a record, and recounts the policy references so
+ * that tables nobody uses are deleted. Calls removed() per record.
+ */
+int fence_gc(struct cgf_state *st, fence_gc_removed_fn removed, void *ctx,
+	     struct fence_gc_stats *stats);
+
 #endif

@@ -114,3 +114,32 @@ int cgroup_open(const char *dir, int *fd_out, uint64_t *id_out)
 	*fd_out = fd;
 	return 0;
 }
+
+/* FILEID_KERNFS (include/linux/exportfs.h): the handle is the 64-bit id. */
+#define CGROUP_HANDLE_TYPE 0xfe
+
+int cgroup_open_by_id(uint64_t id, int *fd_out)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} handle = { .fh = { .handle_bytes = sizeof(uint64_t),
+			     .handle_type = CGROUP_HANDLE_TYPE } };
+	_cleanup_close_ int mount_fd = -1;
+	char mount[4096];
+	int fd, err;
+
+	err = cgroup2_mount_find(mount, sizeof(mount));
+	if (err)
+		return err;
+	mount_fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mount_fd < 0)
+		return -errno;
+	memcpy(handle.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mount_fd, &handle.fh,
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*fd_out = fd;
+	return 0;
+}

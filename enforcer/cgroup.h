@@ -21,4 +21,11 @@ int cgroup_open(const char *dir, int *fd_out, uint64_t *id_out);
 
 #define CGROUP_ROOT_ID 1
 
+/*
+ * Opens a cgroup by id through its kernfs file handle, whatever its path
+ * (renamed, or seen from another mount namespace). -ESTALE once the
+ * cgroup has been removed.
+ */
+int cgroup_open_by_id(uint64_t id, int *fd_out);
+
 #endif

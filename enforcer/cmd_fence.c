@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* cgfence apply | detach | status: fencing cgroups through pinned state. */
+/* cgfence apply | detach | status | gc: fencing cgroups through pinned state. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,8 +11,10 @@
 #include <cjson/cJSON.h>
 
 #include "attach.h"
+#include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
+#include "lifecycle.h"
 #include "loader.h"
 #include "policy.h"
 #include "util.h"
@@ -22,6 +24,7 @@ struct fence_opts {
 	const char *policy;
 	const char *bpffs;
 	const char *container_id;
+	const char *lifecycle_log; /* NULL: apply and detach write no record */
 	unsigned int event_budget;
 	bool json;
 };
@@ -36,6 +39,7 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{ "container-id", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "event-budget", required_argument, NULL, 'e' },
+		{ "lifecycle-log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -66,6 +70,13 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 				log_error("--event-budget: expected a number of events per second >= 1");
 				return -1;
 			}
+			break;
+		case 'l':
+			if (optarg[0] != '/') {
+				log_error("--lifecycle-log: expected an absolute path");
+				return -1;
+			}
+			o->lifecycle_log = optarg;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -130,11 +141,24 @@ static int load_and_compile(const char *path, struct policy **p,
 	return err;
 }
 
+static void record_lifecycle(const char *log_path, const struct lifecycle_event *ev)
+{
+	int err;
+
+	if (!log_path)
+		return;
+	err = lifecycle_record(log_path, ev);
+	if (err)
+		log_error("warning: cannot write the lifecycle record to %s: %s",
+			  log_path, strerror(-err));
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] [--container-id ID]\n"
 		"                     [--event-budget N]   (denial events per second, default 200)\n"
+		"                     [--lifecycle-log FILE]  (append an applied/replaced record)\n"
 		"Fences a cgroup v2 directory; re-applying swaps the policy atomically.\n";
 	struct compiled_policy *cp = NULL;
 	struct policy *p = NULL;
@@ -173,6 +197,17 @@ int cmd_apply(int argc, char **argv)
 	       res.replaced ? "swapped to" : "fenced with", p->name,
 	       p->mode == CGF_MODE_AUDIT ? "audit" : "enforce", res.policy_id,
 	       res.generation);
+	record_lifecycle(o.lifecycle_log,
+			 &(struct lifecycle_event){
+				 .kind = res.replaced ? LIFECYCLE_REPLACED :
+							LIFECYCLE_APPLIED,
+				 .source = "apply",
+				 .container_id = o.container_id,
+				 .cgroup = o.cgroup,
+				 .cgroup_id = res.cgroup_id,
+				 .policy = p->name,
+				 .policy_id = res.policy_id,
+				 .mode = p->mode == CGF_MODE_AUDIT ? "audit" : "enforce" });
 out:
 	compiled_policy_free(cp);
 	policy_free(p);
@@ -182,10 +217,12 @@ out:
 int cmd_detach(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: cgfence detach --cgroup DIR [--bpffs DIR]\n";
+		"usage: cgfence detach --cgroup DIR [--bpffs DIR] [--lifecycle-log FILE]\n";
+	struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED, .source = "detach" };
+	struct cgf_cgroup_info info;
 	struct fence_opts o;
 	struct cgf_state st;
-	int err;
+	int err, fd;
 
 	err = parse_fence_opts(argc, argv, &o, usage);
 	if (err)
@@ -199,6 +236,16 @@ int cmd_detach(int argc, char **argv)
 		report_state_error(o.bpffs, err);
 		return 1;
 	}
+	ev.cgroup = o.cgroup;
+	if (cgroup_open(o.cgroup, &fd, &ev.cgroup_id) == 0) {
+		close(fd);
+		if (!bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO],
+					 &ev.cgroup_id, &info)) {
+			ev.container_id = info.container_id;
+			ev.policy = info.policy_name;
+			ev.policy_id = info.policy_id;
+		}
+	}
 	err = fence_detach_dir(&st, o.cgroup);
 	state_close(&st);
 	if (err == -ENOENT) {
@@ -210,6 +257,7 @@ int cmd_detach(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: detached\n", o.cgroup);
+	record_lifecycle(o.lifecycle_log, &ev);
 	return 0;
 }
 
@@ -231,15 +279,41 @@ static const char *mode_name(const struct cgf_state *st, uint32_t policy_id)
 	return pi.mode == CGF_MODE_AUDIT ? "audit" : "enforce";
 }
 
+/*
+ * "ok"; "stale" when the cgroup is gone (gc removes it); "DETACHED" when
+ * someone detached cgfence's programs from a live cgroup: the policy is
+ * no longer enforced and that must not go unnoticed.
+ */
+static const char *fence_state(struct cgf_state *st, uint64_t cgroup_id,
+			       int *missing)
+{
+	int fd, err;
+
+	*missing = 0;
+	err = cgroup_open_by_id(cgroup_id, &fd);
+	if (err == -ESTALE || err == -ENOENT)
+		return "stale";
+	if (err)
+		return "unknown";
+	*missing = fence_missing_programs(st, fd);
+	close(fd);
+	if (*missing < 0)
+		return "unknown";
+	return *missing ? "DETACHED" : "ok";
+}
+
 int cmd_status(int argc, char **argv)
 {
-	static const char usage[] = "usage: cgfence status [--json] [--bpffs DIR]\n";
+	static const char usage[] =
+		"usage: cgfence status [--json] [--bpffs DIR]\n"
+		"STATE: ok; stale (the cgroup is gone: run cgfence gc); DETACHED (someone\n"
+		"removed cgfence's programs: the policy is NOT enforced; exit status 1).\n";
 	cJSON *list = NULL;
 	struct fence_opts o;
 	struct cgf_state st;
 	uint64_t key, next;
 	void *prev = NULL;
-	int err;
+	int err, detached = 0;
 
 	err = parse_fence_opts(argc, argv, &o, usage);
 	if (err)
@@ -256,17 +330,27 @@ int cmd_status(int argc, char **argv)
 	if (o.json)
 		list = cJSON_CreateArray();
 	else
-		printf("%-20s %-16s %-8s %-20s %s\n", "CONTAINER", "POLICY", "MODE",
-		       "APPLIED", "CGROUP");
+		printf("%-20s %-16s %-8s %-8s %-20s %s\n", "CONTAINER", "POLICY",
+		       "MODE", "STATE", "APPLIED", "CGROUP");
 	while (bpf_map_get_next_key(st.map_fds[CGF_MAP_CGROUP_INFO], prev, &next) == 0) {
 		struct cgf_cgroup_info info;
+		const char *state;
 		char when[32];
+		int missing;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &key, &info))
 			continue;
 		format_time(info.applied_ns, when, sizeof(when));
+		state = fence_state(&st, key, &missing);
+		if (missing > 0) {
+			detached++;
+			log_error("WARNING: %s (container %s): %d of %d cgfence programs were detached by someone else; policy %s is NOT enforced",
+				  info.path,
+				  info.container_id[0] ? info.container_id : "-",
+				  missing, CGF_PROG__COUNT, info.policy_name);
+		}
 		if (list) {
 			cJSON *o = cJSON_CreateObject();
 
@@ -275,14 +359,15 @@ int cmd_status(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "cgroup_id", (double)key);
 			cJSON_AddStringToObject(o, "policy", info.policy_name);
 			cJSON_AddStringToObject(o, "mode", mode_name(&st, info.policy_id));
+			cJSON_AddStringToObject(o, "state", state);
 			cJSON_AddNumberToObject(o, "generation", info.generation);
 			cJSON_AddStringToObject(o, "applied", when);
 			cJSON_AddItemToArray(list, o);
 		} else {
-			printf("%-20.20s %-16s %-8s %-20s %s\n",
+			printf("%-20s %-16s %-8s %-8s %-20s %s\n",
 			       info.container_id[0] ? info.container_id : "-",
-			       info.policy_name, mode_name(&st, info.policy_id), when,
-			       info.path);
+			       info.policy_name, mode_name(&st, info.policy_id),
+			       state, when, info.path);
 		}
 	}
 	state_close(&st);
@@ -293,5 +378,72 @@ int cmd_status(int argc, char **argv)
 		free(text);
 		cJSON_Delete(list);
 	}
+	return detached ? 1 : 0;
+}
+
+struct gc_context {
+	const char *lifecycle_log;
+	struct cgf_state *st;
+};
+
+static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
+		       void *opaque)
+{
+	struct gc_context *ctx = opaque;
+
+	printf("removed %s (cgroup %s, policy %s): the cgroup no longer exists\n",
+	       info->container_id[0] ? info->container_id : "-", info->path,
+	       info->policy_name);
+	record_lifecycle(ctx->lifecycle_log,
+			 &(struct lifecycle_event){
+				 .kind = LIFECYCLE_REMOVED,
+				 .source = "gc",
+				 .container_id = info->container_id,
+				 .cgroup = info->path,
+				 .cgroup_id = cgroup_id,
+				 .policy = info->policy_name,
+				 .policy_id = info->policy_id,
+				 .reason = "the cgroup no longer exists" });
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE]\n"
+		"Removes the state of cgroups that no longer exist (a container whose\n"
+		"poststop hook never ran), links without a record, and policy tables\n"
+		"nobody uses. Each removal is appended to the lifecycle log (default\n"
+		CGF_DEFAULT_LIFECYCLE_LOG ").\n";
+	struct fence_gc_stats stats;
+	struct gc_context ctx;
+	struct fence_opts o;
+	struct cgf_state st;
+	int err;
+
+	err = parse_fence_opts(argc, argv, &o, usage);
+	if (err)
+		return err > 0 ? 0 : 2;
+	err = state_open(&st, o.bpffs, STATE_EXISTING, CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	if (err == -ENOENT) {
+		printf("gc: nothing pinned in %s\n", o.bpffs);
+		return 0;
+	}
+	if (err) {
+		report_state_error(o.bpffs, err);
+		return 1;
+	}
+	ctx = (struct gc_context){
+		.lifecycle_log = o.lifecycle_log ? o.lifecycle_log :
+						   CGF_DEFAULT_LIFECYCLE_LOG,
+		.st = &st,
+	};
+	err = fence_gc(&st, gc_removed, &ctx, &stats);
+	state_close(&st);
+	if (err) {
+		log_error("gc: %s: %s", o.bpffs, strerror(-err));
+		return 1;
+	}
+	printf("gc: %u stale cgroup record(s), %u orphan link dir(s) removed, %u policy reference count(s) corrected\n",
+	       stats.records, stats.link_dirs, stats.refcounts);
 	return 0;
 }

@@ -8,6 +8,8 @@ int cmd_explain(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 

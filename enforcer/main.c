@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	{ "detach", cmd_detach, "remove cgfence from a cgroup" },
 	{ "explain", cmd_explain, "show the verdict and deciding rule for a flow or device" },
 	{ "status", cmd_status, "list fenced cgroups" },
+	{ "gc", cmd_gc, "remove the state of cgroups that no longer exist" },
+	{ "hook", cmd_hook, "OCI runtime hook (createRuntime, poststop): fence a container" },
 	{ "daemon", cmd_daemon, "write denials to the audit log" },
 	{ "log", cmd_log, "review the audit log" },
 };

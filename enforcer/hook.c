@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgfence hook: the OCI runtime hook. OCI state on stdin -> cgroup ->
+ * policy selection -> attach (createRuntime, prestart), or detach
+ * (poststop).
+ *
+ * A runtime runs hooks as root with whatever environment and working
+ * directory it has, so the hook trusts neither: the environment is
+ * cleared, every path must be absolute, nothing is executed, every fd is
+ * O_CLOEXEC. It fails closed: when a container cannot get its policy the
+ * hook exits non-zero with one line on stderr and leaves nothing behind,
+ * and the runtime does not start the container. The whole run, including
+ * waiting for the state lock, is bounded by --timeout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "attach.h"
+#include "cgroup.h"
+#include "commands.h"
+#include "compile.h"
+#include "lifecycle.h"
+#include "loader.h"
+#include "oci_state.h"
+#include "policy_dir.h"
+#include "util.h"
+
+#define HOOK_DEFAULT_TIMEOUT_S 10
+#define HOOK_MAX_RECORDS 16 /* records one container id can have */
+
+enum hook_stage {
+	STAGE_FROM_STATUS,
+	STAGE_CREATE, /* createRuntime, or prestart (its legacy name) */
+	STAGE_POSTSTOP,
+};
+
+struct hook_opts {
+	const char *policy_dir;
+	const char *bpffs;
+	const char *lifecycle_log;
+	unsigned int timeout_s;
+	enum hook_stage stage;
+};
+
+static struct timespec deadline;
+/* Written by the alarm handler with write(2): prepared in advance. */
+static char alarm_message[256] = "cgfence: hook: timed out\n";
+
+static void on_alarm(int sig)
+{
+	ssize_t ignored = write(STDERR_FILENO, alarm_message,
+				strlen(alarm_message));
+
+	(void)ignored;
+	_exit(1); /* the state lock dies with the process */
+}
+
+static void arm_deadline(unsigned int seconds)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += seconds;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(seconds);
+}
+
+static long remaining_ms(void)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline.tv_sec - now.tv_sec) * 1000 +
+	     (deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
+{
+	static const struct option opts[] = {
+		{ "policy-dir", required_argument, NULL, 'p' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "lifecycle-log", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static const char usage[] =
+		"usage: cgfence hook [--policy-dir DIR] [--bpffs DIR] [--lifecycle-log FILE]\n"
+		"                    [--timeout SECONDS] [createRuntime|prestart|poststop]\n"
+		"OCI runtime hook: reads the container state on stdin. The stage comes from\n"
+		"the argument, or else from the state's status (creating, stopped).\n";
+	char *end;
+	int c;
+
+	*o = (struct hook_opts){ .policy_dir = CGF_DEFAULT_POLICY_DIR,
+				 .bpffs = CGF_DEFAULT_BPFFS_DIR,
+				 .lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG,
+				 .timeout_s = HOOK_DEFAULT_TIMEOUT_S };
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->policy_dir = optarg;
+			break;
+		case 'b':
+			o->bpffs = optarg;
+			break;
+		case 'l':
+			o->lifecycle_log = optarg;
+			break;
+		case 't':
+			o->timeout_s = strtoul(optarg, &end, 10);
+			if (*end || !o->timeout_s || o->timeout_s > 3600) {
+				log_error("hook: --timeout: expected 1 to 3600 seconds");
+				return -1;
+			}
+			break;
+		case 'h':
+			printf("%s", usage);
+			return 1;
+		default:
+			fprintf(stderr, "%s", usage);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		const char *s = argv[optind++];
+
+		if (!strcmp(s, "createRuntime") || !strcmp(s, "prestart")) {
+			o->stage = STAGE_CREATE;
+		} else if (!strcmp(s, "poststop")) {
+			o->stage = STAGE_POSTSTOP;
+		} else {
+			log_error("hook: unsupported stage '%s' (createRuntime, prestart or poststop)",
+				  s);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		log_error("hook: unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	/* The runtime's working directory is not ours to resolve against. */
+	if (o->policy_dir[0] != '/' || o->bpffs[0] != '/' ||
+	    o->lifecycle_log[0] != '/') {
+		log_error("hook: --policy-dir, --bpffs and --lifecycle-log must be absolute paths");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the state from stdin: at most OCI_STATE_MAX_SIZE, before the deadline. */
+static int read_state_input(char **out, size_t *out_len)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+		ssize_t n;
+		int r;
+
+		r = poll(&p, 1, (int)remaining_ms());
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			return r < 0 ? -errno : -ETIMEDOUT;
+		}
+		if (len == cap) {
+			char *bigger;
+
+			if (cap > OCI_STATE_MAX_SIZE) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = bigger;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > OCI_STATE_MAX_SIZE) {
+		free(buf);
+		return -EFBIG;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+static const char *mode_text(uint32_t mode)
+{
+	return mode == CGF_MODE_AUDIT ? "audit" : "enforce";
+}
+
+static void record(const struct hook_opts *o, const struct lifecycle_event *ev)
+{
+	int err = lifecycle_record(o->lifecycle_log, ev);
+
+	if (err)
+		log_error("warning: container %s: cannot write the lifecycle record to %s: %s",
+			  ev->container_id, o->lifecycle_log, strerror(-err));
+}
+
+static const char *state_error_text(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return "timed out waiting for the state lock held by another cgfence";
+	case -EMEDIUMTYPE:
+		return "not on a bpf filesystem";
+	case -EEXIST:
+		return "programs of another cgfence build are pinned and in use";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* The container's own cgroup: not the root, not the runtime's cgroup. */
+static int container_cgroup(const struct oci_state *s, char *dir, size_t len)
+{
+	_cleanup_close_ int fd = -1;
+	char mine[4096];
+	uint64_t id;
+	int err;
+
+	if (s->pid <= 0) {
+		log_error("container %s: the state has no pid", s->id);
+		return -EINVAL;
+	}
+	err = cgroup_resolve_from_pid(s->pid, dir, len);
+	if (err) {
+		log_error("container %s: cannot find the cgroup v2 directory of pid %d: %s",
+			  s->id, (int)s->pid, strerror(-err));
+		return err;
+	}
+	err = cgroup_open(dir, &fd, &id);
+	if (err) {
+		log_error("container %s: %s: %s", s->id, dir,
+			  err == -EMEDIUMTYPE ? "not a cgroup v2 directory" :
+						strerror(-err));
+		return err;
+	}
+	if (id == CGROUP_ROOT_ID) {
+		log_error("container %s: pid %d is in the root cgroup; refusing to fence it (the runtime created no cgroup for the container)",
+			  s->id, (int)s->pid);
+		return -EPERM;
+	}
+	if (cgroup_resolve_from_pid(getpid(), mine, sizeof(mine)) == 0 &&
+	    !strcmp(mine, dir)) {
+		log_error("container %s: pid %d shares the runtime's cgroup %s; refusing to fence it",
+			  s->id, (int)s->pid, dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int hook_create(const struct hook_opts *o, const struct oci_state *s)
+{
+	struct lifecycle_event ev = { .source = "hook", .container_id = s->id };
+	struct policy_selection sel = {};
+	struct compiled_policy *cp = NULL;
+	_cleanup_close_ int dir_fd = -1;
+	struct fence_request req;
+	struct fence_result res;
+	struct cgf_state st;
+	char cgdir[4096], why[2048];
+	long lock_ms;
+	int err;
+
+	err = container_cgroup(s, cgdir, sizeof(cgdir));
+	if (err)
+		return err;
+	ev.cgroup = cgdir;
+
+	dir_fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		err = -errno;
+		log_error("container %s: cannot open the policy directory %s: %s",
+			  s->id, o->policy_dir, strerror(-err));
+		return err;
+	}
+	err = policy_select(dir_fd, o->policy_dir, s->annotations,
+			    s->nannotations, &sel, why, sizeof(why));
+	if (err) {
+		log_error("container %s: %s", s->id, why);
+		return err;
+	}
+	ev.selected_by = policy_choice_name(sel.how);
+	if (sel.how == POLICY_NONE) {
+		ev.kind = LIFECYCLE_UNCONFINED;
+		ev.reason = "no policy selected and no policy named default";
+		record(o, &ev);
+		log_debug("container %s: no policy applies; running unconfined",
+			  s->id);
+		return 0;
+	}
+
+	err = policy_compile(sel.policy, &cp);
+	if (err) {
+		log_error("container %s: policy \"%s\" cannot be compiled: %s",
+			  s->id, sel.policy->name,
+			  err == -E2BIG ? "too many rules" : strerror(-err));
+		goto out;
+	}
+	/* Leave time to undo a failed apply before the alarm. */
+	lock_ms = remaining_ms() - 1000;
+	err = state_open(&st, o->bpffs, STATE_LOAD, lock_ms > 0 ? lock_ms : 0);
+	if (err) {
+		log_error("container %s: %s: %s", s->id, o->bpffs,
+			  state_error_text(err));
+		goto out;
+	}
+	req = (struct fence_request){ .cgroup_dir = cgdir,
+				      .policy = cp,
+				      .policy_name = sel.policy->name,
+				      .container_id = s->id };
+	err = fence_apply(&st, &req, &res);
+	state_close(&st);
+	if (err) {
+		log_error("container %s: cannot attach policy \"%s\" to %s: %s",
+			  s->id, sel.policy->name, cgdir, strerror(-err));
+		goto out;
+	}
+	ev.kind = res.replaced ? LIFECYCLE_REPLACED : LIFECYCLE_APPLIED;
+	ev.cgroup_id = res.cgroup_id;
+	ev.policy = sel.policy->name;
+	ev.policy_id = res.policy_id;
+	ev.mode = mode_text(sel.policy->mode);
+	record(o, &ev);
+	log_debug("container %s: %s policy %s (selected by %s), cgroup %s",
+		  s->id, res.replaced ? "replaced with" : "fenced with",
+		  sel.policy->name, ev.selected_by, cgdir);
+out:
+	compiled_policy_free(cp);
+	policy_free(sel.policy);
+	return err;
+}
+
+/* A cgroup that still runs processes is not the stopped container's. */
+static bool cgroup_still_populated(uint64_t cgroup_id)
+{
+	_cleanup_close_ int fd = -1, events_fd = -1;
+	char buf[256];
+	ssize_t n;
+
+	if (cgroup_open_by_id(cgroup_id, &fd))
+		return false; /* gone */
+	events_fd = openat(fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	if (events_fd < 0)
+		return false;
+	n = read(events_fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "populated 1") != NULL;
+}
+
+static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
+{
+	uint64_t ids[HOOK_MAX_RECORDS];
+	struct cgf_state st;
+	int n, err;
+
+	err = state_open(&st, o->bpffs, STATE_EXISTING, remaining_ms());
+	if (err == -ENOENT)
+		return 0; /* nothing was ever fenced here */
+	if (err) {
+		log_error("container %s: poststop: %s: %s", s->id, o->bpffs,
+			  state_error_text(err));
+		return err;
+	}
+	n = fence_find_container(&st, s->id, ids, HOOK_MAX_RECORDS);
+	for (int i = 0; i < n; i++) {
+		struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED,
+					      .source = "hook",
+					      .container_id = s->id,
+					      .reason = "poststop" };
+		struct cgf_policy_info pinfo;
+		struct cgf_cgroup_info info;
+
+		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
+					&info))
+			continue;
+		if (cgroup_still_populated(ids[i])) {
+			log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
+				  s->id, info.path);
+			continue;
+		}
+		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_POLICY_INFO],
+					&info.policy_id, &pinfo) == 0)
+			ev.mode = mode_text(pinfo.mode);
+		err = fence_detach_id(&st, ids[i]);
+		if (err && err != -ENOENT) {
+			log_error("container %s: poststop: cannot detach from %s: %s",
+				  s->id, info.path, strerror(-err));
+			continue;
+		}
+		ev.cgroup = info.path;
+		ev.cgroup_id = ids[i];
+		ev.policy = info.policy_name;
+		ev.policy_id = info.policy_id;
+		record(o, &ev);
+	}
+	state_close(&st);
+	return 0;
+}
+
+int cmd_hook(int argc, char **argv)
+{
+	struct hook_opts o;
+	struct oci_state s;
+	char *text = NULL, why[512];
+	size_t len = 0;
+	int err;
+
+	/* Nothing from the runtime's environment steers the hook. */
+	clearenv();
+	umask(027);
+	err = parse_hook_opts(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	arm_deadline(o.timeout_s);
+
+	err = read_state_input(&text, &len);
+	if (err) {
+		log_error("hook: cannot read the container state on stdin: %s",
+			  err == -EFBIG ? "larger than 1 MiB" :
+			  err == -ETIMEDOUT ? "timed out" : strerror(-err));
+		return 1;
+	}
+	err = oci_state_parse(text, len, &s, why, sizeof(why));
+	free(text);
+	if (err) {
+		log_error("hook: invalid container state on stdin: %s", why);
+		return 1;
+	}
+	snprintf(alarm_message, sizeof(alarm_message),
+		 "cgfence: container %s: hook timed out after %u s\n", s.id,
+		 o.timeout_s);
+
+	if (o.stage == STAGE_FROM_STATUS) {
+		if (!strcmp(s.status, "creating"))
+			o.stage = STAGE_CREATE;
+		else if (!strcmp(s.status, "stopped"))
+			o.stage = STAGE_POSTSTOP;
+	}
+	switch (o.stage) {
+	case STAGE_CREATE:
+		err = hook_create(&o, &s);
+		break;
+	case STAGE_POSTSTOP:
+		/* The runtime spec: poststop failures are logged, not fatal. */
+		hook_poststop(&o, &s);
+		err = 0;
+		break;
+	default:
+		log_error("container %s: cannot tell the hook stage from status \"%.32s\"; pass createRuntime or poststop as an argument",
+			  s.id, s.status);
+		err = -EINVAL;
+	}
+	oci_state_free(&s);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Lifecycle records: one JSON line per policy applied, replaced or removed
+ * and per container left unconfined, appended to a file (default
+ * /var/log/cgfence/lifecycle.jsonl) that the audit daemon and operators
+ * read. Pure: no kernel, no libbpf.
+ *
+ *   {"time": "2026-11-25T13:35:55.123456Z", "event": "applied",
+ *    "source": "hook", "container_id": "web-1",
+ *    "cgroup": "/sys/fs/cgroup/web-1", "cgroup_id": 4242,
+ *    "policy": "web", "policy_id": 2864434397, "mode": "enforce",
+ *    "selected_by": "annotation"}
+ *
+ * Absent values are null (unconfined containers have no policy; a removal
+ * found by gc may have no container id).
+ */
+#ifndef CGFENCE_LIFECYCLE_H
+#define CGFENCE_LIFECYCLE_H
+
+#include <stdint.h>
+
+#define CGF_DEFAULT_LIFECYCLE_LOG "/var/log/cgfence/lifecycle.jsonl"
+
+enum lifecycle_kind {
+	LIFECYCLE_APPLIED,
+	LIFECYCLE_REPLACED,
+	LIFECYCLE_REMOVED,
+	LIFECYCLE_UNCONFINED,
+};
+
+struct lifecycle_event {
+	enum lifecycle_kind kind;
+	const char *source; /* "hook", "apply", "detach", "gc" */
+	const char *container_id; /* NULL or "" when unknown */
+	const char *cgroup; /* NULL when unknown */
+	uint64_t cgroup_id; /* 0 when unknown */
+	const char *policy; /* NULL when none */
+	uint32_t policy_id; /* 0 when none */
+	const char *mode; /* "enforce", "audit" or NULL */
+	const char *selected_by; /* hook only: annotation|selector|default|none */
+	const char *reason; /* optional free text */
+};
+
+/* The line without its newline; caller frees. NULL when out of memory. */
+char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns);
+
+/*
+ * Appends one line with a single write (O_APPEND, no symlinks followed),
+ * creating the file (0640) and its directory (0750) if missing.
+ * Returns 0 or a negative errno; callers warn and carry on.
+ */
+int lifecycle_record(const char *log_path, const struct lifecycle_event *ev);
+
+#endif

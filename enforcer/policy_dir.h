@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A directory of policies, and which one a container gets. Pure: no kernel,
+ * no libbpf; files are opened relative to a directory fd, never followed
+ * through symbolic links.
+ *
+ * The policy named NAME lives in DIR/NAME.json. For a container:
+ *
+ *   1. annotation "cgfence.policy": NAME   that policy; refused when NAME is
+ *      not a policy name, the file is missing or invalid, or the policy
+ *      has a selector this container does not match;
+ *   2. else the one policy whose selector matches the container's
+ *      annotations (a selector is a set of annotations that must all be
+ *      present with these values); two matching is an error;
+ *   3. else the policy named "default", if its selector (if any) matches;
+ *   4. else none: the container runs unconfined, which the caller records.
+ *
+ * A policy without a selector is thus used only when an annotation names
+ * it, or as the fallback when it is named "default". A directory where
+ * two selectors can match one container is a configuration error that
+ * policy_set_check() reports.
+ */
+#ifndef CGFENCE_POLICY_DIR_H
+#define CGFENCE_POLICY_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "oci_state.h"
+#include "policy.h"
+
+#define POLICY_ANNOTATION "cgfence.policy"
+#define POLICY_DEFAULT_NAME "default"
+#define CGF_DEFAULT_POLICY_DIR "/etc/cgfence/policies"
+
+/* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */
+bool policy_name_valid(const char *name);
+
+/* Loads DIR/NAME.json; the policy inside must be named NAME. */
+int policy_load_at(int dir_fd, const char *dir_path, const char *name,
+		   struct policy **out, struct diags *d);
+
+struct policy_set {
+	struct policy **policies; /* those that validated, sorted by name */
+	size_t n;
+	size_t nfiles; /* *.json files seen */
+};
+
+/*
+ * Loads every *.json file of the directory. Problems of single files go
+ * to d; returns -EINVAL when a file did not load, 0 otherwise.
+ */
+int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
+		    struct diags *d);
+void policy_set_free(struct policy_set *set);
+
+/* Reports selectors that can match one container; returns how many. */
+size_t policy_set_check(const struct policy_set *set, struct diags *d);
+
+bool policy_selector_matches(const struct policy *p,
+			     const struct oci_annotation *ann, size_t nann);
+
+enum policy_choice {
+	POLICY_BY_ANNOTATION,
+	POLICY_BY_SELECTOR,
+	POLICY_BY_DEFAULT,
+	POLICY_NONE, /* unconfined */
+};
+
+struct policy_selection {
+	enum policy_choice how;
+	struct policy *policy; /* owned by the caller; NULL for POLICY_NONE */
+};
+
+/*
+ * Chooses the policy for a container with these annotations (rules in the
+ * comment above). Returns 0, or a negative errno with one line in why.
+ */
+int policy_select(int dir_fd, const char *dir_path,
+		  const struct oci_annotation *ann, size_t nann,
+		  struct policy_selection *sel, char *why, size_t why_len);
+
+const char *policy_choice_name(enum policy_choice how);
+
+#endif
