@@ -2,16 +2,75 @@
 /* cgfence check | explain: policy files only, no kernel. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "compile.h"
 #include "policy.h"
+#include "policy_dir.h"
 #include "util.h"
+
+/*
+ * A policy directory as the hook sees it: every file valid and named after
+ * its policy, and no two selectors that can match one container.
+ */
+static int check_policy_dir(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct policy_set set;
+	struct diags d = {};
+	const struct policy *fallback = NULL;
+	size_t nselectors = 0;
+	char summary[512];
+	int err;
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	err = policy_set_load(fd, path, &set, &d);
+	if (err && err != -EINVAL) {
+		diags_print(&d, stderr);
+		fprintf(stderr, "%s: %s\n", path, strerror(-err));
+		diags_free(&d);
+		policy_set_free(&set);
+		return 1;
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		const struct policy *p = set.policies[i];
+
+		policy_summary(p, summary, sizeof(summary));
+		printf("%s: ok: %s\n", p->path, summary);
+		nselectors += p->nselector > 0;
+		if (!strcmp(p->name, POLICY_DEFAULT_NAME))
+			fallback = p;
+	}
+	policy_set_check(&set, &d);
+	diags_print(&d, stderr);
+	if (!d.count) {
+		printf("%s: %zu policies, %zu with a selector; containers that no selector matches and no annotation names get %s\n",
+		       path, set.n, nselectors,
+		       fallback ? "\"default\"" :
+				  "no policy (no default.json: they run unconfined, and that is recorded)");
+	}
+	err = d.count ? 1 : 0;
+	diags_free(&d);
+	policy_set_free(&set);
+	return err;
+}
+
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 int cmd_check(int argc, char **argv)
 {
@@ -19,15 +78,23 @@ int cmd_check(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout,
-			"usage: cgfence check FILE...\n"
-			"Validates policies; prints FILE:LINE:COL: problem for each error.\n");
+			"usage: cgfence check FILE|DIR...\n"
+			"Validates policies; prints FILE:LINE:COL: problem for each error.\n"
+			"A directory is checked as the hook uses it: every *.json valid and named\n"
+			"after its file, and no two selectors that can match the same container.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++) {
 		struct diags d = {};
 		struct policy *p = NULL;
 		char summary[512];
-		int err = policy_load_file(argv[i], &p, &d);
+		int err;
+
+		if (is_directory(argv[i])) {
+			failed |= check_policy_dir(argv[i]);
+			continue;
+		}
+		err = policy_load_file(argv[i], &p, &d);
 
 		if (err) {
 			if (d.count)
