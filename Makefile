@@ -24,6 +24,7 @@ BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $
 
 # Pure modules: no libbpf, unit-tested without root.
 CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c enforcer/audit.c
+CORE_SRCS += enforcer/policy_dir.c enforcer/oci_state.c enforcer/lifecycle.c
 CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
 # Modules that talk to the kernel.
 KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))
@@ -32,6 +33,7 @@ BPF_SRCS = $(wildcard bpf/*.bpf.c)
 SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*.c))
+HELPERS += $(OUT)/tests/probe-static
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format
@@ -67,6 +69,11 @@ $(OUT)/tests/%: tests/helpers/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# The probe inside busybox containers (tests/e2e, make demo): no libc there.
+$(OUT)/tests/probe-static: tests/helpers/probe.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
 $(OUT)/tests/%: tests/bench/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
@@ -98,8 +105,18 @@ bench-smoke: deps
 format:
 	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c
 
+# Binary, OCI hook for podman/CRI-O (pointing at the installed binary) and
+# the example policies; policies an admin already has are kept.
+HOOKSDIR ?= /usr/share/containers/oci/hooks.d
+POLICYDIR ?= /etc/cgfence/policies
 install: $(OUT)/cgfence
 	install -D -m 0755 $(OUT)/cgfence $(DESTDIR)$(PREFIX)/bin/cgfence
+	install -d -m 0755 $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(POLICYDIR)
+	sed 's|/usr/local/bin/cgfence|$(PREFIX)/bin/cgfence|' contrib/oci-hooks.d/cgfence.json > $(DESTDIR)$(HOOKSDIR)/cgfence.json
+	chmod 0644 $(DESTDIR)$(HOOKSDIR)/cgfence.json
+	for p in policies/*.json; do \
+		[ -e $(DESTDIR)$(POLICYDIR)/$${p##*/} ] || install -m 0644 $$p $(DESTDIR)$(POLICYDIR)/; \
+	done
 
 clean:
 	rm -rf $(OUT)

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Policy selection for containers: names, selectors, the default
+ * fallback, fail-closed cases, and the directory check. Works in a
+ * private temporary directory; no root needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy_dir.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/cgfence-unit-XXXXXX";
+static int dir_fd = -1;
+
+static void write_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void remove_file(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+/* A valid policy NAME with an optional selector (JSON object text). */
+static void write_policy(const char *name, const char *selector)
+{
+	char file[128], text[1024];
+
+	snprintf(file, sizeof(file), "%s.json", name);
+	snprintf(text, sizeof(text),
+		 "{\"version\": 1, \"name\": \"%s\"%s%s, \"egress\": {\"default\": \"deny\"}}\n",
+		 name, selector ? ", \"selector\": " : "", selector ? selector : "");
+	write_file(file, text);
+}
+
+struct selected {
+	int err;
+	enum policy_choice how;
+	char name[64];
+	char why[1024];
+};
+
+static struct selected select_for(const struct oci_annotation *ann, size_t n)
+{
+	struct policy_selection sel;
+	struct selected r = {};
+
+	r.err = policy_select(dir_fd, dir, ann, n, &sel, r.why, sizeof(r.why));
+	r.how = sel.how;
+	if (!r.err && sel.policy)
+		snprintf(r.name, sizeof(r.name), "%s", sel.policy->name);
+	policy_free(sel.policy);
+	return r;
+}
+
+static void test_names(void)
+{
+	CHECK(policy_name_valid("web"), "web");
+	CHECK(policy_name_valid("web-1.v2_x"), "punctuation inside");
+	CHECK(!policy_name_valid(""), "empty");
+	CHECK(!policy_name_valid("../etc/passwd"), "path");
+	CHECK(!policy_name_valid(".."), "dot dot");
+	CHECK(!policy_name_valid("a/b"), "slash");
+	CHECK(!policy_name_valid("Web"), "upper case");
+	CHECK(!policy_name_valid("-web"), "leading dash");
+	CHECK(!policy_name_valid(".web"), "leading dot");
+	CHECK(!policy_name_valid("0123456789012345678901234567890123456789012345678901234567890123"),
+	      "64 bytes is too long");
+}
+
+static void test_selection(void)
+{
+	struct oci_annotation named_web[] = { { "cgfence.policy", "web" } };
+	struct oci_annotation shop[] = { { "ns", "shop" }, { "team", "a" } };
+	struct oci_annotation other[] = { { "ns", "other" } };
+	struct oci_annotation named_bad[] = { { "cgfence.policy", "../web" } };
+	struct oci_annotation named_missing[] = { { "cgfence.policy", "nope" } };
+	struct oci_annotation named_shop[] = { { "cgfence.policy", "shop" } };
+	struct oci_annotation named_shop_in_shop[] = {
+		{ "cgfence.policy", "shop" }, { "ns", "shop" }
+	};
+	struct selected r;
+
+	write_policy("web", NULL);
+	write_policy("shop", "{\"ns\": \"shop\"}");
+	write_policy("default", NULL);
+
+	r = select_for(named_web, 1);
+	CHECK(!r.err && r.how == POLICY_BY_ANNOTATION && !strcmp(r.name, "web"),
+	      "annotation names web: %d %s %s", r.err, r.name, r.why);
+	r = select_for(shop, 2);
+	CHECK(!r.err && r.how == POLICY_BY_SELECTOR && !strcmp(r.name, "shop"),
+	      "selector: %d %s %s", r.err, r.name, r.why);
+	r = select_for(other, 1);
+	CHECK(!r.err && r.how == POLICY_BY_DEFAULT && !strcmp(r.name, "default"),
+	      "fallback: %d %s %s", r.err, r.name, r.why);
+	r = select_for(NULL, 0);
+	CHECK(!r.err && r.how == POLICY_BY_DEFAULT, "no annotations at all");
+
+	r = select_for(named_bad, 1);
+	CHECK(r.err == -EINVAL && strstr(r.why, "not a policy name"),
+	      "a path is refused: %s", r.why);
+	r = select_for(named_missing, 1);
+	CHECK(r.err == -ENOENT && strstr(r.why, "does not exist"),
+	      "missing policy: %s", r.why);
+	r = select_for(named_shop, 1);
+	CHECK(r.err == -EPERM && strstr(r.why, "selector"),
+	      "naming a policy bound elsewhere is refused: %s", r.why);
+	r = select_for(named_shop_in_shop, 2);
+	CHECK(!r.err && !strcmp(r.name, "shop"), "naming it where it applies");
+
+	/* Without default.json: unconfined, which the hook records. */
+	remove_file("default.json");
+	r = select_for(other, 1);
+	CHECK(!r.err && r.how == POLICY_NONE, "no default: none (%s)", r.why);
+
+	/* Two selectors matching one container: refused. */
+	write_policy("team-a", "{\"team\": \"a\"}");
+	r = select_for(shop, 2);
+	CHECK(r.err == -EINVAL && strstr(r.why, "both match"),
+	      "ambiguous: %s", r.why);
+	r = select_for(other, 1);
+	CHECK(!r.err && r.how == POLICY_NONE, "unaffected container still works");
+	remove_file("team-a.json");
+
+	/* An invalid file might have matched: fail closed without annotation. */
+	write_file("broken.json", "{\"version\": 1, \"name\": \"broken\", \"egress\": 7}\n");
+	r = select_for(other, 1);
+	CHECK(r.err == -EINVAL && strstr(r.why, "broken.json"),
+	      "invalid file blocks selection: %s", r.why);
+	r = select_for(named_web, 1);
+	CHECK(!r.err && !strcmp(r.name, "web"), "a named policy is unaffected");
+	remove_file("broken.json");
+
+	/* The file must hold the policy of its name. */
+	write_file("alias.json", "{\"version\": 1, \"name\": \"web\"}\n");
+	{
+		struct oci_annotation named_alias[] = { { "cgfence.policy", "alias" } };
+
+		r = select_for(named_alias, 1);
+		CHECK(r.err == -EINVAL && strstr(r.why, "declares the name"),
+		      "name mismatch: %s", r.why);
+	}
+	remove_file("alias.json");
+}
+
+static void test_symlinks_refused(void)
+{
+	struct oci_annotation named[] = { { "cgfence.policy", "linked" } };
+	char target[512], link[512];
+	struct selected r;
+
+	snprintf(target, sizeof(target), "%s/web.json", dir);
+	snprintf(link, sizeof(link), "%s/linked.json", dir);
+	CHECK(symlink(target, link) == 0, "symlink: %s", strerror(errno));
+	r = select_for(named, 1);
+	CHECK(r.err && strstr(r.why, "symbolic link"), "symlink: %s", r.why);
+	unlink(link);
+}
+
+static void test_directory_check(void)
+{
+	struct policy_set set;
+	struct diags d = {};
+	size_t problems;
+
+	write_policy("team-a", "{\"team\": \"a\"}");
+	write_policy("team-b", "{\"team\": \"b\"}");
+	CHECK(policy_set_load(dir_fd, dir, &set, &d) == 0, "load");
+	problems = policy_set_check(&set, &d);
+	/* shop {ns: shop} overlaps team-a and team-b; a and b disagree. */
+	CHECK(problems == 2, "overlaps: %zu", problems);
+	CHECK(d.count == 2 && strstr(d.lines[0], "ns=shop, team=a"),
+	      "overlap message: %s", d.count ? d.lines[0] : "(none)");
+	diags_free(&d);
+	policy_set_free(&set);
+
+	write_file("Bad Name.json", "{}");
+	CHECK(policy_set_load(dir_fd, dir, &set, &d) == -EINVAL, "bad file name");
+	CHECK(d.count == 1 && strstr(d.lines[0], "not a policy name"), "%s",
+	      d.count ? d.lines[0] : "(none)");
+	CHECK(set.n == 4, "the valid ones still load: %zu", set.n);
+	diags_free(&d);
+	policy_set_free(&set);
+	remove_file("Bad Name.json");
+}
+
+static void test_examples(void)
+{
+	int fd = open("policies", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct policy_set set;
+	struct diags d = {};
+
+	CHECK(fd >= 0, "run from the repository root");
+	if (fd < 0)
+		return;
+	CHECK(policy_set_load(fd, "policies", &set, &d) == 0 &&
+		      policy_set_check(&set, &d) == 0,
+	      "policies/ is a valid policy directory: %s",
+	      d.count ? d.lines[0] : "");
+	diags_free(&d);
+	policy_set_free(&set);
+	close(fd);
+}
+
+int main(void)
+{
+	char cmd[600];
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	test_names();
+	test_selection();
+	test_symlinks_refused();
+	test_directory_check();
+	test_examples();
+	close(dir_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+	return unit_done("policy_dir");
+}
