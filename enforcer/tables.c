@@ -59,6 +59,10 @@ static int allocate_id(struct cgf_state *st, uint32_t *id_out)
 	return -EAGAIN;
 }
 
+/*
+ * A policy without network sections compiles to no entries; the kernel
+ * refuses maps of zero entries, so such tables get one empty slot.
+ */
 static int create_lpm(const struct compiled_policy *cp, uint32_t id)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
@@ -67,7 +71,7 @@ static int create_lpm(const struct compiled_policy *cp, uint32_t id)
 
 	snprintf(name, sizeof(name), "cgf_l_%08x", id);
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct cgf_lpm_key),
-			    sizeof(uint32_t), cp->nentries, &opts);
+			    sizeof(uint32_t), cp->nentries ? cp->nentries : 1, &opts);
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < cp->nentries; i++) {
@@ -90,7 +94,8 @@ static int create_classes(const struct compiled_policy *cp, uint32_t id)
 
 	snprintf(name, sizeof(name), "cgf_c_%08x", id);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(uint32_t),
-			    sizeof(struct cgf_rule_mask), cp->nclasses, &opts);
+			    sizeof(struct cgf_rule_mask), cp->nclasses ? cp->nclasses : 1,
+			    &opts);
 	if (fd < 0)
 		return -errno;
 	for (uint32_t i = 0; i < cp->nclasses; i++) {
