@@ -1,0 +1,156 @@
+# End-to-end helpers: a busybox rootfs with a static probe, runc bundles
+# whose hooks call build/cgfence with this test's policy directory, bpffs
+# directory and lifecycle log, and checks that nothing stays pinned.
+# Loaded after ../helpers (TEST_ID, BPFFS, CGFENCE, start_server, ...).
+
+PROBE_STATIC=$OUT/tests/probe-static
+
+# Per-file state: a rootfs shared read-only by every container of the file.
+e2e_setup_file() {
+	fence_setup_file
+	export E2E_DIR="$BATS_FILE_TMPDIR"
+	export ROOTFS="$E2E_DIR/rootfs"
+	export RUNC_ROOT="$E2E_DIR/runc-root"
+	build_rootfs "$ROOTFS"
+}
+
+e2e_teardown_file() {
+	local id
+	for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
+		runc --root "$RUNC_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+	done
+	fence_teardown_file
+}
+
+# Per-test policy directory and lifecycle log: tests never see each
+# other's policies.
+e2e_setup() {
+	export POLICY_DIR="$BATS_TEST_TMPDIR/policies"
+	export LIFECYCLE="$BATS_TEST_TMPDIR/lifecycle.jsonl"
+	mkdir -p "$POLICY_DIR"
+}
+
+build_rootfs() {
+	local dir=$1 applet
+	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,etc}
+	cp /bin/busybox "$dir/bin/busybox"
+	for applet in sh sleep cat echo ls mkdir true; do
+		ln -sf busybox "$dir/bin/$applet"
+	done
+	cp "$PROBE_STATIC" "$dir/probe"
+}
+
+# policy NAME JSON-BODY: writes $POLICY_DIR/NAME.json; the body is the rest
+# of the policy object after "version" and "name".
+policy() {
+	printf '{"version": 1, "name": "%s", %s}\n' "$1" "$2" >"$POLICY_DIR/$1.json"
+}
+
+# The hook as a bundle or hooks.d file runs it (JSON array of args).
+hook_args() { # [STAGE]
+	jq -cn --arg p "$POLICY_DIR" --arg b "$BPFFS" --arg l "$LIFECYCLE" --arg s "${1:-}" \
+		'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l] + (if $s == "" then [] else [$s] end)'
+}
+
+# new_bundle NAME ANNOTATIONS-JSON CMD...: a runc bundle in this test's
+# directory. NO_POSTSTOP=1 leaves the poststop hook out (a runtime that
+# died before running it).
+new_bundle() {
+	local name=$1 annotations=$2 dir="$BATS_TEST_TMPDIR/bundles/$1"
+	shift 2
+	mkdir -p "$dir"
+	runc spec --bundle "$dir"
+	jq --arg rootfs "$ROOTFS" --arg cgfence "$CGFENCE" \
+		--argjson create "$(hook_args createRuntime)" \
+		--argjson poststop "$(hook_args poststop)" \
+		--argjson annotations "$annotations" \
+		--argjson poststop_on "$([ "${NO_POSTSTOP:-0}" = 1 ] && echo false || echo true)" \
+		--argjson args "$(printf '%s\n' "$@" | jq -R . | jq -s .)" \
+		'.root = {"path": $rootfs, "readonly": true}
+		| .process.terminal = false
+		| .process.args = $args
+		| .linux.namespaces |= map(select(.type != "network"))
+		| .annotations = $annotations
+		| .hooks = {"createRuntime": [{"path": $cgfence, "args": $create, "env": [], "timeout": 30}]}
+		| if $poststop_on then .hooks.poststop = [{"path": $cgfence, "args": $poststop, "env": [], "timeout": 30}] else . end' \
+		<"$dir/config.json" >"$dir/config.json.new"
+	mv "$dir/config.json.new" "$dir/config.json"
+}
+
+container_id() {
+	echo "${TEST_ID}-$1"
+}
+
+# runc_run NAME: runs the bundle in the foreground (its output is the
+# container's, plus runc's errors).
+runc_run() {
+	runc --root "$RUNC_ROOT" run --bundle "$BATS_TEST_TMPDIR/bundles/$1" "$(container_id "$1")"
+}
+
+# run_container NAME: bats `run` of runc_run; the output is shown only
+# when the test fails.
+run_container() {
+	run runc_run "$1"
+	echo "container $1 exited with $status, output:"
+	echo "$output"
+}
+
+# runc_run_detached NAME: starts it in the background; stdio goes to a log.
+runc_run_detached() {
+	runc --root "$RUNC_ROOT" run -d --bundle "$BATS_TEST_TMPDIR/bundles/$1" \
+		"$(container_id "$1")" </dev/null >"$BATS_TEST_TMPDIR/$1.log" 2>&1
+}
+
+runc_cmd() { # SUBCOMMAND NAME [ARGS...]
+	local sub=$1 name=$2
+	shift 2
+	runc --root "$RUNC_ROOT" "$sub" "$(container_id "$name")" "$@"
+}
+
+# The cgroup v2 directory of a running container, from its init's pid.
+container_cgroup() {
+	local pid
+	pid=$(runc_cmd state "$1" | jq -r .pid)
+	echo "$(cgroup2_mount)$(sed -n 's/^0:://p' "/proc/$pid/cgroup")"
+}
+
+# Stops and removes a detached container the normal way (poststop runs).
+runc_stop() {
+	runc_cmd kill "$1" KILL 2>/dev/null || true
+	for _ in $(seq 50); do
+		[ "$(runc_cmd state "$1" 2>/dev/null | jq -r .status)" = stopped ] && break
+		sleep 0.05
+	done
+	runc_cmd delete "$1"
+}
+
+# The lifecycle records (JSON lines) matching a jq filter.
+lifecycle() {
+	jq -c "select($1)" "$LIFECYCLE"
+}
+
+status_json() {
+	"$CGFENCE" status --json --bpffs "$BPFFS"
+}
+
+# Nothing of this file's containers is fenced or pinned any more.
+assert_nothing_pinned() {
+	local links
+	links=$(ls -A "$BPFFS/links" 2>/dev/null || true)
+	if [ -n "$links" ]; then
+		echo "pinned links left: $links" >&2
+		return 1
+	fi
+	if [ "$(status_json | jq length)" != 0 ]; then
+		echo "records left: $(status_json)" >&2
+		return 1
+	fi
+}
+
+# assert_output_is EXPECTED: the whole output of `run`, line for line.
+assert_output_is() {
+	if [ "$output" != "$1" ]; then
+		printf 'expected:\n%s\ngot:\n%s\n' "$1" "$output" >&2
+		return 1
+	fi
+}
