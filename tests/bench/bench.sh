@@ -28,9 +28,10 @@
 # the iptables and nftables chains, so only SYNs walk them.
 #
 # Results: one table per measurement on stdout, TSVs, a Markdown report and
-# a plot under build/bench (smoke: build/bench-smoke). Everything created
-# (namespaces, rules, cgroups, bpffs pins, processes) is removed on exit,
-# also on SIGINT/SIGTERM.
+# a plot under build/bench (smoke: build/bench-smoke; CGFBENCH_RESULTS=DIR
+# elsewhere). CGFBENCH_SIZES and CGFBENCH_ROUNDS override the defaults.
+# Everything created (namespaces, rules, cgroups, bpffs pins, processes)
+# is removed on exit, also on SIGINT/SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -42,9 +43,9 @@ case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench ;; esac
 
 case $MODE in
 full)
-	SIZES="0 1000 10000 100000" ROUNDS=5 ITER=2000 BUDGET_MS=1500
-	UDP_ITER=20000 UDP_NEW_ITER=5000 IPERF_SECS=3 IPERF_ROUNDS=3
-	LOAD_SIZES="1000 10000 100000" LOAD_REPS=3 CHANGE_REPS=5
+	SIZES="0 1000 10000 100000" ROUNDS=7 ITER=3000 BUDGET_MS=2000
+	UDP_ITER=20000 UDP_NEW_ITER=5000 IPERF_SECS=3 IPERF_ROUNDS=5
+	LOAD_SIZES="1000 10000 100000" LOAD_REPS=5 CHANGE_REPS=7
 	RES=$OUT/bench
 	;;
 smoke)
@@ -61,6 +62,7 @@ esac
 SIZES=${CGFBENCH_SIZES:-$SIZES}
 ROUNDS=${CGFBENCH_ROUNDS:-$ROUNDS}
 CONNTRACK=${CGFBENCH_CONNTRACK:-0}
+RES=${CGFBENCH_RESULTS:-$RES}
 TOP=${SIZES##* } # UDP, iperf3 and the one-rule change run at the largest size
 
 SYSTEMS="none cgfence iptl iptn nft"
@@ -276,8 +278,9 @@ show_table() { # TITLE FILE [NOTE]
 	[ -n "$note" ] && printf '%s\n' "$note" | fold -s -w 100
 	{
 		printf '\n### %s\n\n' "$title"
-		awk -F'\t' '{ line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line
-			if (NR == 1) { line = "|"; for (i = 1; i <= NF; i++) line = line (i == 1 ? "---|" : "---:|"); print line } }' "$file"
+		awk -F'\t' 'NR == FNR { if (FNR > 1) for (i = 1; i <= NF; i++) if ($i !~ /^(-|[0-9.]+k?)$/) text[i] = 1; next }
+			{ line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line
+			  if (FNR == 1) { line = "|"; for (i = 1; i <= NF; i++) line = line (text[i] ? "---|" : "---:|"); print line } }' "$file" "$file"
 		[ -n "$note" ] && printf '\n%s\n' "$note"
 	} >>"$RES/report.md"
 	return 0
@@ -454,15 +457,15 @@ bench_iperf() {
 			printf '%s\t%s\t%s\t%.2f\n' "$TOP" "$sys" "$r" "$(iperf_run "$sys")" >>"$RES/iperf_rounds.tsv"
 		done
 	done
-	printf 'rules\tsystem\tgbit_s\n' >"$RES/iperf.tsv"
+	printf 'rules\tsystem\tgbit_s\tmin_gbit_s\tmax_gbit_s\n' >"$RES/iperf.tsv"
 	tail -n +2 "$RES/iperf_rounds.tsv" | sort -t$'\t' -k2,2 -k4,4n | awk -F'\t' -v OFS='\t' '
-		function flush() { if (sys != "") print rules, sys, v[int((cnt + 1) / 2)] }
+		function flush() { if (sys != "") print rules, sys, v[int((cnt + 1) / 2)], v[1], v[cnt] }
 		$2 != sys { flush(); sys = $2; rules = $1; cnt = 0 }
 		{ v[++cnt] = $4 }
 		END { flush() }' >>"$RES/iperf.tsv"
-	awk -F'\t' 'NR > 1 { g[$2] = $3; rules = $1 }
-		END { print "rules\tnone (Gbit/s)\tcgfence (Gbit/s)\tcgfence/none"
-		      printf "%s\t%s\t%s\t%.2f\n", rules, g["none"], g["cgfence"], g["none"] ? g["cgfence"] / g["none"] : 0 }' \
+	awk -F'\t' 'NR > 1 { g[$2] = $3; range[$2] = $4 "-" $5; rules = $1 }
+		END { print "rules\tnone (Gbit/s)\tcgfence (Gbit/s)\tcgfence/none\tnone, all rounds\tcgfence, all rounds"
+		      printf "%s\t%s\t%s\t%.2f\t%s\t%s\n", rules, g["none"], g["cgfence"], g["none"] ? g["cgfence"] / g["none"] : 0, range["none"], range["cgfence"] }' \
 		"$RES/iperf.tsv" >"$TMP/iperf.table"
 }
 
@@ -547,7 +550,7 @@ bench_change() {
 		printf '%s\tiptn\t%s\t%s\n' "$TOP" "$rep" "$us" >>"$RES/change_rounds.tsv"
 		us=$(elapsed_us "${ID}_nft" "nft add element inet cgfbench allowed '{ 127.200.1.$rep . $PORT }'")
 		printf '%s\tnft\t%s\t%s\n' "$TOP" "$rep" "$us" >>"$RES/change_rounds.tsv"
-		us=$(elapsed_us - "true")
+		us=$(elapsed_us - /bin/true)
 		printf '%s\tnoop\t%s\t%s\n' "$TOP" "$rep" "$us" >>"$RES/change_rounds.tsv"
 	done
 	printf 'rules\tsystem\tmedian_us\tmin_us\n' >"$RES/change.tsv"
@@ -567,7 +570,7 @@ bench_change() {
 			what["iptn"] = "iptables-nft -I (one rule added)"
 			what["nft"] = "nft add element (one element added)"
 			what["cgfence-check"] = "for scale: cgfence check (parse + validate only)"
-			what["noop"] = "for scale: exec of true"
+			what["noop"] = "for scale: exec of /bin/true"
 			lab["cgfence"] = "cgfence"; lab["iptl"] = "iptables-legacy"; lab["iptn"] = "iptables-nft"; lab["nft"] = "nftables"
 			lab["cgfence-check"] = "cgfence"; lab["noop"] = "-"
 			for (i = 1; i <= 6; i++)
@@ -584,7 +587,7 @@ bench_hook() {
 		echo "(not run in smoke mode)" | tee -a "$RES/report.md"
 	elif [ -x "$script" ]; then
 		printf '\n== Container start (%s)\n' "$script"
-		CGFBENCH_OUT=$RES "$script" | tee "$RES/hook_overhead.txt"
+		CGFBENCH_MODE=$MODE CGFBENCH_OUT=$RES "$script" | tee "$RES/hook_overhead.txt"
 		{ echo '```'; cat "$RES/hook_overhead.txt"; echo '```'; } >>"$RES/report.md"
 	else
 		printf '\n== Container start with and without the cgfence hook\n'
@@ -616,7 +619,7 @@ for n in $SIZES; do
 	bench_connect "$n"
 done
 connect_summary
-CONNECT_NOTE="p50: best of $ROUNDS interleaved rounds of the per-round median; p99: median of the per-round p99s. Each run: up to $ITER exchanges or ${BUDGET_MS} ms. 0 rules: only the allowed destination (the hooks and the match are in place)."
+CONNECT_NOTE="iptables and nftables $( ((CONNTRACK)) && echo 'stateful (ESTABLISHED accepted first: only SYNs walk the chain)' || echo 'stateless (every egress packet of the fenced client is judged)'). p50: best of $ROUNDS interleaved rounds of the per-round median; p99: median of the per-round p99s. Each run: up to $ITER exchanges or ${BUDGET_MS} ms. 0 rules: only the allowed destination (the hooks and the match are in place)."
 connect_table p50_ns "$TMP/connect_p50.table"
 connect_table p99_ns "$TMP/connect_p99.table"
 show_table "1. Connection cost, p50 (TCP connect + 1-byte request/reply + close)" "$TMP/connect_p50.table" "$CONNECT_NOTE"
