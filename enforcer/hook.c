@@ -72,6 +72,8 @@ static void arm_deadline(unsigned int seconds)
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += seconds;
+	snprintf(alarm_message, sizeof(alarm_message),
+		 "cgfence: hook: timed out after %u s\n", seconds);
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(seconds);
 }
@@ -161,7 +163,10 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 	return 0;
 }
 
-/* Reads the state from stdin: at most OCI_STATE_MAX_SIZE, before the deadline. */
+/*
+ * Reads the state from stdin: at most OCI_STATE_MAX_SIZE, and finished
+ * a little before the deadline so that the error is the precise one.
+ */
 static int read_state_input(char **out, size_t *out_len)
 {
 	size_t cap = 4096, len = 0;
@@ -174,7 +179,7 @@ static int read_state_input(char **out, size_t *out_len)
 		ssize_t n;
 		int r;
 
-		r = poll(&p, 1, (int)remaining_ms());
+		r = poll(&p, 1, (int)(remaining_ms() * 9 / 10));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {

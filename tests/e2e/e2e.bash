@@ -111,6 +111,10 @@ runc_cmd() { # SUBCOMMAND NAME [ARGS...]
 container_cgroup() {
 	local pid
 	pid=$(runc_cmd state "$1" | jq -r .pid)
+	if ! [ "$pid" -gt 0 ] 2>/dev/null; then
+		echo "container $1 is not running: $(cat "$BATS_TEST_TMPDIR/$1.log" 2>/dev/null)" >&2
+		return 1
+	fi
 	echo "$(cgroup2_mount)$(sed -n 's/^0:://p' "/proc/$pid/cgroup")"
 }
 

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# `cgfence hook` driven directly with OCI state on stdin, for what a real
+# runtime does not easily provoke: oversized or endless input, a held lock,
+# processes in the root or the runtime's own cgroup. Needs root; runs in
+# CI as root (nothing here skips itself).
+
+load ../helpers
+load e2e
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+setup() {
+	e2e_setup
+	SLEEPERS=()
+}
+
+teardown() {
+	local pid
+	for pid in "${SLEEPERS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
+hook() {
+	"$CGFENCE" hook --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" "$@"
+}
+
+# state ID STATUS PID [ANNOTATIONS-JSON]
+state() {
+	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
+		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
+}
+
+# sleeper CGROUP: a process in that cgroup; prints its pid.
+sleeper() {
+	sleep 60 &
+	SLEEPERS+=($!)
+	echo $! >"$1/cgroup.procs"
+	LAST_SLEEPER=$!
+}
+
+@test "prestart and poststop given as arguments fence and release a cgroup" {
+	policy h-open '"egress": {"default": "deny"}'
+	cg=$(new_cgroup stage)
+	sleeper "$cg"
+	run hook prestart <<<"$(state h-stage created "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	run "$CGFENCE" status --json --bpffs "$BPFFS"
+	[ "$(echo "$output" | jq -r '.[0].container_id + " " + .[0].policy + " " + .[0].state')" = "h-stage h-open ok" ]
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+	run hook poststop <<<"$(state h-stage running 0)"
+	[ "$status" -eq 0 ]
+	assert_nothing_pinned
+}
+
+@test "poststop of an unknown container, or with no state pinned at all, exits 0 quietly" {
+	run hook <<<"$(state never-seen stopped 0)"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$CGFENCE" hook --policy-dir "$POLICY_DIR" --bpffs /sys/fs/bpf/nothing-here-$TEST_ID <<<"$(state x stopped 0)"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "poststop leaves a cgroup that still runs processes fenced, and says so" {
+	policy h-open '"egress": {"default": "allow"}'
+	cg=$(new_cgroup busy)
+	sleeper "$cg"
+	hook <<<"$(state h-busy creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	run hook <<<"$(state h-busy stopped 0)"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: container h-busy: poststop: cgroup $cg still runs processes; leaving it fenced"* ]]
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+	run hook <<<"$(state h-busy stopped 0)"
+	assert_nothing_pinned
+}
+
+@test "a failure is one line on stderr and a non-zero exit" {
+	cg=$(new_cgroup oneline)
+	sleeper "$cg"
+	run hook <<<"$(state h-one creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "cgfence: container h-one: policy \"absent\" named by annotation cgfence.policy does not exist"* ]]
+}
+
+@test "state on stdin is bounded in size and in time" {
+	run bash -c "head -c 2000000 /dev/zero | tr '\\0' ' ' | $CGFENCE hook --bpffs $BPFFS --policy-dir $POLICY_DIR"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read the container state on stdin: larger than 1 MiB"* ]]
+	start=$SECONDS
+	# A writer that never closes; process substitution is not waited for.
+	run bash -c "exec $CGFENCE hook --timeout 1 --bpffs $BPFFS --policy-dir $POLICY_DIR < <(sleep 8 2>/dev/null)"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read the container state on stdin: timed out"* ]]
+	[ $((SECONDS - start)) -lt 8 ]
+	run hook <<<'{"id": "x", "status": "creating", "pid": 1, "annotations": {"a": 1}}'
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'invalid container state on stdin: annotation "a" must be a string'* ]]
+}
+
+@test "relative paths and unknown stages are refused" {
+	run "$CGFENCE" hook --policy-dir policies </dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"must be absolute paths"* ]]
+	run "$CGFENCE" hook startContainer </dev/null
+	[ "$status" -eq 2 ]
+	run hook <<<"$(state h-x running 1)"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'cannot tell the hook stage from status "running"'* ]]
+}
+
+@test "the root cgroup and the runtime's own cgroup are refused" {
+	policy h-open '"egress": {"default": "allow"}'
+	sleep 60 &
+	SLEEPERS+=($!)
+	echo $! >"$(cgroup2_mount)/cgroup.procs"
+	run hook <<<"$(state h-root creating $! '{"cgfence.policy": "h-open"}')"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is in the root cgroup; refusing to fence it"* ]]
+
+	cg=$(new_cgroup shared)
+	sleeper "$cg"
+	run bash -c "echo \$\$ >$cg/cgroup.procs && exec $CGFENCE hook --policy-dir $POLICY_DIR --bpffs $BPFFS --lifecycle-log $LIFECYCLE" \
+		<<<"$(state h-shared creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"shares the runtime's cgroup $cg; refusing to fence it"* ]]
+	assert_nothing_pinned
+}
+
+@test "a held state lock makes the hook give up within its timeout, leaving nothing behind" {
+	policy h-open '"egress": {"default": "allow"}'
+	cg=$(new_cgroup locked)
+	sleeper "$cg"
+	# Load the programs first so that the directory exists to lock.
+	hook <<<"$(state h-warm creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
+	flock "$BPFFS" sleep 6 &
+	holder=$!
+	sleep 0.2
+	start=$SECONDS
+	run hook --timeout 2 <<<"$(state h-locked creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	elapsed=$((SECONDS - start))
+	kill $holder 2>/dev/null || true
+	wait $holder 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"timed out waiting for the state lock"* ]]
+	[ "$elapsed" -le 3 ]
+	assert_nothing_pinned
+}
+
+@test "a container no policy applies to runs unconfined, and that is recorded" {
+	cg=$(new_cgroup unconfined)
+	sleeper "$cg"
+	run hook <<<"$(state h-free creating "$LAST_SLEEPER")"
+	[ "$status" -eq 0 ]
+	run lifecycle '.event == "unconfined"'
+	[[ "$output" == *'"container_id":"h-free"'*'"cgroup":"'"$cg"'"'*'"policy":null'* ]]
+	assert_nothing_pinned
+}
