@@ -1,58 +1,95 @@
 #!/bin/bash
-# make demo: fences a scratch cgroup with policies/demo.json and shows one
-# allowed connection, one denied connection and one denied device open.
-# Everything it creates is removed on exit, even when interrupted.
+# make demo: a busybox container under runc whose createRuntime hook is
+# `cgfence hook`. The annotation cgfence.policy=demo selects
+# policies/demo.json before the container's first instruction; from inside
+# it, one connection is allowed, one is denied, and /dev/zero is denied.
+# Its poststop hook removes the fence. Everything the demo creates is
+# removed on exit, even when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-build}
+REPO=$(pwd)
+OUT=$(cd "${OUT:-build}" && pwd)
 CGFENCE=$OUT/cgfence
 PROBE=$OUT/tests/probe
-POLICY=policies/demo.json
 BPFFS=/sys/fs/bpf/cgfence-demo
+ID=cgfence-demo-$$
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "make demo needs root (it attaches BPF programs to a cgroup)" >&2
+	echo "make demo needs root (runc, and BPF programs attached to a cgroup)" >&2
 	exit 1
 fi
-mount=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
-CG="$mount/cgfence-demo-$$"
+WORK=$(mktemp -d /tmp/cgfence-demo.XXXXXX)
+RUNC=(runc --root "$WORK/runc")
 servers=()
 
 cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
-	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1 || true
-	rmdir "$CG" 2>/dev/null || true
-	rm -rf "$BPFFS"
+	"${RUNC[@]}" delete --force "$ID" >/dev/null 2>&1 || true
+	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$WORK/lifecycle.jsonl" >/dev/null 2>&1 || true
+	rm -rf "$BPFFS" "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@" || true; }
+inside() { # LABEL PROBE-ARGS...: one probe run inside the container
+	printf '%-30s -> ' "$1"
+	shift
+	"${RUNC[@]}" exec "$ID" /probe "$@" || true
+}
 
-step "the policy"
-cat "$POLICY"
-show "$CGFENCE" check "$POLICY"
+step "the policy directory (the annotation cgfence.policy=demo picks demo.json)"
+cat policies/demo.json
+"$CGFENCE" check "$REPO/policies"
 
-step "two servers on loopback: 127.0.0.1:18080 (allowed) and :18081 (not listed)"
+step "a busybox root filesystem and a runc bundle whose hooks call cgfence"
+mkdir -p "$WORK/bundle/rootfs/bin"
+cp /bin/busybox "$WORK/bundle/rootfs/bin/"
+for applet in sh sleep; do ln -s busybox "$WORK/bundle/rootfs/bin/$applet"; done
+cp "$OUT/tests/probe-static" "$WORK/bundle/rootfs/probe"
+runc spec --bundle "$WORK/bundle"
+hook_args=$(jq -cn --arg p "$REPO/policies" --arg b "$BPFFS" --arg l "$WORK/lifecycle.jsonl" \
+	'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
+# No network namespace: the container shares the host's loopback servers.
+jq --arg c "$CGFENCE" --argjson args "$hook_args" \
+	'.process.terminal = false | .process.args = ["/bin/sleep", "3600"]
+	| .linux.namespaces |= map(select(.type != "network"))
+	| .annotations = {"cgfence.policy": "demo"}
+	| .hooks = {"createRuntime": [{"path": $c, "args": $args, "env": []}],
+		    "poststop": [{"path": $c, "args": $args, "env": []}]}' \
+	"$WORK/bundle/config.json" >"$WORK/config.json"
+mv "$WORK/config.json" "$WORK/bundle/config.json"
+jq '{annotations, hooks}' "$WORK/bundle/config.json"
+
+step "servers on the host's loopback: 127.0.0.1:18080 (allowed) and :18081 (not listed)"
 for port in 18080 18081; do
-	"$PROBE" serve tcp 127.0.0.1 $port 1000 >/dev/null &
+	"$PROBE" serve tcp 127.0.0.1 $port 1000 >/dev/null 2>&1 &
 	servers+=($!)
 done
 sleep 0.2
 
-step "fence a scratch cgroup"
-mkdir -p "$CG"
-"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CG" --policy "$POLICY"
+step "runc run: the hook fences the container before it starts"
+"${RUNC[@]}" run -d --bundle "$WORK/bundle" "$ID" </dev/null >"$WORK/container.log" 2>&1
+"$CGFENCE" status --bpffs "$BPFFS"
 
-step "from inside the cgroup"
-printf 'connect 127.0.0.1:18080/tcp -> '; "$PROBE" --cgroup "$CG" request tcp 127.0.0.1 18080 || true
-printf 'connect 127.0.0.1:18081/tcp -> '; "$PROBE" --cgroup "$CG" connect tcp 127.0.0.1 18081 || true
-printf 'open /dev/zero              -> '; "$PROBE" --cgroup "$CG" open /dev/zero r || true
-printf 'open /dev/null              -> '; "$PROBE" --cgroup "$CG" open /dev/null r || true
+step "from inside the container"
+inside "connect 127.0.0.1:18080/tcp" request tcp 127.0.0.1 18080
+inside "connect 127.0.0.1:18081/tcp" connect tcp 127.0.0.1 18081
+inside "open /dev/zero" open /dev/zero r
+inside "open /dev/null" open /dev/null r
 
 step "why (the same tables the kernel uses)"
-"$CGFENCE" explain --policy "$POLICY" --egress 127.0.0.1:18080/tcp \
+"$CGFENCE" explain --policy policies/demo.json --egress 127.0.0.1:18080/tcp \
 	--egress 127.0.0.1:18081/tcp --device c:1:5:r
 
-step "status"
+step "stop the container: its poststop hook removes the fence"
+"${RUNC[@]}" kill "$ID" KILL
+for _ in $(seq 50); do
+	[ "$("${RUNC[@]}" state "$ID" | jq -r .status)" = stopped ] && break
+	sleep 0.05
+done
+"${RUNC[@]}" delete "$ID"
 "$CGFENCE" status --bpffs "$BPFFS"
+
+step "the lifecycle records (what the audit trail sees)"
+cat "$WORK/lifecycle.jsonl"
