@@ -405,11 +405,8 @@ static int gc_refcounts(struct cgf_state *st, struct fence_gc_stats *stats)
 		    pinfo.refcount == users)
 			continue;
 		stats->refcounts++;
-		/* tables_release() deletes the tables at the last reference. */
-		pinfo.refcount = users ? users : 1;
+		pinfo.refcount = users; /* 0: idle, pruned below */
 		bpf_map_update_elem(pinfo_fd, &pids[i], &pinfo, BPF_EXIST);
-		if (!users)
-			tables_release(st, pids[i]);
 	}
 	free(pids);
 	return 0;
@@ -426,5 +423,12 @@ int fence_gc(struct cgf_state *st, fence_gc_removed_fn removed, void *ctx,
 		err = gc_link_dirs(st, stats);
 	if (!err)
 		err = gc_refcounts(st, stats);
+	if (!err) {
+		int n = tables_prune_idle(st, 0);
+
+		if (n < 0)
+			return n;
+		stats->idle_tables = n;
+	}
 	return err;
 }

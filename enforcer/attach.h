@@ -51,6 +51,7 @@ struct fence_gc_stats {
 	unsigned int records; /* cgroups that no longer exist */
 	unsigned int link_dirs; /* pinned links without a record */
 	unsigned int refcounts; /* policy reference counts corrected */
+	unsigned int idle_tables; /* compiled policies no cgroup used */
 };
 
 typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,
@@ -59,8 +60,8 @@ typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,
 
 /*
  * Removes the state of cgroups that no longer exist (their poststop never
- * ran), links without a record, and recounts the policy references so
- * that tables nobody uses are deleted. Calls removed() per record.
+ * ran), links without a record, recounts the policy references, and
+ * deletes the tables no cgroup uses. Calls removed() per record.
  */
 int fence_gc(struct cgf_state *st, fence_gc_removed_fn removed, void *ctx,
 	     struct fence_gc_stats *stats);

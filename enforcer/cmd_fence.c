@@ -443,7 +443,7 @@ int cmd_gc(int argc, char **argv)
 		log_error("gc: %s: %s", o.bpffs, strerror(-err));
 		return 1;
 	}
-	printf("gc: %u stale cgroup record(s), %u orphan link dir(s) removed, %u policy reference count(s) corrected\n",
-	       stats.records, stats.link_dirs, stats.refcounts);
+	printf("gc: %u stale cgroup record(s), %u orphan link dir(s), %u unused compiled policies removed; %u policy reference count(s) corrected\n",
+	       stats.records, stats.link_dirs, stats.idle_tables, stats.refcounts);
 	return 0;
 }

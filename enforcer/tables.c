@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -158,6 +159,55 @@ static int create_tables(struct cgf_state *st, const struct compiled_policy *cp,
 	return 0;
 }
 
+struct idle_table {
+	uint32_t id;
+	uint64_t created_ns;
+};
+
+static int compare_idle_age(const void *a, const void *b)
+{
+	const struct idle_table *x = a, *y = b;
+
+	return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+}
+
+int tables_prune_idle(struct cgf_state *st, unsigned int keep)
+{
+	int fd = st->map_fds[CGF_MAP_POLICY_INFO];
+	struct idle_table *idle = NULL;
+	struct cgf_policy_info info;
+	uint32_t key, next;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	int deleted = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &info) || info.refcount)
+			continue;
+		if (n == cap) {
+			struct idle_table *bigger;
+
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(idle, cap * sizeof(*idle));
+			if (!bigger) {
+				free(idle);
+				return -ENOMEM;
+			}
+			idle = bigger;
+		}
+		idle[n++] = (struct idle_table){ key, info.created_ns };
+	}
+	if (n > keep) {
+		qsort(idle, n, sizeof(*idle), compare_idle_age);
+		for (size_t i = 0; i < n - keep; i++, deleted++)
+			delete_tables(st, idle[i].id);
+	}
+	free(idle);
+	return deleted;
+}
+
 int tables_acquire(struct cgf_state *st, const struct compiled_policy *cp,
 		   const char *name, uint32_t *policy_id)
 {
@@ -172,6 +222,7 @@ int tables_acquire(struct cgf_state *st, const struct compiled_policy *cp,
 		*policy_id = id;
 		return 0;
 	}
+	tables_prune_idle(st, TABLES_IDLE_KEEP - 1);
 	return create_tables(st, cp, name, policy_id);
 }
 
@@ -182,13 +233,11 @@ int tables_release(struct cgf_state *st, uint32_t policy_id)
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
 				&info))
 		return -errno;
-	if (info.refcount > 1) {
-		info.refcount--;
-		if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO],
-					&policy_id, &info, BPF_EXIST))
-			return -errno;
-		return 0;
-	}
-	delete_tables(st, policy_id);
+	if (info.refcount == 0)
+		return 0; /* idle already */
+	info.refcount--;
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
+				&info, BPF_EXIST))
+		return -errno;
 	return 0;
 }

@@ -12,11 +12,24 @@
 #include "compile.h"
 #include "loader.h"
 
+/*
+ * Tables whose last cgroup left stay loaded, idle (refcount 0), for the
+ * next container with the same policy: putting an inner map into the
+ * map-in-maps, or taking it out, waits for an RCU grace period (about
+ * 10 ms each), which would otherwise be paid twice per container start and
+ * twice per stop. At most TABLES_IDLE_KEEP idle policies are kept; `cgfence
+ * gc` deletes them all.
+ */
+#define TABLES_IDLE_KEEP 16
+
 /* Finds the tables with cp's digest or creates them; takes a reference. */
 int tables_acquire(struct cgf_state *st, const struct compiled_policy *cp,
 		   const char *name, uint32_t *policy_id);
 
-/* Drops a reference; the tables are deleted with the last one. */
+/* Drops a reference; at zero the tables stay, idle. */
 int tables_release(struct cgf_state *st, uint32_t policy_id);
+
+/* Deletes idle tables, oldest first, until at most keep remain; the count. */
+int tables_prune_idle(struct cgf_state *st, unsigned int keep);
 
 #endif

@@ -168,3 +168,34 @@ sleeper() {
 	[[ "$output" == *'"container_id":"h-free"'*'"cgroup":"'"$cg"'"'*'"policy":null'* ]]
 	assert_nothing_pinned
 }
+
+@test "a policy's tables outlive its last container for the next one, and gc removes them" {
+	policy h-open '"egress": {"default": "deny"}'
+	cg=$(new_cgroup idle)
+	sleeper "$cg"
+	hook <<<"$(state h-idle1 creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+	hook <<<"$(state h-idle1 stopped 0)"
+	id=$(lifecycle '.event == "applied"' | jq -r .policy_id)
+	name=$(printf 'cgf_l_%08x' "$id")
+	run bpftool map show name "$name"
+	[ "$status" -eq 0 ]
+
+	sleeper "$cg"
+	hook <<<"$(state h-idle2 creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	[ "$(lifecycle '.container_id == "h-idle2"' | jq -r .policy_id)" = "$id" ]
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+	hook <<<"$(state h-idle2 stopped 0)"
+
+	run "$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[[ "$output" =~ ", "[1-9][0-9]*" unused compiled policies removed;" ]]
+	for _ in $(seq 50); do # freed after an RCU grace period
+		bpftool map show name "$name" >/dev/null 2>&1 || break
+		sleep 0.05
+	done
+	run bpftool map show name "$name"
+	[ "$status" -ne 0 ]
+	assert_nothing_pinned
+}
