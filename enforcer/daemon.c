@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
@@ -24,6 +25,7 @@
 #include "commands.h"
 #include "daemon.h"
 #include "loader.h"
+#include "privs.h"
 #include "util.h"
 
 struct daemon {
@@ -32,16 +34,33 @@ struct daemon {
 	int log_fd;
 	uint64_t unwritten; /* lines lost to write errors since the last report */
 	unsigned int stats_interval_s;
+	bool seccomp_log;
+	bool test_forbidden_syscall;
 };
 
-static volatile sig_atomic_t want_reopen, want_stop;
+static volatile sig_atomic_t want_reopen, want_stop, want_forbidden;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		want_reopen = 1;
+	else if (sig == SIGUSR1)
+		want_forbidden = 1;
 	else
 		want_stop = 1;
+}
+
+/*
+ * --test-forbidden-syscall: on SIGUSR1, try to load a BPF program, which
+ * the seccomp filter must refuse by killing the daemon. For tests only.
+ */
+static void try_forbidden_syscall(void)
+{
+	union bpf_attr attr = { .prog_type = BPF_PROG_TYPE_SOCKET_FILTER };
+
+	log_info("test: attempting bpf(BPF_PROG_LOAD), which must be refused");
+	syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	log_error("test: bpf(BPF_PROG_LOAD) was not refused by seccomp");
 }
 
 static uint64_t clock_ns(clockid_t clock)
@@ -217,7 +236,7 @@ static int install_signals(void)
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGHUP, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
-	    sigaction(SIGINT, &sa, NULL))
+	    sigaction(SIGINT, &sa, NULL) || sigaction(SIGUSR1, &sa, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -238,6 +257,11 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 			want_reopen = 0;
 			reopen_log(d);
 		}
+		if (want_forbidden) {
+			want_forbidden = 0;
+			if (d->test_forbidden_syscall)
+				try_forbidden_syscall();
+		}
 		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
 			report_stats(d);
 			next_stats = clock_ns(CLOCK_MONOTONIC) +
@@ -256,6 +280,8 @@ int cmd_daemon(int argc, char **argv)
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "stats-interval", required_argument, NULL, 's' },
+		{ "seccomp-log", no_argument, NULL, 'L' },
+		{ "test-forbidden-syscall", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -281,10 +307,18 @@ int cmd_daemon(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L':
+			d.seccomp_log = true;
+			break;
+		case 'T':
+			d.test_forbidden_syscall = true;
+			break;
 		case 'h':
-			printf("usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval SECONDS]\n"
+			printf("usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval SECONDS] [--seccomp-log]\n"
 			       "Writes denials to the audit log (default %s).\n"
-			       "SIGHUP reopens the log, SIGTERM stops.\n",
+			       "SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds no\n"
+			       "capabilities and runs under a seccomp allow-list; --seccomp-log only logs\n"
+			       "syscalls outside it (to diagnose a kernel or libc that needs one more).\n",
 			       CGF_DEFAULT_AUDIT_LOG);
 			return 0;
 		default:
@@ -320,6 +354,11 @@ int cmd_daemon(int argc, char **argv)
 		return 1;
 	}
 	err = install_signals();
+	if (!err) {
+		err = privs_lock_down(PRIVS_DAEMON, d.seccomp_log);
+		if (err)
+			log_error("cannot drop privileges: %s", strerror(-err));
+	}
 	if (!err) {
 		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
 						     "started", d.log_path));

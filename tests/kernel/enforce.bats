@@ -114,6 +114,18 @@ JSON
 	assert_probe ok --cgroup "$cg" open /dev/null rw
 }
 
+@test "a devices-only policy loads and leaves the network alone" {
+	cg=$(new_cgroup devonly)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-devonly",
+	  "devices": {"default": "allow", "rules": [{"action": "deny", "type": "c", "major": 1, "minor": 5, "access": "w"}]}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_server tcp 127.0.0.1 $port
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.1 $port
+	assert_probe ok --cgroup "$cg" open /dev/zero r
+	assert_probe EPERM --cgroup "$cg" open /dev/zero rw
+}
+
 @test "sub-cgroups stay fenced" {
 	cg=$(new_cgroup parent)
 	child=$(new_cgroup parent/child/grandchild)

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <linux/bpf.h>
+#include <sys/prctl.h>
+
+#include <seccomp.h>
+#include <sys/capability.h>
+
+#include "privs.h"
+#include "util.h"
+
+/*
+ * Syscalls every confined cgfence process needs: memory (malloc), signals,
+ * time, writing and closing what it has open, exiting. Found by running the
+ * daemon and the hook under strace through their whole life, including log
+ * rotation (SIGHUP) and shutdown (SIGTERM); see tests/kernel/privs.bats.
+ */
+static const int common_syscalls[] = {
+	SCMP_SYS(read),	       SCMP_SYS(write),	       SCMP_SYS(writev),
+	SCMP_SYS(close),       SCMP_SYS(fstat),	       SCMP_SYS(newfstatat),
+	SCMP_SYS(lseek),       SCMP_SYS(brk),	       SCMP_SYS(mmap),
+	SCMP_SYS(munmap),      SCMP_SYS(mremap),       SCMP_SYS(madvise),
+	SCMP_SYS(futex),       SCMP_SYS(getpid),       SCMP_SYS(gettid),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(restart_syscall), SCMP_SYS(exit),     SCMP_SYS(exit_group),
+};
+
+/* The daemon also waits on the perf buffer and reopens its log. */
+static const int daemon_syscalls[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
+	SCMP_SYS(ioctl),      SCMP_SYS(openat),	     SCMP_SYS(open),
+	SCMP_SYS(mkdir),      SCMP_SYS(mkdirat),     SCMP_SYS(fcntl),
+};
+
+/* Writers append lifecycle records to a log they open after attaching. */
+static const int writer_syscalls[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
+	SCMP_SYS(fcntl),
+};
+
+/*
+ * bpf(2) only on maps already open: no loading, no attaching, no pinning.
+ * DELETE: libbpf's perf_buffer__free() clears the per-CPU perf map slots.
+ */
+static const int daemon_bpf_cmds[] = {
+	BPF_MAP_LOOKUP_ELEM,
+	BPF_MAP_UPDATE_ELEM,
+	BPF_MAP_DELETE_ELEM,
+	BPF_MAP_GET_NEXT_KEY,
+};
+
+int privs_drop_capabilities(void)
+{
+	cap_t empty;
+	int err = 0;
+
+	/* Bounding set first: dropping it needs CAP_SETPCAP, dropped below. */
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+		if (cap_drop_bound(c) && errno != EINVAL)
+			return -errno;
+	}
+	if (cap_reset_ambient() && errno != EINVAL)
+		return -errno;
+	empty = cap_init();
+	if (!empty)
+		return -errno;
+	if (cap_set_proc(empty))
+		err = -errno;
+	cap_free(empty);
+	if (err)
+		return err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}
+
+static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* A syscall this architecture lacks is simply not needed. */
+		if (calls[i] < 0)
+			continue;
+		int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int privs_confine(enum privs_profile profile, bool log_only)
+{
+	scmp_filter_ctx ctx;
+	int err;
+
+	ctx = seccomp_init(log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	err = allow_all(ctx, common_syscalls, ARRAY_SIZE(common_syscalls));
+	if (!err && profile == PRIVS_DAEMON) {
+		err = allow_all(ctx, daemon_syscalls, ARRAY_SIZE(daemon_syscalls));
+		for (size_t i = 0; !err && i < ARRAY_SIZE(daemon_bpf_cmds); i++)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bpf), 1,
+					       SCMP_A0(SCMP_CMP_EQ,
+						       daemon_bpf_cmds[i]));
+	} else if (!err) {
+		err = allow_all(ctx, writer_syscalls, ARRAY_SIZE(writer_syscalls));
+	}
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return err;
+}
+
+int privs_lock_down(enum privs_profile profile, bool log_only)
+{
+	int err = privs_drop_capabilities();
+
+	if (err)
+		return err;
+	return privs_confine(profile, log_only);
+}

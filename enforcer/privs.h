@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Least privilege: once the BPF work is done, a cgfence process drops every
+ * capability (bounding, effective, permitted, inheritable, ambient), sets
+ * no-new-privileges and installs a seccomp allow-list for what it still
+ * has to do. A syscall outside the list kills the process (SIGSYS), or is
+ * only logged by the kernel with --seccomp-log, for diagnosing a kernel or
+ * libc that needs one more.
+ */
+#ifndef CGFENCE_PRIVS_H
+#define CGFENCE_PRIVS_H
+
+#include <stdbool.h>
+
+enum privs_profile {
+	/* cgfence daemon: perf buffer, map reads/writes, log writes, reopen */
+	PRIVS_DAEMON,
+	/* hook and apply after attaching: write records, print, exit */
+	PRIVS_WRITER,
+};
+
+/* Drops all capabilities in every set and sets no-new-privileges. */
+int privs_drop_capabilities(void);
+
+/* Installs the profile's seccomp filter; log_only: log, do not kill. */
+int privs_confine(enum privs_profile profile, bool log_only);
+
+/* Both, in that order; returns 0 or a negative errno. */
+int privs_lock_down(enum privs_profile profile, bool log_only);
+
+#endif
