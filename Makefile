@@ -1,5 +1,6 @@
 # cgfence build. Every product goes to $(OUT); V=1 shows the commands.
 OUT ?= build
+export OUT
 PREFIX ?= /usr/local
 DESTDIR ?=
 BPFTOOL ?= bpftool
