@@ -41,10 +41,10 @@ BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*
 
 all: $(OUT)/cgfence $(HELPERS) $(BENCH_TOOLS)
 
-$(OUT):
+$(OUT)/tests:
 	$(Q)mkdir -p $(OUT)/tests
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(OUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -52,7 +52,7 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
-$(OUT)/%.o: enforcer/%.c $(wildcard include/*.h enforcer/*.h) | $(OUT)
+$(OUT)/%.o: enforcer/%.c $(wildcard include/*.h enforcer/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -62,20 +62,20 @@ $(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(CORE_OBJS) | $(OUT)
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(CORE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(LDLIBS_CORE) -o $@
 
-$(OUT)/tests/%: tests/helpers/%.c | $(OUT)
+$(OUT)/tests/%: tests/helpers/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # The probe inside busybox containers (tests/e2e, make demo): no libc there.
-$(OUT)/tests/probe-static: tests/helpers/probe.c | $(OUT)
+$(OUT)/tests/probe-static: tests/helpers/probe.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
-$(OUT)/tests/%: tests/bench/%.c | $(OUT)
+$(OUT)/tests/%: tests/bench/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
