@@ -37,6 +37,9 @@ HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*
 HELPERS += $(OUT)/tests/probe-static
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
+# The BPF object is an intermediate of the skeleton; tests load it too.
+.SECONDARY: $(OUT)/cgfence.bpf.o
+
 .PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format
 
 all: $(OUT)/cgfence $(HELPERS) $(BENCH_TOOLS)
