@@ -271,6 +271,46 @@ JSON
 	rm -rf "$foreign"
 }
 
+# 100,000 addresses over 300 rules, all inside 127.0.0.0/8 like the tested
+# address, so the trie does real work; the allowed flow matches the last rule.
+big_policy() { # ALLOWED_PORT
+	awk -v port="$1" 'BEGIN {
+		printf "{\"version\": 1, \"name\": \"kt-big\", \"egress\": {\"default\": \"deny\", \"rules\": ["
+		n = 0
+		for (r = 0; r < 300; r++) {
+			printf "%s{\"action\": \"allow\", \"protocol\": \"tcp\", \"ports\": [%d], \"to\": [", (r ? "," : ""), 1000 + r
+			for (i = 0; i < 334 && n < 100000; i++) {
+				n++
+				printf "%s\"127.%d.%d.%d\"", (i ? "," : ""), int(n / 65536) % 256 + 1, int(n / 256) % 256, n % 256
+			}
+			printf "]}"
+		}
+		printf ",{\"action\": \"deny\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"tcp\", \"ports\": [%d]}", port + 1
+		printf ",{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\"}]}}\n"
+	}'
+}
+
+@test "a policy with 100,000 addresses and 302 rules loads and enforces first-match" {
+	cg=$(new_cgroup big)
+	ok=$(random_port)
+	big_policy $ok >"$BATS_TEST_TMPDIR/big.json"
+	run "$CGFENCE" check "$BATS_TEST_TMPDIR/big.json"
+	[[ "$output" == *"302 rules, 100002 addresses"* ]]
+	run apply_policy "$cg" "$BATS_TEST_TMPDIR/big.json"
+	[ "$status" -eq 0 ]
+	id=$(echo "$output" | sed -n 's/.*policy id \([0-9a-f]*\).*/\1/p')
+	start_server tcp 127.0.0.1 $ok
+	start_server tcp 127.0.0.1 $((ok + 1))
+	start_server tcp 127.1.0.5 1000
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.1 $ok
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((ok + 1))
+	assert_probe ok --cgroup "$cg" request tcp 127.1.0.5 1000
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.1.0.5 1001
+	run bpftool map show name "cgf_l_$id"
+	echo "$output"
+	[[ "$output" == *"lpm_trie"*"max_entries 100"[0-9][0-9][0-9]" "* ]]
+}
+
 @test "apply refuses bad input and leaves nothing behind" {
 	cg=$(new_cgroup refuse)
 	write_policy "$BATS_TEST_TMPDIR/bad.json" '{"version": 1, "name": "kt-bad", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["10.0.0.1/8"]}]}}'
