@@ -19,6 +19,9 @@ setup() {
 teardown() {
 	stop_daemon
 	stop_servers
+	if [ -n "${SMALL_MNT:-}" ]; then
+		umount "$SMALL_MNT" 2>/dev/null || true
+	fi
 }
 
 start_daemon() {
@@ -192,4 +195,52 @@ JSON
 	[[ "$output" == *"3 denied"* ]]
 	[[ "$output" == *"2  127.0.0.21:53/udp"* ]]
 	[[ "$output" == *"3  kt-review egress.rules[1]"* ]]
+}
+
+@test "disk full: the daemon keeps running, counts what it could not write, and says so later" {
+	cg=$(new_cgroup diskfull)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-full enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	mnt="$BATS_TEST_TMPDIR/small"
+	SMALL_MNT="$mnt"
+	mkdir -p "$mnt"
+	mount -t tmpfs -o size=64k tmpfs "$mnt"
+	LOG="$mnt/audit.jsonl"
+	start_daemon
+	# Fill the log's last page with a valid line, then fill the filesystem:
+	# the next denials cannot be written.
+	size=$(stat -c %s "$LOG")
+	pad=$((4096 - size % 4096))
+	[ "$pad" -ge 32 ] || pad=$((pad + 4096))
+	printf '{"type":"pad","p":"%s"}\n' "$(head -c $((pad - 22)) /dev/zero | tr '\0' x)" >>"$LOG"
+	[ $(($(stat -c %s "$LOG") % 4096)) -eq 0 ]
+	dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true
+	for i in 1 2 3; do
+		assert_probe EPERM --cgroup "$cg" sendto 127.0.0.4$i 9
+	done
+	sleep 0.5
+	kill -0 "$DAEMON_PID"
+	# Room again: the next line is preceded by the count of lost lines.
+	rm -f "$mnt/filler"
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.49 9
+	wait_for_lines '.dst == "127.0.0.49"' 1
+	cp "$LOG" "$BATS_TEST_TMPDIR/full-log.copy"
+	stop_daemon
+	umount "$mnt"
+	SMALL_MNT=
+	jq -e -s 'map(select(.type == "write_errors")) | .[0].count >= 3' "$BATS_TEST_TMPDIR/full-log.copy"
+}
+
+@test "cgfence log --follow shows new records as they are written" {
+	cg=$(new_cgroup follow)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-follow enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	"$CGFENCE" log "$LOG" --follow --json >"$BATS_TEST_TMPDIR/follow.out" &
+	follower=$!
+	sleep 0.3
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.51 9
+	for _ in $(seq 50); do grep -q 127.0.0.51 "$BATS_TEST_TMPDIR/follow.out" && break; sleep 0.05; done
+	kill "$follower"
+	grep -q '"dst":"127.0.0.51"' "$BATS_TEST_TMPDIR/follow.out"
 }
