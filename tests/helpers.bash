@@ -86,3 +86,25 @@ assert_probe() {
 		return 1
 	fi
 }
+
+# start_daemon [OPTIONS]: cgfence daemon writing to $LOG, in the background;
+# returns once it has logged its start.
+start_daemon() {
+	"$CGFENCE" daemon --bpffs "$BPFFS" --log "$LOG" --stats-interval 1 "$@" \
+		2>"$BATS_TEST_TMPDIR/daemon.err" &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		grep -q '"event":"started"' "$LOG" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/daemon.err" >&2
+	return 1
+}
+
+stop_daemon() {
+	if [ -n "${DAEMON_PID:-}" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+		DAEMON_PID=
+	fi
+}

@@ -16,17 +16,6 @@ setup() {
 	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
 }
 
-start_daemon() {
-	"$CGFENCE" daemon --bpffs "$BPFFS" --log "$LOG" --stats-interval 1 "$@" \
-		2>"$BATS_TEST_TMPDIR/daemon.err" &
-	DAEMON_PID=$!
-	for _ in $(seq 100); do
-		grep -q '"event":"started"' "$LOG" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	cat "$BATS_TEST_TMPDIR/daemon.err" >&2
-	return 1
-}
 
 status_field() {
 	awk -v k="$1:" '$1 == k { print $2 }' "/proc/$DAEMON_PID/status"
