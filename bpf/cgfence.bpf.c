@@ -372,19 +372,35 @@ CGF_INLINE void cgf_flow_remember(const struct cgf_flow_key *k, __u32 policy_id)
 
 /* ---- connect and sendmsg: judged before anything is sent ---- */
 
-CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, struct cgf_peer *p,
+/* The destination of a connect or sendmsg; family is the hook's, 4 or 6. */
+CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
+					struct cgf_peer *p)
+{
+	if (family == 4) {
+		cgf_peer_ip4(p, ctx->user_ip4);
+	} else {
+		__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1],
+				 ctx->user_ip6[2], ctx->user_ip6[3] };
+
+		cgf_peer_ip6(p, ip6);
+	}
+	p->protocol = ctx->protocol;
+	p->port = bpf_ntohs(ctx->user_port);
+}
+
+CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 				    __u8 hook, int is_sendmsg)
 {
 	struct cgf_site site = { ctx, hook, CGF_DIR_EGRESS, 1 };
 	struct cgf_cgroup_config *cfg = cgf_config();
+	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;
 	struct cgf_flow_key fk;
 	__u64 cookie = 0;
 
 	if (!cfg)
 		return SK_PASS;
-	p->protocol = ctx->protocol;
-	p->port = bpf_ntohs(ctx->user_port);
+	cgf_peer_from_sock_addr(ctx, family, p);
 
 	if (is_sendmsg) {
 		/* Replies to peers that an earlier judgement let in or out. */
@@ -407,41 +423,25 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, struct cgf_peer *
 SEC("cgroup/connect4")
 int cgf_connect4(struct bpf_sock_addr *ctx)
 {
-	struct cgf_peer p = {};
-
-	cgf_peer_ip4(&p, ctx->user_ip4);
-	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_CONNECT4, 0);
+	return cgf_sock_addr_egress(ctx, 4, CGF_HOOK_CONNECT4, 0);
 }
 
 SEC("cgroup/connect6")
 int cgf_connect6(struct bpf_sock_addr *ctx)
 {
-	struct cgf_peer p = {};
-	__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			 ctx->user_ip6[3] };
-
-	cgf_peer_ip6(&p, ip6);
-	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_CONNECT6, 0);
+	return cgf_sock_addr_egress(ctx, 6, CGF_HOOK_CONNECT6, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int cgf_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	struct cgf_peer p = {};
-
-	cgf_peer_ip4(&p, ctx->user_ip4);
-	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_SENDMSG4, 1);
+	return cgf_sock_addr_egress(ctx, 4, CGF_HOOK_SENDMSG4, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int cgf_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	struct cgf_peer p = {};
-	__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			 ctx->user_ip6[3] };
-
-	cgf_peer_ip6(&p, ip6);
-	return cgf_sock_addr_egress(ctx, &p, CGF_HOOK_SENDMSG6, 1);
+	return cgf_sock_addr_egress(ctx, 6, CGF_HOOK_SENDMSG6, 1);
 }
 
 /* ---- packets ---- */
