@@ -43,7 +43,7 @@ case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench ;; esac
 
 case $MODE in
 full)
-	SIZES="0 1000 10000 100000" ROUNDS=7 ITER=3000 BUDGET_MS=2000
+	SIZES="0 1000 10000 100000" ROUNDS=5 ITER=4000 BUDGET_MS=1500
 	UDP_ITER=20000 UDP_NEW_ITER=5000 IPERF_SECS=3 IPERF_ROUNDS=5
 	LOAD_SIZES="1000 10000 100000" LOAD_REPS=5 CHANGE_REPS=7
 	RES=$OUT/bench
@@ -299,37 +299,52 @@ machine_description() {
 	echo "cgroup2:   $CGMOUNT"
 	echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine adds noise)"
 	echo "run id:    $ID"
-	echo "mode:      $MODE: sizes $SIZES, $ROUNDS rounds, up to $ITER exchanges or ${BUDGET_MS} ms per run, conntrack $CONNTRACK"
+	echo "mode:      $MODE: sizes $SIZES, $ROUNDS rounds, up to $ITER exchanges or ${BUDGET_MS} ms per system and round, conntrack $CONNTRACK"
 }
 
 # ---- 1. connection cost ----
 
-conn_run() { # SYSTEM -> "n p50 p99"
-	local line
-	line=$("$CONNBENCH" --netns "${ID}_$1" --cgroup "$CGROOT/$1" --budget-ms "$BUDGET_MS" \
-		tcp "$ADDR" "$PORT" "$ITER") || die "connbench failed for ${LABEL[$1]} (traffic blocked?)"
-	echo "$line" | sed -E 's/.* n=([0-9]+) p50_ns=([0-9]+) p99_ns=([0-9]+).*/\1 \2 \3/'
+# connbench targets "label=netns:cgroup" for the given systems.
+targets() { # SYSTEM...
+	local sys
+	for sys in "$@"; do
+		printf '%s=%s:%s ' "$sys" "${ID}_$sys" "$CGROOT/$sys"
+	done
 }
 
 # Rotates the system list by one per round.
-round_order() { # ROUND
-	echo $SYSTEMS | awk -v r="$1" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r) % NF + 1); print "" }'
+round_order() { # ROUND SYSTEM...
+	local r=$1
+	shift
+	echo "$@" | awk -v r="$r" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r) % NF + 1); print "" }'
+}
+
+# One connbench run over several systems, taking turns in 2 ms slices;
+# appends "PREFIX<TAB>system<TAB>round<TAB>n<TAB>p50<TAB>p99" lines.
+interleaved_run() { # PREFIX ROUND FILE CONNBENCH-ARGS... -- SYSTEM...
+	local prefix=$1 round=$2 file=$3 args=() out
+	shift 3
+	while [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	out=$("$CONNBENCH" "${args[@]}" $(targets $(round_order "$round" "$@"))) ||
+		die "connbench ${args[*]} failed (is the allowed flow blocked?)"
+	echo "$out" | sed -E "s/^target=([a-z]+) mode=[a-z-]+ n=([0-9]+) p50_ns=([0-9]+) p99_ns=([0-9]+).*/$prefix\t\1\t$round\t\2\t\3\t\4/" >>"$file"
 }
 
 bench_connect() { # N
-	local n=$1 sys r res
+	local n=$1 sys r
 	for sys in $SYSTEMS; do
 		load_system "$sys" "$n"
 	done
-	for sys in $SYSTEMS; do # a short warm-up, and a check the traffic flows
-		"$CONNBENCH" --netns "${ID}_$sys" --cgroup "$CGROOT/$sys" --warmup 0 \
-			tcp "$ADDR" "$PORT" 20 >/dev/null || die "${LABEL[$sys]} blocks the allowed flow at $n rules"
-	done
+	# A check that every system lets the allowed flow through.
+	"$CONNBENCH" --warmup 0 tcp "$ADDR" "$PORT" 20 $(targets $SYSTEMS) >/dev/null ||
+		die "a system blocks the allowed flow at $n rules"
 	for r in $(seq "$ROUNDS"); do
-		for sys in $(round_order "$r"); do
-			res=$(conn_run "$sys")
-			printf '%s\t%s\t%s\t%s\n' "$n" "$sys" "$r" "${res// /	}" >>"$RES/connect_rounds.tsv"
-		done
+		interleaved_run "$n" "$r" "$RES/connect_rounds.tsv" \
+			--budget-ms "$BUDGET_MS" tcp "$ADDR" "$PORT" "$ITER" -- $SYSTEMS
 	done
 	printf '  %s rules: done\n' "$n" >&2
 }
@@ -396,22 +411,13 @@ EOF
 # ---- 2. UDP sendto and iperf3 (none vs cgfence at the largest size) ----
 
 bench_udp() {
-	local f=$TMP/cgfence_udp_$TOP.json r sys mode iters line
+	local f=$TMP/cgfence_udp_$TOP.json r
 	cgfence_policy "$TOP" "cgfbench-udp-$TOP" udp >"$f"
 	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
 	printf 'mode\trules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/udp_rounds.tsv"
 	for r in $(seq "$ROUNDS"); do
-		for mode in udp udp-new; do
-			iters=$UDP_ITER
-			[ "$mode" = udp-new ] && iters=$UDP_NEW_ITER
-			for sys in $( ((r % 2)) && echo none cgfence || echo cgfence none); do
-				line=$("$CONNBENCH" --netns "${ID}_$sys" --cgroup "$CGROOT/$sys" \
-					"$mode" "$ADDR" "$PORT" "$iters") || die "UDP $mode failed for $sys"
-				printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$TOP" "$sys" "$r" \
-					"$(echo "$line" | sed -E 's/.* n=([0-9]+) p50_ns=([0-9]+) p99_ns=([0-9]+).*/\1\t\2\t\3/')" \
-					>>"$RES/udp_rounds.tsv"
-			done
-		done
+		interleaved_run "udp	$TOP" "$r" "$RES/udp_rounds.tsv" udp "$ADDR" "$PORT" "$UDP_ITER" -- none cgfence
+		interleaved_run "udp-new	$TOP" "$r" "$RES/udp_rounds.tsv" udp-new "$ADDR" "$PORT" "$UDP_NEW_ITER" -- none cgfence
 	done
 	printf 'mode\trules\tsystem\tp50_ns\tp99_ns\n' >"$RES/udp.tsv"
 	tail -n +2 "$RES/udp_rounds.tsv" | sort -t$'\t' -k1,1 -k3,3 -k7,7n | awk -F'\t' -v OFS='\t' '
@@ -527,19 +533,22 @@ bench_load() {
 # Runs at the largest size with the systems loaded: one more destination
 # (iptables -I, nft add element) or one address changed (cgfence re-apply).
 bench_change() {
-	local rep us a b f
+	local rep us a f
 	printf 'rules\tsystem\trep\tus\n' >"$RES/change_rounds.tsv"
 	a=$TMP/cgfence_tcp_$TOP.json
-	b=$TMP/cgfence_change_$TOP.json
-	# The same policy with the first decoy moved to 127.200.0.2.
-	sed '0,/"127\.100\.0\.2"/s//"127.200.0.2"/' "$a" >"$b"
-	if [ "$TOP" -eq 0 ]; then # no decoy to move: change the port of the only rule
-		sed "s/\"ports\": \[$PORT\]/\"ports\": [$PORT, 1]/" "$a" >"$b"
-	fi
-	cmp -s "$a" "$b" && die "could not derive a one-rule change of $a"
+	# Every change is a new policy, one address away from the one before:
+	# cgfence keeps the tables of policies it saw, so going back and forth
+	# between two would only measure finding them again.
 	for rep in $(seq "$CHANGE_REPS"); do
-		f=$b
-		((rep % 2)) || f=$a
+		f=$TMP/cgfence_change_$rep.json
+		if [ "$TOP" -eq 0 ]; then # no decoy to move: add a port to the only rule
+			sed "s/\"ports\": \[$PORT\]/\"ports\": [$PORT, $rep]/" "$a" >"$f"
+		else # move decoy number rep to 127.200.0.rep
+			awk -v rep="$rep" -v old="\"$(awk "$DECOY_AWK"' BEGIN { print decoy(ARGV[1] - 1) }' "$rep")\"" \
+				'!done && (i = index($0, old)) { $0 = substr($0, 1, i - 1) "\"127.200.0." rep "\"" substr($0, i + length(old)); done = 1 } 1' "$a" >"$f"
+		fi
+		cmp -s "$a" "$f" && die "could not derive a one-rule change of $a"
+		a=$f
 		us=$(elapsed_us - "'$CGFENCE' apply --bpffs '$BPFFS' --cgroup '$CGROOT/cgfence' --policy '$f'")
 		printf '%s\tcgfence\t%s\t%s\n' "$TOP" "$rep" "$us" >>"$RES/change_rounds.tsv"
 		us=$(elapsed_us - "'$CGFENCE' check '$f'")
@@ -587,7 +596,8 @@ bench_hook() {
 		echo "(not run in smoke mode)" | tee -a "$RES/report.md"
 	elif [ -x "$script" ]; then
 		printf '\n== Container start (%s)\n' "$script"
-		CGFBENCH_MODE=$MODE CGFBENCH_OUT=$RES "$script" | tee "$RES/hook_overhead.txt"
+		CGFBENCH_MODE=$MODE CGFBENCH_OUT=$RES "$script" | tee "$RES/hook_overhead.txt" ||
+			echo "FAILED: $script exited with an error; no figure." | tee -a "$RES/hook_overhead.txt"
 		{ echo '```'; cat "$RES/hook_overhead.txt"; echo '```'; } >>"$RES/report.md"
 	else
 		printf '\n== Container start with and without the cgfence hook\n'
@@ -619,7 +629,7 @@ for n in $SIZES; do
 	bench_connect "$n"
 done
 connect_summary
-CONNECT_NOTE="iptables and nftables $( ((CONNTRACK)) && echo 'stateful (ESTABLISHED accepted first: only SYNs walk the chain)' || echo 'stateless (every egress packet of the fenced client is judged)'). p50: best of $ROUNDS interleaved rounds of the per-round median; p99: median of the per-round p99s. Each run: up to $ITER exchanges or ${BUDGET_MS} ms. 0 rules: only the allowed destination (the hooks and the match are in place)."
+CONNECT_NOTE="iptables and nftables $( ((CONNTRACK)) && echo 'stateful (ESTABLISHED accepted first: only SYNs walk the chain)' || echo 'stateless (every egress packet of the fenced client is judged)'). Within a round the systems take turns in 2 ms slices; each gets up to $ITER exchanges or ${BUDGET_MS} ms. p50: the best of $ROUNDS rounds' medians; p99: the median of the rounds' p99s. 0 rules: only the allowed destination (the hooks and the match are in place)."
 connect_table p50_ns "$TMP/connect_p50.table"
 connect_table p99_ns "$TMP/connect_p99.table"
 show_table "1. Connection cost, p50 (TCP connect + 1-byte request/reply + close)" "$TMP/connect_p50.table" "$CONNECT_NOTE"

@@ -2,28 +2,35 @@
 /*
  * connbench: the per-connection load generator of tests/bench/bench.sh.
  *
- *   connbench [--netns NAME] [--cgroup DIR] [--warmup N] [--budget-ms MS]
- *             MODE ADDR PORT N
+ *   connbench [--warmup N] [--budget-ms MS] [--slice-us US]
+ *             MODE ADDR PORT N [LABEL=[NETNS]:[CGROUP] ...]
  *
- *   tcp      N times: socket, connect, send 1 byte, receive the 1-byte
- *            reply, close; one sample is the whole sequence
- *   udp      N unconnected sendto() of 1 byte on one socket; one sample is
- *            one sendto (cgfence judges the first and caches the peer)
- *   udp-new  N times a fresh socket and one sendto; one sample is that
- *            first sendto, which every firewall has to judge in full
+ *   tcp      socket, connect, send 1 byte, receive the 1-byte reply,
+ *            close; one sample is the whole sequence
+ *   udp      unconnected sendto() of 1 byte, always on the same socket;
+ *            one sample is one sendto (cgfence judges the first datagram
+ *            to a peer and caches the verdict)
+ *   udp-new  a fresh socket and one sendto; one sample is that first
+ *            sendto, which every firewall has to judge in full
  *
- * The server (accept, read a byte, answer it, close; or read and drop
- * datagrams) is a child forked after joining the network namespace and
- * before joining the cgroup, so only the client side is fenced. Latencies
- * come from CLOCK_MONOTONIC. With --budget-ms the run stops early once it
- * has used that much time (at least MIN_SAMPLES samples are always taken),
- * so a slow firewall does not stretch the whole bench; warm-up then gets a
- * tenth of the budget. The result is one line of key=value pairs:
+ * Each target gets a worker process that joins the network namespace
+ * (a name under /run/netns), forks its server there (accept, read a byte,
+ * answer it, close; or read and drop datagrams), and only then joins the
+ * cgroup, so the client is fenced and the server is not. The workers take
+ * turns in slices of --slice-us (default 2 ms, rotating who goes first),
+ * so a noisy moment of the machine hits every target alike instead of
+ * whichever one was running. A target stops after N samples or after
+ * --budget-ms of its own slices (at least MIN_SAMPLES), so a slow
+ * firewall does not stretch the run. Without targets the caller's own
+ * namespace and cgroup are measured ("self").
  *
- *   mode=tcp n=3000 p50_ns=21034 p99_ns=30120 mean_ns=22010 min_ns=19011
+ * Latencies come from CLOCK_MONOTONIC. One line per target, in the order
+ * given:
  *
- * Any failed operation aborts with the errno and exit status 1: a
- * benchmark whose traffic is blocked must not report numbers.
+ *   target=none mode=tcp n=3000 p50_ns=21034 p99_ns=30120 mean_ns=22010 min_ns=19011
+ *
+ * A failed operation in any target aborts the run with the errno and exit
+ * status 1: a benchmark whose traffic is blocked must not report numbers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,12 +51,43 @@
 
 #define IO_TIMEOUT_S 2
 #define MIN_SAMPLES 20
+#define MAX_TARGETS 16
+#define RESULT_LEN 256
 
 enum bench_mode { MODE_TCP, MODE_UDP, MODE_UDP_NEW };
+static const char *const mode_names[] = { "tcp", "udp", "udp-new" };
+
+struct bench_config {
+	enum bench_mode mode;
+	struct sockaddr_in addr;
+	long n;
+	long warmup;
+	uint64_t budget_ns;
+	uint64_t slice_ns;
+};
+
+struct target {
+	char *label;
+	char *netns; /* NULL: stay */
+	char *cgroup; /* NULL: stay */
+	pid_t pid;
+	int cmd_fd; /* parent -> worker */
+	int res_fd; /* worker -> parent */
+	int done;
+};
+
+/* What a worker answers to CMD_RUN. */
+#define REPLY_MORE 'm'
+#define REPLY_DONE 'd'
+#define REPLY_READY 'r'
+#define CMD_RUN 'r'
+#define CMD_QUIT 'q'
+
+static const char *current_label = "connbench";
 
 static void die(const char *what)
 {
-	fprintf(stderr, "connbench: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "connbench: %s: %s: %s\n", current_label, what, strerror(errno));
 	exit(1);
 }
 
@@ -122,16 +160,16 @@ static void serve_udp(int fd)
 }
 
 /* Binds the server socket here and serves from a child; returns its pid. */
-static pid_t start_server(enum bench_mode mode, const struct sockaddr_in *addr)
+static pid_t start_server(const struct bench_config *cfg)
 {
-	int type = mode == MODE_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	int type = cfg->mode == MODE_TCP ? SOCK_STREAM : SOCK_DGRAM;
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0), one = 1;
 	pid_t pid;
 
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)))
+	if (bind(fd, (const struct sockaddr *)&cfg->addr, sizeof(cfg->addr)))
 		die("bind");
 	if (type == SOCK_STREAM && listen(fd, 128))
 		die("listen");
@@ -140,8 +178,6 @@ static pid_t start_server(enum bench_mode mode, const struct sockaddr_in *addr)
 		die("fork");
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(0);
 		if (type == SOCK_STREAM)
 			serve_tcp(fd);
 		serve_udp(fd);
@@ -180,22 +216,21 @@ static uint64_t one_sendto(int fd, const struct sockaddr_in *addr)
 	return now_ns() - t0;
 }
 
-static uint64_t one_sample(enum bench_mode mode, int udp_fd,
-			   const struct sockaddr_in *addr)
+static uint64_t one_sample(const struct bench_config *cfg, int udp_fd)
 {
 	uint64_t ns;
 	int fd;
 
-	switch (mode) {
+	switch (cfg->mode) {
 	case MODE_TCP:
-		return one_tcp_exchange(addr);
+		return one_tcp_exchange(&cfg->addr);
 	case MODE_UDP:
-		return one_sendto(udp_fd, addr);
+		return one_sendto(udp_fd, &cfg->addr);
 	case MODE_UDP_NEW:
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket");
-		ns = one_sendto(fd, addr);
+		ns = one_sendto(fd, &cfg->addr);
 		close(fd);
 		return ns;
 	}
@@ -217,91 +252,230 @@ static uint64_t percentile(const uint64_t *v, size_t n, unsigned int pct)
 	return v[rank ? rank - 1 : 0];
 }
 
-static void usage(void)
+static void format_result(const struct bench_config *cfg, uint64_t *samples,
+			  long n, char *buf, size_t len)
 {
-	fprintf(stderr, "usage: connbench [--netns NAME] [--cgroup DIR] [--warmup N] "
-			"[--budget-ms MS] tcp|udp|udp-new ADDR PORT N\n");
-	exit(2);
+	uint64_t sum = 0;
+
+	qsort(samples, n, sizeof(*samples), cmp_u64);
+	for (long k = 0; k < n; k++)
+		sum += samples[k];
+	snprintf(buf, len, "mode=%s n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu",
+		 mode_names[cfg->mode], n, (unsigned long long)percentile(samples, n, 50),
+		 (unsigned long long)percentile(samples, n, 99),
+		 (unsigned long long)(sum / n), (unsigned long long)samples[0]);
 }
 
-int main(int argc, char **argv)
+static void reply(int fd, const void *buf, size_t len)
 {
-	const char *netns = NULL, *cgroup = NULL;
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	enum bench_mode mode;
-	long warmup = 100, budget_ms = 0, n;
-	uint64_t *samples, sum = 0, budget_ns, start;
-	int i = 1, udp_fd = -1, status;
+	if (write(fd, buf, len) != (ssize_t)len)
+		die("write to parent");
+}
+
+/* The worker of one target: never returns. */
+static void worker_main(const struct bench_config *cfg, const struct target *t,
+			int cmd_fd, int res_fd)
+{
+	uint64_t *samples, used = 0, start;
+	char cmd, result[RESULT_LEN];
+	int udp_fd = -1;
+	long k = 0;
 	pid_t server;
 
-	while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
-		if (!strcmp(argv[i], "--netns"))
-			netns = argv[i + 1];
-		else if (!strcmp(argv[i], "--cgroup"))
-			cgroup = argv[i + 1];
-		else if (!strcmp(argv[i], "--warmup"))
-			warmup = atol(argv[i + 1]);
-		else if (!strcmp(argv[i], "--budget-ms"))
-			budget_ms = atol(argv[i + 1]);
-		else
-			usage();
-		i += 2;
-	}
-	if (argc - i != 4)
-		usage();
-	if (!strcmp(argv[i], "tcp"))
-		mode = MODE_TCP;
-	else if (!strcmp(argv[i], "udp"))
-		mode = MODE_UDP;
-	else if (!strcmp(argv[i], "udp-new"))
-		mode = MODE_UDP_NEW;
-	else
-		usage();
-	if (inet_pton(AF_INET, argv[i + 1], &addr.sin_addr) != 1)
-		usage();
-	addr.sin_port = htons(atoi(argv[i + 2]));
-	n = atol(argv[i + 3]);
-	if (n <= 0 || warmup < 0 || budget_ms < 0)
-		usage();
-	budget_ns = budget_ms ? (uint64_t)budget_ms * 1000000ull : UINT64_MAX;
-
-	if (netns)
-		join_netns(netns);
-	server = start_server(mode, &addr);
-	if (cgroup)
-		join_cgroup(cgroup);
-
-	samples = calloc(n, sizeof(*samples));
+	current_label = t->label;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (t->netns)
+		join_netns(t->netns);
+	server = start_server(cfg);
+	if (t->cgroup)
+		join_cgroup(t->cgroup);
+	samples = calloc(cfg->n, sizeof(*samples));
 	if (!samples)
 		die("calloc");
-	if (mode == MODE_UDP) {
+	if (cfg->mode == MODE_UDP) {
+		/* Created after joining: a socket belongs to its creator's cgroup. */
 		udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (udp_fd < 0)
 			die("socket");
 		set_timeouts(udp_fd);
 	}
 	start = now_ns();
-	for (long k = 0; k < warmup && now_ns() - start < budget_ns / 10; k++)
-		one_sample(mode, udp_fd, &addr);
-	start = now_ns();
-	for (long k = 0; k < n; k++) {
-		samples[k] = one_sample(mode, udp_fd, &addr);
-		if (k + 1 >= MIN_SAMPLES && now_ns() - start >= budget_ns) {
-			n = k + 1;
+	for (long w = 0; w < cfg->warmup && now_ns() - start < cfg->budget_ns / 10; w++)
+		one_sample(cfg, udp_fd);
+	reply(res_fd, (char[]){ REPLY_READY }, 1);
+
+	while (read(cmd_fd, &cmd, 1) == 1) {
+		if (cmd == CMD_QUIT) {
+			kill(server, SIGKILL);
+			waitpid(server, NULL, 0);
+			format_result(cfg, samples, k, result, sizeof(result));
+			reply(res_fd, result, strlen(result) + 1);
+			_exit(0);
+		}
+		start = now_ns();
+		do
+			samples[k++] = one_sample(cfg, udp_fd);
+		while (k < cfg->n && now_ns() - start < cfg->slice_ns);
+		used += now_ns() - start;
+		reply(res_fd,
+		      (char[]){ k >= cfg->n || (k >= MIN_SAMPLES && used >= cfg->budget_ns) ?
+					REPLY_DONE :
+					REPLY_MORE },
+		      1);
+	}
+	_exit(1); /* the parent went away */
+}
+
+static void start_worker(const struct bench_config *cfg, struct target *t)
+{
+	int cmd[2], res[2];
+
+	if (pipe2(cmd, O_CLOEXEC) || pipe2(res, O_CLOEXEC))
+		die("pipe");
+	fflush(stdout);
+	t->pid = fork();
+	if (t->pid < 0)
+		die("fork");
+	if (t->pid == 0) {
+		close(cmd[1]);
+		close(res[0]);
+		worker_main(cfg, t, cmd[0], res[1]);
+	}
+	close(cmd[0]);
+	close(res[1]);
+	t->cmd_fd = cmd[1];
+	t->res_fd = res[0];
+}
+
+static void kill_workers(struct target *targets, int ntargets)
+{
+	for (int i = 0; i < ntargets; i++) {
+		if (targets[i].pid > 0) {
+			kill(targets[i].pid, SIGKILL);
+			waitpid(targets[i].pid, NULL, 0);
+		}
+	}
+}
+
+/* Reads a worker's one-byte answer; a worker that died failed its target. */
+static char expect_reply(struct target *targets, int ntargets, struct target *t)
+{
+	char c;
+
+	if (read(t->res_fd, &c, 1) != 1) {
+		fprintf(stderr, "connbench: target %s failed\n", t->label);
+		kill_workers(targets, ntargets);
+		exit(1);
+	}
+	return c;
+}
+
+static int parse_target(char *arg, struct target *t)
+{
+	char *eq = strchr(arg, '='), *colon;
+
+	if (!eq)
+		return -1;
+	*eq = '\0';
+	colon = strchr(eq + 1, ':');
+	if (!colon)
+		return -1;
+	*colon = '\0';
+	t->label = arg;
+	t->netns = eq[1] ? eq + 1 : NULL;
+	t->cgroup = colon[1] ? colon + 1 : NULL;
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: connbench [--warmup N] [--budget-ms MS] [--slice-us US] "
+		"tcp|udp|udp-new ADDR PORT N [LABEL=[NETNS]:[CGROUP] ...]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_config cfg = { .addr = { .sin_family = AF_INET }, .warmup = 100 };
+	struct target targets[MAX_TARGETS] = {};
+	long budget_ms = 0, slice_us = 2000;
+	int i = 1, ntargets = 0, active;
+	char result[RESULT_LEN];
+
+	while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
+		if (!strcmp(argv[i], "--warmup"))
+			cfg.warmup = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--budget-ms"))
+			budget_ms = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--slice-us"))
+			slice_us = atol(argv[i + 1]);
+		else
+			usage();
+		i += 2;
+	}
+	if (argc - i < 4 || argc - i - 4 > MAX_TARGETS)
+		usage();
+	for (cfg.mode = MODE_TCP; cfg.mode <= MODE_UDP_NEW; cfg.mode++)
+		if (!strcmp(argv[i], mode_names[cfg.mode]))
 			break;
+	if (cfg.mode > MODE_UDP_NEW)
+		usage();
+	if (inet_pton(AF_INET, argv[i + 1], &cfg.addr.sin_addr) != 1)
+		usage();
+	cfg.addr.sin_port = htons(atoi(argv[i + 2]));
+	cfg.n = atol(argv[i + 3]);
+	if (cfg.n <= 0 || cfg.warmup < 0 || budget_ms < 0 || slice_us <= 0)
+		usage();
+	cfg.budget_ns = budget_ms ? (uint64_t)budget_ms * 1000000ull : UINT64_MAX;
+	cfg.slice_ns = (uint64_t)slice_us * 1000ull;
+	for (int a = i + 4; a < argc; a++)
+		if (parse_target(argv[a], &targets[ntargets++]))
+			usage();
+	if (ntargets == 0)
+		targets[ntargets++] = (struct target){ .label = "self" };
+
+	for (int t = 0; t < ntargets; t++)
+		start_worker(&cfg, &targets[t]);
+	for (int t = 0; t < ntargets; t++)
+		expect_reply(targets, ntargets, &targets[t]);
+
+	/* Round robin in slices; who goes first rotates every turn. */
+	active = ntargets;
+	for (int turn = 0; active > 0; turn++) {
+		for (int j = 0; j < ntargets; j++) {
+			struct target *t = &targets[(turn + j) % ntargets];
+
+			if (t->done)
+				continue;
+			if (write(t->cmd_fd, (char[]){ CMD_RUN }, 1) != 1)
+				die("write to worker");
+			if (expect_reply(targets, ntargets, t) == REPLY_DONE) {
+				t->done = 1;
+				active--;
+			}
 		}
 	}
 
-	kill(server, SIGKILL);
-	waitpid(server, &status, 0);
+	for (int t = 0; t < ntargets; t++) {
+		ssize_t len = 0, r;
 
-	qsort(samples, n, sizeof(*samples), cmp_u64);
-	for (long k = 0; k < n; k++)
-		sum += samples[k];
-	printf("mode=%s n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu\n",
-	       argv[i], n, (unsigned long long)percentile(samples, n, 50),
-	       (unsigned long long)percentile(samples, n, 99),
-	       (unsigned long long)(sum / n), (unsigned long long)samples[0]);
-	free(samples);
+		if (write(targets[t].cmd_fd, (char[]){ CMD_QUIT }, 1) != 1)
+			die("write to worker");
+		while (len < (ssize_t)sizeof(result) &&
+		       (r = read(targets[t].res_fd, result + len, sizeof(result) - len)) > 0) {
+			len += r;
+			if (result[len - 1] == '\0')
+				break;
+		}
+		if (len == 0 || result[len - 1] != '\0') {
+			fprintf(stderr, "connbench: target %s: no result\n", targets[t].label);
+			kill_workers(targets, ntargets);
+			return 1;
+		}
+		waitpid(targets[t].pid, NULL, 0);
+		targets[t].pid = 0;
+		printf("target=%s %s\n", targets[t].label, result);
+	}
 	return 0;
 }
