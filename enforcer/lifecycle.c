@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit.h"
 #include "lifecycle.h"
 #include "util.h"
 
@@ -41,18 +42,6 @@ static void add_u64_or_null(cJSON *obj, const char *key, uint64_t value)
 	cJSON_AddRawToObject(obj, key, text);
 }
 
-static void format_rfc3339(char *buf, size_t len, uint64_t ns)
-{
-	time_t sec = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06uZ", base,
-		 (unsigned int)(ns % 1000000000ull / 1000));
-}
-
 char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 {
 	cJSON *obj = cJSON_CreateObject();
@@ -61,15 +50,25 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 
 	if (!obj)
 		return NULL;
-	format_rfc3339(when, sizeof(when), realtime_ns);
+	audit_format_time(realtime_ns, when, sizeof(when));
 	cJSON_AddStringToObject(obj, "time", when);
+	/* The audit log's record type; "event" says which. */
+	cJSON_AddStringToObject(obj, "type", "lifecycle");
 	cJSON_AddStringToObject(obj, "event", kind_names[ev->kind]);
 	add_string_or_null(obj, "source", ev->source);
 	add_string_or_null(obj, "container_id", ev->container_id);
 	add_string_or_null(obj, "cgroup", ev->cgroup);
 	add_u64_or_null(obj, "cgroup_id", ev->cgroup_id);
 	add_string_or_null(obj, "policy", ev->policy);
-	add_u64_or_null(obj, "policy_id", ev->policy_id);
+	/* Hex, as in the deny records and `cgfence apply` output. */
+	if (ev->policy_id) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%08x", ev->policy_id);
+		cJSON_AddStringToObject(obj, "policy_id", id);
+	} else {
+		cJSON_AddNullToObject(obj, "policy_id");
+	}
 	add_string_or_null(obj, "mode", ev->mode);
 	if (ev->selected_by)
 		cJSON_AddStringToObject(obj, "selected_by", ev->selected_by);

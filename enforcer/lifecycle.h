@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Lifecycle records: one JSON line per policy applied, replaced or removed
- * and per container left unconfined, appended to a file (default
- * /var/log/cgfence/lifecycle.jsonl) that the audit daemon and operators
- * read. Pure: no kernel, no libbpf.
+ * and per container left unconfined, appended by the hook (and by apply,
+ * detach and gc when asked) to the audit log the daemon writes (default
+ * /var/log/cgfence/audit.jsonl). Each is a single O_APPEND write, so it
+ * never interleaves with the daemon's lines, and it lands even when the
+ * daemon is not running. Pure: no kernel, no libbpf.
  *
- *   {"time": "2026-11-25T13:35:55.123456Z", "event": "applied",
+ *   {"time": "2026-11-25T13:35:55.123456Z", "type": "lifecycle", "event": "applied",
  *    "source": "hook", "container_id": "web-1",
  *    "cgroup": "/sys/fs/cgroup/web-1", "cgroup_id": 4242,
  *    "policy": "web", "policy_id": 2864434397, "mode": "enforce",
@@ -19,7 +21,7 @@
 
 #include <stdint.h>
 
-#define CGF_DEFAULT_LIFECYCLE_LOG "/var/log/cgfence/lifecycle.jsonl"
+#define CGF_DEFAULT_LIFECYCLE_LOG "/var/log/cgfence/audit.jsonl"
 
 enum lifecycle_kind {
 	LIFECYCLE_APPLIED,

@@ -287,6 +287,20 @@ static void print_table_row(const cJSON *rec)
 	const char *container = str_field(rec, "container_id");
 	char target[160], process[64] = "";
 
+	if (!strcmp(type, "lifecycle")) {
+		printf("%-27s %-7s %-14.12s %-14s %-9s %s\n",
+		       str_field(rec, "time") ?: "", str_field(rec, "event") ?: "?",
+		       container ? container : "-", str_field(rec, "policy") ?: "-",
+		       str_field(rec, "source") ?: "-", str_field(rec, "cgroup") ?: "");
+		return;
+	}
+	if (!strcmp(type, "stats")) {
+		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %.0f, suppressed %.0f, undelivered %.0f\n",
+		       str_field(rec, "time") ?: "", type, container ? container : "-",
+		       str_field(rec, "policy") ?: "-", "-", num_field(rec, "emitted"),
+		       num_field(rec, "suppressed"), num_field(rec, "undelivered"));
+		return;
+	}
 	if (!is_denial(type)) {
 		char *text = cJSON_PrintUnformatted(rec);
 

@@ -178,7 +178,7 @@ sleeper() {
 	wait "$LAST_SLEEPER" 2>/dev/null || true
 	hook <<<"$(state h-idle1 stopped 0)"
 	id=$(lifecycle '.event == "applied"' | jq -r .policy_id)
-	name=$(printf 'cgf_l_%08x' "$id")
+	name="cgf_l_$id"
 	run bpftool map show name "$name"
 	[ "$status" -eq 0 ]
 

@@ -270,3 +270,28 @@ allow_port_policy() {
 	runc_stop det
 	assert_nothing_pinned
 }
+
+@test "one audit log tells a container's story: applied, its denials with its id, removed" {
+	LOG="$LIFECYCLE"
+	start_daemon
+	ok=$(random_port)
+	allow_port_policy e2e-story $ok
+	new_bundle story '{"cgfence.policy": "e2e-story"}' /bin/sh -c \
+		"/probe connect tcp 127.0.0.1 $((ok + 1)); true"
+	run_container story
+	assert_output_is EPERM
+	id=$(container_id story)
+	for _ in $(seq 50); do
+		grep -q '"type":"deny"' "$LOG" && break
+		sleep 0.05
+	done
+	stop_daemon
+	jq -e -s --arg id "$id" --arg p $((ok + 1)) '
+	  (map(select(.type == "lifecycle" and .event == "applied" and .container_id == $id)) | length == 1) and
+	  (map(select(.type == "deny" and .container_id == $id and .policy == "e2e-story" and
+	              .hook == "connect4" and .dport == ($p | tonumber) and .comm == "probe")) | length == 1) and
+	  (map(select(.type == "lifecycle" and .event == "removed" and .container_id == $id)) | length == 1)' "$LOG"
+	run "$CGFENCE" log "$LOG" --container "$id"
+	echo "$output"
+	[[ "$output" == *" applied "*"e2e-story"*" deny "*"connect4"*"127.0.0.1:$((ok + 1))/tcp"*"egress.default"*"probe["*" removed "*"e2e-story"* ]]
+}

@@ -129,9 +129,12 @@ static void test_lifecycle_format(void)
 	      "escaping");
 	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "event")->valuestring, "applied"),
 	      "event");
-	CHECK(obj && cJSON_GetNumberValue(cJSON_GetObjectItem(obj, "policy_id")) ==
-			     (double)0xdeadbeef,
-	      "policy id");
+	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "policy_id")->valuestring,
+			     "deadbeef"),
+	      "policy id in hex, as in deny records");
+	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "type")->valuestring,
+			     "lifecycle"),
+	      "audit log record type");
 	cJSON_Delete(obj);
 	free(line);
 
