@@ -658,6 +658,6 @@ bench_hook
 
 printf '\n== 5. Audit path (denials per second written by the daemon)\n'
 printf '\n### 5. Audit path\n\n' >>"$RES/report.md"
-echo "NOT MEASURED: needs the audit daemon, which is not written yet." | tee -a "$RES/report.md"
+echo "NOT MEASURED: no audit-path benchmark yet (denials per second that cgfence daemon writes without loss, and how loss is reported)." | tee -a "$RES/report.md"
 
 printf '\nresults: %s\n' "$RES"
