@@ -114,7 +114,7 @@ bench-smoke: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
 
 format:
-	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c
+	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c tests/bench/*.c
 
 # Binary, OCI hook for podman/CRI-O (pointing at the installed binary) and
 # the example policies; policies an admin already has are kept.

@@ -50,12 +50,12 @@
 #include <unistd.h>
 
 #define IO_TIMEOUT_S 2
-#define MIN_SAMPLES 20
-#define MAX_TARGETS 16
-#define RESULT_LEN 256
+#define MIN_SAMPLES  20
+#define MAX_TARGETS  16
+#define RESULT_LEN   256
 
 enum bench_mode { MODE_TCP, MODE_UDP, MODE_UDP_NEW };
-static const char *const mode_names[] = { "tcp", "udp", "udp-new" };
+static const char *const mode_names[] = {"tcp", "udp", "udp-new"};
 
 struct bench_config {
 	enum bench_mode mode;
@@ -68,7 +68,7 @@ struct bench_config {
 
 struct target {
 	char *label;
-	char *netns; /* NULL: stay */
+	char *netns;  /* NULL: stay */
 	char *cgroup; /* NULL: stay */
 	pid_t pid;
 	int cmd_fd; /* parent -> worker */
@@ -77,17 +77,18 @@ struct target {
 };
 
 /* What a worker answers to CMD_RUN. */
-#define REPLY_MORE 'm'
-#define REPLY_DONE 'd'
+#define REPLY_MORE  'm'
+#define REPLY_DONE  'd'
 #define REPLY_READY 'r'
-#define CMD_RUN 'r'
-#define CMD_QUIT 'q'
+#define CMD_RUN	    'r'
+#define CMD_QUIT    'q'
 
 static const char *current_label = "connbench";
 
 static void die(const char *what)
 {
-	fprintf(stderr, "connbench: %s: %s: %s\n", current_label, what, strerror(errno));
+	fprintf(stderr, "connbench: %s: %s: %s\n", current_label, what,
+		strerror(errno));
 	exit(1);
 }
 
@@ -125,7 +126,7 @@ static void join_cgroup(const char *dir)
 
 static void set_timeouts(int fd)
 {
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
 
 	/* A blocked flow fails in seconds instead of hanging the bench. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
@@ -211,7 +212,8 @@ static uint64_t one_sendto(int fd, const struct sockaddr_in *addr)
 	char byte = 'x';
 	uint64_t t0 = now_ns();
 
-	if (sendto(fd, &byte, 1, 0, (const struct sockaddr *)addr, sizeof(*addr)) != 1)
+	if (sendto(fd, &byte, 1, 0, (const struct sockaddr *)addr,
+		   sizeof(*addr)) != 1)
 		die("sendto");
 	return now_ns() - t0;
 }
@@ -260,8 +262,11 @@ static void format_result(const struct bench_config *cfg, uint64_t *samples,
 	qsort(samples, n, sizeof(*samples), cmp_u64);
 	for (long k = 0; k < n; k++)
 		sum += samples[k];
-	snprintf(buf, len, "mode=%s n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu",
-		 mode_names[cfg->mode], n, (unsigned long long)percentile(samples, n, 50),
+	snprintf(buf, len,
+		 "mode=%s n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu "
+		 "min_ns=%llu",
+		 mode_names[cfg->mode], n,
+		 (unsigned long long)percentile(samples, n, 50),
 		 (unsigned long long)percentile(samples, n, 99),
 		 (unsigned long long)(sum / n), (unsigned long long)samples[0]);
 }
@@ -300,9 +305,10 @@ static void worker_main(const struct bench_config *cfg, const struct target *t,
 		set_timeouts(udp_fd);
 	}
 	start = now_ns();
-	for (long w = 0; w < cfg->warmup && now_ns() - start < cfg->budget_ns / 10; w++)
+	for (long w = 0;
+	     w < cfg->warmup && now_ns() - start < cfg->budget_ns / 10; w++)
 		one_sample(cfg, udp_fd);
-	reply(res_fd, (char[]){ REPLY_READY }, 1);
+	reply(res_fd, (char[]){REPLY_READY}, 1);
 
 	while (read(cmd_fd, &cmd, 1) == 1) {
 		if (cmd == CMD_QUIT) {
@@ -318,9 +324,10 @@ static void worker_main(const struct bench_config *cfg, const struct target *t,
 		while (k < cfg->n && now_ns() - start < cfg->slice_ns);
 		used += now_ns() - start;
 		reply(res_fd,
-		      (char[]){ k >= cfg->n || (k >= MIN_SAMPLES && used >= cfg->budget_ns) ?
-					REPLY_DONE :
-					REPLY_MORE },
+		      (char[]){k >= cfg->n || (k >= MIN_SAMPLES &&
+					       used >= cfg->budget_ns)
+				       ? REPLY_DONE
+				       : REPLY_MORE},
 		      1);
 	}
 	_exit(1); /* the parent went away */
@@ -390,14 +397,16 @@ static int parse_target(char *arg, struct target *t)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: connbench [--warmup N] [--budget-ms MS] [--slice-us US] "
+		"usage: connbench [--warmup N] [--budget-ms MS] [--slice-us "
+		"US] "
 		"tcp|udp|udp-new ADDR PORT N [LABEL=[NETNS]:[CGROUP] ...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct bench_config cfg = { .addr = { .sin_family = AF_INET }, .warmup = 100 };
+	struct bench_config cfg = {.addr = {.sin_family = AF_INET},
+				   .warmup = 100};
 	struct target targets[MAX_TARGETS] = {};
 	long budget_ms = 0, slice_us = 2000;
 	int i = 1, ntargets = 0, active;
@@ -427,13 +436,14 @@ int main(int argc, char **argv)
 	cfg.n = atol(argv[i + 3]);
 	if (cfg.n <= 0 || cfg.warmup < 0 || budget_ms < 0 || slice_us <= 0)
 		usage();
-	cfg.budget_ns = budget_ms ? (uint64_t)budget_ms * 1000000ull : UINT64_MAX;
+	cfg.budget_ns =
+		budget_ms ? (uint64_t)budget_ms * 1000000ull : UINT64_MAX;
 	cfg.slice_ns = (uint64_t)slice_us * 1000ull;
 	for (int a = i + 4; a < argc; a++)
 		if (parse_target(argv[a], &targets[ntargets++]))
 			usage();
 	if (ntargets == 0)
-		targets[ntargets++] = (struct target){ .label = "self" };
+		targets[ntargets++] = (struct target){.label = "self"};
 
 	for (int t = 0; t < ntargets; t++)
 		start_worker(&cfg, &targets[t]);
@@ -448,7 +458,7 @@ int main(int argc, char **argv)
 
 			if (t->done)
 				continue;
-			if (write(t->cmd_fd, (char[]){ CMD_RUN }, 1) != 1)
+			if (write(t->cmd_fd, (char[]){CMD_RUN}, 1) != 1)
 				die("write to worker");
 			if (expect_reply(targets, ntargets, t) == REPLY_DONE) {
 				t->done = 1;
@@ -460,16 +470,18 @@ int main(int argc, char **argv)
 	for (int t = 0; t < ntargets; t++) {
 		ssize_t len = 0, r;
 
-		if (write(targets[t].cmd_fd, (char[]){ CMD_QUIT }, 1) != 1)
+		if (write(targets[t].cmd_fd, (char[]){CMD_QUIT}, 1) != 1)
 			die("write to worker");
 		while (len < (ssize_t)sizeof(result) &&
-		       (r = read(targets[t].res_fd, result + len, sizeof(result) - len)) > 0) {
+		       (r = read(targets[t].res_fd, result + len,
+				 sizeof(result) - len)) > 0) {
 			len += r;
 			if (result[len - 1] == '\0')
 				break;
 		}
 		if (len == 0 || result[len - 1] != '\0') {
-			fprintf(stderr, "connbench: target %s: no result\n", targets[t].label);
+			fprintf(stderr, "connbench: target %s: no result\n",
+				targets[t].label);
 			kill_workers(targets, ntargets);
 			return 1;
 		}
