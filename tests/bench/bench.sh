@@ -66,8 +66,6 @@ RES=${CGFBENCH_RESULTS:-$RES}
 TOP=${SIZES##* } # UDP, iperf3 and the one-rule change run at the largest size
 
 SYSTEMS="none cgfence iptl iptn nft"
-declare -A LABEL=([none]="none" [cgfence]="cgfence" [iptl]="iptables-legacy"
-	[iptn]="iptables-nft" [nft]="nftables")
 ADDR=127.100.0.1
 PORT=$((20000 + RANDOM % 20000))
 
