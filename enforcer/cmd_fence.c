@@ -17,6 +17,7 @@
 #include "lifecycle.h"
 #include "loader.h"
 #include "policy.h"
+#include "privs.h"
 #include "util.h"
 
 struct fence_opts {
@@ -26,6 +27,7 @@ struct fence_opts {
 	const char *container_id;
 	const char *lifecycle_log; /* NULL: apply and detach write no record */
 	unsigned int event_budget;
+	bool seccomp_log;
 	bool json;
 };
 
@@ -39,6 +41,7 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{ "container-id", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "event-budget", required_argument, NULL, 'e' },
+		{ "seccomp-log", no_argument, NULL, 'L' },
 		{ "lifecycle-log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -63,6 +66,9 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'L':
+			o->seccomp_log = true;
 			break;
 		case 'e':
 			o->event_budget = strtoul(optarg, NULL, 10);
@@ -193,6 +199,9 @@ int cmd_apply(int argc, char **argv)
 		report_cgroup_error(o.cgroup, err);
 		goto out;
 	}
+	/* The BPF work is done: the rest (record, message) needs no privilege. */
+	if (privs_lock_down(PRIVS_WRITER, o.seccomp_log))
+		log_error("warning: cannot drop privileges after attaching");
 	printf("%s: %s policy %s (%s, policy id %08x, generation %u)\n", o.cgroup,
 	       res.replaced ? "swapped to" : "fenced with", p->name,
 	       p->mode == CGF_MODE_AUDIT ? "audit" : "enforce", res.policy_id,

@@ -34,6 +34,7 @@
 #include "loader.h"
 #include "oci_state.h"
 #include "policy_dir.h"
+#include "privs.h"
 #include "util.h"
 
 #define HOOK_DEFAULT_TIMEOUT_S 10
@@ -51,6 +52,7 @@ struct hook_opts {
 	const char *lifecycle_log;
 	unsigned int timeout_s;
 	enum hook_stage stage;
+	bool seccomp_log;
 };
 
 static struct timespec deadline;
@@ -96,14 +98,17 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "lifecycle-log", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "seccomp-log", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static const char usage[] =
 		"usage: cgfence hook [--policy-dir DIR] [--bpffs DIR] [--lifecycle-log FILE]\n"
-		"                    [--timeout SECONDS] [createRuntime|prestart|poststop]\n"
+		"                    [--timeout SECONDS] [--seccomp-log] [createRuntime|prestart|poststop]\n"
 		"OCI runtime hook: reads the container state on stdin. The stage comes from\n"
-		"the argument, or else from the state's status (creating, stopped).\n";
+		"the argument, or else from the state's status (creating, stopped).\n"
+		"Once its BPF work is done it drops all capabilities and confines its\n"
+		"syscalls; --seccomp-log logs instead of killing on a syscall outside the list.\n";
 	char *end;
 	int c;
 
@@ -128,6 +133,9 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 				log_error("hook: --timeout: expected 1 to 3600 seconds");
 				return -1;
 			}
+			break;
+		case 'L':
+			o->seccomp_log = true;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -288,6 +296,19 @@ static int container_cgroup(const struct oci_state *s, char *dir, size_t len)
 	return 0;
 }
 
+/*
+ * The BPF work is done: what is left (records, messages, exit) needs no
+ * privilege. A failure here is reported; the fence itself is in place.
+ */
+static void lock_down(const struct hook_opts *o, const char *container_id)
+{
+	int err = privs_lock_down(PRIVS_WRITER, o->seccomp_log);
+
+	if (err)
+		log_error("warning: container %s: cannot drop privileges: %s",
+			  container_id, strerror(-err));
+}
+
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 {
 	struct lifecycle_event ev = { .source = "hook", .container_id = s->id };
@@ -323,6 +344,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	if (sel.how == POLICY_NONE) {
 		ev.kind = LIFECYCLE_UNCONFINED;
 		ev.reason = "no policy selected and no policy named default";
+		lock_down(o, s->id);
 		record(o, &ev);
 		log_debug("container %s: no policy applies; running unconfined",
 			  s->id);
@@ -360,6 +382,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	ev.policy = sel.policy->name;
 	ev.policy_id = res.policy_id;
 	ev.mode = mode_text(sel.policy->mode);
+	lock_down(o, s->id);
 	record(o, &ev);
 	log_debug("container %s: %s policy %s (selected by %s), cgroup %s",
 		  s->id, res.replaced ? "replaced with" : "fenced with",
@@ -391,9 +414,11 @@ static bool cgroup_still_populated(uint64_t cgroup_id)
 
 static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 {
-	uint64_t ids[HOOK_MAX_RECORDS];
+	static struct cgf_cgroup_info removed[HOOK_MAX_RECORDS];
+	uint64_t ids[HOOK_MAX_RECORDS], removed_ids[HOOK_MAX_RECORDS];
+	uint32_t modes[HOOK_MAX_RECORDS];
 	struct cgf_state st;
-	int n, err;
+	int n, nremoved = 0, err;
 
 	err = state_open(&st, o->bpffs, STATE_EXISTING, remaining_ms());
 	if (err == -ENOENT)
@@ -405,37 +430,46 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	}
 	n = fence_find_container(&st, s->id, ids, HOOK_MAX_RECORDS);
 	for (int i = 0; i < n; i++) {
-		struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED,
-					      .source = "hook",
-					      .container_id = s->id,
-					      .reason = "poststop" };
+		struct cgf_cgroup_info *info = &removed[nremoved];
 		struct cgf_policy_info pinfo;
-		struct cgf_cgroup_info info;
 
 		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
-					&info))
+					info))
 			continue;
 		if (cgroup_still_populated(ids[i])) {
 			log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
-				  s->id, info.path);
+				  s->id, info->path);
 			continue;
 		}
-		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_POLICY_INFO],
-					&info.policy_id, &pinfo) == 0)
-			ev.mode = mode_text(pinfo.mode);
+		modes[nremoved] = bpf_map_lookup_elem(st.map_fds[CGF_MAP_POLICY_INFO],
+						      &info->policy_id, &pinfo) == 0 ?
+					  pinfo.mode : UINT32_MAX;
 		err = fence_detach_id(&st, ids[i]);
 		if (err && err != -ENOENT) {
 			log_error("container %s: poststop: cannot detach from %s: %s",
-				  s->id, info.path, strerror(-err));
+				  s->id, info->path, strerror(-err));
 			continue;
 		}
-		ev.cgroup = info.path;
-		ev.cgroup_id = ids[i];
-		ev.policy = info.policy_name;
-		ev.policy_id = info.policy_id;
-		record(o, &ev);
+		removed_ids[nremoved++] = ids[i];
 	}
 	state_close(&st);
+
+	lock_down(o, s->id);
+	for (int i = 0; i < nremoved; i++) {
+		struct lifecycle_event ev = {
+			.kind = LIFECYCLE_REMOVED,
+			.source = "hook",
+			.container_id = s->id,
+			.reason = "poststop",
+			.cgroup = removed[i].path,
+			.cgroup_id = removed_ids[i],
+			.policy = removed[i].policy_name,
+			.policy_id = removed[i].policy_id,
+			.mode = modes[i] == UINT32_MAX ? NULL : mode_text(modes[i]),
+		};
+
+		record(o, &ev);
+	}
 	return 0;
 }
 

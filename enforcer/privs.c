@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #include <seccomp.h>
@@ -29,7 +31,7 @@ static const int common_syscalls[] = {
 /* The daemon also waits on the perf buffer and reopens its log. */
 static const int daemon_syscalls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
-	SCMP_SYS(ioctl),      SCMP_SYS(openat),	     SCMP_SYS(open),
+	SCMP_SYS(openat),     SCMP_SYS(open),
 	SCMP_SYS(mkdir),      SCMP_SYS(mkdirat),     SCMP_SYS(fcntl),
 };
 
@@ -40,10 +42,19 @@ static const int writer_syscalls[] = {
 };
 
 /*
+ * ioctl(2): TCGETS is glibc's stdio asking whether stdout is a terminal
+ * (it does when stdout is a character device such as /dev/null); the
+ * daemon's libbpf also enables and disables its perf events.
+ */
+static const unsigned long writer_ioctls[] = { TCGETS };
+static const unsigned long daemon_ioctls[] = { TCGETS, PERF_EVENT_IOC_ENABLE,
+					       PERF_EVENT_IOC_DISABLE };
+
+/*
  * bpf(2) only on maps already open: no loading, no attaching, no pinning.
  * DELETE: libbpf's perf_buffer__free() clears the per-CPU perf map slots.
  */
-static const int daemon_bpf_cmds[] = {
+static const unsigned long daemon_bpf_cmds[] = {
 	BPF_MAP_LOOKUP_ELEM,
 	BPF_MAP_UPDATE_ELEM,
 	BPF_MAP_DELETE_ELEM,
@@ -75,6 +86,20 @@ int privs_drop_capabilities(void)
 	return 0;
 }
 
+/* Allows syscall nr only when argument arg equals one of values. */
+static int allow_with_arg(scmp_filter_ctx ctx, int nr, unsigned int arg,
+			  const unsigned long *values, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					   SCMP_CMP(arg, SCMP_CMP_EQ, values[i]));
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -100,12 +125,17 @@ int privs_confine(enum privs_profile profile, bool log_only)
 	err = allow_all(ctx, common_syscalls, ARRAY_SIZE(common_syscalls));
 	if (!err && profile == PRIVS_DAEMON) {
 		err = allow_all(ctx, daemon_syscalls, ARRAY_SIZE(daemon_syscalls));
-		for (size_t i = 0; !err && i < ARRAY_SIZE(daemon_bpf_cmds); i++)
-			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bpf), 1,
-					       SCMP_A0(SCMP_CMP_EQ,
-						       daemon_bpf_cmds[i]));
+		if (!err)
+			err = allow_with_arg(ctx, SCMP_SYS(bpf), 0, daemon_bpf_cmds,
+					     ARRAY_SIZE(daemon_bpf_cmds));
+		if (!err)
+			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1, daemon_ioctls,
+					     ARRAY_SIZE(daemon_ioctls));
 	} else if (!err) {
 		err = allow_all(ctx, writer_syscalls, ARRAY_SIZE(writer_syscalls));
+		if (!err)
+			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1, writer_ioctls,
+					     ARRAY_SIZE(writer_ioctls));
 	}
 	if (!err)
 		err = seccomp_load(ctx);
