@@ -199,3 +199,36 @@ sleeper() {
 	[ "$status" -ne 0 ]
 	assert_nothing_pinned
 }
+
+@test "inside a hostile rootfs the hook reads and writes only where it is told" {
+	policy h-sym '"egress": {"default": "allow"}'
+	rootfs="$BATS_TEST_TMPDIR/rootfs"
+	mkdir -p "$rootfs/var/log"
+	victim="$BATS_TEST_TMPDIR/victim"
+	echo "precious" >"$victim"
+	# What a container could plant where a careless hook would look.
+	ln -s /etc "$rootfs/policies"
+	ln -s "$victim" "$rootfs/audit.jsonl"
+	ln -s "$BATS_TEST_TMPDIR" "$rootfs/var/log/cgfence"
+	ln -s /etc/passwd "$POLICY_DIR/h-passwd.json"
+	cg=$(new_cgroup hostile)
+	sleeper "$cg"
+
+	# Relative paths would resolve inside the rootfs: refused.
+	run bash -c "cd $rootfs && exec $CGFENCE hook --policy-dir policies --bpffs $BPFFS --lifecycle-log audit.jsonl" \
+		<<<"$(state h-sym creating "$LAST_SLEEPER" '{"cgfence.policy": "h-sym"}')"
+	[ "$status" -eq 2 ]
+	# A symlink at the record path is not followed: the container starts
+	# (records are not worth failing it for), the victim is untouched.
+	run bash -c "cd $rootfs && exec $CGFENCE hook --policy-dir $POLICY_DIR --bpffs $BPFFS --lifecycle-log $rootfs/audit.jsonl" \
+		<<<"$(state h-sym creating "$LAST_SLEEPER" '{"cgfence.policy": "h-sym"}')"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot write the lifecycle record"* ]]
+	[ "$(cat "$victim")" = "precious" ]
+	# A policy file that is a symlink (to /etc/passwd) is refused, by name too.
+	run hook <<<"$(state h-sym2 creating "$LAST_SLEEPER" '{"cgfence.policy": "h-passwd"}')"
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"root:x:0"* ]]
+	hook <<<"$(state h-sym stopped 0)" || true
+	rm -f "$POLICY_DIR/h-passwd.json"
+}
