@@ -413,9 +413,13 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 	cgf_report_flow(&site, cfg, p, &j);
 	if (j.action != CGF_ALLOW)
 		return SK_DROP;
+	/*
+	 * TCP needs no mark: every SYN_SENT socket came through this hook.
+	 * A connected UDP socket is marked so its datagrams pass skb egress.
+	 */
 	if (is_sendmsg)
 		cgf_flow_remember(&fk, cfg->policy_id);
-	else if (ctx->sk)
+	else if (ctx->sk && p->protocol == IPPROTO_UDP)
 		cgf_mark_sock(ctx->sk, cfg->policy_id);
 	return SK_PASS;
 }
@@ -641,13 +645,14 @@ int cgf_egress(struct __sk_buff *skb)
 	if (!sk)
 		return SK_PASS; /* request and timewait sockets: judged flows */
 
-	if (sk->protocol == IPPROTO_TCP) {
-		/* Only a connecting socket starts a flow; everything else is
-		 * an established, accepted or closing connection. */
-		if (sk->state != BPF_TCP_SYN_SENT)
-			return SK_PASS;
-		return cgf_judge_connected(skb, sk, cfg);
-	}
+	/*
+	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
+	 * which connect4/6 of this same cgroup judged before the SYN was
+	 * built; everything else is an established, accepted or closing
+	 * connection. So no TCP packet needs work here.
+	 */
+	if (sk->protocol == IPPROTO_TCP)
+		return SK_PASS;
 	if (sk->protocol == IPPROTO_UDP && sk->type == 2 /* SOCK_DGRAM */) {
 		/* Unconnected sends were judged by sendmsg4/6, per datagram. */
 		if (sk->state != BPF_TCP_ESTABLISHED)
