@@ -654,8 +654,20 @@ show_table "3. Changing one rule in a $TOP-destination policy (median of $CHANGE
 
 bench_hook
 
-printf '\n== 5. Audit path (denials per second written by the daemon)\n'
-printf '\n### 5. Audit path\n\n' >>"$RES/report.md"
-echo "NOT MEASURED: no audit-path benchmark yet (denials per second that cgfence daemon writes without loss, and how loss is reported)." | tee -a "$RES/report.md"
+# ---- 5. audit path (tests/bench/audit_rate.sh) ----
+
+bench_audit() {
+	local bursts="1000 10000 100000 1000000"
+
+	[ "$MODE" = smoke ] && bursts="1000"
+	printf '\n== 5. Audit path (denials per second written by the daemon)\n'
+	printf '\n### 5. Audit path\n\n' >>"$RES/report.md"
+	OUT=$OUT tests/bench/audit_rate.sh $bursts | tee "$RES/audit_rate.txt" ||
+		echo "FAILED: tests/bench/audit_rate.sh exited with an error; no figure." |
+			tee -a "$RES/audit_rate.txt"
+	{ echo '```'; cat "$RES/audit_rate.txt"; echo '```'; } >>"$RES/report.md"
+}
+
+bench_audit
 
 printf '\nresults: %s\n' "$RES"

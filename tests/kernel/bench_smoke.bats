@@ -89,3 +89,10 @@ smoke_table() {
 	[ ! -e "/sys/fs/bpf/$id" ] || smoke_fail "bpffs dir left"
 	! pgrep -f -- "--netns ${id}_" >/dev/null || smoke_fail "connbench still running"
 }
+
+@test "audit path: every burst row accounts for all its denials" {
+	table=$(smoke_table "5. Audit path")
+	row=$(echo "$table" | awk '$1 == 1000')
+	[ -n "$row" ] || smoke_fail "audit path: no row for a burst of 1000"
+	[[ "$row" == *" exact" ]] || smoke_fail "audit path: accounting does not add up: $row"
+}
