@@ -3,7 +3,9 @@
 # Runtime output is printed only when a test fails (bats shows $output).
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=${OUT:-$REPO/build}
+# Absolute: hooks and tests run the binaries from other working directories.
+OUT=${OUT:-build}
+case "$OUT" in /*) ;; *) OUT="$REPO/$OUT" ;; esac
 CGFENCE=$OUT/cgfence
 PROBE=$OUT/tests/probe
 
