@@ -72,7 +72,7 @@ $(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(CORE_OBJS) | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(LDLIBS_CORE) -o $@
 
