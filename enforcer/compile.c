@@ -527,6 +527,11 @@ void compiled_policy_free(struct compiled_policy *c)
 	free(c);
 }
 
+int compiled_key_cmp(const struct cgf_lpm_key *a, const struct cgf_lpm_key *b)
+{
+	return key_cmp(a, b);
+}
+
 /* Index of the last entry <= key in sort order, or -1. */
 static ssize_t entry_at_or_before(const struct compiled_policy *c,
 				  const struct cgf_lpm_key *key)

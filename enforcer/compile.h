@@ -62,6 +62,9 @@ void compiled_judge_device(const struct compiled_policy *c, uint32_t type,
 /* Rewrites an IPv4-mapped IPv6 flow (::ffff:a.b.c.d) as the IPv4 flow. */
 void flow_normalize(struct flow *f);
 
+/* The order of compiled_policy.entries: (kind, data, prefixlen). */
+int compiled_key_cmp(const struct cgf_lpm_key *a, const struct cgf_lpm_key *b);
+
 /* Fills key for a flow's address (table kind chosen from direction/family). */
 void flow_address_key(const struct flow *f, struct cgf_lpm_key *key);
 void flow_port_key(const struct flow *f, struct cgf_lpm_key *key);

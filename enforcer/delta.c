@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Planning in-place policy changes; see delta.h for the protocol. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "delta.h"
+#include "sha256.h"
+#include "util.h"
+
+#define NEW_KEY UINT32_MAX
+#define STATE_MAGIC "CGFTBL1"
+
+static const struct cgf_rule_mask no_rules;
+
+static bool mask_equal(const struct cgf_rule_mask *a,
+		       const struct cgf_rule_mask *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static int alloc_banks(struct table_state *s)
+{
+	for (int b = 0; b < 2; b++) {
+		s->banks[b] = calloc(s->class_cap, sizeof(*s->banks[b]));
+		if (!s->banks[b])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void table_state_free(struct table_state *s)
+{
+	free(s->entries);
+	free(s->banks[0]);
+	free(s->banks[1]);
+	memset(s, 0, sizeof(*s));
+}
+
+int table_state_init(struct table_state *s, const struct compiled_policy *cp,
+		     uint32_t policy_id)
+{
+	memset(s, 0, sizeof(*s));
+	s->policy_id = policy_id;
+	s->nclasses = cp->nclasses;
+	/* Room for the splits and new prefixes of many small changes. */
+	s->class_cap = cp->nclasses * 2 + 256;
+	s->entry_cap = cp->nentries + cp->nentries / 4 + 256;
+	memcpy(s->digest, cp->digest, sizeof(s->digest));
+	s->nentries = cp->nentries;
+	/* Entries are allocated to capacity: the mirror grows like the trie. */
+	s->entries = calloc(s->entry_cap, sizeof(*s->entries));
+	if (!s->entries || alloc_banks(s)) {
+		table_state_free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->entries, cp->entries, cp->nentries * sizeof(*s->entries));
+	/* Both banks start equal, so the first change writes only a diff. */
+	for (int b = 0; b < 2; b++)
+		memcpy(s->banks[b], cp->classes, cp->nclasses * sizeof(*cp->classes));
+	return 0;
+}
+
+void table_state_view(const struct table_state *s, uint32_t bank,
+		      const struct cgf_policy *hdr, struct compiled_policy *view)
+{
+	memset(view, 0, sizeof(*view));
+	view->hdr = *hdr;
+	view->entries = s->entries;
+	view->nentries = s->nentries;
+	view->classes = s->banks[bank & 1];
+	view->nclasses = s->nclasses;
+}
+
+static const struct cgf_rule_mask *effective_mask(const struct compiled_policy *c,
+						  const struct cgf_lpm_key *key)
+{
+	uint32_t id = compiled_lookup_class(c, key);
+
+	return id < c->nclasses ? &c->classes[id] : &no_rules;
+}
+
+/* (old mask, new mask) -> class id: ids are shared across both banks. */
+struct pair_table {
+	uint32_t *slots; /* id + 1, 0 = empty */
+	size_t nslots; /* power of two, at least twice the ids */
+	const struct cgf_rule_mask *a, *b; /* the two banks being built */
+};
+
+static uint64_t pair_hash(const struct cgf_rule_mask *a,
+			  const struct cgf_rule_mask *b)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (int w = 0; w < CGF_MASK_WORDS; w++) {
+		h = (h ^ a->bits[w]) * 0xff51afd7ed558ccdull;
+		h = (h ^ b->bits[w]) * 0xc4ceb9fe1a85ec53ull;
+	}
+	return h ^ (h >> 29);
+}
+
+static uint32_t *pair_slot(struct pair_table *t, const struct cgf_rule_mask *a,
+			   const struct cgf_rule_mask *b)
+{
+	size_t i = pair_hash(a, b) & (t->nslots - 1);
+
+	for (;; i = (i + 1) & (t->nslots - 1)) {
+		uint32_t id = t->slots[i];
+
+		if (!id || (mask_equal(&t->a[id - 1], a) &&
+			    mask_equal(&t->b[id - 1], b)))
+			return &t->slots[i];
+	}
+}
+
+struct planner {
+	const struct table_state *cur;
+	struct delta_plan *plan;
+	struct pair_table pairs;
+	uint8_t *claimed; /* class id has its new-bank mask decided */
+	uint32_t A, I; /* active and inactive bank */
+};
+
+/* The class for (a, b): an existing one, or a new id (step 1 write). */
+static int class_for_pair(struct planner *pl, const struct cgf_rule_mask *a,
+			  const struct cgf_rule_mask *b, uint32_t *id_out)
+{
+	struct table_state *next = &pl->plan->next;
+	uint32_t *slot = pair_slot(&pl->pairs, a, b);
+	uint32_t id;
+
+	if (*slot) {
+		*id_out = *slot - 1;
+		return 0;
+	}
+	if (next->nclasses >= next->class_cap)
+		return -ENOSPC;
+	id = next->nclasses++;
+	next->banks[pl->A][id] = *a;
+	next->banks[pl->I][id] = *b;
+	pl->claimed[id] = 1;
+	*slot = id + 1;
+	pl->plan->active_ids[pl->plan->nactive] = id;
+	pl->plan->active_masks[pl->plan->nactive++] = *a;
+	*id_out = id;
+	return 0;
+}
+
+/* An existing entry: keep its class unless that class is now split. */
+static int place_existing(struct planner *pl, const struct compiled_entry *e,
+			  const struct cgf_rule_mask *b, uint32_t *id_out)
+{
+	struct table_state *next = &pl->plan->next;
+	uint32_t c = e->class_id;
+	uint32_t *slot;
+
+	if (c >= pl->cur->nclasses)
+		return -EBADMSG;
+	if (!pl->claimed[c]) {
+		pl->claimed[c] = 1;
+		next->banks[pl->I][c] = *b;
+		slot = pair_slot(&pl->pairs, &next->banks[pl->A][c], b);
+		if (!*slot)
+			*slot = c + 1;
+		*id_out = c;
+		return 0;
+	}
+	if (mask_equal(&next->banks[pl->I][c], b)) {
+		*id_out = c;
+		return 0;
+	}
+	return class_for_pair(pl, &next->banks[pl->A][c], b, id_out);
+}
+
+static int plan_alloc(struct delta_plan *plan, const struct table_state *cur,
+		      size_t max_entries)
+{
+	struct table_state *next = &plan->next;
+
+	next->class_cap = cur->class_cap;
+	next->entry_cap = cur->entry_cap;
+	next->policy_id = cur->policy_id;
+	next->nclasses = cur->nclasses;
+	next->flipped_ns = cur->flipped_ns;
+	next->entries = calloc(max_entries ? max_entries : 1, sizeof(*next->entries));
+	/* max_entries is the trie's capacity, so the mirror can grow in place. */
+	plan->lpm = calloc(max_entries ? max_entries : 1, sizeof(*plan->lpm));
+	plan->active_ids = calloc(cur->class_cap, sizeof(*plan->active_ids));
+	plan->active_masks = calloc(cur->class_cap, sizeof(*plan->active_masks));
+	plan->inactive_ids = calloc(cur->class_cap, sizeof(*plan->inactive_ids));
+	plan->inactive_masks = calloc(cur->class_cap, sizeof(*plan->inactive_masks));
+	if (!next->entries || !plan->lpm || !plan->active_ids ||
+	    !plan->active_masks || !plan->inactive_ids || !plan->inactive_masks ||
+	    alloc_banks(next))
+		return -ENOMEM;
+	for (int b = 0; b < 2; b++)
+		memcpy(next->banks[b], cur->banks[b],
+		       cur->class_cap * sizeof(*cur->banks[b]));
+	return 0;
+}
+
+static int plan_entries(struct planner *pl, const struct compiled_policy *next_cp,
+			const struct compiled_policy *old_view)
+{
+	const struct table_state *cur = pl->cur;
+	struct delta_plan *plan = pl->plan;
+	struct table_state *next = &plan->next;
+	size_t i = 0, j = 0;
+	int err;
+
+	/* Walk the union of both sorted entry lists. */
+	while (i < cur->nentries || j < next_cp->nentries) {
+		const struct cgf_lpm_key *key;
+		const struct compiled_entry *old = NULL;
+		int cmp;
+		uint32_t id;
+
+		if (i == cur->nentries)
+			cmp = 1;
+		else if (j == next_cp->nentries)
+			cmp = -1;
+		else
+			cmp = compiled_key_cmp(&cur->entries[i].key,
+					       &next_cp->entries[j].key);
+		if (cmp <= 0)
+			old = &cur->entries[i++];
+		if (cmp >= 0)
+			j++;
+		key = old ? &old->key : &next_cp->entries[j - 1].key;
+
+		if (next->nentries >= next->entry_cap)
+			return -ENOSPC;
+		if (old) {
+			err = place_existing(pl, old, effective_mask(next_cp, key), &id);
+		} else {
+			err = class_for_pair(pl, effective_mask(old_view, key),
+					     effective_mask(next_cp, key), &id);
+		}
+		if (err)
+			return err;
+		next->entries[next->nentries].key = *key;
+		next->entries[next->nentries++].class_id = id;
+		if (!old || old->class_id != id)
+			plan->lpm[plan->nlpm++] = next->entries[next->nentries - 1];
+	}
+	return 0;
+}
+
+int delta_plan_build(const struct table_state *cur,
+		     const struct compiled_policy *next_cp, struct delta_plan *plan)
+{
+	struct cgf_policy no_hdr = {};
+	struct compiled_policy old_view;
+	struct planner pl = { .cur = cur, .plan = plan };
+	size_t nslots = 64;
+	int err;
+
+	memset(plan, 0, sizeof(*plan));
+	pl.A = cur->active_bank & 1;
+	pl.I = pl.A ^ 1;
+	err = plan_alloc(plan, cur, cur->entry_cap);
+	if (err)
+		goto fail;
+	while (nslots < 2 * (size_t)cur->class_cap)
+		nslots *= 2;
+	pl.pairs = (struct pair_table){ .slots = calloc(nslots, sizeof(uint32_t)),
+					.nslots = nslots,
+					.a = plan->next.banks[pl.A],
+					.b = plan->next.banks[pl.I] };
+	pl.claimed = calloc(cur->class_cap, 1);
+	if (!pl.pairs.slots || !pl.claimed) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	table_state_view(cur, pl.A, &no_hdr, &old_view);
+	err = plan_entries(&pl, next_cp, &old_view);
+	if (err)
+		goto fail;
+
+	/* Step 2: the inactive bank, where it does not already say so. */
+	for (uint32_t id = 0; id < plan->next.nclasses; id++) {
+		const struct cgf_rule_mask *want = &plan->next.banks[pl.I][id];
+
+		if (!pl.claimed[id] || mask_equal(want, &cur->banks[pl.I][id]))
+			continue;
+		plan->inactive_ids[plan->ninactive] = id;
+		plan->inactive_masks[plan->ninactive++] = *want;
+	}
+	plan->next.active_bank = pl.I;
+	memcpy(plan->next.digest, next_cp->digest, sizeof(plan->next.digest));
+	free(pl.pairs.slots);
+	free(pl.claimed);
+	return 0;
+fail:
+	free(pl.pairs.slots);
+	free(pl.claimed);
+	delta_plan_free(plan);
+	return err;
+}
+
+void delta_plan_free(struct delta_plan *plan)
+{
+	free(plan->active_ids);
+	free(plan->active_masks);
+	free(plan->inactive_ids);
+	free(plan->inactive_masks);
+	free(plan->lpm);
+	table_state_free(&plan->next);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* ---- the mirror file ---- */
+
+struct state_file_header {
+	char magic[8];
+	uint32_t policy_id;
+	uint32_t active_bank;
+	uint32_t nclasses;
+	uint32_t class_cap;
+	uint32_t entry_cap;
+	uint32_t pad;
+	uint64_t flipped_ns;
+	uint64_t nentries;
+	uint8_t digest[32];
+};
+
+static int write_all(int fd, const void *buf, size_t len, struct sha256_ctx *sum)
+{
+	const char *p = buf;
+
+	if (sum)
+		sha256_update(sum, buf, len);
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int table_state_save(const struct table_state *s, int dir_fd, const char *name)
+{
+	struct state_file_header h = { .magic = STATE_MAGIC,
+				       .policy_id = s->policy_id,
+				       .active_bank = s->active_bank,
+				       .nclasses = s->nclasses,
+				       .class_cap = s->class_cap,
+				       .entry_cap = s->entry_cap,
+				       .flipped_ns = s->flipped_ns,
+				       .nentries = s->nentries };
+	size_t mlen = s->nclasses * sizeof(struct cgf_rule_mask);
+	struct sha256_ctx sum;
+	uint8_t digest[32];
+	char tmp[128];
+	int fd, err;
+
+	memcpy(h.digest, s->digest, sizeof(h.digest));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	sha256_init(&sum);
+	err = write_all(fd, &h, sizeof(h), &sum);
+	if (!err)
+		err = write_all(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
+	if (!err)
+		err = write_all(fd, s->banks[0], mlen, &sum);
+	if (!err)
+		err = write_all(fd, s->banks[1], mlen, &sum);
+	sha256_final(&sum, digest);
+	if (!err)
+		err = write_all(fd, digest, sizeof(digest), NULL);
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && renameat(dir_fd, tmp, dir_fd, name))
+		err = -errno;
+	if (err)
+		unlinkat(dir_fd, tmp, 0);
+	return err;
+}
+
+static int read_exact(int fd, void *buf, size_t len, struct sha256_ctx *sum)
+{
+	char *p = buf;
+	size_t want = len;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EBADMSG;
+		p += n;
+		len -= n;
+	}
+	if (sum)
+		sha256_update(sum, buf, want);
+	return 0;
+}
+
+int table_state_load(struct table_state *s, int dir_fd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct state_file_header h;
+	struct sha256_ctx sum;
+	uint8_t want[32], got[32];
+	size_t mlen;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if (fd < 0)
+		return -errno;
+	sha256_init(&sum);
+	err = read_exact(fd, &h, sizeof(h), &sum);
+	if (err)
+		return err;
+	if (memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)) || h.nclasses > h.class_cap ||
+	    h.nentries > h.entry_cap || h.active_bank > 1)
+		return -EBADMSG;
+	s->policy_id = h.policy_id;
+	s->active_bank = h.active_bank;
+	s->nclasses = h.nclasses;
+	s->class_cap = h.class_cap;
+	s->entry_cap = h.entry_cap;
+	s->flipped_ns = h.flipped_ns;
+	s->nentries = h.nentries;
+	memcpy(s->digest, h.digest, sizeof(s->digest));
+	s->entries = calloc(h.entry_cap ? h.entry_cap : 1, sizeof(*s->entries));
+	if (!s->entries || alloc_banks(s)) {
+		table_state_free(s);
+		return -ENOMEM;
+	}
+	mlen = s->nclasses * sizeof(struct cgf_rule_mask);
+	err = read_exact(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
+	if (!err)
+		err = read_exact(fd, s->banks[0], mlen, &sum);
+	if (!err)
+		err = read_exact(fd, s->banks[1], mlen, &sum);
+	if (!err)
+		err = read_exact(fd, want, sizeof(want), NULL);
+	sha256_final(&sum, got);
+	if (!err && memcmp(want, got, sizeof(got)))
+		err = -EBADMSG;
+	if (err)
+		table_state_free(s);
+	return err;
+}
