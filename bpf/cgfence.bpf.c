@@ -70,8 +70,8 @@ struct cgf_classes_inner {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, CGF_MAX_POLICIES);
-	__type(key, __u32);
+	__uint(max_entries, 2 * CGF_MAX_POLICIES);
+	__type(key, __u64); /* (policy id << 1) | bank */
 	__array(values, struct cgf_classes_inner);
 } cgf_classes SEC(".maps");
 
@@ -192,6 +192,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	struct cgf_lpm_key key = {};
 	__u32 *ca, *cp;
 	void *lpm, *classes;
+	__u64 bank_key;
 
 	j->policy_id = policy_id;
 	j->rule = CGF_RULE_DEFAULT;
@@ -208,7 +209,8 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 		return;
 	}
 	lpm = bpf_map_lookup_elem(&cgf_lpm, &policy_id);
-	classes = bpf_map_lookup_elem(&cgf_classes, &policy_id);
+	bank_key = ((__u64)policy_id << 1) | (pol->bank & 1);
+	classes = bpf_map_lookup_elem(&cgf_classes, &bank_key);
 	if (!lpm || !classes)
 		return;
 

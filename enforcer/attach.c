@@ -122,7 +122,7 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	struct cgf_cgroup_config cfg = {};
 	uint64_t cgid;
 	uint32_t policy_id;
-	bool had_record, fenced, attached_now = false;
+	bool had_record, fenced, attached_now = false, in_place = false;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -136,9 +136,27 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	had_record = bpf_map_lookup_elem(info_fd, &cgid, &old) == 0;
 	fenced = had_record && links_present(st, cgid);
 
-	err = tables_acquire(st, req->policy, req->policy_name, &policy_id);
-	if (err)
-		return err;
+	/*
+	 * A cgroup alone on its policy changes it in place: only what differs
+	 * is written. Anything else (tables shared with other cgroups, the same
+	 * policy loaded already, no usable mirror) builds or reuses tables.
+	 */
+	if (fenced && old.policy_id && !tables_have_digest(st, req->policy->digest)) {
+		err = tables_change_in_place(st, old.policy_id, req->policy,
+					     req->policy_name, &res->change);
+		if (!err) {
+			in_place = true;
+			policy_id = old.policy_id;
+		} else {
+			log_debug("policy %08x: no in-place change (%s), rebuilding",
+				  old.policy_id, strerror(-err));
+		}
+	}
+	if (!in_place) {
+		err = tables_acquire(st, req->policy, req->policy_name, &policy_id);
+		if (err)
+			return err;
+	}
 	if (!fenced) {
 		unlink_all(st, cgid); /* leftovers of an interrupted apply */
 		err = attach_all(st, cgroup_fd, cgid);
@@ -162,19 +180,21 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		err = -errno;
 		goto fail_detach;
 	}
-	if (had_record && old.policy_id)
+	if (had_record && old.policy_id && !in_place)
 		tables_release(st, old.policy_id);
 
 	res->policy_id = policy_id;
 	res->generation = cfg.generation;
 	res->replaced = fenced;
+	res->in_place = in_place;
 	return 0;
 
 fail_detach:
 	if (attached_now)
 		unlink_all(st, cgid);
 fail_release:
-	tables_release(st, policy_id);
+	if (!in_place)
+		tables_release(st, policy_id);
 	return err;
 }
 

@@ -10,6 +10,7 @@
 
 #include "compile.h"
 #include "loader.h"
+#include "tables.h"
 
 struct fence_request {
 	const char *cgroup_dir;
@@ -24,6 +25,8 @@ struct fence_result {
 	uint32_t policy_id;
 	uint32_t generation;
 	int replaced; /* 1 when an earlier policy was swapped out */
+	int in_place; /* 1 when that policy's tables were changed in place */
+	struct tables_change change; /* what the in-place change wrote */
 };
 
 /*

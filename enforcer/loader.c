@@ -55,6 +55,7 @@ static void state_init(struct cgf_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->dir_fd = -1;
+	st->run_fd = -1;
 	for (int i = 0; i < CGF_PROG__COUNT; i++)
 		st->prog_fds[i] = -1;
 	for (int i = 0; i < CGF_MAP__COUNT; i++)
@@ -69,6 +70,8 @@ void state_close(struct cgf_state *st)
 	for (int i = 0; i < CGF_MAP__COUNT; i++)
 		if (st->map_fds[i] >= 0)
 			close(st->map_fds[i]);
+	if (st->run_fd >= 0)
+		close(st->run_fd);
 	if (st->dir_fd >= 0)
 		close(st->dir_fd); /* releases the lock */
 	state_init(st);
@@ -312,6 +315,23 @@ static int check_pinned_build(struct cgf_state *st)
 	return 1;
 }
 
+/* The mirrors of the state in dir live in CGF_RUN_DIR/<basename of dir>. */
+static int open_run_dir(const char *dir)
+{
+	const char *base = strrchr(dir, '/');
+	_cleanup_close_ int root = -1;
+
+	base = base && base[1] ? base + 1 : "cgfence";
+	if (mkdir(CGF_RUN_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	root = open(CGF_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (root < 0)
+		return -errno;
+	if (mkdirat(root, base, 0700) && errno != EEXIST)
+		return -errno;
+	return openat(root, base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	       unsigned int lock_timeout_ms)
 {
@@ -353,6 +373,9 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 		err = -errno;
 		goto fail;
 	}
+	st->run_fd = open_run_dir(dir);
+	if (st->run_fd < 0)
+		log_debug("%s: no table mirrors: policies change by rebuild", CGF_RUN_DIR);
 	return 0;
 fail:
 	state_close(st);

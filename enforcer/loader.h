@@ -17,6 +17,9 @@
 
 #define CGF_DEFAULT_BPFFS_DIR "/sys/fs/bpf/cgfence"
 #define CGF_DEFAULT_LOCK_TIMEOUT_MS 10000
+/* User-space mirrors of the kernel tables (enforcer/delta.h); like bpffs,
+ * gone at reboot. Without it policies change by rebuild. */
+#define CGF_RUN_DIR "/run/cgfence"
 
 enum cgf_prog_id {
 	CGF_PROG_CONNECT4,
@@ -54,6 +57,7 @@ extern const char *const cgf_map_names[CGF_MAP__COUNT];
 struct cgf_state {
 	char dir[PATH_MAX];
 	int dir_fd; /* holds the lock */
+	int run_fd; /* table mirrors (CGF_RUN_DIR/<basename of dir>), or -1 */
 	int prog_fds[CGF_PROG__COUNT];
 	int map_fds[CGF_MAP__COUNT];
 };

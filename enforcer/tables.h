@@ -7,6 +7,8 @@
 #ifndef CGFENCE_TABLES_H
 #define CGFENCE_TABLES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compile.h"
@@ -25,6 +27,26 @@
 /* Finds the tables with cp's digest or creates them; takes a reference. */
 int tables_acquire(struct cgf_state *st, const struct compiled_policy *cp,
 		   const char *name, uint32_t *policy_id);
+
+struct tables_change {
+	size_t lpm_writes; /* trie entries inserted or repointed */
+	size_t mask_writes; /* class masks written, both banks */
+	uint64_t kernel_ns; /* from the first write to the flip */
+};
+
+/*
+ * Changes policy `id` in place to cp (see delta.h): only what differs is
+ * written, and the flip is one header update. For a policy only one cgroup
+ * runs (-EBUSY otherwise) whose mirror is intact (-ENOENT, -ESTALE,
+ * -EBADMSG otherwise); -ENOSPC when its capacity is spent. On any error
+ * the old policy still holds and the caller rebuilds instead.
+ */
+int tables_change_in_place(struct cgf_state *st, uint32_t id,
+			   const struct compiled_policy *cp, const char *name,
+			   struct tables_change *out);
+
+/* Whether compiled tables with this digest are loaded (and so shared). */
+bool tables_have_digest(struct cgf_state *st, const uint8_t digest[32]);
 
 /* Drops a reference; at zero the tables stay, idle. */
 int tables_release(struct cgf_state *st, uint32_t policy_id);

@@ -41,7 +41,7 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 1
+#define CGF_ABI_VERSION 2
 
 #define CGF_MAX_RULES 1024 /* network rules per direction */
 #define CGF_MASK_WORDS (CGF_MAX_RULES / 64)
@@ -142,10 +142,17 @@ struct cgf_devices {
 	struct cgf_device_rule rules[CGF_MAX_DEVICE_RULES];
 };
 
-/* Value of the policy header map, keyed by policy id. */
+/*
+ * Value of the policy header map, keyed by policy id. A policy's class
+ * masks come in two banks (cgf_classes keys (policy id << 1) | bank) over
+ * one LPM trie; `bank` names the one in force. Changing a policy in place
+ * fills the other bank and then flips this field (see enforcer/delta.h).
+ */
 struct cgf_policy {
 	__u32 abi_version;
 	__u32 mode;
+	__u32 bank;
+	__u32 pad;
 	struct cgf_direction egress;
 	struct cgf_direction ingress;
 	struct cgf_devices devices;

@@ -30,7 +30,7 @@ fence_teardown_file() {
 			rmdir "$d" 2>/dev/null || true
 		done
 	fi
-	rm -rf "$BPFFS"
+	rm -rf "$BPFFS" "/run/cgfence/$TEST_ID"
 }
 
 # new_cgroup NAME: a fresh cgroup under this file's tree; prints its path.

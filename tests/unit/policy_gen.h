@@ -19,7 +19,7 @@
 
 /* ---- building policies in memory ---- */
 
-static void *grow(void *ptr, size_t n, size_t size)
+static inline void *grow(void *ptr, size_t n, size_t size)
 {
 	void *p = reallocarray(ptr, n, size);
 
@@ -29,7 +29,7 @@ static void *grow(void *ptr, size_t n, size_t size)
 	return p;
 }
 
-static struct policy *policy_new(const char *name)
+static inline struct policy *policy_new(const char *name)
 {
 	struct policy *p = grow(NULL, 1, sizeof(*p));
 
@@ -40,7 +40,7 @@ static struct policy *policy_new(const char *name)
 	return p;
 }
 
-static void net_section_free(struct policy_net_section *s)
+static inline void net_section_free(struct policy_net_section *s)
 {
 	for (size_t i = 0; i < s->nrules; i++) {
 		free(s->rules[i].addrs);
@@ -49,7 +49,7 @@ static void net_section_free(struct policy_net_section *s)
 	free(s->rules);
 }
 
-static void test_policy_free(struct policy *p)
+static inline void test_policy_free(struct policy *p)
 {
 	net_section_free(&p->egress);
 	net_section_free(&p->ingress);
@@ -58,14 +58,14 @@ static void test_policy_free(struct policy *p)
 	free(p);
 }
 
-static void section_enable(struct policy_net_section *s, uint8_t def)
+static inline void section_enable(struct policy_net_section *s, uint8_t def)
 {
 	s->present = true;
 	s->default_action = def;
 }
 
 /* The pointer is valid until the next rule_add() on the same section. */
-static struct policy_net_rule *rule_add(struct policy_net_section *s,
+static inline struct policy_net_rule *rule_add(struct policy_net_section *s,
 					uint8_t action, uint8_t protocol)
 {
 	struct policy_net_rule *r;
@@ -78,7 +78,7 @@ static struct policy_net_rule *rule_add(struct policy_net_section *s,
 	return r;
 }
 
-static void rule_add_cidr_raw(struct policy_net_rule *r, uint8_t family,
+static inline void rule_add_cidr_raw(struct policy_net_rule *r, uint8_t family,
 			      const uint8_t *addr, uint8_t prefixlen)
 {
 	struct policy_cidr *cidr;
@@ -92,7 +92,7 @@ static void rule_add_cidr_raw(struct policy_net_rule *r, uint8_t family,
 }
 
 /* Text to bytes; returns the family, 0 on a typo in the test itself. */
-static uint8_t parse_addr(const char *text, uint8_t addr[16])
+static inline uint8_t parse_addr(const char *text, uint8_t addr[16])
 {
 	memset(addr, 0, 16);
 	if (inet_pton(AF_INET, text, addr) == 1)
@@ -103,7 +103,7 @@ static uint8_t parse_addr(const char *text, uint8_t addr[16])
 }
 
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address for a host prefix. */
-static void rule_add_cidr(struct policy_net_rule *r, const char *text)
+static inline void rule_add_cidr(struct policy_net_rule *r, const char *text)
 {
 	char buf[64];
 	char *slash;
@@ -123,7 +123,7 @@ static void rule_add_cidr(struct policy_net_rule *r, const char *text)
 	rule_add_cidr_raw(r, family, addr, prefixlen);
 }
 
-static void rule_add_ports(struct policy_net_rule *r, uint16_t first,
+static inline void rule_add_ports(struct policy_net_rule *r, uint16_t first,
 			   uint16_t last)
 {
 	r->ports = grow(r->ports, r->nports + 1, sizeof(*r->ports));
@@ -133,7 +133,7 @@ static void rule_add_ports(struct policy_net_rule *r, uint16_t first,
 	r->nports++;
 }
 
-static void device_rule_add(struct policy *p, uint8_t action, uint8_t type,
+static inline void device_rule_add(struct policy *p, uint8_t action, uint8_t type,
 			    int64_t major, int64_t minor, uint8_t access)
 {
 	struct policy_dev_section *s = &p->devices;
@@ -149,7 +149,7 @@ static void device_rule_add(struct policy *p, uint8_t action, uint8_t type,
 	r->access = access;
 }
 
-static struct flow flow_make(uint8_t dir, const char *addr, uint8_t protocol,
+static inline struct flow flow_make(uint8_t dir, const char *addr, uint8_t protocol,
 			     uint16_t port)
 {
 	struct flow f = { .direction = dir,
@@ -161,7 +161,7 @@ static struct flow flow_make(uint8_t dir, const char *addr, uint8_t protocol,
 	return f;
 }
 
-static struct compiled_policy *compile_ok(const struct policy *p)
+static inline struct compiled_policy *compile_ok(const struct policy *p)
 {
 	struct compiled_policy *c = NULL;
 	int err = policy_compile(p, &c);
@@ -177,7 +177,7 @@ struct rng {
 };
 
 /* splitmix64: tiny, and the same sequence on every platform. */
-static uint64_t rng_next(struct rng *g)
+static inline uint64_t rng_next(struct rng *g)
 {
 	uint64_t z = (g->state += 0x9e3779b97f4a7c15ULL);
 
@@ -186,7 +186,7 @@ static uint64_t rng_next(struct rng *g)
 	return z ^ (z >> 31);
 }
 
-static uint32_t rng_below(struct rng *g, uint32_t n)
+static inline uint32_t rng_below(struct rng *g, uint32_t n)
 {
 	return rng_next(g) % n;
 }
@@ -194,7 +194,7 @@ static uint32_t rng_below(struct rng *g, uint32_t n)
 #define PICK(g, array) \
 	((array)[rng_below(g, sizeof(array) / sizeof((array)[0]))])
 
-static bool ref_cidr_contains(const struct policy_cidr *cidr, uint8_t family,
+static inline bool ref_cidr_contains(const struct policy_cidr *cidr, uint8_t family,
 			      const uint8_t *addr)
 {
 	unsigned int full = cidr->prefixlen / 8, rest = cidr->prefixlen % 8;
@@ -207,7 +207,7 @@ static bool ref_cidr_contains(const struct policy_cidr *cidr, uint8_t family,
 	return !rest || ((cidr->addr[full] ^ addr[full]) & mask) == 0;
 }
 
-static bool ref_rule_matches(const struct policy_net_rule *r, uint8_t family,
+static inline bool ref_rule_matches(const struct policy_net_rule *r, uint8_t family,
 			     const uint8_t *addr, uint8_t protocol,
 			     uint16_t port)
 {
@@ -222,7 +222,7 @@ static bool ref_rule_matches(const struct policy_net_rule *r, uint8_t family,
 }
 
 /* First matching rule decides, else the default; ::ffff:a.b.c.d is IPv4. */
-static void ref_judge_flow(const struct policy *p, const struct flow *f,
+static inline void ref_judge_flow(const struct policy *p, const struct flow *f,
 			   struct verdict *v)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
@@ -257,7 +257,7 @@ static void ref_judge_flow(const struct policy *p, const struct flow *f,
 	v->rule = CGF_RULE_DEFAULT;
 }
 
-static void random_v4(struct rng *g, uint8_t addr[16])
+static inline void random_v4(struct rng *g, uint8_t addr[16])
 {
 	memset(addr, 0, 16);
 	addr[0] = rng_below(g, 8) ? 10 : 192;
@@ -266,7 +266,7 @@ static void random_v4(struct rng *g, uint8_t addr[16])
 	addr[3] = rng_below(g, 256);
 }
 
-static void random_v6(struct rng *g, uint8_t addr[16])
+static inline void random_v6(struct rng *g, uint8_t addr[16])
 {
 	memset(addr, 0, 16);
 	addr[0] = 0x20;
@@ -279,7 +279,7 @@ static void random_v6(struct rng *g, uint8_t addr[16])
 	addr[15] = rng_below(g, 256);
 }
 
-static void random_cidr(struct rng *g, struct policy_net_rule *r)
+static inline void random_cidr(struct rng *g, struct policy_net_rule *r)
 {
 	static const uint8_t v4_lens[] = { 0,  1,  8,  16, 22, 23, 24, 25, 26,
 					   27, 28, 29, 30, 31, 32, 32, 32 };
@@ -305,7 +305,7 @@ static void random_cidr(struct rng *g, struct policy_net_rule *r)
 	rule_add_cidr_raw(r, family, addr, len);
 }
 
-static uint16_t random_port(struct rng *g)
+static inline uint16_t random_port(struct rng *g)
 {
 	static const uint16_t edges[] = { 1,	 2,	79,   80,   443,
 					  1023,	 1024,	8000, 8100, 32767,
@@ -323,7 +323,7 @@ static uint16_t random_port(struct rng *g)
 	}
 }
 
-static void random_port_range(struct rng *g, struct policy_net_rule *r)
+static inline void random_port_range(struct rng *g, struct policy_net_rule *r)
 {
 	static const uint32_t spans[] = { 1, 1, 16, 300, 65535 };
 	uint32_t first = random_port(g);
@@ -332,7 +332,7 @@ static void random_port_range(struct rng *g, struct policy_net_rule *r)
 	rule_add_ports(r, first, last > 65535 ? 65535 : last);
 }
 
-static void random_net_section(struct rng *g, struct policy_net_section *s)
+static inline void random_net_section(struct rng *g, struct policy_net_section *s)
 {
 	static const uint8_t protocols[] = { 0,
 					     0,
@@ -366,7 +366,7 @@ static void random_net_section(struct rng *g, struct policy_net_section *s)
 }
 
 /* An address inside, at the edge of, or just outside one of the CIDRs. */
-static void random_flow_addr(struct rng *g, const struct policy_net_section *s,
+static inline void random_flow_addr(struct rng *g, const struct policy_net_section *s,
 			     struct flow *f)
 {
 	const struct policy_net_rule *r =
@@ -407,7 +407,7 @@ static void random_flow_addr(struct rng *g, const struct policy_net_section *s,
 }
 
 /* A port at or next to an edge of one of the ranges, or anywhere. */
-static uint16_t random_flow_port(struct rng *g,
+static inline uint16_t random_flow_port(struct rng *g,
 				 const struct policy_net_section *s)
 {
 	const struct policy_net_rule *r =
@@ -434,7 +434,7 @@ static uint16_t random_flow_port(struct rng *g,
 	return rng_below(g, 20) ? random_port(g) : 0;
 }
 
-static void random_flow(struct rng *g, const struct policy *p, struct flow *f)
+static inline void random_flow(struct rng *g, const struct policy *p, struct flow *f)
 {
 	static const uint8_t protocols[] = { IPPROTO_TCP,     IPPROTO_TCP,
 					     IPPROTO_TCP,     IPPROTO_UDP,
