@@ -26,7 +26,7 @@ cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
 	"${RUNC[@]}" delete --force "$ID" >/dev/null 2>&1 || true
 	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$WORK/lifecycle.jsonl" >/dev/null 2>&1 || true
-	rm -rf "$BPFFS" "$WORK"
+	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -33,7 +33,7 @@ cleanup() {
 	[ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
 	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1 || true
 	rmdir "$CG" 2>/dev/null || true
-	rm -rf "$BPFFS" "$WORK"
+	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -49,7 +49,7 @@ cleanup() {
 		$RUNC delete --force "hookbench-$$-$n" >/dev/null 2>&1 || true
 	done
 	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$WORK/lifecycle.jsonl" >/dev/null 2>&1 || true
-	rm -rf "$BPFFS" "$WORK"
+	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -34,7 +34,7 @@ cleanup() {
 		rmdir "$cg" 2>/dev/null || true
 	done
 	rmdir "$CGP" 2>/dev/null || true
-	rm -rf "$BPFFS" "$WORK"
+	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

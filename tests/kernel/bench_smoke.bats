@@ -75,8 +75,11 @@ smoke_table() {
 			smoke_fail "change.tsv: no $sys"
 	done
 	smoke_table "3. Loading a policy" | grep -qE '^ *1k( +[0-9.]+){7}$' || smoke_fail "load table"
-	[ "$(smoke_table "3. Changing one rule" | grep -cE '[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+$')" -eq 6 ] ||
+	[ "$(smoke_table "3. Changing one rule" | grep -cE '[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+$')" -eq 7 ] ||
 		smoke_fail "change table"
+	# the change was made in place, and its kernel work reported
+	awk -F'\t' '$2 == "cgfence-kernel" && $3 > 0 { ok = 1 } END { exit !ok }' "$SMOKE_RES/change.tsv" ||
+		smoke_fail "change.tsv: no in-place kernel figure for cgfence"
 	grep -q '^== 5. Audit path' "$SMOKE_LOG" || smoke_fail "no audit placeholder"
 }
 
@@ -87,6 +90,7 @@ smoke_table() {
 	[[ "$output" != *"$id"* ]] || smoke_fail "namespaces left: $output"
 	[ ! -e "$(cgroup2_mount)/$id" ] || smoke_fail "cgroup left"
 	[ ! -e "/sys/fs/bpf/$id" ] || smoke_fail "bpffs dir left"
+	[ ! -e "/run/cgfence/$id" ] || smoke_fail "table mirrors left"
 	! pgrep -f -- "--netns ${id}_" >/dev/null || smoke_fail "connbench still running"
 }
 
