@@ -202,16 +202,23 @@ int cmd_apply(int argc, char **argv)
 	/* The BPF work is done: the rest (record, message) needs no privilege. */
 	if (privs_lock_down(PRIVS_WRITER, o.seccomp_log))
 		log_error("warning: cannot drop privileges after attaching");
-	if (res.in_place)
-		printf("%s: changed policy %s in place (%s, policy id %08x, generation %u; %zu trie entries and %zu masks written, %.1f us in the kernel)\n",
+	if (res.in_place) {
+		char waited[96] = "";
+
+		if (res.change.wait_ns)
+			snprintf(waited, sizeof(waited),
+				 ", after waiting %.1f ms for readers of the previous change",
+				 res.change.wait_ns / 1e6);
+		printf("%s: changed policy %s in place (%s, policy id %08x, generation %u; %zu trie entries and %zu masks written, %.1f us in the kernel%s)\n",
 		       o.cgroup, p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
 		       res.policy_id, res.generation, res.change.lpm_writes,
-		       res.change.mask_writes, res.change.kernel_ns / 1000.0);
-	else
+		       res.change.mask_writes, res.change.kernel_ns / 1000.0, waited);
+	} else {
 		printf("%s: %s policy %s (%s, policy id %08x, generation %u)\n",
 		       o.cgroup, res.replaced ? "swapped to" : "fenced with", p->name,
 		       p->mode == CGF_MODE_AUDIT ? "audit" : "enforce", res.policy_id,
 		       res.generation);
+	}
 	record_lifecycle(o.lifecycle_log,
 			 &(struct lifecycle_event){
 				 .kind = res.replaced ? LIFECYCLE_REPLACED :

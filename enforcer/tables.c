@@ -246,7 +246,7 @@ static int inner_map_fd(int outer_fd, const void *key)
 /* The kernel half of a planned change: writes, then the flip. */
 static int apply_plan(struct cgf_state *st, uint32_t id,
 		      const struct table_state *cur, const struct delta_plan *plan,
-		      const struct cgf_policy *new_hdr)
+		      const struct cgf_policy *new_hdr, struct tables_change *out)
 {
 	uint64_t key_a = bank_key(id, cur->active_bank);
 	uint64_t key_i = bank_key(id, cur->active_bank ^ 1);
@@ -264,9 +264,14 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	 * map makes the kernel wait for every such program (an RCU grace
 	 * period); after a second they are long gone anyway.
 	 */
-	if (cur->flipped_ns && boottime_ns() - cur->flipped_ns < 1000000000ull &&
-	    bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key_i, &i_fd, BPF_EXIST))
-		return -errno;
+	if (cur->flipped_ns && boottime_ns() - cur->flipped_ns < 1000000000ull) {
+		uint64_t w0 = boottime_ns();
+
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key_i, &i_fd,
+					BPF_EXIST))
+			return -errno;
+		out->wait_ns = boottime_ns() - w0;
+	}
 	err = write_masks(a_fd, plan->active_ids, plan->active_masks, plan->nactive);
 	if (!err)
 		err = write_masks(i_fd, plan->inactive_ids, plan->inactive_masks,
@@ -319,8 +324,8 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 		return err;
 	}
 	t0 = boottime_ns();
-	err = apply_plan(st, id, &cur, &plan, &cp->hdr);
-	out->kernel_ns = boottime_ns() - t0;
+	err = apply_plan(st, id, &cur, &plan, &cp->hdr, out);
+	out->kernel_ns = boottime_ns() - t0 - out->wait_ns;
 	if (err) {
 		/* The old policy still holds, but the mirror is wrong now. */
 		unlinkat(st->run_fd, mirror, 0);

@@ -32,6 +32,7 @@ struct tables_change {
 	size_t lpm_writes; /* trie entries inserted or repointed */
 	size_t mask_writes; /* class masks written, both banks */
 	uint64_t kernel_ns; /* from the first write to the flip */
+	uint64_t wait_ns; /* for readers of the previous bank (changes < 1 s apart) */
 };
 
 /*
