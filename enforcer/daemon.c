@@ -97,22 +97,6 @@ int daemon_open_log(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Writes one line; lines that fail are counted and reported later. */
 static void daemon_write(struct daemon *d, char *line)
 {

@@ -329,24 +329,11 @@ struct state_file_header {
 	uint8_t digest[32];
 };
 
-static int write_all(int fd, const void *buf, size_t len, struct sha256_ctx *sum)
+/* Writes buf and adds it to the file's checksum. */
+static int write_summed(int fd, const void *buf, size_t len, struct sha256_ctx *sum)
 {
-	const char *p = buf;
-
-	if (sum)
-		sha256_update(sum, buf, len);
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	sha256_update(sum, buf, len);
+	return write_all(fd, buf, len);
 }
 
 int table_state_save(const struct table_state *s, int dir_fd, const char *name)
@@ -373,16 +360,16 @@ int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 	if (fd < 0)
 		return -errno;
 	sha256_init(&sum);
-	err = write_all(fd, &h, sizeof(h), &sum);
+	err = write_summed(fd, &h, sizeof(h), &sum);
 	if (!err)
-		err = write_all(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
+		err = write_summed(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
 	if (!err)
-		err = write_all(fd, s->banks[0], mlen, &sum);
+		err = write_summed(fd, s->banks[0], mlen, &sum);
 	if (!err)
-		err = write_all(fd, s->banks[1], mlen, &sum);
+		err = write_summed(fd, s->banks[1], mlen, &sum);
 	sha256_final(&sum, digest);
 	if (!err)
-		err = write_all(fd, digest, sizeof(digest), NULL);
+		err = write_all(fd, digest, sizeof(digest));
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && renameat(dir_fd, tmp, dir_fd, name))

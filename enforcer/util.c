@@ -45,6 +45,24 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int read_small_file(const char *path, char **out, size_t max)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

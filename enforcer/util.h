@@ -30,6 +30,9 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Writes all of buf, retrying short writes and EINTR; 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 
