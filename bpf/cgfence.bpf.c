@@ -256,12 +256,15 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 CGF_INLINE struct cgf_cgroup_stats *cgf_stats_of(__u64 cgroup_id)
 {
 	struct cgf_cgroup_stats *stats, fresh = {};
+	__u64 catch_all = CGF_STATS_CATCH_ALL;
 
 	stats = bpf_map_lookup_elem(&cgf_stats, &cgroup_id);
 	if (stats)
 		return stats;
 	bpf_map_update_elem(&cgf_stats, &cgroup_id, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&cgf_stats, &cgroup_id);
+	stats = bpf_map_lookup_elem(&cgf_stats, &cgroup_id);
+	/* Map full: count it where the loader keeps a slot, never nowhere. */
+	return stats ? stats : bpf_map_lookup_elem(&cgf_stats, &catch_all);
 }
 
 CGF_INLINE int cgf_within_budget(struct cgf_cgroup_stats *stats,

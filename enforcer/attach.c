@@ -198,6 +198,26 @@ fail_release:
 	return err;
 }
 
+/*
+ * A cgroup's denial counters go once the daemon has reported all of them:
+ * an unreported count stays until it is (gc retries).
+ */
+static bool forget_reported_stats(struct cgf_state *st, uint64_t cgroup_id)
+{
+	struct cgf_cgroup_stats now, reported = {};
+
+	if (cgroup_id == CGF_STATS_CATCH_ALL ||
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_STATS], &cgroup_id, &now))
+		return false;
+	bpf_map_lookup_elem(st->map_fds[CGF_MAP_STATS_REPORTED], &cgroup_id, &reported);
+	if (now.emitted != reported.emitted || now.suppressed != reported.suppressed ||
+	    now.undelivered != reported.undelivered)
+		return false;
+	bpf_map_delete_elem(st->map_fds[CGF_MAP_STATS], &cgroup_id);
+	bpf_map_delete_elem(st->map_fds[CGF_MAP_STATS_REPORTED], &cgroup_id);
+	return true;
+}
+
 int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
 {
 	struct cgf_cgroup_info info;
@@ -212,6 +232,7 @@ int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
 	}
 	unlink_all(st, cgroup_id);
 	bpf_map_delete_elem(info_fd, &cgroup_id);
+	forget_reported_stats(st, cgroup_id);
 	if (info.policy_id)
 		tables_release(st, info.policy_id);
 	return 0;
@@ -347,6 +368,32 @@ static int gc_records(struct cgf_state *st, fence_gc_removed_fn removed,
 	return 0;
 }
 
+/* Counters of cgroups gone and fenced no more, once reported. */
+static int gc_stats(struct cgf_state *st, struct fence_gc_stats *stats)
+{
+	_cleanup_free_ uint64_t *ids = NULL;
+	struct cgf_cgroup_info info;
+	size_t n;
+	int err;
+
+	err = collect_u64_keys(st->map_fds[CGF_MAP_STATS], &ids, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		int fd = -1;
+
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
+					&info) == 0)
+			continue;
+		if (cgroup_open_by_id(ids[i], &fd) == 0) {
+			close(fd);
+			continue;
+		}
+		stats->counters += forget_reported_stats(st, ids[i]);
+	}
+	return 0;
+}
+
 static int gc_link_dirs(struct cgf_state *st, struct fence_gc_stats *stats)
 {
 	struct cgf_cgroup_info info;
@@ -443,6 +490,8 @@ int fence_gc(struct cgf_state *st, fence_gc_removed_fn removed, void *ctx,
 		err = gc_link_dirs(st, stats);
 	if (!err)
 		err = gc_refcounts(st, stats);
+	if (!err)
+		err = gc_stats(st, stats);
 	if (!err) {
 		int n = tables_prune_idle(st, 0);
 

@@ -55,6 +55,7 @@ struct fence_gc_stats {
 	unsigned int link_dirs; /* pinned links without a record */
 	unsigned int refcounts; /* policy reference counts corrected */
 	unsigned int idle_tables; /* compiled policies no cgroup used */
+	unsigned int counters; /* reported denial counters of gone cgroups */
 };
 
 typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,

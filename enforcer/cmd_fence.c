@@ -465,7 +465,8 @@ int cmd_gc(int argc, char **argv)
 		log_error("gc: %s: %s", o.bpffs, strerror(-err));
 		return 1;
 	}
-	printf("gc: %u stale cgroup record(s), %u orphan link dir(s), %u unused compiled policies removed; %u policy reference count(s) corrected\n",
-	       stats.records, stats.link_dirs, stats.idle_tables, stats.refcounts);
+	printf("gc: %u stale cgroup record(s), %u orphan link dir(s), %u unused compiled policies, %u reported denial counter(s) removed; %u policy reference count(s) corrected\n",
+	       stats.records, stats.link_dirs, stats.idle_tables, stats.counters,
+	       stats.refcounts);
 	return 0;
 }

@@ -214,6 +214,13 @@ static int load_and_pin(struct cgf_state *st)
 	elf_digest(meta.elf_digest);
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_meta), &zero, &meta,
 				  BPF_ANY);
+	if (!err) {
+		struct cgf_cgroup_stats none = {};
+		__u64 catch_all = CGF_STATS_CATCH_ALL;
+
+		err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_stats),
+					  &catch_all, &none, BPF_NOEXIST);
+	}
 	if (err)
 		goto out_destroy;
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {

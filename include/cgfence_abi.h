@@ -216,6 +216,9 @@ struct cgf_event {
 	__u32 pad;
 };
 
+/* cgf_stats key counting denials of cgroups the full map had no room for. */
+#define CGF_STATS_CATCH_ALL 0
+
 struct cgf_cgroup_stats {
 	__u64 window_start_ns;
 	__u64 window_count;

@@ -179,7 +179,7 @@ allow_port_policy() {
 	[[ "$output" == *"\"container_id\":\"$(container_id killed)\""* ]]
 	# a second gc finds nothing
 	run "$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
-	[[ "$output" == *"gc: 0 stale cgroup record(s), 0 orphan link dir(s), 0 unused compiled policies removed; 0 policy"* ]]
+	[[ "$output" == *"gc: 0 stale cgroup record(s), 0 orphan link dir(s), 0 unused compiled policies, 0 reported denial counter(s) removed; 0 policy"* ]]
 }
 
 @test "20 containers started in parallel each get exactly their own policy" {

@@ -226,3 +226,24 @@ JSON
 	kill "$follower"
 	grep -q '"dst":"127.0.0.51"' "$BATS_TEST_TMPDIR/follow.out"
 }
+
+@test "denial counters of a detached cgroup go once reported; a catch-all slot waits for a full map" {
+	cg=$(new_cgroup counters)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-counters enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	cgid=$(stat -c %i "$cg")
+	key=$(printf '%016x' "$cgid" | sed 's/\(..\)/\1 /g' | awk '{ for (i = NF; i >= 1; i--) printf "%s ", $i }')
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.61 9
+	# Unreported (no daemon ran): detach keeps the counter for the daemon.
+	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
+	bpftool map lookup pinned "$BPFFS/obj/map_cgf_stats" key hex $key >/dev/null
+	start_daemon
+	wait_for_lines ".type == \"stats\" and .cgroup_id == $cgid and .undelivered == 1" 1
+	stop_daemon
+	rmdir "$cg"
+	run "$CGFENCE" gc --bpffs "$BPFFS"
+	[[ "$output" == *"1 reported denial counter(s) removed"* ]]
+	! bpftool map lookup pinned "$BPFFS/obj/map_cgf_stats" key hex $key >/dev/null 2>&1
+	# The catch-all slot the BPF side falls back to when the map is full.
+	bpftool map lookup pinned "$BPFFS/obj/map_cgf_stats" key hex 00 00 00 00 00 00 00 00 >/dev/null
+}
