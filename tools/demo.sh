@@ -21,11 +21,15 @@ fi
 WORK=$(mktemp -d /tmp/cgfence-demo.XXXXXX)
 RUNC=(runc --root "$WORK/runc")
 servers=()
+daemon=
+# One audit log: the daemon's denial records and the hook's lifecycle records.
+AUDIT_LOG=$WORK/audit.jsonl
 
 cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	"${RUNC[@]}" delete --force "$ID" >/dev/null 2>&1 || true
-	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$WORK/lifecycle.jsonl" >/dev/null 2>&1 || true
+	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$AUDIT_LOG" >/dev/null 2>&1 || true
 	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
 trap cleanup EXIT
@@ -48,7 +52,7 @@ cp /bin/busybox "$WORK/bundle/rootfs/bin/"
 for applet in sh sleep; do ln -s busybox "$WORK/bundle/rootfs/bin/$applet"; done
 cp "$OUT/tests/probe-static" "$WORK/bundle/rootfs/probe"
 runc spec --bundle "$WORK/bundle"
-hook_args=$(jq -cn --arg p "$REPO/policies" --arg b "$BPFFS" --arg l "$WORK/lifecycle.jsonl" \
+hook_args=$(jq -cn --arg p "$REPO/policies" --arg b "$BPFFS" --arg l "$AUDIT_LOG" \
 	'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
 # No network namespace: the container shares the host's loopback servers.
 jq --arg c "$CGFENCE" --argjson args "$hook_args" \
@@ -67,6 +71,12 @@ for port in 18080 18081; do
 	servers+=($!)
 done
 sleep 0.2
+
+step "the audit daemon (no capabilities, seccomp) writes denials to $AUDIT_LOG"
+"$CGFENCE" daemon --bpffs "$BPFFS" --log "$AUDIT_LOG" --stats-interval 1 &
+daemon=$!
+for _ in $(seq 100); do grep -q '"event":"started"' "$AUDIT_LOG" 2>/dev/null && break; sleep 0.05; done
+grep -E '^(CapEff|NoNewPrivs|Seccomp):' "/proc/$daemon/status"
 
 step "runc run: the hook fences the container before it starts"
 "${RUNC[@]}" run -d --bundle "$WORK/bundle" "$ID" </dev/null >"$WORK/container.log" 2>&1
@@ -91,5 +101,8 @@ done
 "${RUNC[@]}" delete "$ID"
 "$CGFENCE" status --bpffs "$BPFFS"
 
-step "the lifecycle records (what the audit trail sees)"
-cat "$WORK/lifecycle.jsonl"
+step "the audit log: the container's whole story (cgfence log --container $ID)"
+sleep 0.3
+kill "$daemon" && wait "$daemon" 2>/dev/null
+daemon=
+"$CGFENCE" log "$AUDIT_LOG" --container "$ID"
