@@ -38,6 +38,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
 	__uint(max_entries, CGF_MAX_POLICIES);
 	__type(key, __u32);
 	__type(value, struct cgf_policy);
@@ -97,6 +98,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
 	__uint(max_entries, CGF_MAX_CGROUPS);
 	__type(key, __u64);
 	__type(value, struct cgf_cgroup_stats);
@@ -105,6 +107,7 @@ struct {
 /* User-space state, pinned with the programs (see cgfence_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
 	__uint(max_entries, CGF_MAX_CGROUPS);
 	__type(key, __u64);
 	__type(value, struct cgf_cgroup_stats);
@@ -119,6 +122,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
 	__uint(max_entries, CGF_MAX_POLICIES);
 	__type(key, __u32);
 	__type(value, struct cgf_policy_info);
@@ -126,6 +130,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
 	__uint(max_entries, CGF_MAX_CGROUPS);
 	__type(key, __u64);
 	__type(value, struct cgf_cgroup_info);
