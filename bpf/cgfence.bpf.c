@@ -87,7 +87,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CGF_FLOW_TABLE_SIZE);
 	__type(key, struct cgf_flow_key);
-	__type(value, __u32); /* policy id the peer was judged under */
+	__type(value, __u32); /* cgroup generation the peer was judged under */
 } cgf_udp_flows SEC(".maps");
 
 struct {
@@ -340,22 +340,27 @@ CGF_INLINE void cgf_report_flow(const struct cgf_site *site,
 	cgf_emit(site, stats, &ev);
 }
 
-CGF_INLINE void cgf_mark_sock(struct bpf_sock *sk, __u32 policy_id)
+/*
+ * Verdicts remembered for a socket or a UDP peer hold for the generation
+ * of the cgroup's configuration they were made under: every apply (a swap
+ * or an in-place change) bumps it, so the next packet is judged anew.
+ */
+CGF_INLINE void cgf_mark_sock(struct bpf_sock *sk, __u32 generation)
 {
 	struct cgf_sock_state *st;
 
 	st = bpf_sk_storage_get(&cgf_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
 		st->judged = 1;
-		st->policy_id = policy_id;
+		st->generation = generation;
 	}
 }
 
-CGF_INLINE int cgf_sock_judged(struct bpf_sock *sk, __u32 policy_id)
+CGF_INLINE int cgf_sock_judged(struct bpf_sock *sk, __u32 generation)
 {
 	struct cgf_sock_state *st = bpf_sk_storage_get(&cgf_socks, sk, 0, 0);
 
-	return st && st->judged && st->policy_id == policy_id;
+	return st && st->judged && st->generation == generation;
 }
 
 CGF_INLINE void cgf_flow_key(struct cgf_flow_key *k, __u64 cookie,
@@ -368,16 +373,16 @@ CGF_INLINE void cgf_flow_key(struct cgf_flow_key *k, __u64 cookie,
 	__builtin_memcpy(k->addr, p->addr, 16);
 }
 
-CGF_INLINE int cgf_flow_known(const struct cgf_flow_key *k, __u32 policy_id)
+CGF_INLINE int cgf_flow_known(const struct cgf_flow_key *k, __u32 generation)
 {
 	__u32 *seen = bpf_map_lookup_elem(&cgf_udp_flows, k);
 
-	return seen && *seen == policy_id;
+	return seen && *seen == generation;
 }
 
-CGF_INLINE void cgf_flow_remember(const struct cgf_flow_key *k, __u32 policy_id)
+CGF_INLINE void cgf_flow_remember(const struct cgf_flow_key *k, __u32 generation)
 {
-	bpf_map_update_elem(&cgf_udp_flows, k, &policy_id, BPF_ANY);
+	bpf_map_update_elem(&cgf_udp_flows, k, &generation, BPF_ANY);
 }
 
 /* ---- connect and sendmsg: judged before anything is sent ---- */
@@ -416,7 +421,7 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 		/* Replies to peers that an earlier judgement let in or out. */
 		cookie = bpf_get_socket_cookie(ctx);
 		cgf_flow_key(&fk, cookie, p, p->port);
-		if (cgf_flow_known(&fk, cfg->policy_id))
+		if (cgf_flow_known(&fk, cfg->generation))
 			return SK_PASS;
 	}
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
@@ -428,9 +433,9 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 	 * A connected UDP socket is marked so its datagrams pass skb egress.
 	 */
 	if (is_sendmsg)
-		cgf_flow_remember(&fk, cfg->policy_id);
+		cgf_flow_remember(&fk, cfg->generation);
 	else if (ctx->sk && p->protocol == IPPROTO_UDP)
-		cgf_mark_sock(ctx->sk, cfg->policy_id);
+		cgf_mark_sock(ctx->sk, cfg->generation);
 	return SK_PASS;
 }
 
@@ -630,13 +635,13 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_peer p = {};
 	struct cgf_judgement j;
 
-	if (cgf_sock_judged(sk, cfg->policy_id))
+	if (cgf_sock_judged(sk, cfg->generation))
 		return SK_PASS;
 	cgf_peer_from_sock(&p, sk);
 	cgf_judge(cfg, CGF_DIR_EGRESS, &p, &j);
 	cgf_report_flow(&site, cfg, &p, &j);
 	if (j.action == CGF_ALLOW)
-		cgf_mark_sock(sk, cfg->policy_id);
+		cgf_mark_sock(sk, cfg->generation);
 	return cgf_verdict(&j);
 }
 
@@ -685,14 +690,14 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb,
 	if (cgf_parse(skb, &pk) || !pk.l4_ok)
 		return SK_DROP;
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.src, pk.src.port);
-	if (cgf_flow_known(&fk, cfg->policy_id))
+	if (cgf_flow_known(&fk, cfg->generation))
 		return SK_PASS;
 	remote = pk.src;
 	remote.port = pk.dst.port;
 	cgf_judge(cfg, CGF_DIR_INGRESS, &remote, &j);
 	cgf_report_flow(&site, cfg, &remote, &j);
 	if (j.action == CGF_ALLOW)
-		cgf_flow_remember(&fk, cfg->policy_id);
+		cgf_flow_remember(&fk, cfg->generation);
 	return cgf_verdict(&j);
 }
 

@@ -227,10 +227,10 @@ struct cgf_cgroup_stats {
 	__u64 undelivered;
 };
 
-/* Socket storage: set when a connect/sendmsg hook allowed this socket. */
+/* Socket storage: set when a connect hook allowed this (UDP) socket. */
 struct cgf_sock_state {
 	__u32 judged;
-	__u32 policy_id;
+	__u32 generation; /* of the cgroup configuration that judged it */
 };
 
 /*

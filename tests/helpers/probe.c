@@ -8,6 +8,8 @@
  *   connect tcp|udp ADDR PORT   connect (UDP: connect + send one byte)
  *   request tcp|udp ADDR PORT   send one byte, wait for the one-byte reply
  *   sendto ADDR PORT            unconnected UDP sendto
+ *   sendto2 ADDR PORT MS        two sendto on one socket, MS apart; prints
+ *                               both results ("ok EPERM")
  *   ping ADDR                   ICMP echo over a raw socket, wait for reply
  *   serve tcp|udp ADDR PORT N   answer N requests (one byte each) then exit;
  *                               prints "ready" once listening
@@ -191,6 +193,28 @@ static int do_sendto(const char *host, const char *port)
 	return result(0);
 }
 
+static int do_sendto_twice(const char *host, const char *port, int gap_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char byte = 'x';
+	int fd, err[2];
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			usleep(gap_ms * 1000);
+		err[i] = sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) == 1 ? 0 : errno;
+	}
+	close(fd);
+	printf("%s %s\n", err[0] ? errno_name(err[0]) : "ok",
+	       err[1] ? errno_name(err[1]) : "ok");
+	return err[0] || err[1];
+}
+
 static int do_ping(const char *host)
 {
 	struct sockaddr_storage ss;
@@ -286,6 +310,8 @@ int main(int argc, char **argv)
 		return do_connect(argv[1], argv[2], argv[3], 1);
 	if (argc == 3 && !strcmp(argv[0], "sendto"))
 		return do_sendto(argv[1], argv[2]);
+	if (argc == 4 && !strcmp(argv[0], "sendto2"))
+		return do_sendto_twice(argv[1], argv[2], atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[0], "ping"))
 		return do_ping(argv[1]);
 	if (argc == 5 && !strcmp(argv[0], "serve"))

@@ -358,6 +358,23 @@ big_policy() { # ALLOWED_PORT
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((a + 1))
 }
 
+@test "after an in-place change the next datagram to a peer already allowed is judged again" {
+	cg=$(new_cgroup udpchange)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/v1.json" "{\"version\": 1, \"name\": \"kt-udp\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/v2.json" "{\"version\": 1, \"name\": \"kt-udp\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"udp\", \"ports\": [$((port + 1))]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/v1.json"
+	"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port 800 >"$BATS_TEST_TMPDIR/out" &
+	sender=$!
+	sleep 0.3
+	run apply_policy "$cg" "$BATS_TEST_TMPDIR/v2.json"
+	[[ "$output" == *"in place"* ]]
+	wait $sender || true
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "ok EPERM" ]
+}
+
 @test "apply refuses bad input and leaves nothing behind" {
 	cg=$(new_cgroup refuse)
 	write_policy "$BATS_TEST_TMPDIR/bad.json" '{"version": 1, "name": "kt-bad", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["10.0.0.1/8"]}]}}'
