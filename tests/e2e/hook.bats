@@ -190,7 +190,7 @@ sleeper() {
 	hook <<<"$(state h-idle2 stopped 0)"
 
 	run "$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
-	[[ "$output" =~ ", "[1-9][0-9]*" unused compiled policies removed;" ]]
+	[[ "$output" =~ ", "[1-9][0-9]*" unused compiled policies, " ]]
 	for _ in $(seq 50); do # freed after an RCU grace period
 		bpftool map show name "$name" >/dev/null 2>&1 || break
 		sleep 0.05
