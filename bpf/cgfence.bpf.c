@@ -645,20 +645,39 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	return cgf_verdict(&j);
 }
 
+/* What a packet program knows before looking at the packet. */
+enum cgf_packet_owner {
+	CGF_OWNER_PASS, /* not configured, or a request/timewait socket: pass */
+	CGF_OWNER_NONE, /* no socket: judge the packet itself */
+	CGF_OWNER_SOCKET, /* *sk is the full socket the packet belongs to */
+};
+
+CGF_INLINE int cgf_packet_owner(struct __sk_buff *skb,
+				struct cgf_cgroup_config **cfg,
+				struct bpf_sock **sk)
+{
+	*cfg = cgf_config();
+	if (!*cfg)
+		return CGF_OWNER_PASS;
+	*sk = skb->sk;
+	if (!*sk)
+		return CGF_OWNER_NONE;
+	*sk = bpf_sk_fullsock(*sk);
+	/* Request and timewait sockets belong to judged TCP flows. */
+	return *sk ? CGF_OWNER_SOCKET : CGF_OWNER_PASS;
+}
+
 SEC("cgroup_skb/egress")
 int cgf_egress(struct __sk_buff *skb)
 {
-	struct cgf_cgroup_config *cfg = cgf_config();
+	struct cgf_cgroup_config *cfg;
 	struct bpf_sock *sk;
+	int owner = cgf_packet_owner(skb, &cfg, &sk);
 
-	if (!cfg)
+	if (owner == CGF_OWNER_PASS)
 		return SK_PASS;
-	sk = skb->sk;
-	if (!sk)
+	if (owner == CGF_OWNER_NONE)
 		return cgf_judge_packet(skb, cfg, CGF_DIR_EGRESS);
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return SK_PASS; /* request and timewait sockets: judged flows */
 
 	/*
 	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
@@ -704,17 +723,14 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb,
 SEC("cgroup_skb/ingress")
 int cgf_ingress(struct __sk_buff *skb)
 {
-	struct cgf_cgroup_config *cfg = cgf_config();
+	struct cgf_cgroup_config *cfg;
 	struct bpf_sock *sk;
+	int owner = cgf_packet_owner(skb, &cfg, &sk);
 
-	if (!cfg)
+	if (owner == CGF_OWNER_PASS)
 		return SK_PASS;
-	sk = skb->sk;
-	if (!sk)
+	if (owner == CGF_OWNER_NONE)
 		return cgf_judge_packet(skb, cfg, CGF_DIR_INGRESS);
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return SK_PASS;
 
 	if (sk->protocol == IPPROTO_TCP) {
 		struct cgf_site site = { skb, CGF_HOOK_INGRESS, CGF_DIR_INGRESS, 0 };

@@ -16,14 +16,6 @@
 #include "tables.h"
 #include "util.h"
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void links_dir_name(char *buf, size_t len, uint64_t cgroup_id)
 {
 	snprintf(buf, len, "links/%" PRIu64, cgroup_id);
@@ -33,8 +25,12 @@ static void links_dir_name(char *buf, size_t len, uint64_t cgroup_id)
 static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
 {
 	char dir[64], path[PATH_MAX];
+	struct stat sb;
 
 	links_dir_name(dir, sizeof(dir), cgroup_id);
+	/* The usual case on a container start: nothing was ever pinned. */
+	if (fstatat(st->dir_fd, dir, &sb, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
+		return;
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
 		int fd;
 
@@ -104,7 +100,7 @@ static void fill_info(struct cgf_cgroup_info *info, const struct fence_request *
 	memset(info, 0, sizeof(*info));
 	info->policy_id = policy_id;
 	info->generation = generation;
-	info->applied_ns = realtime_ns();
+	info->applied_ns = clock_ns(CLOCK_REALTIME);
 	snprintf(info->policy_name, sizeof(info->policy_name), "%s",
 		 req->policy_name);
 	snprintf(info->container_id, sizeof(info->container_id), "%s",

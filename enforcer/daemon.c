@@ -63,14 +63,6 @@ static void try_forbidden_syscall(void)
 	log_error("test: bpf(BPF_PROG_LOAD) was not refused by seccomp");
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* Events carry CLOCK_BOOTTIME; the log wants wall-clock time. */
 static uint64_t boot_to_realtime(uint64_t boot_ns)
 {

@@ -124,15 +124,12 @@ int lifecycle_record(const char *log_path, const struct lifecycle_event *ev)
 {
 	_cleanup_free_ char *line = NULL;
 	_cleanup_close_ int fd = -1;
-	struct timespec ts;
 	size_t len;
 	ssize_t n;
 
 	if (!log_path || log_path[0] != '/')
 		return -EINVAL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	line = lifecycle_format(ev, (uint64_t)ts.tv_sec * 1000000000ull +
-					    (uint64_t)ts.tv_nsec);
+	line = lifecycle_format(ev, clock_ns(CLOCK_REALTIME));
 	if (!line)
 		return -ENOMEM;
 	len = strlen(line);

@@ -12,14 +12,6 @@
 #include "tables.h"
 #include "util.h"
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int find_by_digest(struct cgf_state *st, const uint8_t digest[32],
 			  uint32_t *id_out, struct cgf_policy_info *info)
 {
@@ -65,14 +57,6 @@ static int allocate_id(struct cgf_state *st, uint32_t *id_out)
 static void mirror_name(char buf[16], uint32_t id)
 {
 	snprintf(buf, 16, "%08x", id);
-}
-
-static uint64_t boottime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /*
@@ -203,7 +187,7 @@ static int create_tables(struct cgf_state *st, const struct compiled_policy *cp,
 		return bank1_fd;
 	}
 	fill_info(&info, cp, name);
-	info.created_ns = realtime_ns();
+	info.created_ns = clock_ns(CLOCK_REALTIME);
 	key0 = bank_key(id, 0);
 	key1 = bank_key(id, 1);
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info,
@@ -264,13 +248,13 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	 * map makes the kernel wait for every such program (an RCU grace
 	 * period); after a second they are long gone anyway.
 	 */
-	if (cur->flipped_ns && boottime_ns() - cur->flipped_ns < 1000000000ull) {
-		uint64_t w0 = boottime_ns();
+	if (cur->flipped_ns && clock_ns(CLOCK_BOOTTIME) - cur->flipped_ns < 1000000000ull) {
+		uint64_t w0 = clock_ns(CLOCK_BOOTTIME);
 
 		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key_i, &i_fd,
 					BPF_EXIST))
 			return -errno;
-		out->wait_ns = boottime_ns() - w0;
+		out->wait_ns = clock_ns(CLOCK_BOOTTIME) - w0;
 	}
 	err = write_masks(a_fd, plan->active_ids, plan->active_masks, plan->nactive);
 	if (!err)
@@ -323,9 +307,9 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 		table_state_free(&cur);
 		return err;
 	}
-	t0 = boottime_ns();
+	t0 = clock_ns(CLOCK_BOOTTIME);
 	err = apply_plan(st, id, &cur, &plan, &cp->hdr, out);
-	out->kernel_ns = boottime_ns() - t0 - out->wait_ns;
+	out->kernel_ns = clock_ns(CLOCK_BOOTTIME) - t0 - out->wait_ns;
 	if (err) {
 		/* The old policy still holds, but the mirror is wrong now. */
 		unlinkat(st->run_fd, mirror, 0);
@@ -335,7 +319,7 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 	out->mask_writes = plan.nactive + plan.ninactive;
 	fill_info(&info, cp, name);
 	bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info, BPF_EXIST);
-	plan.next.flipped_ns = boottime_ns();
+	plan.next.flipped_ns = clock_ns(CLOCK_BOOTTIME);
 	if (table_state_save(&plan.next, st->run_fd, mirror))
 		unlinkat(st->run_fd, mirror, 0);
 out:

@@ -45,6 +45,14 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -4,7 +4,9 @@
 #define CGFENCE_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -29,6 +31,9 @@ extern bool log_verbose;
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Nanoseconds on clock (CLOCK_REALTIME for records, CLOCK_BOOTTIME ...). */
+uint64_t clock_ns(clockid_t clock);
 
 /* Writes all of buf, retrying short writes and EINTR; 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
