@@ -46,7 +46,7 @@ BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*
 
 .PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format
 
-all: $(OUT)/cgfence $(HELPERS) $(BENCH_TOOLS)
+all: $(OUT)/cgfence $(OUT)/cgfence-hook $(HELPERS) $(BENCH_TOOLS)
 
 $(OUT)/tests:
 	$(Q)mkdir -p $(OUT)/tests
@@ -74,6 +74,12 @@ $(KERNEL_OBJS) $(OUT)/main.o: $(SKELS) $(DIGESTS)
 $(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# What runtimes start twice per container: static and libc-only, so that
+# starting it is cheap; it hands the work to `cgfence hookd`.
+$(OUT)/cgfence-hook: enforcer/client/cgfence-hook.c enforcer/hookd_proto.h | $(OUT)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
 $(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
@@ -119,15 +125,23 @@ bench-smoke: deps
 format:
 	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c tests/bench/*.c
 
-# Binary, OCI hook for podman/CRI-O (pointing at the installed binary) and
-# the example policies; policies an admin already has are kept.
+# Binaries (cgfence-hook runs `cgfence hook` from its own directory when
+# no hookd listens), the OCI hook for podman/CRI-O and the systemd units
+# (pointing at the installed binaries) and the example policies; policies
+# an admin already has are kept.
 HOOKSDIR ?= /usr/share/containers/oci/hooks.d
 POLICYDIR ?= /etc/cgfence/policies
-install: $(OUT)/cgfence
+UNITDIR ?= /lib/systemd/system
+install: $(OUT)/cgfence $(OUT)/cgfence-hook
 	install -D -m 0755 $(OUT)/cgfence $(DESTDIR)$(PREFIX)/bin/cgfence
-	install -d -m 0755 $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(POLICYDIR)
-	sed 's|/usr/local/bin/cgfence|$(PREFIX)/bin/cgfence|' contrib/oci-hooks.d/cgfence.json > $(DESTDIR)$(HOOKSDIR)/cgfence.json
+	install -D -m 0755 $(OUT)/cgfence-hook $(DESTDIR)$(PREFIX)/bin/cgfence-hook
+	install -d -m 0755 $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/oci-hooks.d/cgfence.json > $(DESTDIR)$(HOOKSDIR)/cgfence.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/cgfence.json
+	for u in contrib/systemd/*.service; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	done
 	for p in policies/*.json; do \
 		[ -e $(DESTDIR)$(POLICYDIR)/$${p##*/} ] || install -m 0644 $$p $(DESTDIR)$(POLICYDIR)/; \
 	done

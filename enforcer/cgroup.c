@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,12 +29,30 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
+/*
+ * The mount found last, reused while it still is a cgroup2 mount: a hook
+ * run resolves two cgroups, and hookd one or two per container.
+ */
+static char found_mount[4096];
+
+static bool still_cgroup2(const char *dir)
+{
+	struct statfs sfs;
+
+	return dir[0] && statfs(dir, &sfs) == 0 &&
+	       sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 int cgroup2_mount_find(char *buf, size_t len)
 {
 	_cleanup_free_ char *text = NULL;
 	char *line, *save = NULL;
 	int err;
 
+	if (still_cgroup2(found_mount) && strlen(found_mount) < len) {
+		strcpy(buf, found_mount);
+		return 0;
+	}
 	err = read_small_file("/proc/self/mountinfo", &text, 1 << 20);
 	if (err)
 		return err;
@@ -54,9 +73,10 @@ int cgroup2_mount_find(char *buf, size_t len)
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
 		unescape_octal(fields[4]);
-		if (strlen(fields[4]) >= len)
+		if (strlen(fields[4]) >= len || strlen(fields[4]) >= sizeof(found_mount))
 			return -ENAMETOOLONG;
 		strcpy(buf, fields[4]);
+		strcpy(found_mount, fields[4]);
 		return 0;
 	}
 	return -ENOENT;

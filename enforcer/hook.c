@@ -30,6 +30,7 @@
 #include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
+#include "hook.h"
 #include "lifecycle.h"
 #include "loader.h"
 #include "oci_state.h"
@@ -53,6 +54,10 @@ struct hook_opts {
 	unsigned int timeout_s;
 	enum hook_stage stage;
 	bool seccomp_log;
+	/* The runtime's process (the hook itself, or hookd's client). */
+	pid_t runtime_pid;
+	/* Run inside `cgfence hookd`: no alarm, no privilege drop. */
+	bool resident;
 };
 
 static struct timespec deadline;
@@ -68,12 +73,17 @@ static void on_alarm(int sig)
 	_exit(1); /* the state lock dies with the process */
 }
 
+static void set_deadline(unsigned int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += seconds;
+}
+
 static void arm_deadline(unsigned int seconds)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += seconds;
+	set_deadline(seconds);
 	snprintf(alarm_message, sizeof(alarm_message),
 		 "cgfence: hook: timed out after %u s\n", seconds);
 	sigaction(SIGALRM, &sa, NULL);
@@ -112,6 +122,7 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 	char *end;
 	int c;
 
+	optind = 0; /* hookd parses one request after another */
 	*o = (struct hook_opts){ .policy_dir = CGF_DEFAULT_POLICY_DIR,
 				 .bpffs = CGF_DEFAULT_BPFFS_DIR,
 				 .lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG,
@@ -258,7 +269,8 @@ static const char *state_error_text(int err)
 }
 
 /* The container's own cgroup: not the root, not the runtime's cgroup. */
-static int container_cgroup(const struct oci_state *s, char *dir, size_t len)
+static int container_cgroup(const struct hook_opts *o,
+			    const struct oci_state *s, char *dir, size_t len)
 {
 	_cleanup_close_ int fd = -1;
 	char mine[4096];
@@ -287,7 +299,7 @@ static int container_cgroup(const struct oci_state *s, char *dir, size_t len)
 			  s->id, (int)s->pid);
 		return -EPERM;
 	}
-	if (cgroup_resolve_from_pid(getpid(), mine, sizeof(mine)) == 0 &&
+	if (cgroup_resolve_from_pid(o->runtime_pid, mine, sizeof(mine)) == 0 &&
 	    !strcmp(mine, dir)) {
 		log_error("container %s: pid %d shares the runtime's cgroup %s; refusing to fence it",
 			  s->id, (int)s->pid, dir);
@@ -296,14 +308,41 @@ static int container_cgroup(const struct oci_state *s, char *dir, size_t len)
 	return 0;
 }
 
+/* hookd keeps the pinned state open from one container to the next. */
+static int hook_state_open(const struct hook_opts *o, struct cgf_state **st,
+			   enum state_open_mode mode, long lock_ms)
+{
+	static struct cgf_state own;
+	int err;
+
+	if (o->resident)
+		return state_open_kept(st, o->bpffs, mode, lock_ms);
+	err = state_open(&own, o->bpffs, mode, lock_ms);
+	if (!err)
+		*st = &own;
+	return err;
+}
+
+static void hook_state_close(const struct hook_opts *o, struct cgf_state *st)
+{
+	if (o->resident)
+		state_put_kept(st);
+	else
+		state_close(st);
+}
+
 /*
  * The BPF work is done: what is left (records, messages, exit) needs no
  * privilege. A failure here is reported; the fence itself is in place.
  */
 static void lock_down(const struct hook_opts *o, const char *container_id)
 {
-	int err = privs_lock_down(PRIVS_WRITER, o->seccomp_log);
+	int err;
 
+	/* hookd keeps the capabilities it needs for the next container. */
+	if (o->resident)
+		return;
+	err = privs_lock_down(PRIVS_WRITER, o->seccomp_log);
 	if (err)
 		log_error("warning: container %s: cannot drop privileges: %s",
 			  container_id, strerror(-err));
@@ -317,12 +356,12 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	_cleanup_close_ int dir_fd = -1;
 	struct fence_request req;
 	struct fence_result res;
-	struct cgf_state st;
+	struct cgf_state *st;
 	char cgdir[4096], why[2048];
 	long lock_ms;
 	int err;
 
-	err = container_cgroup(s, cgdir, sizeof(cgdir));
+	err = container_cgroup(o, s, cgdir, sizeof(cgdir));
 	if (err)
 		return err;
 	ev.cgroup = cgdir;
@@ -360,7 +399,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	}
 	/* Leave time to undo a failed apply before the alarm. */
 	lock_ms = remaining_ms() - 1000;
-	err = state_open(&st, o->bpffs, STATE_LOAD, lock_ms > 0 ? lock_ms : 0);
+	err = hook_state_open(o, &st, STATE_LOAD, lock_ms > 0 ? lock_ms : 0);
 	if (err) {
 		log_error("container %s: %s: %s", s->id, o->bpffs,
 			  state_error_text(err));
@@ -370,8 +409,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 				      .policy = cp,
 				      .policy_name = sel.policy->name,
 				      .container_id = s->id };
-	err = fence_apply(&st, &req, &res);
-	state_close(&st);
+	err = fence_apply(st, &req, &res);
+	hook_state_close(o, st);
 	if (err) {
 		log_error("container %s: cannot attach policy \"%s\" to %s: %s",
 			  s->id, sel.policy->name, cgdir, strerror(-err));
@@ -417,10 +456,10 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	static struct cgf_cgroup_info removed[HOOK_MAX_RECORDS];
 	uint64_t ids[HOOK_MAX_RECORDS], removed_ids[HOOK_MAX_RECORDS];
 	uint32_t modes[HOOK_MAX_RECORDS];
-	struct cgf_state st;
+	struct cgf_state *st;
 	int n, nremoved = 0, err;
 
-	err = state_open(&st, o->bpffs, STATE_EXISTING, remaining_ms());
+	err = hook_state_open(o, &st, STATE_EXISTING, remaining_ms());
 	if (err == -ENOENT)
 		return 0; /* nothing was ever fenced here */
 	if (err) {
@@ -428,12 +467,12 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 			  state_error_text(err));
 		return err;
 	}
-	n = fence_find_container(&st, s->id, ids, HOOK_MAX_RECORDS);
+	n = fence_find_container(st, s->id, ids, HOOK_MAX_RECORDS);
 	for (int i = 0; i < n; i++) {
 		struct cgf_cgroup_info *info = &removed[nremoved];
 		struct cgf_policy_info pinfo;
 
-		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
 					info))
 			continue;
 		if (cgroup_still_populated(ids[i])) {
@@ -441,10 +480,10 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 				  s->id, info->path);
 			continue;
 		}
-		modes[nremoved] = bpf_map_lookup_elem(st.map_fds[CGF_MAP_POLICY_INFO],
+		modes[nremoved] = bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
 						      &info->policy_id, &pinfo) == 0 ?
 					  pinfo.mode : UINT32_MAX;
-		err = fence_detach_id(&st, ids[i]);
+		err = fence_detach_id(st, ids[i]);
 		if (err && err != -ENOENT) {
 			log_error("container %s: poststop: cannot detach from %s: %s",
 				  s->id, info->path, strerror(-err));
@@ -452,7 +491,7 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 		}
 		removed_ids[nremoved++] = ids[i];
 	}
-	state_close(&st);
+	hook_state_close(o, st);
 
 	lock_down(o, s->id);
 	for (int i = 0; i < nremoved; i++) {
@@ -473,52 +512,35 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	return 0;
 }
 
-int cmd_hook(int argc, char **argv)
+/* The state text -> the stage's work. Returns the exit status. */
+static int hook_run(struct hook_opts *o, const char *text, size_t len)
 {
-	struct hook_opts o;
 	struct oci_state s;
-	char *text = NULL, why[512];
-	size_t len = 0;
+	char why[512];
 	int err;
 
-	/* Nothing from the runtime's environment steers the hook. */
-	clearenv();
-	umask(027);
-	err = parse_hook_opts(argc, argv, &o);
-	if (err)
-		return err > 0 ? 0 : 2;
-	arm_deadline(o.timeout_s);
-
-	err = read_state_input(&text, &len);
-	if (err) {
-		log_error("hook: cannot read the container state on stdin: %s",
-			  err == -EFBIG ? "larger than 1 MiB" :
-			  err == -ETIMEDOUT ? "timed out" : strerror(-err));
-		return 1;
-	}
 	err = oci_state_parse(text, len, &s, why, sizeof(why));
-	free(text);
 	if (err) {
 		log_error("hook: invalid container state on stdin: %s", why);
 		return 1;
 	}
 	snprintf(alarm_message, sizeof(alarm_message),
 		 "cgfence: container %s: hook timed out after %u s\n", s.id,
-		 o.timeout_s);
+		 o->timeout_s);
 
-	if (o.stage == STAGE_FROM_STATUS) {
+	if (o->stage == STAGE_FROM_STATUS) {
 		if (!strcmp(s.status, "creating"))
-			o.stage = STAGE_CREATE;
+			o->stage = STAGE_CREATE;
 		else if (!strcmp(s.status, "stopped"))
-			o.stage = STAGE_POSTSTOP;
+			o->stage = STAGE_POSTSTOP;
 	}
-	switch (o.stage) {
+	switch (o->stage) {
 	case STAGE_CREATE:
-		err = hook_create(&o, &s);
+		err = hook_create(o, &s);
 		break;
 	case STAGE_POSTSTOP:
 		/* The runtime spec: poststop failures are logged, not fatal. */
-		hook_poststop(&o, &s);
+		hook_poststop(o, &s);
 		err = 0;
 		break;
 	default:
@@ -528,4 +550,48 @@ int cmd_hook(int argc, char **argv)
 	}
 	oci_state_free(&s);
 	return err ? 1 : 0;
+}
+
+int cmd_hook(int argc, char **argv)
+{
+	struct hook_opts o;
+	char *text = NULL;
+	size_t len = 0;
+	int err, status;
+
+	/* Nothing from the runtime's environment steers the hook. */
+	clearenv();
+	umask(027);
+	err = parse_hook_opts(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	o.runtime_pid = getpid();
+	arm_deadline(o.timeout_s);
+
+	err = read_state_input(&text, &len);
+	if (err) {
+		log_error("hook: cannot read the container state on stdin: %s",
+			  err == -EFBIG ? "larger than 1 MiB" :
+			  err == -ETIMEDOUT ? "timed out" : strerror(-err));
+		return 1;
+	}
+	status = hook_run(&o, text, len);
+	free(text);
+	return status;
+}
+
+int hook_serve(int argc, char **argv, const char *text, size_t len,
+	       pid_t runtime_pid)
+{
+	struct hook_opts o;
+	int err;
+
+	err = parse_hook_opts(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	o.runtime_pid = runtime_pid;
+	o.resident = true;
+	/* No alarm: it would end hookd. The deadline bounds the lock wait. */
+	set_deadline(o.timeout_s);
+	return hook_run(&o, text, len);
 }

@@ -388,3 +388,76 @@ fail:
 	state_close(st);
 	return err;
 }
+
+/*
+ * hookd keeps one directory's state open from run to run; a run then takes
+ * the lock and checks that nothing it holds was replaced meanwhile: the
+ * directory (removed and made anew), obj/ (a newer build swaps it in with
+ * a rename, which changes its inode) and the mirror directory.
+ */
+static struct cgf_state kept;
+static bool kept_open;
+static ino_t kept_obj_ino;
+
+static int inode_at(int dir_fd, const char *name, ino_t *ino)
+{
+	struct stat sb;
+
+	if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -errno;
+	*ino = sb.st_ino;
+	return 0;
+}
+
+static bool kept_still_current(const char *dir, enum state_open_mode mode)
+{
+	struct stat by_path, held;
+	ino_t obj = 0;
+
+	if (stat(dir, &by_path) || fstat(kept.dir_fd, &held) ||
+	    by_path.st_ino != held.st_ino || by_path.st_dev != held.st_dev)
+		return false;
+	if (inode_at(kept.dir_fd, "obj", &obj) || obj != kept_obj_ino)
+		return false;
+	if (kept.run_fd >= 0 && (fstat(kept.run_fd, &held) || held.st_nlink == 0))
+		return false;
+	if (mode == STATE_LOAD && mkdirat(kept.dir_fd, "links", 0700) &&
+	    errno != EEXIST)
+		return false;
+	return true;
+}
+
+int state_open_kept(struct cgf_state **out, const char *dir,
+		    enum state_open_mode mode, unsigned int lock_timeout_ms)
+{
+	int err;
+
+	if (kept_open && !strcmp(kept.dir, dir)) {
+		err = lock_dir(kept.dir_fd, lock_timeout_ms);
+		if (err)
+			return err;
+		if (kept_still_current(dir, mode)) {
+			*out = &kept;
+			return 0;
+		}
+	}
+	if (kept_open)
+		state_close(&kept);
+	kept_open = false;
+	err = state_open(&kept, dir, mode, lock_timeout_ms);
+	if (err)
+		return err;
+	err = inode_at(kept.dir_fd, "obj", &kept_obj_ino);
+	if (err) {
+		state_close(&kept);
+		return err;
+	}
+	kept_open = true;
+	*out = &kept;
+	return 0;
+}
+
+void state_put_kept(struct cgf_state *st)
+{
+	flock(st->dir_fd, LOCK_UN);
+}

@@ -71,6 +71,16 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	       unsigned int lock_timeout_ms);
 void state_close(struct cgf_state *st);
 
+/*
+ * For a resident process (hookd): like state_open(), but the fds stay open
+ * after state_put_kept(), which only unlocks, and the next call reuses
+ * them when nothing was replaced on disk meanwhile. One directory at a
+ * time; not for concurrent use.
+ */
+int state_open_kept(struct cgf_state **out, const char *dir,
+		    enum state_open_mode mode, unsigned int lock_timeout_ms);
+void state_put_kept(struct cgf_state *st);
+
 /* Lets other cgfence processes in while this one keeps its fds (daemon). */
 void state_unlock(struct cgf_state *st);
 

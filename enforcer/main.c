@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "list fenced cgroups" },
 	{ "gc", cmd_gc, "remove the state of cgroups that no longer exist" },
 	{ "hook", cmd_hook, "OCI runtime hook (createRuntime, poststop): fence a container" },
+	{ "hookd", cmd_hookd, "serve cgfence-hook: the hook's work without starting cgfence" },
 	{ "daemon", cmd_daemon, "write denials to the audit log" },
 	{ "log", cmd_log, "review the audit log" },
 };

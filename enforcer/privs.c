@@ -86,6 +86,50 @@ int privs_drop_capabilities(void)
 	return 0;
 }
 
+/*
+ * What hookd needs for the hook's work, and nothing else: load programs
+ * and create maps (BPF, PERFMON, NET_ADMIN for cgroup_skb and sockaddr
+ * programs), attach to cgroups (SYS_ADMIN), open cgroups by id
+ * (DAC_READ_SEARCH for open_by_handle_at), and read policies and write
+ * pins and records wherever an admin put them (DAC_OVERRIDE).
+ */
+static const cap_value_t hookd_caps[] = {
+	CAP_SYS_ADMIN,	     CAP_BPF,		  CAP_PERFMON, CAP_NET_ADMIN,
+	CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
+};
+
+int privs_keep_only_bpf_capabilities(void)
+{
+	cap_t caps;
+	int err = 0;
+
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+		bool keep = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(hookd_caps); i++)
+			keep |= hookd_caps[i] == c;
+		if (!keep && cap_drop_bound(c) && errno != EINVAL)
+			return -errno;
+	}
+	if (cap_reset_ambient() && errno != EINVAL)
+		return -errno;
+	caps = cap_init();
+	if (!caps)
+		return -errno;
+	if (cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(hookd_caps), hookd_caps,
+			 CAP_SET) ||
+	    cap_set_flag(caps, CAP_PERMITTED, ARRAY_SIZE(hookd_caps), hookd_caps,
+			 CAP_SET) ||
+	    cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	if (err)
+		return err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}
+
 /* Allows syscall nr only when argument arg equals one of values. */
 static int allow_with_arg(scmp_filter_ctx ctx, int nr, unsigned int arg,
 			  const unsigned long *values, size_t n)

@@ -22,6 +22,12 @@ enum privs_profile {
 /* Drops all capabilities in every set and sets no-new-privileges. */
 int privs_drop_capabilities(void);
 
+/*
+ * hookd, which attaches for every new container: keeps only the
+ * capabilities that work needs (see privs.c) and sets no-new-privileges.
+ */
+int privs_keep_only_bpf_capabilities(void);
+
 /* Installs the profile's seccomp filter; log_only: log, do not kill. */
 int privs_confine(enum privs_profile profile, bool log_only);
 

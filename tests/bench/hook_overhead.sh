@@ -1,19 +1,21 @@
 #!/bin/bash
 # What the OCI hook adds to starting a container. hyperfine runs `runc run`
-# of a busybox container (/bin/true) in four variants, in the same run:
+# of a busybox container (/bin/true) in five variants, in the same run:
 #
-#   plain       no hooks
-#   noop        createRuntime and poststop hooks that run /bin/true: what
-#               runc's hook mechanism itself costs
-#   annotation  cgfence hook at both stages, policy named by annotation
-#   default     cgfence hook at both stages, fallback policy `default`
-#               (reads every policy of the directory)
+#   plain          no hooks
+#   noop           createRuntime and poststop hooks that run /bin/true: what
+#                  runc's hook mechanism itself costs
+#   hookd          cgfence-hook at both stages, served by `cgfence hookd`
+#                  (the installed configuration), policy named by annotation
+#   hookd-default  the same, fallback policy `default` (reads every policy
+#                  of the directory)
+#   direct         `cgfence hook` at both stages: a host without hookd
 #
 # The BPF programs are loaded by a first, unmeasured start: as in
 # production, the per-container work is map updates and attachments only.
-# hyperfine measures each command in one block, so on a busy machine load
-# drift would bias the comparison: the script runs ROUNDS rounds and
-# reports, per variant, the median of the rounds' means.
+# This VM's timings are bimodal and drift with load, so the script runs
+# ROUNDS rounds (each runs every variant in turn) and reports, per variant,
+# the best of the rounds' medians.
 #
 # Two sessions: "alone", where the measured container may be the only
 # cgroup with a program of each hook type on the host (the kernel then
@@ -21,7 +23,7 @@
 # and "steady", with another fenced container running, as on a host that
 # runs containers.
 #
-#   tests/bench/hook_overhead.sh [RUNS [ROUNDS]]   (root; default 20 x 5)
+#   tests/bench/hook_overhead.sh [RUNS [ROUNDS]]   (root; default 7 x 15)
 #
 # The target is an overhead under 10 % of a plain `runc run`.
 set -euo pipefail
@@ -29,8 +31,8 @@ cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 OUT=$(cd "${OUT:-build}" && pwd)
 CGFENCE=$OUT/cgfence
-RUNS=${1:-20}
-ROUNDS=${2:-5}
+RUNS=${1:-7}
+ROUNDS=${2:-15}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "hook_overhead.sh needs root (runc, BPF)" >&2
@@ -42,14 +44,17 @@ done
 WORK=$(mktemp -d /tmp/cgfence-hookbench.XXXXXX)
 BPFFS=/sys/fs/bpf/cgfence-hookbench-$$
 RUNC="runc --root $WORK/runc"
-NAMES=(plain noop annotation default)
+NAMES=(plain noop hookd hookd-default direct)
+HOOKD_SOCKET=$WORK/hookd.sock
+HOOKD_PID=
 
 cleanup() {
+	[ -z "$HOOKD_PID" ] || { kill "$HOOKD_PID"; wait "$HOOKD_PID"; } 2>/dev/null || true
 	for n in "${NAMES[@]}" other; do
 		$RUNC delete --force "hookbench-$$-$n" >/dev/null 2>&1 || true
 	done
 	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$WORK/lifecycle.jsonl" >/dev/null 2>&1 || true
-	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
+	rm -rf "$BPFFS" "/run/cgfence/$(basename "$BPFFS")"; [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -62,12 +67,15 @@ cp "$REPO"/policies/*.json "$WORK/policies/"
 
 # bundle NAME ANNOTATIONS HOOK-PATH|"" [CMD-JSON]
 bundle() {
-	local dir="$WORK/$1" args='[]'
+	local dir="$WORK/$1" args='[]' opts
 	mkdir -p "$dir"
 	runc spec --bundle "$dir"
-	[ "$3" = "$CGFENCE" ] &&
-		args=$(jq -cn --arg p "$WORK/policies" --arg b "$BPFFS" --arg l "$WORK/lifecycle.jsonl" \
-			'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
+	opts=$(jq -cn --arg p "$WORK/policies" --arg b "$BPFFS" --arg l "$WORK/lifecycle.jsonl" \
+		'["--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
+	case $3 in
+	"$CGFENCE") args=$(jq -cn --argjson o "$opts" '["cgfence", "hook"] + $o') ;;
+	"$CGFENCE-hook") args=$(jq -cn --argjson o "$opts" --arg s "$HOOKD_SOCKET" '["cgfence-hook", "--socket", $s] + $o') ;;
+	esac
 	jq --arg root "$WORK/rootfs" --arg hook "$3" --argjson args "$args" \
 		--argjson ann "$2" --argjson cmd "${4:-[\"/bin/true\"]}" \
 		'.root = {"path": $root, "readonly": true}
@@ -81,25 +89,38 @@ bundle() {
 }
 bundle plain '{}' ""
 bundle noop '{}' /bin/true
-bundle annotation '{"cgfence.policy": "demo"}' "$CGFENCE"
-bundle default '{}' "$CGFENCE"
-bundle other '{"cgfence.policy": "demo"}' "$CGFENCE" '["/bin/sleep", "3600"]'
+bundle hookd '{"cgfence.policy": "demo"}' "$CGFENCE-hook"
+bundle hookd-default '{}' "$CGFENCE-hook"
+bundle direct '{"cgfence.policy": "demo"}' "$CGFENCE"
+bundle other '{"cgfence.policy": "demo"}' "$CGFENCE-hook" '["/bin/sleep", "3600"]'
+
+"$CGFENCE" hookd --socket "$HOOKD_SOCKET" 2>>"$WORK/hookd.log" &
+HOOKD_PID=$!
+for _ in $(seq 50); do [ -S "$HOOKD_SOCKET" ] && break; sleep 0.1; done
 
 run_cmd() {
 	echo "$RUNC run --bundle $WORK/$1 hookbench-$$-$1"
 }
 
 # Load and pin the programs outside the measurement.
-$(run_cmd annotation) >/dev/null
+$(run_cmd direct) >/dev/null
 
-cmds=()
-for n in "${NAMES[@]}"; do
-	cmds+=(-n "$n" "$(run_cmd "$n")")
-done
+
+# Round r runs the variants starting from the r-th, so that none is always
+# measured first or right after the same neighbour.
+rotated_cmds() { # ROUND
+	local n=${#NAMES[@]} i k
+	for ((i = 0; i < n; i++)); do
+		k=$(((i + $1) % n))
+		printf '%s\n' -n "${NAMES[k]}" "$(run_cmd "${NAMES[k]}")"
+	done
+}
 
 session() { # NAME
+	local round cmds
 	for round in $(seq "$ROUNDS"); do
-		hyperfine -N --style none --warmup 2 --runs "$RUNS" \
+		mapfile -t cmds < <(rotated_cmds "$round")
+		hyperfine -N --style none --warmup 1 --runs "$RUNS" \
 			--export-json "$WORK/$1-$round.json" "${cmds[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
 	done
 	jq -rs --arg session "$1" '
@@ -107,15 +128,14 @@ session() { # NAME
 			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 		def ms: . * 10000 | round / 10;
 		[.[].results[]] | group_by(.command)
-		| map({key: .[0].command, value: (map(.mean) | median)}) | from_entries
+		| map({key: .[0].command, value: (map(.times | median) | min)}) | from_entries
 		| . as $m
 		| "\($session): plain runc run \($m.plain | ms) ms; no-op hooks \($m.noop | ms) ms"
-		  + " (runc'"'"'s hook mechanism: +\((($m.noop / $m.plain - 1) * 100) | round) %)",
-		  ( "annotation", "default" | . as $v
-		  | "\($session): cgfence hook (\($v)): \($m[$v] | ms) ms: +\(($m[$v] - $m.plain) | ms) ms,"
-		    + " \((($m[$v] / $m.plain - 1) * 1000 | round) / 10) % of a plain runc run;"
-		    + " cgfence'"'"'s own share over no-op hooks +\(($m[$v] - $m.noop) | ms) ms"
-		    + " (\((($m[$v] / $m.plain - $m.noop / $m.plain) * 1000 | round) / 10) % of plain)" )' \
+		  + " (runc'"'"'s hook mechanism: +\((($m.noop - $m.plain) | ms)) ms, \((($m.noop / $m.plain - 1) * 1000 | round) / 10) %)",
+		  ( "hookd", "hookd-default", "direct" | . as $v
+		  | "\($session): \($v): \($m[$v] | ms) ms: +\(($m[$v] - $m.plain) | ms) ms,"
+		    + " \((($m[$v] / $m.plain - 1) * 1000 | round) / 10) % of a plain runc run"
+		    + " (over no-op hooks: +\(($m[$v] - $m.noop) | ms) ms)" )' \
 		"$WORK/$1"-*.json >>"$WORK/summary.txt"
 }
 
@@ -125,7 +145,7 @@ session steady
 $RUNC kill "hookbench-$$-other" KILL
 
 echo "kernel $(uname -r), runc $(runc --version | head -1 | awk '{print $3}'), $(nproc) CPUs;" \
-	"median of $ROUNDS rounds of $RUNS runs per variant; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	"best of $ROUNDS rounds' medians, $RUNS runs per variant per round; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$WORK/summary.txt"
 applied=$(grep -c '"event":"applied"' "$WORK/lifecycle.jsonl")
 removed=$(grep -c '"event":"removed"' "$WORK/lifecycle.jsonl")

@@ -1,6 +1,8 @@
 # End-to-end helpers: a busybox rootfs with a static probe, runc bundles
-# whose hooks call build/cgfence with this test's policy directory, bpffs
-# directory and lifecycle log, and checks that nothing stays pinned.
+# whose hooks run build/cgfence-hook, served by a `cgfence hookd` of this
+# test file (as an installed host runs them), with this test's policy
+# directory, bpffs directory and lifecycle log, and checks that nothing
+# stays pinned.
 # Loaded after ../helpers (TEST_ID, BPFFS, CGFENCE, start_server, ...).
 
 PROBE_STATIC=$OUT/tests/probe-static
@@ -12,6 +14,7 @@ e2e_setup_file() {
 	export ROOTFS="$E2E_DIR/rootfs"
 	export RUNC_ROOT="$E2E_DIR/runc-root"
 	build_rootfs "$ROOTFS"
+	start_hookd "$E2E_DIR/hookd.sock"
 }
 
 e2e_teardown_file() {
@@ -19,7 +22,28 @@ e2e_teardown_file() {
 	for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
 		runc --root "$RUNC_ROOT" delete --force "$id" >/dev/null 2>&1 || true
 	done
+	stop_hookd
 	fence_teardown_file
+}
+
+# start_hookd SOCKET: a hookd in the background; its stderr goes to
+# SOCKET.log. HOOKD_SOCKET names the socket for hook_args.
+start_hookd() {
+	export HOOKD_SOCKET=$1
+	"$CGFENCE" -v hookd --socket "$1" 2>>"$1.log" &
+	echo $! >"$1.pid"
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "hookd did not start: $(cat "$1.log")" >&2
+	return 1
+}
+
+stop_hookd() {
+	[ -n "${HOOKD_SOCKET:-}" ] && [ -f "$HOOKD_SOCKET.pid" ] || return 0
+	kill "$(cat "$HOOKD_SOCKET.pid")" 2>/dev/null || true
+	rm -f "$HOOKD_SOCKET.pid"
 }
 
 # Per-test policy directory and lifecycle log: tests never see each
@@ -46,10 +70,12 @@ policy() {
 	printf '{"version": 1, "name": "%s", %s}\n' "$1" "$2" >"$POLICY_DIR/$1.json"
 }
 
-# The hook as a bundle or hooks.d file runs it (JSON array of args).
+# The hook as a bundle or hooks.d file runs it: cgfence-hook, which hands
+# the work to this file's hookd (JSON array of args).
+HOOK_PATH=$OUT/cgfence-hook
 hook_args() { # [STAGE]
-	jq -cn --arg p "$POLICY_DIR" --arg b "$BPFFS" --arg l "$LIFECYCLE" --arg s "${1:-}" \
-		'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l] + (if $s == "" then [] else [$s] end)'
+	jq -cn --arg sock "$HOOKD_SOCKET" --arg p "$POLICY_DIR" --arg b "$BPFFS" --arg l "$LIFECYCLE" --arg s "${1:-}" \
+		'["cgfence-hook", "--socket", $sock, "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l] + (if $s == "" then [] else [$s] end)'
 }
 
 # new_bundle NAME ANNOTATIONS-JSON CMD...: a runc bundle in this test's
@@ -60,7 +86,7 @@ new_bundle() {
 	shift 2
 	mkdir -p "$dir"
 	runc spec --bundle "$dir"
-	jq --arg rootfs "$ROOTFS" --arg cgfence "$CGFENCE" \
+	jq --arg rootfs "$ROOTFS" --arg cgfence "$HOOK_PATH" \
 		--argjson create "$(hook_args createRuntime)" \
 		--argjson poststop "$(hook_args poststop)" \
 		--argjson annotations "$annotations" \

@@ -7,18 +7,22 @@ install_to() {
 	make -C "$REPO" --no-print-directory install DESTDIR="$1" PREFIX=/opt/cgf OUT="$OUT"
 }
 
-@test "make install puts the binary, the hooks.d file and the example policies in place, keeping an admin's policies" {
+@test "make install puts the binaries, the hooks.d file, the units and the example policies in place, keeping an admin's policies" {
 	dest="$BATS_TEST_TMPDIR/dest"
 	run install_to "$dest"
 	[ "$status" -eq 0 ]
 	[ -x "$dest/opt/cgf/bin/cgfence" ]
+	[ -x "$dest/opt/cgf/bin/cgfence-hook" ]
 	hook="$dest/usr/share/containers/oci/hooks.d/cgfence.json"
-	[ "$(jq -r .hook.path "$hook")" = /opt/cgf/bin/cgfence ]
-	[ "$(jq -c .hook.args "$hook")" = '["cgfence","hook"]' ]
+	[ "$(jq -r .hook.path "$hook")" = /opt/cgf/bin/cgfence-hook ]
+	[ "$(jq -c .hook.args "$hook")" = '["cgfence-hook"]' ]
 	[ "$(jq -c .hook.env "$hook")" = '[]' ]
 	[ "$(jq -c .when "$hook")" = '{"always":true}' ]
 	[ "$(jq -c .stages "$hook")" = '["createRuntime","poststop"]' ]
 	[ "$(stat -c %a "$hook")" = 644 ]
+	grep -qx 'ExecStart=/opt/cgf/bin/cgfence hookd --socket /run/cgfence/hookd.sock' \
+		"$dest/lib/systemd/system/cgfence-hookd.service"
+	grep -q '^ExecStart=/opt/cgf/bin/cgfence daemon ' "$dest/lib/systemd/system/cgfence-daemon.service"
 	run "$dest/opt/cgf/bin/cgfence" check "$dest/etc/cgfence/policies"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'get "default"'* ]]

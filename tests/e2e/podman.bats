@@ -15,7 +15,7 @@ setup_file() {
 	export IMAGE="localhost/cgfence-e2e:$TEST_ID"
 	mkdir -p "$POLICY_DIR" "$HOOKS_DIR"
 	# The installed hooks.d file, with this build and this test's paths.
-	jq --arg path "$CGFENCE" --argjson args "$(hook_args)" \
+	jq --arg path "$HOOK_PATH" --argjson args "$(hook_args)" \
 		'.hook.path = $path | .hook.args = $args' \
 		"$REPO/contrib/oci-hooks.d/cgfence.json" >"$HOOKS_DIR/cgfence.json"
 	tar -C "$ROOTFS" -cf "$E2E_DIR/rootfs.tar" .

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgfence hookd: the resident half of the OCI hook. The runtime starts the
+ * small `cgfence-hook` twice per container; it hands over its arguments,
+ * the state and its stdout/stderr, and hookd does exactly what
+ * `cgfence hook` would, in this process (no program start, no dynamic
+ * linking, no loading), then answers with the exit status.
+ *
+ * One request at a time: the work is a few hundred microseconds, and the
+ * pinned state is serialized by its lock anyway. A client that stalls
+ * mid-request is dropped after HOOKD_IO_TIMEOUT_S. Only root may connect
+ * (socket mode 0600 in a 0700 directory, and the peer's uid is checked):
+ * a request can do nothing root could not do with `cgfence hook`.
+ *
+ * hookd keeps only the capabilities the BPF work needs. It confines no
+ * syscalls: it loads and attaches programs, pins and unpins, for the
+ * lifetime of the host.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "hook.h"
+#include "hookd_proto.h"
+#include "oci_state.h"
+#include "privs.h"
+#include "util.h"
+
+_Static_assert(HOOKD_MAX_STATE_LEN == OCI_STATE_MAX_SIZE,
+	       "cgfence-hook and cgfence hook bound the state alike");
+
+#define HOOKD_IO_TIMEOUT_S 2
+
+static volatile sig_atomic_t want_stop;
+
+static void on_signal(int sig)
+{
+	want_stop = 1;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+
+	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* A socket file nobody listens on is a leftover of a hookd that died. */
+static int claim_socket_path(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+		err = -EADDRINUSE;
+	else if (errno == ECONNREFUSED && unlink(addr->sun_path))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int listen_on(const char *path, int *out)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char dir[sizeof(addr.sun_path)], *slash;
+	int fd, err;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	err = claim_socket_path(&addr);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* umask 077 (cmd_hookd): the socket is created 0600. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 128)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR && !want_stop)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The header and the client's stdout and stderr. */
+static int receive_header(int fd, struct hookd_request *req, int fds[2])
+{
+	char control[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { req, sizeof(*req) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = control,
+			      .msg_controllen = sizeof(control) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	if (n < 0)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+		memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+	else if (c && c->cmsg_type == SCM_RIGHTS)
+		return -EPROTO; /* fds we do not expect are not ours to keep */
+	if ((size_t)n != sizeof(*req) || (msg.msg_flags & MSG_CTRUNC) ||
+	    fds[0] < 0 || req->magic != HOOKD_MAGIC ||
+	    req->version != HOOKD_VERSION ||
+	    req->args_len > HOOKD_MAX_ARGS_LEN ||
+	    req->state_len > HOOKD_MAX_STATE_LEN)
+		return -EPROTO;
+	return 0;
+}
+
+/* "a\0b\0" -> {"hook", "a", "b"}; the buffer ends with a NUL. */
+static int split_args(char *buf, size_t len, char **argv, int max)
+{
+	int argc = 0;
+
+	argv[argc++] = "hook";
+	if (len && buf[len - 1] != '\0')
+		return -EPROTO;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+		if (argc == max - 1)
+			return -E2BIG;
+		argv[argc++] = buf + i;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/*
+ * The hook's work with the client's stdout and stderr in place of ours, so
+ * that its messages reach the runtime as they would from `cgfence hook`.
+ */
+static int run_with_client_stdio(const int client[2], int argc, char **argv,
+				 const char *state, size_t len, pid_t peer)
+{
+	int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+	bool verbose = log_verbose;
+	int status;
+
+	/* `hookd -v` is for hookd's log: the runtime sees what `hook` says. */
+	log_verbose = false;
+	if (saved_out < 0 || saved_err < 0 ||
+	    dup2(client[0], STDOUT_FILENO) < 0 ||
+	    dup2(client[1], STDERR_FILENO) < 0) {
+		status = 1;
+	} else {
+		status = hook_serve(argc, argv, state, len, peer);
+		fflush(stdout);
+	}
+	if (saved_out >= 0) {
+		dup2(saved_out, STDOUT_FILENO);
+		close(saved_out);
+	}
+	if (saved_err >= 0) {
+		dup2(saved_err, STDERR_FILENO);
+		close(saved_err);
+	}
+	log_verbose = verbose;
+	return status;
+}
+
+static void serve_one(int cfd)
+{
+	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
+	struct timeval io_timeout = { .tv_sec = HOOKD_IO_TIMEOUT_S };
+	struct hookd_reply reply = { .magic = HOOKD_MAGIC };
+	struct hookd_request req;
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+	char *argv[HOOKD_MAX_ARGS + 2];
+	int client[2] = { -1, -1 };
+	int argc, err;
+
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) ||
+	    peer.uid != 0) {
+		log_error("hookd: refused a client that is not root");
+		return;
+	}
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
+	err = receive_header(cfd, &req, client);
+	if (!err)
+		err = read_exact(cfd, args, req.args_len);
+	if (!err)
+		err = read_exact(cfd, state, req.state_len);
+	argc = err ? err : split_args(args, req.args_len, argv, ARRAY_SIZE(argv));
+	if (argc < 0) {
+		log_error("hookd: dropped a request from pid %d: %s", (int)peer.pid,
+			  argc == -EPROTO ? "malformed" : strerror(-argc));
+	} else {
+		uint64_t start = clock_ns(CLOCK_MONOTONIC);
+
+		reply.status = run_with_client_stdio(client, argc, argv, state,
+						     req.state_len, peer.pid);
+		log_debug("hookd: request of pid %d: exit status %d in %.3f ms",
+			  (int)peer.pid, reply.status,
+			  (clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
+		if (write_all(cfd, &reply, sizeof(reply)))
+			log_error("hookd: pid %d left before its answer", (int)peer.pid);
+	}
+	if (client[0] >= 0)
+		close(client[0]);
+	if (client[1] >= 0)
+		close(client[1]);
+}
+
+int cmd_hookd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static const char usage[] =
+		"usage: cgfence hookd [--socket PATH]\n"
+		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH (default\n"
+		HOOKD_DEFAULT_SOCKET "): each request is one `cgfence hook` run, done here\n"
+		"without starting cgfence. Root only. Stops on SIGTERM or SIGINT.\n";
+	const char *path = HOOKD_DEFAULT_SOCKET;
+	int lfd = -1, c, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return 0;
+		default:
+			fprintf(stderr, "%s", usage);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		log_error("hookd: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	/* As `cgfence hook`: nothing from the environment steers the work. */
+	clearenv();
+	umask(077);
+	err = install_signals();
+	if (!err)
+		err = privs_keep_only_bpf_capabilities();
+	if (err) {
+		log_error("hookd: %s", strerror(-err));
+		return 1;
+	}
+	err = listen_on(path, &lfd);
+	if (err) {
+		log_error("hookd: %s: %s", path,
+			  err == -EADDRINUSE ? "another hookd is listening" :
+						strerror(-err));
+		return 1;
+	}
+	umask(027); /* what the hook creates: pins, records */
+	log_info("hookd: listening on %s", path);
+	while (!want_stop) {
+		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno != EINTR && errno != ECONNABORTED) {
+				log_error("hookd: accept: %s", strerror(errno));
+				usleep(100 * 1000); /* out of fds: let some close */
+			}
+			continue;
+		}
+		serve_one(cfd);
+		close(cfd);
+	}
+	close(lfd);
+	unlink(path);
+	log_info("hookd: stopped");
+	return 0;
+}

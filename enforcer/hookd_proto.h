@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Between `cgfence-hook` (what the runtime starts) and `cgfence hookd`
+ * (resident, does the work): one request and one reply per connection on
+ * a unix stream socket that only root can open.
+ *
+ *   request:  struct hookd_request, then args_len bytes of arguments (each
+ *             NUL-terminated, as `cgfence hook` takes them, without
+ *             "cgfence hook"), then state_len bytes of OCI state.
+ *             SCM_RIGHTS on the first byte: the client's stdout and stderr,
+ *             where the hook's messages go.
+ *   reply:    struct hookd_reply: the exit status `cgfence hook` would have.
+ *
+ * Only libc here: the client links nothing else.
+ */
+#ifndef CGFENCE_HOOKD_PROTO_H
+#define CGFENCE_HOOKD_PROTO_H
+
+#include <stdint.h>
+
+#define HOOKD_DEFAULT_SOCKET "/run/cgfence/hookd.sock"
+#define HOOKD_MAGIC 0x48464743u /* "CGFH" */
+#define HOOKD_VERSION 1u
+#define HOOKD_MAX_ARGS_LEN 16384u
+#define HOOKD_MAX_ARGS 64
+#define HOOKD_MAX_STATE_LEN (1u << 20) /* = OCI_STATE_MAX_SIZE */
+#define HOOKD_DEFAULT_TIMEOUT_S 10u    /* = the hook's --timeout default */
+
+struct hookd_request {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t args_len;
+	uint32_t state_len;
+};
+
+struct hookd_reply {
+	uint32_t magic;
+	int32_t status;
+};
+
+#endif

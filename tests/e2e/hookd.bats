@@ -1,0 +1,238 @@
+#!/usr/bin/env bats
+# cgfence-hook (what runtimes run) and `cgfence hookd` (which does the work
+# in a resident process), driven with OCI state on stdin: the same results
+# and messages as `cgfence hook`, the fallback when no hookd listens, and
+# who may talk to hookd. Needs root; runs in CI as root (nothing here
+# skips itself).
+
+load ../helpers
+load e2e
+
+setup_file() {
+	fence_setup_file
+	export E2E_DIR="$BATS_FILE_TMPDIR"
+	start_hookd "$E2E_DIR/hookd.sock"
+}
+
+teardown_file() {
+	stop_hookd
+	fence_teardown_file
+}
+
+setup() {
+	e2e_setup
+	SLEEPERS=()
+}
+
+teardown() {
+	local pid
+	for pid in "${SLEEPERS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
+# client [OPTIONS...]: cgfence-hook with this test's paths and hookd.
+client() {
+	"$HOOK_PATH" --socket "${SOCKET:-$HOOKD_SOCKET}" --policy-dir "$POLICY_DIR" \
+		--bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" "$@"
+}
+
+direct() {
+	"$CGFENCE" hook --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" "$@"
+}
+
+# state ID STATUS PID [ANNOTATIONS-JSON]
+state() {
+	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
+		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
+}
+
+sleeper() { # CGROUP
+	sleep 60 &
+	SLEEPERS+=($!)
+	echo $! >"$1/cgroup.procs"
+	LAST_SLEEPER=$!
+}
+
+stop_sleeper() {
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+}
+
+# Requests hookd has served so far (it logs each one with -v).
+served() {
+	grep -c 'hookd: request of pid' "$HOOKD_SOCKET.log" || true
+}
+
+@test "through hookd, cgfence-hook fences and releases a cgroup as cgfence hook does" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup served)
+	sleeper "$cg"
+	before=$(served)
+	run client <<<"$(state d-one creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(served)" -eq $((before + 1)) ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	[ "$(status_json | jq -r '.[0].container_id + " " + .[0].policy + " " + .[0].state')" = "d-one d-deny ok" ]
+	run lifecycle '.event == "applied" and .container_id == "d-one"'
+	[[ "$output" == *'"source":"hook"'*'"policy":"d-deny"'* ]]
+	stop_sleeper
+	run client <<<"$(state d-one stopped 0)"
+	[ "$status" -eq 0 ]
+	[ "$(served)" -eq $((before + 2)) ]
+	assert_nothing_pinned
+	run lifecycle '.event == "removed" and .container_id == "d-one"'
+	[[ "$output" == *'"reason":"poststop"'* ]]
+}
+
+@test "failures through hookd are the same line on stderr and the same exit status" {
+	cg=$(new_cgroup failing)
+	sleeper "$cg"
+	st=$(state d-fail creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')
+	run direct <<<"$st"
+	[ "$status" -eq 1 ]
+	expected=$output
+	run client <<<"$st"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$output" = "$expected" ]
+	[[ "$output" == "cgfence: container d-fail: policy \"absent\" named by annotation cgfence.policy does not exist"* ]]
+	# Usage errors too: exit 2.
+	run "$HOOK_PATH" --socket "$HOOKD_SOCKET" --policy-dir policies </dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"must be absolute paths"* ]]
+	run client <<<"$(state d-fail running 1)"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'cannot tell the hook stage from status "running"'* ]]
+	assert_nothing_pinned
+}
+
+@test "through hookd, the runtime's own cgroup is still refused" {
+	policy d-open '"egress": {"default": "allow"}'
+	cg=$(new_cgroup shared)
+	sleeper "$cg"
+	# The client stands in for the runtime: it runs in the container's cgroup.
+	run bash -c "echo \$\$ >$cg/cgroup.procs && exec $HOOK_PATH --socket $HOOKD_SOCKET --policy-dir $POLICY_DIR --bpffs $BPFFS --lifecycle-log $LIFECYCLE" \
+		<<<"$(state d-shared creating "$LAST_SLEEPER" '{"cgfence.policy": "d-open"}')"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"shares the runtime's cgroup $cg; refusing to fence it"* ]]
+	assert_nothing_pinned
+}
+
+@test "without a hookd listening, cgfence-hook runs cgfence hook itself" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup fallback)
+	sleeper "$cg"
+	before=$(served)
+	# No socket at all, then a socket file nobody listens on (hookd died).
+	SOCKET="$BATS_TEST_TMPDIR/none.sock" run client <<<"$(state d-fb creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	stale="$BATS_TEST_TMPDIR/stale.sock"
+	"$CGFENCE" hookd --socket "$stale" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$stale" ] && break; sleep 0.05; done
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	[ -S "$stale" ]
+	stop_sleeper
+	SOCKET=$stale run client <<<"$(state d-fb stopped 0)"
+	[ "$status" -eq 0 ]
+	assert_nothing_pinned
+	[ "$(served)" -eq "$before" ]
+	# The fallback fails closed like the hook.
+	sleeper "$cg"
+	SOCKET=$stale run client <<<"$(state d-fb creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "cgfence: container d-fb: policy \"absent\" named by annotation cgfence.policy does not exist"* ]]
+	assert_nothing_pinned
+}
+
+@test "cgfence-hook bounds the state on stdin in size and in time" {
+	run bash -c "head -c 2000000 /dev/zero | tr '\\0' ' ' | $HOOK_PATH --socket $HOOKD_SOCKET --bpffs $BPFFS --policy-dir $POLICY_DIR"
+	[ "$status" -eq 1 ]
+	[ "$output" = "cgfence: hook: cannot read the container state on stdin: larger than 1 MiB" ]
+	start=$SECONDS
+	run bash -c "exec $HOOK_PATH --socket $HOOKD_SOCKET --timeout 1 --bpffs $BPFFS --policy-dir $POLICY_DIR < <(sleep 8 2>/dev/null)"
+	[ "$status" -eq 1 ]
+	[ "$output" = "cgfence: hook: cannot read the container state on stdin: timed out" ]
+	[ $((SECONDS - start)) -lt 8 ]
+}
+
+@test "hookd answers root only, and keeps only the capabilities its BPF work needs" {
+	pid=$(cat "$HOOKD_SOCKET.pid")
+	# SYS_ADMIN, BPF, PERFMON, NET_ADMIN, DAC_READ_SEARCH, DAC_OVERRIDE
+	want=$(printf '%016x' $(((1 << 21) | (1 << 39) | (1 << 38) | (1 << 12) | (1 << 2) | (1 << 1))))
+	grep -qx "CapEff:	$want" "/proc/$pid/status"
+	grep -qx "CapPrm:	$want" "/proc/$pid/status"
+	grep -qx "CapBnd:	$want" "/proc/$pid/status"
+	grep -qx "CapAmb:	0000000000000000" "/proc/$pid/status"
+	grep -qx "NoNewPrivs:	1" "/proc/$pid/status"
+	[ "$(stat -c %a "$HOOKD_SOCKET")" = 700 ]
+
+	# A non-root user cannot even reach the socket...
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$HOOK_PATH" --socket "$HOOKD_SOCKET" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == "cgfence: hook: cannot reach cgfence hookd at $HOOKD_SOCKET: Permission denied" ]]
+	# ...and one let through by careless permissions gets no service.
+	open_dir=$(mktemp -d /tmp/cgfence-open.XXXXXX) # bats' own tree is 0700
+	sock="$open_dir/hookd.sock"
+	"$CGFENCE" hookd --socket "$sock" 2>"$open_dir/log" &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	chmod 0755 "$open_dir"
+	chmod 0777 "$sock"
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$HOOK_PATH" --socket "$sock" <<<"{}"
+	kill $pid
+	wait $pid 2>/dev/null || true
+	log=$(cat "$open_dir/log")
+	rm -rf "$open_dir"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "cgfence: hook: cgfence hookd at $sock gave no answer: connection closed" ]]
+	[[ "$log" == *"hookd: refused a client that is not root"* ]]
+}
+
+@test "a second hookd on the same socket is refused; one that died is replaced" {
+	run "$CGFENCE" hookd --socket "$HOOKD_SOCKET"
+	[ "$status" -eq 1 ]
+	[ "$output" = "cgfence: hookd: $HOOKD_SOCKET: another hookd is listening" ]
+	sock="$BATS_TEST_TMPDIR/died.sock"
+	"$CGFENCE" hookd --socket "$sock" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	# The socket file stays behind; the next hookd takes it over.
+	[ -S "$sock" ]
+	"$CGFENCE" hookd --socket "$sock" 2>"$sock.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	# It serves: a malformed state comes back as the hook's error.
+	SOCKET=$sock run client <<<'{"id": 5}'
+	kill $pid
+	wait $pid 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[[ "$output" == "cgfence: hook: invalid container state on stdin: "* ]]
+}
+
+@test "hookd notices pinned state removed behind its back and loads it anew" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup reload)
+	sleeper "$cg"
+	client <<<"$(state d-r1 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	stop_sleeper
+	client <<<"$(state d-r1 stopped 0)"
+	assert_nothing_pinned
+	# What an admin's cleanup (or a reboot of bpffs) does while hookd runs.
+	"$CGFENCE" gc --bpffs "$BPFFS" >/dev/null
+	rm -rf "$BPFFS" "/run/cgfence/$TEST_ID"
+	sleeper "$cg"
+	run client <<<"$(state d-r2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[ "$status" -eq 0 ]
+	[ -d "$BPFFS/obj" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	stop_sleeper
+	client <<<"$(state d-r2 stopped 0)"
+	assert_nothing_pinned
+}
