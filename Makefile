@@ -75,11 +75,19 @@ $(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# What runtimes start twice per container: static and libc-only, so that
-# starting it is cheap; it hands the work to `cgfence hookd`.
-$(OUT)/cgfence-hook: enforcer/client/cgfence-hook.c enforcer/hookd_proto.h | $(OUT)/tests
+# What runtimes start twice per container: static, and on x86_64 without
+# libc (enforcer/client/rt.h says why), so that starting it is cheap; it
+# hands the work to `cgfence hookd`.
+CLIENT_SRCS = enforcer/client/cgfence-hook.c enforcer/client/freestanding.c
+ifeq ($(shell uname -m),x86_64)
+CLIENT_CFLAGS = -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
+	-fno-tree-loop-distribute-patterns -U_FORTIFY_SOURCE
+else
+CLIENT_CFLAGS = -static
+endif
+$(OUT)/cgfence-hook: $(CLIENT_SRCS) enforcer/client/rt.h enforcer/hookd_proto.h | $(OUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CLIENT_CFLAGS) $(CLIENT_SRCS) -o $@
 
 $(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)

@@ -7,24 +7,17 @@
  * to this one), so a host without hookd fences containers the same way,
  * only slower.
  *
- * A runtime starts a hook twice per container, and starting this small
- * static program costs less than half of starting `cgfence`: that is the
- * point of the split (tests/bench/hook_overhead.sh). It links libc only.
+ * A runtime starts a hook twice per container: this program is small and
+ * starts in a fraction of the time `cgfence` takes (no libraries, and on
+ * x86_64 not even libc: rt.h). tests/bench/hook_overhead.sh measures it.
  */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "../hookd_proto.h"
+#include "rt.h"
 
 static const char usage[] =
 	"usage: cgfence-hook [--socket PATH] [cgfence hook options] [STAGE]\n"
@@ -32,158 +25,166 @@ static const char usage[] =
 	"`cgfence hookd` listening on PATH (default " HOOKD_DEFAULT_SOCKET "), or,\n"
 	"when none listens, runs `cgfence hook` with them. See `cgfence hook --help`.\n";
 
-/* One line on stderr, as `cgfence hook` writes its errors. */
-__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
+/* One line on stderr, "cgfence: hook: " and the pieces: as `cgfence hook`. */
+static void fail(const char *piece, ...)
 {
+	static const char prefix[] = "cgfence: hook: ";
+	char line[1024];
+	size_t len = sizeof(prefix) - 1;
 	va_list ap;
 
-	fprintf(stderr, "cgfence: hook: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	for (size_t i = 0; i < len; i++)
+		line[i] = prefix[i];
+	va_start(ap, piece);
+	for (; piece; piece = va_arg(ap, const char *))
+		while (*piece && len < sizeof(line) - 1)
+			line[len++] = *piece++;
 	va_end(ap);
-	fputc('\n', stderr);
+	line[len++] = '\n';
+	rt_write(2, line, len);
 }
 
-static long now_ms(void)
+static int write_all(int fd, const char *p, size_t len)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
-}
-
-/* The state, bounded like `cgfence hook` bounds it; -errno on failure. */
-static int read_state(char *buf, size_t cap, size_t *len, long deadline_ms)
-{
-	*len = 0;
-	for (;;) {
-		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-		long left = deadline_ms - now_ms();
-		ssize_t n;
-		int r;
-
-		r = poll(&p, 1, left > 0 ? (int)left : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ETIMEDOUT;
-		n = read(STDIN_FILENO, buf + *len, cap - *len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		*len += n;
-		if (*len == cap)
-			return -EFBIG;
-	}
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		long n = rt_write(fd, p, len);
 
-		if (n < 0 && errno == EINTR)
+		if (n == -EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		p += n;
 		len -= n;
 	}
 	return 0;
 }
 
-/* No hookd: the same work by `cgfence hook`, fed the state we read. */
-static int run_cgfence_hook(int nargs, char **args, const char *state,
-			    size_t len)
+/* Waits for fd to become readable until deadline: 1, 0 on time-out, -errno. */
+static long wait_readable(int fd, long deadline_ms)
 {
-	char self[PATH_MAX], *argv[HOOKD_MAX_ARGS + 3];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-	int fd;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long left = deadline_ms - rt_clock_ms();
+		long r = rt_ppoll(&p, 1, left > 0 ? left : 0);
 
-	if (n <= 0 || (size_t)n >= sizeof(self) - sizeof("cgfence")) {
-		fail("cannot find its own binary: %s", strerror(errno));
+		if (r != -EINTR)
+			return r;
+	}
+}
+
+/* The state, bounded like `cgfence hook` bounds it. */
+static int read_state(char *buf, size_t cap, size_t *len, long deadline_ms)
+{
+	*len = 0;
+	for (;;) {
+		long r = wait_readable(0, deadline_ms);
+
+		if (r <= 0)
+			return r < 0 ? (int)r : -ETIMEDOUT;
+		r = rt_read(0, buf + *len, cap - *len);
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r <= 0)
+			return (int)r;
+		*len += r;
+		if (*len == cap)
+			return -EFBIG;
+	}
+}
+
+/* No hookd: the same work by `cgfence hook`, fed the state we read. */
+static int run_cgfence_hook(int nargs, char **args, char **envp,
+			    const char *state, size_t len)
+{
+	static const char name[] = "cgfence";
+	char self[PATH_MAX], *argv[HOOKD_MAX_ARGS + 3];
+	long n = rt_readlink("/proc/self/exe", self, sizeof(self));
+	long fd, err;
+	size_t dir;
+
+	if (n <= 0 || (size_t)n >= sizeof(self) - sizeof(name)) {
+		fail("cannot find its own binary: ", rt_strerror(n), NULL);
 		return 1;
 	}
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	strcpy(slash + 1, "cgfence");
+	for (dir = (size_t)n; dir > 0 && self[dir - 1] != '/'; dir--)
+		;
+	for (size_t i = 0; i < sizeof(name); i++)
+		self[dir + i] = name[i];
 
-	fd = memfd_create("oci-state", MFD_CLOEXEC);
-	if (fd < 0 || write_all(fd, state, len) || lseek(fd, 0, SEEK_SET) ||
-	    dup2(fd, STDIN_FILENO) < 0) {
-		fail("cannot pass the state to %s: %s", self, strerror(errno));
+	fd = rt_memfd_create("oci-state", MFD_CLOEXEC);
+	err = fd < 0 ? fd : write_all((int)fd, state, len);
+	if (!err)
+		err = rt_lseek((int)fd, 0, SEEK_SET);
+	if (!err && fd != 0)
+		err = rt_dup3((int)fd, 0, 0);
+	if (err < 0) {
+		fail("cannot pass the state to ", self, ": ", rt_strerror(err), NULL);
 		return 1;
 	}
 	argv[0] = "cgfence";
 	argv[1] = "hook";
-	memcpy(argv + 2, args, nargs * sizeof(*args));
+	for (int i = 0; i < nargs; i++)
+		argv[i + 2] = args[i];
 	argv[nargs + 2] = NULL;
-	execv(self, argv);
-	fail("cannot run %s: %s", self, strerror(errno));
+	/* The hook clears its environment itself; pass it on untouched. */
+	err = rt_execve(self, argv, envp);
+	fail("cannot run ", self, ": ", rt_strerror(err), NULL);
 	return 1;
 }
 
+/* Header, arguments and state in one message, with our stdout and stderr. */
 static int send_request(int fd, int nargs, char **args, const char *state,
 			size_t len)
 {
-	static char argbuf[HOOKD_MAX_ARGS_LEN];
-	struct hookd_request req = { .magic = HOOKD_MAGIC,
-				     .version = HOOKD_VERSION,
-				     .state_len = len };
-	int fds[2] = { STDOUT_FILENO, STDERR_FILENO };
-	char control[CMSG_SPACE(sizeof(fds))] = { 0 };
-	struct iovec iov[3];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 3,
-			      .msg_control = control,
-			      .msg_controllen = sizeof(control) };
+	static char msgbuf[sizeof(struct hookd_request) + HOOKD_MAX_ARGS_LEN];
+	struct hookd_request *req = (struct hookd_request *)msgbuf;
+	char *argbuf = msgbuf + sizeof(*req);
+	int fds[2] = { 1, 2 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(fds))];
+	} control;
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	size_t sent = 0, total;
-	ssize_t n;
+	size_t header_len, sent;
+	long n;
 
+	*req = (struct hookd_request){ .magic = HOOKD_MAGIC,
+				       .version = HOOKD_VERSION,
+				       .state_len = (uint32_t)len };
 	for (int i = 0; i < nargs; i++) {
-		size_t l = strlen(args[i]) + 1;
+		size_t l = rt_strlen(args[i]) + 1;
 
-		if (req.args_len + l > sizeof(argbuf))
+		if (req->args_len + l > HOOKD_MAX_ARGS_LEN)
 			return -E2BIG;
-		memcpy(argbuf + req.args_len, args[i], l);
-		req.args_len += l;
+		for (size_t k = 0; k < l; k++)
+			argbuf[req->args_len + k] = args[i][k];
+		req->args_len += (uint32_t)l;
 	}
+	header_len = sizeof(*req) + req->args_len;
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	iov[0] = (struct iovec){ &req, sizeof(req) };
-	iov[1] = (struct iovec){ argbuf, req.args_len };
-	iov[2] = (struct iovec){ (void *)state, len };
-	total = sizeof(req) + req.args_len + len;
-	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	for (size_t i = 0; i < sizeof(fds); i++)
+		CMSG_DATA(c)[i] = ((const char *)fds)[i];
+	iov[0] = (struct iovec){ msgbuf, header_len };
+	iov[1] = (struct iovec){ (void *)state, len };
+	n = rt_sendmsg(fd, &msg, MSG_NOSIGNAL);
 	if (n < 0)
-		return -errno;
-	sent = n;
-	/* The rest, if the socket took only part: without the fds again. */
-	if (sent < total) {
-		char *rest = malloc(total - sent), *p = rest;
+		return (int)n;
+	/* The socket may take part of it: the rest without the fds. */
+	sent = (size_t)n;
+	if (sent < header_len) {
+		int err = write_all(fd, msgbuf + sent, header_len - sent);
 
-		if (!rest)
-			return -ENOMEM;
-		for (int i = 0; i < 3; i++) {
-			size_t skip = sent > iov[i].iov_len ? iov[i].iov_len : sent;
-
-			memcpy(p, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
-			p += iov[i].iov_len - skip;
-			sent -= skip;
-		}
-		n = write_all(fd, rest, p - rest);
-		free(rest);
-		return n;
+		if (err)
+			return err;
+		sent = header_len;
 	}
-	return 0;
+	return write_all(fd, state + (sent - header_len), len - (sent - header_len));
 }
 
 static int await_reply(int fd, long deadline_ms, struct hookd_reply *reply)
@@ -191,102 +192,98 @@ static int await_reply(int fd, long deadline_ms, struct hookd_reply *reply)
 	size_t got = 0;
 
 	while (got < sizeof(*reply)) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long left = deadline_ms - now_ms();
-		ssize_t n;
-		int r = poll(&p, 1, left > 0 ? (int)left : 0);
+		long r = wait_readable(fd, deadline_ms);
 
-		if (r < 0 && errno == EINTR)
+		if (r <= 0)
+			return r < 0 ? (int)r : -ETIMEDOUT;
+		r = rt_read(fd, (char *)reply + got, sizeof(*reply) - got);
+		if (r == -EINTR)
 			continue;
 		if (r <= 0)
-			return r < 0 ? -errno : -ETIMEDOUT;
-		n = read(fd, (char *)reply + got, sizeof(*reply) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		got += n;
+			return r < 0 ? (int)r : -EPIPE;
+		got += r;
 	}
 	return reply->magic == HOOKD_MAGIC ? 0 : -EPROTO;
 }
 
-int main(int argc, char **argv)
+int main(int argc, char **argv, char **envp)
 {
 	static char state[HOOKD_MAX_STATE_LEN + 1];
-	const char *socket_path = HOOKD_DEFAULT_SOCKET;
+	const char *socket_path = HOOKD_DEFAULT_SOCKET, *v;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	unsigned long timeout_s = HOOKD_DEFAULT_TIMEOUT_S;
 	char *args[HOOKD_MAX_ARGS];
 	struct hookd_reply reply;
-	long deadline_ms;
-	int nargs = 0, fd, err;
+	long deadline_ms, fd;
+	int nargs = 0, err;
 	size_t len;
 
 	/* --socket is ours; everything else is `cgfence hook`'s. */
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("%s", usage);
+		if (rt_streq(argv[i], "--help") || rt_streq(argv[i], "-h")) {
+			write_all(1, usage, sizeof(usage) - 1);
 			return 0;
 		}
-		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+		if (rt_streq(argv[i], "--socket") && i + 1 < argc) {
 			socket_path = argv[++i];
 			continue;
 		}
-		if (!strncmp(argv[i], "--socket=", 9)) {
-			socket_path = argv[i] + 9;
+		if ((v = rt_after_prefix(argv[i], "--socket="))) {
+			socket_path = v;
 			continue;
 		}
-		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			unsigned long t = strtoul(argv[i + 1], NULL, 10);
-
-			if (t)
-				timeout_s = t;
-		}
+		/* hookd checks the value; we only need to know how long to wait. */
+		if (rt_streq(argv[i], "--timeout") && i + 1 < argc &&
+		    rt_parse_ulong(argv[i + 1]))
+			timeout_s = rt_parse_ulong(argv[i + 1]);
 		if (nargs == HOOKD_MAX_ARGS) {
-			fail("too many arguments");
+			fail("too many arguments", NULL);
 			return 2;
 		}
 		args[nargs++] = argv[i];
 	}
-	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
-		fail("--socket %s: path too long", socket_path);
+	if (rt_strlen(socket_path) >= sizeof(addr.sun_path)) {
+		fail("--socket ", socket_path, ": path too long", NULL);
 		return 2;
 	}
-	strcpy(addr.sun_path, socket_path);
+	for (size_t i = 0; socket_path[i]; i++)
+		addr.sun_path[i] = socket_path[i];
 
-	deadline_ms = now_ms() + timeout_s * 1000;
+	deadline_ms = rt_clock_ms() + (long)timeout_s * 1000;
 	err = read_state(state, sizeof(state), &len,
-			 now_ms() + timeout_s * 900);
+			 rt_clock_ms() + (long)timeout_s * 900);
 	if (err) {
-		fail("cannot read the container state on stdin: %s",
+		fail("cannot read the container state on stdin: ",
 		     err == -EFBIG ? "larger than 1 MiB" :
-		     err == -ETIMEDOUT ? "timed out" : strerror(-err));
+		     err == -ETIMEDOUT ? "timed out" : rt_strerror(err), NULL);
 		return 1;
 	}
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = rt_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		fail("socket: %s", strerror(errno));
+		fail("socket: ", rt_strerror(fd), NULL);
 		return 1;
 	}
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			return run_cgfence_hook(nargs, args, state, len);
-		fail("cannot reach cgfence hookd at %s: %s", socket_path,
-		     strerror(errno));
-		return 1;
-	}
-	err = send_request(fd, nargs, args, state, len);
-	if (!err)
-		err = await_reply(fd, deadline_ms, &reply);
+	err = (int)rt_connect((int)fd, &addr, sizeof(addr));
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		return run_cgfence_hook(nargs, args, envp, state, len);
 	if (err) {
-		if (err == -ETIMEDOUT)
-			fail("timed out after %lu s waiting for cgfence hookd at %s",
-			     timeout_s, socket_path);
-		else
-			fail("cgfence hookd at %s gave no answer: %s", socket_path,
-			     err == -EPIPE || err == -ECONNRESET ?
-				     "connection closed" : strerror(-err));
+		fail("cannot reach cgfence hookd at ", socket_path, ": ",
+		     rt_strerror(err), NULL);
+		return 1;
+	}
+	err = send_request((int)fd, nargs, args, state, len);
+	if (!err)
+		err = await_reply((int)fd, deadline_ms, &reply);
+	if (err == -ETIMEDOUT) {
+		fail("timed out waiting for cgfence hookd at ", socket_path, NULL);
+		return 1;
+	}
+	if (err) {
+		fail("cgfence hookd at ", socket_path, " gave no answer: ",
+		     err == -EPIPE || err == -ECONNRESET ? "connection closed" :
+							   rt_strerror(err),
+		     NULL);
 		return 1;
 	}
 	return reply.status;
