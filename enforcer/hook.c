@@ -348,11 +348,37 @@ static void lock_down(const struct hook_opts *o, const char *container_id)
 			  container_id, strerror(-err));
 }
 
+static void free_compiled(void *cp)
+{
+	compiled_policy_free(cp);
+}
+
+/*
+ * The policy's compiled form, kept with the policy: hookd keeps parsed
+ * policies (policy_dir_keep_parsed), so a container whose policy file did
+ * not change reuses what an earlier one compiled.
+ */
+static int compiled_for(struct policy *p, const struct compiled_policy **out)
+{
+	struct compiled_policy *cp;
+	int err;
+
+	if (!p->derived) {
+		err = policy_compile(p, &cp);
+		if (err)
+			return err;
+		p->derived = cp;
+		p->derived_free = free_compiled;
+	}
+	*out = p->derived;
+	return 0;
+}
+
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 {
 	struct lifecycle_event ev = { .source = "hook", .container_id = s->id };
 	struct policy_selection sel = {};
-	struct compiled_policy *cp = NULL;
+	const struct compiled_policy *cp = NULL;
 	_cleanup_close_ int dir_fd = -1;
 	struct fence_request req;
 	struct fence_result res;
@@ -390,7 +416,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		return 0;
 	}
 
-	err = policy_compile(sel.policy, &cp);
+	err = compiled_for(sel.policy, &cp);
 	if (err) {
 		log_error("container %s: policy \"%s\" cannot be compiled: %s",
 			  s->id, sel.policy->name,
@@ -427,8 +453,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		  s->id, res.replaced ? "replaced with" : "fenced with",
 		  sel.policy->name, ev.selected_by, cgdir);
 out:
-	compiled_policy_free(cp);
-	policy_free(sel.policy);
+	policy_free(sel.policy); /* and its compiled form, unless hookd keeps it */
 	return err;
 }
 

@@ -32,6 +32,7 @@
 #include "hook.h"
 #include "hookd_proto.h"
 #include "oci_state.h"
+#include "policy_dir.h"
 #include "privs.h"
 #include "util.h"
 
@@ -296,6 +297,7 @@ int cmd_hookd(int argc, char **argv)
 		return 1;
 	}
 	umask(027); /* what the hook creates: pins, records */
+	policy_dir_keep_parsed(true);
 	log_info("hookd: listening on %s", path);
 	while (!want_stop) {
 		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -1434,6 +1434,8 @@ int policy_parse(const char *path, const char *text, size_t len,
 	}
 	copy = malloc(len + 1);
 	p = calloc(1, sizeof(*p));
+	if (p)
+		p->refs = 1;
 	if (!copy || !p) {
 		free(p);
 		diags_add(d, path, (struct src_pos){ 0 }, "out of memory");
@@ -1541,10 +1543,18 @@ static void net_section_free(struct policy_net_section *s)
 	free(s->rules);
 }
 
+struct policy *policy_ref(struct policy *p)
+{
+	p->refs++;
+	return p;
+}
+
 void policy_free(struct policy *p)
 {
-	if (!p)
+	if (!p || --p->refs > 0)
 		return;
+	if (p->derived_free)
+		p->derived_free(p->derived);
 	for (size_t i = 0; i < p->nselector; i++) {
 		free(p->selector[i].key);
 		free(p->selector[i].value);

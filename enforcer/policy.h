@@ -75,6 +75,12 @@ struct policy {
 	struct policy_net_section egress;
 	struct policy_net_section ingress;
 	struct policy_dev_section devices;
+	/* Shared by a resident process's cache: policy_free() drops one. */
+	unsigned int refs;
+	/* What a user derived from it (hook.c: the compiled tables), freed
+	 * with the policy. */
+	void *derived;
+	void (*derived_free)(void *derived);
 };
 
 /*
@@ -85,6 +91,8 @@ struct policy {
 int policy_parse(const char *path, const char *text, size_t len,
 		 struct policy **out, struct diags *d);
 int policy_load_file(const char *path, struct policy **out, struct diags *d);
+/* One more holder; policy_free() frees the policy when the last one calls it. */
+struct policy *policy_ref(struct policy *p);
 void policy_free(struct policy *p);
 
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */

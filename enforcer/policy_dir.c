@@ -38,31 +38,39 @@ static void display_path(char *buf, size_t len, const char *dir_path,
 		 n && dir_path[n - 1] == '/' ? "" : "/", file);
 }
 
-/* Reads a regular file below dir_fd without following a symbolic link. */
-static int read_policy_at(int dir_fd, const char *file, char **out,
-			  size_t *out_len)
+/* Opens a regular file below dir_fd without following a symbolic link. */
+static int open_policy_at(int dir_fd, const char *file, int *out,
+			  struct stat *st)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t len = 0;
 
 	/* O_NONBLOCK: opening a FIFO planted here must not hang the hook. */
 	fd = openat(dir_fd, file,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st))
+	if (fstat(fd, st))
 		return -errno;
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return -EINVAL;
-	if (st.st_size > POLICY_MAX_FILE_SIZE)
+	if (st->st_size > POLICY_MAX_FILE_SIZE)
 		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
+	*out = fd;
+	fd = -1;
+	return 0;
+}
+
+static int read_policy(int fd, const struct stat *st, char **out,
+		       size_t *out_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+
+	buf = malloc((size_t)st->st_size + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+	while (len < (size_t)st->st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st->st_size - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -76,6 +84,84 @@ static int read_policy_at(int dir_fd, const char *file, char **out,
 	*out_len = len;
 	buf = NULL;
 	return 0;
+}
+
+/*
+ * Policies a resident process (hookd) parsed, reused while their file is
+ * the same: same inode, size, modification and change times. Parsing and
+ * compiling a 100k-address policy takes tens of milliseconds; every
+ * container start would pay it.
+ */
+#define PARSED_CACHE_SIZE 64
+
+struct parsed_file {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	struct policy *policy; /* one reference */
+	uint64_t last_use;
+};
+
+static struct parsed_file parsed[PARSED_CACHE_SIZE];
+static bool keep_parsed;
+static uint64_t use_clock;
+
+void policy_dir_keep_parsed(bool on)
+{
+	keep_parsed = on;
+}
+
+static bool same_file(const struct parsed_file *f, const char *path,
+		      const struct stat *st)
+{
+	return f->policy && f->dev == st->st_dev && f->ino == st->st_ino &&
+	       f->size == st->st_size &&
+	       f->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       f->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       f->ctime.tv_nsec == st->st_ctim.tv_nsec && !strcmp(f->path, path);
+}
+
+static struct policy *parsed_lookup(const char *path, const struct stat *st)
+{
+	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
+		if (same_file(&parsed[i], path, st)) {
+			parsed[i].last_use = ++use_clock;
+			return policy_ref(parsed[i].policy);
+		}
+	}
+	return NULL;
+}
+
+/* Replaces the entry of the same path, else the least recently used. */
+static void parsed_remember(const char *path, const struct stat *st,
+			    struct policy *p)
+{
+	struct parsed_file *slot = &parsed[0];
+	char *copy = strdup(path);
+
+	if (!copy)
+		return;
+	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
+		if (parsed[i].path && !strcmp(parsed[i].path, path)) {
+			slot = &parsed[i];
+			break;
+		}
+		if (parsed[i].last_use < slot->last_use)
+			slot = &parsed[i];
+	}
+	free(slot->path);
+	policy_free(slot->policy);
+	*slot = (struct parsed_file){ .path = copy,
+				      .dev = st->st_dev,
+				      .ino = st->st_ino,
+				      .size = st->st_size,
+				      .mtime = st->st_mtim,
+				      .ctime = st->st_ctim,
+				      .policy = policy_ref(p),
+				      .last_use = ++use_clock };
 }
 
 static const char *read_error_text(int err)
@@ -96,8 +182,10 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		   struct policy **out, struct diags *d)
 {
 	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
 	char file[CGF_NAME_LEN + sizeof(json_suffix)];
 	char path[4096];
+	struct stat st;
 	size_t len = 0;
 	int err;
 
@@ -106,7 +194,11 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		return -EINVAL;
 	snprintf(file, sizeof(file), "%s%s", name, json_suffix);
 	display_path(path, sizeof(path), dir_path, file);
-	err = read_policy_at(dir_fd, file, &text, &len);
+	err = open_policy_at(dir_fd, file, &fd, &st);
+	if (!err && keep_parsed && (*out = parsed_lookup(path, &st)))
+		return 0;
+	if (!err)
+		err = read_policy(fd, &st, &text, &len);
 	if (err) {
 		if (err != -ENOENT)
 			diags_add(d, path, (struct src_pos){ 0 }, "%s",
@@ -124,6 +216,8 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		*out = NULL;
 		return -EINVAL;
 	}
+	if (keep_parsed)
+		parsed_remember(path, &st, *out);
 	return 0;
 }
 

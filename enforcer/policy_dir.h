@@ -37,6 +37,13 @@
 /* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */
 bool policy_name_valid(const char *name);
 
+/*
+ * For a resident process: policy_load_at() keeps what it parsed and hands
+ * out the same policy (policy_free() drops a reference) while its file is
+ * unchanged.
+ */
+void policy_dir_keep_parsed(bool on);
+
 /* Loads DIR/NAME.json; the policy inside must be named NAME. */
 int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		   struct policy **out, struct diags *d);

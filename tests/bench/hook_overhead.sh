@@ -14,8 +14,9 @@
 # The BPF programs are loaded by a first, unmeasured start: as in
 # production, the per-container work is map updates and attachments only.
 # This VM's timings are bimodal and drift with load, so the script runs
-# ROUNDS rounds (each runs every variant in turn) and reports, per variant,
-# the best of the rounds' medians.
+# ROUNDS short rounds, each running every variant in turn (starting from a
+# different one each round), compares each variant with plain in the same
+# round, and reports the median of those overheads over the rounds.
 #
 # Two sessions: "alone", where the measured container may be the only
 # cgroup with a program of each hook type on the host (the kernel then
@@ -23,7 +24,7 @@
 # and "steady", with another fenced container running, as on a host that
 # runs containers.
 #
-#   tests/bench/hook_overhead.sh [RUNS [ROUNDS]]   (root; default 7 x 15)
+#   tests/bench/hook_overhead.sh [RUNS [ROUNDS]]   (root; default 3 x 40)
 #
 # The target is an overhead under 10 % of a plain `runc run`.
 set -euo pipefail
@@ -31,8 +32,8 @@ cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 OUT=$(cd "${OUT:-build}" && pwd)
 CGFENCE=$OUT/cgfence
-RUNS=${1:-7}
-ROUNDS=${2:-15}
+RUNS=${1:-3}
+ROUNDS=${2:-40}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "hook_overhead.sh needs root (runc, BPF)" >&2
@@ -123,19 +124,22 @@ session() { # NAME
 		hyperfine -N --style none --warmup 1 --runs "$RUNS" \
 			--export-json "$WORK/$1-$round.json" "${cmds[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
 	done
+	# Per round: each variant's median; its overhead is against plain's
+	# median of the same round (drift cancels); reported: the median over
+	# the rounds of those overheads.
 	jq -rs --arg session "$1" '
 		def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 		def ms: . * 10000 | round / 10;
-		[.[].results[]] | group_by(.command)
-		| map({key: .[0].command, value: (map(.times | median) | min)}) | from_entries
-		| . as $m
-		| "\($session): plain runc run \($m.plain | ms) ms; no-op hooks \($m.noop | ms) ms"
-		  + " (runc'"'"'s hook mechanism: +\((($m.noop - $m.plain) | ms)) ms, \((($m.noop / $m.plain - 1) * 1000 | round) / 10) %)",
-		  ( "hookd", "hookd-default", "direct" | . as $v
-		  | "\($session): \($v): \($m[$v] | ms) ms: +\(($m[$v] - $m.plain) | ms) ms,"
-		    + " \((($m[$v] / $m.plain - 1) * 1000 | round) / 10) % of a plain runc run"
-		    + " (over no-op hooks: +\(($m[$v] - $m.noop) | ms) ms)" )' \
+		def pct: . * 1000 | round / 10;
+		[ .[] | [.results[] | {key: .command, value: (.times | median)}] | from_entries ] as $rounds
+		| ($rounds | map(.plain) | median) as $plain
+		| def over($v): $rounds | map(.[$v] - .plain) | median;
+		  def ratio($v): $rounds | map(.[$v] / .plain - 1) | median;
+		"\($session): plain runc run \($plain | ms) ms; no-op hooks +\(over("noop") | ms) ms (+\(ratio("noop") | pct) %: runc'"'"'s hook mechanism)",
+		( "hookd", "hookd-default", "direct" | . as $v
+		  | "\($session): \($v): +\(over($v) | ms) ms, +\(ratio($v) | pct) % of a plain runc run"
+		    + " (over no-op hooks: +\(($rounds | map(.[$v] - .noop) | median) | ms) ms)" )' \
 		"$WORK/$1"-*.json >>"$WORK/summary.txt"
 }
 
@@ -145,7 +149,7 @@ session steady
 $RUNC kill "hookbench-$$-other" KILL
 
 echo "kernel $(uname -r), runc $(runc --version | head -1 | awk '{print $3}'), $(nproc) CPUs;" \
-	"best of $ROUNDS rounds' medians, $RUNS runs per variant per round; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$ROUNDS rounds of $RUNS runs per variant, medians of the rounds' overheads; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$WORK/summary.txt"
 applied=$(grep -c '"event":"applied"' "$WORK/lifecycle.jsonl")
 removed=$(grep -c '"event":"removed"' "$WORK/lifecycle.jsonl")

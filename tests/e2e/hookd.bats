@@ -236,3 +236,34 @@ served() {
 	client <<<"$(state d-r2 stopped 0)"
 	assert_nothing_pinned
 }
+
+@test "hookd parses a policy once, and a changed policy file applies to the next container" {
+	policy d-edit '"egress": {"default": "deny"}'
+	cg=$(new_cgroup edit1)
+	sleeper "$cg"
+	client <<<"$(state d-e1 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	first=$(lifecycle '.container_id == "d-e1" and .event == "applied"' | jq -r .policy_id)
+	cg2=$(new_cgroup edit2)
+	sleeper "$cg2"
+	client <<<"$(state d-e2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
+	[ "$(lifecycle '.container_id == "d-e2" and .event == "applied"' | jq -r .policy_id)" = "$first" ]
+
+	port=$(random_port)
+	start_server tcp 127.0.0.1 "$port"
+	# An admin edits the file in place (same inode): the next container
+	# gets the new rules; the running ones keep theirs.
+	printf '{"version": 1, "name": "d-edit", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["127.0.0.1"], "protocol": "tcp", "ports": [%s]}]}}\n' \
+		"$port" >"$POLICY_DIR/d-edit.json"
+	cg3=$(new_cgroup edit3)
+	sleeper "$cg3"
+	client <<<"$(state d-e3 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
+	[ "$(lifecycle '.container_id == "d-e3" and .event == "applied"' | jq -r .policy_id)" != "$first" ]
+	assert_probe ok --cgroup "$cg3" request tcp 127.0.0.1 "$port"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 "$port"
+	stop_servers
+	for pid in "${SLEEPERS[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
+	SLEEPERS=()
+	for id in d-e1 d-e2 d-e3; do client <<<"$(state $id stopped 0)"; done
+	assert_nothing_pinned
+}

@@ -201,6 +201,42 @@ static void test_directory_check(void)
 	remove_file("Bad Name.json");
 }
 
+/* hookd's cache: the same file gives the same policy; a changed one not. */
+static void test_keep_parsed(void)
+{
+	struct policy *a, *b, *c;
+	struct diags d = {};
+	char path[512];
+
+	policy_dir_keep_parsed(true);
+	write_policy("cached", NULL);
+	CHECK(policy_load_at(dir_fd, dir, "cached", &a, &d) == 0, "first load");
+	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0, "second load");
+	CHECK(a && a == b && a->refs == 3, "unchanged file: the kept policy, shared (refs %u)",
+	      a ? a->refs : 0);
+	policy_free(b);
+
+	/* Rewritten with other content (a new inode, as editors do). */
+	snprintf(path, sizeof(path), "%s/cached.json", dir);
+	unlink(path);
+	write_file("cached.json",
+		   "{\"version\": 1, \"name\": \"cached\", \"mode\": \"audit\"}\n");
+	CHECK(policy_load_at(dir_fd, dir, "cached", &c, &d) == 0, "reload");
+	CHECK(c && c != a && c->mode == CGF_MODE_AUDIT, "changed file: parsed anew");
+	CHECK(a->refs == 1, "the old policy is no longer kept (refs %u)", a->refs);
+	policy_free(a);
+	policy_free(c);
+
+	/* An invalid file is reported each time, never served from the cache. */
+	write_file("cached.json", "{\"version\": 1, \"name\": \"other\"}\n");
+	CHECK(policy_load_at(dir_fd, dir, "cached", &c, &d) == -EINVAL && !c,
+	      "invalid after a valid one: refused");
+	CHECK(d.count == 1, "with its problem reported");
+	diags_free(&d);
+	policy_dir_keep_parsed(false);
+	remove_file("cached.json");
+}
+
 static void test_examples(void)
 {
 	int fd = open("policies", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -232,6 +268,7 @@ int main(void)
 	test_selection();
 	test_symlinks_refused();
 	test_directory_check();
+	test_keep_parsed();
 	test_examples();
 	close(dir_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
