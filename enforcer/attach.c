@@ -22,7 +22,13 @@ static void links_dir_name(char *buf, size_t len, uint64_t cgroup_id)
 }
 
 /* Unpins and detaches every link of a cgroup; missing links are fine. */
-static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
+/*
+ * Removes the pinned links of a cgroup. Unpinning releases a link, which
+ * detaches it; detach first anyway when the cgroup lives, in case someone
+ * else holds the link. A removed cgroup runs nothing: unpinning is enough.
+ */
+static void unlink_links(struct cgf_state *st, uint64_t cgroup_id,
+			 bool cgroup_removed)
 {
 	char dir[64], path[PATH_MAX];
 	struct stat sb;
@@ -36,7 +42,7 @@ static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
 
 		snprintf(path, sizeof(path), "%s/%s/%s", st->dir, dir,
 			 cgf_prog_descs[i].name);
-		fd = bpf_obj_get(path);
+		fd = cgroup_removed ? -1 : bpf_obj_get(path);
 		if (fd >= 0) {
 			/* Detach now, even if someone else holds the link. */
 			bpf_link_detach(fd);
@@ -45,6 +51,11 @@ static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
 		unlink(path);
 	}
 	unlinkat(st->dir_fd, dir, AT_REMOVEDIR);
+}
+
+static void unlink_all(struct cgf_state *st, uint64_t cgroup_id)
+{
+	unlink_links(st, cgroup_id, false);
 }
 
 static int attach_all(struct cgf_state *st, int cgroup_fd, uint64_t cgroup_id)
@@ -214,7 +225,8 @@ static bool forget_reported_stats(struct cgf_state *st, uint64_t cgroup_id)
 	return true;
 }
 
-int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
+static int detach_id(struct cgf_state *st, uint64_t cgroup_id,
+		     bool cgroup_removed)
 {
 	struct cgf_cgroup_info info;
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
@@ -223,15 +235,25 @@ int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
 		if (errno != ENOENT)
 			return -errno;
 		/* Links without a record (an interrupted apply): remove them. */
-		unlink_all(st, cgroup_id);
+		unlink_links(st, cgroup_id, cgroup_removed);
 		return -ENOENT;
 	}
-	unlink_all(st, cgroup_id);
+	unlink_links(st, cgroup_id, cgroup_removed);
 	bpf_map_delete_elem(info_fd, &cgroup_id);
 	forget_reported_stats(st, cgroup_id);
 	if (info.policy_id)
 		tables_release(st, info.policy_id);
 	return 0;
+}
+
+int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id)
+{
+	return detach_id(st, cgroup_id, false);
+}
+
+int fence_release_removed(struct cgf_state *st, uint64_t cgroup_id)
+{
+	return detach_id(st, cgroup_id, true);
 }
 
 int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir)

@@ -39,6 +39,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 /* Removes links, configuration and the policy reference of a cgroup. */
 int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id);
 int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir);
+/* The same for a cgroup that no longer exists (cheaper: nothing to detach). */
+int fence_release_removed(struct cgf_state *st, uint64_t cgroup_id);
 
 /* Ids of the cgroups recorded for a container (at most max); the count. */
 int fence_find_container(struct cgf_state *st, const char *container_id,

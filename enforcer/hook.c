@@ -58,6 +58,9 @@ struct hook_opts {
 	pid_t runtime_pid;
 	/* Run inside `cgfence hookd`: no alarm, no privilege drop. */
 	bool resident;
+	/* hookd: answers the runtime now (poststop; see hook.h). */
+	void (*answer_early)(void *ctx);
+	void *answer_ctx;
 };
 
 static struct timespec deadline;
@@ -457,23 +460,25 @@ out:
 	return err;
 }
 
+enum cgroup_liveness { CGROUP_REMOVED, CGROUP_EMPTY, CGROUP_POPULATED };
+
 /* A cgroup that still runs processes is not the stopped container's. */
-static bool cgroup_still_populated(uint64_t cgroup_id)
+static enum cgroup_liveness cgroup_liveness(uint64_t cgroup_id)
 {
 	_cleanup_close_ int fd = -1, events_fd = -1;
 	char buf[256];
 	ssize_t n;
 
 	if (cgroup_open_by_id(cgroup_id, &fd))
-		return false; /* gone */
+		return CGROUP_REMOVED;
 	events_fd = openat(fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 	if (events_fd < 0)
-		return false;
+		return CGROUP_EMPTY;
 	n = read(events_fd, buf, sizeof(buf) - 1);
 	if (n <= 0)
-		return false;
+		return CGROUP_EMPTY;
 	buf[n] = '\0';
-	return strstr(buf, "populated 1") != NULL;
+	return strstr(buf, "populated 1") ? CGROUP_POPULATED : CGROUP_EMPTY;
 }
 
 static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
@@ -485,6 +490,13 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	int n, nremoved = 0, err;
 
 	err = hook_state_open(o, &st, STATE_EXISTING, remaining_ms());
+	/*
+	 * Poststop's outcome changes nothing for the runtime, which only
+	 * waits for it: hookd answers now and works on with the state lock
+	 * held, so that whoever reads the state next sees it done.
+	 */
+	if (o->answer_early)
+		o->answer_early(o->answer_ctx);
 	if (err == -ENOENT)
 		return 0; /* nothing was ever fenced here */
 	if (err) {
@@ -495,12 +507,14 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	n = fence_find_container(st, s->id, ids, HOOK_MAX_RECORDS);
 	for (int i = 0; i < n; i++) {
 		struct cgf_cgroup_info *info = &removed[nremoved];
+		enum cgroup_liveness liveness;
 		struct cgf_policy_info pinfo;
 
 		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
 					info))
 			continue;
-		if (cgroup_still_populated(ids[i])) {
+		liveness = cgroup_liveness(ids[i]);
+		if (liveness == CGROUP_POPULATED) {
 			log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
 				  s->id, info->path);
 			continue;
@@ -508,7 +522,8 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 		modes[nremoved] = bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
 						      &info->policy_id, &pinfo) == 0 ?
 					  pinfo.mode : UINT32_MAX;
-		err = fence_detach_id(st, ids[i]);
+		err = liveness == CGROUP_REMOVED ? fence_release_removed(st, ids[i]) :
+						   fence_detach_id(st, ids[i]);
 		if (err && err != -ENOENT) {
 			log_error("container %s: poststop: cannot detach from %s: %s",
 				  s->id, info->path, strerror(-err));
@@ -516,8 +531,10 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 		}
 		removed_ids[nremoved++] = ids[i];
 	}
-	hook_state_close(o, st);
-
+	/*
+	 * Records before the lock goes: whoever sees the state done (hookd
+	 * has answered the runtime already) finds them written too.
+	 */
 	lock_down(o, s->id);
 	for (int i = 0; i < nremoved; i++) {
 		struct lifecycle_event ev = {
@@ -534,6 +551,7 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 
 		record(o, &ev);
 	}
+	hook_state_close(o, st);
 	return 0;
 }
 
@@ -606,7 +624,7 @@ int cmd_hook(int argc, char **argv)
 }
 
 int hook_serve(int argc, char **argv, const char *text, size_t len,
-	       pid_t runtime_pid)
+	       const struct hook_serve_opts *serve)
 {
 	struct hook_opts o;
 	int err;
@@ -614,8 +632,10 @@ int hook_serve(int argc, char **argv, const char *text, size_t len,
 	err = parse_hook_opts(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : 2;
-	o.runtime_pid = runtime_pid;
+	o.runtime_pid = serve->runtime_pid;
 	o.resident = true;
+	o.answer_early = serve->answer_early;
+	o.answer_ctx = serve->ctx;
 	/* No alarm: it would end hookd. The deadline bounds the lock wait. */
 	set_deadline(o.timeout_s);
 	return hook_run(&o, text, len);

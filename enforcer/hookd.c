@@ -169,36 +169,81 @@ static int split_args(char *buf, size_t len, char **argv, int max)
 	return argc;
 }
 
+/* One connection, from the request to the answer. */
+struct request {
+	int fd;
+	int client[2];	 /* the client's stdout and stderr */
+	int saved[2];	 /* ours, while the client's are in place */
+	bool answered;
+	pid_t peer;
+};
+
+static void restore_own_stdio(struct request *r)
+{
+	fflush(stdout);
+	for (int i = 0; i < 2; i++) {
+		if (r->saved[i] < 0)
+			continue;
+		dup2(r->saved[i], STDOUT_FILENO + i);
+		close(r->saved[i]);
+		r->saved[i] = -1;
+	}
+}
+
+/*
+ * The answer, and the client's fds closed: a runtime reads a hook's output
+ * until every copy of its stdout and stderr is closed, ours included.
+ */
+static void answer(struct request *r, int status)
+{
+	struct hookd_reply reply = { .magic = HOOKD_MAGIC, .status = status };
+
+	if (r->answered)
+		return;
+	r->answered = true;
+	restore_own_stdio(r);
+	for (int i = 0; i < 2; i++) {
+		if (r->client[i] >= 0)
+			close(r->client[i]);
+		r->client[i] = -1;
+	}
+	if (write_all(r->fd, &reply, sizeof(reply)))
+		log_error("hookd: pid %d left before its answer", (int)r->peer);
+	close(r->fd);
+	r->fd = -1;
+}
+
+static void answer_early(void *ctx)
+{
+	answer(ctx, 0);
+}
+
 /*
  * The hook's work with the client's stdout and stderr in place of ours, so
  * that its messages reach the runtime as they would from `cgfence hook`.
  */
-static int run_with_client_stdio(const int client[2], int argc, char **argv,
-				 const char *state, size_t len, pid_t peer)
+static int run_request(struct request *r, int argc, char **argv,
+		       const char *state, size_t len)
 {
-	int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+	struct hook_serve_opts serve = { .runtime_pid = r->peer,
+					 .answer_early = answer_early,
+					 .ctx = r };
 	bool verbose = log_verbose;
 	int status;
 
+	r->saved[0] = dup(STDOUT_FILENO);
+	r->saved[1] = dup(STDERR_FILENO);
+	if (r->saved[0] < 0 || r->saved[1] < 0 ||
+	    dup2(r->client[0], STDOUT_FILENO) < 0 ||
+	    dup2(r->client[1], STDERR_FILENO) < 0) {
+		restore_own_stdio(r);
+		return 1;
+	}
 	/* `hookd -v` is for hookd's log: the runtime sees what `hook` says. */
 	log_verbose = false;
-	if (saved_out < 0 || saved_err < 0 ||
-	    dup2(client[0], STDOUT_FILENO) < 0 ||
-	    dup2(client[1], STDERR_FILENO) < 0) {
-		status = 1;
-	} else {
-		status = hook_serve(argc, argv, state, len, peer);
-		fflush(stdout);
-	}
-	if (saved_out >= 0) {
-		dup2(saved_out, STDOUT_FILENO);
-		close(saved_out);
-	}
-	if (saved_err >= 0) {
-		dup2(saved_err, STDERR_FILENO);
-		close(saved_err);
-	}
+	status = hook_serve(argc, argv, state, len, &serve);
 	log_verbose = verbose;
+	restore_own_stdio(r);
 	return status;
 }
 
@@ -206,22 +251,24 @@ static void serve_one(int cfd)
 {
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
 	struct timeval io_timeout = { .tv_sec = HOOKD_IO_TIMEOUT_S };
-	struct hookd_reply reply = { .magic = HOOKD_MAGIC };
+	struct request r = { .fd = cfd, .client = { -1, -1 }, .saved = { -1, -1 } };
 	struct hookd_request req;
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
 	char *argv[HOOKD_MAX_ARGS + 2];
-	int client[2] = { -1, -1 };
-	int argc, err;
+	uint64_t start = clock_ns(CLOCK_MONOTONIC);
+	int argc, err, status;
 
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) ||
 	    peer.uid != 0) {
 		log_error("hookd: refused a client that is not root");
+		close(cfd);
 		return;
 	}
+	r.peer = peer.pid;
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
 	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
-	err = receive_header(cfd, &req, client);
+	err = receive_header(cfd, &req, r.client);
 	if (!err)
 		err = read_exact(cfd, args, req.args_len);
 	if (!err)
@@ -230,21 +277,20 @@ static void serve_one(int cfd)
 	if (argc < 0) {
 		log_error("hookd: dropped a request from pid %d: %s", (int)peer.pid,
 			  argc == -EPROTO ? "malformed" : strerror(-argc));
+		r.answered = true; /* no answer: the client reports it */
+		status = -1;
 	} else {
-		uint64_t start = clock_ns(CLOCK_MONOTONIC);
-
-		reply.status = run_with_client_stdio(client, argc, argv, state,
-						     req.state_len, peer.pid);
+		status = run_request(&r, argc, argv, state, req.state_len);
 		log_debug("hookd: request of pid %d: exit status %d in %.3f ms",
-			  (int)peer.pid, reply.status,
+			  (int)peer.pid, status,
 			  (clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
-		if (write_all(cfd, &reply, sizeof(reply)))
-			log_error("hookd: pid %d left before its answer", (int)peer.pid);
 	}
-	if (client[0] >= 0)
-		close(client[0]);
-	if (client[1] >= 0)
-		close(client[1]);
+	answer(&r, status);
+	for (int i = 0; i < 2; i++)
+		if (r.client[i] >= 0)
+			close(r.client[i]);
+	if (r.fd >= 0)
+		close(r.fd);
 }
 
 int cmd_hookd(int argc, char **argv)
@@ -310,7 +356,6 @@ int cmd_hookd(int argc, char **argv)
 			continue;
 		}
 		serve_one(cfd);
-		close(cfd);
 	}
 	close(lfd);
 	unlink(path);

@@ -163,16 +163,19 @@ status_json() {
 	"$CGFENCE" status --json --bpffs "$BPFFS"
 }
 
-# Nothing of this file's containers is fenced or pinned any more.
+# Nothing of this file's containers is fenced or pinned any more. status
+# first: it waits for the state lock, which hookd holds while it finishes a
+# poststop it has already answered.
 assert_nothing_pinned() {
-	local links
+	local links records
+	records=$(status_json)
+	if [ "$(echo "$records" | jq length)" != 0 ]; then
+		echo "records left: $records" >&2
+		return 1
+	fi
 	links=$(ls -A "$BPFFS/links" 2>/dev/null || true)
 	if [ -n "$links" ]; then
 		echo "pinned links left: $links" >&2
-		return 1
-	fi
-	if [ "$(status_json | jq length)" != 0 ]; then
-		echo "records left: $(status_json)" >&2
 		return 1
 	fi
 }
