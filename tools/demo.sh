@@ -1,6 +1,7 @@
 #!/bin/bash
 # make demo: a busybox container under runc whose createRuntime hook is
-# `cgfence hook`. The annotation cgfence.policy=demo selects
+# cgfence-hook, served by `cgfence hookd` (as installed). The annotation
+# cgfence.policy=demo selects
 # policies/demo.json before the container's first instruction; from inside
 # it, one connection is allowed, one is denied, and /dev/zero is denied.
 # Its poststop hook removes the fence. Everything the demo creates is
@@ -22,6 +23,7 @@ WORK=$(mktemp -d /tmp/cgfence-demo.XXXXXX)
 RUNC=(runc --root "$WORK/runc")
 servers=()
 daemon=
+hookd=
 # One audit log: the daemon's denial records and the hook's lifecycle records.
 AUDIT_LOG=$WORK/audit.jsonl
 
@@ -29,6 +31,7 @@ cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	"${RUNC[@]}" delete --force "$ID" >/dev/null 2>&1 || true
+	[ -n "$hookd" ] && kill "$hookd" 2>/dev/null && wait "$hookd" 2>/dev/null
 	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$AUDIT_LOG" >/dev/null 2>&1 || true
 	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
 }
@@ -46,16 +49,17 @@ step "the policy directory (the annotation cgfence.policy=demo picks demo.json)"
 cat policies/demo.json
 "$CGFENCE" check "$REPO/policies"
 
-step "a busybox root filesystem and a runc bundle whose hooks call cgfence"
+step "a busybox root filesystem and a runc bundle whose hooks run cgfence-hook"
 mkdir -p "$WORK/bundle/rootfs/bin"
 cp /bin/busybox "$WORK/bundle/rootfs/bin/"
 for applet in sh sleep; do ln -s busybox "$WORK/bundle/rootfs/bin/$applet"; done
 cp "$OUT/tests/probe-static" "$WORK/bundle/rootfs/probe"
 runc spec --bundle "$WORK/bundle"
-hook_args=$(jq -cn --arg p "$REPO/policies" --arg b "$BPFFS" --arg l "$AUDIT_LOG" \
-	'["cgfence", "hook", "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
+HOOKD_SOCKET=$WORK/hookd.sock
+hook_args=$(jq -cn --arg s "$HOOKD_SOCKET" --arg p "$REPO/policies" --arg b "$BPFFS" --arg l "$AUDIT_LOG" \
+	'["cgfence-hook", "--socket", $s, "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
 # No network namespace: the container shares the host's loopback servers.
-jq --arg c "$CGFENCE" --argjson args "$hook_args" \
+jq --arg c "$OUT/cgfence-hook" --argjson args "$hook_args" \
 	'.process.terminal = false | .process.args = ["/bin/sleep", "3600"]
 	| .linux.namespaces |= map(select(.type != "network"))
 	| .annotations = {"cgfence.policy": "demo"}
@@ -77,6 +81,12 @@ step "the audit daemon (no capabilities, seccomp) writes denials to $AUDIT_LOG"
 daemon=$!
 for _ in $(seq 100); do grep -q '"event":"started"' "$AUDIT_LOG" 2>/dev/null && break; sleep 0.05; done
 grep -E '^(CapEff|NoNewPrivs|Seccomp):' "/proc/$daemon/status"
+
+step "cgfence hookd: does the hook's work for cgfence-hook (only the capabilities BPF needs)"
+"$CGFENCE" hookd --socket "$HOOKD_SOCKET" 2>"$WORK/hookd.log" &
+hookd=$!
+for _ in $(seq 100); do [ -S "$HOOKD_SOCKET" ] && break; sleep 0.05; done
+grep -E '^(CapEff|NoNewPrivs):' "/proc/$hookd/status"
 
 step "runc run: the hook fences the container before it starts"
 "${RUNC[@]}" run -d --bundle "$WORK/bundle" "$ID" </dev/null >"$WORK/container.log" 2>&1
