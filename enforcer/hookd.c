@@ -12,9 +12,10 @@
  * (socket mode 0600 in a 0700 directory, and the peer's uid is checked):
  * a request can do nothing root could not do with `cgfence hook`.
  *
- * hookd keeps only the capabilities the BPF work needs. It confines no
- * syscalls: it loads and attaches programs, pins and unpins, for the
- * lifetime of the host.
+ * hookd keeps only the capabilities the BPF work needs. Its seccomp filter
+ * is a deny list (exec, fork, ptrace, mount, ...: privs.c), not the allow
+ * list of the one-shot processes: loading, attaching, pinning and
+ * unpinning is its job for the lifetime of the host.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -297,21 +298,28 @@ int cmd_hookd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "seccomp-log", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static const char usage[] =
-		"usage: cgfence hookd [--socket PATH]\n"
+		"usage: cgfence hookd [--socket PATH] [--seccomp-log]\n"
 		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH (default\n"
 		HOOKD_DEFAULT_SOCKET "): each request is one `cgfence hook` run, done here\n"
-		"without starting cgfence. Root only. Stops on SIGTERM or SIGINT.\n";
+		"without starting cgfence. Root only. Stops on SIGTERM or SIGINT.\n"
+		"It keeps only the capabilities BPF work needs, and a seccomp filter kills it\n"
+		"on exec, fork, ptrace, mount and the like (--seccomp-log: only log them).\n";
 	const char *path = HOOKD_DEFAULT_SOCKET;
+	bool seccomp_log = false;
 	int lfd = -1, c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
+			break;
+		case 'L':
+			seccomp_log = true;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -331,6 +339,8 @@ int cmd_hookd(int argc, char **argv)
 	err = install_signals();
 	if (!err)
 		err = privs_keep_only_bpf_capabilities();
+	if (!err)
+		err = privs_forbid_for_resident(seccomp_log);
 	if (err) {
 		log_error("hookd: %s", strerror(-err));
 		return 1;

@@ -98,6 +98,46 @@ static const cap_value_t hookd_caps[] = {
 	CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
 };
 
+/*
+ * hookd's work needs most of what a process can do with files and bpf(2),
+ * so its filter lists what it must never do instead: start a program or a
+ * process, trace or read another, mount, change namespaces, load modules,
+ * reboot, touch keys or the clock.
+ */
+static const int resident_forbidden[] = {
+	SCMP_SYS(execve),	  SCMP_SYS(execveat),	      SCMP_SYS(fork),
+	SCMP_SYS(vfork),	  SCMP_SYS(clone),	      SCMP_SYS(clone3),
+	SCMP_SYS(ptrace),	  SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
+	SCMP_SYS(mount),	  SCMP_SYS(umount2),	      SCMP_SYS(pivot_root),
+	SCMP_SYS(chroot),	  SCMP_SYS(fsopen),	      SCMP_SYS(fsmount),
+	SCMP_SYS(move_mount),	  SCMP_SYS(open_tree),	      SCMP_SYS(setns),
+	SCMP_SYS(unshare),	  SCMP_SYS(init_module),      SCMP_SYS(finit_module),
+	SCMP_SYS(delete_module),  SCMP_SYS(kexec_load),	      SCMP_SYS(kexec_file_load),
+	SCMP_SYS(reboot),	  SCMP_SYS(swapon),	      SCMP_SYS(swapoff),
+	SCMP_SYS(keyctl),	  SCMP_SYS(add_key),	      SCMP_SYS(request_key),
+	SCMP_SYS(userfaultfd),	  SCMP_SYS(perf_event_open),  SCMP_SYS(iopl),
+	SCMP_SYS(ioperm),	  SCMP_SYS(acct),	      SCMP_SYS(settimeofday),
+	SCMP_SYS(clock_settime),  SCMP_SYS(adjtimex),	      SCMP_SYS(clock_adjtime),
+	SCMP_SYS(personality),
+};
+
+int privs_forbid_for_resident(bool log_only)
+{
+	uint32_t act = log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int err = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(resident_forbidden) && !err; i++)
+		if (resident_forbidden[i] >= 0) /* this architecture has it */
+			err = seccomp_rule_add(ctx, act, resident_forbidden[i], 0);
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return err;
+}
+
 int privs_keep_only_bpf_capabilities(void)
 {
 	cap_t caps;

@@ -28,6 +28,13 @@ int privs_drop_capabilities(void);
  */
 int privs_keep_only_bpf_capabilities(void);
 
+/*
+ * hookd's seccomp filter: every syscall but those a resident BPF attacher
+ * never needs (exec, fork, ptrace, mount, namespaces, modules, ...: see
+ * privs.c); log_only: log them, do not kill.
+ */
+int privs_forbid_for_resident(bool log_only);
+
 /* Installs the profile's seccomp filter; log_only: log, do not kill. */
 int privs_confine(enum privs_profile profile, bool log_only);
 

@@ -160,7 +160,7 @@ served() {
 	[ $((SECONDS - start)) -lt 8 ]
 }
 
-@test "hookd answers root only, and keeps only the capabilities its BPF work needs" {
+@test "hookd answers root only, keeps only the capabilities its BPF work needs, and is confined" {
 	pid=$(cat "$HOOKD_SOCKET.pid")
 	# SYS_ADMIN, BPF, PERFMON, NET_ADMIN, DAC_READ_SEARCH, DAC_OVERRIDE
 	want=$(printf '%016x' $(((1 << 21) | (1 << 39) | (1 << 38) | (1 << 12) | (1 << 2) | (1 << 1))))
@@ -169,6 +169,7 @@ served() {
 	grep -qx "CapBnd:	$want" "/proc/$pid/status"
 	grep -qx "CapAmb:	0000000000000000" "/proc/$pid/status"
 	grep -qx "NoNewPrivs:	1" "/proc/$pid/status"
+	grep -qx "Seccomp:	2" "/proc/$pid/status" # filter mode: exec, fork, mount... kill it
 	[ "$(stat -c %a "$HOOKD_SOCKET")" = 700 ]
 
 	# A non-root user cannot even reach the socket...
@@ -265,5 +266,27 @@ served() {
 	for pid in "${SLEEPERS[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
 	SLEEPERS=()
 	for id in d-e1 d-e2 d-e3; do client <<<"$(state $id stopped 0)"; done
+	assert_nothing_pinned
+}
+
+@test "a client that stalls holds hookd up for 2 s at most" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup stalled)
+	sleeper "$cg"
+	"$PROBE" stall-unix "$HOOKD_SOCKET" 20 >"$BATS_TEST_TMPDIR/stall.out" &
+	staller=$!
+	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	start=$(date +%s%N)
+	run client <<<"$(state d-st creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	kill $staller 2>/dev/null || true
+	wait $staller 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	echo "served after $elapsed_ms ms"
+	[ "$elapsed_ms" -lt 3000 ]
+	grep -q "hookd: dropped a request from pid $staller: malformed" "$HOOKD_SOCKET.log"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	stop_sleeper
+	client <<<"$(state d-st stopped 0)"
 	assert_nothing_pinned
 }

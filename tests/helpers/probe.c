@@ -14,6 +14,8 @@
  *   serve tcp|udp ADDR PORT N   answer N requests (one byte each) then exit;
  *                               prints "ready" once listening
  *   open PATH r|w|rw            open a file or device node
+ *   stall-unix PATH SECONDS     connect to a unix stream socket, send one
+ *                               byte, then nothing for SECONDS (a stuck client)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int timeout_ms = 1500;
@@ -287,6 +290,22 @@ static int do_open(const char *path, const char *mode)
 	return result(0);
 }
 
+static int do_stall_unix(const char *path, int seconds)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    write(fd, "C", 1) != 1)
+		return result(errno);
+	printf("stalling\n");
+	fflush(stdout);
+	sleep(seconds);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -318,6 +337,8 @@ int main(int argc, char **argv)
 		return do_serve(argv[1], argv[2], argv[3], atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[0], "open"))
 		return do_open(argv[1], argv[2]);
+	if (argc == 3 && !strcmp(argv[0], "stall-unix"))
+		return do_stall_unix(argv[1], atoi(argv[2]));
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/probe.c\n");
 	return 2;
 }
