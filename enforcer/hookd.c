@@ -142,8 +142,18 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 	    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
 		memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-	else if (c && c->cmsg_type == SCM_RIGHTS)
-		return -EPROTO; /* fds we do not expect are not ours to keep */
+	else if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		/* Not the two we expect: they are not ours to keep. */
+		size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; i < n_fds; i++) {
+			int fd_in;
+
+			memcpy(&fd_in, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fd_in);
+		}
+		return -EPROTO;
+	}
 	if ((size_t)n != sizeof(*req) || (msg.msg_flags & MSG_CTRUNC) ||
 	    fds[0] < 0 || req->magic != HOOKD_MAGIC ||
 	    req->version != HOOKD_VERSION ||
