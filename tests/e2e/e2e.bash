@@ -187,3 +187,32 @@ assert_output_is() {
 		return 1
 	fi
 }
+
+# OCI state for driving a hook by hand: state ID STATUS PID [ANNOTATIONS-JSON]
+state() {
+	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
+		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
+}
+
+# sleeper CGROUP: a process in that cgroup (LAST_SLEEPER); the test's
+# teardown ends them all with kill_sleepers.
+SLEEPERS=()
+sleeper() {
+	sleep 60 &
+	SLEEPERS+=($!)
+	echo $! >"$1/cgroup.procs"
+	LAST_SLEEPER=$!
+}
+
+stop_sleeper() {
+	kill "$LAST_SLEEPER"
+	wait "$LAST_SLEEPER" 2>/dev/null || true
+}
+
+kill_sleepers() {
+	local pid
+	for pid in "${SLEEPERS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	SLEEPERS=()
+}

@@ -21,29 +21,14 @@ setup() {
 }
 
 teardown() {
-	local pid
-	for pid in "${SLEEPERS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
+	kill_sleepers
 }
 
 hook() {
 	"$CGFENCE" hook --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" "$@"
 }
 
-# state ID STATUS PID [ANNOTATIONS-JSON]
-state() {
-	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
-		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
-}
 
-# sleeper CGROUP: a process in that cgroup; prints its pid.
-sleeper() {
-	sleep 60 &
-	SLEEPERS+=($!)
-	echo $! >"$1/cgroup.procs"
-	LAST_SLEEPER=$!
-}
 
 @test "prestart and poststop given as arguments fence and release a cgroup" {
 	policy h-open '"egress": {"default": "deny"}'

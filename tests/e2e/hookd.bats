@@ -25,10 +25,7 @@ setup() {
 }
 
 teardown() {
-	local pid
-	for pid in "${SLEEPERS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
+	kill_sleepers
 }
 
 # client [OPTIONS...]: cgfence-hook with this test's paths and hookd.
@@ -41,23 +38,8 @@ direct() {
 	"$CGFENCE" hook --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" "$@"
 }
 
-# state ID STATUS PID [ANNOTATIONS-JSON]
-state() {
-	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
-		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
-}
 
-sleeper() { # CGROUP
-	sleep 60 &
-	SLEEPERS+=($!)
-	echo $! >"$1/cgroup.procs"
-	LAST_SLEEPER=$!
-}
 
-stop_sleeper() {
-	kill "$LAST_SLEEPER"
-	wait "$LAST_SLEEPER" 2>/dev/null || true
-}
 
 # Requests hookd has served so far (it logs each one with -v).
 served() {
@@ -263,8 +245,7 @@ served() {
 	assert_probe ok --cgroup "$cg3" request tcp 127.0.0.1 "$port"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 "$port"
 	stop_servers
-	for pid in "${SLEEPERS[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
-	SLEEPERS=()
+	kill_sleepers
 	for id in d-e1 d-e2 d-e3; do client <<<"$(state $id stopped 0)"; done
 	assert_nothing_pinned
 }
