@@ -56,6 +56,7 @@ static int install_signals(void)
 	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* nothing to reopen; a lost terminal is no reason to stop */
 	return 0;
 }
 
