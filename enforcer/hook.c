@@ -61,6 +61,8 @@ struct hook_opts {
 	/* hookd: answers the runtime now (poststop; see hook.h). */
 	void (*answer_early)(void *ctx);
 	void *answer_ctx;
+	/* hookd: what createRuntime fenced, in case the runtime is gone. */
+	struct hook_applied *applied;
 };
 
 static struct timespec deadline;
@@ -445,6 +447,19 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 			  s->id, sel.policy->name, cgdir, strerror(-err));
 		goto out;
 	}
+	if (o->applied && !res.replaced) {
+		struct hook_applied *a = o->applied;
+
+		a->fenced = true;
+		a->cgroup_id = res.cgroup_id;
+		a->policy_id = res.policy_id;
+		snprintf(a->cgroup, sizeof(a->cgroup), "%s", cgdir);
+		snprintf(a->container_id, sizeof(a->container_id), "%s", s->id);
+		snprintf(a->policy, sizeof(a->policy), "%s", sel.policy->name);
+		snprintf(a->bpffs, sizeof(a->bpffs), "%s", o->bpffs);
+		snprintf(a->lifecycle_log, sizeof(a->lifecycle_log), "%s",
+			 o->lifecycle_log);
+	}
 	ev.kind = res.replaced ? LIFECYCLE_REPLACED : LIFECYCLE_APPLIED;
 	ev.cgroup_id = res.cgroup_id;
 	ev.policy = sel.policy->name;
@@ -624,7 +639,7 @@ int cmd_hook(int argc, char **argv)
 }
 
 int hook_serve(int argc, char **argv, const char *text, size_t len,
-	       const struct hook_serve_opts *serve)
+	       struct hook_serve_opts *serve)
 {
 	struct hook_opts o;
 	int err;
@@ -636,7 +651,39 @@ int hook_serve(int argc, char **argv, const char *text, size_t len,
 	o.resident = true;
 	o.answer_early = serve->answer_early;
 	o.answer_ctx = serve->ctx;
+	o.applied = &serve->applied;
 	/* No alarm: it would end hookd. The deadline bounds the lock wait. */
 	set_deadline(o.timeout_s);
 	return hook_run(&o, text, len);
+}
+
+void hook_serve_undo(const struct hook_applied *a)
+{
+	struct lifecycle_event ev = {
+		.kind = LIFECYCLE_REMOVED,
+		.source = "hook",
+		.container_id = a->container_id,
+		.reason = "the runtime left before the hook answered",
+		.cgroup = a->cgroup,
+		.cgroup_id = a->cgroup_id,
+		.policy = a->policy,
+		.policy_id = a->policy_id,
+	};
+	struct cgf_state *st;
+	int err;
+
+	err = state_open_kept(&st, a->bpffs, STATE_EXISTING,
+			      CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	if (!err) {
+		err = fence_detach_id(st, a->cgroup_id);
+		if (!err)
+			err = lifecycle_record(a->lifecycle_log, &ev);
+		state_put_kept(st);
+	}
+	if (err)
+		log_error("container %s: the runtime left before the hook answered; cannot undo the fence of %s: %s (cgfence gc removes it once the cgroup is gone)",
+			  a->container_id, a->cgroup, strerror(-err));
+	else
+		log_info("container %s: the runtime left before the hook answered; fence of %s removed",
+			 a->container_id, a->cgroup);
 }

@@ -3,8 +3,25 @@
 #ifndef CGFENCE_HOOK_H
 #define CGFENCE_HOOK_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "cgfence_abi.h"
+
+/* What a createRuntime run fenced anew, so that it can be undone. */
+struct hook_applied {
+	bool fenced;
+	uint64_t cgroup_id;
+	char cgroup[CGF_PATH_LEN];
+	char container_id[CGF_CONTAINER_ID_LEN];
+	char policy[CGF_NAME_LEN];
+	uint32_t policy_id;
+	char bpffs[PATH_MAX];
+	char lifecycle_log[PATH_MAX];
+};
 
 struct hook_serve_opts {
 	/* The runtime's process: a container must not share its cgroup. */
@@ -16,6 +33,8 @@ struct hook_serve_opts {
 	 */
 	void (*answer_early)(void *ctx);
 	void *ctx;
+	/* Out: filled when createRuntime fenced a cgroup that was not fenced. */
+	struct hook_applied applied;
 };
 
 /*
@@ -24,6 +43,13 @@ struct hook_serve_opts {
  * stderr. Returns the exit status `cgfence hook` would have.
  */
 int hook_serve(int argc, char **argv, const char *text, size_t len,
-	       const struct hook_serve_opts *serve);
+	       struct hook_serve_opts *serve);
+
+/*
+ * The runtime left before hookd could answer a createRuntime that
+ * succeeded: it will not start the container, so what was fenced is
+ * detached again, and recorded as removed.
+ */
+void hook_serve_undo(const struct hook_applied *applied);
 
 #endif

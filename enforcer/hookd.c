@@ -206,12 +206,13 @@ static void restore_own_stdio(struct request *r)
  * The answer, and the client's fds closed: a runtime reads a hook's output
  * until every copy of its stdout and stderr is closed, ours included.
  */
-static void answer(struct request *r, int status)
+static bool answer(struct request *r, int status)
 {
 	struct hookd_reply reply = { .magic = HOOKD_MAGIC, .status = status };
+	bool delivered = true;
 
 	if (r->answered)
-		return;
+		return true;
 	r->answered = true;
 	restore_own_stdio(r);
 	for (int i = 0; i < 2; i++) {
@@ -219,10 +220,13 @@ static void answer(struct request *r, int status)
 			close(r->client[i]);
 		r->client[i] = -1;
 	}
-	if (write_all(r->fd, &reply, sizeof(reply)))
+	if (write_all(r->fd, &reply, sizeof(reply))) {
 		log_error("hookd: pid %d left before its answer", (int)r->peer);
+		delivered = false;
+	}
 	close(r->fd);
 	r->fd = -1;
+	return delivered;
 }
 
 static void answer_early(void *ctx)
@@ -234,12 +238,9 @@ static void answer_early(void *ctx)
  * The hook's work with the client's stdout and stderr in place of ours, so
  * that its messages reach the runtime as they would from `cgfence hook`.
  */
-static int run_request(struct request *r, int argc, char **argv,
-		       const char *state, size_t len)
+static int run_request(struct request *r, struct hook_serve_opts *serve,
+		       int argc, char **argv, const char *state, size_t len)
 {
-	struct hook_serve_opts serve = { .runtime_pid = r->peer,
-					 .answer_early = answer_early,
-					 .ctx = r };
 	bool verbose = log_verbose;
 	int status;
 
@@ -253,7 +254,7 @@ static int run_request(struct request *r, int argc, char **argv,
 	}
 	/* `hookd -v` is for hookd's log: the runtime sees what `hook` says. */
 	log_verbose = false;
-	status = hook_serve(argc, argv, state, len, &serve);
+	status = hook_serve(argc, argv, state, len, serve);
 	log_verbose = verbose;
 	restore_own_stdio(r);
 	return status;
@@ -264,6 +265,7 @@ static void serve_one(int cfd)
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
 	struct timeval io_timeout = { .tv_sec = HOOKD_IO_TIMEOUT_S };
 	struct request r = { .fd = cfd, .client = { -1, -1 }, .saved = { -1, -1 } };
+	static struct hook_serve_opts serve; /* 8 KiB of paths: not on the stack */
 	struct hookd_request req;
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
@@ -278,6 +280,9 @@ static void serve_one(int cfd)
 		return;
 	}
 	r.peer = peer.pid;
+	serve = (struct hook_serve_opts){ .runtime_pid = peer.pid,
+					  .answer_early = answer_early,
+					  .ctx = &r };
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
 	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
 	err = receive_header(cfd, &req, r.client);
@@ -292,12 +297,14 @@ static void serve_one(int cfd)
 		r.answered = true; /* no answer: the client reports it */
 		status = -1;
 	} else {
-		status = run_request(&r, argc, argv, state, req.state_len);
+		status = run_request(&r, &serve, argc, argv, state, req.state_len);
 		log_debug("hookd: request of pid %d: exit status %d in %.3f ms",
 			  (int)peer.pid, status,
 			  (clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
 	}
-	answer(&r, status);
+	/* Fail closed: a runtime that got no answer does not start the container. */
+	if (!answer(&r, status) && status == 0 && serve.applied.fenced)
+		hook_serve_undo(&serve.applied);
 	for (int i = 0; i < 2; i++)
 		if (r.client[i] >= 0)
 			close(r.client[i]);

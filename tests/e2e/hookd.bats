@@ -271,3 +271,37 @@ served() {
 	client <<<"$(state d-st stopped 0)"
 	assert_nothing_pinned
 }
+
+@test "a container whose runtime gave up before hookd answered is not left fenced" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup warm)
+	sleeper "$cg"
+	# Load the programs first so that the directory exists to lock.
+	client <<<"$(state d-warm creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	stop_sleeper
+	client <<<"$(state d-warm stopped 0)"
+	cg=$(new_cgroup gaveup)
+	sleeper "$cg"
+	flock "$BPFFS" sleep 1.5 &
+	holder=$!
+	sleep 0.2
+	# hookd waits for the lock; meanwhile the runtime's own hook timeout
+	# kills cgfence-hook, and the runtime will not start the container.
+	"$HOOK_PATH" --socket "$HOOKD_SOCKET" --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" \
+		--lifecycle-log "$LIFECYCLE" <<<"$(state d-gone creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')" &
+	gone=$!
+	sleep 0.3
+	kill -9 $gone
+	wait $gone 2>/dev/null || true
+	wait $holder
+	for _ in $(seq 100); do
+		lifecycle '.event == "removed" and .container_id == "d-gone"' | grep -q . && break
+		sleep 0.05
+	done
+	run lifecycle '.container_id == "d-gone"'
+	[[ "${lines[0]}" == *'"event":"applied"'* ]]
+	[[ "${lines[1]}" == *'"event":"removed"'*'"reason":"the runtime left before the hook answered"'* ]]
+	grep -q "container d-gone: the runtime left before the hook answered; fence of $cg removed" "$HOOKD_SOCKET.log"
+	assert_nothing_pinned
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.1 9
+}
