@@ -142,6 +142,15 @@ struct {
 	__type(value, struct cgf_cgroup_info);
 } cgf_cgroup_info SEC(".maps");
 
+/* Poststop finds a container's cgroup here, not by walking cgf_cgroup_info. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as used */
+	__uint(max_entries, CGF_MAX_CGROUPS);
+	__type(key, struct cgf_container_key);
+	__type(value, __u64);
+} cgf_containers SEC(".maps");
+
 /* The remote end of a flow, as the tables want it. */
 struct cgf_peer {
 	__u8 family; /* 4 or 6 */

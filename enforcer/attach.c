@@ -119,6 +119,27 @@ static void fill_info(struct cgf_cgroup_info *info, const struct fence_request *
 	snprintf(info->path, sizeof(info->path), "%s", req->cgroup_dir);
 }
 
+static void container_key(struct cgf_container_key *k, const char *id)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->id, sizeof(k->id), "%s", id);
+}
+
+/* The index entry of a container id, unless it points elsewhere by now. */
+static void unindex_container(struct cgf_state *st, const char *id,
+			      uint64_t cgroup_id)
+{
+	struct cgf_container_key k;
+	uint64_t indexed;
+
+	if (!id[0])
+		return;
+	container_key(&k, id);
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &indexed) == 0 &&
+	    indexed == cgroup_id)
+		bpf_map_delete_elem(st->map_fds[CGF_MAP_CONTAINERS], &k);
+}
+
 int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		struct fence_result *res)
 {
@@ -189,6 +210,19 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	}
 	if (had_record && old.policy_id && !in_place)
 		tables_release(st, old.policy_id);
+	if (had_record && strncmp(old.container_id, info.container_id,
+				  sizeof(old.container_id)))
+		unindex_container(st, old.container_id, cgid);
+	if (info.container_id[0]) {
+		struct cgf_container_key k;
+
+		container_key(&k, info.container_id);
+		/* Not fatal: poststop falls back to walking the records. */
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &cgid,
+					BPF_ANY))
+			log_debug("container %s: not indexed: %s", info.container_id,
+				  strerror(errno));
+	}
 
 	res->policy_id = policy_id;
 	res->generation = cfg.generation;
@@ -239,6 +273,7 @@ static int detach_id(struct cgf_state *st, uint64_t cgroup_id,
 		return -ENOENT;
 	}
 	unlink_links(st, cgroup_id, cgroup_removed);
+	unindex_container(st, info.container_id, cgroup_id);
 	bpf_map_delete_elem(info_fd, &cgroup_id);
 	forget_reported_stats(st, cgroup_id);
 	if (info.policy_id)
@@ -273,12 +308,22 @@ int fence_find_container(struct cgf_state *st, const char *container_id,
 {
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
 	struct cgf_cgroup_info info;
+	struct cgf_container_key k;
 	uint64_t key, next;
 	void *prev = NULL;
 	int n = 0;
 
-	if (!container_id[0])
+	if (!container_id[0] || max < 1)
 		return 0;
+	/* The cgroup fenced for it last: the one a runtime stops. */
+	container_key(&k, container_id);
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &key) == 0 &&
+	    bpf_map_lookup_elem(info_fd, &key, &info) == 0 &&
+	    !strncmp(info.container_id, container_id, sizeof(info.container_id))) {
+		ids[0] = key;
+		return 1;
+	}
+	/* Not indexed (the update failed): walk every record. */
 	while (n < max && bpf_map_get_next_key(info_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;

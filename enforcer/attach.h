@@ -42,7 +42,11 @@ int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir);
 /* The same for a cgroup that no longer exists (cheaper: nothing to detach). */
 int fence_release_removed(struct cgf_state *st, uint64_t cgroup_id);
 
-/* Ids of the cgroups recorded for a container (at most max); the count. */
+/*
+ * The cgroup fenced last for a container id (a runtime may reuse an id;
+ * older records of it are stale and gc removes them), or, when the index
+ * has no entry, every cgroup recorded for it (at most max); the count.
+ */
 int fence_find_container(struct cgf_state *st, const char *container_id,
 			 uint64_t *ids, int max);
 

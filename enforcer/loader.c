@@ -41,6 +41,7 @@ const char *const cgf_map_names[CGF_MAP__COUNT] = {
 	[CGF_MAP_EVENTS] = "cgf_events",
 	[CGF_MAP_STATS] = "cgf_stats",
 	[CGF_MAP_STATS_REPORTED] = "cgf_stats_reported",
+	[CGF_MAP_CONTAINERS] = "cgf_containers",
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,

@@ -41,7 +41,7 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 2
+#define CGF_ABI_VERSION 3
 
 #define CGF_MAX_RULES 1024 /* network rules per direction */
 #define CGF_MASK_WORDS (CGF_MAX_RULES / 64)
@@ -254,6 +254,11 @@ struct cgf_flow_key {
  */
 #define CGF_CONTAINER_ID_LEN 128
 #define CGF_PATH_LEN 512
+
+/* cgf_containers: a container id -> the cgroup fenced for it last. */
+struct cgf_container_key {
+	char id[CGF_CONTAINER_ID_LEN]; /* NUL-padded */
+};
 
 /* cgf_meta[0]: which build of the BPF object is pinned. */
 struct cgf_meta {

@@ -217,3 +217,35 @@ hook() {
 	hook <<<"$(state h-sym stopped 0)" || true
 	rm -f "$POLICY_DIR/h-passwd.json"
 }
+
+@test "poststop removes exactly its container among others, and a reused id's stale record stays for gc" {
+	policy h-open '"egress": {"default": "allow"}'
+	for i in 1 2 3 4 5; do
+		cg=$(new_cgroup many$i)
+		sleeper "$cg"
+		eval "pid$i=$LAST_SLEEPER"
+		hook <<<"$(state h-many$i creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	done
+	kill "$pid3"
+	wait "$pid3" 2>/dev/null || true
+	hook <<<"$(state h-many3 stopped 0)"
+	[ "$(status_json | jq -r '[.[].container_id] | sort | join(" ")')" = "h-many1 h-many2 h-many4 h-many5" ]
+
+	# A runtime killed before poststop, then the same id for a new cgroup:
+	# poststop of the new one leaves the old record, stale, to gc.
+	kill "$pid5"
+	wait "$pid5" 2>/dev/null || true
+	rmdir "$CGROOT/many5"
+	cg=$(new_cgroup many5b)
+	sleeper "$cg"
+	hook <<<"$(state h-many5 creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
+	stop_sleeper
+	hook <<<"$(state h-many5 stopped 0)"
+	run "$CGFENCE" status --bpffs "$BPFFS"
+	[[ "$output" == *"h-many5 "*"stale"*"$CGROOT/many5"* ]]
+	[[ "$output" != *"many5b"* ]]
+	kill_sleepers
+	for i in 1 2 4; do hook <<<"$(state h-many$i stopped 0)"; done
+	"$CGFENCE" gc --bpffs "$BPFFS" >/dev/null
+	assert_nothing_pinned
+}
