@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +33,7 @@
 #include "commands.h"
 #include "hook.h"
 #include "hookd_proto.h"
+#include "loader.h"
 #include "oci_state.h"
 #include "policy_dir.h"
 #include "privs.h"
@@ -312,6 +314,23 @@ static void serve_one(int cfd)
 		close(r.fd);
 }
 
+/*
+ * What needs privileges hookd gives up: a bpffs on /sys/fs/bpf (its seccomp
+ * filter refuses mount(2)), and no memlock limit on map memory (kernels
+ * before 5.11 count maps against it; CAP_SYS_RESOURCE goes).
+ */
+static void prepare_before_lockdown(void)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	int err = bpffs_mount_root();
+
+	if (err)
+		log_error("hookd: warning: cannot mount a bpffs on /sys/fs/bpf: %s",
+			  strerror(-err));
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
+		log_debug("hookd: RLIMIT_MEMLOCK stays: %s", strerror(errno));
+}
+
 int cmd_hookd(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -354,6 +373,7 @@ int cmd_hookd(int argc, char **argv)
 	/* As `cgfence hook`: nothing from the environment steers the work. */
 	clearenv();
 	umask(077);
+	prepare_before_lockdown();
 	err = install_signals();
 	if (!err)
 		err = privs_keep_only_bpf_capabilities();

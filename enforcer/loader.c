@@ -92,14 +92,23 @@ static bool is_bpffs(const char *path)
 	return statfs(path, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC;
 }
 
-/* Mounts bpffs on /sys/fs/bpf when the state lives there and it is absent. */
-static int bpffs_prepare(const char *dir)
-{
-	static const char bpf_root[] = "/sys/fs/bpf";
+static const char bpf_root[] = "/sys/fs/bpf";
 
-	if (strncmp(dir, bpf_root, strlen(bpf_root)) == 0 && !is_bpffs(bpf_root)) {
-		if (mount("bpf", bpf_root, "bpf", 0, "mode=0700"))
-			return -errno;
+int bpffs_mount_root(void)
+{
+	if (!is_bpffs(bpf_root) && mount("bpf", bpf_root, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+int bpffs_prepare(const char *dir)
+{
+	int err;
+
+	if (strncmp(dir, bpf_root, strlen(bpf_root)) == 0) {
+		err = bpffs_mount_root();
+		if (err)
+			return err;
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
@@ -398,6 +407,7 @@ fail:
  */
 static struct cgf_state kept;
 static bool kept_open;
+static enum state_open_mode kept_mode;
 static ino_t kept_obj_ino;
 
 static int inode_at(int dir_fd, const char *name, ino_t *ino)
@@ -433,7 +443,12 @@ int state_open_kept(struct cgf_state **out, const char *dir,
 {
 	int err;
 
-	if (kept_open && !strcmp(kept.dir, dir)) {
+	/*
+	 * Opened for a poststop (STATE_EXISTING), the state was not checked to
+	 * be this build's: the first STATE_LOAD opens it anew, which checks.
+	 */
+	if (kept_open && !strcmp(kept.dir, dir) &&
+	    (mode == STATE_EXISTING || kept_mode == STATE_LOAD)) {
 		err = lock_dir(kept.dir_fd, lock_timeout_ms);
 		if (err)
 			return err;
@@ -454,6 +469,7 @@ int state_open_kept(struct cgf_state **out, const char *dir,
 		return err;
 	}
 	kept_open = true;
+	kept_mode = mode;
 	*out = &kept;
 	return 0;
 }

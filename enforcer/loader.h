@@ -68,6 +68,15 @@ enum state_open_mode {
 	STATE_EXISTING, /* -ENOENT when nothing is pinned */
 };
 
+/* Mounts a bpffs on /sys/fs/bpf unless one is there. */
+int bpffs_mount_root(void);
+
+/*
+ * Creates dir; when it is below /sys/fs/bpf, mounts a bpffs there first if
+ * needed. -EMEDIUMTYPE when dir is not on a bpffs.
+ */
+int bpffs_prepare(const char *dir);
+
 int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	       unsigned int lock_timeout_ms);
 void state_close(struct cgf_state *st);

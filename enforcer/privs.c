@@ -101,29 +101,39 @@ static const cap_value_t hookd_caps[] = {
 /*
  * hookd's work needs most of what a process can do with files and bpf(2),
  * so its filter lists what it must never do instead: start a program or a
- * process, trace or read another, mount, change namespaces, load modules,
- * reboot, touch keys or the clock.
+ * process, trace or read another, change namespaces, load modules, reboot,
+ * touch keys or the clock, use io_uring (which would bypass the filter).
+ * Defence in depth, not confinement: with its capabilities, code running in
+ * hookd could still write where root can.
  */
 static const int resident_forbidden[] = {
 	SCMP_SYS(execve),	  SCMP_SYS(execveat),	      SCMP_SYS(fork),
 	SCMP_SYS(vfork),	  SCMP_SYS(clone),	      SCMP_SYS(clone3),
 	SCMP_SYS(ptrace),	  SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-	SCMP_SYS(mount),	  SCMP_SYS(umount2),	      SCMP_SYS(pivot_root),
-	SCMP_SYS(chroot),	  SCMP_SYS(fsopen),	      SCMP_SYS(fsmount),
-	SCMP_SYS(move_mount),	  SCMP_SYS(open_tree),	      SCMP_SYS(setns),
-	SCMP_SYS(unshare),	  SCMP_SYS(init_module),      SCMP_SYS(finit_module),
-	SCMP_SYS(delete_module),  SCMP_SYS(kexec_load),	      SCMP_SYS(kexec_file_load),
-	SCMP_SYS(reboot),	  SCMP_SYS(swapon),	      SCMP_SYS(swapoff),
-	SCMP_SYS(keyctl),	  SCMP_SYS(add_key),	      SCMP_SYS(request_key),
-	SCMP_SYS(userfaultfd),	  SCMP_SYS(perf_event_open),  SCMP_SYS(iopl),
-	SCMP_SYS(ioperm),	  SCMP_SYS(acct),	      SCMP_SYS(settimeofday),
-	SCMP_SYS(clock_settime),  SCMP_SYS(adjtimex),	      SCMP_SYS(clock_adjtime),
-	SCMP_SYS(personality),
+	SCMP_SYS(setns),	  SCMP_SYS(unshare),	      SCMP_SYS(init_module),
+	SCMP_SYS(finit_module),	  SCMP_SYS(delete_module),    SCMP_SYS(kexec_load),
+	SCMP_SYS(kexec_file_load), SCMP_SYS(reboot),	      SCMP_SYS(swapon),
+	SCMP_SYS(swapoff),	  SCMP_SYS(keyctl),	      SCMP_SYS(add_key),
+	SCMP_SYS(request_key),	  SCMP_SYS(userfaultfd),      SCMP_SYS(perf_event_open),
+	SCMP_SYS(iopl),		  SCMP_SYS(ioperm),	      SCMP_SYS(acct),
+	SCMP_SYS(settimeofday),	  SCMP_SYS(clock_settime),    SCMP_SYS(adjtimex),
+	SCMP_SYS(clock_adjtime),  SCMP_SYS(personality),      SCMP_SYS(io_uring_setup),
+	SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+};
+
+/*
+ * Mounting fails instead of killing: a request whose --bpffs lies below an
+ * unmounted /sys/fs/bpf (hookd mounts it when it starts) gets a clear error.
+ */
+static const int resident_refused[] = {
+	SCMP_SYS(mount),      SCMP_SYS(umount2),   SCMP_SYS(pivot_root),
+	SCMP_SYS(chroot),     SCMP_SYS(fsopen),	   SCMP_SYS(fsmount),
+	SCMP_SYS(move_mount), SCMP_SYS(open_tree),
 };
 
 int privs_forbid_for_resident(bool log_only)
 {
-	uint32_t act = log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	uint32_t kill = log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int err = 0;
 
@@ -131,7 +141,15 @@ int privs_forbid_for_resident(bool log_only)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(resident_forbidden) && !err; i++)
 		if (resident_forbidden[i] >= 0) /* this architecture has it */
-			err = seccomp_rule_add(ctx, act, resident_forbidden[i], 0);
+			err = seccomp_rule_add(ctx, kill, resident_forbidden[i], 0);
+	for (size_t i = 0; i < ARRAY_SIZE(resident_refused) && !err; i++)
+		if (resident_refused[i] >= 0)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+					       resident_refused[i], 0);
+	/* Programs that attach to the kernel's tracepoints are not cgfence's. */
+	if (!err)
+		err = seccomp_rule_add(ctx, kill, SCMP_SYS(bpf), 1,
+				       SCMP_A0(SCMP_CMP_EQ, BPF_RAW_TRACEPOINT_OPEN));
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);

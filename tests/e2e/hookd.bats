@@ -305,3 +305,37 @@ served() {
 	assert_nothing_pinned
 	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.1 9
 }
+
+@test "a new hookd replaces programs another build left pinned, even when its first request is a poststop" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup build)
+	sleeper "$cg"
+	client <<<"$(state d-b1 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	stop_sleeper
+	client <<<"$(state d-b1 stopped 0)"
+	# What another cgfence build leaves pinned: its own digest in cgf_meta.
+	meta="$BPFFS/obj/map_cgf_meta"
+	value=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value | join(" ")')
+	other=$(echo "$value" | awk '{ $NF = ($NF == "0xff") ? "0x00" : "0xff"; print }') # the digest ends the value
+	bpftool map update pinned "$meta" key 0 0 0 0 value $other
+	before=$(stat -c %i "$BPFFS/obj")
+	# A hookd started now (an upgrade) whose first request is a poststop...
+	sock="$BATS_TEST_TMPDIR/upgrade.sock"
+	"$CGFENCE" hookd --socket "$sock" 2>"$sock.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	SOCKET=$sock client <<<"$(state d-b-other stopped 0)"
+	# ...then a container: the foreign programs are replaced, not used.
+	sleeper "$cg"
+	SOCKET=$sock run client <<<"$(state d-b2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	after=$(stat -c %i "$BPFFS/obj")
+	restored=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value | join(" ")')
+	stop_sleeper
+	SOCKET=$sock client <<<"$(state d-b2 stopped 0)"
+	kill $pid
+	wait $pid 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	[ "$after" != "$before" ]
+	[ "$restored" = "$value" ]
+	assert_nothing_pinned
+}
