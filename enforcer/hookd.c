@@ -18,6 +18,7 @@
  * unpinning is its job for the lifetime of the host.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,7 +118,7 @@ static int read_exact(int fd, void *buf, size_t len)
 	while (len) {
 		ssize_t n = read(fd, p, len);
 
-		if (n < 0 && errno == EINTR && !want_stop)
+		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
@@ -127,14 +128,20 @@ static int read_exact(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* The header and the client's stdout and stderr. */
+/*
+ * The header and the client's stdout and stderr. -EPROTONOSUPPORT: a
+ * client of another protocol version (told to run `cgfence hook` itself).
+ */
 static int receive_header(int fd, struct hookd_request *req, int fds[2])
 {
-	char control[CMSG_SPACE(2 * sizeof(int))];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} control;
 	struct iovec iov = { req, sizeof(*req) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control,
-			      .msg_controllen = sizeof(control) };
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -143,9 +150,9 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 		return -errno;
 	c = CMSG_FIRSTHDR(&msg);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+	    c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
 		memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-	else if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+	} else if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 		/* Not the two we expect: they are not ours to keep. */
 		size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
@@ -157,13 +164,42 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 		}
 		return -EPROTO;
 	}
+	if (n >= 8 && req->magic == HOOKD_MAGIC && req->version != HOOKD_VERSION)
+		return -EPROTONOSUPPORT;
 	if ((size_t)n != sizeof(*req) || (msg.msg_flags & MSG_CTRUNC) ||
 	    fds[0] < 0 || req->magic != HOOKD_MAGIC ||
-	    req->version != HOOKD_VERSION ||
 	    req->args_len > HOOKD_MAX_ARGS_LEN ||
 	    req->state_len > HOOKD_MAX_STATE_LEN)
 		return -EPROTO;
 	return 0;
+}
+
+/*
+ * pids in the state and paths in the options mean what they mean where
+ * the runtime runs: hookd serves only clients in its own PID and mount
+ * namespaces. The client says which are its own (reading another
+ * process's /proc/PID/ns needs CAP_SYS_PTRACE, which hookd gave up), and
+ * the pid it sees for itself must be the one hookd sees.
+ */
+static uint64_t own_ns_inode(const char *kind)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
+static bool same_namespaces(pid_t peer, const struct hookd_request *req)
+{
+	static uint64_t pid_ns, mnt_ns;
+
+	if (!pid_ns) {
+		pid_ns = own_ns_inode("pid");
+		mnt_ns = own_ns_inode("mnt");
+	}
+	return (uint32_t)peer == req->client_pid && req->pid_ns == pid_ns &&
+	       req->mnt_ns == mnt_ns && pid_ns && mnt_ns;
 }
 
 /* "a\0b\0" -> {"hook", "a", "b"}; the buffer ends with a NUL. */
@@ -288,6 +324,15 @@ static void serve_one(int cfd)
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
 	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
 	err = receive_header(cfd, &req, r.client);
+	if (!err && !same_namespaces(peer.pid, &req))
+		err = -EXDEV;
+	if (err == -EPROTONOSUPPORT || err == -EXDEV) {
+		log_info("hookd: pid %d %s; it runs cgfence hook itself", (int)peer.pid,
+			 err == -EXDEV ? "is in another PID or mount namespace" :
+					 "speaks another protocol version");
+		answer(&r, HOOKD_RUN_IT_YOURSELF);
+		goto out;
+	}
 	if (!err)
 		err = read_exact(cfd, args, req.args_len);
 	if (!err)
@@ -307,6 +352,7 @@ static void serve_one(int cfd)
 	/* Fail closed: a runtime that got no answer does not start the container. */
 	if (!answer(&r, status) && status == 0 && serve.applied.fenced)
 		hook_serve_undo(&serve.applied);
+out:
 	for (int i = 0; i < 2; i++)
 		if (r.client[i] >= 0)
 			close(r.client[i]);
@@ -405,8 +451,15 @@ int cmd_hookd(int argc, char **argv)
 		}
 		serve_one(cfd);
 	}
-	close(lfd);
+	/*
+	 * Stopping: new clients find no socket and run `cgfence hook`
+	 * themselves; those already queued are served, not reset.
+	 */
 	unlink(path);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	for (int cfd; (cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0;)
+		serve_one(cfd);
+	close(lfd);
 	log_info("hookd: stopped");
 	return 0;
 }

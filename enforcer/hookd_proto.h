@@ -9,7 +9,13 @@
  *             "cgfence hook"), then state_len bytes of OCI state.
  *             SCM_RIGHTS on the first byte: the client's stdout and stderr,
  *             where the hook's messages go.
- *   reply:    struct hookd_reply: the exit status `cgfence hook` would have.
+ *   reply:    struct hookd_reply: the exit status `cgfence hook` would have,
+ *             or HOOKD_RUN_IT_YOURSELF: hookd cannot serve this client (a
+ *             protocol version it does not speak, another PID or mount
+ *             namespace, where pids and paths mean something else), which
+ *             then runs `cgfence hook` itself.
+ *
+ * Every version starts with magic and version.
  *
  * Only libc here: the client links nothing else.
  */
@@ -20,7 +26,7 @@
 
 #define HOOKD_DEFAULT_SOCKET "/run/cgfence/hookd.sock"
 #define HOOKD_MAGIC 0x48464743u /* "CGFH" */
-#define HOOKD_VERSION 1u
+#define HOOKD_VERSION 2u
 #define HOOKD_MAX_ARGS_LEN 16384u
 #define HOOKD_MAX_ARGS 64
 #define HOOKD_MAX_STATE_LEN (1u << 20) /* = OCI_STATE_MAX_SIZE */
@@ -31,7 +37,13 @@ struct hookd_request {
 	uint32_t version;
 	uint32_t args_len;
 	uint32_t state_len;
+	uint32_t client_pid; /* getpid() in the client's own PID namespace */
+	uint32_t reserved;
+	uint64_t pid_ns; /* inodes of the client's /proc/self/ns/pid and mnt */
+	uint64_t mnt_ns;
 };
+
+#define HOOKD_RUN_IT_YOURSELF (-1)
 
 struct hookd_reply {
 	uint32_t magic;

@@ -135,25 +135,55 @@ static struct policy *parsed_lookup(const char *path, const struct stat *st)
 	return NULL;
 }
 
+/*
+ * A file changed less than this long ago may change again within the same
+ * timestamp tick, unseen: it is parsed every time until it has settled.
+ */
+#define PARSED_SETTLE_NS (1000ull * 1000 * 1000)
+
+static bool settled(const struct stat *st)
+{
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + st->st_mtim.tv_nsec;
+	uint64_t ctime = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + st->st_ctim.tv_nsec;
+	uint64_t last = mtime > ctime ? mtime : ctime;
+
+	return now > last && now - last >= PARSED_SETTLE_NS;
+}
+
 /* Replaces the entry of the same path, else the least recently used. */
 static void parsed_remember(const char *path, const struct stat *st,
 			    struct policy *p)
 {
-	struct parsed_file *slot = &parsed[0];
-	char *copy = strdup(path);
+	struct parsed_file *slot = NULL;
+	char *copy;
 
-	if (!copy)
-		return;
 	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
 		if (parsed[i].path && !strcmp(parsed[i].path, path)) {
 			slot = &parsed[i];
 			break;
 		}
-		if (parsed[i].last_use < slot->last_use)
-			slot = &parsed[i];
 	}
-	free(slot->path);
-	policy_free(slot->policy);
+	if (slot) { /* an older version of the file */
+		free(slot->path);
+		policy_free(slot->policy);
+		*slot = (struct parsed_file){ 0 };
+	}
+	if (!settled(st))
+		return;
+	if (!slot) {
+		slot = &parsed[0];
+		for (size_t i = 1; i < PARSED_CACHE_SIZE; i++)
+			if (parsed[i].last_use < slot->last_use)
+				slot = &parsed[i];
+		free(slot->path);
+		policy_free(slot->policy);
+	}
+	copy = strdup(path);
+	if (!copy) {
+		*slot = (struct parsed_file){ 0 };
+		return;
+	}
 	*slot = (struct parsed_file){ .path = copy,
 				      .dev = st->st_dev,
 				      .ino = st->st_ino,

@@ -44,10 +44,14 @@ static void fail(const char *piece, ...)
 	rt_write(2, line, len);
 }
 
+/* To stdout, or to hookd's socket (where a closed peer must not SIGPIPE us). */
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
-		long n = rt_write(fd, p, len);
+		long n = fd == 1 ? rt_write(fd, p, len) : rt_send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n == -ENOTSOCK)
+			n = rt_write(fd, p, len);
 
 		if (n == -EINTR)
 			continue;
@@ -132,6 +136,14 @@ static int run_cgfence_hook(int nargs, char **args, char **envp,
 	return 1;
 }
 
+/* Which namespace of a kind we are in: the inode of /proc/self/ns/KIND. */
+static uint64_t ns_inode(const char *path)
+{
+	struct stat sb;
+
+	return rt_stat(path, &sb) ? 0 : (uint64_t)sb.st_ino;
+}
+
 /* Header, arguments and state in one message, with our stdout and stderr. */
 static int send_request(int fd, int nargs, char **args, const char *state,
 			size_t len)
@@ -154,7 +166,10 @@ static int send_request(int fd, int nargs, char **args, const char *state,
 
 	*req = (struct hookd_request){ .magic = HOOKD_MAGIC,
 				       .version = HOOKD_VERSION,
-				       .state_len = (uint32_t)len };
+				       .state_len = (uint32_t)len,
+				       .client_pid = (uint32_t)rt_getpid(),
+				       .pid_ns = ns_inode("/proc/self/ns/pid"),
+				       .mnt_ns = ns_inode("/proc/self/ns/mnt") };
 	for (int i = 0; i < nargs; i++) {
 		size_t l = rt_strlen(args[i]) + 1;
 
@@ -218,6 +233,10 @@ int main(int argc, char **argv, char **envp)
 	int nargs = 0, err;
 	size_t len;
 
+	/* Messages and the fds hookd gets need a stdout and a stderr. */
+	for (int fd = 1; fd <= 2; fd++)
+		if (rt_fcntl(fd, F_GETFD, 0) == -EBADF)
+			rt_open("/dev/null", O_RDWR); /* the lowest free fd: this one */
 	/* --socket is ours; everything else is `cgfence hook`'s. */
 	for (int i = 1; i < argc; i++) {
 		if (rt_streq(argv[i], "--help") || rt_streq(argv[i], "-h")) {
@@ -236,6 +255,8 @@ int main(int argc, char **argv, char **envp)
 		if (rt_streq(argv[i], "--timeout") && i + 1 < argc &&
 		    rt_parse_ulong(argv[i + 1]))
 			timeout_s = rt_parse_ulong(argv[i + 1]);
+		if ((v = rt_after_prefix(argv[i], "--timeout=")) && rt_parse_ulong(v))
+			timeout_s = rt_parse_ulong(v);
 		if (nargs == HOOKD_MAX_ARGS) {
 			fail("too many arguments", NULL);
 			return 2;
@@ -286,5 +307,7 @@ int main(int argc, char **argv, char **envp)
 		     NULL);
 		return 1;
 	}
+	if (reply.status == HOOKD_RUN_IT_YOURSELF)
+		return run_cgfence_hook(nargs, args, envp, state, len);
 	return reply.status;
 }

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
@@ -96,6 +97,31 @@ static inline long rt_connect(int fd, const void *addr, socklen_t len)
 static inline long rt_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	return RT_SYS(SYS_sendmsg, fd, msg, flags, 0, 0);
+}
+
+static inline long rt_send(int fd, const void *buf, size_t len, int flags)
+{
+	return RT_SYS(SYS_sendto, fd, buf, len, flags, 0);
+}
+
+static inline long rt_getpid(void)
+{
+	return RT_SYS(SYS_getpid, 0, 0, 0, 0, 0);
+}
+
+static inline long rt_fcntl(int fd, int cmd, long arg)
+{
+	return RT_SYS(SYS_fcntl, fd, cmd, arg, 0, 0);
+}
+
+static inline long rt_stat(const char *path, struct stat *sb)
+{
+	return RT_SYS(SYS_newfstatat, AT_FDCWD, path, sb, 0, 0);
+}
+
+static inline long rt_open(const char *path, int flags)
+{
+	return RT_SYS(SYS_openat, AT_FDCWD, path, flags, 0, 0);
 }
 
 static inline long rt_readlink(const char *path, char *buf, size_t len)

@@ -229,7 +229,7 @@ hook() {
 	kill "$pid3"
 	wait "$pid3" 2>/dev/null || true
 	hook <<<"$(state h-many3 stopped 0)"
-	[ "$(status_json | jq -r '[.[].container_id] | sort | join(" ")')" = "h-many1 h-many2 h-many4 h-many5" ]
+	[ "$(status_json | jq -r '[.[].container_id | select(startswith("h-many"))] | sort | join(" ")')" = "h-many1 h-many2 h-many4 h-many5" ]
 
 	# A runtime killed before poststop, then the same id for a new cgroup:
 	# poststop of the new one leaves the old record, stale, to gc.
@@ -247,5 +247,5 @@ hook() {
 	kill_sleepers
 	for i in 1 2 4; do hook <<<"$(state h-many$i stopped 0)"; done
 	"$CGFENCE" gc --bpffs "$BPFFS" >/dev/null
-	assert_nothing_pinned
+	[ "$(status_json | jq '[.[] | select(.container_id | startswith("h-many"))] | length')" = 0 ]
 }

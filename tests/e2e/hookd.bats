@@ -62,6 +62,11 @@ served() {
 	stop_sleeper
 	run client <<<"$(state d-one stopped 0)"
 	[ "$status" -eq 0 ]
+	# hookd answers poststop before it finishes (and logs the request)
+	for _ in $(seq 40); do
+		[ "$(served)" -eq $((before + 2)) ] && break
+		sleep 0.05
+	done
 	[ "$(served)" -eq $((before + 2)) ]
 	assert_nothing_pinned
 	run lifecycle '.event == "removed" and .container_id == "d-one"'
@@ -220,7 +225,7 @@ served() {
 	assert_nothing_pinned
 }
 
-@test "hookd parses a policy once, and a changed policy file applies to the next container" {
+@test "through hookd, a changed policy file applies to the next container; running ones keep theirs" {
 	policy d-edit '"egress": {"default": "deny"}'
 	cg=$(new_cgroup edit1)
 	sleeper "$cg"
@@ -337,5 +342,23 @@ served() {
 	[ "$status" -eq 0 ]
 	[ "$after" != "$before" ]
 	[ "$restored" = "$value" ]
+	assert_nothing_pinned
+}
+
+@test "a client in another mount namespace is told to run cgfence hook itself" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup otherns)
+	sleeper "$cg"
+	before=$(served)
+	# Paths (policy dir, bpffs, log) could mean other files there.
+	run unshare --mount --propagation private "$HOOK_PATH" --socket "$HOOKD_SOCKET" \
+		--policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" \
+		<<<"$(state d-ns creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	grep -q "hookd: pid [0-9]* is in another PID or mount namespace; it runs cgfence hook itself" "$HOOKD_SOCKET.log"
+	[ "$(served)" -eq "$before" ]
+	stop_sleeper
+	client <<<"$(state d-ns stopped 0)"
 	assert_nothing_pinned
 }
