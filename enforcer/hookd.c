@@ -8,8 +8,9 @@
  *
  * One request at a time: the work is a few hundred microseconds, and the
  * pinned state is serialized by its lock anyway. A client that stalls
- * mid-request is dropped after HOOKD_IO_TIMEOUT_S. Only root may connect
- * (socket mode 0600 in a 0700 directory, and the peer's uid is checked):
+ * is dropped HOOKD_IO_TIMEOUT_S after it connected if its request is not
+ * in by then. Only root may connect (socket mode 0600, in a directory
+ * hookd creates 0700, and the peer's uid is checked):
  * a request can do nothing root could not do with `cgfence hook`.
  *
  * hookd keeps only the capabilities the BPF work needs. Its seccomp filter
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,8 +103,9 @@ static int listen_on(const char *path, int *out)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* umask 077 (cmd_hookd): the socket is created 0600. */
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 128)) {
+	/* umask 077 (cmd_hookd): no moment where others may connect. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    chmod(addr.sun_path, 0600) || listen(fd, 128)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -111,14 +114,26 @@ static int listen_on(const char *path, int *out)
 	return 0;
 }
 
-static int read_exact(int fd, void *buf, size_t len)
+/* All of len bytes, by the request's deadline (CLOCK_MONOTONIC, ns). */
+static int read_exact(int fd, void *buf, size_t len, uint64_t deadline)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int r;
 
-		if (n < 0 && errno == EINTR)
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ETIMEDOUT;
+		n = read(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
@@ -333,10 +348,14 @@ static void serve_one(int cfd)
 		answer(&r, HOOKD_RUN_IT_YOURSELF);
 		goto out;
 	}
-	if (!err)
-		err = read_exact(cfd, args, req.args_len);
-	if (!err)
-		err = read_exact(cfd, state, req.state_len);
+	if (!err) {
+		uint64_t deadline = start + HOOKD_IO_TIMEOUT_S * 1000000000ull;
+
+		log_debug("hookd: request of pid %d: receiving", (int)peer.pid);
+		err = read_exact(cfd, args, req.args_len, deadline);
+		if (!err)
+			err = read_exact(cfd, state, req.state_len, deadline);
+	}
 	argc = err ? err : split_args(args, req.args_len, argv, ARRAY_SIZE(argv));
 	if (argc < 0) {
 		log_error("hookd: dropped a request from pid %d: %s", (int)peer.pid,

@@ -96,9 +96,12 @@ bundle hookd-default '{}' "$CGFENCE-hook"
 bundle direct '{"cgfence.policy": "demo"}' "$CGFENCE"
 bundle other '{"cgfence.policy": "demo"}' "$CGFENCE-hook" '["/bin/sleep", "3600"]'
 
-"$CGFENCE" hookd --socket "$HOOKD_SOCKET" 2>>"$WORK/hookd.log" &
+"$CGFENCE" -v hookd --socket "$HOOKD_SOCKET" 2>>"$WORK/hookd.log" &
 HOOKD_PID=$!
-for _ in $(seq 50); do [ -S "$HOOKD_SOCKET" ] && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q listening "$WORK/hookd.log" && break; sleep 0.1; done
+# Without hookd, cgfence-hook would quietly run cgfence hook itself, and the
+# "hookd" figures would be the fallback's.
+grep -q listening "$WORK/hookd.log" || { echo "hookd did not start: $(cat "$WORK/hookd.log")" >&2; exit 1; }
 
 run_cmd() {
 	echo "$RUNC run --bundle $WORK/$1 hookbench-$$-$1"
@@ -157,3 +160,10 @@ cat "$WORK/summary.txt"
 applied=$(grep -c '"event":"applied"' "$WORK/lifecycle.jsonl")
 removed=$(grep -c '"event":"removed"' "$WORK/lifecycle.jsonl")
 echo "lifecycle records: $applied applied, $removed removed (every hooked run fenced and released)"
+kill -0 "$HOOKD_PID" || { echo "hookd died during the run" >&2; exit 1; }
+# Two hookd variants x two stages x (warm-up + runs) x rounds x two
+# sessions, and the createRuntime of the container the steady session runs.
+expected=$((2 * 2 * (RUNS + 1) * ROUNDS * 2 + 1))
+served=$(grep -c 'hookd: request of pid [0-9]*: exit status' "$WORK/hookd.log")
+echo "hookd served $served of the $expected requests of the hookd variants"
+[ "$served" -eq "$expected" ] || { echo "some hookd runs fell back to cgfence hook: no figure" >&2; exit 1; }

@@ -40,6 +40,19 @@ start_hookd() {
 	return 1
 }
 
+# Requests this file's hookd has finished (it logs each one with -v).
+hookd_served() {
+	grep -c 'hookd: request of pid [0-9]*: exit status' "$HOOKD_SOCKET.log" || true
+}
+
+# hookd still runs: without it cgfence-hook would quietly do the work itself.
+assert_hookd_alive() {
+	if ! kill -0 "$(cat "$HOOKD_SOCKET.pid")" 2>/dev/null; then
+		echo "hookd died: $(tail -n 5 "$HOOKD_SOCKET.log")" >&2
+		return 1
+	fi
+}
+
 stop_hookd() {
 	[ -n "${HOOKD_SOCKET:-}" ] && [ -f "$HOOKD_SOCKET.pid" ] || return 0
 	kill "$(cat "$HOOKD_SOCKET.pid")" 2>/dev/null || true

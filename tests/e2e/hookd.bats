@@ -26,6 +26,7 @@ setup() {
 
 teardown() {
 	kill_sleepers
+	assert_hookd_alive
 }
 
 # client [OPTIONS...]: cgfence-hook with this test's paths and hookd.
@@ -41,9 +42,19 @@ direct() {
 
 
 
-# Requests hookd has served so far (it logs each one with -v).
 served() {
-	grep -c 'hookd: request of pid' "$HOOKD_SOCKET.log" || true
+	hookd_served
+}
+
+# wait_served N: until hookd has finished N requests (poststop is answered
+# before hookd finishes and logs it).
+wait_served() {
+	for _ in $(seq 40); do
+		[ "$(served)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "hookd served $(served) requests, not $1" >&2
+	return 1
 }
 
 @test "through hookd, cgfence-hook fences and releases a cgroup as cgfence hook does" {
@@ -62,12 +73,7 @@ served() {
 	stop_sleeper
 	run client <<<"$(state d-one stopped 0)"
 	[ "$status" -eq 0 ]
-	# hookd answers poststop before it finishes (and logs the request)
-	for _ in $(seq 40); do
-		[ "$(served)" -eq $((before + 2)) ] && break
-		sleep 0.05
-	done
-	[ "$(served)" -eq $((before + 2)) ]
+	wait_served $((before + 2))
 	assert_nothing_pinned
 	run lifecycle '.event == "removed" and .container_id == "d-one"'
 	[[ "$output" == *'"reason":"poststop"'* ]]
@@ -77,6 +83,7 @@ served() {
 	cg=$(new_cgroup failing)
 	sleeper "$cg"
 	st=$(state d-fail creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')
+	before=$(served)
 	run direct <<<"$st"
 	[ "$status" -eq 1 ]
 	expected=$output
@@ -92,6 +99,7 @@ served() {
 	run client <<<"$(state d-fail running 1)"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *'cannot tell the hook stage from status "running"'* ]]
+	[ "$(served)" -eq $((before + 3)) ] # hookd answered all three
 	assert_nothing_pinned
 }
 
@@ -99,11 +107,13 @@ served() {
 	policy d-open '"egress": {"default": "allow"}'
 	cg=$(new_cgroup shared)
 	sleeper "$cg"
+	before=$(served)
 	# The client stands in for the runtime: it runs in the container's cgroup.
 	run bash -c "echo \$\$ >$cg/cgroup.procs && exec $HOOK_PATH --socket $HOOKD_SOCKET --policy-dir $POLICY_DIR --bpffs $BPFFS --lifecycle-log $LIFECYCLE" \
 		<<<"$(state d-shared creating "$LAST_SLEEPER" '{"cgfence.policy": "d-open"}')"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"shares the runtime's cgroup $cg; refusing to fence it"* ]]
+	[ "$(served)" -eq $((before + 1)) ]
 	assert_nothing_pinned
 }
 
@@ -111,7 +121,6 @@ served() {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup fallback)
 	sleeper "$cg"
-	before=$(served)
 	# No socket at all, then a socket file nobody listens on (hookd died).
 	SOCKET="$BATS_TEST_TMPDIR/none.sock" run client <<<"$(state d-fb creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	[ "$status" -eq 0 ]
@@ -127,7 +136,6 @@ served() {
 	SOCKET=$stale run client <<<"$(state d-fb stopped 0)"
 	[ "$status" -eq 0 ]
 	assert_nothing_pinned
-	[ "$(served)" -eq "$before" ]
 	# The fallback fails closed like the hook.
 	sleeper "$cg"
 	SOCKET=$stale run client <<<"$(state d-fb creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')"
@@ -144,7 +152,7 @@ served() {
 	run bash -c "exec $HOOK_PATH --socket $HOOKD_SOCKET --timeout 1 --bpffs $BPFFS --policy-dir $POLICY_DIR < <(sleep 8 2>/dev/null)"
 	[ "$status" -eq 1 ]
 	[ "$output" = "cgfence: hook: cannot read the container state on stdin: timed out" ]
-	[ $((SECONDS - start)) -lt 8 ]
+	[ $((SECONDS - start)) -lt 3 ]
 }
 
 @test "hookd answers root only, keeps only the capabilities its BPF work needs, and is confined" {
@@ -157,7 +165,7 @@ served() {
 	grep -qx "CapAmb:	0000000000000000" "/proc/$pid/status"
 	grep -qx "NoNewPrivs:	1" "/proc/$pid/status"
 	grep -qx "Seccomp:	2" "/proc/$pid/status" # filter mode: exec, fork, mount... kill it
-	[ "$(stat -c %a "$HOOKD_SOCKET")" = 700 ]
+	[ "$(stat -c %a "$HOOKD_SOCKET")" = 600 ]
 
 	# A non-root user cannot even reach the socket...
 	run setpriv --reuid 65534 --regid 65534 --clear-groups "$HOOK_PATH" --socket "$HOOKD_SOCKET" </dev/null
@@ -196,6 +204,7 @@ served() {
 	"$CGFENCE" hookd --socket "$sock" 2>"$sock.log" &
 	pid=$!
 	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	grep -q listening "$sock.log"
 	# It serves: a malformed state comes back as the hook's error.
 	SOCKET=$sock run client <<<'{"id": 5}'
 	kill $pid
@@ -216,8 +225,10 @@ served() {
 	"$CGFENCE" gc --bpffs "$BPFFS" >/dev/null
 	rm -rf "$BPFFS" "/run/cgfence/$TEST_ID"
 	sleeper "$cg"
+	before=$(served)
 	run client <<<"$(state d-r2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	[ "$status" -eq 0 ]
+	[ "$(served)" -eq $((before + 1)) ]
 	[ -d "$BPFFS/obj" ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	stop_sleeper
@@ -226,29 +237,39 @@ served() {
 }
 
 @test "through hookd, a changed policy file applies to the next container; running ones keep theirs" {
-	policy d-edit '"egress": {"default": "deny"}'
+	port=$(random_port)
+	other=$((port < 60000 ? port + 1 : port - 1)) # as many digits: the edit keeps the size
+	edit_policy() { # PORT: allow 127.0.0.1:PORT/tcp only
+		printf '{"version": 1, "name": "d-edit", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["127.0.0.1"], "protocol": "tcp", "ports": [%s]}]}}\n' \
+			"$1" >"$POLICY_DIR/d-edit.json"
+	}
+	edit_policy "$other"
+	sleep 1.1 # settled: hookd keeps what it parses from now on
+	before=$(served)
 	cg=$(new_cgroup edit1)
 	sleeper "$cg"
 	client <<<"$(state d-e1 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
-	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	first=$(lifecycle '.container_id == "d-e1" and .event == "applied"' | jq -r .policy_id)
 	cg2=$(new_cgroup edit2)
 	sleeper "$cg2"
 	client <<<"$(state d-e2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
 	[ "$(lifecycle '.container_id == "d-e2" and .event == "applied"' | jq -r .policy_id)" = "$first" ]
 
-	port=$(random_port)
 	start_server tcp 127.0.0.1 "$port"
-	# An admin edits the file in place (same inode): the next container
-	# gets the new rules; the running ones keep theirs.
-	printf '{"version": 1, "name": "d-edit", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["127.0.0.1"], "protocol": "tcp", "ports": [%s]}]}}\n' \
-		"$port" >"$POLICY_DIR/d-edit.json"
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.1 "$port"
+	# An admin edits the file in place: same inode, same size, only the
+	# times tell. The next container gets the new rules; running ones keep
+	# theirs.
+	size=$(stat -c %s "$POLICY_DIR/d-edit.json")
+	edit_policy "$port"
+	[ "$(stat -c %s "$POLICY_DIR/d-edit.json")" = "$size" ]
 	cg3=$(new_cgroup edit3)
 	sleeper "$cg3"
 	client <<<"$(state d-e3 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
 	[ "$(lifecycle '.container_id == "d-e3" and .event == "applied"' | jq -r .policy_id)" != "$first" ]
 	assert_probe ok --cgroup "$cg3" request tcp 127.0.0.1 "$port"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 "$port"
+	[ "$(served)" -eq $((before + 3)) ]
 	stop_servers
 	kill_sleepers
 	for id in d-e1 d-e2 d-e3; do client <<<"$(state $id stopped 0)"; done
@@ -287,15 +308,22 @@ served() {
 	client <<<"$(state d-warm stopped 0)"
 	cg=$(new_cgroup gaveup)
 	sleeper "$cg"
-	flock "$BPFFS" sleep 1.5 &
+	held="$BATS_TEST_TMPDIR/held"
+	flock "$BPFFS" sh -c "touch $held; sleep 1.5" &
 	holder=$!
-	sleep 0.2
+	for _ in $(seq 100); do [ -e "$held" ] && break; sleep 0.02; done
+	receiving=$(grep -c ': receiving' "$HOOKD_SOCKET.log" || true)
 	# hookd waits for the lock; meanwhile the runtime's own hook timeout
 	# kills cgfence-hook, and the runtime will not start the container.
 	"$HOOK_PATH" --socket "$HOOKD_SOCKET" --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" \
 		--lifecycle-log "$LIFECYCLE" <<<"$(state d-gone creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')" &
 	gone=$!
-	sleep 0.3
+	# Once hookd has the request (it then waits for the lock), the runtime
+	# gives up.
+	for _ in $(seq 100); do
+		[ "$(grep -c ': receiving' "$HOOKD_SOCKET.log")" -gt "$receiving" ] && break
+		sleep 0.02
+	done
 	kill -9 $gone
 	wait $gone 2>/dev/null || true
 	wait $holder
@@ -360,5 +388,85 @@ served() {
 	[ "$(served)" -eq "$before" ]
 	stop_sleeper
 	client <<<"$(state d-ns stopped 0)"
+	assert_nothing_pinned
+}
+
+@test "a client in another PID namespace is told to run cgfence hook itself" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup otherpid)
+	sleeper "$cg"
+	before=$(served)
+	# There the state's pid would name another process.
+	run unshare --pid --fork "$HOOK_PATH" --socket "$HOOKD_SOCKET" \
+		--policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" \
+		<<<"$(state d-pidns creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	[ "$(served)" -eq "$before" ]
+	stop_sleeper
+	client <<<"$(state d-pidns stopped 0)"
+	assert_nothing_pinned
+}
+
+@test "cgfence-hook gives up after its --timeout when hookd does not answer" {
+	"$PROBE" stall-unix "$HOOKD_SOCKET" 20 >"$BATS_TEST_TMPDIR/stall.out" &
+	staller=$!
+	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	start=$SECONDS
+	run client --timeout 1 <<<"$(state d-late creating 1)"
+	kill $staller 2>/dev/null || true
+	wait $staller 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	# (hookd, once free, still writes its answer's message to the stderr it got)
+	[ "${lines[0]}" = "cgfence: hook: timed out waiting for cgfence hookd at $HOOKD_SOCKET" ]
+	[ $((SECONDS - start)) -lt 3 ]
+}
+
+@test "cgfence-hook works with its stdout and stderr closed; poststop warnings go to hookd's log" {
+	policy d-open '"egress": {"default": "allow"}'
+	cg=$(new_cgroup closedfds)
+	sleeper "$cg"
+	client <<<"$(state d-fds creating "$LAST_SLEEPER" '{"cgfence.policy": "d-open"}')" >&- 2>&-
+	[ "$(status_json | jq -r '.[] | select(.container_id == "d-fds") | .state')" = ok ]
+	# The cgroup still runs a process: poststop leaves it fenced and says
+	# so, in hookd's log (runc shows a poststop hook's output nowhere).
+	run client <<<"$(state d-fds stopped 0)"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	for _ in $(seq 40); do grep -q "container d-fds: poststop: cgroup $cg still runs processes" "$HOOKD_SOCKET.log" && break; sleep 0.05; done
+	grep -q "warning: container d-fds: poststop: cgroup $cg still runs processes; leaving it fenced" "$HOOKD_SOCKET.log"
+	stop_sleeper
+	client <<<"$(state d-fds stopped 0)"
+	assert_nothing_pinned
+}
+
+@test "on SIGTERM hookd serves the clients already queued, and new ones run cgfence hook themselves" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup drain)
+	sleeper "$cg"
+	sock="$BATS_TEST_TMPDIR/drain.sock"
+	"$CGFENCE" -v hookd --socket "$sock" 2>"$sock.log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	kill -HUP $pid # ignored
+	# Busy with a stalled client: the next request waits in the queue.
+	"$PROBE" stall-unix "$sock" 20 >"$BATS_TEST_TMPDIR/stall.out" &
+	staller=$!
+	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	SOCKET=$sock client <<<"$(state d-queued creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')" \
+		>"$BATS_TEST_TMPDIR/queued.out" 2>&1 &
+	queued=$!
+	sleep 0.3
+	kill -TERM $pid
+	wait $queued
+	wait $pid
+	kill $staller 2>/dev/null || true
+	wait $staller 2>/dev/null || true
+	[ ! -e "$sock" ]
+	grep -q "hookd: request of pid [0-9]*: exit status 0" "$sock.log"
+	[ ! -s "$BATS_TEST_TMPDIR/queued.out" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
+	stop_sleeper
+	client <<<"$(state d-queued stopped 0)"
 	assert_nothing_pinned
 }

@@ -31,6 +31,7 @@ teardown_file() {
 teardown() {
 	stop_servers
 	rm -f "$POLICY_DIR"/*.json
+	assert_hookd_alive
 }
 
 # podman_run NAME [PODMAN OPTIONS...] -- CMD...
@@ -56,12 +57,16 @@ podman_run() {
 	  {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$ok]}]}"
 	start_server tcp 127.0.0.1 $ok
 	start_server tcp 127.0.0.1 $bad
+	served=$(hookd_served)
 	podman_run x --annotation cgfence.policy=pod-x -- /bin/sh -c \
 		"/probe request tcp 127.0.0.1 $ok; /probe connect tcp 127.0.0.1 $bad; true"
 	[ "$status" -eq 0 ]
 	assert_output_is $'ok\nEPERM'
 	# poststop ran: nothing listed, nothing pinned
 	assert_nothing_pinned
+	# podman's runc ran cgfence-hook, and hookd did the work
+	for _ in $(seq 40); do [ "$(hookd_served)" -ge $((served + 2)) ] && break; sleep 0.05; done
+	[ "$(hookd_served)" -eq $((served + 2)) ]
 	run lifecycle '.event == "removed" and .policy == "pod-x"'
 	[[ "$output" == *'"reason":"poststop"'* ]]
 }

@@ -20,6 +20,7 @@ setup() {
 
 teardown() {
 	stop_servers
+	assert_hookd_alive
 }
 
 # allow_port_policy NAME PORT: egress to 127.0.0.1:PORT/tcp only.
@@ -36,11 +37,15 @@ allow_port_policy() {
 	start_server tcp 127.0.0.1 $bad
 	new_bundle x '{"cgfence.policy": "e2e-x"}' /bin/sh -c \
 		"/probe request tcp 127.0.0.1 $ok; /probe connect tcp 127.0.0.1 $bad; true"
+	served=$(hookd_served)
 	run_container x
 	[ "$status" -eq 0 ]
 	assert_output_is $'ok\nEPERM'
 	# the host itself is not fenced
 	assert_probe ok request tcp 127.0.0.1 $bad
+	# runc ran cgfence-hook, and hookd did the work (not the fallback)
+	for _ in $(seq 40); do [ "$(hookd_served)" -ge $((served + 2)) ] && break; sleep 0.05; done
+	[ "$(hookd_served)" -eq $((served + 2)) ]
 	run lifecycle ".event == \"applied\" and .container_id == \"$(container_id x)\""
 	[[ "$output" == *'"policy":"e2e-x"'*'"mode":"enforce","selected_by":"annotation"'* ]]
 }

@@ -205,6 +205,7 @@ static void test_directory_check(void)
 static void test_keep_parsed(void)
 {
 	struct policy *a, *b, *c;
+	struct stat before, after;
 	struct diags d = {};
 	char path[512];
 
@@ -223,6 +224,26 @@ static void test_keep_parsed(void)
 	CHECK(a && a == b && a->refs == 3, "unchanged file: the kept policy, shared (refs %u)",
 	      a ? a->refs : 0);
 	policy_free(b);
+
+	/* Edited in place to the same size: only the times tell. */
+	snprintf(path, sizeof(path), "%s/cached.json", dir);
+	stat(path, &before);
+	write_file("cached.json",
+		   "{\"version\": 1, \"name\": \"cached\", \"ingress\": {\"default\":\"deny\"}}\n");
+	stat(path, &after);
+	CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size,
+	      "the edit keeps inode and size");
+	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0, "load after a same-size edit");
+	CHECK(b && b != a && b->ingress.present && !b->egress.present,
+	      "same inode and size, new times: parsed anew");
+	policy_free(b);
+	usleep(1100 * 1000);
+	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0 &&
+		      policy_load_at(dir_fd, dir, "cached", &c, &d) == 0 && b == c &&
+		      b->ingress.present,
+	      "the edited file, once settled, is kept in turn");
+	policy_free(b);
+	policy_free(c);
 
 	/* Rewritten with other content (a new inode, as editors do). */
 	snprintf(path, sizeof(path), "%s/cached.json", dir);
