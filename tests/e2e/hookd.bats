@@ -470,3 +470,26 @@ wait_served() {
 	client <<<"$(state d-queued stopped 0)"
 	assert_nothing_pinned
 }
+
+@test "hookd refuses to mount (EPERM) instead of dying when /sys/fs/bpf goes away" {
+	policy d-deny '"egress": {"default": "deny"}'
+	cg=$(new_cgroup nobpffs)
+	sleeper "$cg"
+	sock="$BATS_TEST_TMPDIR/nobpffs.sock"
+	# A mount namespace of its own for hookd and its client: there,
+	# /sys/fs/bpf is unmounted once hookd runs.
+	run unshare --mount --propagation private bash -c '
+		"$1" hookd --socket "$2" 2>"$2.log" &
+		pid=$!
+		for _ in $(seq 100); do grep -q listening "$2.log" && break; sleep 0.05; done
+		umount -l /sys/fs/bpf
+		"$3" --socket "$2" --policy-dir "$4" --bpffs "$5" --lifecycle-log "$6"
+		echo "client: $?"
+		kill -0 $pid && echo "hookd: alive"
+		kill $pid' _ "$CGFENCE" "$sock" "$HOOK_PATH" "$POLICY_DIR" "$BPFFS" "$LIFECYCLE" \
+		<<<"$(state d-nobpf creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
+	[[ "$output" == *"cgfence: container d-nobpf: $BPFFS: Operation not permitted"* ]]
+	[[ "$output" == *"client: 1"* ]]
+	[[ "$output" == *"hookd: alive"* ]]
+	assert_nothing_pinned
+}
