@@ -7,11 +7,12 @@
  * linking, no loading), then answers with the exit status.
  *
  * One request at a time: the work is a few hundred microseconds, and the
- * pinned state is serialized by its lock anyway. A client that stalls
- * is dropped HOOKD_IO_TIMEOUT_S after it connected if its request is not
- * in by then. Only root may connect (socket mode 0600, in a directory
- * hookd creates 0700, and the peer's uid is checked):
- * a request can do nothing root could not do with `cgfence hook`.
+ * pinned state is serialized by its lock anyway. A client whose request is
+ * not all in HOOKD_IO_TIMEOUT_S after hookd took it up is dropped. Only
+ * root may connect (socket mode 0600, in a directory hookd creates 0700,
+ * and the peer's uid is checked): a request can do nothing root could not
+ * do with `cgfence hook`. Clients in other PID or mount namespaces, or of
+ * another protocol version, are told to run `cgfence hook` themselves.
  *
  * hookd keeps only the capabilities the BPF work needs. Its seccomp filter
  * is a deny list (exec, fork, ptrace, mount, ...: privs.c), not the allow
