@@ -46,6 +46,23 @@ served() {
 	hookd_served
 }
 
+# private_hookd SOCKET [-v]: another hookd, for a test that stops or breaks
+# it; PRIVATE_HOOKD is its pid, SOCKET.log its log.
+private_hookd() {
+	"$CGFENCE" ${2:-} hookd --socket "$1" 2>"$1.log" &
+	PRIVATE_HOOKD=$!
+	for _ in $(seq 100); do grep -q listening "$1.log" && break; sleep 0.05; done
+	grep -q listening "$1.log"
+}
+
+# stall SOCKET: a client that connects, sends one byte and then nothing;
+# STALLER is its pid.
+stall() {
+	"$PROBE" stall-unix "$1" 20 >"$BATS_TEST_TMPDIR/stall.out" &
+	STALLER=$!
+	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+}
+
 # wait_served N: until hookd has finished N requests (poststop is answered
 # before hookd finishes and logs it).
 wait_served() {
@@ -194,21 +211,16 @@ wait_served() {
 	[ "$status" -eq 1 ]
 	[ "$output" = "cgfence: hookd: $HOOKD_SOCKET: another hookd is listening" ]
 	sock="$BATS_TEST_TMPDIR/died.sock"
-	"$CGFENCE" hookd --socket "$sock" 2>/dev/null &
-	pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	kill -9 $pid
-	wait $pid 2>/dev/null || true
+	private_hookd "$sock"
+	kill -9 $PRIVATE_HOOKD
+	wait $PRIVATE_HOOKD 2>/dev/null || true
 	# The socket file stays behind; the next hookd takes it over.
 	[ -S "$sock" ]
-	"$CGFENCE" hookd --socket "$sock" 2>"$sock.log" &
-	pid=$!
-	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
-	grep -q listening "$sock.log"
+	private_hookd "$sock"
 	# It serves: a malformed state comes back as the hook's error.
 	SOCKET=$sock run client <<<'{"id": 5}'
-	kill $pid
-	wait $pid 2>/dev/null || true
+	kill $PRIVATE_HOOKD
+	wait $PRIVATE_HOOKD 2>/dev/null || true
 	[ "$status" -eq 1 ]
 	[[ "$output" == "cgfence: hook: invalid container state on stdin: "* ]]
 }
@@ -280,9 +292,8 @@ wait_served() {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup stalled)
 	sleeper "$cg"
-	"$PROBE" stall-unix "$HOOKD_SOCKET" 20 >"$BATS_TEST_TMPDIR/stall.out" &
-	staller=$!
-	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	stall "$HOOKD_SOCKET"
+	staller=$STALLER
 	start=$(date +%s%N)
 	run client <<<"$(state d-st creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
@@ -354,9 +365,8 @@ wait_served() {
 	before=$(stat -c %i "$BPFFS/obj")
 	# A hookd started now (an upgrade) whose first request is a poststop...
 	sock="$BATS_TEST_TMPDIR/upgrade.sock"
-	"$CGFENCE" hookd --socket "$sock" 2>"$sock.log" &
-	pid=$!
-	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	private_hookd "$sock"
+	pid=$PRIVATE_HOOKD
 	SOCKET=$sock client <<<"$(state d-b-other stopped 0)"
 	# ...then a container: the foreign programs are replaced, not used.
 	sleeper "$cg"
@@ -409,9 +419,8 @@ wait_served() {
 }
 
 @test "cgfence-hook gives up after its --timeout when hookd does not answer" {
-	"$PROBE" stall-unix "$HOOKD_SOCKET" 20 >"$BATS_TEST_TMPDIR/stall.out" &
-	staller=$!
-	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	stall "$HOOKD_SOCKET"
+	staller=$STALLER
 	start=$SECONDS
 	run client --timeout 1 <<<"$(state d-late creating 1)"
 	kill $staller 2>/dev/null || true
@@ -445,14 +454,12 @@ wait_served() {
 	cg=$(new_cgroup drain)
 	sleeper "$cg"
 	sock="$BATS_TEST_TMPDIR/drain.sock"
-	"$CGFENCE" -v hookd --socket "$sock" 2>"$sock.log" &
-	pid=$!
-	for _ in $(seq 100); do grep -q listening "$sock.log" && break; sleep 0.05; done
+	private_hookd "$sock" -v
+	pid=$PRIVATE_HOOKD
 	kill -HUP $pid # ignored
 	# Busy with a stalled client: the next request waits in the queue.
-	"$PROBE" stall-unix "$sock" 20 >"$BATS_TEST_TMPDIR/stall.out" &
-	staller=$!
-	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	stall "$sock"
+	staller=$STALLER
 	SOCKET=$sock client <<<"$(state d-queued creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')" \
 		>"$BATS_TEST_TMPDIR/queued.out" 2>&1 &
 	queued=$!
