@@ -234,8 +234,8 @@ int main(int argc, char **argv, char **envp)
 	size_t len;
 
 	/* Messages and the fds hookd gets need a stdout and a stderr. */
-	for (int fd = 1; fd <= 2; fd++)
-		if (rt_fcntl(fd, F_GETFD, 0) == -EBADF)
+	for (int std_fd = 1; std_fd <= 2; std_fd++)
+		if (rt_fcntl(std_fd, F_GETFD, 0) == -EBADF)
 			rt_open("/dev/null", O_RDWR); /* the lowest free fd: this one */
 	/* --socket is ours; everything else is `cgfence hook`'s. */
 	for (int i = 1; i < argc; i++) {
