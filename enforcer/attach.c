@@ -192,6 +192,21 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 			goto fail_release;
 		attached_now = true;
 	}
+	/*
+	 * Indexed before the swap, so that a fenced container is always found
+	 * by its id. An entry left by a failure below points at a cgroup with
+	 * no record of that container, which lookups ignore.
+	 */
+	if (req->container_id && req->container_id[0]) {
+		struct cgf_container_key k;
+
+		container_key(&k, req->container_id);
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &cgid,
+					BPF_ANY)) {
+			err = -errno;
+			goto fail_detach;
+		}
+	}
 
 	/* The swap: every hook of the cgroup reads this one value. */
 	cfg.policy_id = policy_id;
@@ -213,16 +228,6 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	if (had_record && strncmp(old.container_id, info.container_id,
 				  sizeof(old.container_id)))
 		unindex_container(st, old.container_id, cgid);
-	if (info.container_id[0]) {
-		struct cgf_container_key k;
-
-		container_key(&k, info.container_id);
-		/* Not fatal: poststop falls back to walking the records. */
-		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &cgid,
-					BPF_ANY))
-			log_debug("container %s: not indexed: %s", info.container_id,
-				  strerror(errno));
-	}
 
 	res->policy_id = policy_id;
 	res->generation = cfg.generation;
@@ -304,36 +309,21 @@ int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir)
 }
 
 int fence_find_container(struct cgf_state *st, const char *container_id,
-			 uint64_t *ids, int max)
+			 uint64_t *cgroup_id)
 {
-	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
 	struct cgf_cgroup_info info;
 	struct cgf_container_key k;
-	uint64_t key, next;
-	void *prev = NULL;
-	int n = 0;
+	uint64_t id;
 
-	if (!container_id[0] || max < 1)
-		return 0;
-	/* The cgroup fenced for it last: the one a runtime stops. */
+	if (!container_id[0])
+		return -ENOENT;
 	container_key(&k, container_id);
-	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &key) == 0 &&
-	    bpf_map_lookup_elem(info_fd, &key, &info) == 0 &&
-	    !strncmp(info.container_id, container_id, sizeof(info.container_id))) {
-		ids[0] = key;
-		return 1;
-	}
-	/* Not indexed (the update failed): walk every record. */
-	while (n < max && bpf_map_get_next_key(info_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(info_fd, &key, &info))
-			continue;
-		if (!strncmp(info.container_id, container_id,
-			     sizeof(info.container_id)))
-			ids[n++] = key;
-	}
-	return n;
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &id) ||
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &id, &info) ||
+	    strncmp(info.container_id, container_id, sizeof(info.container_id)))
+		return -ENOENT;
+	*cgroup_id = id;
+	return 0;
 }
 
 static int prog_id_of(int prog_fd, uint32_t *id)

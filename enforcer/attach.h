@@ -43,12 +43,12 @@ int fence_detach_dir(struct cgf_state *st, const char *cgroup_dir);
 int fence_release_removed(struct cgf_state *st, uint64_t cgroup_id);
 
 /*
- * The cgroup fenced last for a container id (a runtime may reuse an id;
- * older records of it are stale and gc removes them), or, when the index
- * has no entry, every cgroup recorded for it (at most max); the count.
+ * The cgroup fenced last for a container id, by the index fence_apply
+ * keeps (a runtime may reuse an id; an older record of it is stale and gc
+ * removes it). -ENOENT when none is fenced.
  */
 int fence_find_container(struct cgf_state *st, const char *container_id,
-			 uint64_t *ids, int max);
+			 uint64_t *cgroup_id);
 
 /*
  * How many of cgfence's programs are no longer attached to a fenced

@@ -39,7 +39,6 @@
 #include "util.h"
 
 #define HOOK_DEFAULT_TIMEOUT_S 10
-#define HOOK_MAX_RECORDS 16 /* records one container id can have */
 
 enum hook_stage {
 	STAGE_FROM_STATUS,
@@ -273,13 +272,14 @@ static const char *state_error_text(int err)
 	}
 }
 
-/* The container's own cgroup: not the root, not the runtime's cgroup. */
+/*
+ * The container's own cgroup: not the root, not the runtime's cgroup. Only
+ * paths here: fence_apply() opens the directory (and refuses the root too).
+ */
 static int container_cgroup(const struct hook_opts *o,
 			    const struct oci_state *s, char *dir, size_t len)
 {
-	_cleanup_close_ int fd = -1;
-	char mine[4096];
-	uint64_t id;
+	char mine[4096], root[4096];
 	int err;
 
 	if (s->pid <= 0) {
@@ -292,14 +292,8 @@ static int container_cgroup(const struct hook_opts *o,
 			  s->id, (int)s->pid, strerror(-err));
 		return err;
 	}
-	err = cgroup_open(dir, &fd, &id);
-	if (err) {
-		log_error("container %s: %s: %s", s->id, dir,
-			  err == -EMEDIUMTYPE ? "not a cgroup v2 directory" :
-						strerror(-err));
-		return err;
-	}
-	if (id == CGROUP_ROOT_ID) {
+	/* The resolved path is the cgroup2 mount itself for the root cgroup. */
+	if (cgroup2_mount_find(root, sizeof(root)) == 0 && !strcmp(dir, root)) {
 		log_error("container %s: pid %d is in the root cgroup; refusing to fence it (the runtime created no cgroup for the container)",
 			  s->id, (int)s->pid);
 		return -EPERM;
@@ -456,9 +450,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		snprintf(a->cgroup, sizeof(a->cgroup), "%s", cgdir);
 		snprintf(a->container_id, sizeof(a->container_id), "%s", s->id);
 		snprintf(a->policy, sizeof(a->policy), "%s", sel.policy->name);
-		snprintf(a->bpffs, sizeof(a->bpffs), "%s", o->bpffs);
-		snprintf(a->lifecycle_log, sizeof(a->lifecycle_log), "%s",
-			 o->lifecycle_log);
+		a->bpffs = o->bpffs;
+		a->lifecycle_log = o->lifecycle_log;
 	}
 	ev.kind = res.replaced ? LIFECYCLE_REPLACED : LIFECYCLE_APPLIED;
 	ev.cgroup_id = res.cgroup_id;
@@ -498,11 +491,16 @@ static enum cgroup_liveness cgroup_liveness(uint64_t cgroup_id)
 
 static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 {
-	static struct cgf_cgroup_info removed[HOOK_MAX_RECORDS];
-	uint64_t ids[HOOK_MAX_RECORDS], removed_ids[HOOK_MAX_RECORDS];
-	uint32_t modes[HOOK_MAX_RECORDS];
+	struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED,
+				      .source = "hook",
+				      .container_id = s->id,
+				      .reason = "poststop" };
+	struct cgf_cgroup_info info;
+	struct cgf_policy_info pinfo;
+	enum cgroup_liveness liveness;
 	struct cgf_state *st;
-	int n, nremoved = 0, err;
+	uint64_t id;
+	int err;
 
 	err = hook_state_open(o, &st, STATE_EXISTING, remaining_ms());
 	/*
@@ -519,53 +517,37 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 			  state_error_text(err));
 		return err;
 	}
-	n = fence_find_container(st, s->id, ids, HOOK_MAX_RECORDS);
-	for (int i = 0; i < n; i++) {
-		struct cgf_cgroup_info *info = &removed[nremoved];
-		enum cgroup_liveness liveness;
-		struct cgf_policy_info pinfo;
-
-		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
-					info))
-			continue;
-		liveness = cgroup_liveness(ids[i]);
-		if (liveness == CGROUP_POPULATED) {
-			log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
-				  s->id, info->path);
-			continue;
-		}
-		modes[nremoved] = bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
-						      &info->policy_id, &pinfo) == 0 ?
-					  pinfo.mode : UINT32_MAX;
-		err = liveness == CGROUP_REMOVED ? fence_release_removed(st, ids[i]) :
-						   fence_detach_id(st, ids[i]);
-		if (err && err != -ENOENT) {
-			log_error("container %s: poststop: cannot detach from %s: %s",
-				  s->id, info->path, strerror(-err));
-			continue;
-		}
-		removed_ids[nremoved++] = ids[i];
+	if (fence_find_container(st, s->id, &id) ||
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &id, &info))
+		goto out; /* not fenced: unconfined, or failed to start */
+	liveness = cgroup_liveness(id);
+	if (liveness == CGROUP_POPULATED) {
+		log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
+			  s->id, info.path);
+		goto out;
+	}
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &info.policy_id,
+				&pinfo) == 0)
+		ev.mode = mode_text(pinfo.mode);
+	err = liveness == CGROUP_REMOVED ? fence_release_removed(st, id) :
+					   fence_detach_id(st, id);
+	if (err && err != -ENOENT) {
+		log_error("container %s: poststop: cannot detach from %s: %s",
+			  s->id, info.path, strerror(-err));
+		goto out;
 	}
 	/*
-	 * Records before the lock goes: whoever sees the state done (hookd
-	 * has answered the runtime already) finds them written too.
+	 * Recorded before the lock goes: whoever sees the state done (hookd
+	 * has answered the runtime already) finds the record written too.
 	 */
+	ev.cgroup = info.path;
+	ev.cgroup_id = id;
+	ev.policy = info.policy_name;
+	ev.policy_id = info.policy_id;
+out:
 	lock_down(o, s->id);
-	for (int i = 0; i < nremoved; i++) {
-		struct lifecycle_event ev = {
-			.kind = LIFECYCLE_REMOVED,
-			.source = "hook",
-			.container_id = s->id,
-			.reason = "poststop",
-			.cgroup = removed[i].path,
-			.cgroup_id = removed_ids[i],
-			.policy = removed[i].policy_name,
-			.policy_id = removed[i].policy_id,
-			.mode = modes[i] == UINT32_MAX ? NULL : mode_text(modes[i]),
-		};
-
+	if (ev.cgroup)
 		record(o, &ev);
-	}
 	hook_state_close(o, st);
 	return 0;
 }

@@ -3,7 +3,6 @@
 #ifndef CGFENCE_HOOK_H
 #define CGFENCE_HOOK_H
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +18,9 @@ struct hook_applied {
 	char container_id[CGF_CONTAINER_ID_LEN];
 	char policy[CGF_NAME_LEN];
 	uint32_t policy_id;
-	char bpffs[PATH_MAX];
-	char lifecycle_log[PATH_MAX];
+	/* The request's options: valid while hookd serves it. */
+	const char *bpffs;
+	const char *lifecycle_log;
 };
 
 struct hook_serve_opts {

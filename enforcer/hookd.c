@@ -319,7 +319,7 @@ static void serve_one(int cfd)
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
 	struct timeval io_timeout = { .tv_sec = HOOKD_IO_TIMEOUT_S };
 	struct request r = { .fd = cfd, .client = { -1, -1 }, .saved = { -1, -1 } };
-	static struct hook_serve_opts serve; /* 8 KiB of paths: not on the stack */
+	struct hook_serve_opts serve;
 	struct hookd_request req;
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);

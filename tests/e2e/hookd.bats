@@ -42,10 +42,6 @@ direct() {
 
 
 
-served() {
-	hookd_served
-}
-
 # private_hookd SOCKET [-v]: another hookd, for a test that stops or breaks
 # it; PRIVATE_HOOKD is its pid, SOCKET.log its log.
 private_hookd() {
@@ -67,10 +63,10 @@ stall() {
 # before hookd finishes and logs it).
 wait_served() {
 	for _ in $(seq 40); do
-		[ "$(served)" -ge "$1" ] && return 0
+		[ "$(hookd_served)" -ge "$1" ] && return 0
 		sleep 0.05
 	done
-	echo "hookd served $(served) requests, not $1" >&2
+	echo "hookd served $(hookd_served) requests, not $1" >&2
 	return 1
 }
 
@@ -78,11 +74,11 @@ wait_served() {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup served)
 	sleeper "$cg"
-	before=$(served)
+	before=$(hookd_served)
 	run client <<<"$(state d-one creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	[ "$(served)" -eq $((before + 1)) ]
+	[ "$(hookd_served)" -eq $((before + 1)) ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	[ "$(status_json | jq -r '.[0].container_id + " " + .[0].policy + " " + .[0].state')" = "d-one d-deny ok" ]
 	run lifecycle '.event == "applied" and .container_id == "d-one"'
@@ -100,7 +96,7 @@ wait_served() {
 	cg=$(new_cgroup failing)
 	sleeper "$cg"
 	st=$(state d-fail creating "$LAST_SLEEPER" '{"cgfence.policy": "absent"}')
-	before=$(served)
+	before=$(hookd_served)
 	run direct <<<"$st"
 	[ "$status" -eq 1 ]
 	expected=$output
@@ -116,7 +112,7 @@ wait_served() {
 	run client <<<"$(state d-fail running 1)"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *'cannot tell the hook stage from status "running"'* ]]
-	[ "$(served)" -eq $((before + 3)) ] # hookd answered all three
+	[ "$(hookd_served)" -eq $((before + 3)) ] # hookd answered all three
 	assert_nothing_pinned
 }
 
@@ -124,13 +120,13 @@ wait_served() {
 	policy d-open '"egress": {"default": "allow"}'
 	cg=$(new_cgroup shared)
 	sleeper "$cg"
-	before=$(served)
+	before=$(hookd_served)
 	# The client stands in for the runtime: it runs in the container's cgroup.
 	run bash -c "echo \$\$ >$cg/cgroup.procs && exec $HOOK_PATH --socket $HOOKD_SOCKET --policy-dir $POLICY_DIR --bpffs $BPFFS --lifecycle-log $LIFECYCLE" \
 		<<<"$(state d-shared creating "$LAST_SLEEPER" '{"cgfence.policy": "d-open"}')"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"shares the runtime's cgroup $cg; refusing to fence it"* ]]
-	[ "$(served)" -eq $((before + 1)) ]
+	[ "$(hookd_served)" -eq $((before + 1)) ]
 	assert_nothing_pinned
 }
 
@@ -237,10 +233,10 @@ wait_served() {
 	"$CGFENCE" gc --bpffs "$BPFFS" >/dev/null
 	rm -rf "$BPFFS" "/run/cgfence/$TEST_ID"
 	sleeper "$cg"
-	before=$(served)
+	before=$(hookd_served)
 	run client <<<"$(state d-r2 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	[ "$status" -eq 0 ]
-	[ "$(served)" -eq $((before + 1)) ]
+	[ "$(hookd_served)" -eq $((before + 1)) ]
 	[ -d "$BPFFS/obj" ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	stop_sleeper
@@ -257,7 +253,7 @@ wait_served() {
 	}
 	edit_policy "$other"
 	sleep 1.1 # settled: hookd keeps what it parses from now on
-	before=$(served)
+	before=$(hookd_served)
 	cg=$(new_cgroup edit1)
 	sleeper "$cg"
 	client <<<"$(state d-e1 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
@@ -281,7 +277,7 @@ wait_served() {
 	[ "$(lifecycle '.container_id == "d-e3" and .event == "applied"' | jq -r .policy_id)" != "$first" ]
 	assert_probe ok --cgroup "$cg3" request tcp 127.0.0.1 "$port"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 "$port"
-	[ "$(served)" -eq $((before + 3)) ]
+	[ "$(hookd_served)" -eq $((before + 3)) ]
 	stop_servers
 	kill_sleepers
 	for id in d-e1 d-e2 d-e3; do client <<<"$(state $id stopped 0)"; done
@@ -387,7 +383,7 @@ wait_served() {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup otherns)
 	sleeper "$cg"
-	before=$(served)
+	before=$(hookd_served)
 	# Paths (policy dir, bpffs, log) could mean other files there.
 	run unshare --mount --propagation private "$HOOK_PATH" --socket "$HOOKD_SOCKET" \
 		--policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" \
@@ -395,7 +391,7 @@ wait_served() {
 	[ "$status" -eq 0 ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	grep -q "hookd: pid [0-9]* is in another PID or mount namespace; it runs cgfence hook itself" "$HOOKD_SOCKET.log"
-	[ "$(served)" -eq "$before" ]
+	[ "$(hookd_served)" -eq "$before" ]
 	stop_sleeper
 	client <<<"$(state d-ns stopped 0)"
 	assert_nothing_pinned
@@ -405,14 +401,14 @@ wait_served() {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup otherpid)
 	sleeper "$cg"
-	before=$(served)
+	before=$(hookd_served)
 	# There the state's pid would name another process.
 	run unshare --pid --fork "$HOOK_PATH" --socket "$HOOKD_SOCKET" \
 		--policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" \
 		<<<"$(state d-pidns creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
 	[ "$status" -eq 0 ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
-	[ "$(served)" -eq "$before" ]
+	[ "$(hookd_served)" -eq "$before" ]
 	stop_sleeper
 	client <<<"$(state d-pidns stopped 0)"
 	assert_nothing_pinned
