@@ -28,7 +28,7 @@ BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $
 
 # Pure modules: no libbpf, unit-tested without root.
 CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c enforcer/audit.c
-CORE_SRCS += enforcer/policy_dir.c enforcer/oci_state.c enforcer/lifecycle.c enforcer/delta.c
+CORE_SRCS += enforcer/policy_dir.c enforcer/oci_state.c enforcer/lifecycle.c enforcer/delta.c enforcer/socknames.c
 CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
 # Modules that talk to the kernel.
 KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))

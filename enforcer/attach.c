@@ -13,6 +13,7 @@
 
 #include "attach.h"
 #include "cgroup.h"
+#include "lsm.h"
 #include "tables.h"
 #include "util.h"
 
@@ -67,9 +68,12 @@ static int attach_all(struct cgf_state *st, int cgroup_fd, uint64_t cgroup_id)
 	if (mkdirat(st->dir_fd, dir, 0700) && errno != EEXIST)
 		return -errno;
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
-		int link_fd = bpf_link_create(st->prog_fds[i], cgroup_fd,
-					      cgf_prog_descs[i].attach_type, NULL);
+		int link_fd;
 
+		if (st->prog_fds[i] < 0)
+			continue; /* the LSM program, without the BPF LSM */
+		link_fd = bpf_link_create(st->prog_fds[i], cgroup_fd,
+					  cgf_prog_descs[i].attach_type, NULL);
 		if (link_fd < 0) {
 			err = -errno;
 			log_debug("attaching %s: %s", cgf_prog_descs[i].name,
@@ -98,6 +102,8 @@ static bool links_present(struct cgf_state *st, uint64_t cgroup_id)
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
 		char path[128];
 
+		if (st->prog_fds[i] < 0)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, cgf_prog_descs[i].name);
 		if (fstatat(st->dir_fd, path, &sb, 0))
 			return false;
@@ -159,6 +165,9 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		return err;
 	if (cgid == CGROUP_ROOT_ID)
 		return -EPERM;
+	/* Refusing socket families is the LSM program's job: fail closed. */
+	if (fence_needs_bpf_lsm(st, req->policy) && !req->without_bpf_lsm)
+		return -ENOPKG;
 	res->cgroup_id = cgid;
 
 	had_record = bpf_map_lookup_elem(info_fd, &cgid, &old) == 0;
@@ -209,6 +218,9 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	}
 
 	/* The swap: every hook of the cgroup reads this one value. */
+	err = state_next_epoch(st, &cfg.epoch);
+	if (err)
+		goto fail_detach;
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
 	cfg.cgroup_id = cgid;
@@ -242,6 +254,34 @@ fail_release:
 	if (!in_place)
 		tables_release(st, policy_id);
 	return err;
+}
+
+bool fence_needs_bpf_lsm(const struct cgf_state *st,
+			 const struct compiled_policy *policy)
+{
+	return policy->hdr.sockets.families != CGF_ALL_FAMILIES &&
+	       !state_has_bpf_lsm(st);
+}
+
+const char *fence_error_text(int err)
+{
+	static char text[384];
+
+	switch (err) {
+	case -ENOPKG:
+		snprintf(text, sizeof(text),
+			 "the policy refuses packet sockets and other address families (sockets.families), which only the BPF LSM can enforce, and the BPF LSM is %s: not fencing (allow the families in the policy, \"sockets\": {\"families\": [\"any\"]}, to fence without that part)",
+			 bpf_lsm_describe());
+		return text;
+	case -EMEDIUMTYPE:
+		return "not a cgroup v2 directory";
+	case -EPERM:
+		return "refusing to fence the root cgroup";
+	case -E2BIG:
+		return "too many rules";
+	default:
+		return strerror(-err);
+	}
 }
 
 /*
@@ -346,6 +386,8 @@ int fence_missing_programs(struct cgf_state *st, int cgroup_fd)
 		bool found = false;
 		int err;
 
+		if (st->prog_fds[i] < 0)
+			continue;
 		err = prog_id_of(st->prog_fds[i], &mine);
 		if (err)
 			return err;

@@ -6,6 +6,7 @@
 #ifndef CGFENCE_ATTACH_H
 #define CGFENCE_ATTACH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "compile.h"
@@ -18,6 +19,12 @@ struct fence_request {
 	const char *policy_name;
 	const char *container_id; /* may be NULL */
 	uint32_t event_budget; /* denial events per second; 0: the default */
+	/*
+	 * Fence even where the BPF LSM cannot refuse the address families the
+	 * policy refuses (sockets.families): the caller knows the processes
+	 * cannot create them anyway, or the operator accepted it.
+	 */
+	bool without_bpf_lsm;
 };
 
 struct fence_result {
@@ -31,10 +38,18 @@ struct fence_result {
 
 /*
  * Fences a cgroup with a policy, or swaps the policy of a fenced one in a
- * single map update. On failure nothing it added is left behind.
+ * single map update. On failure nothing it added is left behind. -ENOPKG:
+ * the policy refuses socket families and the BPF LSM is not active.
  */
 int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		struct fence_result *res);
+
+/* The policy refuses families and the pinned state has no LSM program. */
+bool fence_needs_bpf_lsm(const struct cgf_state *st,
+			 const struct compiled_policy *policy);
+
+/* What a fence_apply() error means, for the message that names the cgroup. */
+const char *fence_error_text(int err);
 
 /* Removes links, configuration and the policy reference of a cgroup. */
 int fence_detach_id(struct cgf_state *st, uint64_t cgroup_id);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "socknames.h"
 
 void audit_format_time(uint64_t realtime_ns, char *buf, size_t len)
 {
@@ -28,7 +30,7 @@ const char *audit_hook_name(uint8_t hook)
 		[CGF_HOOK_CONNECT4] = "connect4", [CGF_HOOK_CONNECT6] = "connect6",
 		[CGF_HOOK_SENDMSG4] = "sendmsg4", [CGF_HOOK_SENDMSG6] = "sendmsg6",
 		[CGF_HOOK_EGRESS] = "egress",	  [CGF_HOOK_INGRESS] = "ingress",
-		[CGF_HOOK_DEVICE] = "device",
+		[CGF_HOOK_DEVICE] = "device",	  [CGF_HOOK_SOCKET] = "socket",
 	};
 
 	if (hook < sizeof(names) / sizeof(names[0]) && names[hook])
@@ -125,11 +127,54 @@ static void add_rule(cJSON *obj, const char *section, uint32_t rule)
 {
 	char buf[64];
 
-	if (rule == CGF_RULE_DEFAULT)
+	switch (rule) {
+	case CGF_RULE_DEFAULT:
 		snprintf(buf, sizeof(buf), "%s.default", section);
-	else
+		break;
+	case CGF_RULE_SOCKETS_RAW:
+		snprintf(buf, sizeof(buf), "sockets.raw");
+		break;
+	case CGF_RULE_SOCKETS_FAMILY:
+		snprintf(buf, sizeof(buf), "sockets.families");
+		break;
+	/* Refused for its headers: no rule of the section decided. */
+	case CGF_RULE_SOURCE_ROUTE:
+		snprintf(buf, sizeof(buf), "%s.source-route", section);
+		break;
+	case CGF_RULE_BAD_HEADERS:
+		snprintf(buf, sizeof(buf), "%s.unparsed-headers", section);
+		break;
+	default:
 		snprintf(buf, sizeof(buf), "%s.rules[%u]", section, rule);
+	}
 	cJSON_AddStringToObject(obj, "rule", buf);
+}
+
+/* A refused socket(2): "family", "type", "protocol", "socket": "packet raw". */
+static void add_socket(cJSON *obj, const struct cgf_event *ev)
+{
+	const char *family = socknames_family_name(ev->sock_family);
+	const char *type = socknames_type_name(ev->sock_type);
+	char fbuf[16], tbuf[16], proto[8], both[48];
+
+	if (!family) {
+		snprintf(fbuf, sizeof(fbuf), "%u", ev->sock_family);
+		family = fbuf;
+	}
+	if (!type) {
+		snprintf(tbuf, sizeof(tbuf), "%u", ev->sock_type);
+		type = tbuf;
+	}
+	cJSON_AddStringToObject(obj, "family", family);
+	cJSON_AddStringToObject(obj, "type", type);
+	if (ev->sock_family == AF_INET || ev->sock_family == AF_INET6)
+		cJSON_AddStringToObject(obj, "protocol",
+					protocol_name(ev->protocol, proto, sizeof(proto)));
+	else
+		cJSON_AddNumberToObject(obj, "protocol", ev->protocol);
+	snprintf(both, sizeof(both), "%s %s", family, type);
+	cJSON_AddStringToObject(obj, "socket", both);
+	add_rule(obj, "sockets", ev->rule);
 }
 
 static void add_flow(cJSON *obj, const struct cgf_event *ev)
@@ -185,6 +230,8 @@ char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,
 	cJSON_AddNumberToObject(obj, "generation", ev->generation);
 	if (ev->hook == CGF_HOOK_DEVICE)
 		add_device(obj, ev);
+	else if (ev->hook == CGF_HOOK_SOCKET)
+		add_socket(obj, ev);
 	else
 		add_flow(obj, ev);
 	cJSON_AddStringToObject(obj, "verdict", "deny");

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "attach.h"
+#include "lsm.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
@@ -29,6 +30,7 @@ struct fence_opts {
 	unsigned int event_budget;
 	bool seccomp_log;
 	bool json;
+	bool without_bpf_lsm;
 };
 
 static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
@@ -43,6 +45,7 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{ "event-budget", required_argument, NULL, 'e' },
 		{ "seccomp-log", no_argument, NULL, 'L' },
 		{ "lifecycle-log", required_argument, NULL, 'l' },
+		{ "without-bpf-lsm", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -69,6 +72,9 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'L':
 			o->seccomp_log = true;
+			break;
+		case 'W':
+			o->without_bpf_lsm = true;
 			break;
 		case 'e':
 			o->event_budget = strtoul(optarg, NULL, 10);
@@ -115,12 +121,7 @@ static void report_state_error(const char *dir, int err)
 
 static void report_cgroup_error(const char *dir, int err)
 {
-	if (err == -EMEDIUMTYPE)
-		log_error("%s: not a cgroup v2 directory", dir);
-	else if (err == -EPERM)
-		log_error("%s: refusing to fence the root cgroup", dir);
-	else
-		log_error("%s: %s", dir, strerror(-err));
+	log_error("%s: %s", dir, fence_error_text(err));
 }
 
 static int load_and_compile(const char *path, struct policy **p,
@@ -165,6 +166,8 @@ int cmd_apply(int argc, char **argv)
 		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] [--container-id ID]\n"
 		"                     [--event-budget N]   (denial events per second, default 200)\n"
 		"                     [--lifecycle-log FILE]  (append an applied/replaced record)\n"
+		"                     [--without-bpf-lsm]  (fence even where no BPF LSM can refuse\n"
+		"                                           the address families the policy refuses)\n"
 		"Fences a cgroup v2 directory; re-applying swaps the policy atomically.\n";
 	struct compiled_policy *cp = NULL;
 	struct policy *p = NULL;
@@ -192,11 +195,18 @@ int cmd_apply(int argc, char **argv)
 				      .policy = cp,
 				      .policy_name = p->name,
 				      .container_id = o.container_id,
-				      .event_budget = o.event_budget };
+				      .event_budget = o.event_budget,
+				      .without_bpf_lsm = o.without_bpf_lsm };
+	if (o.without_bpf_lsm && fence_needs_bpf_lsm(&st, cp))
+		log_error("warning: %s: the address families policy %s refuses (packet sockets and the like) are not refused: the BPF LSM is %s",
+			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
 	state_close(&st);
 	if (err) {
 		report_cgroup_error(o.cgroup, err);
+		if (err == -ENOPKG)
+			log_error("%s: or fence it anyway, without that part: cgfence apply --without-bpf-lsm",
+				  o.cgroup);
 		goto out;
 	}
 	/* The BPF work is done: the rest (record, message) needs no privilege. */

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "commands.h"
 #include "compile.h"
 #include "policy.h"
+#include "socknames.h"
 #include "policy_dir.h"
 #include "util.h"
 
@@ -268,6 +270,81 @@ static int explain_device(const struct policy *p, const struct compiled_policy *
 	return 0;
 }
 
+/* "packet:raw", "inet:raw:icmp", "inet6:dgram:icmpv6", "vsock:stream" */
+static int parse_socket_spec(const char *spec, int *family, int *type,
+			     uint8_t *protocol)
+{
+	char buf[64], *type_s, *proto_s;
+
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	type_s = strchr(buf, ':');
+	if (!type_s)
+		return -EINVAL;
+	*type_s++ = '\0';
+	proto_s = strchr(type_s, ':');
+	if (proto_s)
+		*proto_s++ = '\0';
+	*family = socknames_family_by_name(buf);
+	*type = socknames_type_by_name(type_s);
+	*protocol = 0;
+	if (*family < 0 || *type < 0 ||
+	    (proto_s && parse_protocol(proto_s, protocol)))
+		return -EINVAL;
+	return 0;
+}
+
+/* The entry of sockets.raw or sockets.families that allowed value. */
+static const struct policy_socket_entry *
+socket_entry(const struct policy_socket_entry *list, size_t n, uint16_t value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].value == value || list[i].value == POLICY_SOCKETS_ANY)
+			return &list[i];
+	return NULL;
+}
+
+static int explain_socket(const struct policy *p, const struct compiled_policy *cp,
+			  const char *spec)
+{
+	const struct policy_sockets *s = &p->sockets;
+	const struct policy_socket_entry *e = NULL;
+	const char *key = "families";
+	int family, type;
+	uint8_t protocol;
+	struct verdict v;
+
+	if (parse_socket_spec(spec, &family, &type, &protocol)) {
+		log_error("--socket '%s': expected FAMILY:TYPE[:PROTOCOL], e.g. packet:raw or inet:raw:icmp",
+			  spec);
+		return 2;
+	}
+	compiled_judge_socket(cp, family, type, protocol, &v);
+	printf("socket %s: %s", spec, v.action == CGF_ALLOW ? "allow" : "deny");
+	if (v.rule == CGF_RULE_SOCKETS_RAW)
+		printf(" by sockets.raw (raw sockets of this protocol are not listed)");
+	else if (v.rule == CGF_RULE_SOCKETS_FAMILY)
+		printf(" by sockets.families (not listed: only unix, inet, inet6 and netlink are always allowed)");
+	else if (socknames_family_always_allowed(family) && type == SOCK_RAW &&
+		 (e = socket_entry(s->raw, s->nraw, protocol)))
+		key = "raw";
+	else if (!socknames_family_always_allowed(family))
+		e = socket_entry(s->families, s->nfamilies, family);
+	if (e)
+		printf(" by sockets.%s[%zu] (%s:%u)", key,
+		       (size_t)(e - (key[0] == 'r' ? s->raw : s->families)), p->path,
+		       e->pos.line);
+	else if (v.action == CGF_ALLOW)
+		printf(" (always allowed)");
+	if (p->mode == CGF_MODE_AUDIT && v.action == CGF_DENY)
+		printf(" [audit mode: reported, not blocked]");
+	if (family == AF_PACKET && v.action == CGF_ALLOW)
+		printf(" [packet sockets pass no egress or ingress rule]");
+	putchar('\n');
+	return 0;
+}
+
 int cmd_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -275,6 +352,7 @@ int cmd_explain(int argc, char **argv)
 		{ "egress", required_argument, NULL, 'e' },
 		{ "ingress", required_argument, NULL, 'i' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -296,6 +374,7 @@ int cmd_explain(int argc, char **argv)
 		case 'e':
 		case 'i':
 		case 'd':
+		case 's':
 			if (nqueries == (int)ARRAY_SIZE(queries)) {
 				log_error("too many queries");
 				return 2;
@@ -304,7 +383,8 @@ int cmd_explain(int argc, char **argv)
 			queries[nqueries++].spec = optarg;
 			break;
 		case 'h':
-			printf("usage: cgfence explain --policy FILE [--egress ADDR:PORT/PROTO] [--ingress ADDR:PORT/PROTO] [--device c:MAJ:MIN:ACC]...\n"
+			printf("usage: cgfence explain --policy FILE [--egress ADDR:PORT/PROTO] [--ingress ADDR:PORT/PROTO] [--device c:MAJ:MIN:ACC]\n"
+			       "                       [--socket FAMILY:TYPE[:PROTO]]...\n"
 			       "For --ingress, ADDR is the remote source and PORT the local port.\n");
 			return 0;
 		default:
@@ -312,7 +392,7 @@ int cmd_explain(int argc, char **argv)
 		}
 	}
 	if (!path || !nqueries || optind != argc) {
-		log_error("explain needs --policy FILE and at least one --egress, --ingress or --device");
+		log_error("explain needs --policy FILE and at least one --egress, --ingress, --device or --socket");
 		return 2;
 	}
 	if (policy_load_file(path, &p, &d)) {
@@ -328,6 +408,8 @@ int cmd_explain(int argc, char **argv)
 	for (int i = 0; i < nqueries && !rc; i++) {
 		if (queries[i].kind == 'd')
 			rc = explain_device(p, cp, queries[i].spec);
+		else if (queries[i].kind == 's')
+			rc = explain_socket(p, cp, queries[i].spec);
 		else
 			rc = explain_flow(p, cp, queries[i].spec,
 					  queries[i].kind == 'e' ? CGF_DIR_EGRESS :

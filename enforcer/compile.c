@@ -13,6 +13,7 @@
 
 #include "cgfence_logic.h"
 #include "compile.h"
+#include "socknames.h"
 #include "sha256.h"
 
 #define KEY_MAX_BITS (CGF_KIND_BITS + 128)
@@ -481,6 +482,32 @@ static void compute_digest(struct compiled_policy *c, const char *name)
 	sha256_final(&ctx, c->digest);
 }
 
+/* The sockets section as the sock_create and LSM programs read it. */
+static void convert_sockets(struct cgf_sockets *out, const struct policy_sockets *s)
+{
+	out->families = 0;
+	for (int f = 0; f < CGF_FAMILY_BITS; f++)
+		if (socknames_family_always_allowed(f))
+			out->families |= 1ull << f;
+	for (size_t i = 0; i < s->nfamilies; i++) {
+		uint16_t f = s->families[i].value;
+
+		if (f == POLICY_SOCKETS_ANY)
+			out->families = CGF_ALL_FAMILIES;
+		else if (f < CGF_FAMILY_BITS)
+			out->families |= 1ull << f;
+	}
+	memset(out->raw_protocols, 0, sizeof(out->raw_protocols));
+	for (size_t i = 0; i < s->nraw; i++) {
+		uint16_t proto = s->raw[i].value;
+
+		if (proto == POLICY_SOCKETS_ANY)
+			memset(out->raw_protocols, 0xff, sizeof(out->raw_protocols));
+		else
+			out->raw_protocols[proto / 64] |= 1ull << (proto % 64);
+	}
+}
+
 int policy_compile(const struct policy *p, struct compiled_policy **out)
 {
 	struct pending_list pending = { 0 };
@@ -503,6 +530,8 @@ int policy_compile(const struct policy *p, struct compiled_policy **out)
 				    &p->ingress);
 	if (!err)
 		err = convert_devices(&c->hdr.devices, &p->devices);
+	if (!err)
+		convert_sockets(&c->hdr.sockets, &p->sockets);
 	if (!err)
 		err = emit_entries(&pending, c, &classes);
 	free(pending.items);
@@ -670,5 +699,13 @@ void compiled_judge_device(const struct compiled_policy *c, uint32_t type,
 	}
 	v->action = cgf_judge_device(&c->hdr.devices, type, major, minor,
 				     access, &v->rule);
+	v->restricted = 1;
+}
+
+void compiled_judge_socket(const struct compiled_policy *c, uint32_t family,
+			   uint32_t type, uint32_t protocol, struct verdict *v)
+{
+	v->action = cgf_judge_socket(&c->hdr.sockets, family, type, protocol,
+				     &v->rule);
 	v->restricted = 1;
 }

@@ -59,6 +59,9 @@ void compiled_judge_device(const struct compiled_policy *c, uint32_t type,
 			   uint32_t major, uint32_t minor, uint32_t access,
 			   struct verdict *v);
 
+void compiled_judge_socket(const struct compiled_policy *c, uint32_t family,
+			   uint32_t type, uint32_t protocol, struct verdict *v);
+
 /* Rewrites an IPv4-mapped IPv6 flow (::ffff:a.b.c.d) as the IPv4 flow. */
 void flow_normalize(struct flow *f);
 

@@ -31,6 +31,7 @@
 #include "commands.h"
 #include "compile.h"
 #include "hook.h"
+#include "lsm.h"
 #include "lifecycle.h"
 #include "loader.h"
 #include "oci_state.h"
@@ -276,6 +277,31 @@ static const char *state_error_text(int err)
  * The container's own cgroup: not the root, not the runtime's cgroup. Only
  * paths here: fence_apply() opens the directory (and refuses the root too).
  */
+/*
+ * Without the BPF LSM nothing refuses packet sockets (AF_PACKET, AF_XDP)
+ * to a fenced process but the kernel's own check for CAP_NET_RAW: the
+ * fence holds only for a container that can never hold it. (Families that
+ * need no capability, AF_VSOCK among them, stay open: README, "What the
+ * fence covers".) 0 when the container may start.
+ */
+static int families_fenced_without_lsm(const struct oci_state *s,
+				       const char *policy_name)
+{
+	char why[512];
+	int held = oci_config_may_hold_cap(s->bundle, "CAP_NET_RAW", why, sizeof(why));
+
+	if (held == 0)
+		return 0;
+	if (held < 0) {
+		log_error("container %s: policy \"%s\" refuses packet sockets, which only the BPF LSM (%s) or a container without CAP_NET_RAW can enforce, and the container's capabilities cannot be read: %s",
+			  s->id, policy_name, bpf_lsm_describe(), why);
+		return held;
+	}
+	log_error("container %s: policy \"%s\" refuses packet sockets (sockets.families), which only the BPF LSM can enforce for a container holding CAP_NET_RAW, and the BPF LSM is %s: not starting it (drop the capability, e.g. --cap-drop NET_RAW, or allow the families in the policy)",
+		  s->id, policy_name, bpf_lsm_describe());
+	return -ENOPKG;
+}
+
 static int container_cgroup(const struct hook_opts *o,
 			    const struct oci_state *s, char *dir, size_t len)
 {
@@ -434,11 +460,19 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 				      .policy = cp,
 				      .policy_name = sel.policy->name,
 				      .container_id = s->id };
+	if (fence_needs_bpf_lsm(st, cp)) {
+		err = families_fenced_without_lsm(s, sel.policy->name);
+		if (err) {
+			hook_state_close(o, st);
+			goto out;
+		}
+		req.without_bpf_lsm = true;
+	}
 	err = fence_apply(st, &req, &res);
 	hook_state_close(o, st);
 	if (err) {
 		log_error("container %s: cannot attach policy \"%s\" to %s: %s",
-			  s->id, sel.policy->name, cgdir, strerror(-err));
+			  s->id, sel.policy->name, cgdir, fence_error_text(err));
 		goto out;
 	}
 	if (o->applied && !res.replaced) {

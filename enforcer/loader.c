@@ -17,6 +17,7 @@
 #include "cgfence.skel.h"
 #include "cgfence_abi.h"
 #include "loader.h"
+#include "lsm.h"
 #include "cgfence.digest.h"
 #include "util.h"
 
@@ -28,6 +29,8 @@ const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT] = {
 	[CGF_PROG_EGRESS] = { "cgf_egress", BPF_CGROUP_INET_EGRESS },
 	[CGF_PROG_INGRESS] = { "cgf_ingress", BPF_CGROUP_INET_INGRESS },
 	[CGF_PROG_DEVICE] = { "cgf_device", BPF_CGROUP_DEVICE },
+	[CGF_PROG_SOCK_CREATE] = { "cgf_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	[CGF_PROG_SOCKET_LSM] = { "cgf_socket_create", BPF_LSM_CGROUP, true },
 };
 
 const char *const cgf_map_names[CGF_MAP__COUNT] = {
@@ -151,6 +154,9 @@ static int open_pinned(struct cgf_state *st)
 		if (err)
 			return err;
 		st->prog_fds[i] = bpf_obj_get(path);
+		if (st->prog_fds[i] < 0 && errno == ENOENT &&
+		    cgf_prog_descs[i].needs_bpf_lsm)
+			continue; /* loaded where the BPF LSM was not active */
 		if (st->prog_fds[i] < 0)
 			return -errno;
 	}
@@ -202,11 +208,16 @@ static void elf_digest(uint8_t out[32])
 	memcpy(out, digest, sizeof(digest));
 }
 
-/* Loads the object and pins it under obj/, atomically via a rename. */
-static int load_and_pin(struct cgf_state *st)
+/*
+ * Loads the object and pins it under obj/, atomically via a rename; the
+ * LSM program only when with_lsm (a kernel without the BPF LSM would attach
+ * it and never run it).
+ */
+static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 {
 	struct cgfence *skel;
-	struct cgf_meta meta = { .abi_version = CGF_ABI_VERSION };
+	struct cgf_meta meta = { .abi_version = CGF_ABI_VERSION,
+				 .lsm_load_error = with_lsm ? 0 : lsm_error };
 	char staging[64], path[PATH_MAX], final[PATH_MAX];
 	__u32 zero = 0;
 	int err;
@@ -216,11 +227,16 @@ static int load_and_pin(struct cgf_state *st)
 	if (mkdirat(st->dir_fd, staging, 0700))
 		return -errno;
 
-	skel = cgfence__open_and_load();
+	skel = cgfence__open();
 	if (!skel) {
 		err = -errno;
 		goto out_remove;
 	}
+	if (!with_lsm)
+		bpf_program__set_autoload(skel->progs.cgf_socket_create, false);
+	err = cgfence__load(skel);
+	if (err)
+		goto out_destroy;
 	elf_digest(meta.elf_digest);
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_meta), &zero, &meta,
 				  BPF_ANY);
@@ -241,6 +257,8 @@ static int load_and_pin(struct cgf_state *st)
 			err = -ENOENT;
 			goto out_destroy;
 		}
+		if (!bpf_program__autoload(prog))
+			continue;
 		pin_path(path, sizeof(path), st->dir, staging, "prog",
 			 cgf_prog_descs[i].name);
 		err = bpf_program__pin(prog, path);
@@ -277,6 +295,26 @@ out_remove:
 	return err;
 }
 
+/*
+ * With the LSM program where the BPF LSM is active; where the kernel still
+ * refuses to load it (some kernels forbid trampoline programs), without it,
+ * and the reason is kept for the messages (lsm.h).
+ */
+static int load_and_pin(struct cgf_state *st)
+{
+	int err;
+
+	if (bpf_lsm_active() == 1) {
+		err = load_and_pin_once(st, true, 0);
+		if (!err)
+			return 0;
+		log_debug("loading with the BPF LSM program: %s; trying without it",
+			  strerror(-err));
+		return load_and_pin_once(st, false, err);
+	}
+	return load_and_pin_once(st, false, 0);
+}
+
 static void close_fds(struct cgf_state *st)
 {
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
@@ -304,6 +342,35 @@ int state_count_cgroups(const struct cgf_state *st)
 		n++;
 	}
 	return n;
+}
+
+/* Why the pinned programs lack the LSM program, for bpf_lsm_describe(). */
+static void note_lsm_load_error(const struct cgf_state *st)
+{
+	struct cgf_meta meta;
+	__u32 zero = 0;
+
+	if (state_has_bpf_lsm(st) ||
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
+		return;
+	if (meta.lsm_load_error)
+		bpf_lsm_note_load_failure(meta.lsm_load_error);
+}
+
+int state_next_epoch(struct cgf_state *st, uint32_t *epoch)
+{
+	struct cgf_meta meta;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
+		return -errno;
+	meta.last_epoch++;
+	if (meta.last_epoch == 0)
+		meta.last_epoch = 1; /* 0: what a socket never marked reads */
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_META], &zero, &meta, BPF_EXIST))
+		return -errno;
+	*epoch = meta.last_epoch;
+	return 0;
 }
 
 /* The pinned object must be this build's; replace it when nothing uses it. */
@@ -386,6 +453,7 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	}
 	if (err)
 		goto fail;
+	note_lsm_load_error(st);
 	if (mkdirat(st->dir_fd, "links", 0700) && errno != EEXIST && mode == STATE_LOAD) {
 		err = -errno;
 		goto fail;

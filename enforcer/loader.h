@@ -13,6 +13,8 @@
 #define CGFENCE_LOADER_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <linux/bpf.h>
 
 #define CGF_DEFAULT_BPFFS_DIR "/sys/fs/bpf/cgfence"
@@ -29,6 +31,8 @@ enum cgf_prog_id {
 	CGF_PROG_EGRESS,
 	CGF_PROG_INGRESS,
 	CGF_PROG_DEVICE,
+	CGF_PROG_SOCK_CREATE,
+	CGF_PROG_SOCKET_LSM, /* only where the BPF LSM is active */
 	CGF_PROG__COUNT,
 };
 
@@ -50,6 +54,7 @@ enum cgf_map_id {
 struct cgf_prog_desc {
 	const char *name;
 	enum bpf_attach_type attach_type;
+	bool needs_bpf_lsm; /* not loaded, pinned or attached without it */
 };
 
 extern const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT];
@@ -59,9 +64,15 @@ struct cgf_state {
 	char dir[PATH_MAX];
 	int dir_fd; /* holds the lock */
 	int run_fd; /* table mirrors (CGF_RUN_DIR/<basename of dir>), or -1 */
-	int prog_fds[CGF_PROG__COUNT];
+	int prog_fds[CGF_PROG__COUNT]; /* -1: not loaded (needs_bpf_lsm) */
 	int map_fds[CGF_MAP__COUNT];
 };
+
+/* The pinned state has the BPF LSM program: socket families are fenced. */
+static inline bool state_has_bpf_lsm(const struct cgf_state *st)
+{
+	return st->prog_fds[CGF_PROG_SOCKET_LSM] >= 0;
+}
 
 enum state_open_mode {
 	STATE_LOAD, /* load and pin the object if it is not pinned yet */
@@ -96,5 +107,11 @@ void state_unlock(struct cgf_state *st);
 
 /* Number of fenced cgroups recorded in the pinned state. */
 int state_count_cgroups(const struct cgf_state *st);
+
+/*
+ * The next configuration epoch (cgf_cgroup_config.epoch), never handed out
+ * before on this host while the state is pinned. Needs the state lock.
+ */
+int state_next_epoch(struct cgf_state *st, uint32_t *epoch);
 
 #endif

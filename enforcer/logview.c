@@ -265,6 +265,8 @@ static void describe_target(const cJSON *rec, char *buf, size_t len)
 
 	if (dev) {
 		snprintf(buf, len, "%s %s", dev, str_field(rec, "access") ?: "");
+	} else if (str_field(rec, "socket")) {
+		snprintf(buf, len, "socket %s", str_field(rec, "socket"));
 	} else if (addr && port) {
 		snprintf(buf, len, "%s%s%s%s:%d/%s", src ? "from " : "", v6 ? "[" : "",
 			 addr, v6 ? "]" : "", port, proto ?: "?");

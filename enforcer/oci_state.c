@@ -11,6 +11,7 @@
 
 #include "cgfence_abi.h"
 #include "oci_state.h"
+#include "util.h"
 
 static int fail(char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -209,4 +210,39 @@ const char *oci_state_annotation(const struct oci_state *s, const char *key)
 		if (!strcmp(s->annotations[i].key, key))
 			return s->annotations[i].value;
 	return NULL;
+}
+
+int oci_config_may_hold_cap(const char *bundle, const char *cap, char *why,
+			    size_t why_len)
+{
+	_cleanup_free_ char *text = NULL;
+	cJSON *root, *caps, *bounding, *item;
+	char path[4096];
+	int err, found = 1;
+
+	if (!bundle || bundle[0] != '/')
+		return fail(why, why_len, "the state names no bundle directory");
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >= sizeof(path))
+		return fail(why, why_len, "the bundle path is too long");
+	err = read_small_file(path, &text, OCI_CONFIG_MAX_SIZE);
+	if (err) {
+		snprintf(why, why_len, "%s: %s", path, strerror(-err));
+		return err;
+	}
+	root = cJSON_Parse(text);
+	if (!root) {
+		snprintf(why, why_len, "%s: not valid JSON", path);
+		return -EINVAL;
+	}
+	caps = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "process"), "capabilities");
+	bounding = cJSON_GetObjectItemCaseSensitive(caps, "bounding");
+	if (cJSON_IsArray(bounding)) {
+		found = 0;
+		cJSON_ArrayForEach(item, bounding)
+			if (cJSON_IsString(item) && !strcmp(item->valuestring, cap))
+				found = 1;
+	}
+	cJSON_Delete(root);
+	return found;
 }

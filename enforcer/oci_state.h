@@ -38,6 +38,17 @@ int oci_state_parse(const char *text, size_t len, struct oci_state *out,
 		    char *why, size_t why_len);
 void oci_state_free(struct oci_state *s);
 
+/*
+ * Whether the container's processes may ever hold a capability: the
+ * bundle's config.json (runtime-spec "Config"), process.capabilities.
+ * bounding. Returns 1 (listed, or no bounding set given: the runtime then
+ * leaves every capability), 0 (not listed), or a negative errno with a
+ * reason in why. cap is its name as the spec writes it: "CAP_NET_RAW".
+ */
+#define OCI_CONFIG_MAX_SIZE (8u << 20)
+int oci_config_may_hold_cap(const char *bundle, const char *cap, char *why,
+			    size_t why_len);
+
 /* The value of an annotation, or NULL. */
 const char *oci_state_annotation(const struct oci_state *s, const char *key);
 

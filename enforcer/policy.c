@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "policy.h"
+#include "socknames.h"
 #include "util.h"
 
 /* Past this many, errors are counted but not listed. */
@@ -1200,6 +1201,112 @@ static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
 	}
 }
 
+/* ---- Sockets ---- */
+
+/* A list of names, each turned into a number by lookup(); "any" allowed. */
+static void read_socket_list(struct parse_ctx *ctx, const cJSON *list,
+			     const char *path,
+			     int (*lookup)(struct parse_ctx *ctx, const cJSON *item,
+					   const char *item_path, const char *name),
+			     struct policy_socket_entry **out, size_t *n)
+{
+	const cJSON *item;
+	char item_path[PATH_LEN];
+	size_t i = 0;
+
+	if (!expect_type(ctx, list, path, cJSON_Array))
+		return;
+	if (!cJSON_GetArraySize(list)) {
+		report(ctx, value_pos(ctx, list),
+		       "%s: empty list (omit the key to allow none)", path);
+		return;
+	}
+	*out = ctx_calloc(ctx, cJSON_GetArraySize(list), sizeof(**out));
+	if (!*out)
+		return;
+	cJSON_ArrayForEach(item, list) {
+		const char *name;
+		int value;
+
+		index_path(item_path, path, i++);
+		name = expect_string(ctx, item, item_path);
+		if (!name)
+			continue;
+		value = !strcmp(name, "any") ? POLICY_SOCKETS_ANY :
+					       lookup(ctx, item, item_path, name);
+		if (value < 0)
+			continue;
+		for (size_t k = 0; k < *n; k++)
+			if ((*out)[k].value == value)
+				report(ctx, value_pos(ctx, item),
+				       "%s: \"%s\" is listed already (line %u)",
+				       item_path, name, (*out)[k].pos.line);
+		(*out)[*n].value = value;
+		(*out)[*n].pos = value_pos(ctx, item);
+		(*n)++;
+	}
+}
+
+static int lookup_raw_protocol(struct parse_ctx *ctx, const cJSON *item,
+			       const char *item_path, const char *name)
+{
+	static const char *const words[] = { "tcp", "udp", "icmp", "icmpv6" };
+	static const uint8_t numbers[] = { IPPROTO_TCP, IPPROTO_UDP,
+					   IPPROTO_ICMP, IPPROTO_ICMPV6 };
+
+	for (size_t i = 0; i < 4; i++)
+		if (!strcmp(name, words[i]))
+			return numbers[i];
+	report(ctx, value_pos(ctx, item),
+	       "%s: expected \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"any\", got \"%.64s\"",
+	       item_path, name);
+	return -1;
+}
+
+static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
+			 const char *item_path, const char *name)
+{
+	int family = socknames_family_by_name(name);
+
+	if (family < 0) {
+		report(ctx, value_pos(ctx, item),
+		       "%s: unknown address family \"%.64s\" (Linux AF_ names in lower case: \"packet\", \"xdp\", \"vsock\", ...; or \"any\")",
+		       item_path, name);
+		return -1;
+	}
+	if (socknames_family_always_allowed(family)) {
+		report(ctx, value_pos(ctx, item),
+		       "%s: \"%s\" is always allowed; list only the families beyond unix, inet, inet6 and netlink",
+		       item_path, name);
+		return -1;
+	}
+	return family;
+}
+
+static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,
+				 struct policy_sockets *s)
+{
+	enum { K_RAW, K_FAMILIES, K_COMMENT, K__N };
+	struct json_field f[K__N] = {
+		[K_RAW] = { .key = "raw" },
+		[K_FAMILIES] = { .key = "families" },
+		[K_COMMENT] = { .key = "comment" },
+	};
+
+	if (!expect_type(ctx, node, "sockets", cJSON_Object))
+		return;
+	s->present = true;
+	read_fields(ctx, node, "sockets", f, K__N);
+	if (f[K_RAW].node)
+		read_socket_list(ctx, f[K_RAW].node, "sockets.raw",
+				 lookup_raw_protocol, &s->raw, &s->nraw);
+	if (f[K_FAMILIES].node)
+		read_socket_list(ctx, f[K_FAMILIES].node, "sockets.families",
+				 lookup_family, &s->families, &s->nfamilies);
+	if (f[K_COMMENT].node)
+		expect_string(ctx, f[K_COMMENT].node, "sockets.comment");
+}
+
 /* ---- Top level ---- */
 
 static void read_version(struct parse_ctx *ctx, const cJSON *node)
@@ -1302,7 +1409,7 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 			struct policy *p)
 {
 	enum { T_VERSION, T_NAME, T_MODE, T_SELECTOR, T_EGRESS, T_INGRESS,
-	       T_DEVICES, T_COMMENT, T__N };
+	       T_DEVICES, T_SOCKETS, T_COMMENT, T__N };
 	struct json_field f[T__N] = {
 		[T_VERSION] = { .key = "version", .required = true },
 		[T_NAME] = { .key = "name", .required = true },
@@ -1311,6 +1418,7 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		[T_EGRESS] = { .key = "egress" },
 		[T_INGRESS] = { .key = "ingress" },
 		[T_DEVICES] = { .key = "devices" },
+		[T_SOCKETS] = { .key = "sockets" },
 		[T_COMMENT] = { .key = "comment" },
 	};
 
@@ -1338,6 +1446,8 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 				 &p->ingress);
 	if (f[T_DEVICES].node)
 		read_device_section(ctx, f[T_DEVICES].node, &p->devices);
+	if (f[T_SOCKETS].node)
+		read_sockets_section(ctx, f[T_SOCKETS].node, &p->sockets);
 	if (f[T_COMMENT].node)
 		expect_string(ctx, f[T_COMMENT].node, "comment");
 }
@@ -1563,6 +1673,8 @@ void policy_free(struct policy *p)
 	net_section_free(&p->egress);
 	net_section_free(&p->ingress);
 	free(p->devices.rules);
+	free(p->sockets.raw);
+	free(p->sockets.families);
 	free(p->name);
 	free(p->path);
 	free(p);
@@ -1621,6 +1733,32 @@ static void summarize_net_section(struct text_buf *t, const char *name,
 			    plural(naddrs, "address", "addresses"));
 }
 
+static const char *raw_protocol_name(uint16_t value)
+{
+	switch (value) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: return "any";
+	}
+}
+
+/* "; raw sockets icmp, icmpv6; families packet" or the defaults. */
+static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s)
+{
+	text_append(t, "; raw sockets %s", s->nraw ? "" : "none");
+	for (size_t i = 0; i < s->nraw; i++)
+		text_append(t, "%s%s", i ? ", " : "", raw_protocol_name(s->raw[i].value));
+	text_append(t, "; families %s", s->nfamilies ? "" : "unix, inet, inet6, netlink");
+	for (size_t i = 0; i < s->nfamilies; i++) {
+		const char *name = socknames_family_name(s->families[i].value);
+
+		text_append(t, "%s%s", i ? ", " : "unix, inet, inet6, netlink, ",
+			    name ? name : "any");
+	}
+}
+
 void policy_summary(const struct policy *p, char *buf, size_t len)
 {
 	struct text_buf t = { .buf = buf, .size = len };
@@ -1639,6 +1777,7 @@ void policy_summary(const struct policy *p, char *buf, size_t len)
 			    plural(p->devices.nrules, "rule", "rules"));
 	else
 		text_append(&t, "; devices unrestricted");
+	summarize_sockets(&t, &p->sockets);
 	if (p->nselector)
 		text_append(&t, "; selector %zu %s", p->nselector,
 			    plural(p->nselector, "annotation", "annotations"));

@@ -61,6 +61,25 @@ struct policy_dev_section {
 	size_t nrules;
 };
 
+/* One entry of sockets.raw (an IP protocol) or sockets.families (AF_*). */
+#define POLICY_SOCKETS_ANY 0xffff /* "any" */
+struct policy_socket_entry {
+	uint16_t value;
+	struct src_pos pos;
+};
+
+/*
+ * What sockets a fenced process may create. Absent entries mean none:
+ * no raw sockets, no address family beyond unix, inet, inet6, netlink.
+ */
+struct policy_sockets {
+	bool present;
+	struct policy_socket_entry *raw; /* IP protocols of raw sockets */
+	size_t nraw;
+	struct policy_socket_entry *families; /* further address families */
+	size_t nfamilies;
+};
+
 struct policy_selector_entry {
 	char *key;
 	char *value;
@@ -75,6 +94,7 @@ struct policy {
 	struct policy_net_section egress;
 	struct policy_net_section ingress;
 	struct policy_dev_section devices;
+	struct policy_sockets sockets;
 	/* Shared by a resident process's cache: policy_free() drops one. */
 	unsigned int refs;
 	/* What a user derived from it (hook.c: the compiled tables), freed

@@ -41,7 +41,7 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 3
+#define CGF_ABI_VERSION 4
 
 #define CGF_MAX_RULES 1024 /* network rules per direction */
 #define CGF_MASK_WORDS (CGF_MAX_RULES / 64)
@@ -50,6 +50,15 @@
 #define CGF_MAX_CGROUPS 65536
 #define CGF_NAME_LEN 64
 #define CGF_RULE_DEFAULT 0xffff /* "the default decided" in rule fields */
+/*
+ * Rule fields of refusals no rule of a network section decides: what the
+ * sockets section forbids, and packets whose headers could send them
+ * somewhere no judgement looked (see cgf_packet_refusal in the programs).
+ */
+#define CGF_RULE_SOCKETS_RAW 0xfff0 /* sockets.raw: raw socket of that protocol */
+#define CGF_RULE_SOCKETS_FAMILY 0xfff1 /* sockets.families: address family */
+#define CGF_RULE_SOURCE_ROUTE 0xfff2 /* IPv4 source route option, IPv6 routing header */
+#define CGF_RULE_BAD_HEADERS 0xfff3 /* headers the program cannot follow to the end */
 
 enum cgf_action {
 	CGF_DENY = 0,
@@ -143,6 +152,32 @@ struct cgf_devices {
 };
 
 /*
+ * Which sockets a fenced process may create. Every policy has this part
+ * (its defaults when the section is omitted): raw sockets and address
+ * families other than AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK are the
+ * ways to put packets on the wire past the cgroup's packet hooks.
+ *
+ *   families      bit f set: address family f may be created. The four
+ *                 above are always set; AF_PACKET, AF_XDP, AF_VSOCK, ...
+ *                 only when the policy lists them.
+ *   raw_protocols bit p set: an AF_INET/AF_INET6 SOCK_RAW socket of IP
+ *                 protocol p may be created (255: IPPROTO_RAW, which
+ *                 writes whole IP headers). Packets of allowed raw sockets
+ *                 are still judged one by one by egress and ingress.
+ *
+ * Families are refused by a BPF LSM program (socket_create); raw sockets
+ * by the cgroup sock_create program, which needs no LSM.
+ */
+#define CGF_FAMILY_BITS 64
+#define CGF_ALL_FAMILIES (~(__u64)0) /* "families": ["any"]: no LSM needed */
+#define CGF_RAW_PROTOCOL_WORDS 4 /* 256 IP protocol numbers */
+
+struct cgf_sockets {
+	__u64 families;
+	__u64 raw_protocols[CGF_RAW_PROTOCOL_WORDS];
+};
+
+/*
  * Value of the policy header map, keyed by policy id. A policy's class
  * masks come in two banks (cgf_classes keys (policy id << 1) | bank) over
  * one LPM trie; `bank` names the one in force. Changing a policy in place
@@ -156,6 +191,7 @@ struct cgf_policy {
 	struct cgf_direction egress;
 	struct cgf_direction ingress;
 	struct cgf_devices devices;
+	struct cgf_sockets sockets;
 };
 
 /* Cgroup storage value: which policy the attached cgroup runs. */
@@ -164,7 +200,13 @@ struct cgf_cgroup_config {
 	__u32 generation; /* bumped on every apply to this cgroup */
 	__u64 cgroup_id; /* the attached cgroup (programs also run in children) */
 	__u32 event_budget; /* denial events per second, beyond: suppressed */
-	__u32 pad;
+	/*
+	 * Unique on this host to one apply of one cgroup (cgf_meta counts
+	 * them): the key of every remembered verdict. A generation restarts
+	 * after detach, and a parent and a child cgroup fenced apart have
+	 * the same ones; an epoch never repeats.
+	 */
+	__u32 epoch;
 };
 
 #define CGF_DEFAULT_EVENT_BUDGET 200
@@ -189,17 +231,18 @@ enum cgf_hook {
 	CGF_HOOK_EGRESS, /* packet egress (ICMP, raw, unjudged sockets) */
 	CGF_HOOK_INGRESS, /* packet ingress */
 	CGF_HOOK_DEVICE,
+	CGF_HOOK_SOCKET, /* socket creation (sockets section) */
 };
 
-#define CGF_EVENT_VERSION 1
+#define CGF_EVENT_VERSION 2
 
 struct cgf_event {
 	__u16 version;
 	__u8 hook; /* enum cgf_hook */
 	__u8 direction; /* enum cgf_direction_id; devices: 0 */
 	__u8 action; /* what the kernel did: CGF_DENY, or CGF_ALLOW in audit mode */
-	__u8 family; /* 4 or 6; devices: 0 */
-	__u8 protocol;
+	__u8 family; /* 4 or 6; devices: 0; sockets: 0 */
+	__u8 protocol; /* sockets: the protocol asked for */
 	__u8 dev_type; /* enum cgf_dev_type */
 	__u32 policy_id;
 	__u32 generation;
@@ -213,7 +256,9 @@ struct cgf_event {
 	__u32 dev_major;
 	__u32 dev_minor;
 	char comm[16];
-	__u32 pad;
+	__u16 sock_family; /* sockets: AF_* asked for */
+	__u8 sock_type; /* sockets: SOCK_* asked for */
+	__u8 pad;
 };
 
 /* cgf_stats key counting denials of cgroups the full map had no room for. */
@@ -227,10 +272,17 @@ struct cgf_cgroup_stats {
 	__u64 undelivered;
 };
 
-/* Socket storage: set when a connect hook allowed this (UDP) socket. */
+/* Socket storage of fenced sockets. */
 struct cgf_sock_state {
-	__u32 judged;
-	__u32 generation; /* of the cgroup configuration that judged it */
+	__u32 judged; /* a connect hook allowed this (UDP) socket ... */
+	__u32 epoch; /* ... under this configuration */
+	/*
+	 * Created by a process of a fenced cgroup (sock_create saw it): its
+	 * packets are always judged. Raw sockets without it are the kernel's
+	 * own (neighbour discovery of a namespace made in the cgroup).
+	 */
+	__u32 created_fenced;
+	__u32 pad;
 };
 
 /*
@@ -242,7 +294,8 @@ struct cgf_flow_key {
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
 	__u16 port; /* network order */
 	__u8 family; /* 4 or 6 */
-	__u8 pad[5];
+	__u8 protocol; /* IPPROTO_UDP, or ICMP for echo and error exchanges */
+	__u8 pad[4];
 };
 
 #define CGF_FLOW_TABLE_SIZE 65536
@@ -263,8 +316,10 @@ struct cgf_container_key {
 /* cgf_meta[0]: which build of the BPF object is pinned. */
 struct cgf_meta {
 	__u32 abi_version;
-	__u32 pad;
+	__u32 last_epoch; /* the last cgf_cgroup_config.epoch handed out */
 	__u8 elf_digest[32];
+	__s32 lsm_load_error; /* -errno: why the LSM program was not loaded */
+	__u32 pad;
 };
 
 /* cgf_policy_info[policy id]: one compiled policy shared by its cgroups. */

@@ -99,4 +99,35 @@ CGF_INLINE __u8 cgf_judge_device(const struct cgf_devices *devs, __u32 type,
 	return devs->default_action;
 }
 
+/* sockets.raw: may a raw socket of this IP protocol be created? */
+CGF_INLINE int cgf_raw_allowed(const struct cgf_sockets *s, __u32 protocol)
+{
+	return (s->raw_protocols[(protocol / 64) & (CGF_RAW_PROTOCOL_WORDS - 1)] >>
+		(protocol % 64)) & 1;
+}
+
+#define CGF_AF_INET 2
+#define CGF_AF_INET6 10
+#define CGF_SOCK_RAW 3
+
+/*
+ * The sockets section on one socket(2): CGF_ALLOW, or CGF_DENY with *rule
+ * CGF_RULE_SOCKETS_FAMILY or CGF_RULE_SOCKETS_RAW.
+ */
+CGF_INLINE __u8 cgf_judge_socket(const struct cgf_sockets *s, __u32 family,
+				 __u32 type, __u32 protocol, __u32 *rule)
+{
+	*rule = CGF_RULE_DEFAULT;
+	if (family >= CGF_FAMILY_BITS || !((s->families >> family) & 1)) {
+		*rule = CGF_RULE_SOCKETS_FAMILY;
+		return CGF_DENY;
+	}
+	if ((family == CGF_AF_INET || family == CGF_AF_INET6) &&
+	    type == CGF_SOCK_RAW && !cgf_raw_allowed(s, protocol & 0xff)) {
+		*rule = CGF_RULE_SOCKETS_RAW;
+		return CGF_DENY;
+	}
+	return CGF_ALLOW;
+}
+
 #endif /* CGFENCE_LOGIC_H */

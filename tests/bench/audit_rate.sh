@@ -40,7 +40,7 @@ trap 'exit 130' INT TERM
 
 printf '{"version": 1, "name": "audit-bench", "egress": {"default": "deny"}}\n' >"$WORK/p.json"
 mkdir -p "$CG"
-"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CG" --policy "$WORK/p.json" \
+"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG" --policy "$WORK/p.json" \
 	--event-budget 4000000000 >/dev/null
 
 now_ns() { date +%s%N; }

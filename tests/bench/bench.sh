@@ -237,7 +237,7 @@ load_system() { # SYSTEM N
 	cgfence)
 		f=$TMP/cgfence_tcp_$n.json
 		cgfence_policy "$n" "cgfbench-$n" tcp >"$f"
-		"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
+		"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
 		;;
 	iptl | iptn)
 		f=$TMP/iptables_$n.rules
@@ -411,7 +411,7 @@ EOF
 bench_udp() {
 	local f=$TMP/cgfence_udp_$TOP.json r
 	cgfence_policy "$TOP" "cgfbench-udp-$TOP" udp >"$f"
-	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
+	"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
 	printf 'mode\trules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/udp_rounds.tsv"
 	for r in $(seq "$ROUNDS"); do
 		interleaved_run "udp	$TOP" "$r" "$RES/udp_rounds.tsv" udp "$ADDR" "$PORT" "$UDP_ITER" -- none cgfence
@@ -550,7 +550,7 @@ bench_change() {
 		# The cgroup is alone on its policy, so cgfence changes it in place
 		# and reports the kernel work of the change (writes and flip).
 		start=$(date +%s%N)
-		out=$("$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f")
+		out=$("$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f")
 		us=$((($(date +%s%N) - start) / 1000))
 		printf '%s\tcgfence\t%s\t%s\n' "$TOP" "$rep" "$us" >>"$RES/change_rounds.tsv"
 		kus=$(echo "$out" | sed -n 's/.*, \([0-9]*\)\(\.[0-9]*\)\{0,1\} us in the kernel.*/\1/p')

@@ -104,14 +104,14 @@ for i in $(seq 1 "$N"); do
 done
 
 start=$(now_ms)
-"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGP/cg1" --policy "$WORK/bench-100k.json" >/dev/null
+"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGP/cg1" --policy "$WORK/bench-100k.json" >/dev/null
 first_ms=$(($(now_ms) - start))
 measure "1 cgroup"
 one_copy=$TABLES
 
 start=$(now_ms)
 for i in $(seq 2 "$N"); do
-	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$CGP/cg$i" --policy "$WORK/bench-100k.json" >/dev/null
+	"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGP/cg$i" --policy "$WORK/bench-100k.json" >/dev/null
 done
 rest_ms=$(($(now_ms) - start))
 measure "$N cgroups"

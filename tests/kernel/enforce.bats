@@ -79,6 +79,7 @@ JSON
 @test "raw ICMP is judged by the packet programs" {
 	cg=$(new_cgroup icmp)
 	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-icmp",
+	  "sockets": {"raw": ["icmp"]},
 	  "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["127.0.0.2"], "protocol": "icmp"}]}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	assert_probe ok --cgroup "$cg" ping 127.0.0.2
@@ -256,18 +257,29 @@ JSON
 	cg=$(new_cgroup coexist)
 	foreign="$BPFFS-foreign"
 	mkdir -p "$foreign"
-	bpftool prog loadall "$OUT/cgfence.bpf.o" "$foreign"
-	bpftool cgroup attach "$cg" device pinned "$foreign/cgf_device" multi
+	# Another tool's device program: allows every device.
+	cat >"$BATS_TEST_TMPDIR/foreign.bpf.c" <<'C'
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("cgroup/dev")
+int foreign_dev(struct bpf_cgroup_dev_ctx *ctx) { return 1; }
+C
+	clang -O2 -g -target bpf -I/usr/include/$(cc -dumpmachine) -c "$BATS_TEST_TMPDIR/foreign.bpf.c" -o "$BATS_TEST_TMPDIR/foreign.bpf.o"
+	bpftool prog load "$BATS_TEST_TMPDIR/foreign.bpf.o" "$foreign/foreign_dev"
+	bpftool cgroup attach "$cg" device pinned "$foreign/foreign_dev" multi
 	write_policy "$BATS_TEST_TMPDIR/p.json" "$(web_policy 1)"
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	run bpftool cgroup show "$cg"
-	[ "$(echo "$output" | grep -c ' cgf_device ')" -eq 2 ]
+	[ "$(echo "$output" | grep -c ' foreign_dev ')" -eq 1 ]
+	[ "$(echo "$output" | grep -c ' cgf_device ')" -eq 1 ]
 	assert_probe EPERM --cgroup "$cg" open /dev/zero r
 	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
 	run bpftool cgroup show "$cg"
-	[ "$(echo "$output" | grep -c ' cgf_device ')" -eq 1 ]
+	[ "$(echo "$output" | grep -c ' foreign_dev ')" -eq 1 ]
+	[ "$(echo "$output" | grep -c ' cgf_device ')" -eq 0 ]
 	assert_probe ok --cgroup "$cg" open /dev/zero r
-	bpftool cgroup detach "$cg" device pinned "$foreign/cgf_device"
+	bpftool cgroup detach "$cg" device pinned "$foreign/foreign_dev"
 	rm -rf "$foreign"
 }
 
