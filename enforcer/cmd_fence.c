@@ -353,6 +353,9 @@ int cmd_status(int argc, char **argv)
 	err = state_open(&st, o.bpffs, STATE_EXISTING, CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err == -ENOENT) {
 		printf(o.json ? "[]\n" : "no fenced cgroups\n");
+		if (!o.json)
+			printf("socket families: the BPF LSM is %s (no programs loaded yet)\n",
+			       bpf_lsm_describe());
 		return 0;
 	}
 	if (err) {
@@ -381,7 +384,7 @@ int cmd_status(int argc, char **argv)
 			log_error("WARNING: %s (container %s): %d of %d cgfence programs were detached by someone else; policy %s is NOT enforced",
 				  info.path,
 				  info.container_id[0] ? info.container_id : "-",
-				  missing, CGF_PROG__COUNT, info.policy_name);
+				  missing, state_program_count(&st), info.policy_name);
 		}
 		if (list) {
 			cJSON *o = cJSON_CreateObject();
@@ -402,6 +405,11 @@ int cmd_status(int argc, char **argv)
 			       state, when, info.path);
 		}
 	}
+	if (!list && state_has_bpf_lsm(&st))
+		printf("socket families: fenced by the BPF LSM\n");
+	else if (!list)
+		printf("socket families: NOT fenced by the BPF LSM, which is %s: the hook starts only containers without CAP_NET_RAW (no packet sockets); AF_VSOCK and other families stay open\n",
+		       bpf_lsm_describe());
 	state_close(&st);
 	if (list) {
 		char *text = cJSON_Print(list);

@@ -47,10 +47,13 @@ const char *const cgf_map_names[CGF_MAP__COUNT] = {
 	[CGF_MAP_CONTAINERS] = "cgf_containers",
 };
 
+/* Set while a load that may fail and is retried runs: its errors are debug. */
+static bool libbpf_quiet;
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !log_verbose)
+	if ((level == LIBBPF_DEBUG || libbpf_quiet) && !log_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -305,7 +308,9 @@ static int load_and_pin(struct cgf_state *st)
 	int err;
 
 	if (bpf_lsm_active() == 1) {
+		libbpf_quiet = true;
 		err = load_and_pin_once(st, true, 0);
+		libbpf_quiet = false;
 		if (!err)
 			return 0;
 		log_debug("loading with the BPF LSM program: %s; trying without it",

@@ -68,6 +68,16 @@ struct cgf_state {
 	int map_fds[CGF_MAP__COUNT];
 };
 
+/* How many programs the pinned state holds (and attaches per cgroup). */
+static inline int state_program_count(const struct cgf_state *st)
+{
+	int n = 0;
+
+	for (int i = 0; i < CGF_PROG__COUNT; i++)
+		n += st->prog_fds[i] >= 0;
+	return n;
+}
+
 /* The pinned state has the BPF LSM program: socket families are fenced. */
 static inline bool state_has_bpf_lsm(const struct cgf_state *st)
 {

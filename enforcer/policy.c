@@ -1744,18 +1744,21 @@ static const char *raw_protocol_name(uint16_t value)
 	}
 }
 
-/* "; raw sockets icmp, icmpv6; families packet" or the defaults. */
+/* "; sockets: raw icmp, icmpv6; families packet", or the defaults. */
 static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s)
 {
-	text_append(t, "; raw sockets %s", s->nraw ? "" : "none");
+	if (!s->nraw && !s->nfamilies) {
+		text_append(t, "; sockets: no raw, no packet");
+		return;
+	}
+	text_append(t, "; sockets: raw %s", s->nraw ? "" : "none");
 	for (size_t i = 0; i < s->nraw; i++)
 		text_append(t, "%s%s", i ? ", " : "", raw_protocol_name(s->raw[i].value));
-	text_append(t, "; families %s", s->nfamilies ? "" : "unix, inet, inet6, netlink");
+	text_append(t, "; families %s", s->nfamilies ? "" : "default");
 	for (size_t i = 0; i < s->nfamilies; i++) {
 		const char *name = socknames_family_name(s->families[i].value);
 
-		text_append(t, "%s%s", i ? ", " : "unix, inet, inet6, netlink, ",
-			    name ? name : "any");
+		text_append(t, "%s%s", i ? ", " : "", name ? name : "any");
 	}
 }
 

@@ -490,7 +490,7 @@ bench_load() {
 			cgfence_policy "$n" "cgfbench-load-$n-$rep" tcp >"$TMP/cgfence_load.json"
 			cg=$CGROOT/load_${n}_$rep
 			mkdir "$cg"
-			us=$(elapsed_us - "'$CGFENCE' apply --bpffs '$BPFFS' --cgroup '$cg' --policy '$TMP/cgfence_load.json'")
+			us=$(elapsed_us - "'$CGFENCE' apply --without-bpf-lsm --bpffs '$BPFFS' --cgroup '$cg' --policy '$TMP/cgfence_load.json'")
 			printf '%s\tcgfence\t%s\t%s\n' "$n" "$rep" "$us" >>"$RES/load_rounds.tsv"
 			"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg" >/dev/null
 			rmdir "$cg"

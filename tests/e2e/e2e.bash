@@ -202,9 +202,15 @@ assert_output_is() {
 }
 
 # OCI state for driving a hook by hand: state ID STATUS PID [ANNOTATIONS-JSON]
+# Its bundle's config.json grants what `runc spec` does (no CAP_NET_RAW).
 state() {
-	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" \
-		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: "/nonexistent", annotations: $a}'
+	local bundle="$BATS_FILE_TMPDIR/bundle"
+	if [ ! -e "$bundle/config.json" ]; then
+		mkdir -p "$bundle"
+		echo '{"ociVersion": "1.0.2", "process": {"capabilities": {"bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]}}}' >"$bundle/config.json"
+	fi
+	jq -cn --arg id "$1" --arg status "$2" --argjson pid "$3" --argjson a "${4:-{\}}" --arg b "$bundle" \
+		'{ociVersion: "1.0.2", id: $id, status: $status, pid: $pid, bundle: $b, annotations: $a}'
 }
 
 # sleeper CGROUP: a process in that cgroup (LAST_SLEEPER); the test's

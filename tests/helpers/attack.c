@@ -66,6 +66,16 @@
  *   sendto-bound BINDADDR ADDR PORT
  *                               UDP bound to BINDADDR: sendto ADDR one byte,
  *                               wait for the reply
+ *   udp-send ADDR PORT MARKER   unconnected UDP: sendto ADDR:PORT MARKER
+ *   tcp-watch ADDR PORT         TCP listener on ADDR:PORT: "ready", then
+ *                               "seen" once a connection is accepted, or
+ *                               "unseen" at the timeout
+ *   udp-recv ADDR PORT MARKER   UDP socket bound to ADDR:PORT: "ready", then
+ *                               "seen" or "unseen" (a listener that tells)
+ *   udp-twice ADDR PORT MS MARKER1 MARKER2
+ *                               UDP connected to ADDR:PORT sends MARKER1,
+ *                               waits MS, sends MARKER2 on the same socket;
+ *                               prints both results ("ok EPERM")
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1232,6 +1242,83 @@ static int do_sendto_bound(const char *bindaddr, const char *host,
 	return result(await_reply(fd));
 }
 
+static int do_udp_recv(const char *host, const char *port, const char *marker)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		return result(errno);
+	return watch(fd, marker, 0);
+}
+
+static int do_udp_send(const char *host, const char *port, const char *marker)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	if (sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) < 0)
+		return result(errno);
+	return result(0);
+}
+
+static int do_tcp_watch(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, c, one = 1, err;
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16))
+		return result(errno);
+	printf("ready\n");
+	fflush(stdout);
+	err = wait_fd(fd, POLLIN);
+	if (err == ETIMEDOUT) {
+		puts("unseen");
+		return 1;
+	}
+	c = err ? -1 : accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return result(err ? err : errno);
+	puts("seen");
+	return 0;
+}
+
+static int do_udp_twice(const char *host, const char *port, int gap_ms,
+			const char *m1, const char *m2)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err[2];
+
+	make_addr(host, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
+		return result(errno);
+	err[0] = send(fd, m1, strlen(m1), 0) < 0 ? errno : 0;
+	usleep(gap_ms * 1000);
+	err[1] = send(fd, m2, strlen(m2), 0) < 0 ? errno : 0;
+	printf("%s %s\n", err[0] ? errno_name(err[0]) : "ok",
+	       err[1] ? errno_name(err[1]) : "ok");
+	return err[0] || err[1];
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -1287,5 +1374,13 @@ int main(int argc, char **argv)
 		return do_connect_bound(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[0], "sendto-bound"))
 		return do_sendto_bound(argv[1], argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[0], "udp-send"))
+		return do_udp_send(argv[1], argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[0], "tcp-watch"))
+		return do_tcp_watch(argv[1], argv[2]);
+	if (argc == 4 && !strcmp(argv[0], "udp-recv"))
+		return do_udp_recv(argv[1], argv[2], argv[3]);
+	if (argc == 6 && !strcmp(argv[0], "udp-twice"))
+		return do_udp_twice(argv[1], argv[2], atoi(argv[3]), argv[4], argv[5]);
 	return usage("usage");
 }

@@ -190,7 +190,8 @@ static void test_valid_policy(void)
 	CHECK(!strcmp(summary,
 		      "web: enforce; egress default deny, 3 rules, 4 addresses; "
 		      "ingress default deny, 1 rule, 1 address; "
-		      "devices default deny, 2 rules; selector 1 annotation"),
+		      "devices default deny, 2 rules; sockets: no raw, no packet; "
+			       "selector 1 annotation"),
 	      "summary: %s", summary);
 	policy_summary(p, summary, 10);
 	CHECK(!strcmp(summary, "web: enfo"), "truncated summary: %s", summary);
@@ -280,8 +281,38 @@ static void test_valid_edge_cases(void)
 	policy_summary(p, summary, sizeof(summary));
 	CHECK(strstr(summary, ": audit; egress default allow, 0 rules; "
 			      "ingress default allow, 4 rules, 3 addresses; "
-			      "devices default allow, 4 rules; no selector"),
+			      "devices default allow, 4 rules; sockets: no raw, no packet; "
+		     "no selector"),
 	      "summary: %s", summary);
+	policy_free(p);
+}
+
+static void test_sockets_section(void)
+{
+	struct diags d = { 0 };
+	struct policy *p = NULL;
+	int err;
+
+	err = parse_quoted("s.json",
+			   "{'version': 1, 'name': 's', 'sockets': {'comment': 'a network tool',\n"
+			   " 'raw': ['icmp', 'icmpv6'], 'families': ['packet', 'any']}}",
+			   &p, &d);
+	CHECK(err == 0 && p, "sockets section parses: %d", err);
+	print_diags(&d);
+	diags_free(&d);
+	if (!p)
+		return;
+	CHECK(p->sockets.present && p->sockets.nraw == 2 && p->sockets.nfamilies == 2,
+	      "entries: %zu raw, %zu families", p->sockets.nraw, p->sockets.nfamilies);
+	CHECK(p->sockets.raw[0].value == IPPROTO_ICMP &&
+		      p->sockets.raw[1].value == IPPROTO_ICMPV6,
+	      "raw protocols in order");
+	CHECK(p->sockets.families[0].value == 17 &&
+		      p->sockets.families[1].value == POLICY_SOCKETS_ANY,
+	      "families: packet is 17, then any");
+	CHECK(p->sockets.families[0].pos.line == 2 && p->sockets.families[0].pos.col == 42,
+	      "position of families[0]: %u:%u", p->sockets.families[0].pos.line,
+	      p->sockets.families[0].pos.col);
 	policy_free(p);
 }
 
@@ -289,7 +320,7 @@ static void test_minimal_policy(void)
 {
 	struct diags d = { 0 };
 	struct policy *p = NULL;
-	char summary[128];
+	char summary[256];
 	int err;
 
 	err = parse_quoted("min.json", "{'name': 'min', 'version': 1}", &p, &d);
@@ -301,8 +332,11 @@ static void test_minimal_policy(void)
 	      "absent sections");
 	policy_summary(p, summary, sizeof(summary));
 	CHECK(!strcmp(summary, "min: enforce; egress unrestricted; ingress "
-			       "unrestricted; devices unrestricted; no selector"),
+			       "unrestricted; devices unrestricted; sockets: no raw, no packet; "
+			       "no selector"),
 	      "summary: %s", summary);
+	CHECK(!p->sockets.present && !p->sockets.nraw && !p->sockets.nfamilies,
+	      "absent sockets section: no raw sockets, no more families");
 	policy_free(p);
 }
 
@@ -385,7 +419,7 @@ static const struct bad_case bad_cases[] = {
 	  1, 29, "duplicate key \"name\" (first on line 1)" },
 	{ "unknown top-level key",
 	  HEAD "'egres': {}}",
-	  1, 29, "unknown key \"egres\" (expected one of: version, name, mode, selector, egress, ingress, devices, comment)" },
+	  1, 29, "unknown key \"egres\" (expected one of: version, name, mode, selector, egress, ingress, devices, sockets, comment)" },
 	{ "bad mode",
 	  HEAD "'mode': 'strict'}",
 	  1, 37, "mode: expected \"enforce\" or \"audit\", got \"strict\"" },
@@ -575,6 +609,33 @@ static const struct bad_case bad_cases[] = {
 	{ "columns count characters",
 	  HEAD "'comment': '\xc3\xa9" "t\xc3\xa9" "', 'x': 1}",
 	  1, 47, "unknown key \"x\"" },
+	{ "unknown sockets key",
+	  HEAD "'sockets': {'packet': 'allow'}}",
+	  1, 41, "sockets: unknown key \"packet\" (expected one of: raw, families, comment)" },
+	{ "raw protocol sctp",
+	  HEAD "'sockets': {'raw': ['sctp']}}",
+	  1, 49, "sockets.raw[0]: expected \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"any\", got \"sctp\"" },
+	{ "unknown family",
+	  HEAD "'sockets': {'families': ['pakcet']}}",
+	  1, 54, "sockets.families[0]: unknown address family \"pakcet\"" },
+	{ "family always allowed",
+	  HEAD "'sockets': {'families': ['inet']}}",
+	  1, 54, "sockets.families[0]: \"inet\" is always allowed" },
+	{ "empty raw list",
+	  HEAD "'sockets': {'raw': []}}",
+	  1, 48, "sockets.raw: empty list (omit the key to allow none)" },
+	{ "family listed twice",
+	  HEAD "'sockets': {'families': ['packet', 'xdp', 'packet']}}",
+	  1, 71, "sockets.families[2]: \"packet\" is listed already (line 1)" },
+	{ "sockets not an object",
+	  HEAD "'sockets': []}",
+	  1, 40, "sockets: expected an object, got an array" },
+	{ "raw not a list",
+	  HEAD "'sockets': {'raw': 'icmp'}}",
+	  1, 48, "sockets.raw: expected an array, got a string" },
+	{ "family by number",
+	  HEAD "'sockets': {'families': [17]}}",
+	  1, 54, "sockets.families[0]: expected a string, got a number" },
 	{ "error on a later line",
 	  "{\n  'version': 1,\n  'name': 't',\n  'egress': {\n    'default': 'deny',\n    'rules': [\n\t{'action': 'allow', 'to': ['10.0.0.0/8', '10.0.0.1/33']}\n    ]\n  }\n}",
 	  7, 43, "egress.rules[0].to[1]: prefix length 33 is out of range for IPv4 (0-32)" },
@@ -863,6 +924,7 @@ int main(void)
 	test_valid_policy();
 	test_valid_edge_cases();
 	test_minimal_policy();
+	test_sockets_section();
 	test_bad_policies();
 	test_all_errors_reported();
 	test_error_limit();
