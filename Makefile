@@ -38,7 +38,7 @@ SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 DIGESTS = $(patsubst bpf/%.bpf.c,$(OUT)/%.digest.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*.c))
-HELPERS += $(OUT)/tests/probe-static
+HELPERS += $(OUT)/tests/probe-static $(OUT)/tests/attack-static
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
 # The BPF object is an intermediate of the skeleton; tests load it too.
@@ -99,6 +99,10 @@ $(OUT)/tests/%: tests/helpers/%.c | $(OUT)/tests
 
 # The probe inside busybox containers (tests/e2e, make demo): no libc there.
 $(OUT)/tests/probe-static: tests/helpers/probe.c | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
+$(OUT)/tests/attack-static: tests/helpers/attack.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 

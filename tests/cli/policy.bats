@@ -45,6 +45,26 @@ JSON
 	[[ "${lines[5]}" == "devices c:1:5:r: deny by devices.default" ]]
 }
 
+@test "explain judges socket creation: raw protocols and address families" {
+	run "$CGFENCE" explain --policy "$REPO/policies/nettools.json" \
+		--socket inet:raw:icmp --socket inet6:raw:icmpv6 --socket inet:raw:tcp \
+		--socket packet:raw --socket vsock:stream --socket inet:stream
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "socket inet:raw:icmp: allow by sockets.raw[0] ($REPO/policies/nettools.json:6)" ]
+	[ "${lines[1]}" = "socket inet6:raw:icmpv6: allow by sockets.raw[1] ($REPO/policies/nettools.json:6)" ]
+	[ "${lines[2]}" = "socket inet:raw:tcp: deny by sockets.raw (raw sockets of this protocol are not listed)" ]
+	[[ "${lines[3]}" == "socket packet:raw: deny by sockets.families (not listed"* ]]
+	[[ "${lines[4]}" == "socket vsock:stream: deny by sockets.families"* ]]
+	[ "${lines[5]}" = "socket inet:stream: allow (always allowed)" ]
+	printf '{"version": 1, "name": "sniffer", "sockets": {"families": ["packet"]}}\n' >"$BATS_TEST_TMPDIR/s.json"
+	run "$CGFENCE" explain --policy "$BATS_TEST_TMPDIR/s.json" --socket packet:dgram
+	[ "$output" = "socket packet:dgram: allow by sockets.families[0] ($BATS_TEST_TMPDIR/s.json:1) [packet sockets pass no egress or ingress rule]" ]
+	run "$CGFENCE" explain --policy "$BATS_TEST_TMPDIR/s.json" --socket packet
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--socket 'packet': expected FAMILY:TYPE[:PROTOCOL]"* ]]
+}
+
 @test "explain rejects malformed queries" {
 	run "$CGFENCE" explain --policy "$REPO/policies/web.json" --egress 10.0.0.1/tcp
 	[ "$status" -eq 2 ]

@@ -75,6 +75,7 @@ build_rootfs() {
 		ln -sf busybox "$dir/bin/$applet"
 	done
 	cp "$PROBE_STATIC" "$dir/probe"
+	cp "$OUT/tests/attack-static" "$dir/attack"
 }
 
 # policy NAME JSON-BODY: writes $POLICY_DIR/NAME.json; the body is the rest

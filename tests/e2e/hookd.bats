@@ -356,7 +356,8 @@ wait_served() {
 	# What another cgfence build leaves pinned: its own digest in cgf_meta.
 	meta="$BPFFS/obj/map_cgf_meta"
 	value=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value | join(" ")')
-	other=$(echo "$value" | awk '{ $NF = ($NF == "0xff") ? "0x00" : "0xff"; print }') # the digest ends the value
+	# struct cgf_meta: abi_version, last_epoch, then the 32-byte digest
+	other=$(echo "$value" | awk '{ $40 = ($40 == "0xff") ? "0x00" : "0xff"; print }')
 	bpftool map update pinned "$meta" key 0 0 0 0 value $other
 	before=$(stat -c %i "$BPFFS/obj")
 	# A hookd started now (an upgrade) whose first request is a poststop...
