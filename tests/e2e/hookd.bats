@@ -376,7 +376,8 @@ wait_served() {
 	wait $pid 2>/dev/null || true
 	[ "$status" -eq 0 ]
 	[ "$after" != "$before" ]
-	[ "$restored" = "$value" ]
+	# this build's digest again (the epoch counter starts anew with the object)
+	[ "$(echo "$restored" | cut -d' ' -f9-40)" = "$(echo "$value" | cut -d' ' -f9-40)" ]
 	assert_nothing_pinned
 }
 

@@ -502,4 +502,19 @@ marker() {
 		assert_attack ok udp-cmsg $dst $bad tos
 		assert_attack ok uring $dst $bad udp
 	done
+	# MPTCP (whose subflows are kernel TCP sockets): judged at connect.
+	mptcp_connect() { # ADDR PORT [CGROUP]
+		python3 -c 'import socket, sys
+if len(sys.argv) > 3: open(sys.argv[3] + "/cgroup.procs", "w").write("0")
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM, 262)
+s.settimeout(2)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); s.send(b"x"); print("ok" if s.recv(1) else "EOF")
+except OSError as e:
+    print(e.strerror)' "$@"
+	}
+	[ "$(mptcp_connect 127.0.0.1 $ok "$cg")" = ok ]
+	[ "$(mptcp_connect 127.0.0.1 $bad "$cg")" = "Operation not permitted" ]
+	[ "$(mptcp_connect ::1 $bad "$cg")" = "Operation not permitted" ]
+	[ "$(mptcp_connect 127.0.0.1 $bad)" = ok ]
 }
