@@ -1035,34 +1035,59 @@ CGF_INLINE int cgf_is_udp_dgram(const struct bpf_sock *sk)
 	       (sk->protocol == IPPROTO_UDP || sk->protocol == IPPROTO_UDPLITE);
 }
 
+/*
+ * A TCP or UDP socket's packet whose header is not the plain one (IPv4
+ * options, IPv6 extension headers: what setsockopt or a control message
+ * adds, or what a server echoes of its client's options). It goes where
+ * the socket goes, which its judgement saw, unless it carries a source
+ * route; a header chain the walk cannot follow is refused too.
+ * Returns -1 when the socket's own verdict stands.
+ */
+CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
+					const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_EGRESS,
+				 .direction = CGF_DIR_EGRESS };
+	struct cgf_packet pk = {};
+	int err = cgf_parse(skb, &pk);
+
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	if (err == CGF_UNRESOLVED)
+		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_BAD_HEADERS);
+	if (pk.source_routed)
+		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_SOURCE_ROUTE);
+	return -1;
+}
+
 SEC("cgroup_skb/egress")
 int cgf_egress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
 	struct bpf_sock *sk = NULL;
 	int owner = cgf_packet_owner(skb, &cfg, &sk);
+	int verdict;
 
 	if (owner == CGF_OWNER_PASS)
 		return SK_PASS;
-	/*
-	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
-	 * which connect4/6 of this same cgroup judged before the SYN was
-	 * built; everything else is an established, accepted or closing
-	 * connection. So a TCP packet needs no work here, as long as its
-	 * header goes where the socket does (no source route). UDP: unconnected
-	 * sends were judged by sendmsg4/6, per datagram.
-	 */
-	if (owner == CGF_OWNER_SOCKET && cgf_is_tcp_stream(sk) &&
-	    cgf_headers_plain(skb, IPPROTO_TCP))
-		return SK_PASS;
-	if (owner == CGF_OWNER_SOCKET && cgf_is_udp_dgram(sk) &&
-	    cgf_headers_plain(skb, sk->protocol)) {
-		if (sk->state != BPF_TCP_ESTABLISHED)
+	if (owner == CGF_OWNER_SOCKET && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
+		if (!cgf_headers_plain(skb, sk->protocol)) {
+			verdict = cgf_check_socket_headers(skb, cfg);
+			if (verdict >= 0)
+				return verdict;
+		}
+		/*
+		 * TCP: a connection starts with connect() (or a Fast Open
+		 * sendmsg), which connect4/6 of this same cgroup judged before
+		 * the SYN was built, or with a SYN ingress judged; everything
+		 * else is an established, accepted or closing connection. UDP:
+		 * unconnected sends were judged by sendmsg4/6, per datagram.
+		 */
+		if (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED)
 			return SK_PASS;
 		return cgf_judge_connected(skb, sk, cfg);
 	}
-	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, unusual
-	 * headers: judged from the packet. */
+	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */
 	return cgf_judge_packet(skb, sk, cfg, CGF_DIR_EGRESS);
 }
 

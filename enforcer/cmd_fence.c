@@ -198,7 +198,7 @@ int cmd_apply(int argc, char **argv)
 				      .event_budget = o.event_budget,
 				      .without_bpf_lsm = o.without_bpf_lsm };
 	if (o.without_bpf_lsm && fence_needs_bpf_lsm(&st, cp))
-		log_error("warning: %s: the address families policy %s refuses (packet sockets and the like) are not refused: the BPF LSM is %s",
+		log_error("warning: %s: policy %s refuses packet sockets and other address families, but nothing refuses them here: the BPF LSM is %s",
 			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
 	state_close(&st);

@@ -467,6 +467,9 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 			goto out;
 		}
 		req.without_bpf_lsm = true;
+		ev.families_fenced_by = "no-cap-net-raw";
+	} else if (cp->hdr.sockets.families != CGF_ALL_FAMILIES) {
+		ev.families_fenced_by = "bpf-lsm";
 	}
 	err = fence_apply(st, &req, &res);
 	hook_state_close(o, st);

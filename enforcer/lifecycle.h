@@ -11,7 +11,7 @@
  *    "source": "hook", "container_id": "web-1",
  *    "cgroup": "/sys/fs/cgroup/web-1", "cgroup_id": 4242,
  *    "policy": "web", "policy_id": 2864434397, "mode": "enforce",
- *    "selected_by": "annotation"}
+ *    "selected_by": "annotation", "families_fenced_by": "bpf-lsm"}
  *
  * Absent values are null (unconfined containers have no policy; a removal
  * found by gc may have no container id).
@@ -40,6 +40,9 @@ struct lifecycle_event {
 	uint32_t policy_id; /* 0 when none */
 	const char *mode; /* "enforce", "audit" or NULL */
 	const char *selected_by; /* hook only: annotation|selector|default|none */
+	/* What refuses the address families the policy refuses: "bpf-lsm",
+	 * "no-cap-net-raw" (the hook, without the BPF LSM), or NULL. */
+	const char *families_fenced_by;
 	const char *reason; /* optional free text */
 };
 

@@ -48,6 +48,13 @@ allow_port_policy() {
 	[ "$(hookd_served)" -eq $((served + 2)) ]
 	run lifecycle ".event == \"applied\" and .container_id == \"$(container_id x)\""
 	[[ "$output" == *'"policy":"e2e-x"'*'"mode":"enforce","selected_by":"annotation"'* ]]
+	# what keeps packet sockets out of it: the BPF LSM, or (without it) the
+	# capability the container was not given
+	if [[ "$("$CGFENCE" status --bpffs "$BPFFS")" == *"fenced by the BPF LSM"* ]]; then
+		[[ "$output" == *'"families_fenced_by":"bpf-lsm"'* ]]
+	else
+		[[ "$output" == *'"families_fenced_by":"no-cap-net-raw"'* ]]
+	fi
 }
 
 @test "packet sockets: a container without CAP_NET_RAW opens none; one holding it runs only where the BPF LSM refuses them" {

@@ -41,6 +41,9 @@
  *                               do_lsrr); udp: IP_OPTIONS + sendto MARKER,
  *                               tcp: IP_OPTIONS + connect (MARKER sent once
  *                               connected), cmsg: sendmsg with IP_RETOPTS
+ *   rr-request ADDR PORT        TCP with an IPv4 record-route option (which
+ *                               the server's replies echo): one-byte request
+ *                               and reply
  *   v6-chain ADDR PORT N MARKER udp|syn
  *                               IPPROTO_RAW IPv6 packet: N Destination
  *                               Options headers, then UDP or a TCP SYN
@@ -950,6 +953,33 @@ static int do_lsrr(const char *first, const char *final, const char *port,
 	return result(err);
 }
 
+/*
+ * A TCP request and reply from a socket whose IPv4 options carry a record
+ * route, which the server's replies echo (what a fenced server must still
+ * answer).
+ */
+static int do_rr_request(const char *host, const char *port)
+{
+	uint8_t opt[12] = { IPOPT_RR, 11, 4 }; /* room for two hops, then END */
+	struct sockaddr_storage dst;
+	char byte = 'x';
+	socklen_t len;
+	int fd, err;
+
+	make_addr(host, port, &dst, &len);
+	if (dst.ss_family != AF_INET)
+		return usage("rr-request: an IPv4 address");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof(opt)))
+		return result(errno);
+	err = connect_to(fd, &dst, len);
+	if (!err && send(fd, &byte, 1, 0) != 1)
+		err = errno;
+	if (!err)
+		err = await_reply(fd);
+	return result(err);
+}
+
 /* UDP with control messages */
 
 /* Adds the control message kind (tos|pktinfo|none) for family to msg. */
@@ -1374,6 +1404,8 @@ int main(int argc, char **argv)
 		return do_connect_bound(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[0], "sendto-bound"))
 		return do_sendto_bound(argv[1], argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[0], "rr-request"))
+		return do_rr_request(argv[1], argv[2]);
 	if (argc == 4 && !strcmp(argv[0], "udp-send"))
 		return do_udp_send(argv[1], argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[0], "tcp-watch"))

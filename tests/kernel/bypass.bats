@@ -367,6 +367,24 @@ marker() {
 	watch in udp-recv ::1 $bad "$m"
 	assert_attack ok v6-chain ::1 $bad 12 "$m" udp
 	assert_seen in seen
+	# A deny list: only UDP to the bad port is refused, everything else
+	# allowed. A chain too long to follow must not turn that datagram into
+	# "some other protocol", which the list would let through.
+	write_policy "$BATS_TEST_TMPDIR/q.json" "{\"version\": 1, \"name\": \"kt-v6deny\",
+	  \"sockets\": {\"raw\": [\"any\"]},
+	  \"egress\": {\"default\": \"allow\", \"rules\": [
+	    {\"action\": \"deny\", \"to\": [\"::1\"], \"protocol\": \"udp\", \"ports\": [$bad]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/q.json"
+	for n in 2 12; do
+		m=$(marker deny$n)
+		watch lo packet-watch lo "$m"
+		assert_attack EPERM --cgroup "$cg" v6-chain ::1 $bad $n "$m" udp
+		assert_seen lo unseen
+	done
+	m=$(marker allowed)
+	watch lo packet-watch lo "$m"
+	assert_attack ok --cgroup "$cg" v6-chain ::1 $ok 2 "$m" udp
+	assert_seen lo seen
 }
 
 @test "IPv6: a SYN behind a long header chain does not open a connection to a fenced listener" {
@@ -502,6 +520,10 @@ marker() {
 		assert_attack ok udp-cmsg $dst $bad tos
 		assert_attack ok uring $dst $bad udp
 	done
+	# A fenced server answers a client whose IP options its replies echo.
+	srv=$((ok + 2))
+	start_server tcp 127.0.0.1 $srv --cgroup "$cg"
+	assert_attack ok rr-request 127.0.0.1 $srv
 	# MPTCP (whose subflows are kernel TCP sockets): judged at connect.
 	mptcp_connect() { # ADDR PORT [CGROUP]
 		python3 -c 'import socket, sys
