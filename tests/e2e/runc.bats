@@ -50,7 +50,7 @@ allow_port_policy() {
 	[[ "$output" == *'"policy":"e2e-x"'*'"mode":"enforce","selected_by":"annotation"'* ]]
 	# what keeps packet sockets out of it: the BPF LSM, or (without it) the
 	# capability the container was not given
-	if [[ "$("$CGFENCE" status --bpffs "$BPFFS")" == *"fenced by the BPF LSM"* ]]; then
+	if [[ "$("$CGFENCE" status --bpffs "$BPFFS")" == *"socket families: fenced by the BPF LSM"* ]]; then
 		[[ "$output" == *'"families_fenced_by":"bpf-lsm"'* ]]
 	else
 		[[ "$output" == *'"families_fenced_by":"no-cap-net-raw"'* ]]
