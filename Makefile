@@ -93,16 +93,16 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(CORE_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(LDLIBS_CORE) -o $@
 
-$(OUT)/tests/%: tests/helpers/%.c | $(OUT)/tests
+$(OUT)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # The probe inside busybox containers (tests/e2e, make demo): no libc there.
-$(OUT)/tests/probe-static: tests/helpers/probe.c | $(OUT)/tests
+$(OUT)/tests/probe-static: tests/helpers/probe.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
-$(OUT)/tests/attack-static: tests/helpers/attack.c | $(OUT)/tests
+$(OUT)/tests/attack-static: tests/helpers/attack.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 

@@ -347,6 +347,23 @@ CGF_INLINE void cgf_event_init(struct cgf_event *ev,
 	ev->cgroup_id = cfg->cgroup_id;
 }
 
+/*
+ * A denial's event, once counted against the cgroup's budget: NULL when
+ * over it (counted as suppressed), else the stats to emit it against.
+ */
+CGF_INLINE struct cgf_cgroup_stats *cgf_event_begin(const struct cgf_site *site,
+						    const struct cgf_cgroup_config *cfg,
+						    __u32 rule, __u8 action,
+						    struct cgf_event *ev)
+{
+	struct cgf_cgroup_stats *stats = cgf_stats_of(cfg->cgroup_id);
+
+	if (!stats || !cgf_within_budget(stats, cfg))
+		return NULL;
+	cgf_event_init(ev, cfg, site, rule, action);
+	return stats;
+}
+
 CGF_INLINE void cgf_report_flow(const struct cgf_site *site,
 				const struct cgf_cgroup_config *cfg,
 				const struct cgf_peer *p,
@@ -357,10 +374,9 @@ CGF_INLINE void cgf_report_flow(const struct cgf_site *site,
 
 	if (!j->denied)
 		return;
-	stats = cgf_stats_of(cfg->cgroup_id);
-	if (!stats || !cgf_within_budget(stats, cfg))
+	stats = cgf_event_begin(site, cfg, j->rule, j->action, &ev);
+	if (!stats)
 		return;
-	cgf_event_init(&ev, cfg, site, j->rule, j->action);
 	ev.family = p->family;
 	ev.protocol = p->protocol;
 	ev.port = p->port;
@@ -1180,10 +1196,9 @@ CGF_INLINE void cgf_report_socket(void *ctx, const struct cgf_cgroup_config *cfg
 	struct cgf_cgroup_stats *stats;
 	struct cgf_event ev = {};
 
-	stats = cgf_stats_of(cfg->cgroup_id);
-	if (!stats || !cgf_within_budget(stats, cfg))
+	stats = cgf_event_begin(&site, cfg, rule, action, &ev);
+	if (!stats)
 		return;
-	cgf_event_init(&ev, cfg, &site, rule, action);
 	ev.sock_family = family;
 	ev.sock_type = type;
 	ev.protocol = protocol;
@@ -1274,10 +1289,9 @@ CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
 	struct cgf_cgroup_stats *stats;
 	struct cgf_event ev = {};
 
-	stats = cgf_stats_of(cfg->cgroup_id);
-	if (!stats || !cgf_within_budget(stats, cfg))
+	stats = cgf_event_begin(&site, cfg, rule, action, &ev);
+	if (!stats)
 		return;
-	cgf_event_init(&ev, cfg, &site, rule, action);
 	ev.dev_type = ctx->access_type & 0xffff;
 	ev.dev_access = ctx->access_type >> 16;
 	ev.dev_major = ctx->major;
