@@ -18,7 +18,14 @@ endif
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit-function-declaration \
-	-D_GNU_SOURCE -Iinclude -Ienforcer -I$(OUT)
+	-D_GNU_SOURCE -Iinclude
+# Each folder of enforcer/ sees only itself and the folders below it:
+#   cmd/ (the commands) > kernel/ (libbpf, cgroups, privileges) > lib/ (pure)
+# lib/ also gets headers that stop the build where a pure module includes
+# libbpf ($(OUT)/no-libbpf), and never the skeleton.
+LIB_CFLAGS = -I$(OUT)/no-libbpf -Ienforcer/lib
+KERNEL_CFLAGS = -Ienforcer/lib -Ienforcer/kernel -I$(OUT)
+CMD_CFLAGS = $(KERNEL_CFLAGS) -Ienforcer/cmd
 LDLIBS_CORE = -lcjson
 # The kernel-facing libraries are linked statically: the hook runs twice per
 # container start, and dynamic relocation of libbpf and libelf costs 0.2 ms
@@ -26,18 +33,18 @@ LDLIBS_CORE = -lcjson
 LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -Wl,-Bdynamic -lcjson
 BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
-# Pure modules: no libbpf, unit-tested without root.
-CORE_SRCS = enforcer/diag.c enforcer/policy.c enforcer/compile.c enforcer/sha256.c enforcer/util.c enforcer/audit.c
-CORE_SRCS += enforcer/policy_dir.c enforcer/oci_state.c enforcer/lifecycle.c enforcer/delta.c enforcer/socknames.c
-CORE_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(CORE_SRCS))
-# Modules that talk to the kernel.
-KERNEL_SRCS = $(filter-out $(CORE_SRCS) enforcer/main.c,$(wildcard enforcer/*.c))
-KERNEL_OBJS = $(patsubst enforcer/%.c,$(OUT)/%.o,$(KERNEL_SRCS))
+# Sources by folder (see CFLAGS above).
+LIB_SRCS = $(wildcard enforcer/lib/*.c)
+KERNEL_SRCS = $(wildcard enforcer/kernel/*.c)
+CMD_SRCS = $(wildcard enforcer/cmd/*.c)
+LIB_OBJS = $(patsubst enforcer/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
+KERNEL_OBJS = $(patsubst enforcer/kernel/%.c,$(OUT)/kernel/%.o,$(KERNEL_SRCS))
+CMD_OBJS = $(patsubst enforcer/cmd/%.c,$(OUT)/cmd/%.o,$(CMD_SRCS))
 BPF_SRCS = $(wildcard bpf/*.bpf.c)
 SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 DIGESTS = $(patsubst bpf/%.bpf.c,$(OUT)/%.digest.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
-HELPERS = $(patsubst tests/helpers/%.c,$(OUT)/tests/%,$(wildcard tests/helpers/*.c))
+HELPERS = $(patsubst tests/probes/%.c,$(OUT)/tests/%,$(wildcard tests/probes/*.c))
 HELPERS += $(OUT)/tests/probe-static $(OUT)/tests/attack-static
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
@@ -59,9 +66,26 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
-$(OUT)/%.o: enforcer/%.c $(wildcard include/*.h enforcer/*.h) | $(OUT)/tests
+# What a pure module gets where it includes libbpf.
+NO_LIBBPF = $(addprefix $(OUT)/no-libbpf/bpf/,libbpf.h bpf.h btf.h)
+$(NO_LIBBPF):
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#error "enforcer/lib/ is pure: no libbpf (move the module to enforcer/kernel/)"' >$@
+
+$(OUT)/lib/%.o: enforcer/lib/%.c $(wildcard include/*.h enforcer/lib/*.h) | $(NO_LIBBPF)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+$(OUT)/kernel/%.o: enforcer/kernel/%.c $(wildcard include/*.h enforcer/lib/*.h enforcer/kernel/*.h) $(SKELS) $(DIGESTS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS) $(DIGESTS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CMD_CFLAGS) -c $< -o $@
 
 # SHA-256 of the object the skeleton embeds, which the pinned state records:
 # computed once here rather than by every hook run (0.8 ms).
@@ -69,9 +93,7 @@ $(OUT)/%.digest.h: $(OUT)/%.bpf.o
 	$(call msg,DIGEST,$@)
 	$(Q)sha256sum $< | sed -E 's/^([0-9a-f]{64}).*/\1/; s/(..)/0x\1, /g; s/^/#define CGF_ELF_SHA256 { /; s/, $$/ }/' > $@.tmp && mv $@.tmp $@
 
-$(KERNEL_OBJS) $(OUT)/main.o: $(SKELS) $(DIGESTS)
-
-$(OUT)/cgfence: $(OUT)/main.o $(CORE_OBJS) $(KERNEL_OBJS)
+$(OUT)/cgfence: $(CMD_OBJS) $(KERNEL_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -85,24 +107,24 @@ CLIENT_CFLAGS = -static -nostdlib -ffreestanding -fno-stack-protector -fno-built
 else
 CLIENT_CFLAGS = -static
 endif
-$(OUT)/cgfence-hook: $(CLIENT_SRCS) enforcer/client/rt.h enforcer/hookd_proto.h | $(OUT)/tests
+$(OUT)/cgfence-hook: $(CLIENT_SRCS) enforcer/client/rt.h enforcer/lib/hookd_proto.h | $(OUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CLIENT_CFLAGS) $(CLIENT_SRCS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Ienforcer/lib $(CLIENT_CFLAGS) $(CLIENT_SRCS) -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(LDLIBS_CORE) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LIB_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS_CORE) -o $@
 
-$(OUT)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
+$(OUT)/tests/%: tests/probes/%.c $(wildcard tests/probes/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # The probe inside busybox containers (tests/e2e, make demo): no libc there.
-$(OUT)/tests/probe-static: tests/helpers/probe.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
+$(OUT)/tests/probe-static: tests/probes/probe.c $(wildcard tests/probes/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
-$(OUT)/tests/attack-static: tests/helpers/attack.c $(wildcard tests/helpers/*.h) | $(OUT)/tests
+$(OUT)/tests/attack-static: tests/probes/attack.c $(wildcard tests/probes/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
@@ -135,7 +157,7 @@ bench-smoke: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
 
 format:
-	clang-format -i enforcer/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/helpers/*.c tests/bench/*.c
+	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/probes/*.[ch] tests/bench/*.c
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units

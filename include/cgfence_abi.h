@@ -181,7 +181,7 @@ struct cgf_sockets {
  * Value of the policy header map, keyed by policy id. A policy's class
  * masks come in two banks (cgf_classes keys (policy id << 1) | bank) over
  * one LPM trie; `bank` names the one in force. Changing a policy in place
- * fills the other bank and then flips this field (see enforcer/delta.h).
+ * fills the other bank and then flips this field (see enforcer/lib/delta.h).
  */
 struct cgf_policy {
 	__u32 abi_version;

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <sys/un.h>
 
-#include "../hookd_proto.h"
+#include "hookd_proto.h"
 #include "rt.h"
 
 static const char usage[] =

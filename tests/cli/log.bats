@@ -2,7 +2,7 @@
 # cgfence log on a fixture: filters, table, JSON passthrough, summary.
 # Needs no root and no BPF.
 
-load ../helpers
+load ../common
 
 FIXTURE="$REPO/tests/fixtures/audit-sample.jsonl"
 

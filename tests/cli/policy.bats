@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # cgfence check and explain: no root, no kernel.
 
-load ../helpers
+load ../common
 
 @test "every policy in policies/ passes cgfence check" {
 	run "$CGFENCE" check "$REPO"/policies/*.json

@@ -3,7 +3,7 @@
 # test file (as an installed host runs them), with this test's policy
 # directory, bpffs directory and lifecycle log, and checks that nothing
 # stays pinned.
-# Loaded after ../helpers (TEST_ID, BPFFS, CGFENCE, start_server, ...).
+# Loaded after ../common (TEST_ID, BPFFS, CGFENCE, start_server, ...).
 
 PROBE_STATIC=$OUT/tests/probe-static
 

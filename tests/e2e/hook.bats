@@ -4,7 +4,7 @@
 # processes in the root or the runtime's own cgroup. Needs root; runs in
 # CI as root (nothing here skips itself).
 
-load ../helpers
+load ../common
 load e2e
 
 setup_file() {

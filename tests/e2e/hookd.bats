@@ -5,7 +5,7 @@
 # who may talk to hookd. Needs root; runs in CI as root (nothing here
 # skips itself).
 
-load ../helpers
+load ../common
 load e2e
 
 setup_file() {

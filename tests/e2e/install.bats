@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # make install: binary, hooks.d file pointing at it, example policies.
 
-load ../helpers
+load ../common
 
 install_to() {
 	make -C "$REPO" --no-print-directory install DESTDIR="$1" PREFIX=/opt/cgf OUT="$OUT"

@@ -4,7 +4,7 @@
 # put it, with paths pointed at this test file's directories. No registry
 # is needed. Needs root; runs in CI as root (nothing here skips itself).
 
-load ../helpers
+load ../common
 load e2e
 
 setup_file() {

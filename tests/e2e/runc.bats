@@ -3,7 +3,7 @@
 # bundle's createRuntime and poststop hooks. Needs root; runs in CI as root
 # (nothing here skips itself).
 
-load ../helpers
+load ../common
 load e2e
 
 setup_file() {

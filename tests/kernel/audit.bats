@@ -2,7 +2,7 @@
 # The audit trail: real denials -> perf buffer -> daemon -> audit log lines,
 # with budgets, gaps and rotation accounted for.
 
-load ../helpers
+load ../common
 
 setup_file() {
 	fence_setup_file

@@ -3,7 +3,7 @@
 # table is produced with a number for every system, and the run leaves
 # nothing behind. Timings are never asserted (they belong to make bench).
 
-load ../helpers
+load ../common
 
 setup_file() {
 	export SMOKE_LOG="$BATS_FILE_TMPDIR/smoke.log"

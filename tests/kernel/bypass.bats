@@ -5,7 +5,7 @@
 # each probe is also run unfenced, to show that it works. Loopback and
 # namespaces the tests make only. Needs root; nothing here skips itself.
 
-load ../helpers
+load ../common
 
 ATTACK=$OUT/tests/attack
 

@@ -2,7 +2,7 @@
 # Kernel tests: real cgroups, real programs, real sockets and devices.
 # Needs root; runs in CI as root (nothing here skips itself).
 
-load ../helpers
+load ../common
 
 setup_file() {
 	fence_setup_file

@@ -2,7 +2,7 @@
 # Least privilege: what /proc shows about the running daemon, and what
 # happens when it tries a syscall outside its allow-list.
 
-load ../helpers
+load ../common
 
 setup_file() {
 	fence_setup_file

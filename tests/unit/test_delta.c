@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * In-place policy changes (enforcer/delta.c). Random policies change one
+ * In-place policy changes (enforcer/lib/delta.c). Random policies change one
  * rule at a time, in chains, sometimes completely; each plan is replayed on
  * a model of the kernel tables one write at a time, and:
  *   - after every write before the flip, the active bank still gives the

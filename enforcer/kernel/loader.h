@@ -19,7 +19,7 @@
 
 #define CGF_DEFAULT_BPFFS_DIR "/sys/fs/bpf/cgfence"
 #define CGF_DEFAULT_LOCK_TIMEOUT_MS 10000
-/* User-space mirrors of the kernel tables (enforcer/delta.h); like bpffs,
+/* User-space mirrors of the kernel tables (enforcer/lib/delta.h); like bpffs,
  * gone at reboot. Without it policies change by rebuild. */
 #define CGF_RUN_DIR "/run/cgfence"
 

@@ -116,7 +116,7 @@ static uint8_t pkt[70000];
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "attack: %s (see the top of tests/helpers/attack.c)\n", why);
+	fprintf(stderr, "attack: %s (see the top of tests/probes/attack.c)\n", why);
 	return 2;
 }
 

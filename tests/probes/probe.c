@@ -228,6 +228,6 @@ int main(int argc, char **argv)
 		return do_open(argv[1], argv[2]);
 	if (argc == 3 && !strcmp(argv[0], "stall-unix"))
 		return do_stall_unix(argv[1], atoi(argv[2]));
-	fprintf(stderr, "usage: see the comment at the top of tests/helpers/probe.c\n");
+	fprintf(stderr, "usage: see the comment at the top of tests/probes/probe.c\n");
 	return 2;
 }
