@@ -66,6 +66,15 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
+# The version `cgfence --version` prints: git's description of the tree;
+# rewritten only when it changes, so that it rebuilds only what prints it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+$(OUT)/version.h: FORCE | $(OUT)/tests
+	$(Q)echo '#define CGF_VERSION "$(VERSION)"' >$@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+.PHONY: FORCE
+FORCE:
+
 # What a pure module gets where it includes libbpf.
 NO_LIBBPF = $(addprefix $(OUT)/no-libbpf/bpf/,libbpf.h bpf.h btf.h)
 $(NO_LIBBPF):
@@ -82,7 +91,7 @@ $(OUT)/kernel/%.o: enforcer/kernel/%.c $(wildcard include/*.h enforcer/lib/*.h e
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
 
-$(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS) $(DIGESTS)
+$(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS) $(DIGESTS) $(OUT)/version.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(CMD_CFLAGS) -c $< -o $@
@@ -107,9 +116,9 @@ CLIENT_CFLAGS = -static -nostdlib -ffreestanding -fno-stack-protector -fno-built
 else
 CLIENT_CFLAGS = -static
 endif
-$(OUT)/cgfence-hook: $(CLIENT_SRCS) enforcer/client/rt.h enforcer/lib/hookd_proto.h | $(OUT)/tests
+$(OUT)/cgfence-hook: $(CLIENT_SRCS) enforcer/client/rt.h enforcer/lib/hookd_proto.h $(OUT)/version.h | $(OUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Ienforcer/lib $(CLIENT_CFLAGS) $(CLIENT_SRCS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Ienforcer/lib -I$(OUT) $(CLIENT_CFLAGS) $(CLIENT_SRCS) -o $@
 
 $(OUT)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "hookd_proto.h"
+#include "version.h"
 #include "rt.h"
 
 static const char usage[] =
@@ -241,6 +242,12 @@ int main(int argc, char **argv, char **envp)
 	for (int i = 1; i < argc; i++) {
 		if (rt_streq(argv[i], "--help") || rt_streq(argv[i], "-h")) {
 			write_all(1, usage, sizeof(usage) - 1);
+			return 0;
+		}
+		if (rt_streq(argv[i], "--version")) {
+			static const char version[] = "cgfence-hook " CGF_VERSION "\n";
+
+			write_all(1, version, sizeof(version) - 1);
 			return 0;
 		}
 		if (rt_streq(argv[i], "--socket") && i + 1 < argc) {

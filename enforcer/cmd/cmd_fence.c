@@ -36,6 +36,7 @@ struct fence_opts {
 static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			    const char *usage)
 {
+	unsigned long long n;
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -77,11 +78,12 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			o->without_bpf_lsm = true;
 			break;
 		case 'e':
-			o->event_budget = strtoul(optarg, NULL, 10);
-			if (o->event_budget < 1) {
-				log_error("--event-budget: expected a number of events per second >= 1");
+			if (parse_uint(optarg, 1, UINT32_MAX, &n)) {
+				log_error("--event-budget '%s': expected a number of events per second, 1 to %u",
+					  optarg, UINT32_MAX);
 				return -1;
 			}
+			o->event_budget = n;
 			break;
 		case 'l':
 			if (optarg[0] != '/') {

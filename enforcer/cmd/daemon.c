@@ -252,6 +252,7 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 
 int cmd_daemon(int argc, char **argv)
 {
+	unsigned long long n;
 	static const struct option opts[] = {
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "log", required_argument, NULL, 'l' },
@@ -277,11 +278,12 @@ int cmd_daemon(int argc, char **argv)
 			d.log_path = optarg;
 			break;
 		case 's':
-			d.stats_interval_s = atoi(optarg);
-			if (d.stats_interval_s < 1) {
-				log_error("--stats-interval: expected a number of seconds >= 1");
+			if (parse_uint(optarg, 1, 86400, &n)) {
+				log_error("--stats-interval '%s': expected a number of seconds, 1 to 86400",
+					  optarg);
 				return 2;
 			}
+			d.stats_interval_s = n;
 			break;
 		case 'L':
 			d.seccomp_log = true;

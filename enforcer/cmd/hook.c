@@ -124,7 +124,7 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 		"the argument, or else from the state's status (creating, stopped).\n"
 		"Once its BPF work is done it drops all capabilities and confines its\n"
 		"syscalls; --seccomp-log logs instead of killing on a syscall outside the list.\n";
-	char *end;
+	unsigned long long n;
 	int c;
 
 	optind = 0; /* hookd parses one request after another */
@@ -144,11 +144,11 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 			o->lifecycle_log = optarg;
 			break;
 		case 't':
-			o->timeout_s = strtoul(optarg, &end, 10);
-			if (*end || !o->timeout_s || o->timeout_s > 3600) {
-				log_error("hook: --timeout: expected 1 to 3600 seconds");
+			if (parse_uint(optarg, 1, 3600, &n)) {
+				log_error("hook: --timeout '%s': expected 1 to 3600 seconds", optarg);
 				return -1;
 			}
+			o->timeout_s = n;
 			break;
 		case 'L':
 			o->seccomp_log = true;

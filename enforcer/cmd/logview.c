@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "commands.h"
 #include "daemon.h"
+#include "policy.h"
 #include "util.h"
 
 struct log_filter {
@@ -154,19 +155,24 @@ static int is_denial(const char *type)
 static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 {
 	int y, mo, d, h = 0, mi = 0, sec = 0, used = 0, n;
-	char *end;
-	double amount = strtod(arg, &end);
-	int mult = 0;
+	size_t alen = strlen(arg);
+	char unit = alen ? arg[alen - 1] : 0, digits[24];
+	unsigned long long amount;
+	int mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 :
+		   unit == 'd' ? 86400 : 0;
 
-	if (end != arg && end[0] && !end[1])
-		mult = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 :
-		       end[0] == 'd' ? 86400 : 0;
-	if (mult) {
+	/* A duration ago: whole units, at most about 100 years. */
+	if (mult && alen > 1 && alen < sizeof(digits)) {
 		struct timespec now;
 
+		memcpy(digits, arg, alen - 1);
+		digits[alen - 1] = '\0';
+		if (parse_uint(digits, 0, 3200000000ull / mult, &amount))
+			return -EINVAL;
 		clock_gettime(CLOCK_REALTIME, &now);
-		audit_format_time(((uint64_t)now.tv_sec - (uint64_t)(amount * mult)) *
-					  1000000000ull,
+		if (amount * mult > (unsigned long long)now.tv_sec)
+			return -EINVAL;
+		audit_format_time(((uint64_t)now.tv_sec - amount * mult) * 1000000000ull,
 				  out, len);
 		return 0;
 	}
@@ -192,24 +198,17 @@ static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 	return 0;
 }
 
-static int parse_cidr_arg(const char *arg, struct log_filter *f)
+/* The policy language's own parser: the same strict rules as a rule's "to". */
+static int parse_cidr_arg(const char *arg, struct log_filter *f, char *why,
+			  size_t why_len)
 {
-	char buf[64], *slash;
-	int max;
+	struct policy_cidr c;
 
-	snprintf(buf, sizeof(buf), "%s", arg);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, f->dest_addr) == 1)
-		f->dest_family = 4, max = 32;
-	else if (inet_pton(AF_INET6, buf, f->dest_addr) == 1)
-		f->dest_family = 6, max = 128;
-	else
+	if (policy_parse_cidr(arg, &c, why, why_len))
 		return -EINVAL;
-	f->dest_prefix = slash ? atoi(slash + 1) : max;
-	if (f->dest_prefix < 0 || f->dest_prefix > max)
-		return -EINVAL;
+	f->dest_family = c.family;
+	f->dest_prefix = c.prefixlen;
+	memcpy(f->dest_addr, c.addr, sizeof(c.addr));
 	f->has_dest = 1;
 	return 0;
 }
@@ -478,6 +477,8 @@ int cmd_log(int argc, char **argv)
 	};
 	struct log_view v = {};
 	const char *path = CGF_DEFAULT_AUDIT_LOG;
+	unsigned long long n;
+	char why[160];
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -506,17 +507,17 @@ int cmd_log(int argc, char **argv)
 			}
 			break;
 		case 'd':
-			if (parse_cidr_arg(optarg, &v.filter)) {
-				log_error("--dest %s: expected an address or CIDR", optarg);
+			if (parse_cidr_arg(optarg, &v.filter, why, sizeof(why))) {
+				log_error("--dest '%s': %s", optarg, why);
 				return 2;
 			}
 			break;
 		case 'P':
-			v.filter.port = atoi(optarg);
-			if (v.filter.port < 1 || v.filter.port > 65535) {
-				log_error("--port %s: expected 1-65535", optarg);
+			if (parse_uint(optarg, 1, 65535, &n)) {
+				log_error("--port '%s': expected a port, 1 to 65535", optarg);
 				return 2;
 			}
+			v.filter.port = n;
 			break;
 		case 'j':
 			v.json = 1;

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cgfence_abi.h"
+#include "cgfence.digest.h"
 #include "commands.h"
 #include "util.h"
+#include "version.h"
 
 struct command {
 	const char *name;
@@ -25,9 +28,20 @@ static const struct command commands[] = {
 	{ "log", cmd_log, "review the audit log" },
 };
 
+/* The version, and which BPF object this binary loads (and pins). */
+static void print_version(void)
+{
+	static const unsigned char digest[] = CGF_ELF_SHA256;
+
+	printf("cgfence %s\nBPF object sha256 ", CGF_VERSION);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		printf("%02x", digest[i]);
+	printf(", ABI %d\n", CGF_ABI_VERSION);
+}
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: cgfence [-v] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out, "usage: cgfence [-v] COMMAND [ARGS]   cgfence --version\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'cgfence COMMAND --help' describes a command.\n");
@@ -42,6 +56,9 @@ int main(int argc, char **argv)
 			log_verbose = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			print_version();
 			return 0;
 		} else {
 			log_error("unknown option '%s'", argv[i]);

@@ -688,7 +688,7 @@ static int parse_prefixlen(const char *s, unsigned int *out)
 }
 
 /* Fills c (all but pos) or writes the reason into why. */
-static int parse_cidr(const char *s, struct policy_cidr *c, char *why,
+int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
 		      size_t why_len)
 {
 	char addr[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN];
@@ -782,7 +782,7 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		s = expect_string(ctx, item, item_path);
 		if (!s)
 			continue;
-		if (parse_cidr(s, c, why, sizeof(why))) {
+		if (policy_parse_cidr(s, c, why, sizeof(why))) {
 			report(ctx, value_pos(ctx, item), "%s: %s", item_path,
 			       why);
 			continue;

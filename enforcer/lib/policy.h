@@ -115,6 +115,14 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d);
 struct policy *policy_ref(struct policy *p);
 void policy_free(struct policy *p);
 
+/*
+ * One CIDR or bare address as policies write it ("10.0.0.0/8", "fd00::1"),
+ * with the same strict checks (host bits, prefix length, IPv4-mapped);
+ * -EINVAL with the reason in why. For options that take addresses.
+ */
+int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
+		      size_t why_len);
+
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
 void policy_summary(const struct policy *p, char *buf, size_t len);
 

@@ -38,6 +38,14 @@ uint64_t clock_ns(clockid_t clock);
 /* Writes all of buf, retrying short writes and EINTR; 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
+/*
+ * A whole decimal number from min to max and nothing else: "5x", "-1", "",
+ * " 5", "0x10" and overflow are refused. 0, -EINVAL (not a number) or
+ * -ERANGE (outside min..max). Every numeric option goes through it.
+ */
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out);
+
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 
