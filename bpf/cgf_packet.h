@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Judging packets: raw, ICMP and other sockets from their headers, the
+ * answers to judged ICMP, connected UDP sockets, listeners, datagrams to
+ * unconnected UDP sockets.
+ */
+#ifndef CGF_BPF_CGF_PACKET_H
+#define CGF_BPF_CGF_PACKET_H
+
+#include "cgf_parse.h"
+#include "cgf_report.h"
+#include "cgf_verdicts.h"
+
+/*
+ * ICMPv6 the kernel sends itself from raw sockets of a network namespace
+ * made inside a fenced cgroup (its neighbour discovery and MLD sockets):
+ * the only packets of raw sockets not created by a fenced process that
+ * pass unjudged. A fenced process's own raw sockets are always judged.
+ */
+CGF_INLINE int cgf_icmp_is_kernel_own(const struct cgf_packet *pk)
+{
+	return pk->dst.protocol == IPPROTO_ICMPV6 &&
+	       ((pk->icmp_type >= ICMPV6_MLD_QUERY &&
+		 pk->icmp_type <= ICMPV6_NDISC_REDIRECT) ||
+		pk->icmp_type == ICMPV6_MLD2_REPORT);
+}
+
+CGF_INLINE int cgf_icmp_is_echo_reply(const struct cgf_packet *pk)
+{
+	if (pk->dst.protocol == IPPROTO_ICMP)
+		return pk->icmp_type == ICMP_ECHOREPLY;
+	return pk->dst.protocol == IPPROTO_ICMPV6 &&
+	       pk->icmp_type == ICMPV6_ECHO_REPLY;
+}
+
+CGF_INLINE int cgf_icmp_is_error(const struct cgf_packet *pk)
+{
+	if (pk->dst.protocol == IPPROTO_ICMP)
+		return pk->icmp_type == ICMP_DEST_UNREACH ||
+		       pk->icmp_type == ICMP_TIME_EXCEEDED ||
+		       pk->icmp_type == ICMP_PARAMETERPROB;
+	return pk->dst.protocol == IPPROTO_ICMPV6 &&
+	       pk->icmp_type <= ICMPV6_ERROR_MAX;
+}
+
+/* An ICMP peer as the flow table keys it: address and protocol, no port. */
+CGF_INLINE void cgf_icmp_flow_key(struct cgf_flow_key *k, __u64 cookie,
+				  const struct cgf_peer *p)
+{
+	cgf_flow_key(k, cookie, p, 0);
+}
+
+/*
+ * An echo reply or an ICMP error arriving at a raw or ICMP socket passes
+ * unjudged only when it answers what that socket sent to a peer a
+ * judgement allowed: the reply comes from that peer, the error quotes a
+ * packet to it. Anything else is judged by its source.
+ */
+CGF_INLINE int cgf_icmp_answers_flow(struct __sk_buff *skb,
+				     const struct cgf_packet *pk, __u32 epoch)
+{
+	struct cgf_flow_key fk;
+	struct cgf_peer peer = pk->src;
+	__u32 inner = pk->l4_off + ICMP_ERROR_INNER_OFF;
+
+	if (cgf_icmp_is_error(pk)) {
+		__u32 quoted[4];
+
+		/* the quoted packet's destination: our flow's peer */
+		if (pk->src.family == 4) {
+			if (bpf_skb_load_bytes(skb, inner + 16, quoted, 4))
+				return 0;
+			cgf_peer_ip4(&peer, quoted[0]);
+		} else {
+			if (bpf_skb_load_bytes(skb, inner + 24, quoted, 16))
+				return 0;
+			cgf_peer_ip6(&peer, quoted);
+		}
+		peer.protocol = pk->src.protocol;
+	} else if (!cgf_icmp_is_echo_reply(pk)) {
+		return 0;
+	}
+	cgf_icmp_flow_key(&fk, bpf_get_socket_cookie(skb), &peer);
+	return cgf_flow_known(&fk, epoch);
+}
+
+CGF_INLINE int cgf_verdict(const struct cgf_judgement *j)
+{
+	return j->action == CGF_ALLOW ? SK_PASS : SK_DROP;
+}
+
+/*
+ * A packet refused for its headers, not by a rule: reported against the
+ * direction's restriction, and let through where the policy leaves the
+ * direction unrestricted (there is nothing to get around there).
+ */
+CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
+				 const struct cgf_cgroup_config *cfg,
+				 const struct cgf_peer *remote, __u32 rule)
+{
+	struct cgf_judgement j = { .policy_id = cfg->policy_id, .rule = rule,
+				   .action = CGF_DENY, .denied = 1 };
+	__u32 policy_id = cfg->policy_id;
+	struct cgf_policy *pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	const struct cgf_direction *dir;
+
+	if (pol) {
+		dir = site->direction == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
+		if (!dir->restricted)
+			return SK_PASS;
+		if (pol->mode == CGF_MODE_AUDIT)
+			j.action = CGF_ALLOW;
+	}
+	cgf_report_flow(site, cfg, remote, &j);
+	return cgf_verdict(&j);
+}
+
+/*
+ * Judges one packet from its own headers: raw, ICMP and other sockets, and
+ * TCP or UDP packets whose headers are not the plain ones. sk is the
+ * packet's socket.
+ */
+CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
+				const struct cgf_cgroup_config *cfg, __u32 dir_id)
+{
+	struct cgf_site site = { .ctx = skb,
+				 .hook = dir_id == CGF_DIR_EGRESS ? CGF_HOOK_EGRESS :
+								    CGF_HOOK_INGRESS,
+				 .direction = dir_id };
+	struct cgf_packet pk = {};
+	struct cgf_judgement j;
+	struct cgf_peer *remote;
+	struct cgf_flow_key fk;
+	int err = cgf_parse(skb, &pk);
+
+	remote = dir_id == CGF_DIR_EGRESS ? &pk.dst : &pk.src;
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	if (err == CGF_UNRESOLVED)
+		return cgf_refuse_packet(&site, cfg, remote, CGF_RULE_BAD_HEADERS);
+	if (dir_id == CGF_DIR_EGRESS) {
+		struct cgf_sock_state *st = NULL;
+
+		if (sk)
+			st = bpf_sk_storage_get(&cgf_socks, sk, 0, 0);
+		if (pk.source_routed)
+			return cgf_refuse_packet(&site, cfg, remote,
+						 CGF_RULE_SOURCE_ROUTE);
+		if (!(st && st->created_fenced) && cgf_icmp_is_kernel_own(&pk))
+			return SK_PASS;
+	} else {
+		if (cgf_icmp_answers_flow(skb, &pk, cfg->epoch))
+			return SK_PASS;
+		remote->port = pk.dst.port; /* ingress rules name local ports */
+	}
+	cgf_judge(cfg, dir_id, remote, &j);
+	cgf_report_flow(&site, cfg, remote, &j);
+	/* What an allowed ICMP packet starts may answer (cgf_icmp_answers_flow). */
+	if (j.action == CGF_ALLOW && dir_id == CGF_DIR_EGRESS &&
+	    (pk.dst.protocol == IPPROTO_ICMP || pk.dst.protocol == IPPROTO_ICMPV6)) {
+		cgf_icmp_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.dst);
+		if (!cgf_flow_known(&fk, cfg->epoch))
+			cgf_flow_remember(&fk, cfg->epoch);
+	}
+	return cgf_verdict(&j);
+}
+
+CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
+{
+	if (sk->family == AF_INET) {
+		cgf_peer_ip4(p, sk->dst_ip4);
+	} else {
+		__u32 ip6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2],
+				 sk->dst_ip6[3] };
+
+		cgf_peer_ip6(p, ip6);
+	}
+	p->protocol = sk->protocol;
+	p->port = bpf_ntohs(sk->dst_port);
+}
+
+/* A connected socket not judged under the current policy: judge its peer. */
+CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
+				   const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_EGRESS,
+				 .direction = CGF_DIR_EGRESS };
+	struct cgf_peer p = {};
+	struct cgf_judgement j;
+
+	if (cgf_sock_judged(sk, cfg->epoch))
+		return SK_PASS;
+	cgf_peer_from_sock(&p, sk);
+	cgf_judge(cfg, CGF_DIR_EGRESS, &p, &j);
+	cgf_report_flow(&site, cfg, &p, &j);
+	if (j.action == CGF_ALLOW)
+		cgf_mark_sock(sk, cfg->epoch);
+	return cgf_verdict(&j);
+}
+
+/* What a packet program knows before looking at the packet. */
+enum cgf_packet_owner {
+	CGF_OWNER_PASS, /* not configured, or a request/timewait socket: pass */
+	CGF_OWNER_NONE, /* no socket: judge the packet itself */
+	CGF_OWNER_SOCKET, /* *sk is the full socket the packet belongs to */
+};
+
+CGF_INLINE int cgf_packet_owner(struct __sk_buff *skb,
+				struct cgf_cgroup_config **cfg,
+				struct bpf_sock **sk)
+{
+	*cfg = cgf_config();
+	if (!*cfg)
+		return CGF_OWNER_PASS;
+	*sk = skb->sk;
+	if (!*sk)
+		return CGF_OWNER_NONE;
+	*sk = bpf_sk_fullsock(*sk);
+	/* Request and timewait sockets belong to judged TCP flows. */
+	return *sk ? CGF_OWNER_SOCKET : CGF_OWNER_PASS;
+}
+
+/* A TCP stream socket: its connection started with a judged connect(). */
+CGF_INLINE int cgf_is_tcp_stream(const struct bpf_sock *sk)
+{
+	return sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP;
+}
+
+/* A UDP (or UDP-Lite) datagram socket, judged at connect or per sendmsg. */
+CGF_INLINE int cgf_is_udp_dgram(const struct bpf_sock *sk)
+{
+	return sk->type == SOCK_DGRAM &&
+	       (sk->protocol == IPPROTO_UDP || sk->protocol == IPPROTO_UDPLITE);
+}
+
+/*
+ * A TCP or UDP socket's packet whose header is not the plain one (IPv4
+ * options, IPv6 extension headers: what setsockopt or a control message
+ * adds, or what a server echoes of its client's options). It goes where
+ * the socket goes, which its judgement saw, unless it carries a source
+ * route; a header chain the walk cannot follow is refused too.
+ * Returns -1 when the socket's own verdict stands.
+ */
+CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
+					const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_EGRESS,
+				 .direction = CGF_DIR_EGRESS };
+	struct cgf_packet pk = {};
+	int err = cgf_parse(skb, &pk);
+
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	if (err == CGF_UNRESOLVED)
+		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_BAD_HEADERS);
+	if (pk.source_routed)
+		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_SOURCE_ROUTE);
+	return -1;
+}
+
+/* A datagram for an unconnected UDP socket: a new peer unless known. */
+CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
+			       const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_INGRESS,
+				 .direction = CGF_DIR_INGRESS };
+	struct cgf_packet pk = {};
+	struct cgf_judgement j;
+	struct cgf_flow_key fk;
+	struct cgf_peer remote;
+	int err = cgf_parse(skb, &pk);
+
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	/* The socket gets a datagram only behind a header chain the walk
+	 * followed to its UDP header: anything else cannot be judged. */
+	if (err || !pk.l4_ok || pk.dst.protocol != sk->protocol)
+		return cgf_refuse_packet(&site, cfg, &pk.src, CGF_RULE_BAD_HEADERS);
+	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.src, pk.src.port);
+	if (cgf_flow_known(&fk, cfg->epoch))
+		return SK_PASS;
+	remote = pk.src;
+	remote.port = pk.dst.port;
+	cgf_judge(cfg, CGF_DIR_INGRESS, &remote, &j);
+	cgf_report_flow(&site, cfg, &remote, &j);
+	if (j.action == CGF_ALLOW)
+		cgf_flow_remember(&fk, cfg->epoch);
+	return cgf_verdict(&j);
+}
+
+/* A segment for a listening socket: a SYN opens an inbound connection. */
+CGF_INLINE int cgf_listener_ingress(struct __sk_buff *skb,
+				    const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_INGRESS,
+				 .direction = CGF_DIR_INGRESS };
+	struct cgf_packet pk = {};
+	struct cgf_judgement j;
+	int err = cgf_parse(skb, &pk);
+
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	/* Without its TCP header nobody can tell a SYN: refused. */
+	if (err || !pk.l4_ok || pk.dst.protocol != IPPROTO_TCP)
+		return cgf_refuse_packet(&site, cfg, &pk.src, CGF_RULE_BAD_HEADERS);
+	if ((pk.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return SK_PASS;
+	pk.src.port = pk.dst.port;
+	cgf_judge(cfg, CGF_DIR_INGRESS, &pk.src, &j);
+	cgf_report_flow(&site, cfg, &pk.src, &j);
+	return cgf_verdict(&j);
+}
+
+#endif

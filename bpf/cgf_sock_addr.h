@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * connect() and sendmsg(): the destination, as the kernel will use it, and
+ * its judgement before anything is sent.
+ */
+#ifndef CGF_BPF_CGF_SOCK_ADDR_H
+#define CGF_BPF_CGF_SOCK_ADDR_H
+
+#include "cgf_report.h"
+#include "cgf_verdicts.h"
+
+/*
+ * connect() or sendto() to 0.0.0.0 or :: reaches the host itself: the
+ * kernel sends to the socket's bound address, or else to loopback. Write
+ * that address in its place, so that what is judged is exactly where the
+ * kernel sends (a destination that is not zero is used as written).
+ */
+CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx, int is_sendmsg)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 src = 0;
+
+	if (ctx->user_ip4)
+		return;
+	/* sendmsg4: the datagram's source (bound, or from IP_PKTINFO) */
+	if (is_sendmsg)
+		src = ctx->msg_src_ip4;
+	else if (sk)
+		src = sk->src_ip4;
+	ctx->user_ip4 = src ? src : INADDR_LOOPBACK_BE;
+}
+
+CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx, int is_sendmsg)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__u32 mapped = bpf_htonl(0x0000ffff), src = 0;
+	int bound_v4 = 0;
+
+	if (w0 || w1 || w3 || (w2 && w2 != mapped))
+		return;
+	if (sk)
+		bound_v4 = sk->src_ip6[0] == 0 && sk->src_ip6[1] == 0 &&
+			   sk->src_ip6[2] == mapped;
+	if (bound_v4)
+		src = sk->src_ip4;
+	if (w2) {
+		/* ::ffff:0.0.0.0 connects as IPv4 to 0.0.0.0. (sendmsg6 never
+		 * sees IPv4-mapped destinations: sendmsg4 judges those.) */
+		if (!is_sendmsg)
+			ctx->user_ip6[3] = src ? src : INADDR_LOOPBACK_BE;
+		return;
+	}
+	if (bound_v4 && !is_sendmsg) {
+		/* :: from a socket bound to an IPv4-mapped address: 127.0.0.1 */
+		ctx->user_ip6[2] = mapped;
+		ctx->user_ip6[3] = INADDR_LOOPBACK_BE;
+		return;
+	}
+	ctx->user_ip6[3] = bpf_htonl(1); /* ::1 */
+}
+
+/* The destination of a connect or sendmsg; family is the hook's, 4 or 6. */
+CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
+					int is_sendmsg, struct cgf_peer *p)
+{
+	if (family == 4) {
+		cgf_resolve_unspecified4(ctx, is_sendmsg);
+		cgf_peer_ip4(p, ctx->user_ip4);
+	} else {
+		__u32 ip6[4];
+
+		cgf_resolve_unspecified6(ctx, is_sendmsg);
+		ip6[0] = ctx->user_ip6[0];
+		ip6[1] = ctx->user_ip6[1];
+		ip6[2] = ctx->user_ip6[2];
+		ip6[3] = ctx->user_ip6[3];
+		cgf_peer_ip6(p, ip6);
+	}
+	p->protocol = ctx->protocol;
+	p->port = bpf_ntohs(ctx->user_port);
+}
+
+CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
+				    __u8 hook, int is_sendmsg)
+{
+	struct cgf_site site = { .ctx = ctx, .hook = hook,
+				 .direction = CGF_DIR_EGRESS, .task_context = 1 };
+	struct cgf_cgroup_config *cfg = cgf_config();
+	struct cgf_peer peer = {}, *p = &peer;
+	struct cgf_judgement j;
+	struct cgf_flow_key fk;
+	__u64 cookie = 0;
+
+	if (!cfg)
+		return SK_PASS;
+	/*
+	 * A datagram sent with no address (a connected socket with control
+	 * messages, such as IP_TOS) goes to the connected peer, which the
+	 * packet program judges; the kernel refuses an explicit port 0 before
+	 * this hook runs, so port 0 here means "no address".
+	 */
+	if (is_sendmsg && ctx->user_port == 0)
+		return SK_PASS;
+	cgf_peer_from_sock_addr(ctx, family, is_sendmsg, p);
+
+	if (is_sendmsg) {
+		/* Replies to peers that an earlier judgement let in or out. */
+		cookie = bpf_get_socket_cookie(ctx);
+		cgf_flow_key(&fk, cookie, p, p->port);
+		if (cgf_flow_known(&fk, cfg->epoch))
+			return SK_PASS;
+	}
+	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
+	cgf_report_flow(&site, cfg, p, &j);
+	if (j.action != CGF_ALLOW)
+		return SK_DROP;
+	/*
+	 * TCP needs no mark: every SYN_SENT stream socket came through this
+	 * hook. A connected UDP socket is marked so its datagrams pass skb
+	 * egress.
+	 */
+	if (is_sendmsg)
+		cgf_flow_remember(&fk, cfg->epoch);
+	else if (ctx->sk && p->protocol == IPPROTO_UDP)
+		cgf_mark_sock(ctx->sk, cfg->epoch);
+	return SK_PASS;
+}
+
+#endif
