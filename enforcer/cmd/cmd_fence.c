@@ -109,16 +109,8 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 
 static void report_state_error(const char *dir, int err)
 {
-	if (err == -ETIMEDOUT)
-		log_error("%s: timed out waiting for the lock held by another cgfence",
-			  dir);
-	else if (err == -EMEDIUMTYPE)
-		log_error("%s: not on a bpf filesystem (mount -t bpf bpf DIR)", dir);
-	else if (err == -ENOENT)
-		log_error("%s: no cgfence state pinned here", dir);
-	else if (err != -EEXIST) /* already explained */
-		log_error("%s: cannot load or open the BPF programs: %s", dir,
-			  strerror(-err));
+	if (err != -EEXIST) /* explained already, with the count */
+		log_error("%s: %s", dir, state_error_text(err));
 }
 
 static void report_cgroup_error(const char *dir, int err)
@@ -143,7 +135,7 @@ static int load_and_compile(const char *path, struct policy **p,
 	err = policy_compile(*p, cp);
 	if (err) {
 		log_error("%s: cannot compile: %s", path,
-			  err == -E2BIG ? "too many rules" : strerror(-err));
+			  compile_error_text(err));
 		policy_free(*p);
 		*p = NULL;
 	}

@@ -312,7 +312,7 @@ int cmd_daemon(int argc, char **argv)
 	err = state_open(&d.st, bpffs, STATE_LOAD, CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err) {
 		log_error("%s: cannot load or open the BPF programs: %s", bpffs,
-			  strerror(-err));
+			  state_error_text(err));
 		return 1;
 	}
 	state_unlock(&d.st);

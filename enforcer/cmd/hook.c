@@ -191,58 +191,23 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
  * Reads the state from stdin: at most OCI_STATE_MAX_SIZE, and finished
  * a little before the deadline so that the error is the precise one.
  */
+/* Before each read of the state: at most 90 % of the time left. */
+static int wait_for_state(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, (int)(remaining_ms() * 9 / 10));
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
+}
+
 static int read_state_input(char **out, size_t *out_len)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
+	struct bounded_read how = { .max = OCI_STATE_MAX_SIZE, .wait = wait_for_state };
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-		ssize_t n;
-		int r;
-
-		r = poll(&p, 1, (int)(remaining_ms() * 9 / 10));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(buf);
-			return r < 0 ? -errno : -ETIMEDOUT;
-		}
-		if (len == cap) {
-			char *bigger;
-
-			if (cap > OCI_STATE_MAX_SIZE) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap *= 2;
-			bigger = realloc(buf, cap);
-			if (!bigger) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = bigger;
-		}
-		n = read(STDIN_FILENO, buf + len, cap - len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > OCI_STATE_MAX_SIZE) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
+	return read_fd_bounded(STDIN_FILENO, &how, out, out_len);
 }
 
 static const char *mode_text(uint32_t mode)
@@ -257,20 +222,6 @@ static void record(const struct hook_opts *o, const struct lifecycle_event *ev)
 	if (err)
 		log_error("warning: container %s: cannot write the lifecycle record to %s: %s",
 			  ev->container_id, o->lifecycle_log, strerror(-err));
-}
-
-static const char *state_error_text(int err)
-{
-	switch (err) {
-	case -ETIMEDOUT:
-		return "timed out waiting for the state lock held by another cgfence";
-	case -EMEDIUMTYPE:
-		return "not on a bpf filesystem";
-	case -EEXIST:
-		return "programs of another cgfence build are pinned and in use";
-	default:
-		return strerror(-err);
-	}
 }
 
 /*
@@ -445,7 +396,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	if (err) {
 		log_error("container %s: policy \"%s\" cannot be compiled: %s",
 			  s->id, sel.policy->name,
-			  err == -E2BIG ? "too many rules" : strerror(-err));
+			  compile_error_text(err));
 		goto out;
 	}
 	/* Leave time to undo a failed apply before the alarm. */

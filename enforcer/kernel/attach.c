@@ -278,7 +278,7 @@ const char *fence_error_text(int err)
 	case -EPERM:
 		return "refusing to fence the root cgroup";
 	case -E2BIG:
-		return "too many rules";
+		return compile_error_text(err);
 	default:
 		return strerror(-err);
 	}

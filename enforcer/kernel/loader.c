@@ -84,6 +84,22 @@ void state_close(struct cgf_state *st)
 	state_init(st);
 }
 
+const char *state_error_text(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return "timed out waiting for the state lock held by another cgfence";
+	case -EMEDIUMTYPE:
+		return "not on a bpf filesystem (mount -t bpf bpf DIR)";
+	case -ENOENT:
+		return "no cgfence state pinned here";
+	case -EEXIST:
+		return "programs of another cgfence build are pinned and in use";
+	default:
+		return strerror(-err);
+	}
+}
+
 void state_unlock(struct cgf_state *st)
 {
 	if (st->dir_fd >= 0)

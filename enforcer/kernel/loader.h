@@ -102,6 +102,9 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	       unsigned int lock_timeout_ms);
 void state_close(struct cgf_state *st);
 
+/* What a state_open() error means, for the message that names the dir. */
+const char *state_error_text(int err);
+
 /*
  * For a resident process (hookd): like state_open(), but the fds stay open
  * after state_put_kept(), which only unlocks, and the next call reuses

@@ -547,6 +547,11 @@ int policy_compile(const struct policy *p, struct compiled_policy **out)
 	return 0;
 }
 
+const char *compile_error_text(int err)
+{
+	return err == -E2BIG ? "too many rules" : strerror(-err);
+}
+
 void compiled_policy_free(struct compiled_policy *c)
 {
 	if (!c)

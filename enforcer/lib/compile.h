@@ -30,6 +30,8 @@ struct compiled_policy {
 
 /* Returns 0, or -E2BIG (too many rules) / -ENOMEM. */
 int policy_compile(const struct policy *p, struct compiled_policy **out);
+/* What a policy_compile() error means. */
+const char *compile_error_text(int err);
 void compiled_policy_free(struct compiled_policy *c);
 
 /* A flow as a hook sees it. family 4 or 6; IPv4-mapped IPv6 is normalised. */

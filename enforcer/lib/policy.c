@@ -1578,48 +1578,17 @@ int policy_parse(const char *path, const char *text, size_t len,
 static int read_policy_file(const char *path, char **out, size_t *out_len)
 {
 	_cleanup_(closep) int fd = -1;
-	_cleanup_(freep) char *buf = NULL;
-	size_t len = 0, cap;
+	struct bounded_read how = { .max = POLICY_MAX_FILE_SIZE };
 	struct stat st;
-	ssize_t n;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		return -errno;
 	if (S_ISREG(st.st_mode) && st.st_size > POLICY_MAX_FILE_SIZE)
 		return -EFBIG;
-	/* Room for one byte more than a regular file has, to see its end. */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			char *bigger;
-
-			if (cap > POLICY_MAX_FILE_SIZE)
-				return -EFBIG;
-			cap *= 2;
-			bigger = realloc(buf, cap);
-			if (!bigger)
-				return -ENOMEM;
-			buf = bigger;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > POLICY_MAX_FILE_SIZE)
-		return -EFBIG;
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-	return 0;
+	if (S_ISREG(st.st_mode))
+		how.size_hint = st.st_size;
+	return read_fd_bounded(fd, &how, out, out_len);
 }
 
 int policy_load_file(const char *path, struct policy **out, struct diags *d)

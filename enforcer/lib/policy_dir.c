@@ -63,27 +63,10 @@ static int open_policy_at(int dir_fd, const char *file, int *out,
 static int read_policy(int fd, const struct stat *st, char **out,
 		       size_t *out_len)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	struct bounded_read how = { .max = POLICY_MAX_FILE_SIZE,
+				    .size_hint = (size_t)st->st_size };
 
-	buf = malloc((size_t)st->st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st->st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st->st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break; /* shrank while reading: parse what is there */
-		len += n;
-	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-	return 0;
+	return read_fd_bounded(fd, &how, out, out_len);
 }
 
 /*

@@ -71,37 +71,60 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int read_small_file(const char *path, char **out, size_t max)
+int read_fd_bounded(int fd, const struct bounded_read *how, char **out, size_t *out_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	size_t len = 0;
+	size_t len = 0, cap = how->size_hint < how->max ? how->size_hint + 1 : how->max + 1;
+	_cleanup_free_ char *buf = NULL;
 
-	if (fd < 0)
-		return -errno;
-	buf = malloc(max + 1);
+	if (cap < 4096 && how->max >= 4096 && !how->size_hint)
+		cap = 4096;
+	buf = malloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max - len);
+		ssize_t n;
+		int err;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return -errno;
+		if (len == cap) {
+			char *bigger;
+
+			if (cap > how->max)
+				return -EFBIG;
+			cap = cap * 2 > how->max + 1 ? how->max + 1 : cap * 2;
+			bigger = realloc(buf, cap + 1);
+			if (!bigger)
+				return -ENOMEM;
+			buf = bigger;
 		}
+		if (how->wait && (err = how->wait(fd)))
+			return err;
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		len += n;
-		if (len == max) {
-			free(buf);
-			return -EFBIG;
-		}
 	}
+	if (len > how->max)
+		return -EFBIG;
 	buf[len] = '\0';
 	*out = buf;
+	buf = NULL;
+	if (out_len)
+		*out_len = len;
 	return 0;
+}
+
+int read_small_file(const char *path, char **out, size_t max)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct bounded_read how = { .max = max };
+
+	if (fd < 0)
+		return -errno;
+	return read_fd_bounded(fd, &how, out, NULL);
 }
 
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,

@@ -46,6 +46,20 @@ int write_all(int fd, const void *buf, size_t len);
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	       unsigned long long *out);
 
+/*
+ * The one bounded reader: fd to its end into a NUL-terminated buffer of at
+ * most max bytes (-EFBIG beyond). The buffer starts at size_hint + 1 (a
+ * regular file's size: one read sees its end) and grows. When wait is set,
+ * it runs before every read (the hook's stdin: poll with its deadline) and
+ * its non-zero result ends the read with that error.
+ */
+struct bounded_read {
+	size_t max;
+	size_t size_hint;
+	int (*wait)(int fd);
+};
+int read_fd_bounded(int fd, const struct bounded_read *how, char **out, size_t *len);
+
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 
