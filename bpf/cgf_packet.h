@@ -179,11 +179,15 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 	p->port = bpf_ntohs(sk->dst_port);
 }
 
-/* A connected socket not judged under the current policy: judge its peer. */
+/*
+ * A connected socket not judged under the current policy: judge its peer
+ * (as egress: the socket went out to it), whichever way the packet goes,
+ * so that a policy that now denies the peer stops its replies too.
+ */
 CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
-				   const struct cgf_cgroup_config *cfg)
+				   const struct cgf_cgroup_config *cfg, __u8 hook)
 {
-	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_EGRESS,
+	struct cgf_site site = { .ctx = skb, .hook = hook,
 				 .direction = CGF_DIR_EGRESS };
 	struct cgf_peer p = {};
 	struct cgf_judgement j;

@@ -181,15 +181,18 @@ CGF_INLINE int cgf_ipv6_is_ext(__u8 next)
 CGF_INLINE int cgf_parse_ipv6(struct __sk_buff *skb, struct cgf_packet *pk)
 {
 	__u8 ip[IPV6_HDR_LEN];
+	__u32 addr[4];
 	__u8 ext[8];
 	__u32 off = IPV6_HDR_LEN;
 	__u8 next;
 
 	if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
 		return CGF_UNPARSABLE;
-	pk->src.family = pk->dst.family = 6;
-	__builtin_memcpy(pk->src.addr, ip + 8, 16);
-	__builtin_memcpy(pk->dst.addr, ip + 24, 16);
+	/* IPv4-mapped addresses are judged by the IPv4 rules, as in the hooks. */
+	__builtin_memcpy(addr, ip + 8, 16);
+	cgf_peer_ip6(&pk->src, addr);
+	__builtin_memcpy(addr, ip + 24, 16);
+	cgf_peer_ip6(&pk->dst, addr);
 	next = ip[6];
 	for (int i = 0; i < IPV6_EXT_MAX; i++) {
 		if (!cgf_ipv6_is_ext(next))

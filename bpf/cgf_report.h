@@ -130,6 +130,26 @@ CGF_INLINE void cgf_report_socket(void *ctx, const struct cgf_cgroup_config *cfg
 }
 
 
+CGF_INLINE void cgf_report_sockopt(void *ctx, const struct cgf_cgroup_config *cfg,
+				   __u8 action, __u32 family, __u32 type,
+				   __u32 protocol, __s32 level, __s32 optname)
+{
+	struct cgf_site site = { .ctx = ctx, .hook = CGF_HOOK_SOCKOPT,
+				 .task_context = 1 };
+	struct cgf_cgroup_stats *stats;
+	struct cgf_event ev = {};
+
+	stats = cgf_event_begin(&site, cfg, CGF_RULE_SOCKETS_OPTION, action, &ev);
+	if (!stats)
+		return;
+	ev.sock_family = family;
+	ev.sock_type = type;
+	ev.protocol = protocol;
+	ev.port = optname;
+	ev.dev_major = level;
+	cgf_emit(&site, stats, &ev);
+}
+
 CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
 				  const struct cgf_cgroup_config *cfg,
 				  __u32 rule, __u8 action)

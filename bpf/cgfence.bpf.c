@@ -89,7 +89,7 @@ int cgf_egress(struct __sk_buff *skb)
 		 */
 		if (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED)
 			return SK_PASS;
-		return cgf_judge_connected(skb, sk, cfg);
+		return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_EGRESS);
 	}
 	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */
 	return cgf_judge_packet(skb, sk, cfg, CGF_DIR_EGRESS);
@@ -111,9 +111,10 @@ int cgf_ingress(struct __sk_buff *skb)
 		return cgf_listener_ingress(skb, cfg);
 	}
 	if (owner == CGF_OWNER_SOCKET && cgf_is_udp_dgram(sk)) {
-		/* A connected socket only receives from its judged peer. */
+		/* A connected socket only receives from its peer: judged
+		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
-			return SK_PASS;
+			return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_INGRESS);
 		return cgf_udp_ingress(skb, sk, cfg);
 	}
 	/* Raw sockets see copies of every packet of their protocol. */
@@ -160,6 +161,46 @@ int cgf_sock_create(struct bpf_sock *sk)
 		return SK_DROP; /* fail closed: its packets would lose the mark */
 	st->created_fenced = 1;
 	return SK_PASS;
+}
+
+/*
+ * sockets.options: turning on an option that takes traffic where no
+ * judgement looks (IP_HDRINCL, IP_RECVERR, IP_TRANSPARENT and their IPv6
+ * twins) fails with EPERM unless the policy allows it; turning one off,
+ * and every other option, passes untouched.
+ */
+SEC("cgroup/setsockopt")
+int cgf_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct cgf_cgroup_config *cfg;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 kind = cgf_sockopt_kind(ctx->level, ctx->optname);
+	__s32 *value = ctx->optval;
+	struct cgf_policy *pol;
+	__u32 policy_id;
+	__u8 action;
+
+	if (!kind)
+		return 1;
+	/* The option's value, as the kernel copied it: 0 turns it off. */
+	if ((void *)(value + 1) <= ctx->optval_end && *value == 0)
+		return 1;
+	cfg = cgf_config();
+	if (!cfg)
+		return 1;
+	policy_id = cfg->policy_id;
+	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	if (!pol)
+		return 0;
+	action = cgf_judge_sockopt(pol, kind);
+	if (action == CGF_ALLOW)
+		return 1;
+	if (pol->mode == CGF_MODE_AUDIT)
+		action = CGF_ALLOW;
+	cgf_report_sockopt(ctx, cfg, action, sk ? sk->family : 0,
+			   sk ? sk->type : 0, sk ? sk->protocol : 0,
+			   ctx->level, ctx->optname);
+	return action == CGF_ALLOW;
 }
 
 /*

@@ -59,6 +59,7 @@
 #define CGF_RULE_SOCKETS_FAMILY 0xfff1 /* sockets.families: address family */
 #define CGF_RULE_SOURCE_ROUTE 0xfff2 /* IPv4 source route option, IPv6 routing header */
 #define CGF_RULE_BAD_HEADERS 0xfff3 /* headers the program cannot follow to the end */
+#define CGF_RULE_SOCKETS_OPTION 0xfff4 /* sockets.options: a socket option */
 
 enum cgf_action {
 	CGF_DENY = 0,
@@ -161,20 +162,39 @@ struct cgf_devices {
  *                 above are always set; AF_PACKET, AF_XDP, AF_VSOCK, ...
  *                 only when the policy lists them.
  *   raw_protocols bit p set: an AF_INET/AF_INET6 SOCK_RAW socket of IP
- *                 protocol p may be created (255: IPPROTO_RAW, which
- *                 writes whole IP headers). Packets of allowed raw sockets
- *                 are still judged one by one by egress and ingress.
+ *                 protocol p may be created (255, IPPROTO_RAW, only with
+ *                 CGF_SOCKOPT_HDRINCL). Packets of allowed raw sockets are
+ *                 still judged one by one by egress and ingress.
+ *   options       CGF_SOCKOPT_*: socket options that take traffic where no
+ *                 judgement looks, allowed (cgroup setsockopt program):
+ *                   HDRINCL      IP_HDRINCL, IPV6_HDRINCL (and IPPROTO_RAW
+ *                                sockets): the kernel routes by the sendto
+ *                                address, the programs see the header's
+ *                   RECVERR      IP_RECVERR, IPV6_RECVERR (and _RFC4884):
+ *                                ICMP errors, payload and all, reach the
+ *                                error queue without the ingress program;
+ *                                refused only where ingress is restricted
+ *                   TRANSPARENT  IP_TRANSPARENT, IPV6_TRANSPARENT: sending
+ *                                from addresses that are not the host's;
+ *                                refused only where egress is restricted
  *
  * Families are refused by a BPF LSM program (socket_create); raw sockets
- * by the cgroup sock_create program, which needs no LSM.
+ * by the cgroup sock_create program and options by the cgroup setsockopt
+ * program, which need no LSM.
  */
 #define CGF_FAMILY_BITS 64
 #define CGF_ALL_FAMILIES (~(__u64)0) /* "families": ["any"]: no LSM needed */
 #define CGF_RAW_PROTOCOL_WORDS 4 /* 256 IP protocol numbers */
 
+#define CGF_SOCKOPT_HDRINCL 1
+#define CGF_SOCKOPT_RECVERR 2
+#define CGF_SOCKOPT_TRANSPARENT 4
+
 struct cgf_sockets {
 	__u64 families;
 	__u64 raw_protocols[CGF_RAW_PROTOCOL_WORDS];
+	__u32 options;
+	__u32 pad;
 };
 
 /*
@@ -232,6 +252,7 @@ enum cgf_hook {
 	CGF_HOOK_INGRESS, /* packet ingress */
 	CGF_HOOK_DEVICE,
 	CGF_HOOK_SOCKET, /* socket creation (sockets section) */
+	CGF_HOOK_SOCKOPT, /* setsockopt (sockets.options) */
 };
 
 #define CGF_EVENT_VERSION 2
@@ -251,9 +272,10 @@ struct cgf_event {
 	__u64 time_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup_id; /* the fenced cgroup */
 	__u8 addr[16]; /* remote address; IPv4 in the first 4 bytes */
-	__u16 port; /* host order: remote port (egress), local port (ingress) */
+	__u16 port; /* host order: remote port (egress), local port (ingress);
+		     * setsockopt: the option's name */
 	__u16 dev_access; /* CGF_ACC_* */
-	__u32 dev_major;
+	__u32 dev_major; /* setsockopt: the option's level */
 	__u32 dev_minor;
 	char comm[16];
 	__u16 sock_family; /* sockets: AF_* asked for */

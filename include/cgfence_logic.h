@@ -109,6 +109,47 @@ CGF_INLINE int cgf_raw_allowed(const struct cgf_sockets *s, __u32 protocol)
 #define CGF_AF_INET 2
 #define CGF_AF_INET6 10
 #define CGF_SOCK_RAW 3
+#define CGF_SOL_IP 0
+#define CGF_SOL_IPV6 41
+#define CGF_IP_HDRINCL 3
+#define CGF_IP_RECVERR 11
+#define CGF_IP_TRANSPARENT 19
+#define CGF_IP_RECVERR_RFC4884 26
+#define CGF_IPV6_RECVERR 25
+#define CGF_IPV6_RECVERR_RFC4884 31
+#define CGF_IPV6_HDRINCL 36
+#define CGF_IPV6_TRANSPARENT 75
+
+/* Which CGF_SOCKOPT_* a setsockopt(level, optname) is, or 0: none of ours. */
+CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
+{
+	if (level == CGF_SOL_IP)
+		return optname == CGF_IP_HDRINCL ? CGF_SOCKOPT_HDRINCL :
+		       optname == CGF_IP_RECVERR || optname == CGF_IP_RECVERR_RFC4884 ?
+							CGF_SOCKOPT_RECVERR :
+		       optname == CGF_IP_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT : 0;
+	if (level == CGF_SOL_IPV6)
+		return optname == CGF_IPV6_HDRINCL ? CGF_SOCKOPT_HDRINCL :
+		       optname == CGF_IPV6_RECVERR || optname == CGF_IPV6_RECVERR_RFC4884 ?
+							CGF_SOCKOPT_RECVERR :
+		       optname == CGF_IPV6_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT : 0;
+	return 0;
+}
+
+/*
+ * sockets.options on turning an option on: CGF_ALLOW, or CGF_DENY. RECVERR
+ * matters only where ingress is restricted, TRANSPARENT where egress is.
+ */
+CGF_INLINE __u8 cgf_judge_sockopt(const struct cgf_policy *pol, __u32 kind)
+{
+	if (!kind || (pol->sockets.options & kind))
+		return CGF_ALLOW;
+	if (kind == CGF_SOCKOPT_RECVERR && !pol->ingress.restricted)
+		return CGF_ALLOW;
+	if (kind == CGF_SOCKOPT_TRANSPARENT && !pol->egress.restricted)
+		return CGF_ALLOW;
+	return CGF_DENY;
+}
 
 /*
  * The sockets section on one socket(2): CGF_ALLOW, or CGF_DENY with *rule

@@ -153,7 +153,7 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
 	_cleanup_close_ int cgroup_fd = -1;
 	struct cgf_cgroup_info old = {}, info;
-	struct cgf_cgroup_config cfg = {};
+	struct cgf_cgroup_config cfg = {}, old_cfg = {};
 	uint64_t cgid;
 	uint32_t policy_id;
 	bool had_record, fenced, attached_now = false, in_place = false;
@@ -217,9 +217,15 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		}
 	}
 
-	/* The swap: every hook of the cgroup reads this one value. */
-	err = state_next_epoch(st, &cfg.epoch);
-	if (err)
+	/*
+	 * The swap: every hook of the cgroup reads this one value. The same
+	 * tables again (a re-apply of an unchanged policy) keep the epoch, so
+	 * that remembered verdicts, which they would give again, stay.
+	 */
+	if (fenced && !in_place && policy_id == old.policy_id &&
+	    bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg) == 0 && old_cfg.epoch)
+		cfg.epoch = old_cfg.epoch;
+	else if ((err = state_next_epoch(st, &cfg.epoch)))
 		goto fail_detach;
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;

@@ -30,6 +30,7 @@ const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT] = {
 	[CGF_PROG_INGRESS] = { "cgf_ingress", BPF_CGROUP_INET_INGRESS },
 	[CGF_PROG_DEVICE] = { "cgf_device", BPF_CGROUP_DEVICE },
 	[CGF_PROG_SOCK_CREATE] = { "cgf_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	[CGF_PROG_SETSOCKOPT] = { "cgf_setsockopt", BPF_CGROUP_SETSOCKOPT },
 	[CGF_PROG_SOCKET_LSM] = { "cgf_socket_create", BPF_LSM_CGROUP, true },
 };
 

@@ -32,6 +32,7 @@ enum cgf_prog_id {
 	CGF_PROG_INGRESS,
 	CGF_PROG_DEVICE,
 	CGF_PROG_SOCK_CREATE,
+	CGF_PROG_SETSOCKOPT,
 	CGF_PROG_SOCKET_LSM, /* only where the BPF LSM is active */
 	CGF_PROG__COUNT,
 };

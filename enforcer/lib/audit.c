@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "cgfence_logic.h"
 #include "socknames.h"
 
 void audit_format_time(uint64_t realtime_ns, char *buf, size_t len)
@@ -31,6 +32,7 @@ const char *audit_hook_name(uint8_t hook)
 		[CGF_HOOK_SENDMSG4] = "sendmsg4", [CGF_HOOK_SENDMSG6] = "sendmsg6",
 		[CGF_HOOK_EGRESS] = "egress",	  [CGF_HOOK_INGRESS] = "ingress",
 		[CGF_HOOK_DEVICE] = "device",	  [CGF_HOOK_SOCKET] = "socket",
+		[CGF_HOOK_SOCKOPT] = "setsockopt",
 	};
 
 	if (hook < sizeof(names) / sizeof(names[0]) && names[hook])
@@ -137,6 +139,9 @@ static void add_rule(cJSON *obj, const char *section, uint32_t rule)
 	case CGF_RULE_SOCKETS_FAMILY:
 		snprintf(buf, sizeof(buf), "sockets.families");
 		break;
+	case CGF_RULE_SOCKETS_OPTION:
+		snprintf(buf, sizeof(buf), "sockets.options");
+		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
 		snprintf(buf, sizeof(buf), "%s.source-route", section);
@@ -150,7 +155,27 @@ static void add_rule(cJSON *obj, const char *section, uint32_t rule)
 	cJSON_AddStringToObject(obj, "rule", buf);
 }
 
-/* A refused socket(2): "family", "type", "protocol", "socket": "packet raw". */
+static const char *sockopt_name(uint32_t level, uint32_t optname)
+{
+	static const struct { uint32_t level, name; const char *text; } names[] = {
+		{ CGF_SOL_IP, CGF_IP_HDRINCL, "IP_HDRINCL" },
+		{ CGF_SOL_IP, CGF_IP_RECVERR, "IP_RECVERR" },
+		{ CGF_SOL_IP, CGF_IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884" },
+		{ CGF_SOL_IP, CGF_IP_TRANSPARENT, "IP_TRANSPARENT" },
+		{ CGF_SOL_IPV6, CGF_IPV6_HDRINCL, "IPV6_HDRINCL" },
+		{ CGF_SOL_IPV6, CGF_IPV6_RECVERR, "IPV6_RECVERR" },
+		{ CGF_SOL_IPV6, CGF_IPV6_RECVERR_RFC4884, "IPV6_RECVERR_RFC4884" },
+		{ CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].level == level && names[i].name == optname)
+			return names[i].text;
+	return "?";
+}
+
+/* A refused socket(2) or setsockopt(2): "family", "type", "protocol",
+ * "socket": "packet raw" (and "option"). */
 static void add_socket(cJSON *obj, const struct cgf_event *ev)
 {
 	const char *family = socknames_family_name(ev->sock_family);
@@ -174,6 +199,8 @@ static void add_socket(cJSON *obj, const struct cgf_event *ev)
 		cJSON_AddNumberToObject(obj, "protocol", ev->protocol);
 	snprintf(both, sizeof(both), "%s %s", family, type);
 	cJSON_AddStringToObject(obj, "socket", both);
+	if (ev->hook == CGF_HOOK_SOCKOPT)
+		cJSON_AddStringToObject(obj, "option", sockopt_name(ev->dev_major, ev->port));
 	add_rule(obj, "sockets", ev->rule);
 }
 
@@ -230,7 +257,7 @@ char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,
 	cJSON_AddNumberToObject(obj, "generation", ev->generation);
 	if (ev->hook == CGF_HOOK_DEVICE)
 		add_device(obj, ev);
-	else if (ev->hook == CGF_HOOK_SOCKET)
+	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
 		add_socket(obj, ev);
 	else
 		add_flow(obj, ev);

@@ -506,6 +506,13 @@ static void convert_sockets(struct cgf_sockets *out, const struct policy_sockets
 		else
 			out->raw_protocols[proto / 64] |= 1ull << (proto % 64);
 	}
+	/* IPPROTO_RAW sockets write whole headers: that is "hdrincl". */
+	out->raw_protocols[IPPROTO_RAW / 64] &= ~(1ull << (IPPROTO_RAW % 64));
+	out->options = 0;
+	for (size_t i = 0; i < s->noptions; i++)
+		out->options |= s->options[i].value;
+	if (out->options & CGF_SOCKOPT_HDRINCL)
+		out->raw_protocols[IPPROTO_RAW / 64] |= 1ull << (IPPROTO_RAW % 64);
 }
 
 int policy_compile(const struct policy *p, struct compiled_policy **out)

@@ -1283,13 +1283,30 @@ static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
 	return family;
 }
 
+static int lookup_option(struct parse_ctx *ctx, const cJSON *item,
+			 const char *item_path, const char *name)
+{
+	static const char *const words[] = { "hdrincl", "recverr", "transparent" };
+	static const uint16_t kinds[] = { CGF_SOCKOPT_HDRINCL, CGF_SOCKOPT_RECVERR,
+					  CGF_SOCKOPT_TRANSPARENT };
+
+	for (size_t i = 0; i < 3; i++)
+		if (!strcmp(name, words[i]))
+			return kinds[i];
+	report(ctx, value_pos(ctx, item),
+	       "%s: expected \"hdrincl\", \"recverr\" or \"transparent\", got \"%.64s\"",
+	       item_path, name);
+	return -1;
+}
+
 static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,
 				 struct policy_sockets *s)
 {
-	enum { K_RAW, K_FAMILIES, K_COMMENT, K__N };
+	enum { K_RAW, K_FAMILIES, K_OPTIONS, K_COMMENT, K__N };
 	struct json_field f[K__N] = {
 		[K_RAW] = { .key = "raw" },
 		[K_FAMILIES] = { .key = "families" },
+		[K_OPTIONS] = { .key = "options" },
 		[K_COMMENT] = { .key = "comment" },
 	};
 
@@ -1303,6 +1320,9 @@ static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,
 	if (f[K_FAMILIES].node)
 		read_socket_list(ctx, f[K_FAMILIES].node, "sockets.families",
 				 lookup_family, &s->families, &s->nfamilies);
+	if (f[K_OPTIONS].node)
+		read_socket_list(ctx, f[K_OPTIONS].node, "sockets.options",
+				 lookup_option, &s->options, &s->noptions);
 	if (f[K_COMMENT].node)
 		expect_string(ctx, f[K_COMMENT].node, "sockets.comment");
 }
@@ -1644,6 +1664,7 @@ void policy_free(struct policy *p)
 	free(p->devices.rules);
 	free(p->sockets.raw);
 	free(p->sockets.families);
+	free(p->sockets.options);
 	free(p->name);
 	free(p->path);
 	free(p);
@@ -1716,7 +1737,7 @@ static const char *raw_protocol_name(uint16_t value)
 /* "; sockets: raw icmp, icmpv6; families packet", or the defaults. */
 static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s)
 {
-	if (!s->nraw && !s->nfamilies) {
+	if (!s->nraw && !s->nfamilies && !s->noptions) {
 		text_append(t, "; sockets: no raw, no packet");
 		return;
 	}
@@ -1729,6 +1750,11 @@ static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s
 
 		text_append(t, "%s%s", i ? ", " : "", name ? name : "any");
 	}
+	for (size_t i = 0; i < s->noptions; i++)
+		text_append(t, "%s%s", i ? ", " : "; options ",
+			    s->options[i].value == CGF_SOCKOPT_HDRINCL ? "hdrincl" :
+			    s->options[i].value == CGF_SOCKOPT_RECVERR ? "recverr" :
+									 "transparent");
 }
 
 void policy_summary(const struct policy *p, char *buf, size_t len)

@@ -78,6 +78,8 @@ struct policy_sockets {
 	size_t nraw;
 	struct policy_socket_entry *families; /* further address families */
 	size_t nfamilies;
+	struct policy_socket_entry *options; /* CGF_SOCKOPT_* allowed */
+	size_t noptions;
 };
 
 struct policy_selector_entry {

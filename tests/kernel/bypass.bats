@@ -129,7 +129,7 @@ marker() {
 	ok=$(random_port)
 	bad=$((ok + 1))
 	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-rawtcp\",
-	  \"sockets\": {\"raw\": [\"any\"]},
+	  \"sockets\": {\"raw\": [\"any\"], \"options\": [\"hdrincl\"]},
 	  \"egress\": {\"default\": \"deny\", \"rules\": [
 	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\", \"::1\"], \"protocol\": \"tcp\", \"ports\": [$ok]}]}}"
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
@@ -332,7 +332,7 @@ marker() {
 	ok=$(random_port)
 	bad=$((ok + 1))
 	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-v6chain\",
-	  \"sockets\": {\"raw\": [\"any\"]},
+	  \"sockets\": {\"raw\": [\"any\"], \"options\": [\"hdrincl\"]},
 	  \"egress\": {\"default\": \"deny\", \"rules\": [
 	    {\"action\": \"allow\", \"to\": [\"::1\"], \"protocol\": \"udp\", \"ports\": [$ok]}]},
 	  \"ingress\": {\"default\": \"deny\", \"rules\": [
@@ -371,7 +371,7 @@ marker() {
 	# allowed. A chain too long to follow must not turn that datagram into
 	# "some other protocol", which the list would let through.
 	write_policy "$BATS_TEST_TMPDIR/q.json" "{\"version\": 1, \"name\": \"kt-v6deny\",
-	  \"sockets\": {\"raw\": [\"any\"]},
+	  \"sockets\": {\"raw\": [\"any\"], \"options\": [\"hdrincl\"]},
 	  \"egress\": {\"default\": \"allow\", \"rules\": [
 	    {\"action\": \"deny\", \"to\": [\"::1\"], \"protocol\": \"udp\", \"ports\": [$bad]}]}}"
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/q.json"
@@ -484,6 +484,105 @@ marker() {
 		assert_attack ok raw-tcp $dst $ok "$m"
 		assert_seen in seen
 	done
+}
+
+# ---- socket options that take traffic where no judgement looks ----
+
+@test "sockets.options: IP_HDRINCL, IP_RECVERR and IP_TRANSPARENT fail with EPERM unless allowed" {
+	cg=$(new_cgroup sockopt)
+	# socket(FAMILY, TYPE, PROTO) numbers; then setsockopt(LEVEL, NAME, 1)
+	v4raw="2 3 1" v6raw="10 3 58" v4udp="2 2 0" v6udp="10 2 0"
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-sockopt",
+	  "sockets": {"raw": ["icmp", "icmpv6"]},
+	  "egress": {"default": "deny"}, "ingress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	assert_attack EPERM --cgroup "$cg" sockopt $v4raw 0 3 1     # IP_HDRINCL
+	assert_attack EPERM --cgroup "$cg" sockopt $v6raw 41 36 1   # IPV6_HDRINCL
+	assert_attack EPERM --cgroup "$cg" sockopt $v4udp 0 11 1    # IP_RECVERR
+	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 41 25 1   # IPV6_RECVERR
+	assert_attack EPERM --cgroup "$cg" sockopt $v4udp 0 19 1    # IP_TRANSPARENT
+	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 41 75 1   # IPV6_TRANSPARENT
+	assert_attack EPERM --cgroup "$cg" sockopt 2 3 255 0 1 0    # an IPPROTO_RAW socket
+	# Turning them off, and other options, are untouched.
+	assert_attack ok --cgroup "$cg" sockopt $v4raw 0 3 0
+	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 1 16       # IP_TOS
+	# Unfenced, all of them work.
+	assert_attack ok sockopt $v4raw 0 3 1
+	assert_attack ok sockopt $v4udp 0 11 1
+	assert_attack ok sockopt $v4udp 0 19 1
+	# Where nothing restricts ingress (egress), RECVERR (TRANSPARENT) has
+	# nothing to get around.
+	write_policy "$BATS_TEST_TMPDIR/q.json" '{"version": 1, "name": "kt-sockopt-open",
+	  "sockets": {"raw": ["icmp"]}, "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/q.json"
+	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 11 1
+	assert_attack EPERM --cgroup "$cg" sockopt $v4udp 0 19 1
+	assert_attack EPERM --cgroup "$cg" sockopt $v4raw 0 3 1
+	# Allowed by name.
+	write_policy "$BATS_TEST_TMPDIR/r.json" '{"version": 1, "name": "kt-sockopt-ok",
+	  "sockets": {"raw": ["icmp"], "options": ["hdrincl", "recverr", "transparent"]},
+	  "egress": {"default": "deny"}, "ingress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/r.json"
+	assert_attack ok --cgroup "$cg" sockopt $v4raw 0 3 1
+	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 11 1
+	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 19 1
+	assert_attack ok --cgroup "$cg" sockopt 2 3 255 0 1 0
+}
+
+@test "a connected UDP socket stops hearing from its peer once a new policy denies it" {
+	cg=$(new_cgroup connrecv)
+	peer=$(random_port)
+	local_port=$((peer + 1))
+	write_policy "$BATS_TEST_TMPDIR/loose.json" "{\"version\": 1, \"name\": \"kt-cr-loose\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$peer]}]},
+	  \"ingress\": {\"default\": \"deny\"}}"
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-cr-strict",
+	  "egress": {"default": "deny"}, "ingress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
+	# Under the loose policy the reply from the peer arrives...
+	m=$(marker before)
+	watch in --cgroup "$cg" udp-connected-watch $local_port 127.0.0.1 $peer "$m"
+	assert_attack ok udp-send-from $peer 127.0.0.1 $local_port "$m"
+	assert_seen in seen
+	# ...and after the strict one replaced it, it does not.
+	m=$(marker after)
+	watch in --cgroup "$cg" udp-connected-watch $local_port 127.0.0.1 $peer "$m"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+	assert_attack ok udp-send-from $peer 127.0.0.1 $local_port "$m"
+	assert_seen in unseen
+}
+
+@test "re-applying the same policy keeps what it remembered: a UDP server still reaches its clients" {
+	cg=$(new_cgroup reapply)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-push\",
+	  \"egress\": {\"default\": \"deny\"},
+	  \"ingress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"from\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# A fenced server: one request, one reply, then a push 0.8 s later.
+	python3 -c 'import socket, sys, time
+open(sys.argv[1] + "/cgroup.procs", "w").write("0")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[2])))
+print("ready", flush=True)
+data, peer = s.recvfrom(64); s.sendto(b"reply", peer); time.sleep(0.8)
+try:
+    s.sendto(b"push", peer); print("push ok", flush=True)
+except OSError as e:
+    print("push", e.strerror, flush=True)' "$cg" $port >"$BATS_TEST_TMPDIR/server" &
+	server=$!
+	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/server" && break; sleep 0.02; done
+	python3 -c 'import socket, sys, time
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(2)
+c.sendto(b"hello", ("127.0.0.1", int(sys.argv[1])))
+print(c.recv(64).decode(), flush=True)
+print(c.recv(64).decode(), flush=True)' $port >"$BATS_TEST_TMPDIR/client" &
+	client=$!
+	sleep 0.3
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	wait $server
+	wait $client
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/server")" = "push ok" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/client")" = $'reply\npush' ]
 }
 
 # ---- nothing legitimate refused ----

@@ -70,6 +70,15 @@
  *                               UDP bound to BINDADDR: sendto ADDR one byte,
  *                               wait for the reply
  *   udp-send ADDR PORT MARKER   unconnected UDP: sendto ADDR:PORT MARKER
+ *   udp-send-from SPORT ADDR PORT MARKER
+ *                               the same from local port SPORT
+ *   udp-connected-watch LPORT ADDR PORT MARKER
+ *                               UDP bound to port LPORT (ADDR's family) and
+ *                               connected to ADDR:PORT: "ready", then "seen"
+ *                               once MARKER arrives from it, or "unseen"
+ *   sockopt FAMILY TYPE PROTO LEVEL NAME VALUE
+ *                               socket(FAMILY, TYPE, PROTO) (numbers), then
+ *                               setsockopt(LEVEL, NAME, int VALUE)
  *   tcp-watch ADDR PORT         TCP listener on ADDR:PORT: "ready", then
  *                               "seen" once a connection is accepted, or
  *                               "unseen" at the timeout
@@ -1151,6 +1160,53 @@ static int do_udp_send(const char *host, const char *port, const char *marker)
 	return result(0);
 }
 
+static int do_udp_send_from(const char *sport, const char *host, const char *port,
+			    const char *marker)
+{
+	struct sockaddr_storage ss, local;
+	socklen_t len, llen;
+	int fd, one = 1;
+
+	make_addr(host, port, &ss, &len);
+	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", sport, &local, &llen);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&local, llen) ||
+	    sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) < 0)
+		return result(errno);
+	return result(0);
+}
+
+static int do_udp_connected_watch(const char *lport, const char *host,
+				  const char *port, const char *marker)
+{
+	struct sockaddr_storage ss, local;
+	socklen_t len, llen;
+	int fd, one = 1;
+
+	make_addr(host, port, &ss, &len);
+	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", lport, &local, &llen);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return result(errno);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&local, llen) ||
+	    connect(fd, (struct sockaddr *)&ss, len))
+		return result(errno);
+	return watch(fd, marker, 0);
+}
+
+static int do_sockopt(int family, int type, int proto, int level, int name, int value)
+{
+	int fd = socket(family, type | SOCK_CLOEXEC, proto);
+
+	if (fd < 0)
+		return result(errno);
+	return result(setsockopt(fd, level, name, &value, sizeof(value)) ? errno : 0);
+}
+
 static int do_tcp_watch(const char *host, const char *port)
 {
 	struct sockaddr_storage ss;
@@ -1256,6 +1312,13 @@ int main(int argc, char **argv)
 		return do_rr_request(argv[1], argv[2]);
 	if (argc == 4 && !strcmp(argv[0], "udp-send"))
 		return do_udp_send(argv[1], argv[2], argv[3]);
+	if (argc == 5 && !strcmp(argv[0], "udp-send-from"))
+		return do_udp_send_from(argv[1], argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[0], "udp-connected-watch"))
+		return do_udp_connected_watch(argv[1], argv[2], argv[3], argv[4]);
+	if (argc == 7 && !strcmp(argv[0], "sockopt"))
+		return do_sockopt(atoi(argv[1]), atoi(argv[2]), atoi(argv[3]),
+				  atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (argc == 3 && !strcmp(argv[0], "tcp-watch"))
 		return do_tcp_watch(argv[1], argv[2]);
 	if (argc == 4 && !strcmp(argv[0], "udp-recv"))
