@@ -15,16 +15,16 @@
 
 #define CGF_INLINE static __always_inline
 
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define AF_NETLINK 16
-#define SOCK_STREAM 1
-#define SOCK_DGRAM 2
-#define SOCK_RAW 3
-#define SK_PASS 1 /* cgroup programs: 1 lets the operation or packet through */
-#define SK_DROP 0 /* ... and 0 refuses it (EPERM for the socket hooks) */
+#define AF_UNIX		   1
+#define AF_INET		   2
+#define AF_INET6	   10
+#define AF_NETLINK	   16
+#define SOCK_STREAM	   1
+#define SOCK_DGRAM	   2
+#define SOCK_RAW	   3
+#define SK_PASS		   1 /* cgroup programs: 1 lets the operation or packet through */
+#define SK_DROP		   0 /* ... and 0 refuses it (EPERM for the socket hooks) */
 #define INADDR_LOOPBACK_BE bpf_htonl(0x7f000001)
-#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_SEC	   1000000000ull
 
 #endif

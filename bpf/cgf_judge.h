@@ -36,7 +36,8 @@ struct cgf_site {
 /* NULL: this cgroup is attached but not configured yet (pass). */
 CGF_INLINE struct cgf_cgroup_config *cgf_config(void)
 {
-	struct cgf_cgroup_config *cfg = bpf_get_local_storage(&cgf_cgroup_cfg, 0);
+	struct cgf_cgroup_config *cfg =
+		bpf_get_local_storage(&cgf_cgroup_cfg, 0);
 
 	return cfg->policy_id ? cfg : NULL;
 }
@@ -93,10 +94,12 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 		return;
 
 	if (p->family == 4) {
-		key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_V4 : CGF_T_INGRESS_V4;
+		key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_V4
+						    : CGF_T_INGRESS_V4;
 		key.prefixlen = CGF_KIND_BITS + 32;
 	} else {
-		key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_V6 : CGF_T_INGRESS_V6;
+		key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_V6
+						    : CGF_T_INGRESS_V6;
 		key.prefixlen = CGF_KIND_BITS + 128;
 	}
 	__builtin_memcpy(key.data, p->addr, 16);
@@ -105,7 +108,8 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 		return;
 
 	__builtin_memset(&key, 0, sizeof(key));
-	key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_PORT : CGF_T_INGRESS_PORT;
+	key.kind = dir_id == CGF_DIR_EGRESS ? CGF_T_EGRESS_PORT
+					    : CGF_T_INGRESS_PORT;
 	key.prefixlen = CGF_KIND_BITS + 24;
 	key.data[0] = p->protocol;
 	if (p->protocol == IPPROTO_TCP || p->protocol == IPPROTO_UDP) {

@@ -98,14 +98,17 @@ CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
 				 const struct cgf_cgroup_config *cfg,
 				 const struct cgf_peer *remote, __u32 rule)
 {
-	struct cgf_judgement j = { .policy_id = cfg->policy_id, .rule = rule,
-				   .action = CGF_DENY, .denied = 1 };
+	struct cgf_judgement j = {.policy_id = cfg->policy_id,
+				  .rule = rule,
+				  .action = CGF_DENY,
+				  .denied = 1};
 	__u32 policy_id = cfg->policy_id;
 	struct cgf_policy *pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
 	const struct cgf_direction *dir;
 
 	if (pol) {
-		dir = site->direction == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
+		dir = site->direction == CGF_DIR_EGRESS ? &pol->egress
+							: &pol->ingress;
 		if (!dir->restricted)
 			return SK_PASS;
 		if (pol->mode == CGF_MODE_AUDIT)
@@ -121,12 +124,14 @@ CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
  * packet's socket.
  */
 CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
-				const struct cgf_cgroup_config *cfg, __u32 dir_id)
+				const struct cgf_cgroup_config *cfg,
+				__u32 dir_id)
 {
-	struct cgf_site site = { .ctx = skb,
-				 .hook = dir_id == CGF_DIR_EGRESS ? CGF_HOOK_EGRESS :
-								    CGF_HOOK_INGRESS,
-				 .direction = dir_id };
+	struct cgf_site site = {.ctx = skb,
+				.hook = dir_id == CGF_DIR_EGRESS
+						? CGF_HOOK_EGRESS
+						: CGF_HOOK_INGRESS,
+				.direction = dir_id};
 	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	struct cgf_peer *remote;
@@ -137,7 +142,8 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	if (err == CGF_UNRESOLVED)
-		return cgf_refuse_packet(&site, cfg, remote, CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_packet(&site, cfg, remote,
+					 CGF_RULE_BAD_HEADERS);
 	if (dir_id == CGF_DIR_EGRESS) {
 		struct cgf_sock_state *st = NULL;
 
@@ -157,7 +163,8 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 	cgf_report_flow(&site, cfg, remote, &j);
 	/* What an allowed ICMP packet starts may answer (cgf_icmp_answers_flow). */
 	if (j.action == CGF_ALLOW && dir_id == CGF_DIR_EGRESS &&
-	    (pk.dst.protocol == IPPROTO_ICMP || pk.dst.protocol == IPPROTO_ICMPV6)) {
+	    (pk.dst.protocol == IPPROTO_ICMP ||
+	     pk.dst.protocol == IPPROTO_ICMPV6)) {
 		cgf_icmp_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.dst);
 		if (!cgf_flow_known(&fk, cfg->epoch))
 			cgf_flow_remember(&fk, cfg->epoch);
@@ -170,8 +177,8 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 	if (sk->family == AF_INET) {
 		cgf_peer_ip4(p, sk->dst_ip4);
 	} else {
-		__u32 ip6[4] = { sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2],
-				 sk->dst_ip6[3] };
+		__u32 ip6[4] = {sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2],
+				sk->dst_ip6[3]};
 
 		cgf_peer_ip6(p, ip6);
 	}
@@ -185,10 +192,11 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
  * so that a policy that now denies the peer stops its replies too.
  */
 CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
-				   const struct cgf_cgroup_config *cfg, __u8 hook)
+				   const struct cgf_cgroup_config *cfg,
+				   __u8 hook)
 {
-	struct cgf_site site = { .ctx = skb, .hook = hook,
-				 .direction = CGF_DIR_EGRESS };
+	struct cgf_site site = {
+		.ctx = skb, .hook = hook, .direction = CGF_DIR_EGRESS};
 	struct cgf_peer p = {};
 	struct cgf_judgement j;
 
@@ -248,17 +256,20 @@ CGF_INLINE int cgf_is_udp_dgram(const struct bpf_sock *sk)
 CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
 					const struct cgf_cgroup_config *cfg)
 {
-	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_EGRESS,
-				 .direction = CGF_DIR_EGRESS };
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_EGRESS,
+				.direction = CGF_DIR_EGRESS};
 	struct cgf_packet pk = {};
 	int err = cgf_parse(skb, &pk);
 
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	if (err == CGF_UNRESOLVED)
-		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_packet(&site, cfg, &pk.dst,
+					 CGF_RULE_BAD_HEADERS);
 	if (pk.source_routed)
-		return cgf_refuse_packet(&site, cfg, &pk.dst, CGF_RULE_SOURCE_ROUTE);
+		return cgf_refuse_packet(&site, cfg, &pk.dst,
+					 CGF_RULE_SOURCE_ROUTE);
 	return -1;
 }
 
@@ -266,8 +277,9 @@ CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
 CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 			       const struct cgf_cgroup_config *cfg)
 {
-	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_INGRESS,
-				 .direction = CGF_DIR_INGRESS };
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_INGRESS,
+				.direction = CGF_DIR_INGRESS};
 	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	struct cgf_flow_key fk;
@@ -279,7 +291,8 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	/* The socket gets a datagram only behind a header chain the walk
 	 * followed to its UDP header: anything else cannot be judged. */
 	if (err || !pk.l4_ok || pk.dst.protocol != sk->protocol)
-		return cgf_refuse_packet(&site, cfg, &pk.src, CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_packet(&site, cfg, &pk.src,
+					 CGF_RULE_BAD_HEADERS);
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.src, pk.src.port);
 	if (cgf_flow_known(&fk, cfg->epoch))
 		return SK_PASS;
@@ -296,8 +309,9 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 CGF_INLINE int cgf_listener_ingress(struct __sk_buff *skb,
 				    const struct cgf_cgroup_config *cfg)
 {
-	struct cgf_site site = { .ctx = skb, .hook = CGF_HOOK_INGRESS,
-				 .direction = CGF_DIR_INGRESS };
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_INGRESS,
+				.direction = CGF_DIR_INGRESS};
 	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	int err = cgf_parse(skb, &pk);
@@ -306,7 +320,8 @@ CGF_INLINE int cgf_listener_ingress(struct __sk_buff *skb,
 		return SK_DROP;
 	/* Without its TCP header nobody can tell a SYN: refused. */
 	if (err || !pk.l4_ok || pk.dst.protocol != IPPROTO_TCP)
-		return cgf_refuse_packet(&site, cfg, &pk.src, CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_packet(&site, cfg, &pk.src,
+					 CGF_RULE_BAD_HEADERS);
 	if ((pk.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return SK_PASS;
 	pk.src.port = pk.dst.port;

@@ -12,22 +12,22 @@
 struct cgf_packet {
 	struct cgf_peer src; /* port: source port */
 	struct cgf_peer dst; /* port: destination port */
-	__u32 l4_off; /* where the L4 header starts */
+	__u32 l4_off;	     /* where the L4 header starts */
 	__u8 tcp_flags;
 	__u8 icmp_type;
-	__u8 l4_ok; /* the L4 header was read (not a later fragment) */
+	__u8 l4_ok;	    /* the L4 header was read (not a later fragment) */
 	__u8 source_routed; /* IPv4 source route option, IPv6 routing header */
 };
 
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
-#define IPV4_HDR_LEN 20 /* without options */
-#define IPV6_HDR_LEN 40
+#define TCP_FLAG_SYN	 0x02
+#define TCP_FLAG_ACK	 0x10
+#define IPV4_HDR_LEN	 20 /* without options */
+#define IPV6_HDR_LEN	 40
 #define IPV4_OPTIONS_MAX 40
-#define IPOPT_END 0
-#define IPOPT_NOOP 1
-#define IPOPT_LSRR 0x83
-#define IPOPT_SSRR 0x89
+#define IPOPT_END	 0
+#define IPOPT_NOOP	 1
+#define IPOPT_LSRR	 0x83
+#define IPOPT_SSRR	 0x89
 /*
  * Extension headers followed before the walk gives up. Real packets carry
  * one or two; a longer chain is refused (CGF_RULE_BAD_HEADERS), never
@@ -43,18 +43,19 @@ enum cgf_parse_result {
 };
 
 /* ICMP types (RFC 792, RFC 4443) the exemptions and answers name. */
-#define ICMP_ECHOREPLY 0
-#define ICMP_DEST_UNREACH 3
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAMETERPROB 12
-#define ICMPV6_ERROR_MAX 127 /* ICMPv6 types 0-127 are errors */
-#define ICMPV6_ECHO_REPLY 129
-#define ICMPV6_MLD_QUERY 130
+#define ICMP_ECHOREPLY	      0
+#define ICMP_DEST_UNREACH     3
+#define ICMP_TIME_EXCEEDED    11
+#define ICMP_PARAMETERPROB    12
+#define ICMPV6_ERROR_MAX      127 /* ICMPv6 types 0-127 are errors */
+#define ICMPV6_ECHO_REPLY     129
+#define ICMPV6_MLD_QUERY      130
 #define ICMPV6_NDISC_REDIRECT 137
-#define ICMPV6_MLD2_REPORT 143
-#define ICMP_ERROR_INNER_OFF 8 /* the offending packet follows 8 bytes */
+#define ICMPV6_MLD2_REPORT    143
+#define ICMP_ERROR_INNER_OFF  8 /* the offending packet follows 8 bytes */
 
-CGF_INLINE int cgf_parse_l4(struct __sk_buff *skb, __u32 off, struct cgf_packet *pk)
+CGF_INLINE int cgf_parse_l4(struct __sk_buff *skb, __u32 off,
+			    struct cgf_packet *pk)
 {
 	__u8 l4[14];
 	__u8 proto = pk->dst.protocol;
@@ -126,7 +127,7 @@ static long cgf_ipv4_option_step(__u32 i, void *data)
 
 CGF_INLINE int cgf_ipv4_options(struct __sk_buff *skb, __u32 len)
 {
-	struct cgf_options_walk w = { .len = len, .result = CGF_PARSED };
+	struct cgf_options_walk w = {.len = len, .result = CGF_PARSED};
 
 	if (!len || len > IPV4_OPTIONS_MAX)
 		return CGF_UNRESOLVED;
@@ -137,7 +138,8 @@ CGF_INLINE int cgf_ipv4_options(struct __sk_buff *skb, __u32 len)
 	if (bpf_loop(IPV4_OPTIONS_MAX, cgf_ipv4_option_step, &w, 0) < 0)
 		return CGF_UNRESOLVED;
 	/* A walk that ran out of steps before the end is not followed. */
-	if (w.result == CGF_PARSED && w.off < w.len && w.opt[w.off & 63] != IPOPT_END)
+	if (w.result == CGF_PARSED && w.off < w.len &&
+	    w.opt[w.off & 63] != IPOPT_END)
 		return CGF_UNRESOLVED;
 	return w.result;
 }

@@ -77,10 +77,10 @@ CGF_INLINE void cgf_event_init(struct cgf_event *ev,
  * A denial's event, once counted against the cgroup's budget: NULL when
  * over it (counted as suppressed), else the stats to emit it against.
  */
-CGF_INLINE struct cgf_cgroup_stats *cgf_event_begin(const struct cgf_site *site,
-						    const struct cgf_cgroup_config *cfg,
-						    __u32 rule, __u8 action,
-						    struct cgf_event *ev)
+CGF_INLINE struct cgf_cgroup_stats *
+cgf_event_begin(const struct cgf_site *site,
+		const struct cgf_cgroup_config *cfg, __u32 rule, __u8 action,
+		struct cgf_event *ev)
 {
 	struct cgf_cgroup_stats *stats = cgf_stats_of(cfg->cgroup_id);
 
@@ -110,13 +110,13 @@ CGF_INLINE void cgf_report_flow(const struct cgf_site *site,
 	cgf_emit(site, stats, &ev);
 }
 
-
-CGF_INLINE void cgf_report_socket(void *ctx, const struct cgf_cgroup_config *cfg,
+CGF_INLINE void cgf_report_socket(void *ctx,
+				  const struct cgf_cgroup_config *cfg,
 				  __u32 rule, __u8 action, __u32 family,
 				  __u32 type, __u32 protocol)
 {
-	struct cgf_site site = { .ctx = ctx, .hook = CGF_HOOK_SOCKET,
-				 .task_context = 1 };
+	struct cgf_site site = {
+		.ctx = ctx, .hook = CGF_HOOK_SOCKET, .task_context = 1};
 	struct cgf_cgroup_stats *stats;
 	struct cgf_event ev = {};
 
@@ -129,17 +129,18 @@ CGF_INLINE void cgf_report_socket(void *ctx, const struct cgf_cgroup_config *cfg
 	cgf_emit(&site, stats, &ev);
 }
 
-
-CGF_INLINE void cgf_report_sockopt(void *ctx, const struct cgf_cgroup_config *cfg,
+CGF_INLINE void cgf_report_sockopt(void *ctx,
+				   const struct cgf_cgroup_config *cfg,
 				   __u8 action, __u32 family, __u32 type,
 				   __u32 protocol, __s32 level, __s32 optname)
 {
-	struct cgf_site site = { .ctx = ctx, .hook = CGF_HOOK_SOCKOPT,
-				 .task_context = 1 };
+	struct cgf_site site = {
+		.ctx = ctx, .hook = CGF_HOOK_SOCKOPT, .task_context = 1};
 	struct cgf_cgroup_stats *stats;
 	struct cgf_event ev = {};
 
-	stats = cgf_event_begin(&site, cfg, CGF_RULE_SOCKETS_OPTION, action, &ev);
+	stats = cgf_event_begin(&site, cfg, CGF_RULE_SOCKETS_OPTION, action,
+				&ev);
 	if (!stats)
 		return;
 	ev.sock_family = family;
@@ -154,8 +155,8 @@ CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
 				  const struct cgf_cgroup_config *cfg,
 				  __u32 rule, __u8 action)
 {
-	struct cgf_site site = { .ctx = ctx, .hook = CGF_HOOK_DEVICE,
-				 .task_context = 1 };
+	struct cgf_site site = {
+		.ctx = ctx, .hook = CGF_HOOK_DEVICE, .task_context = 1};
 	struct cgf_cgroup_stats *stats;
 	struct cgf_event ev = {};
 

@@ -15,7 +15,8 @@
  * that address in its place, so that what is judged is exactly where the
  * kernel sends (a destination that is not zero is used as written).
  */
-CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx, int is_sendmsg)
+CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx,
+					 int is_sendmsg)
 {
 	struct bpf_sock *sk = ctx->sk;
 	__u32 src = 0;
@@ -30,7 +31,8 @@ CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx, int is_sendm
 	ctx->user_ip4 = src ? src : INADDR_LOOPBACK_BE;
 }
 
-CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx, int is_sendmsg)
+CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx,
+					 int is_sendmsg)
 {
 	struct bpf_sock *sk = ctx->sk;
 	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
@@ -85,8 +87,10 @@ CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
 CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 				    __u8 hook, int is_sendmsg)
 {
-	struct cgf_site site = { .ctx = ctx, .hook = hook,
-				 .direction = CGF_DIR_EGRESS, .task_context = 1 };
+	struct cgf_site site = {.ctx = ctx,
+				.hook = hook,
+				.direction = CGF_DIR_EGRESS,
+				.task_context = 1};
 	struct cgf_cgroup_config *cfg = cgf_config();
 	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;

@@ -74,7 +74,8 @@ int cgf_egress(struct __sk_buff *skb)
 
 	if (owner == CGF_OWNER_PASS)
 		return SK_PASS;
-	if (owner == CGF_OWNER_SOCKET && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
+	if (owner == CGF_OWNER_SOCKET &&
+	    (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
 		if (!cgf_headers_plain(skb, sk->protocol)) {
 			verdict = cgf_check_socket_headers(skb, cfg);
 			if (verdict >= 0)
@@ -114,7 +115,8 @@ int cgf_ingress(struct __sk_buff *skb)
 		/* A connected socket only receives from its peer: judged
 		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
-			return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_INGRESS);
+			return cgf_judge_connected(skb, sk, cfg,
+						   CGF_HOOK_INGRESS);
 		return cgf_udp_ingress(skb, sk, cfg);
 	}
 	/* Raw sockets see copies of every packet of their protocol. */
@@ -198,8 +200,8 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 	if (pol->mode == CGF_MODE_AUDIT)
 		action = CGF_ALLOW;
 	cgf_report_sockopt(ctx, cfg, action, sk ? sk->family : 0,
-			   sk ? sk->type : 0, sk ? sk->protocol : 0,
-			   ctx->level, ctx->optname);
+			   sk ? sk->type : 0, sk ? sk->protocol : 0, ctx->level,
+			   ctx->optname);
 	return action == CGF_ALLOW;
 }
 
@@ -255,8 +257,8 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 	if (!pol->devices.restricted)
 		return SK_PASS;
 	action = cgf_judge_device(&pol->devices, ctx->access_type & 0xffff,
-				  ctx->major, ctx->minor, ctx->access_type >> 16,
-				  &rule);
+				  ctx->major, ctx->minor,
+				  ctx->access_type >> 16, &rule);
 	if (action == CGF_ALLOW)
 		return SK_PASS;
 	if (pol->mode == CGF_MODE_AUDIT)

@@ -43,22 +43,25 @@
 
 #define CGF_ABI_VERSION 4
 
-#define CGF_MAX_RULES 1024 /* network rules per direction */
-#define CGF_MASK_WORDS (CGF_MAX_RULES / 64)
+#define CGF_MAX_RULES	     1024 /* network rules per direction */
+#define CGF_MASK_WORDS	     (CGF_MAX_RULES / 64)
 #define CGF_MAX_DEVICE_RULES 128
-#define CGF_MAX_POLICIES 4096 /* distinct compiled policies pinned at once */
-#define CGF_MAX_CGROUPS 65536
-#define CGF_NAME_LEN 64
-#define CGF_RULE_DEFAULT 0xffff /* "the default decided" in rule fields */
+#define CGF_MAX_POLICIES     4096 /* distinct compiled policies pinned at once */
+#define CGF_MAX_CGROUPS	     65536
+#define CGF_NAME_LEN	     64
+#define CGF_RULE_DEFAULT     0xffff /* "the default decided" in rule fields */
 /*
  * Rule fields of refusals no rule of a network section decides: what the
  * sockets section forbids, and packets whose headers could send them
  * somewhere no judgement looked (see cgf_packet_refusal in the programs).
  */
-#define CGF_RULE_SOCKETS_RAW 0xfff0 /* sockets.raw: raw socket of that protocol */
+#define CGF_RULE_SOCKETS_RAW                                                   \
+	0xfff0 /* sockets.raw: raw socket of that protocol */
 #define CGF_RULE_SOCKETS_FAMILY 0xfff1 /* sockets.families: address family */
-#define CGF_RULE_SOURCE_ROUTE 0xfff2 /* IPv4 source route option, IPv6 routing header */
-#define CGF_RULE_BAD_HEADERS 0xfff3 /* headers the program cannot follow to the end */
+#define CGF_RULE_SOURCE_ROUTE                                                  \
+	0xfff2 /* IPv4 source route option, IPv6 routing header */
+#define CGF_RULE_BAD_HEADERS                                                   \
+	0xfff3 /* headers the program cannot follow to the end */
 #define CGF_RULE_SOCKETS_OPTION 0xfff4 /* sockets.options: a socket option */
 
 enum cgf_action {
@@ -116,14 +119,14 @@ struct cgf_direction {
 
 /* Device types as the kernel's cgroup_device program reports them. */
 enum cgf_dev_type {
-	CGF_DEV_ALL = 0, /* rule matches both block and char */
+	CGF_DEV_ALL = 0,   /* rule matches both block and char */
 	CGF_DEV_BLOCK = 1, /* BPF_DEVCG_DEV_BLOCK */
-	CGF_DEV_CHAR = 2, /* BPF_DEVCG_DEV_CHAR */
+	CGF_DEV_CHAR = 2,  /* BPF_DEVCG_DEV_CHAR */
 };
 
 /* Access bits as the kernel reports them (BPF_DEVCG_ACC_*). */
 #define CGF_ACC_MKNOD 1
-#define CGF_ACC_READ 2
+#define CGF_ACC_READ  2
 #define CGF_ACC_WRITE 4
 
 #define CGF_DEV_ANY_MAJOR 1
@@ -182,12 +185,12 @@ struct cgf_devices {
  * by the cgroup sock_create program and options by the cgroup setsockopt
  * program, which need no LSM.
  */
-#define CGF_FAMILY_BITS 64
-#define CGF_ALL_FAMILIES (~(__u64)0) /* "families": ["any"]: no LSM needed */
-#define CGF_RAW_PROTOCOL_WORDS 4 /* 256 IP protocol numbers */
+#define CGF_FAMILY_BITS	       64
+#define CGF_ALL_FAMILIES       (~(__u64)0) /* "families": ["any"]: no LSM needed */
+#define CGF_RAW_PROTOCOL_WORDS 4	   /* 256 IP protocol numbers */
 
-#define CGF_SOCKOPT_HDRINCL 1
-#define CGF_SOCKOPT_RECVERR 2
+#define CGF_SOCKOPT_HDRINCL	1
+#define CGF_SOCKOPT_RECVERR	2
 #define CGF_SOCKOPT_TRANSPARENT 4
 
 struct cgf_sockets {
@@ -216,7 +219,7 @@ struct cgf_policy {
 
 /* Cgroup storage value: which policy the attached cgroup runs. */
 struct cgf_cgroup_config {
-	__u32 policy_id; /* 0: not configured yet, pass */
+	__u32 policy_id;  /* 0: not configured yet, pass */
 	__u32 generation; /* bumped on every apply to this cgroup */
 	__u64 cgroup_id; /* the attached cgroup (programs also run in children) */
 	__u32 event_budget; /* denial events per second, beyond: suppressed */
@@ -248,10 +251,10 @@ enum cgf_hook {
 	CGF_HOOK_CONNECT6,
 	CGF_HOOK_SENDMSG4,
 	CGF_HOOK_SENDMSG6,
-	CGF_HOOK_EGRESS, /* packet egress (ICMP, raw, unjudged sockets) */
+	CGF_HOOK_EGRESS,  /* packet egress (ICMP, raw, unjudged sockets) */
 	CGF_HOOK_INGRESS, /* packet ingress */
 	CGF_HOOK_DEVICE,
-	CGF_HOOK_SOCKET, /* socket creation (sockets section) */
+	CGF_HOOK_SOCKET,  /* socket creation (sockets section) */
 	CGF_HOOK_SOCKOPT, /* setsockopt (sockets.options) */
 };
 
@@ -259,27 +262,27 @@ enum cgf_hook {
 
 struct cgf_event {
 	__u16 version;
-	__u8 hook; /* enum cgf_hook */
+	__u8 hook;	/* enum cgf_hook */
 	__u8 direction; /* enum cgf_direction_id; devices: 0 */
 	__u8 action; /* what the kernel did: CGF_DENY, or CGF_ALLOW in audit mode */
-	__u8 family; /* 4 or 6; devices: 0; sockets: 0 */
+	__u8 family;   /* 4 or 6; devices: 0; sockets: 0 */
 	__u8 protocol; /* sockets: the protocol asked for */
 	__u8 dev_type; /* enum cgf_dev_type */
 	__u32 policy_id;
 	__u32 generation;
-	__u32 rule; /* index in the section, or CGF_RULE_DEFAULT */
-	__u32 pid; /* 0 when the hook runs outside process context */
-	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u32 rule;	 /* index in the section, or CGF_RULE_DEFAULT */
+	__u32 pid;	 /* 0 when the hook runs outside process context */
+	__u64 time_ns;	 /* CLOCK_BOOTTIME */
 	__u64 cgroup_id; /* the fenced cgroup */
-	__u8 addr[16]; /* remote address; IPv4 in the first 4 bytes */
+	__u8 addr[16];	 /* remote address; IPv4 in the first 4 bytes */
 	__u16 port; /* host order: remote port (egress), local port (ingress);
 		     * setsockopt: the option's name */
 	__u16 dev_access; /* CGF_ACC_* */
-	__u32 dev_major; /* setsockopt: the option's level */
+	__u32 dev_major;  /* setsockopt: the option's level */
 	__u32 dev_minor;
 	char comm[16];
 	__u16 sock_family; /* sockets: AF_* asked for */
-	__u8 sock_type; /* sockets: SOCK_* asked for */
+	__u8 sock_type;	   /* sockets: SOCK_* asked for */
 	__u8 pad;
 };
 
@@ -297,7 +300,7 @@ struct cgf_cgroup_stats {
 /* Socket storage of fenced sockets. */
 struct cgf_sock_state {
 	__u32 judged; /* a connect hook allowed this (UDP) socket ... */
-	__u32 epoch; /* ... under this configuration */
+	__u32 epoch;  /* ... under this configuration */
 	/*
 	 * Created by a process of a fenced cgroup (sock_create saw it): its
 	 * packets are always judged. Raw sockets without it are the kernel's
@@ -314,8 +317,8 @@ struct cgf_sock_state {
 struct cgf_flow_key {
 	__u64 sock_cookie;
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
-	__u16 port; /* network order */
-	__u8 family; /* 4 or 6 */
+	__u16 port;    /* network order */
+	__u8 family;   /* 4 or 6 */
 	__u8 protocol; /* IPPROTO_UDP, or ICMP for echo and error exchanges */
 	__u8 pad[4];
 };
@@ -328,7 +331,7 @@ struct cgf_flow_key {
  * programs, and outlives every cgfence process.
  */
 #define CGF_CONTAINER_ID_LEN 128
-#define CGF_PATH_LEN 512
+#define CGF_PATH_LEN	     512
 
 /* cgf_containers: a container id -> the cgroup fenced for it last. */
 struct cgf_container_key {

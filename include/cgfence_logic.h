@@ -61,7 +61,8 @@ CGF_INLINE __u8 cgf_rule_action(const struct cgf_direction *dir, __u32 rule)
 {
 	if (rule >= CGF_MAX_RULES)
 		return dir->default_action;
-	return (dir->allow[(rule / 64) & (CGF_MASK_WORDS - 1)] >> (rule % 64)) & 1;
+	return (dir->allow[(rule / 64) & (CGF_MASK_WORDS - 1)] >> (rule % 64)) &
+	       1;
 }
 
 CGF_INLINE int cgf_device_rule_matches(const struct cgf_device_rule *r,
@@ -102,37 +103,44 @@ CGF_INLINE __u8 cgf_judge_device(const struct cgf_devices *devs, __u32 type,
 /* sockets.raw: may a raw socket of this IP protocol be created? */
 CGF_INLINE int cgf_raw_allowed(const struct cgf_sockets *s, __u32 protocol)
 {
-	return (s->raw_protocols[(protocol / 64) & (CGF_RAW_PROTOCOL_WORDS - 1)] >>
-		(protocol % 64)) & 1;
+	return (s->raw_protocols[(protocol / 64) &
+				 (CGF_RAW_PROTOCOL_WORDS - 1)] >>
+		(protocol % 64)) &
+	       1;
 }
 
-#define CGF_AF_INET 2
-#define CGF_AF_INET6 10
-#define CGF_SOCK_RAW 3
-#define CGF_SOL_IP 0
-#define CGF_SOL_IPV6 41
-#define CGF_IP_HDRINCL 3
-#define CGF_IP_RECVERR 11
-#define CGF_IP_TRANSPARENT 19
-#define CGF_IP_RECVERR_RFC4884 26
-#define CGF_IPV6_RECVERR 25
+#define CGF_AF_INET		 2
+#define CGF_AF_INET6		 10
+#define CGF_SOCK_RAW		 3
+#define CGF_SOL_IP		 0
+#define CGF_SOL_IPV6		 41
+#define CGF_IP_HDRINCL		 3
+#define CGF_IP_RECVERR		 11
+#define CGF_IP_TRANSPARENT	 19
+#define CGF_IP_RECVERR_RFC4884	 26
+#define CGF_IPV6_RECVERR	 25
 #define CGF_IPV6_RECVERR_RFC4884 31
-#define CGF_IPV6_HDRINCL 36
-#define CGF_IPV6_TRANSPARENT 75
+#define CGF_IPV6_HDRINCL	 36
+#define CGF_IPV6_TRANSPARENT	 75
 
 /* Which CGF_SOCKOPT_* a setsockopt(level, optname) is, or 0: none of ours. */
 CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 {
 	if (level == CGF_SOL_IP)
-		return optname == CGF_IP_HDRINCL ? CGF_SOCKOPT_HDRINCL :
-		       optname == CGF_IP_RECVERR || optname == CGF_IP_RECVERR_RFC4884 ?
-							CGF_SOCKOPT_RECVERR :
-		       optname == CGF_IP_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT : 0;
+		return optname == CGF_IP_HDRINCL ? CGF_SOCKOPT_HDRINCL
+		       : optname == CGF_IP_RECVERR ||
+				       optname == CGF_IP_RECVERR_RFC4884
+			       ? CGF_SOCKOPT_RECVERR
+		       : optname == CGF_IP_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT
+						       : 0;
 	if (level == CGF_SOL_IPV6)
-		return optname == CGF_IPV6_HDRINCL ? CGF_SOCKOPT_HDRINCL :
-		       optname == CGF_IPV6_RECVERR || optname == CGF_IPV6_RECVERR_RFC4884 ?
-							CGF_SOCKOPT_RECVERR :
-		       optname == CGF_IPV6_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT : 0;
+		return optname == CGF_IPV6_HDRINCL ? CGF_SOCKOPT_HDRINCL
+		       : optname == CGF_IPV6_RECVERR ||
+				       optname == CGF_IPV6_RECVERR_RFC4884
+			       ? CGF_SOCKOPT_RECVERR
+		       : optname == CGF_IPV6_TRANSPARENT
+			       ? CGF_SOCKOPT_TRANSPARENT
+			       : 0;
 	return 0;
 }
 

@@ -29,6 +29,13 @@ count_bats() { # bats file
 	failed=$((failed + $(echo "$out" | grep -c '^not ok ')))
 }
 
+echo "== format"
+if tools/check_format.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
 echo "== unit tests"
 for t in "$OUT"/tests/test_*; do
 	[ -x "$t" ] && count_unit "$t"

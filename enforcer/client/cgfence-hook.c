@@ -22,9 +22,12 @@
 
 static const char usage[] =
 	"usage: cgfence-hook [--socket PATH] [cgfence hook options] [STAGE]\n"
-	"OCI runtime hook: passes the container state on stdin and the options to\n"
-	"`cgfence hookd` listening on PATH (default " HOOKD_DEFAULT_SOCKET "), or,\n"
-	"when none listens, runs `cgfence hook` with them. See `cgfence hook --help`.\n";
+	"OCI runtime hook: passes the container state on stdin and the options "
+	"to\n"
+	"`cgfence hookd` listening on PATH (default " HOOKD_DEFAULT_SOCKET
+	"), or,\n"
+	"when none listens, runs `cgfence hook` with them. See `cgfence hook "
+	"--help`.\n";
 
 /* One line on stderr, "cgfence: hook: " and the pieces: as `cgfence hook`. */
 static void fail(const char *piece, ...)
@@ -49,7 +52,8 @@ static void fail(const char *piece, ...)
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
-		long n = fd == 1 ? rt_write(fd, p, len) : rt_send(fd, p, len, MSG_NOSIGNAL);
+		long n = fd == 1 ? rt_write(fd, p, len)
+				 : rt_send(fd, p, len, MSG_NOSIGNAL);
 
 		if (n == -ENOTSOCK)
 			n = rt_write(fd, p, len);
@@ -68,7 +72,7 @@ static int write_all(int fd, const char *p, size_t len)
 static long wait_readable(int fd, long deadline_ms)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		long left = deadline_ms - rt_clock_ms();
 		long r = rt_ppoll(&p, 1, left > 0 ? left : 0);
 
@@ -123,7 +127,8 @@ static int run_cgfence_hook(int nargs, char **args, char **envp,
 	if (!err && fd != 0)
 		err = rt_dup3((int)fd, 0, 0);
 	if (err < 0) {
-		fail("cannot pass the state to ", self, ": ", rt_strerror(err), NULL);
+		fail("cannot pass the state to ", self, ": ", rt_strerror(err),
+		     NULL);
 		return 1;
 	}
 	argv[0] = "cgfence";
@@ -152,25 +157,26 @@ static int send_request(int fd, int nargs, char **args, const char *state,
 	static char msgbuf[sizeof(struct hookd_request) + HOOKD_MAX_ARGS_LEN];
 	struct hookd_request *req = (struct hookd_request *)msgbuf;
 	char *argbuf = msgbuf + sizeof(*req);
-	int fds[2] = { 1, 2 };
+	int fds[2] = {1, 2};
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(fds))];
 	} control;
 	struct iovec iov[2];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2,
-			      .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
+	struct msghdr msg = {.msg_iov = iov,
+			     .msg_iovlen = 2,
+			     .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	size_t header_len, sent;
 	long n;
 
-	*req = (struct hookd_request){ .magic = HOOKD_MAGIC,
-				       .version = HOOKD_VERSION,
-				       .state_len = (uint32_t)len,
-				       .client_pid = (uint32_t)rt_getpid(),
-				       .pid_ns = ns_inode("/proc/self/ns/pid"),
-				       .mnt_ns = ns_inode("/proc/self/ns/mnt") };
+	*req = (struct hookd_request){.magic = HOOKD_MAGIC,
+				      .version = HOOKD_VERSION,
+				      .state_len = (uint32_t)len,
+				      .client_pid = (uint32_t)rt_getpid(),
+				      .pid_ns = ns_inode("/proc/self/ns/pid"),
+				      .mnt_ns = ns_inode("/proc/self/ns/mnt")};
 	for (int i = 0; i < nargs; i++) {
 		size_t l = rt_strlen(args[i]) + 1;
 
@@ -186,8 +192,8 @@ static int send_request(int fd, int nargs, char **args, const char *state,
 	c->cmsg_len = CMSG_LEN(sizeof(fds));
 	for (size_t i = 0; i < sizeof(fds); i++)
 		CMSG_DATA(c)[i] = ((const char *)fds)[i];
-	iov[0] = (struct iovec){ msgbuf, header_len };
-	iov[1] = (struct iovec){ (void *)state, len };
+	iov[0] = (struct iovec){msgbuf, header_len};
+	iov[1] = (struct iovec){(void *)state, len};
 	n = rt_sendmsg(fd, &msg, MSG_NOSIGNAL);
 	if (n < 0)
 		return (int)n;
@@ -200,7 +206,8 @@ static int send_request(int fd, int nargs, char **args, const char *state,
 			return err;
 		sent = header_len;
 	}
-	return write_all(fd, state + (sent - header_len), len - (sent - header_len));
+	return write_all(fd, state + (sent - header_len),
+			 len - (sent - header_len));
 }
 
 static int await_reply(int fd, long deadline_ms, struct hookd_reply *reply)
@@ -226,7 +233,7 @@ int main(int argc, char **argv, char **envp)
 {
 	static char state[HOOKD_MAX_STATE_LEN + 1];
 	const char *socket_path = HOOKD_DEFAULT_SOCKET, *v;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	unsigned long timeout_s = HOOKD_DEFAULT_TIMEOUT_S;
 	char *args[HOOKD_MAX_ARGS];
 	struct hookd_reply reply;
@@ -237,7 +244,8 @@ int main(int argc, char **argv, char **envp)
 	/* Messages and the fds hookd gets need a stdout and a stderr. */
 	for (int std_fd = 1; std_fd <= 2; std_fd++)
 		if (rt_fcntl(std_fd, F_GETFD, 0) == -EBADF)
-			rt_open("/dev/null", O_RDWR); /* the lowest free fd: this one */
+			rt_open("/dev/null",
+				O_RDWR); /* the lowest free fd: this one */
 	/* --socket is ours; everything else is `cgfence hook`'s. */
 	for (int i = 1; i < argc; i++) {
 		if (rt_streq(argv[i], "--help") || rt_streq(argv[i], "-h")) {
@@ -245,7 +253,8 @@ int main(int argc, char **argv, char **envp)
 			return 0;
 		}
 		if (rt_streq(argv[i], "--version")) {
-			static const char version[] = "cgfence-hook " CGF_VERSION "\n";
+			static const char version[] =
+				"cgfence-hook " CGF_VERSION "\n";
 
 			write_all(1, version, sizeof(version) - 1);
 			return 0;
@@ -262,7 +271,8 @@ int main(int argc, char **argv, char **envp)
 		if (rt_streq(argv[i], "--timeout") && i + 1 < argc &&
 		    rt_parse_ulong(argv[i + 1]))
 			timeout_s = rt_parse_ulong(argv[i + 1]);
-		if ((v = rt_after_prefix(argv[i], "--timeout=")) && rt_parse_ulong(v))
+		if ((v = rt_after_prefix(argv[i], "--timeout=")) &&
+		    rt_parse_ulong(v))
 			timeout_s = rt_parse_ulong(v);
 		if (nargs == HOOKD_MAX_ARGS) {
 			fail("too many arguments", NULL);
@@ -282,8 +292,10 @@ int main(int argc, char **argv, char **envp)
 			 rt_clock_ms() + (long)timeout_s * 900);
 	if (err) {
 		fail("cannot read the container state on stdin: ",
-		     err == -EFBIG ? "larger than 1 MiB" :
-		     err == -ETIMEDOUT ? "timed out" : rt_strerror(err), NULL);
+		     err == -EFBIG	 ? "larger than 1 MiB"
+		     : err == -ETIMEDOUT ? "timed out"
+					 : rt_strerror(err),
+		     NULL);
 		return 1;
 	}
 
@@ -304,13 +316,14 @@ int main(int argc, char **argv, char **envp)
 	if (!err)
 		err = await_reply((int)fd, deadline_ms, &reply);
 	if (err == -ETIMEDOUT) {
-		fail("timed out waiting for cgfence hookd at ", socket_path, NULL);
+		fail("timed out waiting for cgfence hookd at ", socket_path,
+		     NULL);
 		return 1;
 	}
 	if (err) {
 		fail("cgfence hookd at ", socket_path, " gave no answer: ",
-		     err == -EPIPE || err == -ECONNRESET ? "connection closed" :
-							   rt_strerror(err),
+		     err == -EPIPE || err == -ECONNRESET ? "connection closed"
+							 : rt_strerror(err),
 		     NULL);
 		return 1;
 	}

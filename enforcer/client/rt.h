@@ -40,7 +40,7 @@ static inline long rt_syscall(long n, long a, long b, long c, long d, long e)
 	return ret;
 }
 
-#define RT_SYS(n, a, b, c, d, e)                                            \
+#define RT_SYS(n, a, b, c, d, e)                                               \
 	rt_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e))
 #else
 #include <unistd.h>
@@ -71,14 +71,14 @@ static inline long rt_close(int fd)
 
 static inline long rt_ppoll(struct pollfd *fds, unsigned int n, long timeout_ms)
 {
-	struct timespec t = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000 };
+	struct timespec t = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
 
 	return RT_SYS(SYS_ppoll, fds, n, &t, 0, 0);
 }
 
 static inline long rt_clock_ms(void)
 {
-	struct timespec t = { 0, 0 };
+	struct timespec t = {0, 0};
 
 	RT_SYS(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0);
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
@@ -199,19 +199,32 @@ static inline unsigned long rt_parse_ulong(const char *s)
 static inline const char *rt_strerror(long err)
 {
 	switch (err) {
-	case -EACCES: return "Permission denied";
-	case -ENOENT: return "No such file or directory";
-	case -ECONNREFUSED: return "Connection refused";
-	case -ECONNRESET: return "Connection reset by peer";
-	case -EPIPE: return "Broken pipe";
-	case -ENOMEM: return "Cannot allocate memory";
-	case -EMFILE: return "Too many open files";
-	case -EINTR: return "Interrupted system call";
-	case -ENOTSOCK: return "Socket operation on non-socket";
-	case -EPROTO: return "Protocol error";
-	case -E2BIG: return "Argument list too long";
-	case -ENAMETOOLONG: return "File name too long";
-	default: return "system error";
+	case -EACCES:
+		return "Permission denied";
+	case -ENOENT:
+		return "No such file or directory";
+	case -ECONNREFUSED:
+		return "Connection refused";
+	case -ECONNRESET:
+		return "Connection reset by peer";
+	case -EPIPE:
+		return "Broken pipe";
+	case -ENOMEM:
+		return "Cannot allocate memory";
+	case -EMFILE:
+		return "Too many open files";
+	case -EINTR:
+		return "Interrupted system call";
+	case -ENOTSOCK:
+		return "Socket operation on non-socket";
+	case -EPROTO:
+		return "Protocol error";
+	case -E2BIG:
+		return "Argument list too long";
+	case -ENAMETOOLONG:
+		return "File name too long";
+	default:
+		return "system error";
 	}
 }
 

@@ -38,18 +38,17 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 {
 	unsigned long long n;
 	static const struct option opts[] = {
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "bpffs", required_argument, NULL, 'b' },
-		{ "container-id", required_argument, NULL, 'i' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "event-budget", required_argument, NULL, 'e' },
-		{ "seccomp-log", no_argument, NULL, 'L' },
-		{ "lifecycle-log", required_argument, NULL, 'l' },
-		{ "without-bpf-lsm", no_argument, NULL, 'W' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"cgroup", required_argument, NULL, 'c'},
+		{"policy", required_argument, NULL, 'p'},
+		{"bpffs", required_argument, NULL, 'b'},
+		{"container-id", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},
+		{"event-budget", required_argument, NULL, 'e'},
+		{"seccomp-log", no_argument, NULL, 'L'},
+		{"lifecycle-log", required_argument, NULL, 'l'},
+		{"without-bpf-lsm", no_argument, NULL, 'W'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -79,15 +78,18 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'e':
 			if (parse_uint(optarg, 1, UINT32_MAX, &n)) {
-				log_error("--event-budget '%s': expected a number of events per second, 1 to %u",
-					  optarg, UINT32_MAX);
+				log_error(
+					"--event-budget '%s': expected a "
+					"number of events per second, 1 to %u",
+					optarg, UINT32_MAX);
 				return -1;
 			}
 			o->event_budget = n;
 			break;
 		case 'l':
 			if (optarg[0] != '/') {
-				log_error("--lifecycle-log: expected an absolute path");
+				log_error("--lifecycle-log: expected an "
+					  "absolute path");
 				return -1;
 			}
 			o->lifecycle_log = optarg;
@@ -142,7 +144,8 @@ static int load_and_compile(const char *path, struct policy **p,
 	return err;
 }
 
-static void record_lifecycle(const char *log_path, const struct lifecycle_event *ev)
+static void record_lifecycle(const char *log_path,
+			     const struct lifecycle_event *ev)
 {
 	int err;
 
@@ -150,19 +153,26 @@ static void record_lifecycle(const char *log_path, const struct lifecycle_event 
 		return;
 	err = lifecycle_record(log_path, ev);
 	if (err)
-		log_error("warning: cannot write the lifecycle record to %s: %s",
-			  log_path, strerror(-err));
+		log_error(
+			"warning: cannot write the lifecycle record to %s: %s",
+			log_path, strerror(-err));
 }
 
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] [--container-id ID]\n"
-		"                     [--event-budget N]   (denial events per second, default 200)\n"
-		"                     [--lifecycle-log FILE]  (append an applied/replaced record)\n"
-		"                     [--without-bpf-lsm]  (fence even where no BPF LSM can refuse\n"
-		"                                           the address families the policy refuses)\n"
-		"Fences a cgroup v2 directory; re-applying swaps the policy atomically.\n";
+		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] "
+		"[--container-id ID]\n"
+		"                     [--event-budget N]   (denial events per "
+		"second, default 200)\n"
+		"                     [--lifecycle-log FILE]  (append an "
+		"applied/replaced record)\n"
+		"                     [--without-bpf-lsm]  (fence even where "
+		"no BPF LSM can refuse\n"
+		"                                           the address "
+		"families the policy refuses)\n"
+		"Fences a cgroup v2 directory; re-applying swaps the policy "
+		"atomically.\n";
 	struct compiled_policy *cp = NULL;
 	struct policy *p = NULL;
 	struct fence_result res;
@@ -185,21 +195,24 @@ int cmd_apply(int argc, char **argv)
 		report_state_error(o.bpffs, err);
 		goto out;
 	}
-	req = (struct fence_request){ .cgroup_dir = o.cgroup,
-				      .policy = cp,
-				      .policy_name = p->name,
-				      .container_id = o.container_id,
-				      .event_budget = o.event_budget,
-				      .without_bpf_lsm = o.without_bpf_lsm };
+	req = (struct fence_request){.cgroup_dir = o.cgroup,
+				     .policy = cp,
+				     .policy_name = p->name,
+				     .container_id = o.container_id,
+				     .event_budget = o.event_budget,
+				     .without_bpf_lsm = o.without_bpf_lsm};
 	if (o.without_bpf_lsm && fence_needs_bpf_lsm(&st, cp))
-		log_error("warning: %s: policy %s refuses packet sockets and other address families, but nothing refuses them here: the BPF LSM is %s",
+		log_error("warning: %s: policy %s refuses packet sockets and "
+			  "other address families, but nothing refuses them "
+			  "here: the BPF LSM is %s",
 			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
 	state_close(&st);
 	if (err) {
 		report_cgroup_error(o.cgroup, err);
 		if (err == -ENOPKG)
-			log_error("%s: or fence it anyway, without that part: cgfence apply --without-bpf-lsm",
+			log_error("%s: or fence it anyway, without that part: "
+				  "cgfence apply --without-bpf-lsm",
 				  o.cgroup);
 		goto out;
 	}
@@ -211,29 +224,36 @@ int cmd_apply(int argc, char **argv)
 
 		if (res.change.wait_ns)
 			snprintf(waited, sizeof(waited),
-				 ", after waiting %.1f ms for readers of the previous change",
+				 ", after waiting %.1f ms for readers of the "
+				 "previous change",
 				 res.change.wait_ns / 1e6);
-		printf("%s: changed policy %s in place (%s, policy id %08x, generation %u; %zu trie entries and %zu masks written, %.1f us in the kernel%s)\n",
-		       o.cgroup, p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+		printf("%s: changed policy %s in place (%s, policy id %08x, "
+		       "generation %u; %zu trie entries and %zu masks written, "
+		       "%.1f us in the kernel%s)\n",
+		       o.cgroup, p->name,
+		       p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
 		       res.policy_id, res.generation, res.change.lpm_writes,
-		       res.change.mask_writes, res.change.kernel_ns / 1000.0, waited);
+		       res.change.mask_writes, res.change.kernel_ns / 1000.0,
+		       waited);
 	} else {
 		printf("%s: %s policy %s (%s, policy id %08x, generation %u)\n",
-		       o.cgroup, res.replaced ? "swapped to" : "fenced with", p->name,
-		       p->mode == CGF_MODE_AUDIT ? "audit" : "enforce", res.policy_id,
-		       res.generation);
+		       o.cgroup, res.replaced ? "swapped to" : "fenced with",
+		       p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+		       res.policy_id, res.generation);
 	}
 	record_lifecycle(o.lifecycle_log,
 			 &(struct lifecycle_event){
-				 .kind = res.replaced ? LIFECYCLE_REPLACED :
-							LIFECYCLE_APPLIED,
+				 .kind = res.replaced ? LIFECYCLE_REPLACED
+						      : LIFECYCLE_APPLIED,
 				 .source = "apply",
 				 .container_id = o.container_id,
 				 .cgroup = o.cgroup,
 				 .cgroup_id = res.cgroup_id,
 				 .policy = p->name,
 				 .policy_id = res.policy_id,
-				 .mode = p->mode == CGF_MODE_AUDIT ? "audit" : "enforce" });
+				 .mode = p->mode == CGF_MODE_AUDIT
+						 ? "audit"
+						 : "enforce"});
 out:
 	compiled_policy_free(cp);
 	policy_free(p);
@@ -242,9 +262,10 @@ out:
 
 int cmd_detach(int argc, char **argv)
 {
-	static const char usage[] =
-		"usage: cgfence detach --cgroup DIR [--bpffs DIR] [--lifecycle-log FILE]\n";
-	struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED, .source = "detach" };
+	static const char usage[] = "usage: cgfence detach --cgroup DIR "
+				    "[--bpffs DIR] [--lifecycle-log FILE]\n";
+	struct lifecycle_event ev = {.kind = LIFECYCLE_REMOVED,
+				     .source = "detach"};
 	struct cgf_cgroup_info info;
 	struct fence_opts o;
 	struct cgf_state st;
@@ -257,7 +278,8 @@ int cmd_detach(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return 2;
 	}
-	err = state_open(&st, o.bpffs, STATE_EXISTING, CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	err = state_open(&st, o.bpffs, STATE_EXISTING,
+			 CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err) {
 		report_state_error(o.bpffs, err);
 		return 1;
@@ -300,7 +322,8 @@ static const char *mode_name(const struct cgf_state *st, uint32_t policy_id)
 {
 	struct cgf_policy_info pi;
 
-	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id, &pi))
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
+				&pi))
 		return "missing";
 	return pi.mode == CGF_MODE_AUDIT ? "audit" : "enforce";
 }
@@ -332,8 +355,10 @@ int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence status [--json] [--bpffs DIR]\n"
-		"STATE: ok; stale (the cgroup is gone: run cgfence gc); DETACHED (someone\n"
-		"removed cgfence's programs: the policy is NOT enforced; exit status 1).\n";
+		"STATE: ok; stale (the cgroup is gone: run cgfence gc); "
+		"DETACHED (someone\n"
+		"removed cgfence's programs: the policy is NOT enforced; exit "
+		"status 1).\n";
 	cJSON *list = NULL;
 	struct fence_opts o;
 	struct cgf_state st;
@@ -344,11 +369,13 @@ int cmd_status(int argc, char **argv)
 	err = parse_fence_opts(argc, argv, &o, usage);
 	if (err)
 		return err > 0 ? 0 : 2;
-	err = state_open(&st, o.bpffs, STATE_EXISTING, CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	err = state_open(&st, o.bpffs, STATE_EXISTING,
+			 CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err == -ENOENT) {
 		printf(o.json ? "[]\n" : "no fenced cgroups\n");
 		if (!o.json)
-			printf("socket families: the BPF LSM is %s (no programs loaded yet)\n",
+			printf("socket families: the BPF LSM is %s (no "
+			       "programs loaded yet)\n",
 			       bpf_lsm_describe());
 		return 0;
 	}
@@ -359,9 +386,10 @@ int cmd_status(int argc, char **argv)
 	if (o.json)
 		list = cJSON_CreateArray();
 	else
-		printf("%-20s %-16s %-8s %-8s %-20s %s\n", "CONTAINER", "POLICY",
-		       "MODE", "STATE", "APPLIED", "CGROUP");
-	while (bpf_map_get_next_key(st.map_fds[CGF_MAP_CGROUP_INFO], prev, &next) == 0) {
+		printf("%-20s %-16s %-8s %-8s %-20s %s\n", "CONTAINER",
+		       "POLICY", "MODE", "STATE", "APPLIED", "CGROUP");
+	while (bpf_map_get_next_key(st.map_fds[CGF_MAP_CGROUP_INFO], prev,
+				    &next) == 0) {
 		struct cgf_cgroup_info info;
 		const char *state;
 		char when[32];
@@ -369,27 +397,35 @@ int cmd_status(int argc, char **argv)
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &key, &info))
+		if (bpf_map_lookup_elem(st.map_fds[CGF_MAP_CGROUP_INFO], &key,
+					&info))
 			continue;
 		format_time(info.applied_ns, when, sizeof(when));
 		state = fence_state(&st, key, &missing);
 		if (missing > 0) {
 			detached++;
-			log_error("WARNING: %s (container %s): %d of %d cgfence programs were detached by someone else; policy %s is NOT enforced",
+			log_error("WARNING: %s (container %s): %d of %d "
+				  "cgfence programs were detached by someone "
+				  "else; policy %s is NOT enforced",
 				  info.path,
-				  info.container_id[0] ? info.container_id : "-",
-				  missing, state_program_count(&st), info.policy_name);
+				  info.container_id[0] ? info.container_id
+						       : "-",
+				  missing, state_program_count(&st),
+				  info.policy_name);
 		}
 		if (list) {
 			cJSON *o = cJSON_CreateObject();
 
-			cJSON_AddStringToObject(o, "container_id", info.container_id);
+			cJSON_AddStringToObject(o, "container_id",
+						info.container_id);
 			cJSON_AddStringToObject(o, "cgroup", info.path);
 			cJSON_AddNumberToObject(o, "cgroup_id", (double)key);
 			cJSON_AddStringToObject(o, "policy", info.policy_name);
-			cJSON_AddStringToObject(o, "mode", mode_name(&st, info.policy_id));
+			cJSON_AddStringToObject(o, "mode",
+						mode_name(&st, info.policy_id));
 			cJSON_AddStringToObject(o, "state", state);
-			cJSON_AddNumberToObject(o, "generation", info.generation);
+			cJSON_AddNumberToObject(o, "generation",
+						info.generation);
 			cJSON_AddStringToObject(o, "applied", when);
 			cJSON_AddItemToArray(list, o);
 		} else {
@@ -402,7 +438,10 @@ int cmd_status(int argc, char **argv)
 	if (!list && state_has_bpf_lsm(&st))
 		printf("socket families: fenced by the BPF LSM\n");
 	else if (!list)
-		printf("socket families: NOT fenced by the BPF LSM, which is %s: the hook starts only containers without CAP_NET_RAW (no packet sockets); AF_VSOCK and other families stay open\n",
+		printf("socket families: NOT fenced by the BPF LSM, which is "
+		       "%s: the hook starts only containers without "
+		       "CAP_NET_RAW (no packet sockets); AF_VSOCK and other "
+		       "families stay open\n",
 		       bpf_lsm_describe());
 	state_close(&st);
 	if (list) {
@@ -425,7 +464,8 @@ static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
 {
 	struct gc_context *ctx = opaque;
 
-	printf("removed %s (cgroup %s, policy %s): the cgroup no longer exists\n",
+	printf("removed %s (cgroup %s, policy %s): the cgroup no longer "
+	       "exists\n",
 	       info->container_id[0] ? info->container_id : "-", info->path,
 	       info->policy_name);
 	record_lifecycle(ctx->lifecycle_log,
@@ -437,17 +477,19 @@ static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
 				 .cgroup_id = cgroup_id,
 				 .policy = info->policy_name,
 				 .policy_id = info->policy_id,
-				 .reason = "the cgroup no longer exists" });
+				 .reason = "the cgroup no longer exists"});
 }
 
 int cmd_gc(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE]\n"
-		"Removes the state of cgroups that no longer exist (a container whose\n"
-		"poststop hook never ran), links without a record, and policy tables\n"
-		"nobody uses. Each removal is appended to the lifecycle log (default\n"
-		CGF_DEFAULT_LIFECYCLE_LOG ").\n";
+		"Removes the state of cgroups that no longer exist (a "
+		"container whose\n"
+		"poststop hook never ran), links without a record, and policy "
+		"tables\n"
+		"nobody uses. Each removal is appended to the lifecycle log "
+		"(default\n" CGF_DEFAULT_LIFECYCLE_LOG ").\n";
 	struct fence_gc_stats stats;
 	struct gc_context ctx;
 	struct fence_opts o;
@@ -457,7 +499,8 @@ int cmd_gc(int argc, char **argv)
 	err = parse_fence_opts(argc, argv, &o, usage);
 	if (err)
 		return err > 0 ? 0 : 2;
-	err = state_open(&st, o.bpffs, STATE_EXISTING, CGF_DEFAULT_LOCK_TIMEOUT_MS);
+	err = state_open(&st, o.bpffs, STATE_EXISTING,
+			 CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err == -ENOENT) {
 		printf("gc: nothing pinned in %s\n", o.bpffs);
 		return 0;
@@ -467,8 +510,8 @@ int cmd_gc(int argc, char **argv)
 		return 1;
 	}
 	ctx = (struct gc_context){
-		.lifecycle_log = o.lifecycle_log ? o.lifecycle_log :
-						   CGF_DEFAULT_LIFECYCLE_LOG,
+		.lifecycle_log = o.lifecycle_log ? o.lifecycle_log
+						 : CGF_DEFAULT_LIFECYCLE_LOG,
 		.st = &st,
 	};
 	err = fence_gc(&st, gc_removed, &ctx, &stats);
@@ -477,8 +520,10 @@ int cmd_gc(int argc, char **argv)
 		log_error("gc: %s: %s", o.bpffs, strerror(-err));
 		return 1;
 	}
-	printf("gc: %u stale cgroup record(s), %u orphan link dir(s), %u unused compiled policies, %u reported denial counter(s) removed; %u policy reference count(s) corrected\n",
-	       stats.records, stats.link_dirs, stats.idle_tables, stats.counters,
-	       stats.refcounts);
+	printf("gc: %u stale cgroup record(s), %u orphan link dir(s), %u "
+	       "unused compiled policies, %u reported denial counter(s) "
+	       "removed; %u policy reference count(s) corrected\n",
+	       stats.records, stats.link_dirs, stats.idle_tables,
+	       stats.counters, stats.refcounts);
 	return 0;
 }

@@ -56,10 +56,12 @@ static int check_policy_dir(const char *path)
 	policy_set_check(&set, &d);
 	diags_print(&d, stderr);
 	if (!d.count) {
-		printf("%s: %zu policies, %zu with a selector; containers that no selector matches and no annotation names get %s\n",
+		printf("%s: %zu policies, %zu with a selector; containers that "
+		       "no selector matches and no annotation names get %s\n",
 		       path, set.n, nselectors,
-		       fallback ? "\"default\"" :
-				  "no policy (no default.json: they run unconfined, and that is recorded)");
+		       fallback ? "\"default\""
+				: "no policy (no default.json: they run "
+				  "unconfined, and that is recorded)");
 	}
 	err = d.count ? 1 : 0;
 	diags_free(&d);
@@ -81,9 +83,12 @@ int cmd_check(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: cgfence check FILE|DIR...\n"
-			"Validates policies; prints FILE:LINE:COL: problem for each error.\n"
-			"A directory is checked as the hook uses it: every *.json valid and named\n"
-			"after its file, and no two selectors that can match the same container.\n");
+			"Validates policies; prints FILE:LINE:COL: problem for "
+			"each error.\n"
+			"A directory is checked as the hook uses it: every "
+			"*.json valid and named\n"
+			"after its file, and no two selectors that can match "
+			"the same container.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -102,7 +107,8 @@ int cmd_check(int argc, char **argv)
 			if (d.count)
 				diags_print(&d, stderr);
 			else
-				fprintf(stderr, "%s: %s\n", argv[i], strerror(-err));
+				fprintf(stderr, "%s: %s\n", argv[i],
+					strerror(-err));
 			failed = 1;
 		} else {
 			policy_summary(p, summary, sizeof(summary));
@@ -119,8 +125,10 @@ static int parse_protocol(const char *s, uint8_t *proto)
 	static const struct {
 		const char *name;
 		uint8_t number;
-	} names[] = { { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP },
-		      { "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 } };
+	} names[] = {{"tcp", IPPROTO_TCP},
+		     {"udp", IPPROTO_UDP},
+		     {"icmp", IPPROTO_ICMP},
+		     {"icmpv6", IPPROTO_ICMPV6}};
 	char *end;
 	long n;
 
@@ -203,8 +211,9 @@ static int parse_device_spec(const char *spec, uint32_t *type, uint32_t *major,
 	*minor = mi;
 	*access = 0;
 	for (char *a = acc; *a; a++)
-		*access |= *a == 'r' ? CGF_ACC_READ :
-			   *a == 'w' ? CGF_ACC_WRITE : CGF_ACC_MKNOD;
+		*access |= *a == 'r'   ? CGF_ACC_READ
+			   : *a == 'w' ? CGF_ACC_WRITE
+				       : CGF_ACC_MKNOD;
 	return 0;
 }
 
@@ -220,18 +229,20 @@ static void print_verdict(const struct policy *p, const char *section,
 	else if (v->rule == CGF_RULE_DEFAULT)
 		printf(" by %s.default", section);
 	else
-		printf(" by %s.rules[%u] (%s:%u)%s%s", section, v->rule, p->path,
-		       rule_pos ? rule_pos->line : 0, comment ? ": " : "",
-		       comment ? comment : "");
+		printf(" by %s.rules[%u] (%s:%u)%s%s", section, v->rule,
+		       p->path, rule_pos ? rule_pos->line : 0,
+		       comment ? ": " : "", comment ? comment : "");
 	if (p->mode == CGF_MODE_AUDIT && v->action == CGF_DENY)
 		printf(" [audit mode: reported, not blocked]");
 	putchar('\n');
 }
 
-static int explain_flow(const struct policy *p, const struct compiled_policy *cp,
-			const char *spec, uint8_t direction)
+static int explain_flow(const struct policy *p,
+			const struct compiled_policy *cp, const char *spec,
+			uint8_t direction)
 {
-	const char *section = direction == CGF_DIR_EGRESS ? "egress" : "ingress";
+	const char *section =
+		direction == CGF_DIR_EGRESS ? "egress" : "ingress";
 	const struct policy_net_section *sec =
 		direction == CGF_DIR_EGRESS ? &p->egress : &p->ingress;
 	const struct policy_net_rule *rule = NULL;
@@ -239,7 +250,8 @@ static int explain_flow(const struct policy *p, const struct compiled_policy *cp
 	struct flow f;
 
 	if (parse_flow_spec(spec, direction, &f)) {
-		log_error("--%s '%s': expected ADDRESS:PORT/PROTOCOL, [IPV6]:PORT/PROTOCOL or ADDRESS/PROTOCOL",
+		log_error("--%s '%s': expected ADDRESS:PORT/PROTOCOL, "
+			  "[IPV6]:PORT/PROTOCOL or ADDRESS/PROTOCOL",
 			  section, spec);
 		return 2;
 	}
@@ -251,20 +263,22 @@ static int explain_flow(const struct policy *p, const struct compiled_policy *cp
 	return 0;
 }
 
-static int explain_device(const struct policy *p, const struct compiled_policy *cp,
-			  const char *spec)
+static int explain_device(const struct policy *p,
+			  const struct compiled_policy *cp, const char *spec)
 {
 	const struct policy_dev_rule *rule = NULL;
 	uint32_t type, major, minor, access;
 	struct verdict v;
 
 	if (parse_device_spec(spec, &type, &major, &minor, &access)) {
-		log_error("--device '%s': expected TYPE:MAJOR:MINOR:ACCESS, e.g. c:1:3:rw",
+		log_error("--device '%s': expected TYPE:MAJOR:MINOR:ACCESS, "
+			  "e.g. c:1:3:rw",
 			  spec);
 		return 2;
 	}
 	compiled_judge_device(cp, type, major, minor, access, &v);
-	if (v.restricted && v.rule != CGF_RULE_DEFAULT && v.rule < p->devices.nrules)
+	if (v.restricted && v.rule != CGF_RULE_DEFAULT &&
+	    v.rule < p->devices.nrules)
 		rule = &p->devices.rules[v.rule];
 	print_verdict(p, "devices", spec, &v, rule ? &rule->pos : NULL, NULL);
 	return 0;
@@ -300,13 +314,14 @@ static const struct policy_socket_entry *
 socket_entry(const struct policy_socket_entry *list, size_t n, uint16_t value)
 {
 	for (size_t i = 0; i < n; i++)
-		if (list[i].value == value || list[i].value == POLICY_SOCKETS_ANY)
+		if (list[i].value == value ||
+		    list[i].value == POLICY_SOCKETS_ANY)
 			return &list[i];
 	return NULL;
 }
 
-static int explain_socket(const struct policy *p, const struct compiled_policy *cp,
-			  const char *spec)
+static int explain_socket(const struct policy *p,
+			  const struct compiled_policy *cp, const char *spec)
 {
 	const struct policy_sockets *s = &p->sockets;
 	const struct policy_socket_entry *e = NULL;
@@ -316,16 +331,19 @@ static int explain_socket(const struct policy *p, const struct compiled_policy *
 	struct verdict v;
 
 	if (parse_socket_spec(spec, &family, &type, &protocol)) {
-		log_error("--socket '%s': expected FAMILY:TYPE[:PROTOCOL], e.g. packet:raw or inet:raw:icmp",
+		log_error("--socket '%s': expected FAMILY:TYPE[:PROTOCOL], "
+			  "e.g. packet:raw or inet:raw:icmp",
 			  spec);
 		return 2;
 	}
 	compiled_judge_socket(cp, family, type, protocol, &v);
 	printf("socket %s: %s", spec, v.action == CGF_ALLOW ? "allow" : "deny");
 	if (v.rule == CGF_RULE_SOCKETS_RAW)
-		printf(" by sockets.raw (raw sockets of this protocol are not listed)");
+		printf(" by sockets.raw (raw sockets of this protocol are not "
+		       "listed)");
 	else if (v.rule == CGF_RULE_SOCKETS_FAMILY)
-		printf(" by sockets.families (not listed: only unix, inet, inet6 and netlink are always allowed)");
+		printf(" by sockets.families (not listed: only unix, inet, "
+		       "inet6 and netlink are always allowed)");
 	else if (socknames_family_always_allowed(family) && type == SOCK_RAW &&
 		 (e = socket_entry(s->raw, s->nraw, protocol)))
 		key = "raw";
@@ -333,8 +351,8 @@ static int explain_socket(const struct policy *p, const struct compiled_policy *
 		e = socket_entry(s->families, s->nfamilies, family);
 	if (e)
 		printf(" by sockets.%s[%zu] (%s:%u)", key,
-		       (size_t)(e - (key[0] == 'r' ? s->raw : s->families)), p->path,
-		       e->pos.line);
+		       (size_t)(e - (key[0] == 'r' ? s->raw : s->families)),
+		       p->path, e->pos.line);
 	else if (v.action == CGF_ALLOW)
 		printf(" (always allowed)");
 	if (p->mode == CGF_MODE_AUDIT && v.action == CGF_DENY)
@@ -348,14 +366,13 @@ static int explain_socket(const struct policy *p, const struct compiled_policy *
 int cmd_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "egress", required_argument, NULL, 'e' },
-		{ "ingress", required_argument, NULL, 'i' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"policy", required_argument, NULL, 'p'},
+		{"egress", required_argument, NULL, 'e'},
+		{"ingress", required_argument, NULL, 'i'},
+		{"device", required_argument, NULL, 'd'},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	const char *path = NULL;
 	struct {
 		int kind;
@@ -383,16 +400,21 @@ int cmd_explain(int argc, char **argv)
 			queries[nqueries++].spec = optarg;
 			break;
 		case 'h':
-			printf("usage: cgfence explain --policy FILE [--egress ADDR:PORT/PROTO] [--ingress ADDR:PORT/PROTO] [--device c:MAJ:MIN:ACC]\n"
-			       "                       [--socket FAMILY:TYPE[:PROTO]]...\n"
-			       "For --ingress, ADDR is the remote source and PORT the local port.\n");
+			printf("usage: cgfence explain --policy FILE [--egress "
+			       "ADDR:PORT/PROTO] [--ingress ADDR:PORT/PROTO] "
+			       "[--device c:MAJ:MIN:ACC]\n"
+			       "                       [--socket "
+			       "FAMILY:TYPE[:PROTO]]...\n"
+			       "For --ingress, ADDR is the remote source and "
+			       "PORT the local port.\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (!path || !nqueries || optind != argc) {
-		log_error("explain needs --policy FILE and at least one --egress, --ingress, --device or --socket");
+		log_error("explain needs --policy FILE and at least one "
+			  "--egress, --ingress, --device or --socket");
 		return 2;
 	}
 	if (policy_load_file(path, &p, &d)) {
@@ -412,8 +434,9 @@ int cmd_explain(int argc, char **argv)
 			rc = explain_socket(p, cp, queries[i].spec);
 		else
 			rc = explain_flow(p, cp, queries[i].spec,
-					  queries[i].kind == 'e' ? CGF_DIR_EGRESS :
-								   CGF_DIR_INGRESS);
+					  queries[i].kind == 'e'
+						  ? CGF_DIR_EGRESS
+						  : CGF_DIR_INGRESS);
 	}
 	compiled_policy_free(cp);
 	policy_free(p);

@@ -32,7 +32,8 @@ struct daemon {
 	struct cgf_state st;
 	const char *log_path;
 	int log_fd;
-	uint64_t unwritten; /* lines lost to write errors since the last report */
+	uint64_t
+		unwritten; /* lines lost to write errors since the last report */
 	unsigned int stats_interval_s;
 	bool seccomp_log;
 	bool test_forbidden_syscall;
@@ -56,7 +57,7 @@ static void on_signal(int sig)
  */
 static void try_forbidden_syscall(void)
 {
-	union bpf_attr attr = { .prog_type = BPF_PROG_TYPE_SOCKET_FILTER };
+	union bpf_attr attr = {.prog_type = BPF_PROG_TYPE_SOCKET_FILTER};
 
 	log_info("test: attempting bpf(BPF_PROG_LOAD), which must be refused");
 	syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
@@ -84,8 +85,10 @@ int daemon_open_log(const char *path)
 			return -errno;
 	}
 	/* O_NOFOLLOW: a symlink planted at the log path is refused (ELOOP). */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-				O_NOCTTY, 0640);
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+			  O_NOCTTY,
+		  0640);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -140,16 +143,19 @@ static void on_event(void *ctx, int cpu, void *data, __u32 size)
 	if (ev.version != CGF_EVENT_VERSION)
 		return;
 	enrichment_for(d, ev.cgroup_id, ev.policy_id, &info, &pinfo, &en);
-	daemon_write(d, audit_format_event(&ev, boot_to_realtime(ev.time_ns), &en));
+	daemon_write(
+		d, audit_format_event(&ev, boot_to_realtime(ev.time_ns), &en));
 }
 
 static void on_lost(void *ctx, int cpu, __u64 count)
 {
 	struct daemon *d = ctx;
 
-	daemon_write(d, audit_format_counter(
-				clock_ns(CLOCK_REALTIME), "lost", "count", count,
-				"perf buffer overflow; included in the cgroups' undelivered counts"));
+	daemon_write(d,
+		     audit_format_counter(clock_ns(CLOCK_REALTIME), "lost",
+					  "count", count,
+					  "perf buffer overflow; included in "
+					  "the cgroups' undelivered counts"));
 }
 
 static void stats_delta(const struct cgf_cgroup_stats *now,
@@ -185,8 +191,8 @@ static void report_stats(struct daemon *d)
 		if (!delta.emitted && !delta.suppressed && !delta.undelivered)
 			continue;
 		enrichment_for(d, key, 0, &info, &pinfo, &en);
-		daemon_write(d, audit_format_stats(clock_ns(CLOCK_REALTIME), key,
-						   &en, &now, &delta));
+		daemon_write(d, audit_format_stats(clock_ns(CLOCK_REALTIME),
+						   key, &en, &now, &delta));
 		bpf_map_update_elem(reported_fd, &key, &now, BPF_ANY);
 	}
 }
@@ -208,7 +214,7 @@ static int reopen_log(struct daemon *d)
 
 static int install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGHUP, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
@@ -254,17 +260,16 @@ int cmd_daemon(int argc, char **argv)
 {
 	unsigned long long n;
 	static const struct option opts[] = {
-		{ "bpffs", required_argument, NULL, 'b' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "stats-interval", required_argument, NULL, 's' },
-		{ "seccomp-log", no_argument, NULL, 'L' },
-		{ "test-forbidden-syscall", no_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct daemon d = { .log_path = CGF_DEFAULT_AUDIT_LOG,
-			    .log_fd = -1,
-			    .stats_interval_s = 10 };
+		{"bpffs", required_argument, NULL, 'b'},
+		{"log", required_argument, NULL, 'l'},
+		{"stats-interval", required_argument, NULL, 's'},
+		{"seccomp-log", no_argument, NULL, 'L'},
+		{"test-forbidden-syscall", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
+	struct daemon d = {.log_path = CGF_DEFAULT_AUDIT_LOG,
+			   .log_fd = -1,
+			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
 	struct perf_buffer *pb;
 	int c, err;
@@ -279,7 +284,8 @@ int cmd_daemon(int argc, char **argv)
 			break;
 		case 's':
 			if (parse_uint(optarg, 1, 86400, &n)) {
-				log_error("--stats-interval '%s': expected a number of seconds, 1 to 86400",
+				log_error("--stats-interval '%s': expected a "
+					  "number of seconds, 1 to 86400",
 					  optarg);
 				return 2;
 			}
@@ -292,11 +298,16 @@ int cmd_daemon(int argc, char **argv)
 			d.test_forbidden_syscall = true;
 			break;
 		case 'h':
-			printf("usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval SECONDS] [--seccomp-log]\n"
+			printf("usage: cgfence daemon [--bpffs DIR] [--log "
+			       "FILE] [--stats-interval SECONDS] "
+			       "[--seccomp-log]\n"
 			       "Writes denials to the audit log (default %s).\n"
-			       "SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds no\n"
-			       "capabilities and runs under a seccomp allow-list; --seccomp-log only logs\n"
-			       "syscalls outside it (to diagnose a kernel or libc that needs one more).\n",
+			       "SIGHUP reopens the log, SIGTERM stops. After "
+			       "setup the daemon holds no\n"
+			       "capabilities and runs under a seccomp "
+			       "allow-list; --seccomp-log only logs\n"
+			       "syscalls outside it (to diagnose a kernel or "
+			       "libc that needs one more).\n",
 			       CGF_DEFAULT_AUDIT_LOG);
 			return 0;
 		default:
@@ -319,12 +330,13 @@ int cmd_daemon(int argc, char **argv)
 	d.log_fd = daemon_open_log(d.log_path);
 	if (d.log_fd < 0) {
 		log_error("%s: %s%s", d.log_path, strerror(-d.log_fd),
-			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)" : "");
+			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)"
+					     : "");
 		state_close(&d.st);
 		return 1;
 	}
-	pb = perf_buffer__new(d.st.map_fds[CGF_MAP_EVENTS], 64, on_event, on_lost,
-			      &d, NULL);
+	pb = perf_buffer__new(d.st.map_fds[CGF_MAP_EVENTS], 64, on_event,
+			      on_lost, &d, NULL);
 	if (!pb) {
 		log_error("cannot open the perf buffer: %s", strerror(errno));
 		close(d.log_fd);

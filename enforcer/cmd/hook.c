@@ -71,8 +71,8 @@ static char alarm_message[256] = "cgfence: hook: timed out\n";
 
 static void on_alarm(int sig)
 {
-	ssize_t ignored = write(STDERR_FILENO, alarm_message,
-				strlen(alarm_message));
+	ssize_t ignored =
+		write(STDERR_FILENO, alarm_message, strlen(alarm_message));
 
 	(void)ignored;
 	_exit(1); /* the state lock dies with the process */
@@ -86,7 +86,7 @@ static void set_deadline(unsigned int seconds)
 
 static void arm_deadline(unsigned int seconds)
 {
-	struct sigaction sa = { .sa_handler = on_alarm };
+	struct sigaction sa = {.sa_handler = on_alarm};
 
 	set_deadline(seconds);
 	snprintf(alarm_message, sizeof(alarm_message),
@@ -109,29 +109,34 @@ static long remaining_ms(void)
 static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 {
 	static const struct option opts[] = {
-		{ "policy-dir", required_argument, NULL, 'p' },
-		{ "bpffs", required_argument, NULL, 'b' },
-		{ "lifecycle-log", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "seccomp-log", no_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"policy-dir", required_argument, NULL, 'p'},
+		{"bpffs", required_argument, NULL, 'b'},
+		{"lifecycle-log", required_argument, NULL, 'l'},
+		{"timeout", required_argument, NULL, 't'},
+		{"seccomp-log", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	static const char usage[] =
-		"usage: cgfence hook [--policy-dir DIR] [--bpffs DIR] [--lifecycle-log FILE]\n"
-		"                    [--timeout SECONDS] [--seccomp-log] [createRuntime|prestart|poststop]\n"
-		"OCI runtime hook: reads the container state on stdin. The stage comes from\n"
-		"the argument, or else from the state's status (creating, stopped).\n"
-		"Once its BPF work is done it drops all capabilities and confines its\n"
-		"syscalls; --seccomp-log logs instead of killing on a syscall outside the list.\n";
+		"usage: cgfence hook [--policy-dir DIR] [--bpffs DIR] "
+		"[--lifecycle-log FILE]\n"
+		"                    [--timeout SECONDS] [--seccomp-log] "
+		"[createRuntime|prestart|poststop]\n"
+		"OCI runtime hook: reads the container state on stdin. The "
+		"stage comes from\n"
+		"the argument, or else from the state's status (creating, "
+		"stopped).\n"
+		"Once its BPF work is done it drops all capabilities and "
+		"confines its\n"
+		"syscalls; --seccomp-log logs instead of killing on a syscall "
+		"outside the list.\n";
 	unsigned long long n;
 	int c;
 
 	optind = 0; /* hookd parses one request after another */
-	*o = (struct hook_opts){ .policy_dir = CGF_DEFAULT_POLICY_DIR,
-				 .bpffs = CGF_DEFAULT_BPFFS_DIR,
-				 .lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG,
-				 .timeout_s = HOOK_DEFAULT_TIMEOUT_S };
+	*o = (struct hook_opts){.policy_dir = CGF_DEFAULT_POLICY_DIR,
+				.bpffs = CGF_DEFAULT_BPFFS_DIR,
+				.lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG,
+				.timeout_s = HOOK_DEFAULT_TIMEOUT_S};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -145,7 +150,9 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 			break;
 		case 't':
 			if (parse_uint(optarg, 1, 3600, &n)) {
-				log_error("hook: --timeout '%s': expected 1 to 3600 seconds", optarg);
+				log_error("hook: --timeout '%s': expected 1 to "
+					  "3600 seconds",
+					  optarg);
 				return -1;
 			}
 			o->timeout_s = n;
@@ -169,7 +176,8 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 		} else if (!strcmp(s, "poststop")) {
 			o->stage = STAGE_POSTSTOP;
 		} else {
-			log_error("hook: unsupported stage '%s' (createRuntime, prestart or poststop)",
+			log_error("hook: unsupported stage '%s' "
+				  "(createRuntime, prestart or poststop)",
 				  s);
 			return -1;
 		}
@@ -181,7 +189,8 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 	/* The runtime's working directory is not ours to resolve against. */
 	if (o->policy_dir[0] != '/' || o->bpffs[0] != '/' ||
 	    o->lifecycle_log[0] != '/') {
-		log_error("hook: --policy-dir, --bpffs and --lifecycle-log must be absolute paths");
+		log_error("hook: --policy-dir, --bpffs and --lifecycle-log "
+			  "must be absolute paths");
 		return -1;
 	}
 	return 0;
@@ -194,7 +203,7 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 /* Before each read of the state: at most 90 % of the time left. */
 static int wait_for_state(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r;
 
 	do
@@ -205,7 +214,8 @@ static int wait_for_state(int fd)
 
 static int read_state_input(char **out, size_t *out_len)
 {
-	struct bounded_read how = { .max = OCI_STATE_MAX_SIZE, .wait = wait_for_state };
+	struct bounded_read how = {.max = OCI_STATE_MAX_SIZE,
+				   .wait = wait_for_state};
 
 	return read_fd_bounded(STDIN_FILENO, &how, out, out_len);
 }
@@ -220,7 +230,8 @@ static void record(const struct hook_opts *o, const struct lifecycle_event *ev)
 	int err = lifecycle_record(o->lifecycle_log, ev);
 
 	if (err)
-		log_error("warning: container %s: cannot write the lifecycle record to %s: %s",
+		log_error("warning: container %s: cannot write the lifecycle "
+			  "record to %s: %s",
 			  ev->container_id, o->lifecycle_log, strerror(-err));
 }
 
@@ -239,16 +250,24 @@ static int families_fenced_without_lsm(const struct oci_state *s,
 				       const char *policy_name)
 {
 	char why[512];
-	int held = oci_config_may_hold_cap(s->bundle, "CAP_NET_RAW", why, sizeof(why));
+	int held = oci_config_may_hold_cap(s->bundle, "CAP_NET_RAW", why,
+					   sizeof(why));
 
 	if (held == 0)
 		return 0;
 	if (held < 0) {
-		log_error("container %s: policy \"%s\" refuses packet sockets, which only the BPF LSM (%s) or a container without CAP_NET_RAW can enforce, and the container's capabilities cannot be read: %s",
+		log_error("container %s: policy \"%s\" refuses packet sockets, "
+			  "which only the BPF LSM (%s) or a container without "
+			  "CAP_NET_RAW can enforce, and the container's "
+			  "capabilities cannot be read: %s",
 			  s->id, policy_name, bpf_lsm_describe(), why);
 		return held;
 	}
-	log_error("container %s: policy \"%s\" refuses packet sockets (sockets.families), which only the BPF LSM can enforce for a container holding CAP_NET_RAW, and the BPF LSM is %s: not starting it (drop the capability, e.g. --cap-drop NET_RAW, or allow the families in the policy)",
+	log_error("container %s: policy \"%s\" refuses packet sockets "
+		  "(sockets.families), which only the BPF LSM can enforce for "
+		  "a container holding CAP_NET_RAW, and the BPF LSM is %s: not "
+		  "starting it (drop the capability, e.g. --cap-drop NET_RAW, "
+		  "or allow the families in the policy)",
 		  s->id, policy_name, bpf_lsm_describe());
 	return -ENOPKG;
 }
@@ -265,19 +284,23 @@ static int container_cgroup(const struct hook_opts *o,
 	}
 	err = cgroup_resolve_from_pid(s->pid, dir, len);
 	if (err) {
-		log_error("container %s: cannot find the cgroup v2 directory of pid %d: %s",
+		log_error("container %s: cannot find the cgroup v2 directory "
+			  "of pid %d: %s",
 			  s->id, (int)s->pid, strerror(-err));
 		return err;
 	}
 	/* The resolved path is the cgroup2 mount itself for the root cgroup. */
 	if (cgroup2_mount_find(root, sizeof(root)) == 0 && !strcmp(dir, root)) {
-		log_error("container %s: pid %d is in the root cgroup; refusing to fence it (the runtime created no cgroup for the container)",
+		log_error("container %s: pid %d is in the root cgroup; "
+			  "refusing to fence it (the runtime created no cgroup "
+			  "for the container)",
 			  s->id, (int)s->pid);
 		return -EPERM;
 	}
 	if (cgroup_resolve_from_pid(o->runtime_pid, mine, sizeof(mine)) == 0 &&
 	    !strcmp(mine, dir)) {
-		log_error("container %s: pid %d shares the runtime's cgroup %s; refusing to fence it",
+		log_error("container %s: pid %d shares the runtime's cgroup "
+			  "%s; refusing to fence it",
 			  s->id, (int)s->pid, dir);
 		return -EPERM;
 	}
@@ -352,7 +375,7 @@ static int compiled_for(struct policy *p, const struct compiled_policy **out)
 
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 {
-	struct lifecycle_event ev = { .source = "hook", .container_id = s->id };
+	struct lifecycle_event ev = {.source = "hook", .container_id = s->id};
 	struct policy_selection sel = {};
 	const struct compiled_policy *cp = NULL;
 	_cleanup_close_ int dir_fd = -1;
@@ -371,8 +394,9 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	dir_fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0) {
 		err = -errno;
-		log_error("container %s: cannot open the policy directory %s: %s",
-			  s->id, o->policy_dir, strerror(-err));
+		log_error(
+			"container %s: cannot open the policy directory %s: %s",
+			s->id, o->policy_dir, strerror(-err));
 		return err;
 	}
 	err = policy_select(dir_fd, o->policy_dir, s->annotations,
@@ -395,8 +419,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	err = compiled_for(sel.policy, &cp);
 	if (err) {
 		log_error("container %s: policy \"%s\" cannot be compiled: %s",
-			  s->id, sel.policy->name,
-			  compile_error_text(err));
+			  s->id, sel.policy->name, compile_error_text(err));
 		goto out;
 	}
 	/* Leave time to undo a failed apply before the alarm. */
@@ -407,10 +430,10 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 			  state_error_text(err));
 		goto out;
 	}
-	req = (struct fence_request){ .cgroup_dir = cgdir,
-				      .policy = cp,
-				      .policy_name = sel.policy->name,
-				      .container_id = s->id };
+	req = (struct fence_request){.cgroup_dir = cgdir,
+				     .policy = cp,
+				     .policy_name = sel.policy->name,
+				     .container_id = s->id};
 	if (fence_needs_bpf_lsm(st, cp)) {
 		err = families_fenced_without_lsm(s, sel.policy->name);
 		if (err) {
@@ -426,7 +449,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	hook_state_close(o, st);
 	if (err) {
 		log_error("container %s: cannot attach policy \"%s\" to %s: %s",
-			  s->id, sel.policy->name, cgdir, fence_error_text(err));
+			  s->id, sel.policy->name, cgdir,
+			  fence_error_text(err));
 		goto out;
 	}
 	if (o->applied && !res.replaced) {
@@ -452,7 +476,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		  s->id, res.replaced ? "replaced with" : "fenced with",
 		  sel.policy->name, ev.selected_by, cgdir);
 out:
-	policy_free(sel.policy); /* and its compiled form, unless hookd keeps it */
+	policy_free(
+		sel.policy); /* and its compiled form, unless hookd keeps it */
 	return err;
 }
 
@@ -479,10 +504,10 @@ static enum cgroup_liveness cgroup_liveness(uint64_t cgroup_id)
 
 static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 {
-	struct lifecycle_event ev = { .kind = LIFECYCLE_REMOVED,
-				      .source = "hook",
-				      .container_id = s->id,
-				      .reason = "poststop" };
+	struct lifecycle_event ev = {.kind = LIFECYCLE_REMOVED,
+				     .source = "hook",
+				     .container_id = s->id,
+				     .reason = "poststop"};
 	struct cgf_cgroup_info info;
 	struct cgf_policy_info pinfo;
 	enum cgroup_liveness liveness;
@@ -510,15 +535,16 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 		goto out; /* not fenced: unconfined, or failed to start */
 	liveness = cgroup_liveness(id);
 	if (liveness == CGROUP_POPULATED) {
-		log_error("warning: container %s: poststop: cgroup %s still runs processes; leaving it fenced",
+		log_error("warning: container %s: poststop: cgroup %s still "
+			  "runs processes; leaving it fenced",
 			  s->id, info.path);
 		goto out;
 	}
-	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &info.policy_id,
-				&pinfo) == 0)
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
+				&info.policy_id, &pinfo) == 0)
 		ev.mode = mode_text(pinfo.mode);
-	err = liveness == CGROUP_REMOVED ? fence_release_removed(st, id) :
-					   fence_detach_id(st, id);
+	err = liveness == CGROUP_REMOVED ? fence_release_removed(st, id)
+					 : fence_detach_id(st, id);
 	if (err && err != -ENOENT) {
 		log_error("container %s: poststop: cannot detach from %s: %s",
 			  s->id, info.path, strerror(-err));
@@ -572,7 +598,9 @@ static int hook_run(struct hook_opts *o, const char *text, size_t len)
 		err = 0;
 		break;
 	default:
-		log_error("container %s: cannot tell the hook stage from status \"%.32s\"; pass createRuntime or poststop as an argument",
+		log_error("container %s: cannot tell the hook stage from "
+			  "status \"%.32s\"; pass createRuntime or poststop as "
+			  "an argument",
 			  s.id, s.status);
 		err = -EINVAL;
 	}
@@ -599,8 +627,9 @@ int cmd_hook(int argc, char **argv)
 	err = read_state_input(&text, &len);
 	if (err) {
 		log_error("hook: cannot read the container state on stdin: %s",
-			  err == -EFBIG ? "larger than 1 MiB" :
-			  err == -ETIMEDOUT ? "timed out" : strerror(-err));
+			  err == -EFBIG	      ? "larger than 1 MiB"
+			  : err == -ETIMEDOUT ? "timed out"
+					      : strerror(-err));
 		return 1;
 	}
 	status = hook_run(&o, text, len);
@@ -651,9 +680,12 @@ void hook_serve_undo(const struct hook_applied *a)
 		state_put_kept(st);
 	}
 	if (err)
-		log_error("container %s: the runtime left before the hook answered; cannot undo the fence of %s: %s (cgfence gc removes it once the cgroup is gone)",
+		log_error("container %s: the runtime left before the hook "
+			  "answered; cannot undo the fence of %s: %s (cgfence "
+			  "gc removes it once the cgroup is gone)",
 			  a->container_id, a->cgroup, strerror(-err));
 	else
-		log_info("container %s: the runtime left before the hook answered; fence of %s removed",
+		log_info("container %s: the runtime left before the hook "
+			 "answered; fence of %s removed",
 			 a->container_id, a->cgroup);
 }

@@ -57,12 +57,13 @@ static void on_signal(int sig)
 
 static int install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
 
 	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN); /* nothing to reopen; a lost terminal is no reason to stop */
+	signal(SIGHUP,
+	       SIG_IGN); /* nothing to reopen; a lost terminal is no reason to stop */
 	return 0;
 }
 
@@ -84,7 +85,7 @@ static int claim_socket_path(const struct sockaddr_un *addr)
 
 static int listen_on(const char *path, int *out)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char dir[sizeof(addr.sun_path)], *slash;
 	int fd, err;
 
@@ -122,7 +123,7 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t deadline)
 
 	while (len) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 		int r;
 
@@ -154,10 +155,11 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} control;
-	struct iovec iov = { req, sizeof(*req) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
+	struct iovec iov = {req, sizeof(*req)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -168,19 +170,22 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 	    c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
 		memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-	} else if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+	} else if (c && c->cmsg_level == SOL_SOCKET &&
+		   c->cmsg_type == SCM_RIGHTS) {
 		/* Not the two we expect: they are not ours to keep. */
 		size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
 		for (size_t i = 0; i < n_fds; i++) {
 			int fd_in;
 
-			memcpy(&fd_in, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			memcpy(&fd_in, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
 			close(fd_in);
 		}
 		return -EPROTO;
 	}
-	if (n >= 8 && req->magic == HOOKD_MAGIC && req->version != HOOKD_VERSION)
+	if (n >= 8 && req->magic == HOOKD_MAGIC &&
+	    req->version != HOOKD_VERSION)
 		return -EPROTONOSUPPORT;
 	if ((size_t)n != sizeof(*req) || (msg.msg_flags & MSG_CTRUNC) ||
 	    fds[0] < 0 || req->magic != HOOKD_MAGIC ||
@@ -238,8 +243,8 @@ static int split_args(char *buf, size_t len, char **argv, int max)
 /* One connection, from the request to the answer. */
 struct request {
 	int fd;
-	int client[2];	 /* the client's stdout and stderr */
-	int saved[2];	 /* ours, while the client's are in place */
+	int client[2]; /* the client's stdout and stderr */
+	int saved[2];  /* ours, while the client's are in place */
 	bool answered;
 	pid_t peer;
 };
@@ -262,7 +267,7 @@ static void restore_own_stdio(struct request *r)
  */
 static bool answer(struct request *r, int status)
 {
-	struct hookd_reply reply = { .magic = HOOKD_MAGIC, .status = status };
+	struct hookd_reply reply = {.magic = HOOKD_MAGIC, .status = status};
 	bool delivered = true;
 
 	if (r->answered)
@@ -317,8 +322,8 @@ static int run_request(struct request *r, struct hook_serve_opts *serve,
 static void serve_one(int cfd)
 {
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
-	struct timeval io_timeout = { .tv_sec = HOOKD_IO_TIMEOUT_S };
-	struct request r = { .fd = cfd, .client = { -1, -1 }, .saved = { -1, -1 } };
+	struct timeval io_timeout = {.tv_sec = HOOKD_IO_TIMEOUT_S};
+	struct request r = {.fd = cfd, .client = {-1, -1}, .saved = {-1, -1}};
 	struct hook_serve_opts serve;
 	struct hookd_request req;
 	struct ucred peer;
@@ -334,18 +339,21 @@ static void serve_one(int cfd)
 		return;
 	}
 	r.peer = peer.pid;
-	serve = (struct hook_serve_opts){ .runtime_pid = peer.pid,
-					  .answer_early = answer_early,
-					  .ctx = &r };
-	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
-	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
+	serve = (struct hook_serve_opts){.runtime_pid = peer.pid,
+					 .answer_early = answer_early,
+					 .ctx = &r};
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout,
+		   sizeof(io_timeout));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout,
+		   sizeof(io_timeout));
 	err = receive_header(cfd, &req, r.client);
 	if (!err && !same_namespaces(peer.pid, &req))
 		err = -EXDEV;
 	if (err == -EPROTONOSUPPORT || err == -EXDEV) {
-		log_info("hookd: pid %d %s; it runs cgfence hook itself", (int)peer.pid,
-			 err == -EXDEV ? "is in another PID or mount namespace" :
-					 "speaks another protocol version");
+		log_info("hookd: pid %d %s; it runs cgfence hook itself",
+			 (int)peer.pid,
+			 err == -EXDEV ? "is in another PID or mount namespace"
+				       : "speaks another protocol version");
 		answer(&r, HOOKD_RUN_IT_YOURSELF);
 		goto out;
 	}
@@ -357,14 +365,17 @@ static void serve_one(int cfd)
 		if (!err)
 			err = read_exact(cfd, state, req.state_len, deadline);
 	}
-	argc = err ? err : split_args(args, req.args_len, argv, ARRAY_SIZE(argv));
+	argc = err ? err
+		   : split_args(args, req.args_len, argv, ARRAY_SIZE(argv));
 	if (argc < 0) {
-		log_error("hookd: dropped a request from pid %d: %s", (int)peer.pid,
+		log_error("hookd: dropped a request from pid %d: %s",
+			  (int)peer.pid,
 			  argc == -EPROTO ? "malformed" : strerror(-argc));
 		r.answered = true; /* no answer: the client reports it */
 		status = -1;
 	} else {
-		status = run_request(&r, &serve, argc, argv, state, req.state_len);
+		status = run_request(&r, &serve, argc, argv, state,
+				     req.state_len);
 		log_debug("hookd: request of pid %d: exit status %d in %.3f ms",
 			  (int)peer.pid, status,
 			  (clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
@@ -387,11 +398,12 @@ out:
  */
 static void prepare_before_lockdown(void)
 {
-	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
 	int err = bpffs_mount_root();
 
 	if (err)
-		log_error("hookd: warning: cannot mount a bpffs on /sys/fs/bpf: %s",
+		log_error("hookd: warning: cannot mount a bpffs on "
+			  "/sys/fs/bpf: %s",
 			  strerror(-err));
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
 		log_debug("hookd: RLIMIT_MEMLOCK stays: %s", strerror(errno));
@@ -400,18 +412,21 @@ static void prepare_before_lockdown(void)
 int cmd_hookd(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "seccomp-log", no_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"socket", required_argument, NULL, 's'},
+		{"seccomp-log", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	static const char usage[] =
 		"usage: cgfence hookd [--socket PATH] [--seccomp-log]\n"
-		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH (default\n"
-		HOOKD_DEFAULT_SOCKET "): each request is one `cgfence hook` run, done here\n"
-		"without starting cgfence. Root only. Stops on SIGTERM or SIGINT.\n"
-		"It keeps only the capabilities BPF work needs, and a seccomp filter kills it\n"
-		"on exec, fork, ptrace, mount and the like (--seccomp-log: only log them).\n";
+		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH "
+		"(default\n" HOOKD_DEFAULT_SOCKET
+		"): each request is one `cgfence hook` run, done here\n"
+		"without starting cgfence. Root only. Stops on SIGTERM or "
+		"SIGINT.\n"
+		"It keeps only the capabilities BPF work needs, and a seccomp "
+		"filter kills it\n"
+		"on exec, fork, ptrace, mount and the like (--seccomp-log: "
+		"only log them).\n";
 	const char *path = HOOKD_DEFAULT_SOCKET;
 	bool seccomp_log = false;
 	int lfd = -1, c, err;
@@ -452,8 +467,8 @@ int cmd_hookd(int argc, char **argv)
 	err = listen_on(path, &lfd);
 	if (err) {
 		log_error("hookd: %s: %s", path,
-			  err == -EADDRINUSE ? "another hookd is listening" :
-						strerror(-err));
+			  err == -EADDRINUSE ? "another hookd is listening"
+					     : strerror(-err));
 		return 1;
 	}
 	umask(027); /* what the hook creates: pins, records */
@@ -465,7 +480,8 @@ int cmd_hookd(int argc, char **argv)
 		if (cfd < 0) {
 			if (errno != EINTR && errno != ECONNABORTED) {
 				log_error("hookd: accept: %s", strerror(errno));
-				usleep(100 * 1000); /* out of fds: let some close */
+				usleep(100 *
+				       1000); /* out of fds: let some close */
 			}
 			continue;
 		}

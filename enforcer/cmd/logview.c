@@ -58,12 +58,13 @@ static unsigned long hash_string(const char *s)
 	return h;
 }
 
-static int counter_add(struct counter_table *t, const char *key, unsigned long n)
+static int counter_add(struct counter_table *t, const char *key,
+		       unsigned long n)
 {
 	size_t i;
 
 	if ((t->used + 1) * 2 > t->cap) {
-		struct counter_table grown = { .cap = t->cap ? t->cap * 2 : 64 };
+		struct counter_table grown = {.cap = t->cap ? t->cap * 2 : 64};
 
 		grown.slots = calloc(grown.cap, sizeof(*grown.slots));
 		if (!grown.slots)
@@ -158,8 +159,11 @@ static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 	size_t alen = strlen(arg);
 	char unit = alen ? arg[alen - 1] : 0, digits[24];
 	unsigned long long amount;
-	int mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 :
-		   unit == 'd' ? 86400 : 0;
+	int mult = unit == 's'	 ? 1
+		   : unit == 'm' ? 60
+		   : unit == 'h' ? 3600
+		   : unit == 'd' ? 86400
+				 : 0;
 
 	/* A duration ago: whole units, at most about 100 years. */
 	if (mult && alen > 1 && alen < sizeof(digits)) {
@@ -172,7 +176,8 @@ static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 		clock_gettime(CLOCK_REALTIME, &now);
 		if (amount * mult > (unsigned long long)now.tv_sec)
 			return -EINVAL;
-		audit_format_time(((uint64_t)now.tv_sec - amount * mult) * 1000000000ull,
+		audit_format_time(((uint64_t)now.tv_sec - amount * mult) *
+					  1000000000ull,
 				  out, len);
 		return 0;
 	}
@@ -180,15 +185,16 @@ static int parse_time_arg(const char *arg, int is_until, char *out, size_t len)
 		return -EINVAL;
 	if (arg[used] == 'T') {
 		n = 0;
-		if (sscanf(arg + used, "T%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3)
+		if (sscanf(arg + used, "T%2d:%2d:%2d%n", &h, &mi, &sec, &n) !=
+		    3)
 			return -EINVAL;
 		used += n;
 		if (arg[used] == 'Z')
 			used++;
 		if (arg[used])
 			return -EINVAL;
-		snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h,
-			 mi, sec, is_until ? "999999" : "000000");
+		snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo,
+			 d, h, mi, sec, is_until ? "999999" : "000000");
 		return 0;
 	}
 	if (arg[used])
@@ -218,7 +224,8 @@ static int addr_in_filter(const char *text, const struct log_filter *f)
 	uint8_t addr[16];
 	int bits = f->dest_prefix;
 
-	if (inet_pton(f->dest_family == 4 ? AF_INET : AF_INET6, text, addr) != 1)
+	if (inet_pton(f->dest_family == 4 ? AF_INET : AF_INET6, text, addr) !=
+	    1)
 		return 0;
 	for (int i = 0; bits > 0; i++, bits -= 8) {
 		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
@@ -231,7 +238,8 @@ static int addr_in_filter(const char *text, const struct log_filter *f)
 
 static int record_matches(const cJSON *rec, const struct log_filter *f)
 {
-	const char *type = str_field(rec, "type"), *time = str_field(rec, "time");
+	const char *type = str_field(rec, "type"),
+		   *time = str_field(rec, "time");
 	const char *s;
 
 	if (f->since[0] && (!time || strcmp(time, f->since) < 0))
@@ -243,11 +251,13 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 		if (!s || strncmp(s, f->container, strlen(f->container)))
 			return 0;
 	}
-	if (f->policy && (!(s = str_field(rec, "policy")) || strcmp(s, f->policy)))
+	if (f->policy &&
+	    (!(s = str_field(rec, "policy")) || strcmp(s, f->policy)))
 		return 0;
 	if (f->verdict && (!type || strcmp(type, f->verdict)))
 		return 0;
-	if (f->has_dest && (!(s = str_field(rec, "dst")) || !addr_in_filter(s, f)))
+	if (f->has_dest &&
+	    (!(s = str_field(rec, "dst")) || !addr_in_filter(s, f)))
 		return 0;
 	if (f->port && num_field(rec, "dport") != f->port)
 		return 0;
@@ -256,21 +266,25 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 
 static void describe_target(const cJSON *rec, char *buf, size_t len)
 {
-	const char *proto = str_field(rec, "protocol"), *dev = str_field(rec, "device");
+	const char *proto = str_field(rec, "protocol"),
+		   *dev = str_field(rec, "device");
 	const char *dst = str_field(rec, "dst"), *src = str_field(rec, "src");
 	const char *addr = dst ? dst : src;
 	int port = (int)num_field(rec, "dport");
 	int v6 = addr && strchr(addr, ':');
 
 	if (dev) {
-		snprintf(buf, len, "%s %s", dev, str_field(rec, "access") ?: "");
+		snprintf(buf, len, "%s %s", dev,
+			 str_field(rec, "access") ?: "");
 	} else if (str_field(rec, "socket")) {
 		snprintf(buf, len, "socket %s", str_field(rec, "socket"));
 	} else if (addr && port) {
-		snprintf(buf, len, "%s%s%s%s:%d/%s", src ? "from " : "", v6 ? "[" : "",
-			 addr, v6 ? "]" : "", port, proto ?: "?");
+		snprintf(buf, len, "%s%s%s%s:%d/%s", src ? "from " : "",
+			 v6 ? "[" : "", addr, v6 ? "]" : "", port,
+			 proto ?: "?");
 	} else if (addr) {
-		snprintf(buf, len, "%s%s/%s", src ? "from " : "", addr, proto ?: "?");
+		snprintf(buf, len, "%s%s/%s", src ? "from " : "", addr,
+			 proto ?: "?");
 	} else {
 		buf[0] = '\0';
 	}
@@ -278,8 +292,9 @@ static void describe_target(const cJSON *rec, char *buf, size_t len)
 
 static void print_table_header(void)
 {
-	printf("%-27s %-7s %-14s %-14s %-9s %-34s %-18s %s\n", "TIME", "VERDICT",
-	       "CONTAINER", "POLICY", "HOOK", "TARGET", "RULE", "PROCESS");
+	printf("%-27s %-7s %-14s %-14s %-9s %-34s %-18s %s\n", "TIME",
+	       "VERDICT", "CONTAINER", "POLICY", "HOOK", "TARGET", "RULE",
+	       "PROCESS");
 }
 
 static void print_table_row(const cJSON *rec)
@@ -290,16 +305,22 @@ static void print_table_row(const cJSON *rec)
 
 	if (!strcmp(type, "lifecycle")) {
 		printf("%-27s %-7s %-14.12s %-14s %-9s %s\n",
-		       str_field(rec, "time") ?: "", str_field(rec, "event") ?: "?",
-		       container ? container : "-", str_field(rec, "policy") ?: "-",
-		       str_field(rec, "source") ?: "-", str_field(rec, "cgroup") ?: "");
+		       str_field(rec, "time") ?: "",
+		       str_field(rec, "event") ?: "?",
+		       container ? container : "-",
+		       str_field(rec, "policy") ?: "-",
+		       str_field(rec, "source") ?: "-",
+		       str_field(rec, "cgroup") ?: "");
 		return;
 	}
 	if (!strcmp(type, "stats")) {
-		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %.0f, suppressed %.0f, undelivered %.0f\n",
-		       str_field(rec, "time") ?: "", type, container ? container : "-",
-		       str_field(rec, "policy") ?: "-", "-", num_field(rec, "emitted"),
-		       num_field(rec, "suppressed"), num_field(rec, "undelivered"));
+		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %.0f, "
+		       "suppressed %.0f, undelivered %.0f\n",
+		       str_field(rec, "time") ?: "", type,
+		       container ? container : "-",
+		       str_field(rec, "policy") ?: "-", "-",
+		       num_field(rec, "emitted"), num_field(rec, "suppressed"),
+		       num_field(rec, "undelivered"));
 		return;
 	}
 	if (!is_denial(type)) {
@@ -312,8 +333,8 @@ static void print_table_row(const cJSON *rec)
 	}
 	describe_target(rec, target, sizeof(target));
 	if (str_field(rec, "comm"))
-		snprintf(process, sizeof(process), "%s[%d]", str_field(rec, "comm"),
-			 (int)num_field(rec, "pid"));
+		snprintf(process, sizeof(process), "%s[%d]",
+			 str_field(rec, "comm"), (int)num_field(rec, "pid"));
 	printf("%-27s %-7s %-14.12s %-14s %-9s %-34s %-18s %s\n",
 	       str_field(rec, "time") ?: "", type, container ? container : "-",
 	       str_field(rec, "policy") ?: "-", str_field(rec, "hook") ?: "-",
@@ -344,8 +365,10 @@ static void summary_add(struct log_summary *s, const cJSON *rec)
 		s->denials++;
 	else
 		s->audits++;
-	snprintf(who, sizeof(who), "%s", container && container[0] ? container :
-					 cgroup ? cgroup : "-");
+	snprintf(who, sizeof(who), "%s",
+		 container && container[0] ? container
+		 : cgroup		   ? cgroup
+					   : "-");
 	describe_target(rec, target, sizeof(target));
 	counter_add(&s->by_container, who, 1);
 	snprintf(key, sizeof(key), "%s\t%s", who, target);
@@ -361,7 +384,8 @@ static void summary_print(struct log_summary *s)
 	size_t ndest = counter_sorted(&s->by_dest);
 	size_t nrule = counter_sorted(&s->by_rule);
 
-	printf("denials: %lu denied, %lu audit-only; %lu suppressed over budget, %lu undelivered, %lu lost in buffers\n",
+	printf("denials: %lu denied, %lu audit-only; %lu suppressed over "
+	       "budget, %lu undelivered, %lu lost in buffers\n",
 	       s->denials, s->audits, s->suppressed, s->undelivered, s->lost);
 	printf("\ntop denied targets per container:\n");
 	for (size_t c = 0; c < ncont; c++) {
@@ -375,13 +399,15 @@ static void summary_print(struct log_summary *s)
 
 			if (strncmp(k, who, wlen) || k[wlen] != '\t')
 				continue;
-			printf("    %8lu  %s\n", s->by_dest.slots[d].count, k + wlen + 1);
+			printf("    %8lu  %s\n", s->by_dest.slots[d].count,
+			       k + wlen + 1);
 			shown++;
 		}
 	}
 	printf("\ndenials per rule:\n");
 	for (size_t r = 0; r < nrule; r++)
-		printf("  %8lu  %s\n", s->by_rule.slots[r].count, s->by_rule.slots[r].key);
+		printf("  %8lu  %s\n", s->by_rule.slots[r].count,
+		       s->by_rule.slots[r].key);
 }
 
 struct log_view {
@@ -442,7 +468,8 @@ static int view_file(struct log_view *v, const char *path)
 			struct stat cur;
 
 			if (fstat(fileno(f), &cur) == 0 &&
-			    (cur.st_ino != st.st_ino || st.st_size < ftell(f))) {
+			    (cur.st_ino != st.st_ino ||
+			     st.st_size < ftell(f))) {
 				FILE *nf = fopen(path, "re");
 
 				if (nf) {
@@ -462,19 +489,18 @@ static int view_file(struct log_view *v, const char *path)
 int cmd_log(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "container", required_argument, NULL, 'c' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "verdict", required_argument, NULL, 'v' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "dest", required_argument, NULL, 'd' },
-		{ "port", required_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "summary", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"container", required_argument, NULL, 'c'},
+		{"policy", required_argument, NULL, 'p'},
+		{"verdict", required_argument, NULL, 'v'},
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"dest", required_argument, NULL, 'd'},
+		{"port", required_argument, NULL, 'P'},
+		{"json", no_argument, NULL, 'j'},
+		{"follow", no_argument, NULL, 'f'},
+		{"summary", no_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	struct log_view v = {};
 	const char *path = CGF_DEFAULT_AUDIT_LOG;
 	unsigned long long n;
@@ -499,22 +525,29 @@ int cmd_log(int argc, char **argv)
 		case 's':
 		case 'u':
 			if (parse_time_arg(optarg, c == 'u',
-					   c == 's' ? v.filter.since : v.filter.until,
+					   c == 's' ? v.filter.since
+						    : v.filter.until,
 					   sizeof(v.filter.since))) {
-				log_error("--%s %s: expected a date (2026-11-25), a time (2026-11-25T13:00:00Z) or a duration ago (30m, 2h, 7d)",
+				log_error("--%s %s: expected a date "
+					  "(2026-11-25), a time "
+					  "(2026-11-25T13:00:00Z) or a "
+					  "duration ago (30m, 2h, 7d)",
 					  c == 's' ? "since" : "until", optarg);
 				return 2;
 			}
 			break;
 		case 'd':
-			if (parse_cidr_arg(optarg, &v.filter, why, sizeof(why))) {
+			if (parse_cidr_arg(optarg, &v.filter, why,
+					   sizeof(why))) {
 				log_error("--dest '%s': %s", optarg, why);
 				return 2;
 			}
 			break;
 		case 'P':
 			if (parse_uint(optarg, 1, 65535, &n)) {
-				log_error("--port '%s': expected a port, 1 to 65535", optarg);
+				log_error("--port '%s': expected a port, 1 to "
+					  "65535",
+					  optarg);
 				return 2;
 			}
 			v.filter.port = n;
@@ -529,10 +562,14 @@ int cmd_log(int argc, char **argv)
 			v.summary = 1;
 			break;
 		case 'h':
-			printf("usage: cgfence log [FILE] [--container ID] [--policy NAME] [--verdict deny|audit]\n"
-			       "                   [--since T] [--until T] [--dest CIDR] [--port N]\n"
-			       "                   [--json | --summary] [--follow]\n"
-			       "FILE defaults to %s. T: 2026-11-25, 2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n",
+			printf("usage: cgfence log [FILE] [--container ID] "
+			       "[--policy NAME] [--verdict deny|audit]\n"
+			       "                   [--since T] [--until T] "
+			       "[--dest CIDR] [--port N]\n"
+			       "                   [--json | --summary] "
+			       "[--follow]\n"
+			       "FILE defaults to %s. T: 2026-11-25, "
+			       "2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n",
 			       CGF_DEFAULT_AUDIT_LOG);
 			return 0;
 		default:
@@ -542,7 +579,8 @@ int cmd_log(int argc, char **argv)
 	if (optind < argc)
 		path = argv[optind++];
 	if (optind != argc || (v.summary && (v.json || v.follow))) {
-		log_error("usage: cgfence log [FILE] [filters] [--json | --summary] [--follow]");
+		log_error("usage: cgfence log [FILE] [filters] [--json | "
+			  "--summary] [--follow]");
 		return 2;
 	}
 	if (!v.json && !v.summary)
@@ -555,7 +593,8 @@ int cmd_log(int argc, char **argv)
 	if (v.summary)
 		summary_print(&v.sum);
 	if (v.bad_lines)
-		log_error("%s: %lu line(s) were not valid JSON records", path, v.bad_lines);
+		log_error("%s: %lu line(s) were not valid JSON records", path,
+			  v.bad_lines);
 	counter_free(&v.sum.by_container);
 	counter_free(&v.sum.by_dest);
 	counter_free(&v.sum.by_rule);

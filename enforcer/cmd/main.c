@@ -16,16 +16,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check", cmd_check, "validate policy files" },
-	{ "apply", cmd_apply, "fence a cgroup with a policy (or swap its policy)" },
-	{ "detach", cmd_detach, "remove cgfence from a cgroup" },
-	{ "explain", cmd_explain, "show the verdict and deciding rule for a flow or device" },
-	{ "status", cmd_status, "list fenced cgroups" },
-	{ "gc", cmd_gc, "remove the state of cgroups that no longer exist" },
-	{ "hook", cmd_hook, "OCI runtime hook (createRuntime, poststop): fence a container" },
-	{ "hookd", cmd_hookd, "serve cgfence-hook: the hook's work without starting cgfence" },
-	{ "daemon", cmd_daemon, "write denials to the audit log" },
-	{ "log", cmd_log, "review the audit log" },
+	{"check", cmd_check, "validate policy files"},
+	{"apply", cmd_apply,
+	 "fence a cgroup with a policy (or swap its policy)"},
+	{"detach", cmd_detach, "remove cgfence from a cgroup"},
+	{"explain", cmd_explain,
+	 "show the verdict and deciding rule for a flow or device"},
+	{"status", cmd_status, "list fenced cgroups"},
+	{"gc", cmd_gc, "remove the state of cgroups that no longer exist"},
+	{"hook", cmd_hook,
+	 "OCI runtime hook (createRuntime, poststop): fence a container"},
+	{"hookd", cmd_hookd,
+	 "serve cgfence-hook: the hook's work without starting cgfence"},
+	{"daemon", cmd_daemon, "write denials to the audit log"},
+	{"log", cmd_log, "review the audit log"},
 };
 
 /* The version, and which BPF object this binary loads (and pins). */
@@ -41,9 +45,11 @@ static void print_version(void)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: cgfence [-v] COMMAND [ARGS]   cgfence --version\n\ncommands:\n");
+	fprintf(out, "usage: cgfence [-v] COMMAND [ARGS]   cgfence "
+		     "--version\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
 	fprintf(out, "\n'cgfence COMMAND --help' describes a command.\n");
 }
 
@@ -54,7 +60,8 @@ int main(int argc, char **argv)
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			log_verbose = true;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		} else if (!strcmp(argv[i], "-h") ||
+			   !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {

@@ -36,7 +36,8 @@ static void unlink_links(struct cgf_state *st, uint64_t cgroup_id,
 
 	links_dir_name(dir, sizeof(dir), cgroup_id);
 	/* The usual case on a container start: nothing was ever pinned. */
-	if (fstatat(st->dir_fd, dir, &sb, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
+	if (fstatat(st->dir_fd, dir, &sb, AT_SYMLINK_NOFOLLOW) &&
+	    errno == ENOENT)
 		return;
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
 		int fd;
@@ -104,15 +105,17 @@ static bool links_present(struct cgf_state *st, uint64_t cgroup_id)
 
 		if (st->prog_fds[i] < 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, cgf_prog_descs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 cgf_prog_descs[i].name);
 		if (fstatat(st->dir_fd, path, &sb, 0))
 			return false;
 	}
 	return true;
 }
 
-static void fill_info(struct cgf_cgroup_info *info, const struct fence_request *req,
-		      uint32_t policy_id, uint32_t generation)
+static void fill_info(struct cgf_cgroup_info *info,
+		      const struct fence_request *req, uint32_t policy_id,
+		      uint32_t generation)
 {
 	memset(info, 0, sizeof(*info));
 	info->policy_id = policy_id;
@@ -141,7 +144,8 @@ static void unindex_container(struct cgf_state *st, const char *id,
 	if (!id[0])
 		return;
 	container_key(&k, id);
-	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &indexed) == 0 &&
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CONTAINERS], &k,
+				&indexed) == 0 &&
 	    indexed == cgroup_id)
 		bpf_map_delete_elem(st->map_fds[CGF_MAP_CONTAINERS], &k);
 }
@@ -178,19 +182,22 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	 * is written. Anything else (tables shared with other cgroups, the same
 	 * policy loaded already, no usable mirror) builds or reuses tables.
 	 */
-	if (fenced && old.policy_id && !tables_have_digest(st, req->policy->digest)) {
+	if (fenced && old.policy_id &&
+	    !tables_have_digest(st, req->policy->digest)) {
 		err = tables_change_in_place(st, old.policy_id, req->policy,
 					     req->policy_name, &res->change);
 		if (!err) {
 			in_place = true;
 			policy_id = old.policy_id;
 		} else {
-			log_debug("policy %08x: no in-place change (%s), rebuilding",
+			log_debug("policy %08x: no in-place change (%s), "
+				  "rebuilding",
 				  old.policy_id, strerror(-err));
 		}
 	}
 	if (!in_place) {
-		err = tables_acquire(st, req->policy, req->policy_name, &policy_id);
+		err = tables_acquire(st, req->policy, req->policy_name,
+				     &policy_id);
 		if (err)
 			return err;
 	}
@@ -210,8 +217,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		struct cgf_container_key k;
 
 		container_key(&k, req->container_id);
-		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k, &cgid,
-					BPF_ANY)) {
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k,
+					&cgid, BPF_ANY)) {
 			err = -errno;
 			goto fail_detach;
 		}
@@ -230,8 +237,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
 	cfg.cgroup_id = cgid;
-	cfg.event_budget = req->event_budget ? req->event_budget :
-					       CGF_DEFAULT_EVENT_BUDGET;
+	cfg.event_budget = req->event_budget ? req->event_budget
+					     : CGF_DEFAULT_EVENT_BUDGET;
 	if (bpf_map_update_elem(cfg_fd, &cgid, &cfg, BPF_ANY)) {
 		err = -errno;
 		goto fail_detach;
@@ -276,7 +283,12 @@ const char *fence_error_text(int err)
 	switch (err) {
 	case -ENOPKG:
 		snprintf(text, sizeof(text),
-			 "the policy refuses packet sockets and other address families (sockets.families), which only the BPF LSM can enforce, and the BPF LSM is %s: not fencing (allow the families in the policy, \"sockets\": {\"families\": [\"any\"]}, to fence without that part)",
+			 "the policy refuses packet sockets and other address "
+			 "families (sockets.families), which only the BPF LSM "
+			 "can enforce, and the BPF LSM is %s: not fencing "
+			 "(allow the families in the policy, \"sockets\": "
+			 "{\"families\": [\"any\"]}, to fence without that "
+			 "part)",
 			 bpf_lsm_describe());
 		return text;
 	case -EMEDIUMTYPE:
@@ -301,8 +313,10 @@ static bool forget_reported_stats(struct cgf_state *st, uint64_t cgroup_id)
 	if (cgroup_id == CGF_STATS_CATCH_ALL ||
 	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_STATS], &cgroup_id, &now))
 		return false;
-	bpf_map_lookup_elem(st->map_fds[CGF_MAP_STATS_REPORTED], &cgroup_id, &reported);
-	if (now.emitted != reported.emitted || now.suppressed != reported.suppressed ||
+	bpf_map_lookup_elem(st->map_fds[CGF_MAP_STATS_REPORTED], &cgroup_id,
+			    &reported);
+	if (now.emitted != reported.emitted ||
+	    now.suppressed != reported.suppressed ||
 	    now.undelivered != reported.undelivered)
 		return false;
 	bpf_map_delete_elem(st->map_fds[CGF_MAP_STATS], &cgroup_id);
@@ -483,8 +497,8 @@ static int gc_stats(struct cgf_state *st, struct fence_gc_stats *stats)
 	for (size_t i = 0; i < n; i++) {
 		int fd = -1;
 
-		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &ids[i],
-					&info) == 0)
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO],
+					&ids[i], &info) == 0)
 			continue;
 		if (cgroup_open_by_id(ids[i], &fd) == 0) {
 			close(fd);

@@ -18,7 +18,7 @@ struct fence_request {
 	const struct compiled_policy *policy;
 	const char *policy_name;
 	const char *container_id; /* may be NULL */
-	uint32_t event_budget; /* denial events per second; 0: the default */
+	uint32_t event_budget;	  /* denial events per second; 0: the default */
 	/*
 	 * Fence even where the BPF LSM cannot refuse the address families the
 	 * policy refuses (sockets.families): the caller knows the processes
@@ -72,11 +72,11 @@ int fence_find_container(struct cgf_state *st, const char *container_id,
 int fence_missing_programs(struct cgf_state *st, int cgroup_fd);
 
 struct fence_gc_stats {
-	unsigned int records; /* cgroups that no longer exist */
-	unsigned int link_dirs; /* pinned links without a record */
-	unsigned int refcounts; /* policy reference counts corrected */
+	unsigned int records;	  /* cgroups that no longer exist */
+	unsigned int link_dirs;	  /* pinned links without a record */
+	unsigned int refcounts;	  /* policy reference counts corrected */
 	unsigned int idle_tables; /* compiled policies no cgroup used */
-	unsigned int counters; /* reported denial counters of gone cgroups */
+	unsigned int counters;	  /* reported denial counters of gone cgroups */
 };
 
 typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,

@@ -73,7 +73,8 @@ int cgroup2_mount_find(char *buf, size_t len)
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
 		unescape_octal(fields[4]);
-		if (strlen(fields[4]) >= len || strlen(fields[4]) >= sizeof(found_mount))
+		if (strlen(fields[4]) >= len ||
+		    strlen(fields[4]) >= sizeof(found_mount))
 			return -ENAMETOOLONG;
 		strcpy(buf, fields[4]);
 		strcpy(found_mount, fields[4]);
@@ -103,7 +104,8 @@ int cgroup_resolve_from_pid(pid_t pid, char *buf, size_t len)
 		if (strstr(line + 3, "/..") || line[3] != '/')
 			return -EINVAL;
 		if ((size_t)snprintf(buf, len, "%s%s", mount,
-				     strcmp(line + 3, "/") ? line + 3 : "") >= len)
+				     strcmp(line + 3, "/") ? line + 3 : "") >=
+		    len)
 			return -ENAMETOOLONG;
 		return 0;
 	}
@@ -143,8 +145,8 @@ int cgroup_open_by_id(uint64_t id, int *fd_out)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} handle = { .fh = { .handle_bytes = sizeof(uint64_t),
-			     .handle_type = CGROUP_HANDLE_TYPE } };
+	} handle = {.fh = {.handle_bytes = sizeof(uint64_t),
+			   .handle_type = CGROUP_HANDLE_TYPE}};
 	_cleanup_close_ int mount_fd = -1;
 	char mount[4096];
 	int fd, err;

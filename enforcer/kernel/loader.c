@@ -22,16 +22,17 @@
 #include "util.h"
 
 const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT] = {
-	[CGF_PROG_CONNECT4] = { "cgf_connect4", BPF_CGROUP_INET4_CONNECT },
-	[CGF_PROG_CONNECT6] = { "cgf_connect6", BPF_CGROUP_INET6_CONNECT },
-	[CGF_PROG_SENDMSG4] = { "cgf_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
-	[CGF_PROG_SENDMSG6] = { "cgf_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
-	[CGF_PROG_EGRESS] = { "cgf_egress", BPF_CGROUP_INET_EGRESS },
-	[CGF_PROG_INGRESS] = { "cgf_ingress", BPF_CGROUP_INET_INGRESS },
-	[CGF_PROG_DEVICE] = { "cgf_device", BPF_CGROUP_DEVICE },
-	[CGF_PROG_SOCK_CREATE] = { "cgf_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
-	[CGF_PROG_SETSOCKOPT] = { "cgf_setsockopt", BPF_CGROUP_SETSOCKOPT },
-	[CGF_PROG_SOCKET_LSM] = { "cgf_socket_create", BPF_LSM_CGROUP, true },
+	[CGF_PROG_CONNECT4] = {"cgf_connect4", BPF_CGROUP_INET4_CONNECT},
+	[CGF_PROG_CONNECT6] = {"cgf_connect6", BPF_CGROUP_INET6_CONNECT},
+	[CGF_PROG_SENDMSG4] = {"cgf_sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
+	[CGF_PROG_SENDMSG6] = {"cgf_sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
+	[CGF_PROG_EGRESS] = {"cgf_egress", BPF_CGROUP_INET_EGRESS},
+	[CGF_PROG_INGRESS] = {"cgf_ingress", BPF_CGROUP_INET_INGRESS},
+	[CGF_PROG_DEVICE] = {"cgf_device", BPF_CGROUP_DEVICE},
+	[CGF_PROG_SOCK_CREATE] = {"cgf_sock_create",
+				  BPF_CGROUP_INET_SOCK_CREATE},
+	[CGF_PROG_SETSOCKOPT] = {"cgf_setsockopt", BPF_CGROUP_SETSOCKOPT},
+	[CGF_PROG_SOCKET_LSM] = {"cgf_socket_create", BPF_LSM_CGROUP, true},
 };
 
 const char *const cgf_map_names[CGF_MAP__COUNT] = {
@@ -89,13 +90,15 @@ const char *state_error_text(int err)
 {
 	switch (err) {
 	case -ETIMEDOUT:
-		return "timed out waiting for the state lock held by another cgfence";
+		return "timed out waiting for the state lock held by another "
+		       "cgfence";
 	case -EMEDIUMTYPE:
 		return "not on a bpf filesystem (mount -t bpf bpf DIR)";
 	case -ENOENT:
 		return "no cgfence state pinned here";
 	case -EEXIST:
-		return "programs of another cgfence build are pinned and in use";
+		return "programs of another cgfence build are pinned and in "
+		       "use";
 	default:
 		return strerror(-err);
 	}
@@ -119,7 +122,8 @@ static const char bpf_root[] = "/sys/fs/bpf";
 
 int bpffs_mount_root(void)
 {
-	if (!is_bpffs(bpf_root) && mount("bpf", bpf_root, "bpf", 0, "mode=0700"))
+	if (!is_bpffs(bpf_root) &&
+	    mount("bpf", bpf_root, "bpf", 0, "mode=0700"))
 		return -errno;
 	return 0;
 }
@@ -142,7 +146,7 @@ int bpffs_prepare(const char *dir)
 
 static int lock_dir(int fd, unsigned int timeout_ms)
 {
-	struct timespec pause = { 0, 5 * 1000 * 1000 };
+	struct timespec pause = {0, 5 * 1000 * 1000};
 
 	for (unsigned int waited = 0;; waited += 5) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -158,7 +162,8 @@ static int lock_dir(int fd, unsigned int timeout_ms)
 static int pin_path(char *buf, size_t len, const char *dir, const char *sub,
 		    const char *kind, const char *name)
 {
-	if ((size_t)snprintf(buf, len, "%s/%s/%s_%s", dir, sub, kind, name) >= len)
+	if ((size_t)snprintf(buf, len, "%s/%s/%s_%s", dir, sub, kind, name) >=
+	    len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -194,8 +199,8 @@ static int open_pinned(struct cgf_state *st)
 
 static void remove_tree(int parent_fd, const char *name)
 {
-	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-						 O_NOFOLLOW);
+	int fd = openat(parent_fd, name,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *d;
 	struct dirent *de;
 
@@ -236,8 +241,8 @@ static void elf_digest(uint8_t out[32])
 static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 {
 	struct cgfence *skel;
-	struct cgf_meta meta = { .abi_version = CGF_ABI_VERSION,
-				 .lsm_load_error = with_lsm ? 0 : lsm_error };
+	struct cgf_meta meta = {.abi_version = CGF_ABI_VERSION,
+				.lsm_load_error = with_lsm ? 0 : lsm_error};
 	char staging[64], path[PATH_MAX], final[PATH_MAX];
 	__u32 zero = 0;
 	int err;
@@ -258,8 +263,8 @@ static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 	if (err)
 		goto out_destroy;
 	elf_digest(meta.elf_digest);
-	err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_meta), &zero, &meta,
-				  BPF_ANY);
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgf_meta), &zero,
+				  &meta, BPF_ANY);
 	if (!err) {
 		struct cgf_cgroup_stats none = {};
 		__u64 catch_all = CGF_STATS_CATCH_ALL;
@@ -286,8 +291,8 @@ static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 			goto out_destroy;
 	}
 	for (int i = 0; i < CGF_MAP__COUNT; i++) {
-		struct bpf_map *map =
-			bpf_object__find_map_by_name(skel->obj, cgf_map_names[i]);
+		struct bpf_map *map = bpf_object__find_map_by_name(
+			skel->obj, cgf_map_names[i]);
 
 		if (!map) {
 			err = -ENOENT;
@@ -330,7 +335,8 @@ static int load_and_pin(struct cgf_state *st)
 		libbpf_quiet = false;
 		if (!err)
 			return 0;
-		log_debug("loading with the BPF LSM program: %s; trying without it",
+		log_debug("loading with the BPF LSM program: %s; trying "
+			  "without it",
 			  strerror(-err));
 		return load_and_pin_once(st, false, err);
 	}
@@ -389,7 +395,8 @@ int state_next_epoch(struct cgf_state *st, uint32_t *epoch)
 	meta.last_epoch++;
 	if (meta.last_epoch == 0)
 		meta.last_epoch = 1; /* 0: what a socket never marked reads */
-	if (bpf_map_update_elem(st->map_fds[CGF_MAP_META], &zero, &meta, BPF_EXIST))
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_META], &zero, &meta,
+				BPF_EXIST))
 		return -errno;
 	*epoch = meta.last_epoch;
 	return 0;
@@ -411,7 +418,8 @@ static int check_pinned_build(struct cgf_state *st)
 		return 0;
 	n = state_count_cgroups(st);
 	if (n > 0) {
-		log_error("%s/obj holds programs of another cgfence build that still fence %d cgroup(s); detach them first",
+		log_error("%s/obj holds programs of another cgfence build that "
+			  "still fence %d cgroup(s); detach them first",
 			  st->dir, n);
 		return -EEXIST;
 	}
@@ -430,12 +438,14 @@ static int open_run_dir(const char *dir)
 	base = base && base[1] ? base + 1 : "cgfence";
 	if (mkdir(CGF_RUN_DIR, 0700) && errno != EEXIST)
 		return -errno;
-	root = open(CGF_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	root = open(CGF_RUN_DIR,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (root < 0)
 		return -errno;
 	if (mkdirat(root, base, 0700) && errno != EEXIST)
 		return -errno;
-	return openat(root, base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return openat(root, base,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
@@ -476,13 +486,15 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 	if (err)
 		goto fail;
 	note_lsm_load_error(st);
-	if (mkdirat(st->dir_fd, "links", 0700) && errno != EEXIST && mode == STATE_LOAD) {
+	if (mkdirat(st->dir_fd, "links", 0700) && errno != EEXIST &&
+	    mode == STATE_LOAD) {
 		err = -errno;
 		goto fail;
 	}
 	st->run_fd = open_run_dir(dir);
 	if (st->run_fd < 0)
-		log_debug("%s: no table mirrors: policies change by rebuild", CGF_RUN_DIR);
+		log_debug("%s: no table mirrors: policies change by rebuild",
+			  CGF_RUN_DIR);
 	return 0;
 fail:
 	state_close(st);
@@ -520,7 +532,8 @@ static bool kept_still_current(const char *dir, enum state_open_mode mode)
 		return false;
 	if (inode_at(kept.dir_fd, "obj", &obj) || obj != kept_obj_ino)
 		return false;
-	if (kept.run_fd >= 0 && (fstat(kept.run_fd, &held) || held.st_nlink == 0))
+	if (kept.run_fd >= 0 &&
+	    (fstat(kept.run_fd, &held) || held.st_nlink == 0))
 		return false;
 	if (mode == STATE_LOAD && mkdirat(kept.dir_fd, "links", 0700) &&
 	    errno != EEXIST)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <linux/bpf.h>
 
-#define CGF_DEFAULT_BPFFS_DIR "/sys/fs/bpf/cgfence"
+#define CGF_DEFAULT_BPFFS_DIR	    "/sys/fs/bpf/cgfence"
 #define CGF_DEFAULT_LOCK_TIMEOUT_MS 10000
 /* User-space mirrors of the kernel tables (enforcer/lib/delta.h); like bpffs,
  * gone at reboot. Without it policies change by rebuild. */
@@ -86,7 +86,7 @@ static inline bool state_has_bpf_lsm(const struct cgf_state *st)
 }
 
 enum state_open_mode {
-	STATE_LOAD, /* load and pin the object if it is not pinned yet */
+	STATE_LOAD,	/* load and pin the object if it is not pinned yet */
 	STATE_EXISTING, /* -ENOENT when nothing is pinned */
 };
 

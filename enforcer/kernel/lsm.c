@@ -14,7 +14,7 @@
 #ifndef __NR_lsm_list_modules
 #define __NR_lsm_list_modules 461 /* the same number on every architecture */
 #endif
-#define LSM_ID_BPF 110 /* include/uapi/linux/lsm.h */
+#define LSM_ID_BPF	110 /* include/uapi/linux/lsm.h */
 #define LSM_MAX_MODULES 64
 
 static int cached_state = 2; /* not asked yet */
@@ -33,7 +33,8 @@ static int ask_lsm_list_modules(void)
 		if (ids[i] == LSM_ID_BPF)
 			return 1;
 	snprintf(description, sizeof(description),
-		 "not active: \"bpf\" is not among the kernel's security modules (boot with lsm=...,bpf)");
+		 "not active: \"bpf\" is not among the kernel's security "
+		 "modules (boot with lsm=...,bpf)");
 	return 0;
 }
 
@@ -41,7 +42,8 @@ static int ask_lsm_list_modules(void)
 static int read_securityfs_list(void)
 {
 	char list[512];
-	_cleanup_close_ int fd = open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	char *save = NULL;
 
@@ -51,11 +53,13 @@ static int read_securityfs_list(void)
 	if (n < 0)
 		return -errno;
 	list[n] = '\0';
-	for (char *m = strtok_r(list, ",\n", &save); m; m = strtok_r(NULL, ",\n", &save))
+	for (char *m = strtok_r(list, ",\n", &save); m;
+	     m = strtok_r(NULL, ",\n", &save))
 		if (!strcmp(m, "bpf"))
 			return 1;
 	snprintf(description, sizeof(description),
-		 "not active: /sys/kernel/security/lsm does not list \"bpf\" (boot with lsm=...,bpf)");
+		 "not active: /sys/kernel/security/lsm does not list \"bpf\" "
+		 "(boot with lsm=...,bpf)");
 	return 0;
 }
 
@@ -75,7 +79,8 @@ int bpf_lsm_active(void)
 		cached_state = read_securityfs_list();
 	if (cached_state < 0)
 		snprintf(description, sizeof(description),
-			 "unknown: no lsm_list_modules(2) and no /sys/kernel/security/lsm (%s); treated as not active",
+			 "unknown: no lsm_list_modules(2) and no "
+			 "/sys/kernel/security/lsm (%s); treated as not active",
 			 strerror(-cached_state));
 	else if (cached_state == 1)
 		snprintf(description, sizeof(description), "active");
@@ -92,7 +97,8 @@ void bpf_lsm_note_load_failure(int err)
 {
 	if (bpf_lsm_active() != 1)
 		return; /* the reason it was not even tried says more */
-	snprintf(description, sizeof(description),
-		 "active, but this kernel refuses to load BPF LSM programs (%s)",
-		 strerror(-err));
+	snprintf(
+		description, sizeof(description),
+		"active, but this kernel refuses to load BPF LSM programs (%s)",
+		strerror(-err));
 }

@@ -18,27 +18,43 @@
  * rotation (SIGHUP) and shutdown (SIGTERM); see tests/kernel/privs.bats.
  */
 static const int common_syscalls[] = {
-	SCMP_SYS(read),	       SCMP_SYS(write),	       SCMP_SYS(writev),
-	SCMP_SYS(close),       SCMP_SYS(fstat),	       SCMP_SYS(newfstatat),
-	SCMP_SYS(lseek),       SCMP_SYS(brk),	       SCMP_SYS(mmap),
-	SCMP_SYS(munmap),      SCMP_SYS(mremap),       SCMP_SYS(madvise),
-	SCMP_SYS(futex),       SCMP_SYS(getpid),       SCMP_SYS(gettid),
-	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
-	SCMP_SYS(restart_syscall), SCMP_SYS(exit),     SCMP_SYS(exit_group),
+	SCMP_SYS(read),
+	SCMP_SYS(write),
+	SCMP_SYS(writev),
+	SCMP_SYS(close),
+	SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat),
+	SCMP_SYS(lseek),
+	SCMP_SYS(brk),
+	SCMP_SYS(mmap),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mremap),
+	SCMP_SYS(madvise),
+	SCMP_SYS(futex),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigaction),
+	SCMP_SYS(restart_syscall),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
 };
 
 /* The daemon also waits on the perf buffer and reopens its log. */
 static const int daemon_syscalls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
-	SCMP_SYS(openat),     SCMP_SYS(open),
-	SCMP_SYS(mkdir),      SCMP_SYS(mkdirat),     SCMP_SYS(fcntl),
+	SCMP_SYS(openat),     SCMP_SYS(open),	     SCMP_SYS(mkdir),
+	SCMP_SYS(mkdirat),    SCMP_SYS(fcntl),
 };
 
 /* Writers append lifecycle records to a log they open after attaching. */
 static const int writer_syscalls[] = {
-	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
-	SCMP_SYS(fcntl),
+	SCMP_SYS(openat),  SCMP_SYS(open),  SCMP_SYS(mkdir),
+	SCMP_SYS(mkdirat), SCMP_SYS(fcntl),
 };
 
 /*
@@ -46,9 +62,9 @@ static const int writer_syscalls[] = {
  * (it does when stdout is a character device such as /dev/null); the
  * daemon's libbpf also enables and disables its perf events.
  */
-static const unsigned long writer_ioctls[] = { TCGETS };
-static const unsigned long daemon_ioctls[] = { TCGETS, PERF_EVENT_IOC_ENABLE,
-					       PERF_EVENT_IOC_DISABLE };
+static const unsigned long writer_ioctls[] = {TCGETS};
+static const unsigned long daemon_ioctls[] = {TCGETS, PERF_EVENT_IOC_ENABLE,
+					      PERF_EVENT_IOC_DISABLE};
 
 /*
  * bpf(2) only on maps already open: no loading, no attaching, no pinning.
@@ -94,7 +110,7 @@ int privs_drop_capabilities(void)
  * pins and records wherever an admin put them (DAC_OVERRIDE).
  */
 static const cap_value_t hookd_caps[] = {
-	CAP_SYS_ADMIN,	     CAP_BPF,		  CAP_PERFMON, CAP_NET_ADMIN,
+	CAP_SYS_ADMIN,	     CAP_BPF,	       CAP_PERFMON, CAP_NET_ADMIN,
 	CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
 };
 
@@ -107,18 +123,41 @@ static const cap_value_t hookd_caps[] = {
  * hookd could still write where root can.
  */
 static const int resident_forbidden[] = {
-	SCMP_SYS(execve),	  SCMP_SYS(execveat),	      SCMP_SYS(fork),
-	SCMP_SYS(vfork),	  SCMP_SYS(clone),	      SCMP_SYS(clone3),
-	SCMP_SYS(ptrace),	  SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-	SCMP_SYS(setns),	  SCMP_SYS(unshare),	      SCMP_SYS(init_module),
-	SCMP_SYS(finit_module),	  SCMP_SYS(delete_module),    SCMP_SYS(kexec_load),
-	SCMP_SYS(kexec_file_load), SCMP_SYS(reboot),	      SCMP_SYS(swapon),
-	SCMP_SYS(swapoff),	  SCMP_SYS(keyctl),	      SCMP_SYS(add_key),
-	SCMP_SYS(request_key),	  SCMP_SYS(userfaultfd),      SCMP_SYS(perf_event_open),
-	SCMP_SYS(iopl),		  SCMP_SYS(ioperm),	      SCMP_SYS(acct),
-	SCMP_SYS(settimeofday),	  SCMP_SYS(clock_settime),    SCMP_SYS(adjtimex),
-	SCMP_SYS(clock_adjtime),  SCMP_SYS(personality),      SCMP_SYS(io_uring_setup),
-	SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+	SCMP_SYS(execve),
+	SCMP_SYS(execveat),
+	SCMP_SYS(fork),
+	SCMP_SYS(vfork),
+	SCMP_SYS(clone),
+	SCMP_SYS(clone3),
+	SCMP_SYS(ptrace),
+	SCMP_SYS(process_vm_readv),
+	SCMP_SYS(process_vm_writev),
+	SCMP_SYS(setns),
+	SCMP_SYS(unshare),
+	SCMP_SYS(init_module),
+	SCMP_SYS(finit_module),
+	SCMP_SYS(delete_module),
+	SCMP_SYS(kexec_load),
+	SCMP_SYS(kexec_file_load),
+	SCMP_SYS(reboot),
+	SCMP_SYS(swapon),
+	SCMP_SYS(swapoff),
+	SCMP_SYS(keyctl),
+	SCMP_SYS(add_key),
+	SCMP_SYS(request_key),
+	SCMP_SYS(userfaultfd),
+	SCMP_SYS(perf_event_open),
+	SCMP_SYS(iopl),
+	SCMP_SYS(ioperm),
+	SCMP_SYS(acct),
+	SCMP_SYS(settimeofday),
+	SCMP_SYS(clock_settime),
+	SCMP_SYS(adjtimex),
+	SCMP_SYS(clock_adjtime),
+	SCMP_SYS(personality),
+	SCMP_SYS(io_uring_setup),
+	SCMP_SYS(io_uring_enter),
+	SCMP_SYS(io_uring_register),
 };
 
 /*
@@ -141,15 +180,17 @@ int privs_forbid_for_resident(bool log_only)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(resident_forbidden) && !err; i++)
 		if (resident_forbidden[i] >= 0) /* this architecture has it */
-			err = seccomp_rule_add(ctx, kill, resident_forbidden[i], 0);
+			err = seccomp_rule_add(ctx, kill, resident_forbidden[i],
+					       0);
 	for (size_t i = 0; i < ARRAY_SIZE(resident_refused) && !err; i++)
 		if (resident_refused[i] >= 0)
 			err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 					       resident_refused[i], 0);
 	/* Programs that attach to the kernel's tracepoints are not cgfence's. */
 	if (!err)
-		err = seccomp_rule_add(ctx, kill, SCMP_SYS(bpf), 1,
-				       SCMP_A0(SCMP_CMP_EQ, BPF_RAW_TRACEPOINT_OPEN));
+		err = seccomp_rule_add(
+			ctx, kill, SCMP_SYS(bpf), 1,
+			SCMP_A0(SCMP_CMP_EQ, BPF_RAW_TRACEPOINT_OPEN));
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -174,10 +215,10 @@ int privs_keep_only_bpf_capabilities(void)
 	caps = cap_init();
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(hookd_caps), hookd_caps,
-			 CAP_SET) ||
-	    cap_set_flag(caps, CAP_PERMITTED, ARRAY_SIZE(hookd_caps), hookd_caps,
-			 CAP_SET) ||
+	if (cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(hookd_caps),
+			 hookd_caps, CAP_SET) ||
+	    cap_set_flag(caps, CAP_PERMITTED, ARRAY_SIZE(hookd_caps),
+			 hookd_caps, CAP_SET) ||
 	    cap_set_proc(caps))
 		err = -errno;
 	cap_free(caps);
@@ -193,8 +234,9 @@ static int allow_with_arg(scmp_filter_ctx ctx, int nr, unsigned int arg,
 			  const unsigned long *values, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-					   SCMP_CMP(arg, SCMP_CMP_EQ, values[i]));
+		int err =
+			seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					 SCMP_CMP(arg, SCMP_CMP_EQ, values[i]));
 
 		if (err)
 			return err;
@@ -226,17 +268,22 @@ int privs_confine(enum privs_profile profile, bool log_only)
 		return -ENOMEM;
 	err = allow_all(ctx, common_syscalls, ARRAY_SIZE(common_syscalls));
 	if (!err && profile == PRIVS_DAEMON) {
-		err = allow_all(ctx, daemon_syscalls, ARRAY_SIZE(daemon_syscalls));
+		err = allow_all(ctx, daemon_syscalls,
+				ARRAY_SIZE(daemon_syscalls));
 		if (!err)
-			err = allow_with_arg(ctx, SCMP_SYS(bpf), 0, daemon_bpf_cmds,
+			err = allow_with_arg(ctx, SCMP_SYS(bpf), 0,
+					     daemon_bpf_cmds,
 					     ARRAY_SIZE(daemon_bpf_cmds));
 		if (!err)
-			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1, daemon_ioctls,
+			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1,
+					     daemon_ioctls,
 					     ARRAY_SIZE(daemon_ioctls));
 	} else if (!err) {
-		err = allow_all(ctx, writer_syscalls, ARRAY_SIZE(writer_syscalls));
+		err = allow_all(ctx, writer_syscalls,
+				ARRAY_SIZE(writer_syscalls));
 		if (!err)
-			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1, writer_ioctls,
+			err = allow_with_arg(ctx, SCMP_SYS(ioctl), 1,
+					     writer_ioctls,
 					     ARRAY_SIZE(writer_ioctls));
 	}
 	if (!err)

@@ -71,13 +71,15 @@ static int create_lpm(const struct table_state *ts, uint32_t id)
 	int fd, err;
 
 	snprintf(name, sizeof(name), "cgf_l_%08x", id);
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct cgf_lpm_key),
-			    sizeof(uint32_t), ts->entry_cap, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name,
+			    sizeof(struct cgf_lpm_key), sizeof(uint32_t),
+			    ts->entry_cap, &opts);
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < ts->nentries; i++) {
 		err = bpf_map_update_elem(fd, &ts->entries[i].key,
-					  &ts->entries[i].class_id, BPF_NOEXIST);
+					  &ts->entries[i].class_id,
+					  BPF_NOEXIST);
 		if (err) {
 			err = -errno;
 			close(fd);
@@ -152,8 +154,8 @@ static void delete_tables(struct cgf_state *st, uint32_t id)
 	}
 }
 
-static void fill_info(struct cgf_policy_info *info, const struct compiled_policy *cp,
-		      const char *name)
+static void fill_info(struct cgf_policy_info *info,
+		      const struct compiled_policy *cp, const char *name)
 {
 	memcpy(info->digest, cp->digest, sizeof(info->digest));
 	snprintf(info->name, sizeof(info->name), "%s", name);
@@ -165,7 +167,7 @@ static void fill_info(struct cgf_policy_info *info, const struct compiled_policy
 static int create_tables(struct cgf_state *st, const struct compiled_policy *cp,
 			 const char *name, uint32_t *id_out)
 {
-	struct cgf_policy_info info = { .refcount = 1 };
+	struct cgf_policy_info info = {.refcount = 1};
 	_cleanup_close_ int lpm_fd = -1, bank0_fd = -1, bank1_fd = -1;
 	uint64_t key0, key1;
 	struct table_state ts;
@@ -192,7 +194,8 @@ static int create_tables(struct cgf_state *st, const struct compiled_policy *cp,
 	key1 = bank_key(id, 1);
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info,
 				BPF_NOEXIST) ||
-	    bpf_map_update_elem(st->map_fds[CGF_MAP_LPM], &id, &lpm_fd, BPF_NOEXIST) ||
+	    bpf_map_update_elem(st->map_fds[CGF_MAP_LPM], &id, &lpm_fd,
+				BPF_NOEXIST) ||
 	    bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key0, &bank0_fd,
 				BPF_NOEXIST) ||
 	    bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key1, &bank1_fd,
@@ -208,7 +211,8 @@ static int create_tables(struct cgf_state *st, const struct compiled_policy *cp,
 	if (st->run_fd >= 0) {
 		mirror_name(mirror, id);
 		if (table_state_save(&ts, st->run_fd, mirror))
-			log_debug("policy %08x: cannot save the table mirror", id);
+			log_debug("policy %08x: cannot save the table mirror",
+				  id);
 	}
 	table_state_free(&ts);
 	*id_out = id;
@@ -229,14 +233,19 @@ static int inner_map_fd(int outer_fd, const void *key)
 
 /* The kernel half of a planned change: writes, then the flip. */
 static int apply_plan(struct cgf_state *st, uint32_t id,
-		      const struct table_state *cur, const struct delta_plan *plan,
-		      const struct cgf_policy *new_hdr, struct tables_change *out)
+		      const struct table_state *cur,
+		      const struct delta_plan *plan,
+		      const struct cgf_policy *new_hdr,
+		      struct tables_change *out)
 {
 	uint64_t key_a = bank_key(id, cur->active_bank);
 	uint64_t key_i = bank_key(id, cur->active_bank ^ 1);
-	_cleanup_close_ int lpm_fd = inner_map_fd(st->map_fds[CGF_MAP_LPM], &id);
-	_cleanup_close_ int a_fd = inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_a);
-	_cleanup_close_ int i_fd = inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_i);
+	_cleanup_close_ int lpm_fd =
+		inner_map_fd(st->map_fds[CGF_MAP_LPM], &id);
+	_cleanup_close_ int a_fd =
+		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_a);
+	_cleanup_close_ int i_fd =
+		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_i);
 	struct cgf_policy hdr = *new_hdr;
 	int err;
 
@@ -248,18 +257,20 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	 * map makes the kernel wait for every such program (an RCU grace
 	 * period); after a second they are long gone anyway.
 	 */
-	if (cur->flipped_ns && clock_ns(CLOCK_BOOTTIME) - cur->flipped_ns < 1000000000ull) {
+	if (cur->flipped_ns &&
+	    clock_ns(CLOCK_BOOTTIME) - cur->flipped_ns < 1000000000ull) {
 		uint64_t w0 = clock_ns(CLOCK_BOOTTIME);
 
-		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key_i, &i_fd,
-					BPF_EXIST))
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CLASSES], &key_i,
+					&i_fd, BPF_EXIST))
 			return -errno;
 		out->wait_ns = clock_ns(CLOCK_BOOTTIME) - w0;
 	}
-	err = write_masks(a_fd, plan->active_ids, plan->active_masks, plan->nactive);
+	err = write_masks(a_fd, plan->active_ids, plan->active_masks,
+			  plan->nactive);
 	if (!err)
-		err = write_masks(i_fd, plan->inactive_ids, plan->inactive_masks,
-				  plan->ninactive);
+		err = write_masks(i_fd, plan->inactive_ids,
+				  plan->inactive_masks, plan->ninactive);
 	for (size_t i = 0; !err && i < plan->nlpm; i++) {
 		if (bpf_map_update_elem(lpm_fd, &plan->lpm[i].key,
 					&plan->lpm[i].class_id, BPF_ANY))
@@ -268,7 +279,8 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	if (err)
 		return err;
 	hdr.bank = plan->next.active_bank;
-	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr, BPF_EXIST))
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr,
+				BPF_EXIST))
 		return -errno;
 	return 0;
 }
@@ -318,7 +330,8 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 	out->lpm_writes = plan.nlpm;
 	out->mask_writes = plan.nactive + plan.ninactive;
 	fill_info(&info, cp, name);
-	bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info, BPF_EXIST);
+	bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info,
+			    BPF_EXIST);
 	plan.next.flipped_ns = clock_ns(CLOCK_BOOTTIME);
 	if (table_state_save(&plan.next, st->run_fd, mirror))
 		unlinkat(st->run_fd, mirror, 0);
@@ -345,7 +358,8 @@ static int compare_idle_age(const void *a, const void *b)
 {
 	const struct idle_table *x = a, *y = b;
 
-	return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+	return x->created_ns < y->created_ns ? -1
+					     : x->created_ns > y->created_ns;
 }
 
 int tables_prune_idle(struct cgf_state *st, unsigned int keep)
@@ -374,7 +388,7 @@ int tables_prune_idle(struct cgf_state *st, unsigned int keep)
 			}
 			idle = bigger;
 		}
-		idle[n++] = (struct idle_table){ key, info.created_ns };
+		idle[n++] = (struct idle_table){key, info.created_ns};
 	}
 	if (n > keep) {
 		qsort(idle, n, sizeof(*idle), compare_idle_age);

@@ -29,10 +29,11 @@ int tables_acquire(struct cgf_state *st, const struct compiled_policy *cp,
 		   const char *name, uint32_t *policy_id);
 
 struct tables_change {
-	size_t lpm_writes; /* trie entries inserted or repointed */
+	size_t lpm_writes;  /* trie entries inserted or repointed */
 	size_t mask_writes; /* class masks written, both banks */
 	uint64_t kernel_ns; /* from the first write to the flip */
-	uint64_t wait_ns; /* for readers of the previous bank (changes < 1 s apart) */
+	uint64_t
+		wait_ns; /* for readers of the previous bank (changes < 1 s apart) */
 };
 
 /*

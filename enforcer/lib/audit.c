@@ -28,10 +28,14 @@ void audit_format_time(uint64_t realtime_ns, char *buf, size_t len)
 const char *audit_hook_name(uint8_t hook)
 {
 	static const char *const names[] = {
-		[CGF_HOOK_CONNECT4] = "connect4", [CGF_HOOK_CONNECT6] = "connect6",
-		[CGF_HOOK_SENDMSG4] = "sendmsg4", [CGF_HOOK_SENDMSG6] = "sendmsg6",
-		[CGF_HOOK_EGRESS] = "egress",	  [CGF_HOOK_INGRESS] = "ingress",
-		[CGF_HOOK_DEVICE] = "device",	  [CGF_HOOK_SOCKET] = "socket",
+		[CGF_HOOK_CONNECT4] = "connect4",
+		[CGF_HOOK_CONNECT6] = "connect6",
+		[CGF_HOOK_SENDMSG4] = "sendmsg4",
+		[CGF_HOOK_SENDMSG6] = "sendmsg6",
+		[CGF_HOOK_EGRESS] = "egress",
+		[CGF_HOOK_INGRESS] = "ingress",
+		[CGF_HOOK_DEVICE] = "device",
+		[CGF_HOOK_SOCKET] = "socket",
 		[CGF_HOOK_SOCKOPT] = "setsockopt",
 	};
 
@@ -61,7 +65,8 @@ static const char *protocol_name(uint8_t proto, char *buf, size_t len)
  * Strings that come from containers (comm, ids) may hold any byte: keep
  * printable ASCII, write anything else as \xNN so every line is valid UTF-8.
  */
-static void add_safe_string(cJSON *obj, const char *key, const char *s, size_t max)
+static void add_safe_string(cJSON *obj, const char *key, const char *s,
+			    size_t max)
 {
 	char buf[4 * 256 + 1];
 	size_t o = 0;
@@ -157,15 +162,19 @@ static void add_rule(cJSON *obj, const char *section, uint32_t rule)
 
 static const char *sockopt_name(uint32_t level, uint32_t optname)
 {
-	static const struct { uint32_t level, name; const char *text; } names[] = {
-		{ CGF_SOL_IP, CGF_IP_HDRINCL, "IP_HDRINCL" },
-		{ CGF_SOL_IP, CGF_IP_RECVERR, "IP_RECVERR" },
-		{ CGF_SOL_IP, CGF_IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884" },
-		{ CGF_SOL_IP, CGF_IP_TRANSPARENT, "IP_TRANSPARENT" },
-		{ CGF_SOL_IPV6, CGF_IPV6_HDRINCL, "IPV6_HDRINCL" },
-		{ CGF_SOL_IPV6, CGF_IPV6_RECVERR, "IPV6_RECVERR" },
-		{ CGF_SOL_IPV6, CGF_IPV6_RECVERR_RFC4884, "IPV6_RECVERR_RFC4884" },
-		{ CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT" },
+	static const struct {
+		uint32_t level, name;
+		const char *text;
+	} names[] = {
+		{CGF_SOL_IP, CGF_IP_HDRINCL, "IP_HDRINCL"},
+		{CGF_SOL_IP, CGF_IP_RECVERR, "IP_RECVERR"},
+		{CGF_SOL_IP, CGF_IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884"},
+		{CGF_SOL_IP, CGF_IP_TRANSPARENT, "IP_TRANSPARENT"},
+		{CGF_SOL_IPV6, CGF_IPV6_HDRINCL, "IPV6_HDRINCL"},
+		{CGF_SOL_IPV6, CGF_IPV6_RECVERR, "IPV6_RECVERR"},
+		{CGF_SOL_IPV6, CGF_IPV6_RECVERR_RFC4884,
+		 "IPV6_RECVERR_RFC4884"},
+		{CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT"},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -193,14 +202,16 @@ static void add_socket(cJSON *obj, const struct cgf_event *ev)
 	cJSON_AddStringToObject(obj, "family", family);
 	cJSON_AddStringToObject(obj, "type", type);
 	if (ev->sock_family == AF_INET || ev->sock_family == AF_INET6)
-		cJSON_AddStringToObject(obj, "protocol",
-					protocol_name(ev->protocol, proto, sizeof(proto)));
+		cJSON_AddStringToObject(
+			obj, "protocol",
+			protocol_name(ev->protocol, proto, sizeof(proto)));
 	else
 		cJSON_AddNumberToObject(obj, "protocol", ev->protocol);
 	snprintf(both, sizeof(both), "%s %s", family, type);
 	cJSON_AddStringToObject(obj, "socket", both);
 	if (ev->hook == CGF_HOOK_SOCKOPT)
-		cJSON_AddStringToObject(obj, "option", sockopt_name(ev->dev_major, ev->port));
+		cJSON_AddStringToObject(obj, "option",
+					sockopt_name(ev->dev_major, ev->port));
 	add_rule(obj, "sockets", ev->rule);
 }
 
@@ -212,9 +223,11 @@ static void add_flow(cJSON *obj, const struct cgf_event *ev)
 	if (!inet_ntop(ev->family == 4 ? AF_INET : AF_INET6, ev->addr, addr,
 		       sizeof(addr)))
 		strcpy(addr, "?");
-	cJSON_AddStringToObject(obj, "direction", egress ? "egress" : "ingress");
-	cJSON_AddStringToObject(obj, "protocol",
-				protocol_name(ev->protocol, proto, sizeof(proto)));
+	cJSON_AddStringToObject(obj, "direction",
+				egress ? "egress" : "ingress");
+	cJSON_AddStringToObject(
+		obj, "protocol",
+		protocol_name(ev->protocol, proto, sizeof(proto)));
 	cJSON_AddStringToObject(obj, egress ? "dst" : "src", addr);
 	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
 		cJSON_AddNumberToObject(obj, "dport", ev->port);
@@ -280,11 +293,15 @@ char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,
 		return NULL;
 	add_enrichment(obj, cgroup_id, en);
 	cJSON_AddNumberToObject(obj, "emitted", (double)since_last->emitted);
-	cJSON_AddNumberToObject(obj, "suppressed", (double)since_last->suppressed);
-	cJSON_AddNumberToObject(obj, "undelivered", (double)since_last->undelivered);
+	cJSON_AddNumberToObject(obj, "suppressed",
+				(double)since_last->suppressed);
+	cJSON_AddNumberToObject(obj, "undelivered",
+				(double)since_last->undelivered);
 	cJSON_AddNumberToObject(obj, "emitted_total", (double)total->emitted);
-	cJSON_AddNumberToObject(obj, "suppressed_total", (double)total->suppressed);
-	cJSON_AddNumberToObject(obj, "undelivered_total", (double)total->undelivered);
+	cJSON_AddNumberToObject(obj, "suppressed_total",
+				(double)total->suppressed);
+	cJSON_AddNumberToObject(obj, "undelivered_total",
+				(double)total->undelivered);
 	return finish_line(obj);
 }
 

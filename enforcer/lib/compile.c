@@ -16,10 +16,10 @@
 #include "socknames.h"
 #include "sha256.h"
 
-#define KEY_MAX_BITS (CGF_KIND_BITS + 128)
-#define PORT_KEY_BITS (CGF_KIND_BITS + 24) /* kind, protocol, port */
+#define KEY_MAX_BITS   (CGF_KIND_BITS + 128)
+#define PORT_KEY_BITS  (CGF_KIND_BITS + 24) /* kind, protocol, port */
 #define PROTO_KEY_BITS (CGF_KIND_BITS + 8)
-#define NO_RULE UINT32_MAX /* an entry that only guarantees a /0 exists */
+#define NO_RULE	       UINT32_MAX /* an entry that only guarantees a /0 exists */
 
 /* The digest hashes entries as raw bytes: there must be no hidden padding. */
 _Static_assert(sizeof(struct cgf_lpm_key) == 24, "cgf_lpm_key has padding");
@@ -62,8 +62,8 @@ static uint8_t address_kind(uint8_t direction, uint8_t family)
 
 static uint8_t port_kind(uint8_t direction)
 {
-	return direction == CGF_DIR_INGRESS ? CGF_T_INGRESS_PORT :
-					      CGF_T_EGRESS_PORT;
+	return direction == CGF_DIR_INGRESS ? CGF_T_INGRESS_PORT
+					    : CGF_T_EGRESS_PORT;
 }
 
 /* Only TCP and UDP ports reach the port tables; the hooks see 0 otherwise. */
@@ -216,7 +216,7 @@ static int add_port_range(struct pending_list *l, uint8_t kind,
 {
 	while (first <= last) {
 		unsigned int bits = 0;
-		uint8_t data[3] = { protocol, first >> 8, first & 0xff };
+		uint8_t data[3] = {protocol, first >> 8, first & 0xff};
 		int err;
 
 		while (bits < 16 && !(first & (1u << bits)) &&
@@ -235,7 +235,7 @@ static int add_rule_ports(struct pending_list *l, uint8_t direction,
 			  const struct policy_net_rule *rule, uint32_t r)
 {
 	/* "Any protocol" with ports can only match the protocols with ports. */
-	static const uint8_t with_ports[] = { IPPROTO_TCP, IPPROTO_UDP };
+	static const uint8_t with_ports[] = {IPPROTO_TCP, IPPROTO_UDP};
 	const uint8_t *protocols = &rule->protocol;
 	size_t nprotocols = 1;
 	uint8_t kind = port_kind(direction);
@@ -432,7 +432,7 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 	while (i < l->count) {
 		const struct cgf_lpm_key *key = &l->items[i].key;
 		struct compiled_entry *e = &c->entries[n];
-		struct cgf_rule_mask mask = { 0 };
+		struct cgf_rule_mask mask = {0};
 
 		for (; i < l->count && !key_cmp(&l->items[i].key, key); i++) {
 			if (l->items[i].rule != NO_RULE)
@@ -483,7 +483,8 @@ static void compute_digest(struct compiled_policy *c, const char *name)
 }
 
 /* The sockets section as the sock_create and LSM programs read it. */
-static void convert_sockets(struct cgf_sockets *out, const struct policy_sockets *s)
+static void convert_sockets(struct cgf_sockets *out,
+			    const struct policy_sockets *s)
 {
 	out->families = 0;
 	for (int f = 0; f < CGF_FAMILY_BITS; f++)
@@ -502,7 +503,8 @@ static void convert_sockets(struct cgf_sockets *out, const struct policy_sockets
 		uint16_t proto = s->raw[i].value;
 
 		if (proto == POLICY_SOCKETS_ANY)
-			memset(out->raw_protocols, 0xff, sizeof(out->raw_protocols));
+			memset(out->raw_protocols, 0xff,
+			       sizeof(out->raw_protocols));
 		else
 			out->raw_protocols[proto / 64] |= 1ull << (proto % 64);
 	}
@@ -512,13 +514,14 @@ static void convert_sockets(struct cgf_sockets *out, const struct policy_sockets
 	for (size_t i = 0; i < s->noptions; i++)
 		out->options |= s->options[i].value;
 	if (out->options & CGF_SOCKOPT_HDRINCL)
-		out->raw_protocols[IPPROTO_RAW / 64] |= 1ull << (IPPROTO_RAW % 64);
+		out->raw_protocols[IPPROTO_RAW / 64] |= 1ull
+							<< (IPPROTO_RAW % 64);
 }
 
 int policy_compile(const struct policy *p, struct compiled_policy **out)
 {
-	struct pending_list pending = { 0 };
-	struct class_table classes = { 0 };
+	struct pending_list pending = {0};
+	struct class_table classes = {0};
 	struct compiled_policy *c;
 	int err;
 
@@ -600,8 +603,8 @@ uint32_t compiled_lookup_class(const struct compiled_policy *c,
 			       const struct cgf_lpm_key *key)
 {
 	struct cgf_lpm_key probe = *key;
-	uint32_t len = key->prefixlen < KEY_MAX_BITS ? key->prefixlen :
-						       KEY_MAX_BITS;
+	uint32_t len =
+		key->prefixlen < KEY_MAX_BITS ? key->prefixlen : KEY_MAX_BITS;
 
 	while (len >= CGF_KIND_BITS) {
 		const struct compiled_entry *e;
@@ -624,7 +627,7 @@ uint32_t compiled_lookup_class(const struct compiled_policy *c,
 
 static bool addr_is_v4_mapped(const uint8_t addr[16])
 {
-	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t prefix[12] = {[10] = 0xff, [11] = 0xff};
 
 	return !memcmp(addr, prefix, sizeof(prefix));
 }
@@ -677,9 +680,9 @@ static const struct cgf_rule_mask *class_mask(const struct compiled_policy *c,
 void compiled_judge_flow(const struct compiled_policy *c, const struct flow *f,
 			 struct verdict *v)
 {
-	const struct cgf_direction *dir = f->direction == CGF_DIR_INGRESS ?
-						  &c->hdr.ingress :
-						  &c->hdr.egress;
+	const struct cgf_direction *dir = f->direction == CGF_DIR_INGRESS
+						  ? &c->hdr.ingress
+						  : &c->hdr.egress;
 	struct cgf_lpm_key key;
 	uint32_t class_a, class_p;
 

@@ -40,12 +40,13 @@ struct flow {
 	uint8_t family;
 	uint8_t addr[16]; /* the remote address */
 	uint8_t protocol; /* IP protocol number */
-	uint16_t port; /* host order; the remote port for egress, local for ingress */
+	uint16_t
+		port; /* host order; the remote port for egress, local for ingress */
 };
 
 struct verdict {
-	uint8_t action; /* CGF_ALLOW / CGF_DENY */
-	uint32_t rule; /* index in the section, or CGF_RULE_DEFAULT */
+	uint8_t action;	    /* CGF_ALLOW / CGF_DENY */
+	uint32_t rule;	    /* index in the section, or CGF_RULE_DEFAULT */
 	uint8_t restricted; /* 0: section absent, passed without a rule */
 };
 

@@ -13,7 +13,7 @@
 #include "sha256.h"
 #include "util.h"
 
-#define NEW_KEY UINT32_MAX
+#define NEW_KEY	    UINT32_MAX
 #define STATE_MAGIC "CGFTBL1"
 
 static const struct cgf_rule_mask no_rules;
@@ -62,12 +62,14 @@ int table_state_init(struct table_state *s, const struct compiled_policy *cp,
 	memcpy(s->entries, cp->entries, cp->nentries * sizeof(*s->entries));
 	/* Both banks start equal, so the first change writes only a diff. */
 	for (int b = 0; b < 2; b++)
-		memcpy(s->banks[b], cp->classes, cp->nclasses * sizeof(*cp->classes));
+		memcpy(s->banks[b], cp->classes,
+		       cp->nclasses * sizeof(*cp->classes));
 	return 0;
 }
 
 void table_state_view(const struct table_state *s, uint32_t bank,
-		      const struct cgf_policy *hdr, struct compiled_policy *view)
+		      const struct cgf_policy *hdr,
+		      struct compiled_policy *view)
 {
 	memset(view, 0, sizeof(*view));
 	view->hdr = *hdr;
@@ -77,8 +79,8 @@ void table_state_view(const struct table_state *s, uint32_t bank,
 	view->nclasses = s->nclasses;
 }
 
-static const struct cgf_rule_mask *effective_mask(const struct compiled_policy *c,
-						  const struct cgf_lpm_key *key)
+static const struct cgf_rule_mask *
+effective_mask(const struct compiled_policy *c, const struct cgf_lpm_key *key)
 {
 	uint32_t id = compiled_lookup_class(c, key);
 
@@ -88,7 +90,7 @@ static const struct cgf_rule_mask *effective_mask(const struct compiled_policy *
 /* (old mask, new mask) -> class id: ids are shared across both banks. */
 struct pair_table {
 	uint32_t *slots; /* id + 1, 0 = empty */
-	size_t nslots; /* power of two, at least twice the ids */
+	size_t nslots;	 /* power of two, at least twice the ids */
 	const struct cgf_rule_mask *a, *b; /* the two banks being built */
 };
 
@@ -123,7 +125,7 @@ struct planner {
 	struct delta_plan *plan;
 	struct pair_table pairs;
 	uint8_t *claimed; /* class id has its new-bank mask decided */
-	uint32_t A, I; /* active and inactive bank */
+	uint32_t A, I;	  /* active and inactive bank */
 };
 
 /* The class for (a, b): an existing one, or a new id (step 1 write). */
@@ -187,16 +189,20 @@ static int plan_alloc(struct delta_plan *plan, const struct table_state *cur,
 	next->policy_id = cur->policy_id;
 	next->nclasses = cur->nclasses;
 	next->flipped_ns = cur->flipped_ns;
-	next->entries = calloc(max_entries ? max_entries : 1, sizeof(*next->entries));
+	next->entries =
+		calloc(max_entries ? max_entries : 1, sizeof(*next->entries));
 	/* max_entries is the trie's capacity, so the mirror can grow in place. */
 	plan->lpm = calloc(max_entries ? max_entries : 1, sizeof(*plan->lpm));
 	plan->active_ids = calloc(cur->class_cap, sizeof(*plan->active_ids));
-	plan->active_masks = calloc(cur->class_cap, sizeof(*plan->active_masks));
-	plan->inactive_ids = calloc(cur->class_cap, sizeof(*plan->inactive_ids));
-	plan->inactive_masks = calloc(cur->class_cap, sizeof(*plan->inactive_masks));
+	plan->active_masks =
+		calloc(cur->class_cap, sizeof(*plan->active_masks));
+	plan->inactive_ids =
+		calloc(cur->class_cap, sizeof(*plan->inactive_ids));
+	plan->inactive_masks =
+		calloc(cur->class_cap, sizeof(*plan->inactive_masks));
 	if (!next->entries || !plan->lpm || !plan->active_ids ||
-	    !plan->active_masks || !plan->inactive_ids || !plan->inactive_masks ||
-	    alloc_banks(next))
+	    !plan->active_masks || !plan->inactive_ids ||
+	    !plan->inactive_masks || alloc_banks(next))
 		return -ENOMEM;
 	for (int b = 0; b < 2; b++)
 		memcpy(next->banks[b], cur->banks[b],
@@ -204,7 +210,8 @@ static int plan_alloc(struct delta_plan *plan, const struct table_state *cur,
 	return 0;
 }
 
-static int plan_entries(struct planner *pl, const struct compiled_policy *next_cp,
+static int plan_entries(struct planner *pl,
+			const struct compiled_policy *next_cp,
 			const struct compiled_policy *old_view)
 {
 	const struct table_state *cur = pl->cur;
@@ -236,7 +243,8 @@ static int plan_entries(struct planner *pl, const struct compiled_policy *next_c
 		if (next->nentries >= next->entry_cap)
 			return -ENOSPC;
 		if (old) {
-			err = place_existing(pl, old, effective_mask(next_cp, key), &id);
+			err = place_existing(pl, old,
+					     effective_mask(next_cp, key), &id);
 		} else {
 			err = class_for_pair(pl, effective_mask(old_view, key),
 					     effective_mask(next_cp, key), &id);
@@ -246,17 +254,19 @@ static int plan_entries(struct planner *pl, const struct compiled_policy *next_c
 		next->entries[next->nentries].key = *key;
 		next->entries[next->nentries++].class_id = id;
 		if (!old || old->class_id != id)
-			plan->lpm[plan->nlpm++] = next->entries[next->nentries - 1];
+			plan->lpm[plan->nlpm++] =
+				next->entries[next->nentries - 1];
 	}
 	return 0;
 }
 
 int delta_plan_build(const struct table_state *cur,
-		     const struct compiled_policy *next_cp, struct delta_plan *plan)
+		     const struct compiled_policy *next_cp,
+		     struct delta_plan *plan)
 {
 	struct cgf_policy no_hdr = {};
 	struct compiled_policy old_view;
-	struct planner pl = { .cur = cur, .plan = plan };
+	struct planner pl = {.cur = cur, .plan = plan};
 	size_t nslots = 64;
 	int err;
 
@@ -268,10 +278,11 @@ int delta_plan_build(const struct table_state *cur,
 		goto fail;
 	while (nslots < 2 * (size_t)cur->class_cap)
 		nslots *= 2;
-	pl.pairs = (struct pair_table){ .slots = calloc(nslots, sizeof(uint32_t)),
-					.nslots = nslots,
-					.a = plan->next.banks[pl.A],
-					.b = plan->next.banks[pl.I] };
+	pl.pairs =
+		(struct pair_table){.slots = calloc(nslots, sizeof(uint32_t)),
+				    .nslots = nslots,
+				    .a = plan->next.banks[pl.A],
+				    .b = plan->next.banks[pl.I]};
 	pl.claimed = calloc(cur->class_cap, 1);
 	if (!pl.pairs.slots || !pl.claimed) {
 		err = -ENOMEM;
@@ -330,7 +341,8 @@ struct state_file_header {
 };
 
 /* Writes buf and adds it to the file's checksum. */
-static int write_summed(int fd, const void *buf, size_t len, struct sha256_ctx *sum)
+static int write_summed(int fd, const void *buf, size_t len,
+			struct sha256_ctx *sum)
 {
 	sha256_update(sum, buf, len);
 	return write_all(fd, buf, len);
@@ -338,14 +350,14 @@ static int write_summed(int fd, const void *buf, size_t len, struct sha256_ctx *
 
 int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 {
-	struct state_file_header h = { .magic = STATE_MAGIC,
-				       .policy_id = s->policy_id,
-				       .active_bank = s->active_bank,
-				       .nclasses = s->nclasses,
-				       .class_cap = s->class_cap,
-				       .entry_cap = s->entry_cap,
-				       .flipped_ns = s->flipped_ns,
-				       .nentries = s->nentries };
+	struct state_file_header h = {.magic = STATE_MAGIC,
+				      .policy_id = s->policy_id,
+				      .active_bank = s->active_bank,
+				      .nclasses = s->nclasses,
+				      .class_cap = s->class_cap,
+				      .entry_cap = s->entry_cap,
+				      .flipped_ns = s->flipped_ns,
+				      .nentries = s->nentries};
 	size_t mlen = s->nclasses * sizeof(struct cgf_rule_mask);
 	struct sha256_ctx sum;
 	uint8_t digest[32];
@@ -355,14 +367,16 @@ int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 	memcpy(h.digest, s->digest, sizeof(h.digest));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	fd = openat(dir_fd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	if (fd < 0)
 		return -errno;
 	sha256_init(&sum);
 	err = write_summed(fd, &h, sizeof(h), &sum);
 	if (!err)
-		err = write_summed(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
+		err = write_summed(fd, s->entries,
+				   s->nentries * sizeof(*s->entries), &sum);
 	if (!err)
 		err = write_summed(fd, s->banks[0], mlen, &sum);
 	if (!err)
@@ -404,7 +418,8 @@ static int read_exact(int fd, void *buf, size_t len, struct sha256_ctx *sum)
 
 int table_state_load(struct table_state *s, int dir_fd, const char *name)
 {
-	_cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd =
+		openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct state_file_header h;
 	struct sha256_ctx sum;
 	uint8_t want[32], got[32];
@@ -418,8 +433,9 @@ int table_state_load(struct table_state *s, int dir_fd, const char *name)
 	err = read_exact(fd, &h, sizeof(h), &sum);
 	if (err)
 		return err;
-	if (memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)) || h.nclasses > h.class_cap ||
-	    h.nentries > h.entry_cap || h.active_bank > 1)
+	if (memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)) ||
+	    h.nclasses > h.class_cap || h.nentries > h.entry_cap ||
+	    h.active_bank > 1)
 		return -EBADMSG;
 	s->policy_id = h.policy_id;
 	s->active_bank = h.active_bank;
@@ -435,7 +451,8 @@ int table_state_load(struct table_state *s, int dir_fd, const char *name)
 		return -ENOMEM;
 	}
 	mlen = s->nclasses * sizeof(struct cgf_rule_mask);
-	err = read_exact(fd, s->entries, s->nentries * sizeof(*s->entries), &sum);
+	err = read_exact(fd, s->entries, s->nentries * sizeof(*s->entries),
+			 &sum);
 	if (!err)
 		err = read_exact(fd, s->banks[0], mlen, &sum);
 	if (!err)

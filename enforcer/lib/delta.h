@@ -33,11 +33,11 @@
 struct table_state {
 	uint32_t policy_id;
 	uint32_t active_bank; /* 0 or 1 */
-	uint32_t nclasses; /* class ids in use: 0 .. nclasses-1 */
-	uint32_t class_cap; /* max_entries of each bank */
-	uint32_t entry_cap; /* max_entries of the LPM trie */
-	uint64_t flipped_ns; /* CLOCK_BOOTTIME of the last flip, 0: never */
-	uint8_t digest[32]; /* of the compiled policy the active bank holds */
+	uint32_t nclasses;    /* class ids in use: 0 .. nclasses-1 */
+	uint32_t class_cap;   /* max_entries of each bank */
+	uint32_t entry_cap;   /* max_entries of the LPM trie */
+	uint64_t flipped_ns;  /* CLOCK_BOOTTIME of the last flip, 0: never */
+	uint8_t digest[32];   /* of the compiled policy the active bank holds */
 	struct compiled_entry *entries; /* the trie, sorted */
 	size_t nentries;
 	struct cgf_rule_mask *banks[2]; /* class_cap masks each */
@@ -67,7 +67,8 @@ void table_state_free(struct table_state *s);
 
 /* Plans the change to `next`; -ENOSPC when a capacity would be exceeded. */
 int delta_plan_build(const struct table_state *cur,
-		     const struct compiled_policy *next, struct delta_plan *plan);
+		     const struct compiled_policy *next,
+		     struct delta_plan *plan);
 void delta_plan_free(struct delta_plan *plan);
 
 /*
@@ -76,7 +77,8 @@ void delta_plan_free(struct delta_plan *plan);
  * view borrows s's arrays: do not free it.
  */
 void table_state_view(const struct table_state *s, uint32_t bank,
-		      const struct cgf_policy *hdr, struct compiled_policy *view);
+		      const struct cgf_policy *hdr,
+		      struct compiled_policy *view);
 
 /* The mirror file; both return 0 or a negative errno (-EBADMSG: corrupt). */
 int table_state_save(const struct table_state *s, int dir_fd, const char *name);

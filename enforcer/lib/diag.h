@@ -8,7 +8,7 @@
 
 struct src_pos {
 	unsigned int line; /* 1-based; 0 when unknown */
-	unsigned int col; /* 1-based */
+	unsigned int col;  /* 1-based */
 };
 
 struct diags {

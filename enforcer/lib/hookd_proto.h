@@ -24,13 +24,13 @@
 
 #include <stdint.h>
 
-#define HOOKD_DEFAULT_SOCKET "/run/cgfence/hookd.sock"
-#define HOOKD_MAGIC 0x48464743u /* "CGFH" */
-#define HOOKD_VERSION 2u
-#define HOOKD_MAX_ARGS_LEN 16384u
-#define HOOKD_MAX_ARGS 64
-#define HOOKD_MAX_STATE_LEN (1u << 20) /* = OCI_STATE_MAX_SIZE */
-#define HOOKD_DEFAULT_TIMEOUT_S 10u    /* = the hook's --timeout default */
+#define HOOKD_DEFAULT_SOCKET	"/run/cgfence/hookd.sock"
+#define HOOKD_MAGIC		0x48464743u /* "CGFH" */
+#define HOOKD_VERSION		2u
+#define HOOKD_MAX_ARGS_LEN	16384u
+#define HOOKD_MAX_ARGS		64
+#define HOOKD_MAX_STATE_LEN	(1u << 20) /* = OCI_STATE_MAX_SIZE */
+#define HOOKD_DEFAULT_TIMEOUT_S 10u	   /* = the hook's --timeout default */
 
 struct hookd_request {
 	uint32_t magic;

@@ -73,7 +73,8 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 	if (ev->selected_by)
 		cJSON_AddStringToObject(obj, "selected_by", ev->selected_by);
 	if (ev->families_fenced_by)
-		cJSON_AddStringToObject(obj, "families_fenced_by", ev->families_fenced_by);
+		cJSON_AddStringToObject(obj, "families_fenced_by",
+					ev->families_fenced_by);
 	if (ev->reason)
 		cJSON_AddStringToObject(obj, "reason", ev->reason);
 	line = cJSON_PrintUnformatted(obj);

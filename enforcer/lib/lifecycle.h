@@ -32,14 +32,15 @@ enum lifecycle_kind {
 
 struct lifecycle_event {
 	enum lifecycle_kind kind;
-	const char *source; /* "hook", "apply", "detach", "gc" */
+	const char *source;	  /* "hook", "apply", "detach", "gc" */
 	const char *container_id; /* NULL or "" when unknown */
-	const char *cgroup; /* NULL when unknown */
-	uint64_t cgroup_id; /* 0 when unknown */
-	const char *policy; /* NULL when none */
-	uint32_t policy_id; /* 0 when none */
-	const char *mode; /* "enforce", "audit" or NULL */
-	const char *selected_by; /* hook only: annotation|selector|default|none */
+	const char *cgroup;	  /* NULL when unknown */
+	uint64_t cgroup_id;	  /* 0 when unknown */
+	const char *policy;	  /* NULL when none */
+	uint32_t policy_id;	  /* 0 when none */
+	const char *mode;	  /* "enforce", "audit" or NULL */
+	const char
+		*selected_by; /* hook only: annotation|selector|default|none */
 	/* What refuses the address families the policy refuses: "bpf-lsm",
 	 * "no-cap-net-raw" (the hook, without the BPF LSM), or NULL. */
 	const char *families_fenced_by;

@@ -93,7 +93,8 @@ static int read_annotations(const cJSON *obj, struct oci_state *s, char *why,
 	if (err < 0)
 		return err;
 	if (err)
-		return fail(why, why_len, "annotation \"%s\" appears twice", dup);
+		return fail(why, why_len, "annotation \"%s\" appears twice",
+			    dup);
 	for (const cJSON *a = obj->child; a; a = a->next)
 		n++;
 	if (!n)
@@ -137,7 +138,8 @@ static int read_state(const cJSON *root, struct oci_state *s, char *why,
 		return fail(why, why_len, "no container \"id\" string");
 	if (!valid_container_id(id->valuestring))
 		return fail(why, why_len,
-			    "container id \"%.64s\" is empty, longer than %d bytes, or has spaces, '/' or control characters",
+			    "container id \"%.64s\" is empty, longer than %d "
+			    "bytes, or has spaces, '/' or control characters",
 			    id->valuestring, CGF_CONTAINER_ID_LEN - 1);
 	status = cJSON_GetObjectItemCaseSensitive(root, "status");
 	if (!cJSON_IsString(status))
@@ -147,8 +149,10 @@ static int read_state(const cJSON *root, struct oci_state *s, char *why,
 	if (pid) {
 		double v = cJSON_GetNumberValue(pid);
 
-		if (!cJSON_IsNumber(pid) || v < 0 || v > INT_MAX || v != (double)(long long)v)
-			return fail(why, why_len, "\"pid\" is not a process id");
+		if (!cJSON_IsNumber(pid) || v < 0 || v > INT_MAX ||
+		    v != (double)(long long)v)
+			return fail(why, why_len,
+				    "\"pid\" is not a process id");
 		s->pid = (pid_t)v;
 	}
 	bundle = cJSON_GetObjectItemCaseSensitive(root, "bundle");
@@ -221,8 +225,10 @@ int oci_config_may_hold_cap(const char *bundle, const char *cap, char *why,
 	int err, found = 1;
 
 	if (!bundle || bundle[0] != '/')
-		return fail(why, why_len, "the state names no bundle directory");
-	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >= sizeof(path))
+		return fail(why, why_len,
+			    "the state names no bundle directory");
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >=
+	    sizeof(path))
 		return fail(why, why_len, "the bundle path is too long");
 	err = read_small_file(path, &text, OCI_CONFIG_MAX_SIZE);
 	if (err) {
@@ -235,13 +241,15 @@ int oci_config_may_hold_cap(const char *bundle, const char *cap, char *why,
 		return -EINVAL;
 	}
 	caps = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(root, "process"), "capabilities");
+		cJSON_GetObjectItemCaseSensitive(root, "process"),
+		"capabilities");
 	bounding = cJSON_GetObjectItemCaseSensitive(caps, "bounding");
 	if (cJSON_IsArray(bounding)) {
 		found = 0;
-		cJSON_ArrayForEach(item, bounding)
-			if (cJSON_IsString(item) && !strcmp(item->valuestring, cap))
-				found = 1;
+		cJSON_ArrayForEach(
+			item, bounding) if (cJSON_IsString(item) &&
+					    !strcmp(item->valuestring, cap))
+			found = 1;
 	}
 	cJSON_Delete(root);
 	return found;

@@ -25,7 +25,7 @@ struct oci_state {
 	char *id;
 	char *status; /* "creating", "created", "running", "stopped" */
 	char *bundle; /* may be NULL */
-	pid_t pid; /* 0 when absent (poststop) */
+	pid_t pid;    /* 0 when absent (poststop) */
 	struct oci_annotation *annotations;
 	size_t nannotations;
 };

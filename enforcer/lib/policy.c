@@ -27,7 +27,7 @@
 #include "util.h"
 
 /* Past this many, errors are counted but not listed. */
-#define POLICY_MAX_ERRORS 100
+#define POLICY_MAX_ERRORS  100
 #define POLICY_MAX_MESSAGE 512
 /* JSON paths in messages, like "ingress.rules[1023].from[99999]". */
 #define PATH_LEN 128
@@ -144,10 +144,9 @@ static void advance_pos(const char *text, size_t from, size_t to,
 	}
 }
 
-static struct src_pos offset_to_pos(const char *text, size_t len,
-				    size_t offset)
+static struct src_pos offset_to_pos(const char *text, size_t len, size_t offset)
 {
-	struct src_pos pos = { .line = 1, .col = 1 };
+	struct src_pos pos = {.line = 1, .col = 1};
 	size_t start = utf8_bom_len(text, len);
 
 	if (offset > start)
@@ -158,7 +157,7 @@ static struct src_pos offset_to_pos(const char *text, size_t len,
 static void resolve_event_positions(const char *text, size_t len,
 				    struct json_event *events, size_t n)
 {
-	struct src_pos pos = { .line = 1, .col = 1 };
+	struct src_pos pos = {.line = 1, .col = 1};
 	size_t at = utf8_bom_len(text, len);
 
 	for (size_t i = 0; i < n; i++) {
@@ -285,12 +284,11 @@ static const struct json_event *node_event(const struct parse_ctx *ctx,
 	return ev < ctx->jp.nevents ? &ctx->jp.events[ev] : NULL;
 }
 
-static struct src_pos value_pos(const struct parse_ctx *ctx,
-				const cJSON *node)
+static struct src_pos value_pos(const struct parse_ctx *ctx, const cJSON *node)
 {
 	const struct json_event *ev = node_event(ctx, node, false);
 
-	return ev ? ev->pos : (struct src_pos){ 0 };
+	return ev ? ev->pos : (struct src_pos){0};
 }
 
 /* Position of the member's key; its value's position for array elements. */
@@ -344,9 +342,9 @@ static int compare_errors_by_position(const void *a, const void *b)
  */
 static void flush_errors(struct parse_ctx *ctx, struct diags *d)
 {
-	unsigned int listed = ctx->nerrors < POLICY_MAX_ERRORS ?
-				      ctx->nerrors :
-				      POLICY_MAX_ERRORS;
+	unsigned int listed = ctx->nerrors < POLICY_MAX_ERRORS
+				      ? ctx->nerrors
+				      : POLICY_MAX_ERRORS;
 
 	if (!ctx->errors)
 		return;
@@ -356,7 +354,7 @@ static void flush_errors(struct parse_ctx *ctx, struct diags *d)
 		diags_add(d, ctx->file, ctx->errors[i].pos, "%s",
 			  ctx->errors[i].msg);
 	if (ctx->nerrors > listed)
-		diags_add(d, ctx->file, (struct src_pos){ 0 },
+		diags_add(d, ctx->file, (struct src_pos){0},
 			  "%u more errors not shown", ctx->nerrors - listed);
 }
 
@@ -437,8 +435,8 @@ static bool expect_type(struct parse_ctx *ctx, const cJSON *node,
 static const char *expect_string(struct parse_ctx *ctx, const cJSON *node,
 				 const char *path)
 {
-	return expect_type(ctx, node, path, cJSON_String) ? node->valuestring :
-							    NULL;
+	return expect_type(ctx, node, path, cJSON_String) ? node->valuestring
+							  : NULL;
 }
 
 /*
@@ -536,8 +534,8 @@ static int read_keyword(struct parse_ctx *ctx, const cJSON *node,
 static int read_action(struct parse_ctx *ctx, const cJSON *node,
 		       const char *path)
 {
-	static const char *const words[] = { "allow", "deny" };
-	static const uint8_t actions[] = { CGF_ALLOW, CGF_DENY };
+	static const char *const words[] = {"allow", "deny"};
+	static const uint8_t actions[] = {CGF_ALLOW, CGF_DENY};
 	int i = read_keyword(ctx, node, path, words, 2);
 
 	return i < 0 ? -1 : actions[i];
@@ -548,7 +546,7 @@ static int read_action(struct parse_ctx *ctx, const cJSON *node,
 struct json_field {
 	const char *key;
 	bool required;
-	bool unlisted; /* accepted here only to give a better message */
+	bool unlisted;	   /* accepted here only to give a better message */
 	const cJSON *node; /* out: the member, NULL when absent */
 };
 
@@ -582,13 +580,15 @@ static void read_fields(struct parse_ctx *ctx, const cJSON *obj,
 	const cJSON *member;
 	char keys[256];
 
-	cJSON_ArrayForEach(member, obj) {
+	cJSON_ArrayForEach(member, obj)
+	{
 		struct json_field *f = find_field(fields, n, member->string);
 
 		if (!f) {
 			format_field_keys(keys, sizeof(keys), fields, n);
 			report(ctx, key_pos(ctx, member),
-			       "%s%sunknown key \"%.64s\" (expected one of: %s)",
+			       "%s%sunknown key \"%.64s\" (expected one of: "
+			       "%s)",
 			       path, path_sep(path), member->string, keys);
 		} else if (f->node) {
 			report(ctx, key_pos(ctx, member),
@@ -632,7 +632,8 @@ static void report_duplicate_keys(struct parse_ctx *ctx, const cJSON *obj,
 	members = ctx_calloc(ctx, n, sizeof(*members));
 	if (!members)
 		return;
-	cJSON_ArrayForEach(member, obj) {
+	cJSON_ArrayForEach(member, obj)
+	{
 		members[i].node = member;
 		members[i].index = i;
 		i++;
@@ -653,7 +654,7 @@ static void report_duplicate_keys(struct parse_ctx *ctx, const cJSON *obj,
 
 /* ---- Addresses and ports ---- */
 
-static const uint8_t v4_mapped_prefix[12] = { [10] = 0xff, [11] = 0xff };
+static const uint8_t v4_mapped_prefix[12] = {[10] = 0xff, [11] = 0xff};
 
 static bool has_host_bits(const uint8_t *addr, unsigned int addr_bits,
 			  unsigned int prefixlen, uint8_t *network)
@@ -730,11 +731,13 @@ int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
 		inet_ntop(AF_INET, c->addr + 12, shown, sizeof(shown));
 		if (slash)
 			snprintf(why, why_len,
-				 "%s is an IPv4-mapped IPv6 range; write the IPv4 form %s/%u",
+				 "%s is an IPv4-mapped IPv6 range; write the "
+				 "IPv4 form %s/%u",
 				 s, shown, prefixlen - 96);
 		else
 			snprintf(why, why_len,
-				 "%s is an IPv4-mapped IPv6 address; write the IPv4 form %s",
+				 "%s is an IPv4-mapped IPv6 address; write the "
+				 "IPv4 form %s",
 				 s, shown);
 		return -EINVAL;
 	}
@@ -770,11 +773,12 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		       path);
 		return;
 	}
-	rule->addrs = ctx_calloc(ctx, cJSON_GetArraySize(list),
-				 sizeof(*rule->addrs));
+	rule->addrs =
+		ctx_calloc(ctx, cJSON_GetArraySize(list), sizeof(*rule->addrs));
 	if (!rule->addrs)
 		return;
-	cJSON_ArrayForEach(item, list) {
+	cJSON_ArrayForEach(item, list)
+	{
 		struct policy_cidr *c = &rule->addrs[rule->naddrs];
 		const char *s;
 
@@ -851,7 +855,8 @@ static int parse_port_range_text(const char *s, struct policy_port_range *r,
 
 malformed:
 	snprintf(why, why_len,
-		 "\"%.64s\" is not a port or port range (expected \"N\" or \"N-M\")",
+		 "\"%.64s\" is not a port or port range (expected \"N\" or "
+		 "\"N-M\")",
 		 s);
 	return -EINVAL;
 }
@@ -896,11 +901,12 @@ static void read_port_list(struct parse_ctx *ctx, const cJSON *list,
 		       "%s: empty list; omit the key to mean any port", path);
 		return;
 	}
-	rule->ports = ctx_calloc(ctx, cJSON_GetArraySize(list),
-				 sizeof(*rule->ports));
+	rule->ports =
+		ctx_calloc(ctx, cJSON_GetArraySize(list), sizeof(*rule->ports));
 	if (!rule->ports)
 		return;
-	cJSON_ArrayForEach(item, list) {
+	cJSON_ArrayForEach(item, list)
+	{
 		struct policy_port_range *r = &rule->ports[rule->nports];
 
 		index_path(item_path, path, i++);
@@ -915,10 +921,10 @@ static void read_port_list(struct parse_ctx *ctx, const cJSON *list,
 static int read_protocol(struct parse_ctx *ctx, const cJSON *node,
 			 const char *path)
 {
-	static const char *const words[] = { "tcp", "udp", "icmp", "icmpv6",
-					     "any" };
-	static const uint8_t numbers[] = { IPPROTO_TCP, IPPROTO_UDP,
-					   IPPROTO_ICMP, IPPROTO_ICMPV6, 0 };
+	static const char *const words[] = {"tcp", "udp", "icmp", "icmpv6",
+					    "any"};
+	static const uint8_t numbers[] = {IPPROTO_TCP, IPPROTO_UDP,
+					  IPPROTO_ICMP, IPPROTO_ICMPV6, 0};
 	int i = read_keyword(ctx, node, path, words, 5);
 
 	return i < 0 ? -1 : numbers[i];
@@ -932,12 +938,12 @@ static void read_net_rule(struct parse_ctx *ctx, const cJSON *node,
 {
 	enum { R_ACTION, R_TO, R_FROM, R_PROTOCOL, R_PORTS, R_COMMENT, R__N };
 	struct json_field f[R__N] = {
-		[R_ACTION] = { .key = "action", .required = true },
-		[R_TO] = { .key = "to", .unlisted = !egress },
-		[R_FROM] = { .key = "from", .unlisted = egress },
-		[R_PROTOCOL] = { .key = "protocol" },
-		[R_PORTS] = { .key = "ports" },
-		[R_COMMENT] = { .key = "comment" },
+		[R_ACTION] = {.key = "action", .required = true},
+		[R_TO] = {.key = "to", .unlisted = !egress},
+		[R_FROM] = {.key = "from", .unlisted = egress},
+		[R_PROTOCOL] = {.key = "protocol"},
+		[R_PORTS] = {.key = "ports"},
+		[R_COMMENT] = {.key = "comment"},
 	};
 	const struct json_field *addrs = &f[egress ? R_TO : R_FROM];
 	const struct json_field *misplaced = &f[egress ? R_FROM : R_TO];
@@ -972,7 +978,8 @@ static void read_net_rule(struct parse_ctx *ctx, const cJSON *node,
 		if (protocol == 0 || protocol == IPPROTO_ICMP ||
 		    protocol == IPPROTO_ICMPV6)
 			report(ctx, value_pos(ctx, f[R_PORTS].node),
-			       "%s: ports need \"protocol\": \"tcp\" or \"udp\"",
+			       "%s: ports need \"protocol\": \"tcp\" or "
+			       "\"udp\"",
 			       sub);
 		read_port_list(ctx, f[R_PORTS].node, sub, rule);
 	}
@@ -996,9 +1003,9 @@ static const cJSON *read_section_header(struct parse_ctx *ctx,
 {
 	enum { S_DEFAULT, S_RULES, S_COMMENT, S__N };
 	struct json_field f[S__N] = {
-		[S_DEFAULT] = { .key = "default", .required = true },
-		[S_RULES] = { .key = "rules" },
-		[S_COMMENT] = { .key = "comment" },
+		[S_DEFAULT] = {.key = "default", .required = true},
+		[S_RULES] = {.key = "rules"},
+		[S_COMMENT] = {.key = "comment"},
 	};
 	char sub[PATH_LEN];
 	const cJSON *rules;
@@ -1016,8 +1023,8 @@ static const cJSON *read_section_header(struct parse_ctx *ctx,
 			      subpath(sub, name, "comment"));
 
 	rules = f[S_RULES].node;
-	if (!rules || !expect_type(ctx, rules, subpath(sub, name, "rules"),
-				   cJSON_Array))
+	if (!rules ||
+	    !expect_type(ctx, rules, subpath(sub, name, "rules"), cJSON_Array))
 		return NULL;
 	*n = cJSON_GetArraySize(rules);
 	if (*n > max_rules)
@@ -1046,7 +1053,8 @@ static void read_net_section(struct parse_ctx *ctx, const cJSON *node,
 	if (!s->rules)
 		return;
 	s->nrules = n;
-	cJSON_ArrayForEach(item, rules) {
+	cJSON_ArrayForEach(item, rules)
+	{
 		snprintf(rule_path, sizeof(rule_path), "%s.rules[%zu]", name,
 			 i);
 		read_net_rule(ctx, item, rule_path, name, egress,
@@ -1067,7 +1075,8 @@ static int64_t read_device_number(struct parse_ctx *ctx, const cJSON *node,
 		return -1;
 	if (cJSON_IsString(node)) {
 		report(ctx, value_pos(ctx, node),
-		       "%s: expected a non-negative integer or \"*\", got \"%.64s\"",
+		       "%s: expected a non-negative integer or \"*\", got "
+		       "\"%.64s\"",
 		       path, node->valuestring);
 		return -1;
 	}
@@ -1096,8 +1105,8 @@ static uint8_t read_access(struct parse_ctx *ctx, const cJSON *node,
 {
 	const char *s = expect_string(ctx, node, path), *letter;
 	static const char letters[] = "rwm";
-	static const uint8_t bits[] = { CGF_ACC_READ, CGF_ACC_WRITE,
-					CGF_ACC_MKNOD };
+	static const uint8_t bits[] = {CGF_ACC_READ, CGF_ACC_WRITE,
+				       CGF_ACC_MKNOD};
 	uint8_t access = 0, bit;
 	char shown[16];
 
@@ -1113,7 +1122,8 @@ static uint8_t read_access(struct parse_ctx *ctx, const cJSON *node,
 		format_access_letter(shown, sizeof(shown), *p);
 		if (!letter) {
 			report(ctx, value_pos(ctx, node),
-			       "%s: access \"%.16s\" has unknown letter %s (use r, w and m)",
+			       "%s: access \"%.16s\" has unknown letter %s "
+			       "(use r, w and m)",
 			       path, s, shown);
 			return 0;
 		}
@@ -1134,16 +1144,16 @@ static void read_device_rule(struct parse_ctx *ctx, const cJSON *node,
 {
 	enum { D_ACTION, D_TYPE, D_MAJOR, D_MINOR, D_ACCESS, D_COMMENT, D__N };
 	struct json_field f[D__N] = {
-		[D_ACTION] = { .key = "action", .required = true },
-		[D_TYPE] = { .key = "type", .required = true },
-		[D_MAJOR] = { .key = "major" },
-		[D_MINOR] = { .key = "minor" },
-		[D_ACCESS] = { .key = "access", .required = true },
-		[D_COMMENT] = { .key = "comment" },
+		[D_ACTION] = {.key = "action", .required = true},
+		[D_TYPE] = {.key = "type", .required = true},
+		[D_MAJOR] = {.key = "major"},
+		[D_MINOR] = {.key = "minor"},
+		[D_ACCESS] = {.key = "access", .required = true},
+		[D_COMMENT] = {.key = "comment"},
 	};
-	static const char *const type_words[] = { "c", "b", "a" };
-	static const uint8_t types[] = { CGF_DEV_CHAR, CGF_DEV_BLOCK,
-					 CGF_DEV_ALL };
+	static const char *const type_words[] = {"c", "b", "a"};
+	static const uint8_t types[] = {CGF_DEV_CHAR, CGF_DEV_BLOCK,
+					CGF_DEV_ALL};
 	char sub[PATH_LEN];
 	int action, type;
 
@@ -1195,7 +1205,8 @@ static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
 	if (!s->rules)
 		return;
 	s->nrules = n;
-	cJSON_ArrayForEach(item, rules) {
+	cJSON_ArrayForEach(item, rules)
+	{
 		snprintf(rule_path, sizeof(rule_path), "devices.rules[%zu]", i);
 		read_device_rule(ctx, item, rule_path, &s->rules[i++]);
 	}
@@ -1204,11 +1215,11 @@ static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
 /* ---- Sockets ---- */
 
 /* A list of names, each turned into a number by lookup(); "any" allowed. */
-static void read_socket_list(struct parse_ctx *ctx, const cJSON *list,
-			     const char *path,
-			     int (*lookup)(struct parse_ctx *ctx, const cJSON *item,
-					   const char *item_path, const char *name),
-			     struct policy_socket_entry **out, size_t *n)
+static void
+read_socket_list(struct parse_ctx *ctx, const cJSON *list, const char *path,
+		 int (*lookup)(struct parse_ctx *ctx, const cJSON *item,
+			       const char *item_path, const char *name),
+		 struct policy_socket_entry **out, size_t *n)
 {
 	const cJSON *item;
 	char item_path[PATH_LEN];
@@ -1224,7 +1235,8 @@ static void read_socket_list(struct parse_ctx *ctx, const cJSON *list,
 	*out = ctx_calloc(ctx, cJSON_GetArraySize(list), sizeof(**out));
 	if (!*out)
 		return;
-	cJSON_ArrayForEach(item, list) {
+	cJSON_ArrayForEach(item, list)
+	{
 		const char *name;
 		int value;
 
@@ -1232,8 +1244,9 @@ static void read_socket_list(struct parse_ctx *ctx, const cJSON *list,
 		name = expect_string(ctx, item, item_path);
 		if (!name)
 			continue;
-		value = !strcmp(name, "any") ? POLICY_SOCKETS_ANY :
-					       lookup(ctx, item, item_path, name);
+		value = !strcmp(name, "any")
+				? POLICY_SOCKETS_ANY
+				: lookup(ctx, item, item_path, name);
 		if (value < 0)
 			continue;
 		for (size_t k = 0; k < *n; k++)
@@ -1250,15 +1263,16 @@ static void read_socket_list(struct parse_ctx *ctx, const cJSON *list,
 static int lookup_raw_protocol(struct parse_ctx *ctx, const cJSON *item,
 			       const char *item_path, const char *name)
 {
-	static const char *const words[] = { "tcp", "udp", "icmp", "icmpv6" };
-	static const uint8_t numbers[] = { IPPROTO_TCP, IPPROTO_UDP,
-					   IPPROTO_ICMP, IPPROTO_ICMPV6 };
+	static const char *const words[] = {"tcp", "udp", "icmp", "icmpv6"};
+	static const uint8_t numbers[] = {IPPROTO_TCP, IPPROTO_UDP,
+					  IPPROTO_ICMP, IPPROTO_ICMPV6};
 
 	for (size_t i = 0; i < 4; i++)
 		if (!strcmp(name, words[i]))
 			return numbers[i];
 	report(ctx, value_pos(ctx, item),
-	       "%s: expected \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"any\", got \"%.64s\"",
+	       "%s: expected \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or "
+	       "\"any\", got \"%.64s\"",
 	       item_path, name);
 	return -1;
 }
@@ -1270,13 +1284,16 @@ static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
 
 	if (family < 0) {
 		report(ctx, value_pos(ctx, item),
-		       "%s: unknown address family \"%.64s\" (Linux AF_ names in lower case: \"packet\", \"xdp\", \"vsock\", ...; or \"any\")",
+		       "%s: unknown address family \"%.64s\" (Linux AF_ names "
+		       "in lower case: \"packet\", \"xdp\", \"vsock\", ...; or "
+		       "\"any\")",
 		       item_path, name);
 		return -1;
 	}
 	if (socknames_family_always_allowed(family)) {
 		report(ctx, value_pos(ctx, item),
-		       "%s: \"%s\" is always allowed; list only the families beyond unix, inet, inet6 and netlink",
+		       "%s: \"%s\" is always allowed; list only the families "
+		       "beyond unix, inet, inet6 and netlink",
 		       item_path, name);
 		return -1;
 	}
@@ -1286,15 +1303,18 @@ static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
 static int lookup_option(struct parse_ctx *ctx, const cJSON *item,
 			 const char *item_path, const char *name)
 {
-	static const char *const words[] = { "hdrincl", "recverr", "transparent" };
-	static const uint16_t kinds[] = { CGF_SOCKOPT_HDRINCL, CGF_SOCKOPT_RECVERR,
-					  CGF_SOCKOPT_TRANSPARENT };
+	static const char *const words[] = {"hdrincl", "recverr",
+					    "transparent"};
+	static const uint16_t kinds[] = {CGF_SOCKOPT_HDRINCL,
+					 CGF_SOCKOPT_RECVERR,
+					 CGF_SOCKOPT_TRANSPARENT};
 
 	for (size_t i = 0; i < 3; i++)
 		if (!strcmp(name, words[i]))
 			return kinds[i];
 	report(ctx, value_pos(ctx, item),
-	       "%s: expected \"hdrincl\", \"recverr\" or \"transparent\", got \"%.64s\"",
+	       "%s: expected \"hdrincl\", \"recverr\" or \"transparent\", got "
+	       "\"%.64s\"",
 	       item_path, name);
 	return -1;
 }
@@ -1304,10 +1324,10 @@ static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,
 {
 	enum { K_RAW, K_FAMILIES, K_OPTIONS, K_COMMENT, K__N };
 	struct json_field f[K__N] = {
-		[K_RAW] = { .key = "raw" },
-		[K_FAMILIES] = { .key = "families" },
-		[K_OPTIONS] = { .key = "options" },
-		[K_COMMENT] = { .key = "comment" },
+		[K_RAW] = {.key = "raw"},
+		[K_FAMILIES] = {.key = "families"},
+		[K_OPTIONS] = {.key = "options"},
+		[K_COMMENT] = {.key = "comment"},
 	};
 
 	if (!expect_type(ctx, node, "sockets", cJSON_Object))
@@ -1339,7 +1359,8 @@ static void read_version(struct parse_ctx *ctx, const cJSON *node)
 	number_text(ctx, node, text, sizeof(text));
 	if (number_text_to_integer(text, &version) || version != 1)
 		report(ctx, value_pos(ctx, node),
-		       "version: unsupported policy version %s (this cgfence reads version 1)",
+		       "version: unsupported policy version %s (this cgfence "
+		       "reads version 1)",
 		       text);
 }
 
@@ -1371,7 +1392,8 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 	for (size_t i = 0; i < len; i++) {
 		if (!is_name_char(s[i], i == 0)) {
 			report(ctx, value_pos(ctx, node),
-			       "name: \"%s\" is invalid: use a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+			       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
+			       "'_' and '-', starting with a letter or digit",
 			       s);
 			return NULL;
 		}
@@ -1379,11 +1401,10 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 	return ctx_strdup(ctx, s);
 }
 
-static void read_mode(struct parse_ctx *ctx, const cJSON *node,
-		      uint32_t *mode)
+static void read_mode(struct parse_ctx *ctx, const cJSON *node, uint32_t *mode)
 {
-	static const char *const words[] = { "enforce", "audit" };
-	static const uint32_t modes[] = { CGF_MODE_ENFORCE, CGF_MODE_AUDIT };
+	static const char *const words[] = {"enforce", "audit"};
+	static const uint32_t modes[] = {CGF_MODE_ENFORCE, CGF_MODE_AUDIT};
 	int i = read_keyword(ctx, node, "mode", words, 2);
 
 	if (i >= 0)
@@ -1405,7 +1426,8 @@ static void read_selector(struct parse_ctx *ctx, const cJSON *node,
 	p->selector = ctx_calloc(ctx, n, sizeof(*p->selector));
 	if (!p->selector)
 		return;
-	cJSON_ArrayForEach(member, node) {
+	cJSON_ArrayForEach(member, node)
+	{
 		struct policy_selector_entry *e = &p->selector[p->nselector];
 
 		if (!*member->string) {
@@ -1415,7 +1437,8 @@ static void read_selector(struct parse_ctx *ctx, const cJSON *node,
 		}
 		if (!cJSON_IsString(member)) {
 			report(ctx, value_pos(ctx, member),
-			       "selector: value of \"%.64s\" must be a string, got %s",
+			       "selector: value of \"%.64s\" must be a string, "
+			       "got %s",
 			       member->string, json_kind_name(member->type));
 			continue;
 		}
@@ -1428,18 +1451,28 @@ static void read_selector(struct parse_ctx *ctx, const cJSON *node,
 static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 			struct policy *p)
 {
-	enum { T_VERSION, T_NAME, T_MODE, T_SELECTOR, T_EGRESS, T_INGRESS,
-	       T_DEVICES, T_SOCKETS, T_COMMENT, T__N };
+	enum {
+		T_VERSION,
+		T_NAME,
+		T_MODE,
+		T_SELECTOR,
+		T_EGRESS,
+		T_INGRESS,
+		T_DEVICES,
+		T_SOCKETS,
+		T_COMMENT,
+		T__N
+	};
 	struct json_field f[T__N] = {
-		[T_VERSION] = { .key = "version", .required = true },
-		[T_NAME] = { .key = "name", .required = true },
-		[T_MODE] = { .key = "mode" },
-		[T_SELECTOR] = { .key = "selector" },
-		[T_EGRESS] = { .key = "egress" },
-		[T_INGRESS] = { .key = "ingress" },
-		[T_DEVICES] = { .key = "devices" },
-		[T_SOCKETS] = { .key = "sockets" },
-		[T_COMMENT] = { .key = "comment" },
+		[T_VERSION] = {.key = "version", .required = true},
+		[T_NAME] = {.key = "name", .required = true},
+		[T_MODE] = {.key = "mode"},
+		[T_SELECTOR] = {.key = "selector"},
+		[T_EGRESS] = {.key = "egress"},
+		[T_INGRESS] = {.key = "ingress"},
+		[T_DEVICES] = {.key = "devices"},
+		[T_SOCKETS] = {.key = "sockets"},
+		[T_COMMENT] = {.key = "comment"},
 	};
 
 	if (!cJSON_IsObject(root)) {
@@ -1551,13 +1584,13 @@ int policy_parse(const char *path, const char *text, size_t len,
 		 struct policy **out, struct diags *d)
 {
 	_cleanup_(freep) char *copy = NULL;
-	struct parse_ctx ctx = { .file = path, .len = len };
+	struct parse_ctx ctx = {.file = path, .len = len};
 	struct policy *p;
 	int err;
 
 	*out = NULL;
 	if (len > POLICY_MAX_FILE_SIZE) {
-		diags_add(d, path, (struct src_pos){ 0 },
+		diags_add(d, path, (struct src_pos){0},
 			  "file is larger than the %u MiB limit",
 			  POLICY_MAX_FILE_SIZE >> 20);
 		return -EFBIG;
@@ -1568,7 +1601,7 @@ int policy_parse(const char *path, const char *text, size_t len,
 		p->refs = 1;
 	if (!copy || !p) {
 		free(p);
-		diags_add(d, path, (struct src_pos){ 0 }, "out of memory");
+		diags_add(d, path, (struct src_pos){0}, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(copy, text, len);
@@ -1585,7 +1618,7 @@ int policy_parse(const char *path, const char *text, size_t len,
 	flush_errors(&ctx, d);
 	free(ctx.errors);
 	if (err == -ENOMEM)
-		diags_add(d, path, (struct src_pos){ 0 }, "out of memory");
+		diags_add(d, path, (struct src_pos){0}, "out of memory");
 	if (err) {
 		policy_free(p);
 		return err;
@@ -1598,7 +1631,7 @@ int policy_parse(const char *path, const char *text, size_t len,
 static int read_policy_file(const char *path, char **out, size_t *out_len)
 {
 	_cleanup_(closep) int fd = -1;
-	struct bounded_read how = { .max = POLICY_MAX_FILE_SIZE };
+	struct bounded_read how = {.max = POLICY_MAX_FILE_SIZE};
 	struct stat st;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1620,13 +1653,13 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d)
 	*out = NULL;
 	err = read_policy_file(path, &text, &len);
 	if (err == -EFBIG) {
-		diags_add(d, path, (struct src_pos){ 0 },
+		diags_add(d, path, (struct src_pos){0},
 			  "file is larger than the %u MiB limit",
 			  POLICY_MAX_FILE_SIZE >> 20);
 		return err;
 	}
 	if (err) {
-		diags_add(d, path, (struct src_pos){ 0 }, "%s", strerror(-err));
+		diags_add(d, path, (struct src_pos){0}, "%s", strerror(-err));
 		return err;
 	}
 	return policy_parse(path, text, len, out, d);
@@ -1726,16 +1759,22 @@ static void summarize_net_section(struct text_buf *t, const char *name,
 static const char *raw_protocol_name(uint16_t value)
 {
 	switch (value) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	case IPPROTO_ICMPV6: return "icmpv6";
-	default: return "any";
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		return "any";
 	}
 }
 
 /* "; sockets: raw icmp, icmpv6; families packet", or the defaults. */
-static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s)
+static void summarize_sockets(struct text_buf *t,
+			      const struct policy_sockets *s)
 {
 	if (!s->nraw && !s->nfamilies && !s->noptions) {
 		text_append(t, "; sockets: no raw, no packet");
@@ -1743,7 +1782,8 @@ static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s
 	}
 	text_append(t, "; sockets: raw %s", s->nraw ? "" : "none");
 	for (size_t i = 0; i < s->nraw; i++)
-		text_append(t, "%s%s", i ? ", " : "", raw_protocol_name(s->raw[i].value));
+		text_append(t, "%s%s", i ? ", " : "",
+			    raw_protocol_name(s->raw[i].value));
 	text_append(t, "; families %s", s->nfamilies ? "" : "default");
 	for (size_t i = 0; i < s->nfamilies; i++) {
 		const char *name = socknames_family_name(s->families[i].value);
@@ -1752,14 +1792,16 @@ static void summarize_sockets(struct text_buf *t, const struct policy_sockets *s
 	}
 	for (size_t i = 0; i < s->noptions; i++)
 		text_append(t, "%s%s", i ? ", " : "; options ",
-			    s->options[i].value == CGF_SOCKOPT_HDRINCL ? "hdrincl" :
-			    s->options[i].value == CGF_SOCKOPT_RECVERR ? "recverr" :
-									 "transparent");
+			    s->options[i].value == CGF_SOCKOPT_HDRINCL
+				    ? "hdrincl"
+			    : s->options[i].value == CGF_SOCKOPT_RECVERR
+				    ? "recverr"
+				    : "transparent");
 }
 
 void policy_summary(const struct policy *p, char *buf, size_t len)
 {
-	struct text_buf t = { .buf = buf, .size = len };
+	struct text_buf t = {.buf = buf, .size = len};
 
 	if (!len)
 		return;

@@ -48,9 +48,9 @@ struct policy_net_section {
 
 struct policy_dev_rule {
 	uint8_t action;
-	uint8_t type; /* CGF_DEV_ALL / CGF_DEV_BLOCK / CGF_DEV_CHAR */
+	uint8_t type;	      /* CGF_DEV_ALL / CGF_DEV_BLOCK / CGF_DEV_CHAR */
 	int64_t major, minor; /* -1: any ("*" or omitted) */
-	uint8_t access; /* CGF_ACC_* bits, never 0 */
+	uint8_t access;	      /* CGF_ACC_* bits, never 0 */
 	struct src_pos pos;
 };
 
@@ -88,10 +88,11 @@ struct policy_selector_entry {
 };
 
 struct policy {
-	char *path; /* file it came from, for messages */
-	char *name; /* [a-z0-9][a-z0-9._-]*, at most CGF_NAME_LEN-1 bytes */
+	char *path;    /* file it came from, for messages */
+	char *name;    /* [a-z0-9][a-z0-9._-]*, at most CGF_NAME_LEN-1 bytes */
 	uint32_t mode; /* CGF_MODE_ENFORCE / CGF_MODE_AUDIT */
-	struct policy_selector_entry *selector; /* annotations that must match */
+	struct policy_selector_entry
+		*selector; /* annotations that must match */
 	size_t nselector;
 	struct policy_net_section egress;
 	struct policy_net_section ingress;

@@ -63,8 +63,8 @@ static int open_policy_at(int dir_fd, const char *file, int *out,
 static int read_policy(int fd, const struct stat *st, char **out,
 		       size_t *out_len)
 {
-	struct bounded_read how = { .max = POLICY_MAX_FILE_SIZE,
-				    .size_hint = (size_t)st->st_size };
+	struct bounded_read how = {.max = POLICY_MAX_FILE_SIZE,
+				   .size_hint = (size_t)st->st_size};
 
 	return read_fd_bounded(fd, &how, out, out_len);
 }
@@ -104,7 +104,8 @@ static bool same_file(const struct parsed_file *f, const char *path,
 	       f->mtime.tv_sec == st->st_mtim.tv_sec &&
 	       f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
 	       f->ctime.tv_sec == st->st_ctim.tv_sec &&
-	       f->ctime.tv_nsec == st->st_ctim.tv_nsec && !strcmp(f->path, path);
+	       f->ctime.tv_nsec == st->st_ctim.tv_nsec &&
+	       !strcmp(f->path, path);
 }
 
 static struct policy *parsed_lookup(const char *path, const struct stat *st)
@@ -127,8 +128,10 @@ static struct policy *parsed_lookup(const char *path, const struct stat *st)
 static bool settled(const struct stat *st)
 {
 	uint64_t now = clock_ns(CLOCK_REALTIME);
-	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + st->st_mtim.tv_nsec;
-	uint64_t ctime = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + st->st_ctim.tv_nsec;
+	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
+			 st->st_mtim.tv_nsec;
+	uint64_t ctime = (uint64_t)st->st_ctim.tv_sec * 1000000000ull +
+			 st->st_ctim.tv_nsec;
 	uint64_t last = mtime > ctime ? mtime : ctime;
 
 	return now > last && now - last >= PARSED_SETTLE_NS;
@@ -150,7 +153,7 @@ static void parsed_remember(const char *path, const struct stat *st,
 	if (slot) { /* an older version of the file */
 		free(slot->path);
 		policy_free(slot->policy);
-		*slot = (struct parsed_file){ 0 };
+		*slot = (struct parsed_file){0};
 	}
 	if (!settled(st))
 		return;
@@ -164,17 +167,17 @@ static void parsed_remember(const char *path, const struct stat *st,
 	}
 	copy = strdup(path);
 	if (!copy) {
-		*slot = (struct parsed_file){ 0 };
+		*slot = (struct parsed_file){0};
 		return;
 	}
-	*slot = (struct parsed_file){ .path = copy,
-				      .dev = st->st_dev,
-				      .ino = st->st_ino,
-				      .size = st->st_size,
-				      .mtime = st->st_mtim,
-				      .ctime = st->st_ctim,
-				      .policy = policy_ref(p),
-				      .last_use = ++use_clock };
+	*slot = (struct parsed_file){.path = copy,
+				     .dev = st->st_dev,
+				     .ino = st->st_ino,
+				     .size = st->st_size,
+				     .mtime = st->st_mtim,
+				     .ctime = st->st_ctim,
+				     .policy = policy_ref(p),
+				     .last_use = ++use_clock};
 }
 
 static const char *read_error_text(int err)
@@ -214,7 +217,7 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		err = read_policy(fd, &st, &text, &len);
 	if (err) {
 		if (err != -ENOENT)
-			diags_add(d, path, (struct src_pos){ 0 }, "%s",
+			diags_add(d, path, (struct src_pos){0}, "%s",
 				  read_error_text(err));
 		return err;
 	}
@@ -222,8 +225,9 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 	if (err)
 		return err;
 	if (strcmp((*out)->name, name) != 0) {
-		diags_add(d, path, (struct src_pos){ 0 },
-			  "declares the name \"%s\"; the policy named NAME must be in NAME.json",
+		diags_add(d, path, (struct src_pos){0},
+			  "declares the name \"%s\"; the policy named NAME "
+			  "must be in NAME.json",
 			  (*out)->name);
 		policy_free(*out);
 		*out = NULL;
@@ -317,11 +321,14 @@ int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
 		struct policy *p;
 
 		snprintf(name, sizeof(name), "%.*s",
-			 (int)(strlen(files[i]) - strlen(json_suffix)), files[i]);
+			 (int)(strlen(files[i]) - strlen(json_suffix)),
+			 files[i]);
 		if (!policy_name_valid(name)) {
 			display_path(path, sizeof(path), dir_path, files[i]);
-			diags_add(d, path, (struct src_pos){ 0 },
-				  "\"%s\" is not a policy name: use a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+			diags_add(d, path, (struct src_pos){0},
+				  "\"%s\" is not a policy name: use a-z, 0-9, "
+				  "'.', '_' and '-', starting with a letter or "
+				  "digit",
 				  name);
 			result = -EINVAL;
 			continue;
@@ -333,8 +340,9 @@ int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
 		}
 		if (err) {
 			if (err == -ENOENT) { /* removed since the listing */
-				display_path(path, sizeof(path), dir_path, files[i]);
-				diags_add(d, path, (struct src_pos){ 0 }, "%s",
+				display_path(path, sizeof(path), dir_path,
+					     files[i]);
+				diags_add(d, path, (struct src_pos){0}, "%s",
 					  strerror(ENOENT));
 			}
 			if (!result)
@@ -411,8 +419,9 @@ size_t policy_set_check(const struct policy_set *set, struct diags *d)
 			if (!b->nselector || !selectors_overlap(a, b))
 				continue;
 			describe_union(example, sizeof(example), a, b);
-			diags_add(d, a->path, (struct src_pos){ 0 },
-				  "selector overlaps with policy \"%s\" (%s): a container annotated %s would match both",
+			diags_add(d, a->path, (struct src_pos){0},
+				  "selector overlaps with policy \"%s\" (%s): "
+				  "a container annotated %s would match both",
 				  b->name, b->path, example);
 			problems++;
 		}
@@ -475,14 +484,17 @@ static int select_named(int dir_fd, const char *dir_path, const char *name,
 
 	if (!policy_name_valid(name)) {
 		snprintf(why, why_len,
-			 "annotation %s=\"%.80s\" is not a policy name ([a-z0-9][a-z0-9._-]*, no paths)",
+			 "annotation %s=\"%.80s\" is not a policy name "
+			 "([a-z0-9][a-z0-9._-]*, no paths)",
 			 POLICY_ANNOTATION, name);
 		return -EINVAL;
 	}
 	err = policy_load_at(dir_fd, dir_path, name, &p, &d);
 	if (err == -ENOENT) {
 		display_path(path, sizeof(path), dir_path, name);
-		snprintf(why, why_len, "policy \"%s\" named by annotation %s does not exist (no %s.json)",
+		snprintf(why, why_len,
+			 "policy \"%s\" named by annotation %s does not exist "
+			 "(no %s.json)",
 			 name, POLICY_ANNOTATION, path);
 	} else if (err) {
 		first_problem(problem, sizeof(problem), &d, strerror(-err));
@@ -490,7 +502,8 @@ static int select_named(int dir_fd, const char *dir_path, const char *name,
 			 problem);
 	} else if (!policy_selector_matches(p, ann, nann)) {
 		snprintf(why, why_len,
-			 "policy \"%s\" has a selector this container's annotations do not match",
+			 "policy \"%s\" has a selector this container's "
+			 "annotations do not match",
 			 name);
 		policy_free(p);
 		err = -EPERM;
@@ -526,7 +539,9 @@ static int select_by_selector(int dir_fd, const char *dir_path,
 		if (p->nselector && policy_selector_matches(p, ann, nann)) {
 			if (match) {
 				snprintf(why, why_len,
-					 "cannot choose a policy: the selectors of \"%s\" and \"%s\" both match this container",
+					 "cannot choose a policy: the "
+					 "selectors of \"%s\" and \"%s\" both "
+					 "match this container",
 					 match->name, p->name);
 				err = -EINVAL;
 				goto out;
@@ -537,8 +552,9 @@ static int select_by_selector(int dir_fd, const char *dir_path,
 			fallback = p;
 		}
 	}
-	sel->how = match ? POLICY_BY_SELECTOR :
-		   fallback ? POLICY_BY_DEFAULT : POLICY_NONE;
+	sel->how = match      ? POLICY_BY_SELECTOR
+		   : fallback ? POLICY_BY_DEFAULT
+			      : POLICY_NONE;
 	sel->policy = match ? match : fallback;
 	/* Hand the chosen policy over: the set must not free it. */
 	for (size_t i = 0; i < set.n; i++)

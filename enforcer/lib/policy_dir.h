@@ -30,8 +30,8 @@
 #include "oci_state.h"
 #include "policy.h"
 
-#define POLICY_ANNOTATION "cgfence.policy"
-#define POLICY_DEFAULT_NAME "default"
+#define POLICY_ANNOTATION      "cgfence.policy"
+#define POLICY_DEFAULT_NAME    "default"
 #define CGF_DEFAULT_POLICY_DIR "/etc/cgfence/policies"
 
 /* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */

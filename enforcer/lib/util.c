@@ -71,9 +71,11 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int read_fd_bounded(int fd, const struct bounded_read *how, char **out, size_t *out_len)
+int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
+		    size_t *out_len)
 {
-	size_t len = 0, cap = how->size_hint < how->max ? how->size_hint + 1 : how->max + 1;
+	size_t len = 0, cap = how->size_hint < how->max ? how->size_hint + 1
+							: how->max + 1;
 	_cleanup_free_ char *buf = NULL;
 
 	if (cap < 4096 && how->max >= 4096 && !how->size_hint)
@@ -120,7 +122,7 @@ int read_fd_bounded(int fd, const struct bounded_read *how, char **out, size_t *
 int read_small_file(const char *path, char **out, size_t max)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct bounded_read how = { .max = max };
+	struct bounded_read how = {.max = max};
 
 	if (fd < 0)
 		return -errno;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_(f)  __attribute__((cleanup(f)))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline void closep(int *fd)
@@ -24,7 +24,7 @@ static inline void freep(void *p)
 }
 
 #define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_free_	_cleanup_(freep)
 
 extern bool log_verbose;
 
@@ -58,7 +58,8 @@ struct bounded_read {
 	size_t size_hint;
 	int (*wait)(int fd);
 };
-int read_fd_bounded(int fd, const struct bounded_read *how, char **out, size_t *len);
+int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
+		    size_t *len);
 
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);

@@ -125,7 +125,8 @@ static uint8_t pkt[70000];
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "attack: %s (see the top of tests/probes/attack.c)\n", why);
+	fprintf(stderr, "attack: %s (see the top of tests/probes/attack.c)\n",
+		why);
 	return 2;
 }
 
@@ -134,7 +135,8 @@ static int one_of(const char *word, const char *list)
 {
 	size_t n = strlen(word);
 
-	for (const char *p = list; n && p; p = strchr(p, '|'), p = p ? p + 1 : p) {
+	for (const char *p = list; n && p;
+	     p = strchr(p, '|'), p = p ? p + 1 : p) {
 		if (!strncmp(p, word, n) && (p[n] == '|' || !p[n]))
 			return 1;
 	}
@@ -163,7 +165,8 @@ static int is_loopback(struct sockaddr_storage *ss)
  * checksums: 127.0.0.1 or ::1 towards loopback, else that of a UDP socket
  * connected to dst (no packet is sent), else the unspecified address.
  */
-static void source_for(struct sockaddr_storage *dst, struct sockaddr_storage *src)
+static void source_for(struct sockaddr_storage *dst,
+		       struct sockaddr_storage *src)
 {
 	struct sockaddr_storage d = *dst;
 	socklen_t len = sizeof(*src);
@@ -173,16 +176,17 @@ static void source_for(struct sockaddr_storage *dst, struct sockaddr_storage *sr
 	src->ss_family = dst->ss_family;
 	if (is_loopback(dst)) {
 		if (dst->ss_family == AF_INET)
-			((struct sockaddr_in *)src)->sin_addr.s_addr = htonl(0x7f000001);
+			((struct sockaddr_in *)src)->sin_addr.s_addr =
+				htonl(0x7f000001);
 		else
-			((struct sockaddr_in6 *)src)->sin6_addr = in6addr_loopback;
+			((struct sockaddr_in6 *)src)->sin6_addr =
+				in6addr_loopback;
 		return;
 	}
 	((struct sockaddr_in *)&d)->sin_port = htons(9); /* same offset in v6 */
 	fd = socket(dst->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 &&
-	    (connect(fd, (struct sockaddr *)&d, sizeof(d)) ||
-	     getsockname(fd, (struct sockaddr *)src, &len))) {
+	if (fd >= 0 && (connect(fd, (struct sockaddr *)&d, sizeof(d)) ||
+			getsockname(fd, (struct sockaddr *)src, &len))) {
 		memset(src, 0, sizeof(*src));
 		src->ss_family = dst->ss_family;
 	}
@@ -350,11 +354,13 @@ static size_t build_ip(uint8_t *p, int family, const void *src, const void *dst,
  * datagram or TCP SYN to dport carrying marker. An IPv4 UDP datagram from
  * source 0 (filled in by the kernel) goes without a checksum.
  */
-static size_t build_packet(uint8_t *p, int family, const void *src, const void *dst,
-			   int proto, int dport, int nopts, const char *marker)
+static size_t build_packet(uint8_t *p, int family, const void *src,
+			   const void *dst, int proto, int dport, int nopts,
+			   const char *marker)
 {
 	static const uint8_t zero[4];
-	size_t hlen = family == AF_INET ? sizeof(struct iphdr) : sizeof(struct ip6_hdr);
+	size_t hlen = family == AF_INET ? sizeof(struct iphdr)
+					: sizeof(struct ip6_hdr);
 	uint8_t *q = p + hlen;
 	size_t len;
 
@@ -391,14 +397,16 @@ static int do_raw_tcp(const char *host, const char *port, const char *marker)
 	int fd, off = 16;
 	size_t n;
 
-	make_addr(host, "0", &dst, &len); /* raw IPv6: a port must be 0 or the protocol */
+	make_addr(host, "0", &dst,
+		  &len); /* raw IPv6: a port must be 0 or the protocol */
 	fd = socket(dst.ss_family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return result(errno);
 	n = build_l4(pkt, IPPROTO_TCP, atoi(port), marker);
 	if (dst.ss_family == AF_INET6) {
 		/* The kernel sums it, with the source it picks. */
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof(off)))
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &off,
+			       sizeof(off)))
 			return result(errno);
 	} else {
 		source_for(&dst, &src);
@@ -419,13 +427,14 @@ static int do_hdrincl(const char *host, const char *port, const char *marker)
 	if (fd < 0)
 		return result(errno);
 	if (dst.ss_family == AF_INET && !is_loopback(&dst)) {
-		memset(&src, 0, sizeof(src)); /* raw_send_hdrinc() fills it in */
+		memset(&src, 0,
+		       sizeof(src)); /* raw_send_hdrinc() fills it in */
 		src.ss_family = AF_INET;
 	} else {
 		source_for(&dst, &src);
 	}
-	n = build_packet(pkt, dst.ss_family, ip_of(&src), ip_of(&dst), IPPROTO_UDP,
-			 atoi(port), 0, marker);
+	n = build_packet(pkt, dst.ss_family, ip_of(&src), ip_of(&dst),
+			 IPPROTO_UDP, atoi(port), 0, marker);
 	return send_pkt(fd, 0, n, &dst, len);
 }
 
@@ -445,8 +454,8 @@ static int do_v6_chain(const char *host, const char *port, int nopts,
 		return result(errno);
 	source_for(&dst, &src);
 	n = build_packet(pkt, AF_INET6, ip_of(&src), ip_of(&dst),
-			 !strcmp(mode, "syn") ? IPPROTO_TCP : IPPROTO_UDP, atoi(port),
-			 nopts, marker);
+			 !strcmp(mode, "syn") ? IPPROTO_TCP : IPPROTO_UDP,
+			 atoi(port), nopts, marker);
 	return send_pkt(fd, 0, n, &dst, len);
 }
 
@@ -497,7 +506,8 @@ static int do_icmp(const char *host, int type, const char *marker)
 	int fd;
 
 	make_addr(host, "0", &dst, &len);
-	fd = socket(dst.ss_family, SOCK_RAW | SOCK_CLOEXEC, icmp_proto(dst.ss_family));
+	fd = socket(dst.ss_family, SOCK_RAW | SOCK_CLOEXEC,
+		    icmp_proto(dst.ss_family));
 	if (fd < 0)
 		return result(errno);
 	n = build_icmp(dst.ss_family, type, marker, marker_len(marker));
@@ -521,7 +531,8 @@ static int do_ping(const char *host, int dgram)
 
 	make_addr(host, "0", &dst, &len);
 	v6 = dst.ss_family == AF_INET6;
-	fd = socket(dst.ss_family, (dgram ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC,
+	fd = socket(dst.ss_family,
+		    (dgram ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC,
 		    icmp_proto(dst.ss_family));
 	if (fd < 0)
 		return result(errno);
@@ -571,15 +582,16 @@ static int do_packet_send(const char *iface, const char *host, const char *port,
 	if (!sll.sll_ifindex)
 		return result(errno);
 	/* Protocol 0: the socket sends only, it receives nothing. */
-	fd = socket(AF_PACKET, (dgram ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC, 0);
+	fd = socket(AF_PACKET, (dgram ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		return result(errno);
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
 		return result(errno);
 	/* The IPv4 packet at pkt + 16 (aligned), raw: Ethernet header before. */
 	source_for(&dst, &src);
-	n = build_packet(pkt + 16, AF_INET, ip_of(&src), ip_of(&dst), IPPROTO_UDP,
-			 atoi(port), 0, marker);
+	n = build_packet(pkt + 16, AF_INET, ip_of(&src), ip_of(&dst),
+			 IPPROTO_UDP, atoi(port), 0, marker);
 	if (dgram)
 		return send_pkt(fd, 16, n, &sll, sizeof(sll));
 	memset(pkt + 16 - ETH_HLEN, 0, 2 * ETH_ALEN);
@@ -597,14 +609,17 @@ static void show_ip4_options(const uint8_t *o, int len)
 
 		if (olen < 1 || olen > len)
 			return;
-		if ((o[0] == IPOPT_LSRR || o[0] == IPOPT_SSRR || o[0] == IPOPT_RR) &&
+		if ((o[0] == IPOPT_LSRR || o[0] == IPOPT_SSRR ||
+		     o[0] == IPOPT_RR) &&
 		    olen >= 3) {
-			const char *name = o[0] == IPOPT_LSRR ? "lsrr" :
-					   o[0] == IPOPT_SSRR ? "ssrr" : "rr";
+			const char *name = o[0] == IPOPT_LSRR	? "lsrr"
+					   : o[0] == IPOPT_SSRR ? "ssrr"
+								: "rr";
 
 			printf(" %s ptr %d route", name, o[2]);
 			for (int i = 3; i + 4 <= olen; i += 4)
-				printf(" %s", inet_ntop(AF_INET, o + i, a, sizeof(a)));
+				printf(" %s",
+				       inet_ntop(AF_INET, o + i, a, sizeof(a)));
 		}
 		o += olen;
 		len -= olen;
@@ -616,16 +631,19 @@ static void show_ip4_options(const uint8_t *o, int len)
  * route A ...]" or "ipv6 SRC > DST next H [upper U after N ext]", then
  * "outgoing" or "incoming".
  */
-static void show_frame(const uint8_t *f, size_t n, const struct sockaddr_ll *from)
+static void show_frame(const uint8_t *f, size_t n,
+		       const struct sockaddr_ll *from)
 {
-	int l2 = from->sll_hatype == ARPHRD_ETHER || from->sll_hatype == ARPHRD_LOOPBACK;
+	int l2 = from->sll_hatype == ARPHRD_ETHER ||
+		 from->sll_hatype == ARPHRD_LOOPBACK;
 	size_t off = l2 ? ETH_HLEN : 0;
 	const uint8_t *ip = f + off;
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 
 	n = n > off ? n - off : 0;
 	if (n >= 20 && ip[0] >> 4 == 4) {
-		printf("ipv4 %s > %s proto %d", inet_ntop(AF_INET, ip + 12, s, sizeof(s)),
+		printf("ipv4 %s > %s proto %d",
+		       inet_ntop(AF_INET, ip + 12, s, sizeof(s)),
 		       inet_ntop(AF_INET, ip + 16, d, sizeof(d)), ip[9]);
 		if ((size_t)(ip[0] & 15) * 4 <= n)
 			show_ip4_options(ip + 20, (ip[0] & 15) * 4 - 20);
@@ -633,7 +651,8 @@ static void show_frame(const uint8_t *f, size_t n, const struct sockaddr_ll *fro
 		int next = ip[6], count = 0;
 		size_t p = 40;
 
-		printf("ipv6 %s > %s next %d", inet_ntop(AF_INET6, ip + 8, s, sizeof(s)),
+		printf("ipv6 %s > %s next %d",
+		       inet_ntop(AF_INET6, ip + 8, s, sizeof(s)),
 		       inet_ntop(AF_INET6, ip + 24, d, sizeof(d)), next);
 		while ((next == 0 || next == 43 || next == 60) && p + 8 <= n) {
 			next = ip[p];
@@ -645,7 +664,8 @@ static void show_frame(const uint8_t *f, size_t n, const struct sockaddr_ll *fro
 	} else {
 		printf("not-ip");
 	}
-	printf(" %s\n", from->sll_pkttype == PACKET_OUTGOING ? "outgoing" : "incoming");
+	printf(" %s\n",
+	       from->sll_pkttype == PACKET_OUTGOING ? "outgoing" : "incoming");
 }
 
 /*
@@ -663,7 +683,8 @@ static int watch(int fd, const char *marker, int show)
 	fflush(stdout);
 	deadline = now_ms() + timeout_ms;
 	for (;;) {
-		struct sockaddr_storage from; /* sockaddr_ll, or a raw socket's peer */
+		struct sockaddr_storage
+			from; /* sockaddr_ll, or a raw socket's peer */
 		socklen_t flen = sizeof(from);
 		ssize_t n;
 
@@ -674,7 +695,8 @@ static int watch(int fd, const char *marker, int show)
 		}
 		if (err)
 			return result(err);
-		n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &flen);
+		n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from,
+			     &flen);
 		if (n < 0)
 			return result(errno);
 		if (!memmem(pkt, n, marker, mlen))
@@ -762,13 +784,13 @@ static int do_socket(int family, int type)
 static int do_lsrr(const char *first, const char *final, const char *port,
 		   const char *marker, const char *mode)
 {
-	uint8_t opt[8] = { IPOPT_LSRR, 7, 4 }; /* opt[7]: IPOPT_END */
+	uint8_t opt[8] = {IPOPT_LSRR, 7, 4}; /* opt[7]: IPOPT_END */
 	struct sockaddr_storage hop, dst;
 	union {
 		char buf[CMSG_SPACE(sizeof(opt))];
 		struct cmsghdr align;
 	} cb;
-	struct iovec iov = { (void *)marker, marker_len(marker) };
+	struct iovec iov = {(void *)marker, marker_len(marker)};
 	struct msghdr msg = {
 		.msg_name = &dst,
 		.msg_iov = &iov,
@@ -785,7 +807,8 @@ static int do_lsrr(const char *first, const char *final, const char *port,
 	if (hop.ss_family != AF_INET || dst.ss_family != AF_INET)
 		return usage("lsrr: IPv4 addresses");
 	memcpy(opt + 3, ip_of(&hop), 4);
-	fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		return result(errno);
 	if (!strcmp(mode, "cmsg")) {
@@ -799,7 +822,8 @@ static int do_lsrr(const char *first, const char *final, const char *port,
 	if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof(opt)))
 		return result(errno);
 	if (!tcp) {
-		if (sendto(fd, marker, iov.iov_len, 0, (struct sockaddr *)&dst, len) < 0)
+		if (sendto(fd, marker, iov.iov_len, 0, (struct sockaddr *)&dst,
+			   len) < 0)
 			return result(errno);
 		return result(0);
 	}
@@ -817,7 +841,7 @@ static int do_lsrr(const char *first, const char *final, const char *port,
  */
 static int do_rr_request(const char *host, const char *port)
 {
-	uint8_t opt[12] = { IPOPT_RR, 11, 4 }; /* room for two hops, then END */
+	uint8_t opt[12] = {IPOPT_RR, 11, 4}; /* room for two hops, then END */
 	struct sockaddr_storage dst;
 	char byte = 'x';
 	socklen_t len;
@@ -843,8 +867,8 @@ static int do_rr_request(const char *host, const char *port)
 static int add_cmsg(struct msghdr *msg, void *buf, size_t size, int family,
 		    const char *kind)
 {
-	struct in6_pktinfo pi6 = { 0 };
-	struct in_pktinfo pi = { 0 };
+	struct in6_pktinfo pi6 = {0};
+	struct in_pktinfo pi = {0};
 	int tos = 0x02; /* ECT(0) */
 	struct cmsghdr *c;
 	const void *data;
@@ -882,8 +906,8 @@ static int do_udp_cmsg(const char *host, const char *port, const char *kind,
 	} cb;
 	struct sockaddr_storage dst;
 	char byte = 'x';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	socklen_t len;
 	int fd;
 
@@ -909,7 +933,7 @@ static int do_sendmmsg(const char *host, const char *port, int n)
 	static struct mmsghdr mm[1024]; /* UIO_MAXIOV */
 	struct sockaddr_storage dst;
 	char byte = 'x';
-	struct iovec iov = { &byte, 1 };
+	struct iovec iov = {&byte, 1};
 	socklen_t len;
 	int fd, sent, rcvbuf;
 
@@ -931,8 +955,10 @@ static int do_sendmmsg(const char *host, const char *port, int n)
 	sent = sendmmsg(fd, mm, n, 0);
 	if (sent < 0)
 		return result(errno);
-	if (sent < n) /* the first message not sent fails again, with its errno */
-		return result(sendmmsg(fd, mm + sent, n - sent, 0) < 0 ? errno : EIO);
+	if (sent <
+	    n) /* the first message not sent fails again, with its errno */
+		return result(sendmmsg(fd, mm + sent, n - sent, 0) < 0 ? errno
+								       : EIO);
 	for (int i = 0; i < n; i++) {
 		int err = await_reply(fd);
 
@@ -956,7 +982,7 @@ struct uring {
 /* Sets up a ring of 2 entries and maps it; 0 or an errno. */
 static int uring_setup(struct uring *u)
 {
-	struct io_uring_params p = { 0 };
+	struct io_uring_params p = {0};
 	size_t sqlen, cqlen;
 	uint8_t *sq, *cq;
 
@@ -967,14 +993,14 @@ static int uring_setup(struct uring *u)
 	cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
 	if (p.features & IORING_FEAT_SINGLE_MMAP)
 		sqlen = cqlen = sqlen > cqlen ? sqlen : cqlen;
-	sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
-		  IORING_OFF_SQ_RING);
+	sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQ_RING);
 	if (sq == MAP_FAILED)
 		return errno;
 	cq = sq;
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
-		cq = mmap(NULL, cqlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			  u->fd, IORING_OFF_CQ_RING);
+		cq = mmap(NULL, cqlen, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_CQ_RING);
 	u->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
 		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
 		       IORING_OFF_SQES);
@@ -998,8 +1024,8 @@ static int uring_setup(struct uring *u)
 static int uring_run(struct uring *u, int opcode, int fd, const void *addr,
 		     unsigned len, uint64_t off)
 {
-	struct __kernel_timespec ts = { timeout_ms / 1000,
-					timeout_ms % 1000 * 1000000L };
+	struct __kernel_timespec ts = {timeout_ms / 1000,
+				       timeout_ms % 1000 * 1000000L};
 	unsigned tail = *u->sq_tail, mask = *u->sq_mask, head;
 	uint64_t id = u->seq += 2;
 	int submit = 2;
@@ -1022,16 +1048,19 @@ static int uring_run(struct uring *u, int opcode, int fd, const void *addr,
 	__atomic_store_n(u->sq_tail, tail + 2, __ATOMIC_RELEASE);
 	for (;;) {
 		if (syscall(__NR_io_uring_enter, u->fd, submit, 1,
-			    IORING_ENTER_GETEVENTS, NULL, 0) < 0 && errno != EINTR)
+			    IORING_ENTER_GETEVENTS, NULL, 0) < 0 &&
+		    errno != EINTR)
 			return -errno;
 		submit = 0;
 		head = *u->cq_head;
 		while (head != __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE)) {
-			struct io_uring_cqe *cqe = &u->cqes[head++ & *u->cq_mask];
+			struct io_uring_cqe *cqe =
+				&u->cqes[head++ & *u->cq_mask];
 
 			__atomic_store_n(u->cq_head, head, __ATOMIC_RELEASE);
 			if (cqe->user_data == id)
-				return cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res;
+				return cqe->res == -ECANCELED ? -ETIMEDOUT
+							      : cqe->res;
 		}
 	}
 }
@@ -1041,9 +1070,10 @@ static int do_uring(const char *host, const char *port, const char *proto)
 	struct sockaddr_storage dst;
 	int udp = !strcmp(proto, "udp"), fd, res;
 	char byte = 'x';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_name = &dst, .msg_iov = &iov, .msg_iovlen = 1 };
-	struct uring u = { 0 };
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {
+		.msg_name = &dst, .msg_iov = &iov, .msg_iovlen = 1};
+	struct uring u = {0};
 	socklen_t len;
 
 	make_addr(host, port, &dst, &len);
@@ -1051,7 +1081,8 @@ static int do_uring(const char *host, const char *port, const char *proto)
 	res = uring_setup(&u);
 	if (res)
 		return result(res);
-	fd = socket(dst.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	fd = socket(dst.ss_family,
+		    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return result(errno);
 	if (udp) {
@@ -1155,26 +1186,29 @@ static int do_udp_send(const char *host, const char *port, const char *marker)
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return result(errno);
-	if (sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) < 0)
+	if (sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) <
+	    0)
 		return result(errno);
 	return result(0);
 }
 
-static int do_udp_send_from(const char *sport, const char *host, const char *port,
-			    const char *marker)
+static int do_udp_send_from(const char *sport, const char *host,
+			    const char *port, const char *marker)
 {
 	struct sockaddr_storage ss, local;
 	socklen_t len, llen;
 	int fd, one = 1;
 
 	make_addr(host, port, &ss, &len);
-	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", sport, &local, &llen);
+	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", sport, &local,
+		  &llen);
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return result(errno);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&local, llen) ||
-	    sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) < 0)
+	    sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) <
+		    0)
 		return result(errno);
 	return result(0);
 }
@@ -1187,7 +1221,8 @@ static int do_udp_connected_watch(const char *lport, const char *host,
 	int fd, one = 1;
 
 	make_addr(host, port, &ss, &len);
-	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", lport, &local, &llen);
+	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", lport, &local,
+		  &llen);
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return result(errno);
@@ -1198,13 +1233,15 @@ static int do_udp_connected_watch(const char *lport, const char *host,
 	return watch(fd, marker, 0);
 }
 
-static int do_sockopt(int family, int type, int proto, int level, int name, int value)
+static int do_sockopt(int family, int type, int proto, int level, int name,
+		      int value)
 {
 	int fd = socket(family, type | SOCK_CLOEXEC, proto);
 
 	if (fd < 0)
 		return result(errno);
-	return result(setsockopt(fd, level, name, &value, sizeof(value)) ? errno : 0);
+	return result(setsockopt(fd, level, name, &value, sizeof(value)) ? errno
+									 : 0);
 }
 
 static int do_tcp_watch(const char *host, const char *port)
@@ -1289,10 +1326,13 @@ int main(int argc, char **argv)
 		return do_socket(AF_XDP, SOCK_RAW);
 	if (argc == 3 && !strcmp(argv[0], "family"))
 		return do_socket(atoi(argv[1]), atoi(argv[2]));
-	if (argc == 6 && !strcmp(argv[0], "lsrr") && one_of(argv[5], "udp|tcp|cmsg"))
+	if (argc == 6 && !strcmp(argv[0], "lsrr") &&
+	    one_of(argv[5], "udp|tcp|cmsg"))
 		return do_lsrr(argv[1], argv[2], argv[3], argv[4], argv[5]);
-	if (argc == 6 && !strcmp(argv[0], "v6-chain") && one_of(argv[5], "udp|syn"))
-		return do_v6_chain(argv[1], argv[2], atoi(argv[3]), argv[4], argv[5]);
+	if (argc == 6 && !strcmp(argv[0], "v6-chain") &&
+	    one_of(argv[5], "udp|syn"))
+		return do_v6_chain(argv[1], argv[2], atoi(argv[3]), argv[4],
+				   argv[5]);
 	if (argc == 4 && !strcmp(argv[0], "raw-recv"))
 		return do_raw_recv(argv[1], argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[0], "udp-cmsg"))
@@ -1302,9 +1342,11 @@ int main(int argc, char **argv)
 		return do_udp_cmsg(argv[1], argv[2], argv[3], 0);
 	if (argc == 4 && !strcmp(argv[0], "sendmmsg"))
 		return do_sendmmsg(argv[1], argv[2], atoi(argv[3]));
-	if (argc == 4 && !strcmp(argv[0], "uring") && one_of(argv[3], "tcp|udp"))
+	if (argc == 4 && !strcmp(argv[0], "uring") &&
+	    one_of(argv[3], "tcp|udp"))
 		return do_uring(argv[1], argv[2], argv[3]);
-	if (argc == 5 && !strcmp(argv[0], "connect-bound") && one_of(argv[1], "tcp|udp"))
+	if (argc == 5 && !strcmp(argv[0], "connect-bound") &&
+	    one_of(argv[1], "tcp|udp"))
 		return do_connect_bound(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[0], "sendto-bound"))
 		return do_sendto_bound(argv[1], argv[2], argv[3]);
@@ -1315,7 +1357,8 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[0], "udp-send-from"))
 		return do_udp_send_from(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 5 && !strcmp(argv[0], "udp-connected-watch"))
-		return do_udp_connected_watch(argv[1], argv[2], argv[3], argv[4]);
+		return do_udp_connected_watch(argv[1], argv[2], argv[3],
+					      argv[4]);
 	if (argc == 7 && !strcmp(argv[0], "sockopt"))
 		return do_sockopt(atoi(argv[1]), atoi(argv[2]), atoi(argv[3]),
 				  atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
@@ -1324,6 +1367,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[0], "udp-recv"))
 		return do_udp_recv(argv[1], argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[0], "udp-twice"))
-		return do_udp_twice(argv[1], argv[2], atoi(argv[3]), argv[4], argv[5]);
+		return do_udp_twice(argv[1], argv[2], atoi(argv[3]), argv[4],
+				    argv[5]);
 	return usage("usage");
 }

@@ -99,7 +99,10 @@ static int do_sendto_twice(const char *host, const char *port, int gap_ms)
 	for (int i = 0; i < 2; i++) {
 		if (i)
 			usleep(gap_ms * 1000);
-		err[i] = sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) == 1 ? 0 : errno;
+		err[i] = sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) ==
+					 1
+				 ? 0
+				 : errno;
 	}
 	close(fd);
 	printf("%s %s\n", err[0] ? errno_name(err[0]) : "ok",
@@ -110,7 +113,7 @@ static int do_sendto_twice(const char *host, const char *port, int gap_ms)
 static int do_ping(const char *host)
 {
 	struct sockaddr_storage ss;
-	struct icmphdr icmp = { .type = ICMP_ECHO };
+	struct icmphdr icmp = {.type = ICMP_ECHO};
 	char buf[256];
 	socklen_t len;
 	int fd, err;
@@ -130,7 +133,8 @@ static int do_ping(const char *host)
 	return result(0);
 }
 
-static int do_serve(const char *proto, const char *host, const char *port, int count)
+static int do_serve(const char *proto, const char *host, const char *port,
+		    int count)
 {
 	struct sockaddr_storage ss, peer;
 	socklen_t len, plen;
@@ -154,14 +158,18 @@ static int do_serve(const char *proto, const char *host, const char *port, int c
 
 			if (c < 0)
 				return result(errno);
-			if (recv(c, &byte, 1, 0) == 1 && send(c, &byte, 1, 0) != 1)
-				fprintf(stderr, "serve: send: %s\n", strerror(errno));
+			if (recv(c, &byte, 1, 0) == 1 &&
+			    send(c, &byte, 1, 0) != 1)
+				fprintf(stderr, "serve: send: %s\n",
+					strerror(errno));
 			close(c);
 		} else {
 			plen = sizeof(peer);
-			if (recvfrom(fd, &byte, 1, 0, (struct sockaddr *)&peer, &plen) != 1)
+			if (recvfrom(fd, &byte, 1, 0, (struct sockaddr *)&peer,
+				     &plen) != 1)
 				return result(errno);
-			if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&peer, plen) != 1)
+			if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&peer,
+				   plen) != 1)
 				printf("reply: %s\n", errno_name(errno));
 		}
 	}
@@ -170,7 +178,9 @@ static int do_serve(const char *proto, const char *host, const char *port, int c
 
 static int do_open(const char *path, const char *mode)
 {
-	int flags = !strcmp(mode, "rw") ? O_RDWR : !strcmp(mode, "w") ? O_WRONLY : O_RDONLY;
+	int flags = !strcmp(mode, "rw")	 ? O_RDWR
+		    : !strcmp(mode, "w") ? O_WRONLY
+					 : O_RDONLY;
 	int fd = open(path, flags | O_CLOEXEC);
 
 	if (fd < 0)
@@ -181,7 +191,7 @@ static int do_open(const char *path, const char *mode)
 
 static int do_stall_unix(const char *path, int seconds)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
@@ -228,6 +238,7 @@ int main(int argc, char **argv)
 		return do_open(argv[1], argv[2]);
 	if (argc == 3 && !strcmp(argv[0], "stall-unix"))
 		return do_stall_unix(argv[1], atoi(argv[2]));
-	fprintf(stderr, "usage: see the comment at the top of tests/probes/probe.c\n");
+	fprintf(stderr,
+		"usage: see the comment at the top of tests/probes/probe.c\n");
 	return 2;
 }

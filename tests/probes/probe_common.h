@@ -25,42 +25,78 @@ static int timeout_ms = 1500;
 static const char *errno_name(int e)
 {
 	switch (e) {
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case ECONNRESET: return "ECONNRESET";
-	case ENETUNREACH: return "ENETUNREACH";
-	case EHOSTUNREACH: return "EHOSTUNREACH";
-	case ENETDOWN: return "ENETDOWN";
-	case ENOENT: return "ENOENT";
-	case ENODEV: return "ENODEV";
-	case ENXIO: return "ENXIO";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-	case EINVAL: return "EINVAL";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
-	case EPROTOTYPE: return "EPROTOTYPE";
-	case ENOPROTOOPT: return "ENOPROTOOPT";
-	case EOPNOTSUPP: return "EOPNOTSUPP"; /* ENOTSUP is the same number */
-	case EDESTADDRREQ: return "EDESTADDRREQ";
-	case EMSGSIZE: return "EMSGSIZE";
-	case ENOBUFS: return "ENOBUFS";
-	case ENOMEM: return "ENOMEM";
-	case ENOSYS: return "ENOSYS";
-	case EFAULT: return "EFAULT";
-	case EAGAIN: return "EAGAIN";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case EBADF: return "EBADF";
-	case ENOTSOCK: return "ENOTSOCK";
-	case ENOTCONN: return "ENOTCONN";
-	case EISCONN: return "EISCONN";
-	case EPIPE: return "EPIPE";
-	case ECANCELED: return "ECANCELED";
-	default: return strerror(e);
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case ECONNRESET:
+		return "ECONNRESET";
+	case ENETUNREACH:
+		return "ENETUNREACH";
+	case EHOSTUNREACH:
+		return "EHOSTUNREACH";
+	case ENETDOWN:
+		return "ENETDOWN";
+	case ENOENT:
+		return "ENOENT";
+	case ENODEV:
+		return "ENODEV";
+	case ENXIO:
+		return "ENXIO";
+	case EADDRINUSE:
+		return "EADDRINUSE";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EINVAL:
+		return "EINVAL";
+	case EAFNOSUPPORT:
+		return "EAFNOSUPPORT";
+	case EPROTONOSUPPORT:
+		return "EPROTONOSUPPORT";
+	case ESOCKTNOSUPPORT:
+		return "ESOCKTNOSUPPORT";
+	case EPROTOTYPE:
+		return "EPROTOTYPE";
+	case ENOPROTOOPT:
+		return "ENOPROTOOPT";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP"; /* ENOTSUP is the same number */
+	case EDESTADDRREQ:
+		return "EDESTADDRREQ";
+	case EMSGSIZE:
+		return "EMSGSIZE";
+	case ENOBUFS:
+		return "ENOBUFS";
+	case ENOMEM:
+		return "ENOMEM";
+	case ENOSYS:
+		return "ENOSYS";
+	case EFAULT:
+		return "EFAULT";
+	case EAGAIN:
+		return "EAGAIN";
+	case EINTR:
+		return "EINTR";
+	case EIO:
+		return "EIO";
+	case EBADF:
+		return "EBADF";
+	case ENOTSOCK:
+		return "ENOTSOCK";
+	case ENOTCONN:
+		return "ENOTCONN";
+	case EISCONN:
+		return "EISCONN";
+	case EPIPE:
+		return "EPIPE";
+	case ECANCELED:
+		return "ECANCELED";
+	default:
+		return strerror(e);
 	}
 }
 
@@ -105,8 +141,8 @@ static int join_netns(const char *name)
 	return 0;
 }
 
-static int make_addr(const char *host, const char *port, struct sockaddr_storage *ss,
-		     socklen_t *len)
+static int make_addr(const char *host, const char *port,
+		     struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -139,7 +175,7 @@ static long long now_ms(void)
 /* Waits for events on fd until deadline (now_ms() time); 0 or an errno. */
 static int wait_until(int fd, short events, long long deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	long long left = deadline - now_ms();
 	int n = poll(&p, 1, left > 0 ? (int)left : 0);
 

@@ -66,7 +66,7 @@ static inline void section_enable(struct policy_net_section *s, uint8_t def)
 
 /* The pointer is valid until the next rule_add() on the same section. */
 static inline struct policy_net_rule *rule_add(struct policy_net_section *s,
-					uint8_t action, uint8_t protocol)
+					       uint8_t action, uint8_t protocol)
 {
 	struct policy_net_rule *r;
 
@@ -79,7 +79,7 @@ static inline struct policy_net_rule *rule_add(struct policy_net_section *s,
 }
 
 static inline void rule_add_cidr_raw(struct policy_net_rule *r, uint8_t family,
-			      const uint8_t *addr, uint8_t prefixlen)
+				     const uint8_t *addr, uint8_t prefixlen)
 {
 	struct policy_cidr *cidr;
 
@@ -124,7 +124,7 @@ static inline void rule_add_cidr(struct policy_net_rule *r, const char *text)
 }
 
 static inline void rule_add_ports(struct policy_net_rule *r, uint16_t first,
-			   uint16_t last)
+				  uint16_t last)
 {
 	r->ports = grow(r->ports, r->nports + 1, sizeof(*r->ports));
 	memset(&r->ports[r->nports], 0, sizeof(*r->ports));
@@ -133,8 +133,9 @@ static inline void rule_add_ports(struct policy_net_rule *r, uint16_t first,
 	r->nports++;
 }
 
-static inline void device_rule_add(struct policy *p, uint8_t action, uint8_t type,
-			    int64_t major, int64_t minor, uint8_t access)
+static inline void device_rule_add(struct policy *p, uint8_t action,
+				   uint8_t type, int64_t major, int64_t minor,
+				   uint8_t access)
 {
 	struct policy_dev_section *s = &p->devices;
 	struct policy_dev_rule *r;
@@ -149,12 +150,10 @@ static inline void device_rule_add(struct policy *p, uint8_t action, uint8_t typ
 	r->access = access;
 }
 
-static inline struct flow flow_make(uint8_t dir, const char *addr, uint8_t protocol,
-			     uint16_t port)
+static inline struct flow flow_make(uint8_t dir, const char *addr,
+				    uint8_t protocol, uint16_t port)
 {
-	struct flow f = { .direction = dir,
-			  .protocol = protocol,
-			  .port = port };
+	struct flow f = {.direction = dir, .protocol = protocol, .port = port};
 
 	f.family = parse_addr(addr, f.addr);
 	CHECK(f.family != 0, "bad address in test: %s", addr);
@@ -191,11 +190,11 @@ static inline uint32_t rng_below(struct rng *g, uint32_t n)
 	return rng_next(g) % n;
 }
 
-#define PICK(g, array) \
+#define PICK(g, array)                                                         \
 	((array)[rng_below(g, sizeof(array) / sizeof((array)[0]))])
 
-static inline bool ref_cidr_contains(const struct policy_cidr *cidr, uint8_t family,
-			      const uint8_t *addr)
+static inline bool ref_cidr_contains(const struct policy_cidr *cidr,
+				     uint8_t family, const uint8_t *addr)
 {
 	unsigned int full = cidr->prefixlen / 8, rest = cidr->prefixlen % 8;
 	uint8_t mask = 0xff00 >> rest;
@@ -207,9 +206,9 @@ static inline bool ref_cidr_contains(const struct policy_cidr *cidr, uint8_t fam
 	return !rest || ((cidr->addr[full] ^ addr[full]) & mask) == 0;
 }
 
-static inline bool ref_rule_matches(const struct policy_net_rule *r, uint8_t family,
-			     const uint8_t *addr, uint8_t protocol,
-			     uint16_t port)
+static inline bool ref_rule_matches(const struct policy_net_rule *r,
+				    uint8_t family, const uint8_t *addr,
+				    uint8_t protocol, uint16_t port)
 {
 	bool addr_ok = r->naddrs == 0, port_ok = r->nports == 0;
 
@@ -223,9 +222,9 @@ static inline bool ref_rule_matches(const struct policy_net_rule *r, uint8_t fam
 
 /* First matching rule decides, else the default; ::ffff:a.b.c.d is IPv4. */
 static inline void ref_judge_flow(const struct policy *p, const struct flow *f,
-			   struct verdict *v)
+				  struct verdict *v)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 	const struct policy_net_section *s =
 		f->direction == CGF_DIR_INGRESS ? &p->ingress : &p->egress;
 	uint8_t family = f->family, addr[16];
@@ -281,11 +280,11 @@ static inline void random_v6(struct rng *g, uint8_t addr[16])
 
 static inline void random_cidr(struct rng *g, struct policy_net_rule *r)
 {
-	static const uint8_t v4_lens[] = { 0,  1,  8,  16, 22, 23, 24, 25, 26,
-					   27, 28, 29, 30, 31, 32, 32, 32 };
-	static const uint8_t v6_lens[] = { 0,	16,  32,  33,  48,  64,
-					   96,	112, 118, 120, 121, 124,
-					   126, 127, 128, 128 };
+	static const uint8_t v4_lens[] = {0,  1,  8,  16, 22, 23, 24, 25, 26,
+					  27, 28, 29, 30, 31, 32, 32, 32};
+	static const uint8_t v6_lens[] = {0,   16,  32,	 33,  48,  64,
+					  96,  112, 118, 120, 121, 124,
+					  126, 127, 128, 128};
 	uint8_t addr[16];
 	uint8_t family = rng_below(g, 10) < 6 ? 4 : 6;
 	uint8_t len;
@@ -307,9 +306,9 @@ static inline void random_cidr(struct rng *g, struct policy_net_rule *r)
 
 static inline uint16_t random_port(struct rng *g)
 {
-	static const uint16_t edges[] = { 1,	 2,	79,   80,   443,
-					  1023,	 1024,	8000, 8100, 32767,
-					  32768, 65534, 65535 };
+	static const uint16_t edges[] = {1,	2,     79,   80,   443,
+					 1023,	1024,  8000, 8100, 32767,
+					 32768, 65534, 65535};
 
 	switch (rng_below(g, 5)) {
 	case 0:
@@ -325,24 +324,25 @@ static inline uint16_t random_port(struct rng *g)
 
 static inline void random_port_range(struct rng *g, struct policy_net_rule *r)
 {
-	static const uint32_t spans[] = { 1, 1, 16, 300, 65535 };
+	static const uint32_t spans[] = {1, 1, 16, 300, 65535};
 	uint32_t first = random_port(g);
 	uint32_t last = first + rng_below(g, PICK(g, spans));
 
 	rule_add_ports(r, first, last > 65535 ? 65535 : last);
 }
 
-static inline void random_net_section(struct rng *g, struct policy_net_section *s)
+static inline void random_net_section(struct rng *g,
+				      struct policy_net_section *s)
 {
-	static const uint8_t protocols[] = { 0,
-					     0,
-					     IPPROTO_TCP,
-					     IPPROTO_TCP,
-					     IPPROTO_TCP,
-					     IPPROTO_UDP,
-					     IPPROTO_UDP,
-					     IPPROTO_ICMP,
-					     IPPROTO_ICMPV6 };
+	static const uint8_t protocols[] = {0,
+					    0,
+					    IPPROTO_TCP,
+					    IPPROTO_TCP,
+					    IPPROTO_TCP,
+					    IPPROTO_UDP,
+					    IPPROTO_UDP,
+					    IPPROTO_ICMP,
+					    IPPROTO_ICMPV6};
 	uint32_t nrules = rng_below(g, 61);
 
 	if (rng_below(g, 8) == 0)
@@ -366,8 +366,9 @@ static inline void random_net_section(struct rng *g, struct policy_net_section *
 }
 
 /* An address inside, at the edge of, or just outside one of the CIDRs. */
-static inline void random_flow_addr(struct rng *g, const struct policy_net_section *s,
-			     struct flow *f)
+static inline void random_flow_addr(struct rng *g,
+				    const struct policy_net_section *s,
+				    struct flow *f)
 {
 	const struct policy_net_rule *r =
 		s->nrules ? &s->rules[rng_below(g, s->nrules)] : NULL;
@@ -408,7 +409,7 @@ static inline void random_flow_addr(struct rng *g, const struct policy_net_secti
 
 /* A port at or next to an edge of one of the ranges, or anywhere. */
 static inline uint16_t random_flow_port(struct rng *g,
-				 const struct policy_net_section *s)
+					const struct policy_net_section *s)
 {
 	const struct policy_net_rule *r =
 		s->nrules ? &s->rules[rng_below(g, s->nrules)] : NULL;
@@ -434,13 +435,14 @@ static inline uint16_t random_flow_port(struct rng *g,
 	return rng_below(g, 20) ? random_port(g) : 0;
 }
 
-static inline void random_flow(struct rng *g, const struct policy *p, struct flow *f)
+static inline void random_flow(struct rng *g, const struct policy *p,
+			       struct flow *f)
 {
-	static const uint8_t protocols[] = { IPPROTO_TCP,     IPPROTO_TCP,
-					     IPPROTO_TCP,     IPPROTO_UDP,
-					     IPPROTO_UDP,     IPPROTO_ICMP,
-					     IPPROTO_ICMPV6,  IPPROTO_SCTP,
-					     IPPROTO_UDPLITE, 0 };
+	static const uint8_t protocols[] = {IPPROTO_TCP,     IPPROTO_TCP,
+					    IPPROTO_TCP,     IPPROTO_UDP,
+					    IPPROTO_UDP,     IPPROTO_ICMP,
+					    IPPROTO_ICMPV6,  IPPROTO_SCTP,
+					    IPPROTO_UDPLITE, 0};
 	const struct policy_net_section *s;
 
 	memset(f, 0, sizeof(*f));

@@ -18,18 +18,18 @@
 #include "unit.h"
 #include "policy_gen.h"
 
-#define RANDOM_POLICIES 3000
-#define FLOWS_PER_POLICY 250
-#define DEVICE_POLICIES 2000
+#define RANDOM_POLICIES		   3000
+#define FLOWS_PER_POLICY	   250
+#define DEVICE_POLICIES		   2000
 #define REQUESTS_PER_DEVICE_POLICY 100
-#define MAX_REPORTED_MISMATCHES 5
+#define MAX_REPORTED_MISMATCHES	   5
 
 static const char *action_name(uint8_t action)
 {
 	return action == CGF_ALLOW ? "allow" : "deny";
 }
 
-#define EXPECT_FLOW(c, dir, addr, proto, port, action, rule) \
+#define EXPECT_FLOW(c, dir, addr, proto, port, action, rule)                   \
 	expect_flow(c, dir, addr, proto, port, action, rule, __LINE__)
 
 static void expect_flow(const struct compiled_policy *c, uint8_t dir,
@@ -41,13 +41,14 @@ static void expect_flow(const struct compiled_policy *c, uint8_t dir,
 
 	compiled_judge_flow(c, &f, &v);
 	CHECK(v.action == action && v.rule == rule,
-	      "line %d: %s %s proto %u port %u: got %s rule %u, want %s rule %u",
+	      "line %d: %s %s proto %u port %u: got %s rule %u, want %s rule "
+	      "%u",
 	      line, dir == CGF_DIR_INGRESS ? "ingress" : "egress", addr,
 	      protocol, port, action_name(v.action), v.rule,
 	      action_name(action), rule);
 }
 
-#define EXPECT_DEVICE(c, type, major, minor, access, action, rule) \
+#define EXPECT_DEVICE(c, type, major, minor, access, action, rule)             \
 	expect_device(c, type, major, minor, access, action, rule, __LINE__)
 
 static void expect_device(const struct compiled_policy *c, uint32_t type,
@@ -58,7 +59,8 @@ static void expect_device(const struct compiled_policy *c, uint32_t type,
 
 	compiled_judge_device(c, type, major, minor, access, &v);
 	CHECK(v.action == action && v.rule == rule,
-	      "line %d: dev type %u %u:%u access %u: got %s rule %u, want %s rule %u",
+	      "line %d: dev type %u %u:%u access %u: got %s rule %u, want %s "
+	      "rule %u",
 	      line, type, major, minor, access, action_name(v.action), v.rule,
 	      action_name(action), rule);
 }
@@ -104,14 +106,14 @@ static uint32_t max_prefixlen_of_kind(uint8_t kind)
  */
 static void check_tables(const struct compiled_policy *c, const char *what)
 {
-	bool has_root[CGF_T__COUNT] = { false };
+	bool has_root[CGF_T__COUNT] = {false};
 	const char *problem = NULL;
 	size_t at = 0;
 
 	for (size_t i = 0; i < c->nentries && !problem; i++) {
 		const struct cgf_lpm_key *k = &c->entries[i].key;
-		const struct cgf_lpm_key *prev = i ? &c->entries[i - 1].key :
-						     NULL;
+		const struct cgf_lpm_key *prev =
+			i ? &c->entries[i - 1].key : NULL;
 		uint32_t data_bits = k->prefixlen - CGF_KIND_BITS;
 
 		at = i;
@@ -141,8 +143,8 @@ static void check_tables(const struct compiled_policy *c, const char *what)
 		bool ingress = kind == CGF_T_INGRESS_V4 ||
 			       kind == CGF_T_INGRESS_V6 ||
 			       kind == CGF_T_INGRESS_PORT;
-		const struct cgf_direction *d = ingress ? &c->hdr.ingress :
-							  &c->hdr.egress;
+		const struct cgf_direction *d =
+			ingress ? &c->hdr.ingress : &c->hdr.egress;
 
 		if (d->restricted && !has_root[kind])
 			problem = "restricted kind without a /0 entry";
@@ -171,8 +173,8 @@ static void expect_digest(const uint8_t d[32], const char *want,
 
 static void test_sha256(void)
 {
-	static const char million_a[] =
-		"cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	static const char million_a[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a"
+					"48a497200e046d39ccc7112cd0";
 	static const char two_blocks[] =
 		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 	struct sha256_ctx ctx;
@@ -183,20 +185,20 @@ static void test_sha256(void)
 	if (!a)
 		abort();
 	sha256("abc", 3, d);
-	expect_digest(
-		d,
-		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-		"abc");
+	expect_digest(d,
+		      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61"
+		      "f20015ad",
+		      "abc");
 	sha256("", 0, d);
-	expect_digest(
-		d,
-		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-		"empty");
+	expect_digest(d,
+		      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
+		      "7852b855",
+		      "empty");
 	sha256(two_blocks, strlen(two_blocks), d);
-	expect_digest(
-		d,
-		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
-		"448-bit message");
+	expect_digest(d,
+		      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd4"
+		      "19db06c1",
+		      "448-bit message");
 	memset(a, 'a', 1000000);
 	sha256(a, 1000000, d);
 	expect_digest(d, million_a, "one million 'a'");
@@ -228,12 +230,12 @@ static void test_abi_example(void)
 		uint32_t prefixlen;
 		uint64_t rules;
 	} want[] = {
-		{ CGF_T_EGRESS_V4, 8, 0 }, /* 0/0 -> {} */
-		{ CGF_T_EGRESS_V4, 16, 1 }, /* 10.0.0.0/8 -> {0} */
-		{ CGF_T_EGRESS_V4, 40, 3 }, /* 10.0.0.13/32 -> {0,1} */
-		{ CGF_T_EGRESS_V6, 8, 0 }, /* ::/0 -> {} */
-		{ CGF_T_EGRESS_PORT, 8, 2 }, /* any -> {1} */
-		{ CGF_T_EGRESS_PORT, 32, 3 }, /* tcp 443 -> {0,1} */
+		{CGF_T_EGRESS_V4, 8, 0},    /* 0/0 -> {} */
+		{CGF_T_EGRESS_V4, 16, 1},   /* 10.0.0.0/8 -> {0} */
+		{CGF_T_EGRESS_V4, 40, 3},   /* 10.0.0.13/32 -> {0,1} */
+		{CGF_T_EGRESS_V6, 8, 0},    /* ::/0 -> {} */
+		{CGF_T_EGRESS_PORT, 8, 2},  /* any -> {1} */
+		{CGF_T_EGRESS_PORT, 32, 3}, /* tcp 443 -> {0,1} */
 	};
 
 	section_enable(&p->egress, CGF_DENY);
@@ -641,7 +643,7 @@ static void test_limits(void)
 	p->devices.rules[0].major = 1;
 	section_enable(&p->ingress, CGF_DENY);
 	rule_add_cidr_raw(rule_add(&p->ingress, CGF_DENY, 0), 4,
-			  (const uint8_t[4]){ 10 }, 33);
+			  (const uint8_t[4]){10}, 33);
 	expect_compile_error(p, -EINVAL, "IPv4 /33");
 	p->ingress.rules[0].addrs[0].prefixlen = 32;
 	rule_add_ports(rule_add(&p->ingress, CGF_DENY, IPPROTO_TCP), 9, 8);
@@ -767,8 +769,8 @@ static uint32_t linear_lookup_class(const struct compiled_policy *c,
 	for (size_t i = 0; i < c->nentries; i++) {
 		const struct cgf_lpm_key *e = &c->entries[i].key;
 		uint32_t data_bits = e->prefixlen - CGF_KIND_BITS;
-		bool match = e->kind == key->kind &&
-			     e->prefixlen <= key->prefixlen;
+		bool match =
+			e->kind == key->kind && e->prefixlen <= key->prefixlen;
 
 		for (uint32_t b = 0; b < data_bits && match; b++) {
 			uint8_t bit = 0x80 >> (b % 8);
@@ -799,7 +801,7 @@ static bool lookups_agree(const struct compiled_policy *c, const struct flow *f)
 
 static void test_differential_flows(uint64_t seed)
 {
-	struct rng g = { seed };
+	struct rng g = {seed};
 	size_t judged = 0, mismatches = 0, failed_compiles = 0;
 	size_t lookups = 0, lookup_mismatches = 0;
 
@@ -907,9 +909,9 @@ static void report_device_mismatch(const struct policy *p, uint32_t type,
 
 static void test_differential_devices(uint64_t seed)
 {
-	static const uint8_t types[] = { CGF_DEV_ALL, CGF_DEV_BLOCK,
-					 CGF_DEV_CHAR };
-	struct rng g = { seed ^ 0xdeadbeefULL };
+	static const uint8_t types[] = {CGF_DEV_ALL, CGF_DEV_BLOCK,
+					CGF_DEV_CHAR};
+	struct rng g = {seed ^ 0xdeadbeefULL};
 	size_t judged = 0, mismatches = 0;
 
 	for (int i = 0; i < DEVICE_POLICIES; i++) {
@@ -951,7 +953,7 @@ static void test_differential_devices(uint64_t seed)
 
 /* ---- a large policy ---- */
 
-#define BIG_RULES 400
+#define BIG_RULES	   400
 #define BIG_CIDRS_PER_RULE 250
 
 /* 10.x.y.z for rule r, host i: distinct for every (r, i). */

@@ -23,22 +23,24 @@
 #include "unit.h"
 #include "policy_gen.h"
 
-#define CHAINS 300
+#define CHAINS		  300
 #define CHANGES_PER_CHAIN 6
-#define OLD_FLOWS 24
-#define NEW_FLOWS 200
+#define OLD_FLOWS	  24
+#define NEW_FLOWS	  200
 
 static int failures_reported;
 
 static void report(const char *what, uint64_t seed, int step)
 {
 	if (failures_reported++ < 5)
-		fprintf(stderr, "test_delta: %s (seed %" PRIu64 ", change %d)\n",
-			what, seed, step);
+		fprintf(stderr,
+			"test_delta: %s (seed %" PRIu64 ", change %d)\n", what,
+			seed, step);
 }
 
 /* An LPM update as the kernel does it: insert or replace the value. */
-static void model_lpm_write(struct table_state *m, const struct compiled_entry *e)
+static void model_lpm_write(struct table_state *m,
+			    const struct compiled_entry *e)
 {
 	size_t lo = 0, hi = m->nentries;
 
@@ -50,7 +52,8 @@ static void model_lpm_write(struct table_state *m, const struct compiled_entry *
 		else
 			hi = mid;
 	}
-	if (lo < m->nentries && !compiled_key_cmp(&m->entries[lo].key, &e->key)) {
+	if (lo < m->nentries &&
+	    !compiled_key_cmp(&m->entries[lo].key, &e->key)) {
 		m->entries[lo].class_id = e->class_id;
 		return;
 	}
@@ -66,7 +69,8 @@ struct old_sample {
 };
 
 static bool old_verdicts_hold(const struct table_state *m, uint32_t bank,
-			      const struct cgf_policy *hdr, const struct old_sample *o)
+			      const struct cgf_policy *hdr,
+			      const struct old_sample *o)
 {
 	struct compiled_policy view;
 
@@ -75,7 +79,8 @@ static bool old_verdicts_hold(const struct table_state *m, uint32_t bank,
 		struct verdict got;
 
 		compiled_judge_flow(&view, &o->flows[i], &got);
-		if (got.action != o->want[i].action || got.rule != o->want[i].rule)
+		if (got.action != o->want[i].action ||
+		    got.rule != o->want[i].rule)
 			return false;
 	}
 	return true;
@@ -84,7 +89,8 @@ static bool old_verdicts_hold(const struct table_state *m, uint32_t bank,
 /* One rule (or a default) of a random present section changes. */
 static void mutate(struct rng *g, struct policy *p)
 {
-	struct policy_net_section *s = rng_below(g, 2) ? &p->egress : &p->ingress;
+	struct policy_net_section *s =
+		rng_below(g, 2) ? &p->egress : &p->ingress;
 	struct policy_net_rule *r;
 
 	if (!s->present)
@@ -102,7 +108,8 @@ static void mutate(struct rng *g, struct policy *p)
 	case 1:
 		if (r->nports) {
 			r->ports[0].first = 1 + rng_below(g, 2000);
-			r->ports[0].last = r->ports[0].first + rng_below(g, 300);
+			r->ports[0].last =
+				r->ports[0].first + rng_below(g, 300);
 		} else {
 			s->default_action ^= 1;
 		}
@@ -180,7 +187,8 @@ static bool model_matches_mirror(const struct table_state *m,
 				 const struct table_state *next)
 {
 	if (m->nentries != next->nentries ||
-	    memcmp(m->entries, next->entries, m->nentries * sizeof(*m->entries)))
+	    memcmp(m->entries, next->entries,
+		   m->nentries * sizeof(*m->entries)))
 		return false;
 	/* The active bank is what lookups read; ids no entry uses may differ. */
 	for (size_t i = 0; i < m->nentries; i++) {
@@ -196,7 +204,7 @@ static bool model_matches_mirror(const struct table_state *m,
 
 static void test_chains(uint64_t seed)
 {
-	struct rng g = { seed };
+	struct rng g = {seed};
 	size_t plans = 0, rebuilds = 0, lpm_writes = 0, bank_writes = 0;
 
 	for (int chain = 0; chain < CHAINS; chain++) {
@@ -216,7 +224,8 @@ static void test_chains(uint64_t seed)
 
 			for (int i = 0; i < OLD_FLOWS; i++) {
 				random_flow(&g, p, &old.flows[i]);
-				compiled_judge_flow(c, &old.flows[i], &old.want[i]);
+				compiled_judge_flow(c, &old.flows[i],
+						    &old.want[i]);
 			}
 			if (step == CHANGES_PER_CHAIN - 1 && chain % 3 == 0) {
 				/* Everything changes: a different policy. */
@@ -233,7 +242,8 @@ static void test_chains(uint64_t seed)
 				/* Out of room: the caller rebuilds; so do we. */
 				rebuilds++;
 				table_state_free(&model);
-				CHECK(table_state_init(&model, next_c, 1) == 0, "rebuild");
+				CHECK(table_state_init(&model, next_c, 1) == 0,
+				      "rebuild");
 			} else {
 				CHECK(err == 0, "delta_plan_build = %d", err);
 				if (err)
@@ -242,11 +252,15 @@ static void test_chains(uint64_t seed)
 				lpm_writes += plan.nlpm;
 				bank_writes += plan.nactive + plan.ninactive;
 				if (!replay(&model, &plan, &c->hdr, &old))
-					report("old verdicts changed before the flip", seed, step);
+					report("old verdicts changed before "
+					       "the flip",
+					       seed, step);
 				else
 					unit_passed++;
 				if (!model_matches_mirror(&model, &plan.next))
-					report("kernel model differs from the planned mirror", seed, step);
+					report("kernel model differs from the "
+					       "planned mirror",
+					       seed, step);
 				else
 					unit_passed++;
 				table_state_free(&model);
@@ -255,7 +269,9 @@ static void test_chains(uint64_t seed)
 				delta_plan_free(&plan);
 			}
 			if (!new_verdicts_exact(&g, &model, next_c, p))
-				report("new verdicts differ from the naive evaluator", seed, step);
+				report("new verdicts differ from the naive "
+				       "evaluator",
+				       seed, step);
 			else
 				unit_passed++;
 			compiled_policy_free(c);
@@ -265,9 +281,11 @@ static void test_chains(uint64_t seed)
 		table_state_free(&model);
 		test_policy_free(p);
 	}
-	CHECK(failures_reported == 0, "%d failures (first ones above)", failures_reported);
+	CHECK(failures_reported == 0, "%d failures (first ones above)",
+	      failures_reported);
 	CHECK(plans > CHAINS * 3, "only %zu plans", plans);
-	printf("test_delta: %zu in-place changes (%zu LPM writes, %zu bank writes), %zu rebuilds\n",
+	printf("test_delta: %zu in-place changes (%zu LPM writes, %zu bank "
+	       "writes), %zu rebuilds\n",
 	       plans, lpm_writes, bank_writes, rebuilds);
 }
 
@@ -288,8 +306,8 @@ static void test_small_change_is_small(void)
 		for (int i = 0; i < 334; i++) {
 			int n = rule * 334 + i;
 
-			snprintf(addr, sizeof(addr), "10.%d.%d.%d", (n >> 16) & 255,
-				 (n >> 8) & 255, n & 255);
+			snprintf(addr, sizeof(addr), "10.%d.%d.%d",
+				 (n >> 16) & 255, (n >> 8) & 255, n & 255);
 			rule_add_cidr(r, addr);
 		}
 	}
@@ -298,7 +316,8 @@ static void test_small_change_is_small(void)
 	rule_add_cidr(&p->egress.rules[42], "192.0.2.1");
 	c2 = compile_ok(p);
 	CHECK(delta_plan_build(&s, c2, &plan) == 0, "plan");
-	printf("test_delta: one address added to %zu entries: %zu LPM writes, %zu + %zu bank writes\n",
+	printf("test_delta: one address added to %zu entries: %zu LPM writes, "
+	       "%zu + %zu bank writes\n",
 	       c->nentries, plan.nlpm, plan.nactive, plan.ninactive);
 	CHECK(plan.nlpm <= 2 && plan.nactive + plan.ninactive <= 4,
 	      "a one-address change wrote %zu entries and %zu masks", plan.nlpm,
@@ -319,7 +338,8 @@ static void test_small_change_is_small(void)
 				      back.nentries * sizeof(*back.entries)) &&
 			      back.active_bank == plan.next.active_bank &&
 			      !memcmp(back.banks[1], plan.next.banks[1],
-				      back.nclasses * sizeof(struct cgf_rule_mask)),
+				      back.nclasses *
+					      sizeof(struct cgf_rule_mask)),
 		      "round trip");
 		table_state_free(&back);
 		/* A damaged file is refused, not trusted. */
@@ -329,7 +349,8 @@ static void test_small_change_is_small(void)
 			CHECK(pwrite(fd, "X", 1, 200) == 1, "damage");
 			close(fd);
 		}
-		CHECK(table_state_load(&back, dfd, "t") == -EBADMSG, "corrupt file refused");
+		CHECK(table_state_load(&back, dfd, "t") == -EBADMSG,
+		      "corrupt file refused");
 		unlinkat(dfd, "t", 0);
 		close(dfd);
 		rmdir(dir);
@@ -346,7 +367,8 @@ int main(void)
 	const char *env = getenv("CGF_TEST_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : 20261125;
 
-	printf("test_delta: seed %" PRIu64 " (set CGF_TEST_SEED to change)\n", seed);
+	printf("test_delta: seed %" PRIu64 " (set CGF_TEST_SEED to change)\n",
+	       seed);
 	test_chains(seed);
 	test_small_change_is_small();
 	return unit_done("test_delta");

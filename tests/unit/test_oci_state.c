@@ -21,23 +21,29 @@ static void test_valid(void)
 	char why[256] = "";
 	int err;
 
-	err = parse("{\"ociVersion\": \"1.0.2\", \"id\": \"web-1\", \"status\": \"creating\","
-		    " \"pid\": 4242, \"bundle\": \"/run/b\","
-		    " \"annotations\": {\"cgfence.policy\": \"web\", \"x\": \"\"}}",
-		    &s, why);
+	err = parse(
+		"{\"ociVersion\": \"1.0.2\", \"id\": \"web-1\", \"status\": "
+		"\"creating\","
+		" \"pid\": 4242, \"bundle\": \"/run/b\","
+		" \"annotations\": {\"cgfence.policy\": \"web\", \"x\": \"\"}}",
+		&s, why);
 	CHECK(err == 0, "valid state: %s", why);
 	if (err)
 		return;
-	CHECK(!strcmp(s.id, "web-1") && !strcmp(s.status, "creating"), "id, status");
+	CHECK(!strcmp(s.id, "web-1") && !strcmp(s.status, "creating"),
+	      "id, status");
 	CHECK(s.pid == 4242 && !strcmp(s.bundle, "/run/b"), "pid, bundle");
 	CHECK(s.nannotations == 2, "annotations: %zu", s.nannotations);
-	CHECK(!strcmp(oci_state_annotation(&s, "cgfence.policy"), "web"), "lookup");
-	CHECK(oci_state_annotation(&s, "missing") == NULL, "missing annotation");
+	CHECK(!strcmp(oci_state_annotation(&s, "cgfence.policy"), "web"),
+	      "lookup");
+	CHECK(oci_state_annotation(&s, "missing") == NULL,
+	      "missing annotation");
 	oci_state_free(&s);
 
 	/* poststop: no pid, no annotations */
 	err = parse("{\"id\": \"web-1\", \"status\": \"stopped\"}", &s, why);
-	CHECK(err == 0 && s.pid == 0 && s.nannotations == 0, "poststop state: %s", why);
+	CHECK(err == 0 && s.pid == 0 && s.nannotations == 0,
+	      "poststop state: %s", why);
 	oci_state_free(&s);
 }
 
@@ -46,21 +52,27 @@ static void test_invalid(void)
 	static const struct {
 		const char *text, *why;
 	} cases[] = {
-		{ "", "not valid JSON" },
-		{ "[]", "not a JSON object" },
-		{ "{\"status\": \"creating\"}", "no container \"id\"" },
-		{ "{\"id\": \"\", \"status\": \"creating\"}", "container id" },
-		{ "{\"id\": \"a/b\", \"status\": \"creating\"}", "container id" },
-		{ "{\"id\": \"a b\", \"status\": \"creating\"}", "container id" },
-		{ "{\"id\": \"a\"}", "no \"status\"" },
-		{ "{\"id\": \"a\", \"status\": \"creating\", \"pid\": -1}", "\"pid\"" },
-		{ "{\"id\": \"a\", \"status\": \"creating\", \"pid\": 1.5}", "\"pid\"" },
-		{ "{\"id\": \"a\", \"status\": \"creating\", \"pid\": \"12\"}", "\"pid\"" },
-		{ "{\"id\": \"a\", \"status\": \"creating\", \"annotations\": {\"k\": 1}}",
-		  "must be a string" },
-		{ "{\"id\": \"a\", \"status\": \"creating\", \"annotations\": {\"k\": \"1\", \"k\": \"2\"}}",
-		  "appears twice" },
-		{ "{\"id\": \"a\", \"id\": \"b\", \"status\": \"creating\"}", "appears twice" },
+		{"", "not valid JSON"},
+		{"[]", "not a JSON object"},
+		{"{\"status\": \"creating\"}", "no container \"id\""},
+		{"{\"id\": \"\", \"status\": \"creating\"}", "container id"},
+		{"{\"id\": \"a/b\", \"status\": \"creating\"}", "container id"},
+		{"{\"id\": \"a b\", \"status\": \"creating\"}", "container id"},
+		{"{\"id\": \"a\"}", "no \"status\""},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"pid\": -1}",
+		 "\"pid\""},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"pid\": 1.5}",
+		 "\"pid\""},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"pid\": \"12\"}",
+		 "\"pid\""},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"annotations\": "
+		 "{\"k\": 1}}",
+		 "must be a string"},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"annotations\": "
+		 "{\"k\": \"1\", \"k\": \"2\"}}",
+		 "appears twice"},
+		{"{\"id\": \"a\", \"id\": \"b\", \"status\": \"creating\"}",
+		 "appears twice"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -69,7 +81,8 @@ static void test_invalid(void)
 		int err = parse(cases[i].text, &s, why);
 
 		CHECK(err == -EINVAL && strstr(why, cases[i].why),
-		      "case %zu: expected '%s', got %d '%s'", i, cases[i].why, err, why);
+		      "case %zu: expected '%s', got %d '%s'", i, cases[i].why,
+		      err, why);
 	}
 }
 
@@ -81,7 +94,8 @@ static void test_too_long_id(void)
 
 	memset(id, 'a', sizeof(id) - 1);
 	id[sizeof(id) - 1] = '\0';
-	snprintf(text, sizeof(text), "{\"id\": \"%s\", \"status\": \"creating\"}", id);
+	snprintf(text, sizeof(text),
+		 "{\"id\": \"%s\", \"status\": \"creating\"}", id);
 	CHECK(parse(text, &s, why) == -EINVAL, "id longer than the record");
 }
 
@@ -112,9 +126,9 @@ static void test_lifecycle_format(void)
 		.mode = "enforce",
 		.selected_by = "annotation",
 	};
-	struct lifecycle_event unconfined = { .kind = LIFECYCLE_UNCONFINED,
-					      .source = "hook",
-					      .container_id = "c2" };
+	struct lifecycle_event unconfined = {.kind = LIFECYCLE_UNCONFINED,
+					     .source = "hook",
+					     .container_id = "c2"};
 	char *line = lifecycle_format(&ev, 1764077755123456789ull);
 	cJSON *obj = line ? cJSON_Parse(line) : NULL;
 
@@ -124,10 +138,12 @@ static void test_lifecycle_format(void)
 	      "RFC 3339 time: %s", line ? line : "");
 	CHECK(line && strstr(line, "\"cgroup_id\":18446744073709551615"),
 	      "64-bit id kept exactly: %s", line ? line : "");
-	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "container_id")->valuestring,
+	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "container_id")
+				     ->valuestring,
 			     "web-\"1\""),
 	      "escaping");
-	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "event")->valuestring, "applied"),
+	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "event")->valuestring,
+			     "applied"),
 	      "event");
 	CHECK(obj && !strcmp(cJSON_GetObjectItem(obj, "policy_id")->valuestring,
 			     "deadbeef"),
@@ -140,7 +156,8 @@ static void test_lifecycle_format(void)
 
 	line = lifecycle_format(&unconfined, 0);
 	CHECK(line && strstr(line, "\"event\":\"unconfined\"") &&
-		      strstr(line, "\"policy\":null") && strstr(line, "\"cgroup_id\":null"),
+		      strstr(line, "\"policy\":null") &&
+		      strstr(line, "\"cgroup_id\":null"),
 	      "unconfined: %s", line ? line : "");
 	free(line);
 }

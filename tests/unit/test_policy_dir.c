@@ -44,8 +44,10 @@ static void write_policy(const char *name, const char *selector)
 
 	snprintf(file, sizeof(file), "%s.json", name);
 	snprintf(text, sizeof(text),
-		 "{\"version\": 1, \"name\": \"%s\"%s%s, \"egress\": {\"default\": \"deny\"}}\n",
-		 name, selector ? ", \"selector\": " : "", selector ? selector : "");
+		 "{\"version\": 1, \"name\": \"%s\"%s%s, \"egress\": "
+		 "{\"default\": \"deny\"}}\n",
+		 name, selector ? ", \"selector\": " : "",
+		 selector ? selector : "");
 	write_file(file, text);
 }
 
@@ -80,21 +82,21 @@ static void test_names(void)
 	CHECK(!policy_name_valid("Web"), "upper case");
 	CHECK(!policy_name_valid("-web"), "leading dash");
 	CHECK(!policy_name_valid(".web"), "leading dot");
-	CHECK(!policy_name_valid("0123456789012345678901234567890123456789012345678901234567890123"),
+	CHECK(!policy_name_valid("012345678901234567890123456789012345678901234"
+				 "5678901234567890123"),
 	      "64 bytes is too long");
 }
 
 static void test_selection(void)
 {
-	struct oci_annotation named_web[] = { { "cgfence.policy", "web" } };
-	struct oci_annotation shop[] = { { "ns", "shop" }, { "team", "a" } };
-	struct oci_annotation other[] = { { "ns", "other" } };
-	struct oci_annotation named_bad[] = { { "cgfence.policy", "../web" } };
-	struct oci_annotation named_missing[] = { { "cgfence.policy", "nope" } };
-	struct oci_annotation named_shop[] = { { "cgfence.policy", "shop" } };
+	struct oci_annotation named_web[] = {{"cgfence.policy", "web"}};
+	struct oci_annotation shop[] = {{"ns", "shop"}, {"team", "a"}};
+	struct oci_annotation other[] = {{"ns", "other"}};
+	struct oci_annotation named_bad[] = {{"cgfence.policy", "../web"}};
+	struct oci_annotation named_missing[] = {{"cgfence.policy", "nope"}};
+	struct oci_annotation named_shop[] = {{"cgfence.policy", "shop"}};
 	struct oci_annotation named_shop_in_shop[] = {
-		{ "cgfence.policy", "shop" }, { "ns", "shop" }
-	};
+		{"cgfence.policy", "shop"}, {"ns", "shop"}};
 	struct selected r;
 
 	write_policy("web", NULL);
@@ -108,7 +110,8 @@ static void test_selection(void)
 	CHECK(!r.err && r.how == POLICY_BY_SELECTOR && !strcmp(r.name, "shop"),
 	      "selector: %d %s %s", r.err, r.name, r.why);
 	r = select_for(other, 1);
-	CHECK(!r.err && r.how == POLICY_BY_DEFAULT && !strcmp(r.name, "default"),
+	CHECK(!r.err && r.how == POLICY_BY_DEFAULT &&
+		      !strcmp(r.name, "default"),
 	      "fallback: %d %s %s", r.err, r.name, r.why);
 	r = select_for(NULL, 0);
 	CHECK(!r.err && r.how == POLICY_BY_DEFAULT, "no annotations at all");
@@ -133,14 +136,16 @@ static void test_selection(void)
 	/* Two selectors matching one container: refused. */
 	write_policy("team-a", "{\"team\": \"a\"}");
 	r = select_for(shop, 2);
-	CHECK(r.err == -EINVAL && strstr(r.why, "both match"),
-	      "ambiguous: %s", r.why);
+	CHECK(r.err == -EINVAL && strstr(r.why, "both match"), "ambiguous: %s",
+	      r.why);
 	r = select_for(other, 1);
-	CHECK(!r.err && r.how == POLICY_NONE, "unaffected container still works");
+	CHECK(!r.err && r.how == POLICY_NONE,
+	      "unaffected container still works");
 	remove_file("team-a.json");
 
 	/* An invalid file might have matched: fail closed without annotation. */
-	write_file("broken.json", "{\"version\": 1, \"name\": \"broken\", \"egress\": 7}\n");
+	write_file("broken.json",
+		   "{\"version\": 1, \"name\": \"broken\", \"egress\": 7}\n");
 	r = select_for(other, 1);
 	CHECK(r.err == -EINVAL && strstr(r.why, "broken.json"),
 	      "invalid file blocks selection: %s", r.why);
@@ -151,7 +156,8 @@ static void test_selection(void)
 	/* The file must hold the policy of its name. */
 	write_file("alias.json", "{\"version\": 1, \"name\": \"web\"}\n");
 	{
-		struct oci_annotation named_alias[] = { { "cgfence.policy", "alias" } };
+		struct oci_annotation named_alias[] = {
+			{"cgfence.policy", "alias"}};
 
 		r = select_for(named_alias, 1);
 		CHECK(r.err == -EINVAL && strstr(r.why, "declares the name"),
@@ -162,7 +168,7 @@ static void test_selection(void)
 
 static void test_symlinks_refused(void)
 {
-	struct oci_annotation named[] = { { "cgfence.policy", "linked" } };
+	struct oci_annotation named[] = {{"cgfence.policy", "linked"}};
 	char target[512], link[512];
 	struct selected r;
 
@@ -192,7 +198,8 @@ static void test_directory_check(void)
 	policy_set_free(&set);
 
 	write_file("Bad Name.json", "{}");
-	CHECK(policy_set_load(dir_fd, dir, &set, &d) == -EINVAL, "bad file name");
+	CHECK(policy_set_load(dir_fd, dir, &set, &d) == -EINVAL,
+	      "bad file name");
 	CHECK(d.count == 1 && strstr(d.lines[0], "not a policy name"), "%s",
 	      d.count ? d.lines[0] : "(none)");
 	CHECK(set.n == 4, "the valid ones still load: %zu", set.n);
@@ -220,27 +227,30 @@ static void test_keep_parsed(void)
 	policy_free(b);
 	usleep(1100 * 1000); /* settled */
 	CHECK(policy_load_at(dir_fd, dir, "cached", &a, &d) == 0, "first load");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0, "second load");
-	CHECK(a && a == b && a->refs == 3, "unchanged file: the kept policy, shared (refs %u)",
+	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0,
+	      "second load");
+	CHECK(a && a == b && a->refs == 3,
+	      "unchanged file: the kept policy, shared (refs %u)",
 	      a ? a->refs : 0);
 	policy_free(b);
 
 	/* Edited in place to the same size: only the times tell. */
 	snprintf(path, sizeof(path), "%s/cached.json", dir);
 	stat(path, &before);
-	write_file("cached.json",
-		   "{\"version\": 1, \"name\": \"cached\", \"ingress\": {\"default\":\"deny\"}}\n");
+	write_file("cached.json", "{\"version\": 1, \"name\": \"cached\", "
+				  "\"ingress\": {\"default\":\"deny\"}}\n");
 	stat(path, &after);
 	CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size,
 	      "the edit keeps inode and size");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0, "load after a same-size edit");
+	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0,
+	      "load after a same-size edit");
 	CHECK(b && b != a && b->ingress.present && !b->egress.present,
 	      "same inode and size, new times: parsed anew");
 	policy_free(b);
 	usleep(1100 * 1000);
 	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0 &&
-		      policy_load_at(dir_fd, dir, "cached", &c, &d) == 0 && b == c &&
-		      b->ingress.present,
+		      policy_load_at(dir_fd, dir, "cached", &c, &d) == 0 &&
+		      b == c && b->ingress.present,
 	      "the edited file, once settled, is kept in turn");
 	policy_free(b);
 	policy_free(c);
@@ -248,11 +258,13 @@ static void test_keep_parsed(void)
 	/* Rewritten with other content (a new inode, as editors do). */
 	snprintf(path, sizeof(path), "%s/cached.json", dir);
 	unlink(path);
-	write_file("cached.json",
-		   "{\"version\": 1, \"name\": \"cached\", \"mode\": \"audit\"}\n");
+	write_file("cached.json", "{\"version\": 1, \"name\": \"cached\", "
+				  "\"mode\": \"audit\"}\n");
 	CHECK(policy_load_at(dir_fd, dir, "cached", &c, &d) == 0, "reload");
-	CHECK(c && c != a && c->mode == CGF_MODE_AUDIT, "changed file: parsed anew");
-	CHECK(a->refs == 1, "the old version is no longer kept (refs %u)", a->refs);
+	CHECK(c && c != a && c->mode == CGF_MODE_AUDIT,
+	      "changed file: parsed anew");
+	CHECK(a->refs == 1, "the old version is no longer kept (refs %u)",
+	      a->refs);
 	policy_free(a);
 	policy_free(c);
 
