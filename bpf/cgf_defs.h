@@ -25,6 +25,9 @@
 #define SK_PASS		   1 /* cgroup programs: 1 lets the operation or packet through */
 #define SK_DROP		   0 /* ... and 0 refuses it (EPERM for the socket hooks) */
 #define INADDR_LOOPBACK_BE bpf_htonl(0x7f000001)
-#define NSEC_PER_SEC	   1000000000ull
+/* bpf_cgroup_dev_ctx.access_type: the device type, then the access bits. */
+#define CGF_DEV_TYPE(access_type)   ((access_type)&0xffff)
+#define CGF_DEV_ACCESS(access_type) ((access_type) >> 16)
+#define NSEC_PER_SEC		    1000000000ull
 
 #endif

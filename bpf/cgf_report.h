@@ -163,8 +163,8 @@ CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
 	stats = cgf_event_begin(&site, cfg, rule, action, &ev);
 	if (!stats)
 		return;
-	ev.dev_type = ctx->access_type & 0xffff;
-	ev.dev_access = ctx->access_type >> 16;
+	ev.dev_type = CGF_DEV_TYPE(ctx->access_type);
+	ev.dev_access = CGF_DEV_ACCESS(ctx->access_type);
 	ev.dev_major = ctx->major;
 	ev.dev_minor = ctx->minor;
 	cgf_emit(&site, stats, &ev);

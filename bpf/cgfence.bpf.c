@@ -256,9 +256,9 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 		return SK_DROP;
 	if (!pol->devices.restricted)
 		return SK_PASS;
-	action = cgf_judge_device(&pol->devices, ctx->access_type & 0xffff,
+	action = cgf_judge_device(&pol->devices, CGF_DEV_TYPE(ctx->access_type),
 				  ctx->major, ctx->minor,
-				  ctx->access_type >> 16, &rule);
+				  CGF_DEV_ACCESS(ctx->access_type), &rule);
 	if (action == CGF_ALLOW)
 		return SK_PASS;
 	if (pol->mode == CGF_MODE_AUDIT)
