@@ -119,6 +119,28 @@ CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
 }
 
 /*
+ * A raw socket's packet that carries another protocol than the socket's
+ * own: the socket wrote the IP header itself (IP_HDRINCL), which the
+ * setsockopt program may not have seen (a 32-bit setsockopt bypasses
+ * cgroup setsockopt programs).
+ */
+CGF_INLINE int cgf_wrote_own_header(const struct bpf_sock *sk,
+				    const struct cgf_packet *pk)
+{
+	return sk->type == SOCK_RAW && sk->protocol != IPPROTO_RAW &&
+	       (sk->protocol & 0xff) != pk->dst.protocol;
+}
+
+CGF_INLINE int cgf_policy_allows_option(const struct cgf_cgroup_config *cfg,
+					__u32 kind)
+{
+	__u32 policy_id = cfg->policy_id;
+	struct cgf_policy *pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+
+	return pol && (pol->sockets.options & kind);
+}
+
+/*
  * Judges one packet from its own headers: raw, ICMP and other sockets, and
  * TCP or UDP packets whose headers are not the plain ones. sk is the
  * packet's socket.
@@ -152,6 +174,10 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 		if (pk.source_routed)
 			return cgf_refuse_packet(&site, cfg, remote,
 						 CGF_RULE_SOURCE_ROUTE);
+		if (sk && cgf_wrote_own_header(sk, &pk) &&
+		    !cgf_policy_allows_option(cfg, CGF_SOCKOPT_HDRINCL))
+			return cgf_refuse_packet(&site, cfg, remote,
+						 CGF_RULE_SOCKETS_OPTION);
 		if (!(st && st->created_fenced) && cgf_icmp_is_kernel_own(&pk))
 			return SK_PASS;
 	} else {

@@ -117,30 +117,40 @@ CGF_INLINE int cgf_raw_allowed(const struct cgf_sockets *s, __u32 protocol)
 #define CGF_IP_HDRINCL		 3
 #define CGF_IP_RECVERR		 11
 #define CGF_IP_TRANSPARENT	 19
+#define CGF_IP_FREEBIND		 15
 #define CGF_IP_RECVERR_RFC4884	 26
 #define CGF_IPV6_RECVERR	 25
 #define CGF_IPV6_RECVERR_RFC4884 31
 #define CGF_IPV6_HDRINCL	 36
 #define CGF_IPV6_TRANSPARENT	 75
+#define CGF_IPV6_FREEBIND	 78
 
 /* Which CGF_SOCKOPT_* a setsockopt(level, optname) is, or 0: none of ours. */
 CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 {
-	if (level == CGF_SOL_IP)
-		return optname == CGF_IP_HDRINCL ? CGF_SOCKOPT_HDRINCL
-		       : optname == CGF_IP_RECVERR ||
-				       optname == CGF_IP_RECVERR_RFC4884
-			       ? CGF_SOCKOPT_RECVERR
-		       : optname == CGF_IP_TRANSPARENT ? CGF_SOCKOPT_TRANSPARENT
-						       : 0;
-	if (level == CGF_SOL_IPV6)
-		return optname == CGF_IPV6_HDRINCL ? CGF_SOCKOPT_HDRINCL
-		       : optname == CGF_IPV6_RECVERR ||
-				       optname == CGF_IPV6_RECVERR_RFC4884
-			       ? CGF_SOCKOPT_RECVERR
-		       : optname == CGF_IPV6_TRANSPARENT
-			       ? CGF_SOCKOPT_TRANSPARENT
-			       : 0;
+	if (level == CGF_SOL_IP) {
+		switch (optname) {
+		case CGF_IP_HDRINCL:
+			return CGF_SOCKOPT_HDRINCL;
+		case CGF_IP_RECVERR:
+		case CGF_IP_RECVERR_RFC4884:
+			return CGF_SOCKOPT_RECVERR;
+		case CGF_IP_TRANSPARENT:
+		case CGF_IP_FREEBIND: /* on IPv6 sockets: any source address */
+			return CGF_SOCKOPT_TRANSPARENT;
+		}
+	} else if (level == CGF_SOL_IPV6) {
+		switch (optname) {
+		case CGF_IPV6_HDRINCL:
+			return CGF_SOCKOPT_HDRINCL;
+		case CGF_IPV6_RECVERR:
+		case CGF_IPV6_RECVERR_RFC4884:
+			return CGF_SOCKOPT_RECVERR;
+		case CGF_IPV6_TRANSPARENT:
+		case CGF_IPV6_FREEBIND:
+			return CGF_SOCKOPT_TRANSPARENT;
+		}
+	}
 	return 0;
 }
 

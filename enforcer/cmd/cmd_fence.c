@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "attach.h"
+#include "compat.h"
 #include "lsm.h"
 #include "cgroup.h"
 #include "commands.h"
@@ -435,6 +436,10 @@ int cmd_status(int argc, char **argv)
 			       state, when, info.path);
 		}
 	}
+	if (!list && compat_syscalls_enabled())
+		printf("32-bit system calls: on; cgfence's setsockopt program "
+		       "does not see them (boot with ia32_emulation=0 to turn "
+		       "them off)\n");
 	if (!list && state_has_bpf_lsm(&st))
 		printf("socket families: fenced by the BPF LSM\n");
 	else if (!list)

@@ -496,6 +496,8 @@ marker() {
 	  "sockets": {"raw": ["icmp", "icmpv6"]},
 	  "egress": {"default": "deny"}, "ingress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
+	start_daemon
 	assert_attack EPERM --cgroup "$cg" sockopt $v4raw 0 3 1     # IP_HDRINCL
 	assert_attack EPERM --cgroup "$cg" sockopt $v6raw 41 36 1   # IPV6_HDRINCL
 	assert_attack EPERM --cgroup "$cg" sockopt $v4udp 0 11 1    # IP_RECVERR
@@ -503,6 +505,17 @@ marker() {
 	assert_attack EPERM --cgroup "$cg" sockopt $v4udp 0 19 1    # IP_TRANSPARENT
 	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 41 75 1   # IPV6_TRANSPARENT
 	assert_attack EPERM --cgroup "$cg" sockopt 2 3 255 0 1 0    # an IPPROTO_RAW socket
+	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 41 78 1   # IPV6_FREEBIND: spoofed sources
+	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 0 15 1    # IP_FREEBIND
+	for _ in $(seq 50); do
+		[ "$(grep -c '"hook":"setsockopt"' "$LOG")" -ge 9 ] && break
+		sleep 0.1
+	done
+	stop_daemon
+	run jq -c 'select(.hook == "setsockopt" and .option == "IP_RECVERR" and .family == "inet" and .type == "dgram" and .rule == "sockets.options" and .comm == "attack")' "$LOG"
+	[ -n "$output" ]
+	run jq -c 'select(.hook == "setsockopt" and .option == "IPV6_FREEBIND" and .family == "inet6")' "$LOG"
+	[ -n "$output" ]
 	# Turning them off, and other options, are untouched.
 	assert_attack ok --cgroup "$cg" sockopt $v4raw 0 3 0
 	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 1 16       # IP_TOS
@@ -527,6 +540,28 @@ marker() {
 	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 11 1
 	assert_attack ok --cgroup "$cg" sockopt $v4udp 0 19 1
 	assert_attack ok --cgroup "$cg" sockopt 2 3 255 0 1 0
+}
+
+@test "a raw socket that writes its own header anyway (a 32-bit setsockopt no cgroup program sees) sends nothing" {
+	cg=$(new_cgroup compat)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-compat\",
+	  \"sockets\": {\"raw\": [\"icmp\"]},
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# The header says an allowed UDP destination; the kernel would route it
+	# by the sendto address. The option is set (the kernel's 32-bit entry
+	# runs no cgroup setsockopt program), but the packet is refused: a raw
+	# ICMP socket's packet that is not ICMP wrote its own header.
+	m=$(marker compat)
+	watch lo packet-watch lo "$m"
+	assert_attack "ok EPERM" --cgroup "$cg" compat-hdrincl 127.0.0.1 127.0.0.2 $port "$m"
+	assert_seen lo unseen
+	m=$(marker free)
+	watch lo packet-watch lo "$m"
+	assert_attack "ok ok" compat-hdrincl 127.0.0.1 127.0.0.2 $port "$m"
+	assert_seen lo seen
 }
 
 @test "a connected UDP socket stops hearing from its peer once a new policy denies it" {

@@ -76,6 +76,13 @@
  *                               UDP bound to port LPORT (ADDR's family) and
  *                               connected to ADDR:PORT: "ready", then "seen"
  *                               once MARKER arrives from it, or "unseen"
+ *   compat-hdrincl HEADERDST SENDTODST PORT MARKER
+ *                               raw ICMP socket; IP_HDRINCL turned on by the
+ *                               32-bit setsockopt (int $0x80, x86_64 only),
+ *                               which cgroup setsockopt programs never see;
+ *                               then a UDP packet whose header says
+ *                               HEADERDST:PORT, sent to SENDTODST. Prints
+ *                               both results ("ok EPERM")
  *   sockopt FAMILY TYPE PROTO LEVEL NAME VALUE
  *                               socket(FAMILY, TYPE, PROTO) (numbers), then
  *                               setsockopt(LEVEL, NAME, int VALUE)
@@ -1233,6 +1240,67 @@ static int do_udp_connected_watch(const char *lport, const char *host,
 	return watch(fd, marker, 0);
 }
 
+#if defined(__x86_64__)
+#include <sys/mman.h>
+/* A system call through the 32-bit entry: ebx, ecx, edx, esi, edi. */
+static long ia32_syscall(long nr, long a, long b, long c, long d, long e)
+{
+	long ret;
+	register long rbx asm("rbx") = a;
+
+	asm volatile("int $0x80"
+		     : "=a"(ret)
+		     : "0"(nr), "r"(rbx), "c"(b), "d"(c), "S"(d), "D"(e)
+		     : "memory", "r8", "r9", "r10", "r11");
+	return ret;
+}
+#define IA32_NR_SETSOCKOPT 366
+#endif
+
+static int do_compat_hdrincl(const char *hdst, const char *sdst,
+			     const char *port, const char *marker)
+{
+#if defined(__x86_64__)
+	struct sockaddr_storage header, to;
+	socklen_t hlen, tlen;
+	int fd, err[2];
+	int *one;
+	size_t len;
+
+	make_addr(hdst, port, &header, &hlen);
+	make_addr(sdst, "0", &to, &tlen);
+	if (header.ss_family != AF_INET || to.ss_family != AF_INET)
+		return usage("compat-hdrincl: IPv4 addresses");
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd < 0)
+		return result(errno);
+	/* The 32-bit entry takes 32-bit pointers. */
+	one = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (one == MAP_FAILED)
+		return result(errno);
+	*one = 1;
+	err[0] = -ia32_syscall(IA32_NR_SETSOCKOPT, fd, IPPROTO_IP, IP_HDRINCL,
+			       (long)one, sizeof(*one));
+	{
+		struct sockaddr_storage src;
+
+		source_for(&header, &src);
+		len = build_packet(pkt, AF_INET, ip_of(&src), ip_of(&header),
+				   IPPROTO_UDP, atoi(port), 0, marker);
+	}
+	err[1] = sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tlen) < 0
+			 ? errno
+			 : 0;
+	printf("%s %s\n", err[0] ? errno_name(err[0]) : "ok",
+	       err[1] ? errno_name(err[1]) : "ok");
+	return err[0] || err[1];
+#else
+	(void)hdst, (void)sdst, (void)port, (void)marker;
+	return result(ENOSYS);
+#endif
+}
+
 static int do_sockopt(int family, int type, int proto, int level, int name,
 		      int value)
 {
@@ -1359,6 +1427,8 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[0], "udp-connected-watch"))
 		return do_udp_connected_watch(argv[1], argv[2], argv[3],
 					      argv[4]);
+	if (argc == 5 && !strcmp(argv[0], "compat-hdrincl"))
+		return do_compat_hdrincl(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 7 && !strcmp(argv[0], "sockopt"))
 		return do_sockopt(atoi(argv[1]), atoi(argv[2]), atoi(argv[3]),
 				  atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
