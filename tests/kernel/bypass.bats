@@ -673,4 +673,19 @@ except OSError as e:
 	[ "$(mptcp_connect 127.0.0.1 $bad "$cg")" = "Operation not permitted" ]
 	[ "$(mptcp_connect ::1 $bad "$cg")" = "Operation not permitted" ]
 	[ "$(mptcp_connect 127.0.0.1 $bad)" = ok ]
+	# TCP Fast Open: the SYN that carries data passes the connect hook.
+	fastopen() { # ADDR PORT [CGROUP]
+		python3 -c 'import socket, sys
+if len(sys.argv) > 3: open(sys.argv[3] + "/cgroup.procs", "w").write("0")
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(2)
+try:
+    s.sendto(b"x", socket.MSG_FASTOPEN, (sys.argv[1], int(sys.argv[2]))); print("ok" if s.recv(1) else "EOF")
+except OSError as e:
+    print(e.strerror)' "$@"
+	}
+	[ "$(fastopen 127.0.0.1 $ok "$cg")" = ok ]
+	[ "$(fastopen 127.0.0.1 $bad "$cg")" = "Operation not permitted" ]
+	[ "$(fastopen ::1 $bad "$cg")" = "Operation not permitted" ]
+	[ "$(fastopen 127.0.0.1 $bad)" = ok ]
 }
