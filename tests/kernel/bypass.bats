@@ -675,10 +675,10 @@ except OSError as e:
 	[ "$(mptcp_connect 127.0.0.1 $bad)" = ok ]
 	# TCP Fast Open: the SYN that carries data passes the connect hook.
 	fastopen() { # ADDR PORT [CGROUP]
-		python3 -c 'import socket, sys
+		python3 -c 'import socket, struct, sys
 if len(sys.argv) > 3: open(sys.argv[3] + "/cgroup.procs", "w").write("0")
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 2, 0))
 try:
     s.sendto(b"x", socket.MSG_FASTOPEN, (sys.argv[1], int(sys.argv[2]))); print("ok" if s.recv(1) else "EOF")
 except OSError as e:
