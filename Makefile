@@ -18,7 +18,10 @@ endif
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit-function-declaration \
-	-D_GNU_SOURCE -Iinclude
+	-D_GNU_SOURCE -Iinclude $(SANITIZE)
+# make check also builds the unit tests with the sanitizers, in $(OUT)/sanitize.
+SANITIZE ?=
+SANITIZERS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # Each folder of enforcer/ sees only itself and the folders below it:
 #   cmd/ (the commands) > kernel/ (libbpf, cgroups, privileges) > lib/ (pure)
 # lib/ also gets headers that stop the build where a pure module includes
@@ -147,6 +150,8 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/sanitize SANITIZE="$(SANITIZERS)" \
+		$(patsubst $(OUT)/%,$(OUT)/sanitize/%,$(UNIT_TESTS))
 	$(Q)tests/run-all.sh
 
 check-unit: $(UNIT_TESTS)

@@ -40,6 +40,10 @@ echo "== unit tests"
 for t in "$OUT"/tests/test_*; do
 	[ -x "$t" ] && count_unit "$t"
 done
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+for t in "$OUT"/sanitize/tests/test_*; do
+	[ -x "$t" ] && count_unit "$t"
+done
 for suite in tests/cli/*.bats; do
 	echo "== $suite"
 	count_bats "$suite"

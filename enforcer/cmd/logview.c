@@ -118,7 +118,8 @@ static size_t counter_sorted(struct counter_table *t)
 			t->slots[n++] = c;
 		}
 	}
-	qsort(t->slots, n, sizeof(*t->slots), by_count_desc);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(t->slots, n, sizeof(*t->slots), by_count_desc);
 	return n;
 }
 

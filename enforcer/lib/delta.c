@@ -59,9 +59,13 @@ int table_state_init(struct table_state *s, const struct compiled_policy *cp,
 		table_state_free(s);
 		return -ENOMEM;
 	}
-	memcpy(s->entries, cp->entries, cp->nentries * sizeof(*s->entries));
+	/* A policy without network sections has no entries: memcpy from
+	 * NULL is undefined even for 0 bytes. */
+	if (cp->nentries)
+		memcpy(s->entries, cp->entries,
+		       cp->nentries * sizeof(*s->entries));
 	/* Both banks start equal, so the first change writes only a diff. */
-	for (int b = 0; b < 2; b++)
+	for (int b = 0; b < 2 && cp->nclasses; b++)
 		memcpy(s->banks[b], cp->classes,
 		       cp->nclasses * sizeof(*cp->classes));
 	return 0;

@@ -183,6 +183,10 @@ int oci_state_parse(const char *text, size_t len, struct oci_state *out,
 			    OCI_STATE_MAX_SIZE);
 	if (memchr(text, '\0', len))
 		return fail(why, why_len, "the state contains a NUL byte");
+	if (json_text_has_nul_escape(text, len))
+		return fail(why, why_len,
+			    "the state contains \\u0000 in a string, which "
+			    "would cut it short");
 	root = cJSON_ParseWithLength(text, len);
 	if (!root)
 		return fail(why, why_len, "the state is not valid JSON");

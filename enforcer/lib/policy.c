@@ -443,6 +443,11 @@ static const char *expect_string(struct parse_ctx *ctx, const cJSON *node,
  * The number as written in the file. cJSON only keeps a double, which
  * cannot tell "80" from "80.0" nor hold every 64-bit integer.
  */
+/*
+ * The number as written, for messages and exact integer parsing. A number
+ * longer than the buffer is cut and ends in "..." (no integer we take is
+ * that long: number_text_to_integer refuses it).
+ */
 static void number_text(const struct parse_ctx *ctx, const cJSON *node,
 			char *buf, size_t size)
 {
@@ -454,19 +459,31 @@ static void number_text(const struct parse_ctx *ctx, const cJSON *node,
 		return;
 	}
 	n = strspn(ctx->text + ev->offset, "+-0123456789.eE");
-	if (n >= size)
-		n = size - 1; /* still too many digits for a long long */
+	if (n >= size) {
+		memcpy(buf, ctx->text + ev->offset, size - 4);
+		strcpy(buf + size - 4, "...");
+		return;
+	}
 	memcpy(buf, ctx->text + ev->offset, n);
 	buf[n] = '\0';
 }
 
-/* Returns 0, -EINVAL when not written as an integer, or -ERANGE. */
+/*
+ * Returns 0, -EINVAL when not written as an integer (a fraction, an
+ * exponent), -EDOM for leading zeros (JSON has none, and "010" must not be
+ * taken for 10 or 8), or -ERANGE (too long).
+ */
 static int number_text_to_integer(const char *text, long long *out)
 {
 	const char *digits = text[0] == '-' ? text + 1 : text;
+	size_t n = strlen(digits);
 
+	if (n > 3 && !strcmp(digits + n - 3, "..."))
+		return -ERANGE; /* cut by number_text: longer than any we take */
 	if (!*digits || digits[strspn(digits, "0123456789")])
 		return -EINVAL;
+	if (digits[0] == '0' && digits[1])
+		return -EDOM;
 	errno = 0;
 	*out = strtoll(text, NULL, 10);
 	return errno == ERANGE ? -ERANGE : 0;
@@ -485,6 +502,12 @@ static bool read_integer_in_range(struct parse_ctx *ctx, const cJSON *node,
 	err = number_text_to_integer(text, &v);
 	if (err == -EINVAL) {
 		report(ctx, value_pos(ctx, node), "%s: %s %s is not an integer",
+		       path, what, text);
+		return false;
+	}
+	if (err == -EDOM) {
+		report(ctx, value_pos(ctx, node),
+		       "%s: %s %s has leading zeros, which JSON does not allow",
 		       path, what, text);
 		return false;
 	}

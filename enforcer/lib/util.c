@@ -148,3 +148,19 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	*out = v;
 	return 0;
 }
+
+bool json_text_has_nul_escape(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && text[i] == '\\') {
+			if (i + 5 < len && !strncmp(text + i + 1, "u0000", 5))
+				return true;
+			i++; /* the escaped byte */
+		}
+	}
+	return false;
+}

@@ -61,6 +61,12 @@ struct bounded_read {
 int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
 		    size_t *len);
 
+/*
+ * JSON text holds a string with the escape \u0000, which cJSON turns into
+ * a NUL that silently ends the string: inputs refuse it.
+ */
+bool json_text_has_nul_escape(const char *text, size_t len);
+
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 

@@ -73,6 +73,10 @@ static void test_invalid(void)
 		 "appears twice"},
 		{"{\"id\": \"a\", \"id\": \"b\", \"status\": \"creating\"}",
 		 "appears twice"},
+		/* cJSON would cut the value at the NUL: "web" */
+		{"{\"id\": \"a\", \"status\": \"creating\", \"annotations\": "
+		 "{\"cgfence.policy\": \"web\\u0000x\"}}",
+		 "\\u0000"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -665,6 +665,21 @@ static const struct bad_case bad_cases[] = {
 	 "sockets: expected an object, got an array"},
 	{"raw not a list", HEAD "'sockets': {'raw': 'icmp'}}", 1, 48,
 	 "sockets.raw: expected an array, got a string"},
+	{"major with leading zeros",
+	 DEVICES
+	 "{'action': 'allow', 'type': 'c', 'major': 0001, 'access': 'r'}]}}",
+	 1, 112,
+	 "devices.rules[0].major: major 0001 has leading zeros, which JSON "
+	 "does not allow"},
+	{"port longer than any number taken",
+	 EGRESS "{'action': 'allow', 'protocol': 'tcp', 'ports': "
+		"[0000000000000000000000000000000000000000080]}]}}",
+	 1, 118,
+	 "egress.rules[0].ports[0]: port 0000000000000000000000000000... is "
+	 "out of range (1-65535)"},
+	{"port with an exponent",
+	 EGRESS "{'action': 'allow', 'protocol': 'tcp', 'ports': [080e3]}]}}",
+	 1, 118, "egress.rules[0].ports[0]: port 080e3 is not an integer"},
 	{"unknown socket option", HEAD "'sockets': {'options': ['freebind']}}",
 	 1, 53,
 	 "sockets.options[0]: expected \"hdrincl\", \"recverr\" or "
