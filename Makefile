@@ -49,12 +49,18 @@ DIGESTS = $(patsubst bpf/%.bpf.c,$(OUT)/%.digest.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS = $(patsubst tests/probes/%.c,$(OUT)/tests/%,$(wildcard tests/probes/*.c))
 HELPERS += $(OUT)/tests/probe-static $(OUT)/tests/attack-static
+# libFuzzer harnesses, one per untrusted input (tests/fuzz/), built with
+# clang and the sanitizers over the pure modules.
+FUZZERS = $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Iinclude -I$(OUT)/no-libbpf -Ienforcer/lib -Itests/unit
+FUZZ_SECONDS ?= 60
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
 # The BPF object is an intermediate of the skeleton; tests load it too.
 .SECONDARY: $(OUT)/cgfence.bpf.o
 
-.PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format
+.PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz
 
 all: $(OUT)/cgfence $(OUT)/cgfence-hook $(HELPERS) $(BENCH_TOOLS)
 
@@ -144,6 +150,15 @@ $(OUT)/tests/%: tests/bench/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard include/*.h enforcer/lib/*.h tests/unit/*.h) | $(NO_LIBBPF)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(LDLIBS_CORE) -o $@
+
+# Each harness for FUZZ_SECONDS (make check runs them for a few seconds).
+fuzz: $(FUZZERS)
+	$(Q)OUT=$(OUT) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # Installs the Debian packages the build and the tests need (root, apt).
 deps:
 	$(Q)tools/deps.sh
@@ -152,6 +167,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/sanitize SANITIZE="$(SANITIZERS)" \
 		$(patsubst $(OUT)/%,$(OUT)/sanitize/%,$(UNIT_TESTS))
+	$(Q)$(MAKE) --no-print-directory $(FUZZERS)
 	$(Q)tests/run-all.sh
 
 check-unit: $(UNIT_TESTS)

@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing cgfence need, and
 # says what it installs. Does nothing when everything is present.
 set -eu
-PACKAGES="clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
+PACKAGES="clang clang-format libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
 libcjson-dev pkg-config make gcc bats iproute2 runc busybox-static jq podman
 iptables nftables iperf3 hyperfine gnuplot-nox"
 missing=

@@ -105,6 +105,9 @@ static int read_annotations(const cJSON *obj, struct oci_state *s, char *why,
 	for (const cJSON *a = obj->child; a; a = a->next) {
 		struct oci_annotation *e = &s->annotations[s->nannotations];
 
+		if (!a->string[0]) /* runtime-spec: keys MUST NOT be empty */
+			return fail(why, why_len,
+				    "an annotation has an empty key");
 		if (!cJSON_IsString(a))
 			return fail(why, why_len,
 				    "annotation \"%.64s\" must be a string",

@@ -73,6 +73,9 @@ static void test_invalid(void)
 		 "appears twice"},
 		{"{\"id\": \"a\", \"id\": \"b\", \"status\": \"creating\"}",
 		 "appears twice"},
+		{"{\"id\": \"a\", \"status\": \"creating\", \"annotations\": "
+		 "{\"\": \"w\"}}",
+		 "empty key"},
 		/* cJSON would cut the value at the NUL: "web" */
 		{"{\"id\": \"a\", \"status\": \"creating\", \"annotations\": "
 		 "{\"cgfence.policy\": \"web\\u0000x\"}}",
