@@ -33,6 +33,20 @@ struct cgf_site {
 	__u8 task_context; /* pid and comm are the current task's */
 };
 
+/* The policy the cgroup runs; NULL means its tables are gone: refuse. */
+CGF_INLINE struct cgf_policy *cgf_policy_of(const struct cgf_cgroup_config *cfg)
+{
+	__u32 policy_id = cfg->policy_id;
+
+	return bpf_map_lookup_elem(&cgf_policies, &policy_id);
+}
+
+/* What happens to a denial: audit mode lets it through (and reports it). */
+CGF_INLINE __u8 cgf_enforced(const struct cgf_policy *pol, __u8 action)
+{
+	return pol->mode == CGF_MODE_AUDIT ? CGF_ALLOW : action;
+}
+
 /* NULL: this cgroup is attached but not configured yet (pass). */
 CGF_INLINE struct cgf_cgroup_config *cgf_config(void)
 {

@@ -137,21 +137,18 @@ int cgf_sock_create(struct bpf_sock *sk)
 	struct cgf_cgroup_config *cfg = cgf_config();
 	struct cgf_sock_state *st;
 	struct cgf_policy *pol;
-	__u32 policy_id, rule;
+	__u32 rule;
 	__u8 action;
 
 	if (!cfg || cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
 		return SK_PASS;
 	if (sk->type == SOCK_RAW) {
-		policy_id = cfg->policy_id;
-		pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+		pol = cgf_policy_of(cfg);
 		if (!pol)
 			return SK_DROP;
-		action = cgf_judge_socket(&pol->sockets, sk->family, sk->type,
-					  sk->protocol, &rule);
-		if (action == CGF_DENY) {
-			if (pol->mode == CGF_MODE_AUDIT)
-				action = CGF_ALLOW;
+		if (cgf_judge_socket(&pol->sockets, sk->family, sk->type,
+				     sk->protocol, &rule) == CGF_DENY) {
+			action = cgf_enforced(pol, CGF_DENY);
 			cgf_report_socket(sk, cfg, rule, action, sk->family,
 					  sk->type, sk->protocol);
 			if (action == CGF_DENY)
@@ -179,7 +176,6 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 	__u32 kind = cgf_sockopt_kind(ctx->level, ctx->optname);
 	__s32 *value = ctx->optval;
 	struct cgf_policy *pol;
-	__u32 policy_id;
 	__u8 action;
 
 	if (!kind)
@@ -190,15 +186,12 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 	cfg = cgf_config();
 	if (!cfg)
 		return 1;
-	policy_id = cfg->policy_id;
-	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return 0;
-	action = cgf_judge_sockopt(pol, kind);
-	if (action == CGF_ALLOW)
+	if (cgf_judge_sockopt(pol, kind) == CGF_ALLOW)
 		return 1;
-	if (pol->mode == CGF_MODE_AUDIT)
-		action = CGF_ALLOW;
+	action = cgf_enforced(pol, CGF_DENY);
 	cgf_report_sockopt(ctx, cfg, action, sk ? sk->family : 0,
 			   sk ? sk->type : 0, sk ? sk->protocol : 0, ctx->level,
 			   ctx->optname);
@@ -216,7 +209,7 @@ int BPF_PROG(cgf_socket_create, int family, int type, int protocol, int kern)
 {
 	struct cgf_cgroup_config *cfg;
 	struct cgf_policy *pol;
-	__u32 policy_id, rule;
+	__u32 rule;
 	__u8 action;
 
 	if (kern || family == AF_UNIX || family == AF_INET ||
@@ -225,15 +218,13 @@ int BPF_PROG(cgf_socket_create, int family, int type, int protocol, int kern)
 	cfg = cgf_config();
 	if (!cfg)
 		return 1;
-	policy_id = cfg->policy_id;
-	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return 0;
-	action = cgf_judge_socket(&pol->sockets, family, type, protocol, &rule);
-	if (action == CGF_ALLOW)
+	if (cgf_judge_socket(&pol->sockets, family, type, protocol, &rule) ==
+	    CGF_ALLOW)
 		return 1;
-	if (pol->mode == CGF_MODE_AUDIT)
-		action = CGF_ALLOW;
+	action = cgf_enforced(pol, CGF_DENY);
 	cgf_report_socket(ctx, cfg, rule, action, family, type, protocol);
 	return action == CGF_ALLOW;
 }
@@ -244,14 +235,13 @@ SEC("cgroup/dev")
 int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 {
 	struct cgf_cgroup_config *cfg = cgf_config();
-	__u32 policy_id, rule;
+	__u32 rule;
 	struct cgf_policy *pol;
 	__u8 action;
 
 	if (!cfg)
 		return SK_PASS;
-	policy_id = cfg->policy_id;
-	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return SK_DROP;
 	if (!pol->devices.restricted)
@@ -261,8 +251,7 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 				  CGF_DEV_ACCESS(ctx->access_type), &rule);
 	if (action == CGF_ALLOW)
 		return SK_PASS;
-	if (pol->mode == CGF_MODE_AUDIT)
-		action = CGF_ALLOW;
+	action = cgf_enforced(pol, action);
 	cgf_report_device(ctx, cfg, rule, action);
 	return action == CGF_ALLOW ? SK_PASS : SK_DROP;
 }

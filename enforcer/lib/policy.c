@@ -1781,18 +1781,9 @@ static void summarize_net_section(struct text_buf *t, const char *name,
 
 static const char *raw_protocol_name(uint16_t value)
 {
-	switch (value) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	default:
-		return "any";
-	}
+	const char *name = socknames_protocol_name(value);
+
+	return name ? name : "any";
 }
 
 /* "; sockets: raw icmp, icmpv6; families packet", or the defaults. */

@@ -19,5 +19,7 @@ const char *socknames_family_name(int family);
 /* "raw", "dgram", ... or NULL. */
 const char *socknames_type_name(int type);
 int socknames_type_by_name(const char *name);
+/* "tcp", "udp", "icmp", "icmpv6" (the names policies write), or NULL. */
+const char *socknames_protocol_name(unsigned int protocol);
 
 #endif
