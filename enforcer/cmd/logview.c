@@ -144,6 +144,24 @@ static double num_field(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/*
+ * A whole number from 0 to max, or 0 when the record has none: a log is
+ * input, and converting an out-of-range double (1e300, -1) to an integer
+ * is undefined.
+ */
+/* Counts in records stay exact as doubles up to 2^53. */
+#define COUNT_MAX (1ull << 53)
+
+static unsigned long long uint_field(const cJSON *o, const char *key,
+				     unsigned long long max)
+{
+	double v = num_field(o, key);
+
+	if (!(v >= 0 && v <= (double)max) || v != (double)(unsigned long long)v)
+		return 0;
+	return (unsigned long long)v;
+}
+
 static int is_denial(const char *type)
 {
 	return type && (!strcmp(type, "deny") || !strcmp(type, "audit"));
@@ -260,7 +278,7 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 	if (f->has_dest &&
 	    (!(s = str_field(rec, "dst")) || !addr_in_filter(s, f)))
 		return 0;
-	if (f->port && num_field(rec, "dport") != f->port)
+	if (f->port && uint_field(rec, "dport", 65535) != (unsigned)f->port)
 		return 0;
 	return 1;
 }
@@ -271,7 +289,7 @@ static void describe_target(const cJSON *rec, char *buf, size_t len)
 		   *dev = str_field(rec, "device");
 	const char *dst = str_field(rec, "dst"), *src = str_field(rec, "src");
 	const char *addr = dst ? dst : src;
-	int port = (int)num_field(rec, "dport");
+	int port = (int)uint_field(rec, "dport", 65535);
 	int v6 = addr && strchr(addr, ':');
 
 	if (dev) {
@@ -315,13 +333,14 @@ static void print_table_row(const cJSON *rec)
 		return;
 	}
 	if (!strcmp(type, "stats")) {
-		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %.0f, "
-		       "suppressed %.0f, undelivered %.0f\n",
+		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %llu, "
+		       "suppressed %llu, undelivered %llu\n",
 		       str_field(rec, "time") ?: "", type,
 		       container ? container : "-",
 		       str_field(rec, "policy") ?: "-", "-",
-		       num_field(rec, "emitted"), num_field(rec, "suppressed"),
-		       num_field(rec, "undelivered"));
+		       uint_field(rec, "emitted", COUNT_MAX),
+		       uint_field(rec, "suppressed", COUNT_MAX),
+		       uint_field(rec, "undelivered", COUNT_MAX));
 		return;
 	}
 	if (!is_denial(type)) {
@@ -335,7 +354,8 @@ static void print_table_row(const cJSON *rec)
 	describe_target(rec, target, sizeof(target));
 	if (str_field(rec, "comm"))
 		snprintf(process, sizeof(process), "%s[%d]",
-			 str_field(rec, "comm"), (int)num_field(rec, "pid"));
+			 str_field(rec, "comm"),
+			 (int)uint_field(rec, "pid", INT32_MAX));
 	printf("%-27s %-7s %-14.12s %-14s %-9s %-34s %-18s %s\n",
 	       str_field(rec, "time") ?: "", type, container ? container : "-",
 	       str_field(rec, "policy") ?: "-", str_field(rec, "hook") ?: "-",
@@ -352,12 +372,12 @@ static void summary_add(struct log_summary *s, const cJSON *rec)
 	if (!type)
 		return;
 	if (!strcmp(type, "stats")) {
-		s->suppressed += num_field(rec, "suppressed");
-		s->undelivered += num_field(rec, "undelivered");
+		s->suppressed += uint_field(rec, "suppressed", COUNT_MAX);
+		s->undelivered += uint_field(rec, "undelivered", COUNT_MAX);
 		return;
 	}
 	if (!strcmp(type, "lost")) {
-		s->lost += num_field(rec, "count");
+		s->lost += uint_field(rec, "count", COUNT_MAX);
 		return;
 	}
 	if (!is_denial(type))

@@ -67,3 +67,17 @@ count_json() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"/nonexistent/audit.jsonl: No such file or directory"* ]]
 }
+
+@test "numbers out of range in a record are shown as absent, never converted" {
+	# A log is input: 1e300 or -1 as an integer would be undefined.
+	cat >"$BATS_TEST_TMPDIR/odd.jsonl" <<'JSON'
+{"time":"2026-11-25T08:10:00.000000Z","type":"deny","hook":"connect4","cgroup_id":11,"container_id":"odd1","policy":"web","direction":"egress","protocol":"tcp","dst":"10.0.0.13","dport":1e300,"rule":"egress.rules[0]","verdict":"deny","pid":-2147483649,"comm":"curl"}
+{"time":"2026-11-25T08:11:00.000000Z","type":"stats","cgroup_id":11,"container_id":"odd1","emitted":1e30,"suppressed":-1,"undelivered":18446744073709551615}
+JSON
+	run "$CGFENCE" log "$BATS_TEST_TMPDIR/odd.jsonl"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *" 10.0.0.13/tcp "*" curl[0]" ]]
+	[[ "${lines[2]}" == *"emitted 0, suppressed 0, undelivered 0" ]]
+	run "$CGFENCE" log --summary "$BATS_TEST_TMPDIR/odd.jsonl"
+	[[ "${lines[0]}" == "denials: 1 denied, 0 audit-only; 0 suppressed over budget, 0 undelivered, 0 lost in buffers" ]]
+}
