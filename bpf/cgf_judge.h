@@ -92,7 +92,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	j->action = CGF_DENY;
 	j->denied = 1;
 
-	pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return;
 	dir = dir_id == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;

@@ -102,8 +102,7 @@ CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
 				  .rule = rule,
 				  .action = CGF_DENY,
 				  .denied = 1};
-	__u32 policy_id = cfg->policy_id;
-	struct cgf_policy *pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	struct cgf_policy *pol = cgf_policy_of(cfg);
 	const struct cgf_direction *dir;
 
 	if (pol) {
@@ -134,8 +133,7 @@ CGF_INLINE int cgf_wrote_own_header(const struct bpf_sock *sk,
 CGF_INLINE int cgf_policy_allows_option(const struct cgf_cgroup_config *cfg,
 					__u32 kind)
 {
-	__u32 policy_id = cfg->policy_id;
-	struct cgf_policy *pol = bpf_map_lookup_elem(&cgf_policies, &policy_id);
+	struct cgf_policy *pol = cgf_policy_of(cfg);
 
 	return pol && (pol->sockets.options & kind);
 }

@@ -140,7 +140,18 @@ int cgf_sock_create(struct bpf_sock *sk)
 	__u32 rule;
 	__u8 action;
 
-	if (!cfg || cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
+	if (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
+		return SK_PASS;
+	/*
+	 * Marked even before the first configuration (a cgroup that runs
+	 * processes while apply attaches): the exemption for the kernel's own
+	 * packets must never cover a socket a process made.
+	 */
+	st = bpf_sk_storage_get(&cgf_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return SK_DROP; /* fail closed: its packets would lose the mark */
+	st->created_fenced = 1;
+	if (!cfg)
 		return SK_PASS;
 	if (sk->type == SOCK_RAW) {
 		pol = cgf_policy_of(cfg);
@@ -155,10 +166,6 @@ int cgf_sock_create(struct bpf_sock *sk)
 				return SK_DROP;
 		}
 	}
-	st = bpf_sk_storage_get(&cgf_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st)
-		return SK_DROP; /* fail closed: its packets would lose the mark */
-	st->created_fenced = 1;
 	return SK_PASS;
 }
 

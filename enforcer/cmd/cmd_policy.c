@@ -309,34 +309,48 @@ static int parse_socket_spec(const char *spec, int *family, int *type,
 	return 0;
 }
 
-/* The entry of sockets.raw or sockets.families that allowed value. */
-static const struct policy_socket_entry *
-socket_entry(const struct policy_socket_entry *list, size_t n, uint16_t value)
+/* The entry of sockets.raw or sockets.families that allowed value, or -1. */
+static ssize_t socket_entry(const struct policy_socket_entry *list, size_t n,
+			    uint16_t value)
 {
 	for (size_t i = 0; i < n; i++)
 		if (list[i].value == value ||
 		    list[i].value == POLICY_SOCKETS_ANY)
-			return &list[i];
-	return NULL;
+			return i;
+	return -1;
 }
 
 static int explain_socket(const struct policy *p,
 			  const struct compiled_policy *cp, const char *spec)
 {
 	const struct policy_sockets *s = &p->sockets;
-	const struct policy_socket_entry *e = NULL;
-	const char *key = "families";
+	bool always = false;
+	const char *key;
+	const struct policy_socket_entry *list;
+	ssize_t at;
 	int family, type;
 	uint8_t protocol;
 	struct verdict v;
 
 	if (parse_socket_spec(spec, &family, &type, &protocol)) {
-		log_error("--socket '%s': expected FAMILY:TYPE[:PROTOCOL], "
-			  "e.g. packet:raw or inet:raw:icmp",
-			  spec);
+		log_error(
+			"--socket '%s': expected FAMILY:TYPE[:PROTOCOL], e.g. "
+			"packet:raw or inet:raw:icmp",
+			spec);
 		return 2;
 	}
 	compiled_judge_socket(cp, family, type, protocol, &v);
+	/* Which list decided: raw protocols for inet raw sockets, else families. */
+	if (socknames_family_always_allowed(family) && type == SOCK_RAW &&
+	    (family == AF_INET || family == AF_INET6)) {
+		key = "raw", list = s->raw;
+		at = socket_entry(s->raw, s->nraw, protocol);
+	} else if (!socknames_family_always_allowed(family)) {
+		key = "families", list = s->families;
+		at = socket_entry(s->families, s->nfamilies, family);
+	} else {
+		key = NULL, list = NULL, at = -1, always = true;
+	}
 	printf("socket %s: %s", spec, v.action == CGF_ALLOW ? "allow" : "deny");
 	if (v.rule == CGF_RULE_SOCKETS_RAW)
 		printf(" by sockets.raw (raw sockets of this protocol are not "
@@ -344,16 +358,10 @@ static int explain_socket(const struct policy *p,
 	else if (v.rule == CGF_RULE_SOCKETS_FAMILY)
 		printf(" by sockets.families (not listed: only unix, inet, "
 		       "inet6 and netlink are always allowed)");
-	else if (socknames_family_always_allowed(family) && type == SOCK_RAW &&
-		 (e = socket_entry(s->raw, s->nraw, protocol)))
-		key = "raw";
-	else if (!socknames_family_always_allowed(family))
-		e = socket_entry(s->families, s->nfamilies, family);
-	if (e)
-		printf(" by sockets.%s[%zu] (%s:%u)", key,
-		       (size_t)(e - (key[0] == 'r' ? s->raw : s->families)),
-		       p->path, e->pos.line);
-	else if (v.action == CGF_ALLOW)
+	else if (at >= 0)
+		printf(" by sockets.%s[%zd] (%s:%u)", key, at, p->path,
+		       list[at].pos.line);
+	else if (always)
 		printf(" (always allowed)");
 	if (p->mode == CGF_MODE_AUDIT && v.action == CGF_DENY)
 		printf(" [audit mode: reported, not blocked]");

@@ -65,15 +65,8 @@ static int read_securityfs_list(void)
 
 int bpf_lsm_active(void)
 {
-	const char *knob = getenv("CGFENCE_TEST_NO_BPF_LSM");
-
 	if (cached_state != 2)
 		return cached_state;
-	if (knob && !strcmp(knob, "1")) {
-		snprintf(description, sizeof(description),
-			 "not active (CGFENCE_TEST_NO_BPF_LSM=1 says so)");
-		return cached_state = 0;
-	}
 	cached_state = ask_lsm_list_modules();
 	if (cached_state == -ENOSYS)
 		cached_state = read_securityfs_list();

@@ -13,8 +13,7 @@
 /*
  * 1 active, 0 not active, or -errno when the kernel cannot tell (neither
  * lsm_list_modules(2) nor /sys/kernel/security/lsm). Cached after the
- * first call. CGFENCE_TEST_NO_BPF_LSM=1 in the environment answers 0 (the
- * tests' only way to run the path of a kernel without it).
+ * first call.
  */
 int bpf_lsm_active(void);
 

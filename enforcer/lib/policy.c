@@ -651,21 +651,18 @@ read_socket_list(struct parse_ctx *ctx, const cJSON *list, const char *path,
 	}
 }
 
+/* The list's words, through read_keyword (read_socket_list took "any"). */
 static int lookup_raw_protocol(struct parse_ctx *ctx, const cJSON *item,
 			       const char *item_path, const char *name)
 {
-	static const char *const words[] = {"tcp", "udp", "icmp", "icmpv6"};
-	static const uint8_t numbers[] = {IPPROTO_TCP, IPPROTO_UDP,
-					  IPPROTO_ICMP, IPPROTO_ICMPV6};
+	static const char *const words[] = {"tcp", "udp", "icmp", "icmpv6",
+					    "any"};
+	static const uint16_t values[] = {IPPROTO_TCP, IPPROTO_UDP,
+					  IPPROTO_ICMP, IPPROTO_ICMPV6,
+					  POLICY_SOCKETS_ANY};
+	int i = read_keyword(ctx, item, item_path, words, ARRAY_SIZE(words));
 
-	for (size_t i = 0; i < 4; i++)
-		if (!strcmp(name, words[i]))
-			return numbers[i];
-	report(ctx, value_pos(ctx, item),
-	       "%s: expected \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or "
-	       "\"any\", got \"%.64s\"",
-	       item_path, name);
-	return -1;
+	return i < 0 ? -1 : values[i];
 }
 
 static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
@@ -694,20 +691,14 @@ static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
 static int lookup_option(struct parse_ctx *ctx, const cJSON *item,
 			 const char *item_path, const char *name)
 {
-	static const char *const words[] = {"hdrincl", "recverr",
-					    "transparent"};
-	static const uint16_t kinds[] = {CGF_SOCKOPT_HDRINCL,
-					 CGF_SOCKOPT_RECVERR,
-					 CGF_SOCKOPT_TRANSPARENT};
+	static const char *const words[] = {"hdrincl", "recverr", "transparent",
+					    "any"};
+	static const uint16_t values[] = {
+		CGF_SOCKOPT_HDRINCL, CGF_SOCKOPT_RECVERR,
+		CGF_SOCKOPT_TRANSPARENT, POLICY_SOCKETS_ANY};
+	int i = read_keyword(ctx, item, item_path, words, ARRAY_SIZE(words));
 
-	for (size_t i = 0; i < 3; i++)
-		if (!strcmp(name, words[i]))
-			return kinds[i];
-	report(ctx, value_pos(ctx, item),
-	       "%s: expected \"hdrincl\", \"recverr\" or \"transparent\", got "
-	       "\"%.64s\"",
-	       item_path, name);
-	return -1;
+	return i < 0 ? -1 : values[i];
 }
 
 static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,

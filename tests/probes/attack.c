@@ -1199,23 +1199,39 @@ static int do_udp_send(const char *host, const char *port, const char *marker)
 	return result(0);
 }
 
+/* A UDP socket of dst's family bound to the wildcard address and lport; -1
+ * with errno set. */
+static int udp_bound_to_port(const struct sockaddr_storage *dst,
+			     const char *lport)
+{
+	struct sockaddr_storage local;
+	socklen_t llen;
+	int fd, one = 1;
+
+	make_addr(dst->ss_family == AF_INET ? "0.0.0.0" : "::", lport, &local,
+		  &llen);
+	fd = socket(dst->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&local, llen)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int do_udp_send_from(const char *sport, const char *host,
 			    const char *port, const char *marker)
 {
-	struct sockaddr_storage ss, local;
-	socklen_t len, llen;
-	int fd, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
 
 	make_addr(host, port, &ss, &len);
-	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", sport, &local,
-		  &llen);
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return result(errno);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&local, llen) ||
-	    sendto(fd, marker, strlen(marker), 0, (struct sockaddr *)&ss, len) <
-		    0)
+	fd = udp_bound_to_port(&ss, sport);
+	if (fd < 0 || sendto(fd, marker, strlen(marker), 0,
+			     (struct sockaddr *)&ss, len) < 0)
 		return result(errno);
 	return result(0);
 }
@@ -1223,19 +1239,13 @@ static int do_udp_send_from(const char *sport, const char *host,
 static int do_udp_connected_watch(const char *lport, const char *host,
 				  const char *port, const char *marker)
 {
-	struct sockaddr_storage ss, local;
-	socklen_t len, llen;
-	int fd, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
 
 	make_addr(host, port, &ss, &len);
-	make_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", lport, &local,
-		  &llen);
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return result(errno);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&local, llen) ||
-	    connect(fd, (struct sockaddr *)&ss, len))
+	fd = udp_bound_to_port(&ss, lport);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
 		return result(errno);
 	return watch(fd, marker, 0);
 }

@@ -682,8 +682,8 @@ static const struct bad_case bad_cases[] = {
 	 1, 118, "egress.rules[0].ports[0]: port 080e3 is not an integer"},
 	{"unknown socket option", HEAD "'sockets': {'options': ['freebind']}}",
 	 1, 53,
-	 "sockets.options[0]: expected \"hdrincl\", \"recverr\" or "
-	 "\"transparent\", got \"freebind\""},
+	 "sockets.options[0]: expected \"hdrincl\", \"recverr\", "
+	 "\"transparent\" or \"any\", got \"freebind\""},
 	{"family by number", HEAD "'sockets': {'families': [17]}}", 1, 54,
 	 "sockets.families[0]: expected a string, got a number"},
 	{"error on a later line",
