@@ -46,6 +46,7 @@ CMD_OBJS = $(patsubst enforcer/cmd/%.c,$(OUT)/cmd/%.o,$(CMD_SRCS))
 BPF_SRCS = $(wildcard bpf/*.bpf.c)
 SKELS = $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 DIGESTS = $(patsubst bpf/%.bpf.c,$(OUT)/%.digest.h,$(BPF_SRCS))
+OBJECT_LISTS = $(patsubst bpf/%.bpf.c,$(OUT)/%.objects.h,$(BPF_SRCS))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS = $(patsubst tests/probes/%.c,$(OUT)/tests/%,$(wildcard tests/probes/*.c))
 HELPERS += $(OUT)/tests/probe-static $(OUT)/tests/attack-static
@@ -58,7 +59,7 @@ FUZZ_SECONDS ?= 60
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
 
 # The BPF object is an intermediate of the skeleton; tests load it too.
-.SECONDARY: $(OUT)/cgfence.bpf.o
+.SECONDARY: $(OUT)/cgfence.bpf.o $(OUT)/cgfence.objects.h
 
 .PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz
 
@@ -95,12 +96,12 @@ $(OUT)/lib/%.o: enforcer/lib/%.c $(wildcard include/*.h enforcer/lib/*.h) | $(NO
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 
-$(OUT)/kernel/%.o: enforcer/kernel/%.c $(wildcard include/*.h enforcer/lib/*.h enforcer/kernel/*.h) $(SKELS) $(DIGESTS)
+$(OUT)/kernel/%.o: enforcer/kernel/%.c $(wildcard include/*.h enforcer/lib/*.h enforcer/kernel/*.h) $(SKELS) $(DIGESTS) $(OBJECT_LISTS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
 
-$(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS) $(DIGESTS) $(OUT)/version.h
+$(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS) $(DIGESTS) $(OBJECT_LISTS) $(OUT)/version.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(CMD_CFLAGS) -c $< -o $@
@@ -110,6 +111,17 @@ $(OUT)/cmd/%.o: enforcer/cmd/%.c $(wildcard include/*.h enforcer/*/*.h) $(SKELS)
 $(OUT)/%.digest.h: $(OUT)/%.bpf.o
 	$(call msg,DIGEST,$@)
 	$(Q)sha256sum $< | sed -E 's/^([0-9a-f]{64}).*/\1/; s/(..)/0x\1, /g; s/^/#define CGF_ELF_SHA256 { /; s/, $$/ }/' > $@.tmp && mv $@.tmp $@
+
+# The programs and maps of the object, as the loader pins and attaches them:
+# read from the object, so that a SEC() in bpf/ is the only list.
+$(OUT)/tools/gen_bpf_objects: tools/gen_bpf_objects.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
+
+$(OUT)/%.objects.h: $(OUT)/%.bpf.o $(OUT)/tools/gen_bpf_objects
+	$(call msg,GEN,$@)
+	$(Q)$(OUT)/tools/gen_bpf_objects $< > $@.tmp && mv $@.tmp $@
 
 $(OUT)/cgfence: $(CMD_OBJS) $(KERNEL_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -187,7 +199,7 @@ bench-smoke: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
 
 format:
-	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/probes/*.[ch] tests/bench/*.c
+	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/probes/*.[ch] tests/bench/*.c tools/*.c
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units

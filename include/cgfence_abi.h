@@ -41,7 +41,7 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 4
+#define CGF_ABI_VERSION 5 /* 5: every map of the object pinned */
 
 #define CGF_MAX_RULES	     1024 /* network rules per direction */
 #define CGF_MASK_WORDS	     (CGF_MAX_RULES / 64)

@@ -22,32 +22,9 @@
 #include "util.h"
 
 const struct cgf_prog_desc cgf_prog_descs[CGF_PROG__COUNT] = {
-	[CGF_PROG_CONNECT4] = {"cgf_connect4", BPF_CGROUP_INET4_CONNECT},
-	[CGF_PROG_CONNECT6] = {"cgf_connect6", BPF_CGROUP_INET6_CONNECT},
-	[CGF_PROG_SENDMSG4] = {"cgf_sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
-	[CGF_PROG_SENDMSG6] = {"cgf_sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
-	[CGF_PROG_EGRESS] = {"cgf_egress", BPF_CGROUP_INET_EGRESS},
-	[CGF_PROG_INGRESS] = {"cgf_ingress", BPF_CGROUP_INET_INGRESS},
-	[CGF_PROG_DEVICE] = {"cgf_device", BPF_CGROUP_DEVICE},
-	[CGF_PROG_SOCK_CREATE] = {"cgf_sock_create",
-				  BPF_CGROUP_INET_SOCK_CREATE},
-	[CGF_PROG_SETSOCKOPT] = {"cgf_setsockopt", BPF_CGROUP_SETSOCKOPT},
-	[CGF_PROG_SOCKET_LSM] = {"cgf_socket_create", BPF_LSM_CGROUP, true},
-};
+	CGF_PROG_DESCS_INIT};
 
-const char *const cgf_map_names[CGF_MAP__COUNT] = {
-	[CGF_MAP_CGROUP_CFG] = "cgf_cgroup_cfg",
-	[CGF_MAP_POLICIES] = "cgf_policies",
-	[CGF_MAP_LPM] = "cgf_lpm",
-	[CGF_MAP_CLASSES] = "cgf_classes",
-	[CGF_MAP_META] = "cgf_meta",
-	[CGF_MAP_POLICY_INFO] = "cgf_policy_info",
-	[CGF_MAP_CGROUP_INFO] = "cgf_cgroup_info",
-	[CGF_MAP_EVENTS] = "cgf_events",
-	[CGF_MAP_STATS] = "cgf_stats",
-	[CGF_MAP_STATS_REPORTED] = "cgf_stats_reported",
-	[CGF_MAP_CONTAINERS] = "cgf_containers",
-};
+const char *const cgf_map_names[CGF_MAP__COUNT] = {CGF_MAP_NAMES_INIT};
 
 /* Set while a load that may fail and is retried runs: its errors are debug. */
 static bool libbpf_quiet;
@@ -168,10 +145,11 @@ static int pin_path(char *buf, size_t len, const char *dir, const char *sub,
 	return 0;
 }
 
+/* Opens the pin of every program and map; the first error but ENOENT wins. */
 static int open_pinned(struct cgf_state *st)
 {
 	char path[PATH_MAX];
-	int err;
+	int err, first = 0;
 
 	for (int i = 0; i < CGF_PROG__COUNT; i++) {
 		err = pin_path(path, sizeof(path), st->dir, "obj", "prog",
@@ -182,8 +160,8 @@ static int open_pinned(struct cgf_state *st)
 		if (st->prog_fds[i] < 0 && errno == ENOENT &&
 		    cgf_prog_descs[i].needs_bpf_lsm)
 			continue; /* loaded where the BPF LSM was not active */
-		if (st->prog_fds[i] < 0)
-			return -errno;
+		if (st->prog_fds[i] < 0 && (!first || first == -ENOENT))
+			first = -errno;
 	}
 	for (int i = 0; i < CGF_MAP__COUNT; i++) {
 		err = pin_path(path, sizeof(path), st->dir, "obj", "map",
@@ -191,10 +169,10 @@ static int open_pinned(struct cgf_state *st)
 		if (err)
 			return err;
 		st->map_fds[i] = bpf_obj_get(path);
-		if (st->map_fds[i] < 0)
-			return -errno;
+		if (st->map_fds[i] < 0 && (!first || first == -ENOENT))
+			first = -errno;
 	}
-	return 0;
+	return first;
 }
 
 static void remove_tree(int parent_fd, const char *name)
@@ -257,8 +235,12 @@ static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 		err = -errno;
 		goto out_remove;
 	}
-	if (!with_lsm)
-		bpf_program__set_autoload(skel->progs.cgf_socket_create, false);
+	for (int i = 0; i < CGF_PROG__COUNT && !with_lsm; i++)
+		if (cgf_prog_descs[i].needs_bpf_lsm)
+			bpf_program__set_autoload(
+				bpf_object__find_program_by_name(
+					skel->obj, cgf_prog_descs[i].name),
+				false);
 	err = cgfence__load(skel);
 	if (err)
 		goto out_destroy;
@@ -402,20 +384,39 @@ int state_next_epoch(struct cgf_state *st, uint32_t *epoch)
 	return 0;
 }
 
-/* The pinned object must be this build's; replace it when nothing uses it. */
-static int check_pinned_build(struct cgf_state *st)
+/* 1: the pinned object is another build's, 0: this build's, or -errno. */
+static int pinned_build_differs(const struct cgf_state *st)
 {
 	struct cgf_meta meta = {};
 	uint8_t mine[32];
 	__u32 zero = 0;
-	int n;
 
 	elf_digest(mine);
+	if (st->map_fds[CGF_MAP_META] < 0)
+		return -ENOENT;
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
 		return -errno;
-	if (meta.abi_version == CGF_ABI_VERSION &&
-	    !memcmp(meta.elf_digest, mine, sizeof(mine)))
-		return 0;
+	return meta.abi_version != CGF_ABI_VERSION ||
+	       memcmp(meta.elf_digest, mine, sizeof(mine));
+}
+
+/* Every build pins cgf_meta and cgf_cgroup_info: enough to tell. */
+static bool is_other_build(const struct cgf_state *st)
+{
+	return st->map_fds[CGF_MAP_CGROUP_INFO] >= 0 &&
+	       pinned_build_differs(st) == 1;
+}
+
+/*
+ * The pinned object must be this build's; replace it when nothing uses it.
+ * 1: replaced (removed), 0: this build's, or -errno.
+ */
+static int check_pinned_build(struct cgf_state *st)
+{
+	int n = pinned_build_differs(st);
+
+	if (n <= 0)
+		return n;
 	n = state_count_cgroups(st);
 	if (n > 0) {
 		log_error("%s/obj holds programs of another cgfence build that "
@@ -472,11 +473,17 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 		goto fail;
 
 	err = open_pinned(st);
-	if (err == 0 && mode == STATE_LOAD) {
+	if (err == -ENOENT && is_other_build(st)) {
+		/* Pins of another build, whose programs and maps differ. */
+		if (mode == STATE_EXISTING)
+			err = 0; /* enough to detach what it fenced */
+		else
+			err = check_pinned_build(st);
+	} else if (err == 0 && mode == STATE_LOAD) {
 		err = check_pinned_build(st);
-		if (err == 1)
-			err = -ENOENT; /* removed: load anew below */
 	}
+	if (err == 1)
+		err = -ENOENT; /* removed: load anew below */
 	if (err == -ENOENT && mode == STATE_LOAD) {
 		close_fds(st);
 		err = load_and_pin(st);

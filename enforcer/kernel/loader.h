@@ -23,34 +23,9 @@
  * gone at reboot. Without it policies change by rebuild. */
 #define CGF_RUN_DIR "/run/cgfence"
 
-enum cgf_prog_id {
-	CGF_PROG_CONNECT4,
-	CGF_PROG_CONNECT6,
-	CGF_PROG_SENDMSG4,
-	CGF_PROG_SENDMSG6,
-	CGF_PROG_EGRESS,
-	CGF_PROG_INGRESS,
-	CGF_PROG_DEVICE,
-	CGF_PROG_SOCK_CREATE,
-	CGF_PROG_SETSOCKOPT,
-	CGF_PROG_SOCKET_LSM, /* only where the BPF LSM is active */
-	CGF_PROG__COUNT,
-};
-
-enum cgf_map_id {
-	CGF_MAP_CGROUP_CFG,
-	CGF_MAP_POLICIES,
-	CGF_MAP_LPM,
-	CGF_MAP_CLASSES,
-	CGF_MAP_META,
-	CGF_MAP_POLICY_INFO,
-	CGF_MAP_CGROUP_INFO,
-	CGF_MAP_EVENTS,
-	CGF_MAP_STATS,
-	CGF_MAP_STATS_REPORTED,
-	CGF_MAP_CONTAINERS,
-	CGF_MAP__COUNT,
-};
+/* enum cgf_prog_id and enum cgf_map_id: one constant per program and map of
+ * bpf/cgfence.bpf.c, generated from the object (tools/gen_bpf_objects.c). */
+#include "cgfence.objects.h"
 
 struct cgf_prog_desc {
 	const char *name;
@@ -82,7 +57,7 @@ static inline int state_program_count(const struct cgf_state *st)
 /* The pinned state has the BPF LSM program: socket families are fenced. */
 static inline bool state_has_bpf_lsm(const struct cgf_state *st)
 {
-	return st->prog_fds[CGF_PROG_SOCKET_LSM] >= 0;
+	return st->prog_fds[CGF_PROG_SOCKET_CREATE] >= 0;
 }
 
 enum state_open_mode {
