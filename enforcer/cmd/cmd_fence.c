@@ -12,7 +12,9 @@
 
 #include "attach.h"
 #include "compat.h"
+#include "container_record.h"
 #include "lsm.h"
+#include "policy_store.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
@@ -352,12 +354,41 @@ static const char *fence_state(struct cgf_state *st, uint64_t cgroup_id,
 	return *missing ? "DETACHED" : "ok";
 }
 
+/* The container keeps a version its policy directory dropped (reload.h). */
+static bool keeps_dropped_version(const struct cgf_state *st,
+				  uint64_t cgroup_id)
+{
+	struct container_record r;
+	bool kept;
+
+	if (st->run_fd < 0 || container_record_read(st->run_fd, cgroup_id, &r))
+		return false;
+	kept = r.kept != NULL;
+	container_record_free(&r);
+	return kept;
+}
+
+static void print_dir_problems(const char *policy_dir, const char *errors,
+			       void *ctx)
+{
+	for (const char *line = errors; *line;) {
+		const char *end = strchrnul(line, '\n');
+
+		printf("policy directory %s: %.*s (the last good version "
+		       "serves)\n",
+		       policy_dir, (int)(end - line), line);
+		line = *end ? end + 1 : end;
+	}
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence status [--json] [--bpffs DIR]\n"
-		"STATE: ok; stale (the cgroup is gone: run cgfence gc); "
-		"DETACHED (someone\n"
+		"STATE: ok; kept (its policy file was removed from the policy "
+		"directory: it\n"
+		"keeps its last version); stale (the cgroup is gone: run "
+		"cgfence gc); DETACHED (someone\n"
 		"removed cgfence's programs: the policy is NOT enforced; exit "
 		"status 1).\n";
 	cJSON *list = NULL;
@@ -403,6 +434,8 @@ int cmd_status(int argc, char **argv)
 			continue;
 		format_time(info.applied_ns, when, sizeof(when));
 		state = fence_state(&st, key, &missing);
+		if (!strcmp(state, "ok") && keeps_dropped_version(&st, key))
+			state = "kept";
 		if (missing > 0) {
 			detached++;
 			log_error("WARNING: %s (container %s): %d of %d "
@@ -436,6 +469,8 @@ int cmd_status(int argc, char **argv)
 			       state, when, info.path);
 		}
 	}
+	if (!list && st.run_fd >= 0)
+		policy_store_visit(st.run_fd, print_dir_problems, NULL);
 	if (!list && compat_syscalls_enabled())
 		printf("32-bit system calls: on; cgfence's setsockopt program "
 		       "does not see them (boot with ia32_emulation=0 to turn "

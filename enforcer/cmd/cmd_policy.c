@@ -36,7 +36,10 @@ static int check_policy_dir(const char *path)
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	err = policy_set_load(fd, path, &set, &d);
+	err = policy_set_load(&(struct policy_dir){.fd = fd,
+						   .path = path,
+						   .last_good_fd = -1},
+			      &set, &d);
 	if (err && err != -EINVAL) {
 		diags_print(&d, stderr);
 		fprintf(stderr, "%s: %s\n", path, strerror(-err));

@@ -30,12 +30,14 @@
 #include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
+#include "container_record.h"
 #include "hook.h"
 #include "lsm.h"
 #include "lifecycle.h"
 #include "loader.h"
 #include "oci_state.h"
 #include "policy_dir.h"
+#include "policy_store.h"
 #include "privs.h"
 #include "util.h"
 
@@ -57,7 +59,9 @@ struct hook_opts {
 	/* The runtime's process (the hook itself, or hookd's client). */
 	pid_t runtime_pid;
 	/* Run inside `cgfence hookd`: no alarm, no privilege drop. */
-	bool resident;
+	struct hook_resident *resident;
+	/* The whole run ends by then (CLOCK_MONOTONIC). */
+	struct timespec deadline;
 	/* hookd: answers the runtime now (poststop; see hook.h). */
 	void (*answer_early)(void *ctx);
 	void *answer_ctx;
@@ -65,7 +69,6 @@ struct hook_opts {
 	struct hook_applied *applied;
 };
 
-static struct timespec deadline;
 /* Written by the alarm handler with write(2): prepared in advance. */
 static char alarm_message[256] = "cgfence: hook: timed out\n";
 
@@ -78,31 +81,31 @@ static void on_alarm(int sig)
 	_exit(1); /* the state lock dies with the process */
 }
 
-static void set_deadline(unsigned int seconds)
+static void set_deadline(struct hook_opts *o)
 {
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += seconds;
+	clock_gettime(CLOCK_MONOTONIC, &o->deadline);
+	o->deadline.tv_sec += o->timeout_s;
 }
 
-static void arm_deadline(unsigned int seconds)
+static void arm_deadline(struct hook_opts *o)
 {
 	struct sigaction sa = {.sa_handler = on_alarm};
 
-	set_deadline(seconds);
+	set_deadline(o);
 	snprintf(alarm_message, sizeof(alarm_message),
-		 "cgfence: hook: timed out after %u s\n", seconds);
+		 "cgfence: hook: timed out after %u s\n", o->timeout_s);
 	sigaction(SIGALRM, &sa, NULL);
-	alarm(seconds);
+	alarm(o->timeout_s);
 }
 
-static long remaining_ms(void)
+static long remaining_ms(const struct hook_opts *o)
 {
 	struct timespec now;
 	long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (deadline.tv_sec - now.tv_sec) * 1000 +
-	     (deadline.tv_nsec - now.tv_nsec) / 1000000;
+	ms = (o->deadline.tv_sec - now.tv_sec) * 1000 +
+	     (o->deadline.tv_nsec - now.tv_nsec) / 1000000;
 	return ms > 0 ? ms : 0;
 }
 
@@ -201,21 +204,23 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
  * a little before the deadline so that the error is the precise one.
  */
 /* Before each read of the state: at most 90 % of the time left. */
-static int wait_for_state(int fd)
+static int wait_for_state(int fd, const void *opts)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r;
 
 	do
-		r = poll(&p, 1, (int)(remaining_ms() * 9 / 10));
+		r = poll(&p, 1, (int)(remaining_ms(opts) * 9 / 10));
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
-static int read_state_input(char **out, size_t *out_len)
+static int read_state_input(const struct hook_opts *o, char **out,
+			    size_t *out_len)
 {
 	struct bounded_read how = {.max = OCI_STATE_MAX_SIZE,
-				   .wait = wait_for_state};
+				   .wait = wait_for_state,
+				   .wait_ctx = o};
 
 	return read_fd_bounded(STDIN_FILENO, &how, out, out_len);
 }
@@ -315,7 +320,8 @@ static int hook_state_open(const struct hook_opts *o, struct cgf_state **st,
 	int err;
 
 	if (o->resident)
-		return state_open_kept(st, o->bpffs, mode, lock_ms);
+		return state_open_kept(&o->resident->state, st, o->bpffs, mode,
+				       lock_ms);
 	err = state_open(&own, o->bpffs, mode, lock_ms);
 	if (!err)
 		*st = &own;
@@ -347,30 +353,65 @@ static void lock_down(const struct hook_opts *o, const char *container_id)
 			  container_id, strerror(-err));
 }
 
-static void free_compiled(void *cp)
+/*
+ * What a later change of the policy directory needs to choose again for
+ * the container (container_record.h). Without it the container keeps its
+ * policy until it restarts.
+ */
+static void remember_container(const struct hook_opts *o,
+			       const struct cgf_state *st,
+			       const struct oci_state *s, const char *cgdir,
+			       uint64_t cgroup_id,
+			       const struct policy_selection *sel,
+			       bool without_cap_net_raw)
 {
-	compiled_policy_free(cp);
+	struct container_record r = {
+		.container_id = s->id,
+		.cgroup = (char *)cgdir,
+		.cgroup_id = cgroup_id,
+		.policy_dir = (char *)o->policy_dir,
+		.annotations = s->annotations,
+		.nannotations = s->nannotations,
+		.policy = sel->policy->name,
+		.selected_by = (char *)policy_choice_name(sel->how),
+		.without_cap_net_raw = without_cap_net_raw,
+	};
+	int err = st->run_fd >= 0 ? container_record_write(st->run_fd, &r)
+				  : -ENOENT;
+
+	if (err)
+		log_error("warning: container %s: cannot record it for policy "
+			  "changes (%s/containers): %s; it keeps this policy "
+			  "until it restarts",
+			  s->id, CGF_RUN_DIR, strerror(-err));
 }
 
-/*
- * The policy's compiled form, kept with the policy: hookd keeps parsed
- * policies (policy_dir_keep_parsed), so a container whose policy file did
- * not change reuses what an earlier one compiled.
- */
-static int compiled_for(struct policy *p, const struct compiled_policy **out)
+/* The directory, with the last good versions kept for it, if any. */
+static int open_policy_dir(const struct hook_opts *o, struct policy_dir *dir)
 {
-	struct compiled_policy *cp;
-	int err;
+	_cleanup_close_ int run_fd = -1, store_fd = -1;
 
-	if (!p->derived) {
-		err = policy_compile(p, &cp);
-		if (err)
-			return err;
-		p->derived = cp;
-		p->derived_free = free_compiled;
-	}
-	*out = p->derived;
+	*dir = (struct policy_dir){.path = o->policy_dir,
+				   .last_good_fd = -1,
+				   .cache = o->resident ? o->resident->policies
+							: NULL};
+	dir->fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir->fd < 0)
+		return -errno;
+	run_fd = state_run_dir_open(o->bpffs);
+	if (run_fd >= 0 &&
+	    policy_store_open(run_fd, o->policy_dir, false, &store_fd) == 0)
+		dir->last_good_fd = policy_store_good_fd(store_fd);
 	return 0;
+}
+
+static void close_policy_dir(struct policy_dir *dir)
+{
+	if (dir->fd >= 0)
+		close(dir->fd);
+	if (dir->last_good_fd >= 0)
+		close(dir->last_good_fd);
+	dir->fd = dir->last_good_fd = -1;
 }
 
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
@@ -378,7 +419,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	struct lifecycle_event ev = {.source = "hook", .container_id = s->id};
 	struct policy_selection sel = {};
 	const struct compiled_policy *cp = NULL;
-	_cleanup_close_ int dir_fd = -1;
+	struct policy_dir dir = {.fd = -1, .last_good_fd = -1};
 	struct fence_request req;
 	struct fence_result res;
 	struct cgf_state *st;
@@ -391,20 +432,27 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		return err;
 	ev.cgroup = cgdir;
 
-	dir_fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		err = -errno;
+	err = open_policy_dir(o, &dir);
+	if (err) {
 		log_error(
 			"container %s: cannot open the policy directory %s: %s",
 			s->id, o->policy_dir, strerror(-err));
 		return err;
 	}
-	err = policy_select(dir_fd, o->policy_dir, s->annotations,
-			    s->nannotations, &sel, why, sizeof(why));
+	if (o->resident && o->resident->used_dir)
+		o->resident->used_dir(o->policy_dir, o->bpffs, o->lifecycle_log,
+				      o->resident->ctx);
+	err = policy_select(&dir, s->annotations, s->nannotations, &sel, why,
+			    sizeof(why));
+	close_policy_dir(&dir);
 	if (err) {
 		log_error("container %s: %s", s->id, why);
 		return err;
 	}
+	if (sel.last_good)
+		log_error("warning: container %s: %s/%s.json does not "
+			  "validate; its last good version applies",
+			  s->id, o->policy_dir, sel.policy->name);
 	ev.selected_by = policy_choice_name(sel.how);
 	if (sel.how == POLICY_NONE) {
 		ev.kind = LIFECYCLE_UNCONFINED;
@@ -416,14 +464,14 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		return 0;
 	}
 
-	err = compiled_for(sel.policy, &cp);
+	err = policy_compiled(sel.policy, &cp);
 	if (err) {
 		log_error("container %s: policy \"%s\" cannot be compiled: %s",
 			  s->id, sel.policy->name, compile_error_text(err));
 		goto out;
 	}
 	/* Leave time to undo a failed apply before the alarm. */
-	lock_ms = remaining_ms() - 1000;
+	lock_ms = remaining_ms(o) - 1000;
 	err = hook_state_open(o, &st, STATE_LOAD, lock_ms > 0 ? lock_ms : 0);
 	if (err) {
 		log_error("container %s: %s: %s", s->id, o->bpffs,
@@ -446,6 +494,13 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		ev.families_fenced_by = "bpf-lsm";
 	}
 	err = fence_apply(st, &req, &res);
+	if (!err)
+		remember_container(o, st, s, cgdir, res.cgroup_id, &sel,
+				   req.without_bpf_lsm ||
+					   (!state_has_bpf_lsm(st) &&
+					    oci_config_may_hold_cap(
+						    s->bundle, "CAP_NET_RAW",
+						    why, sizeof(why)) == 0));
 	hook_state_close(o, st);
 	if (err) {
 		log_error("container %s: cannot attach policy \"%s\" to %s: %s",
@@ -515,7 +570,7 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	uint64_t id;
 	int err;
 
-	err = hook_state_open(o, &st, STATE_EXISTING, remaining_ms());
+	err = hook_state_open(o, &st, STATE_EXISTING, remaining_ms(o));
 	/*
 	 * Poststop's outcome changes nothing for the runtime, which only
 	 * waits for it: hookd answers now and works on with the state lock
@@ -622,9 +677,9 @@ int cmd_hook(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	o.runtime_pid = getpid();
-	arm_deadline(o.timeout_s);
+	arm_deadline(&o);
 
-	err = read_state_input(&text, &len);
+	err = read_state_input(&o, &text, &len);
 	if (err) {
 		log_error("hook: cannot read the container state on stdin: %s",
 			  err == -EFBIG	      ? "larger than 1 MiB"
@@ -647,16 +702,17 @@ int hook_serve(int argc, char **argv, const char *text, size_t len,
 	if (err)
 		return err > 0 ? 0 : 2;
 	o.runtime_pid = serve->runtime_pid;
-	o.resident = true;
+	o.resident = serve->resident;
 	o.answer_early = serve->answer_early;
 	o.answer_ctx = serve->ctx;
 	o.applied = &serve->applied;
 	/* No alarm: it would end hookd. The deadline bounds the lock wait. */
-	set_deadline(o.timeout_s);
+	set_deadline(&o);
 	return hook_run(&o, text, len);
 }
 
-void hook_serve_undo(const struct hook_applied *a)
+void hook_serve_undo(struct hook_resident *resident,
+		     const struct hook_applied *a)
 {
 	struct lifecycle_event ev = {
 		.kind = LIFECYCLE_REMOVED,
@@ -671,7 +727,7 @@ void hook_serve_undo(const struct hook_applied *a)
 	struct cgf_state *st;
 	int err;
 
-	err = state_open_kept(&st, a->bpffs, STATE_EXISTING,
+	err = state_open_kept(&resident->state, &st, a->bpffs, STATE_EXISTING,
 			      CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (!err) {
 		err = fence_detach_id(st, a->cgroup_id);

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include "cgfence_abi.h"
+#include "loader.h"
+#include "policy_dir.h"
 
 /* What a createRuntime run fenced anew, so that it can be undone. */
 struct hook_applied {
@@ -23,7 +25,21 @@ struct hook_applied {
 	const char *lifecycle_log;
 };
 
+/*
+ * What hookd keeps from one request to the next, and owns: the pinned state
+ * it holds open, the policies it parsed, and who wants to hear of the
+ * policy directories its requests used (to watch them).
+ */
+struct hook_resident {
+	struct state_keeper state;
+	struct policy_cache *policies;
+	void (*used_dir)(const char *policy_dir, const char *bpffs,
+			 const char *lifecycle_log, void *ctx);
+	void *ctx;
+};
+
 struct hook_serve_opts {
+	struct hook_resident *resident;
 	/* The runtime's process: a container must not share its cgroup. */
 	pid_t runtime_pid;
 	/*
@@ -50,6 +66,7 @@ int hook_serve(int argc, char **argv, const char *text, size_t len,
  * succeeded: it will not start the container, so what was fenced is
  * detached again, and recorded as removed.
  */
-void hook_serve_undo(const struct hook_applied *applied);
+void hook_serve_undo(struct hook_resident *resident,
+		     const struct hook_applied *applied);
 
 #endif

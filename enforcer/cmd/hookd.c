@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,18 +36,51 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "container_record.h"
 #include "hook.h"
 #include "hookd_proto.h"
+#include "lifecycle.h"
 #include "loader.h"
 #include "oci_state.h"
 #include "policy_dir.h"
 #include "privs.h"
+#include "reload.h"
 #include "util.h"
 
 _Static_assert(HOOKD_MAX_STATE_LEN == OCI_STATE_MAX_SIZE,
 	       "cgfence-hook and cgfence hook bound the state alike");
 
 #define HOOKD_IO_TIMEOUT_S 2
+/*
+ * A change is applied once the directory has been quiet this long (an
+ * editor's save, a ConfigMap swap and a burst of edits are each one pass),
+ * and at the latest this long after its first event.
+ */
+#define HOOKD_SETTLE_NS	   (100 * 1000 * 1000ull)
+#define HOOKD_MAX_DELAY_NS (500 * 1000 * 1000ull)
+/* A pass waits this long for the state lock, then retries: never holds up
+ * the requests waiting behind it. */
+#define HOOKD_PASS_LOCK_WAIT_MS 20
+#define HOOKD_WATCH_EVENTS                                                     \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |                 \
+	 IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF |             \
+	 IN_MOVE_SELF | IN_ONLYDIR)
+
+/* A policy directory hookd's requests used, with the state they fence. */
+struct watched_dir {
+	char *policy_dir, *bpffs, *lifecycle_log;
+	int wd; /* -1: not watched (gone; tried again at the next pass) */
+	bool dirty;
+};
+
+/* Everything hookd keeps while it runs: its one owner. */
+struct hookd {
+	struct hook_resident resident;
+	int inotify_fd;
+	struct watched_dir *dirs;
+	size_t ndirs;
+	uint64_t first_event_ns, last_event_ns; /* 0: nothing pending */
+};
 
 static volatile sig_atomic_t want_stop;
 
@@ -319,7 +353,7 @@ static int run_request(struct request *r, struct hook_serve_opts *serve,
 	return status;
 }
 
-static void serve_one(int cfd)
+static void serve_one(struct hookd *h, int cfd)
 {
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
 	struct timeval io_timeout = {.tv_sec = HOOKD_IO_TIMEOUT_S};
@@ -339,7 +373,8 @@ static void serve_one(int cfd)
 		return;
 	}
 	r.peer = peer.pid;
-	serve = (struct hook_serve_opts){.runtime_pid = peer.pid,
+	serve = (struct hook_serve_opts){.resident = &h->resident,
+					 .runtime_pid = peer.pid,
 					 .answer_early = answer_early,
 					 .ctx = &r};
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout,
@@ -382,13 +417,174 @@ static void serve_one(int cfd)
 	}
 	/* Fail closed: a runtime that got no answer does not start the container. */
 	if (!answer(&r, status) && status == 0 && serve.applied.fenced)
-		hook_serve_undo(&serve.applied);
+		hook_serve_undo(&h->resident, &serve.applied);
 out:
 	for (int i = 0; i < 2; i++)
 		if (r.client[i] >= 0)
 			close(r.client[i]);
 	if (r.fd >= 0)
 		close(r.fd);
+}
+
+static void watch(struct hookd *h, struct watched_dir *w)
+{
+	w->wd = inotify_add_watch(h->inotify_fd, w->policy_dir,
+				  HOOKD_WATCH_EVENTS);
+	if (w->wd < 0)
+		log_error("hookd: warning: cannot watch %s: %s; its changes "
+			  "wait for cgfence reload",
+			  w->policy_dir, strerror(errno));
+}
+
+static void mark_pending(struct hookd *h)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (!h->first_event_ns)
+		h->first_event_ns = now;
+	h->last_event_ns = now;
+}
+
+/*
+ * hook.c tells of each directory a createRuntime used: a new one is
+ * watched, and gets a first pass (which keeps its versions as the last
+ * good ones).
+ */
+static void use_dir(const char *policy_dir, const char *bpffs,
+		    const char *lifecycle_log, void *ctx)
+{
+	struct hookd *h = ctx;
+	struct watched_dir *bigger, *w;
+
+	for (size_t i = 0; i < h->ndirs; i++)
+		if (!strcmp(h->dirs[i].policy_dir, policy_dir) &&
+		    !strcmp(h->dirs[i].bpffs, bpffs))
+			return;
+	bigger = realloc(h->dirs, (h->ndirs + 1) * sizeof(*h->dirs));
+	if (!bigger)
+		return;
+	h->dirs = bigger;
+	w = &h->dirs[h->ndirs];
+	*w = (struct watched_dir){.policy_dir = strdup(policy_dir),
+				  .bpffs = strdup(bpffs),
+				  .lifecycle_log = strdup(lifecycle_log),
+				  .wd = -1,
+				  .dirty = true};
+	if (!w->policy_dir || !w->bpffs || !w->lifecycle_log) {
+		free(w->policy_dir);
+		free(w->bpffs);
+		free(w->lifecycle_log);
+		return;
+	}
+	h->ndirs++;
+	watch(h, w);
+	mark_pending(h);
+}
+
+/* Which directories the events concern; reads what is there, never blocks. */
+static void read_events(struct hookd *h)
+{
+	char buf[16384]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(h->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *at = buf; at < buf + n;) {
+			const struct inotify_event *ev = (const void *)at;
+
+			for (size_t i = 0; i < h->ndirs; i++) {
+				if (h->dirs[i].wd != ev->wd)
+					continue;
+				h->dirs[i].dirty = true;
+				if (ev->mask & IN_IGNORED)
+					h->dirs[i].wd = -1; /* dir gone */
+			}
+			if (ev->mask & IN_Q_OVERFLOW)
+				for (size_t i = 0; i < h->ndirs; i++)
+					h->dirs[i].dirty = true;
+			at += sizeof(*ev) + ev->len;
+		}
+		mark_pending(h);
+	}
+}
+
+/* Milliseconds until the pending passes are due; -1: none pending. */
+static int ms_until_passes(const struct hookd *h)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), due;
+
+	if (!h->first_event_ns)
+		return -1;
+	due = h->last_event_ns + HOOKD_SETTLE_NS;
+	if (due > h->first_event_ns + HOOKD_MAX_DELAY_NS)
+		due = h->first_event_ns + HOOKD_MAX_DELAY_NS;
+	return due <= now ? 0 : (int)((due - now) / 1000000) + 1;
+}
+
+static void run_passes(struct hookd *h)
+{
+	h->first_event_ns = h->last_event_ns = 0;
+	for (size_t i = 0; i < h->ndirs; i++) {
+		struct watched_dir *w = &h->dirs[i];
+		struct reload_request rq = {.policy_dir = w->policy_dir,
+					    .bpffs = w->bpffs,
+					    .lifecycle_log = w->lifecycle_log,
+					    .source = "hookd",
+					    .resident = &h->resident,
+					    .lock_timeout_ms =
+						    HOOKD_PASS_LOCK_WAIT_MS};
+		struct reload_result res;
+		int err;
+
+		if (!w->dirty)
+			continue;
+		w->dirty = false;
+		if (w->wd < 0)
+			watch(h, w); /* made anew since */
+		err = reload_policy_dir(&rq, &res);
+		if (err == -ENOENT)
+			continue;	 /* nothing pinned: nothing runs */
+		if (err == -ETIMEDOUT) { /* busy: requests go first */
+			w->dirty = true;
+			mark_pending(h);
+			continue;
+		}
+		if (err) {
+			log_error("hookd: %s: %s", w->policy_dir,
+				  strerror(-err));
+			continue;
+		}
+		log_info("hookd: %s: %u containers, %u changed, %u keep "
+			 "their version, %u problems, in %.1f ms (kernel "
+			 "%.0f us per changed container)",
+			 w->policy_dir, res.containers, res.changed, res.kept,
+			 res.problems, res.elapsed_ns / 1e6,
+			 res.changed ? res.kernel_ns / 1e3 / res.changed : 0.0);
+	}
+}
+
+/*
+ * At start: the directories of the containers already running (from
+ * their records), so that an edit made while no hookd ran is applied now.
+ */
+static void adopt_recorded_dirs(struct hookd *h, const char *bpffs,
+				const char *lifecycle_log)
+{
+	_cleanup_close_ int run_fd = state_run_dir_open(bpffs);
+	uint64_t *ids = NULL;
+	size_t n = 0;
+
+	if (run_fd < 0 || container_record_list(run_fd, &ids, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container_record r;
+
+		if (container_record_read(run_fd, ids[i], &r))
+			continue;
+		use_dir(r.policy_dir, bpffs, lifecycle_log, h);
+		container_record_free(&r);
+	}
+	free(ids);
 }
 
 /*
@@ -413,21 +609,33 @@ int cmd_hookd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
+		{"bpffs", required_argument, NULL, 'b'},
+		{"lifecycle-log", required_argument, NULL, 'l'},
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	static const char usage[] =
-		"usage: cgfence hookd [--socket PATH] [--seccomp-log]\n"
+		"usage: cgfence hookd [--socket PATH] [--bpffs DIR] "
+		"[--lifecycle-log FILE] [--seccomp-log]\n"
 		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH "
 		"(default\n" HOOKD_DEFAULT_SOCKET
 		"): each request is one `cgfence hook` run, done here\n"
 		"without starting cgfence. Root only. Stops on SIGTERM or "
 		"SIGINT.\n"
+		"It watches the policy directories its requests use: a "
+		"change reaches the\n"
+		"running containers fenced from them (cgfence reload). At "
+		"start it picks up\n"
+		"the directories of the containers running in the state DIR "
+		"(default\n" CGF_DEFAULT_BPFFS_DIR ").\n"
 		"It keeps only the capabilities BPF work needs, and a seccomp "
 		"filter kills it\n"
 		"on exec, fork, ptrace, mount and the like (--seccomp-log: "
 		"only log them).\n";
 	const char *path = HOOKD_DEFAULT_SOCKET;
+	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
+	const char *lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG;
+	struct hookd h = {.inotify_fd = -1};
 	bool seccomp_log = false;
 	int lfd = -1, c, err;
 
@@ -438,6 +646,12 @@ int cmd_hookd(int argc, char **argv)
 			break;
 		case 'L':
 			seccomp_log = true;
+			break;
+		case 'b':
+			bpffs = optarg;
+			break;
+		case 'l':
+			lifecycle_log = optarg;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -472,20 +686,42 @@ int cmd_hookd(int argc, char **argv)
 		return 1;
 	}
 	umask(027); /* what the hook creates: pins, records */
-	policy_dir_keep_parsed(true);
+	h.resident = (struct hook_resident){
+		.policies = policy_cache_new(), .used_dir = use_dir, .ctx = &h};
+	h.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (!h.resident.policies || h.inotify_fd < 0) {
+		log_error("hookd: %s",
+			  strerror(h.inotify_fd < 0 ? errno : ENOMEM));
+		return 1;
+	}
+	adopt_recorded_dirs(&h, bpffs, lifecycle_log);
 	log_info("hookd: listening on %s", path);
 	while (!want_stop) {
-		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN},
+					{.fd = h.inotify_fd, .events = POLLIN}};
+		int cfd, wait_ms = ms_until_passes(&h);
 
+		if (wait_ms == 0) {
+			run_passes(&h);
+			continue;
+		}
+		if (poll(pfd, 2, wait_ms) <= 0)
+			continue; /* a signal, or time for the passes */
+		if (pfd[1].revents)
+			read_events(&h);
+		if (!pfd[0].revents)
+			continue;
+		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EINTR && errno != ECONNABORTED) {
+			if (errno != EINTR && errno != ECONNABORTED &&
+			    errno != EAGAIN) {
 				log_error("hookd: accept: %s", strerror(errno));
 				usleep(100 *
 				       1000); /* out of fds: let some close */
 			}
 			continue;
 		}
-		serve_one(cfd);
+		serve_one(&h, cfd);
 	}
 	/*
 	 * Stopping: new clients find no socket and run `cgfence hook`
@@ -494,7 +730,7 @@ int cmd_hookd(int argc, char **argv)
 	unlink(path);
 	fcntl(lfd, F_SETFL, O_NONBLOCK);
 	for (int cfd; (cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0;)
-		serve_one(cfd);
+		serve_one(&h, cfd);
 	close(lfd);
 	log_info("hookd: stopped");
 	return 0;

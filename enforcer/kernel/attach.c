@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "attach.h"
+#include "container_record.h"
 #include "cgroup.h"
 #include "lsm.h"
 #include "tables.h"
@@ -324,6 +325,13 @@ static bool forget_reported_stats(struct cgf_state *st, uint64_t cgroup_id)
 	return true;
 }
 
+/* What the hook recorded for choosing again (container_record.h). */
+static void forget_container_record(struct cgf_state *st, uint64_t cgroup_id)
+{
+	if (st->run_fd >= 0)
+		container_record_remove(st->run_fd, cgroup_id);
+}
+
 static int detach_id(struct cgf_state *st, uint64_t cgroup_id,
 		     bool cgroup_removed)
 {
@@ -335,9 +343,11 @@ static int detach_id(struct cgf_state *st, uint64_t cgroup_id,
 			return -errno;
 		/* Links without a record (an interrupted apply): remove them. */
 		unlink_links(st, cgroup_id, cgroup_removed);
+		forget_container_record(st, cgroup_id);
 		return -ENOENT;
 	}
 	unlink_links(st, cgroup_id, cgroup_removed);
+	forget_container_record(st, cgroup_id);
 	unindex_container(st, info.container_id, cgroup_id);
 	bpf_map_delete_elem(info_fd, &cgroup_id);
 	forget_reported_stats(st, cgroup_id);

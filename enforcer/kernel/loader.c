@@ -430,8 +430,7 @@ static int check_pinned_build(struct cgf_state *st)
 	return 1;
 }
 
-/* The mirrors of the state in dir live in CGF_RUN_DIR/<basename of dir>. */
-static int open_run_dir(const char *dir)
+int state_run_dir_open(const char *dir)
 {
 	const char *base = strrchr(dir, '/');
 	_cleanup_close_ int root = -1;
@@ -498,7 +497,7 @@ int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,
 		err = -errno;
 		goto fail;
 	}
-	st->run_fd = open_run_dir(dir);
+	st->run_fd = state_run_dir_open(dir);
 	if (st->run_fd < 0)
 		log_debug("%s: no table mirrors: policies change by rebuild",
 			  CGF_RUN_DIR);
@@ -514,11 +513,6 @@ fail:
  * directory (removed and made anew), obj/ (a newer build swaps it in with
  * a rename, which changes its inode) and the mirror directory.
  */
-static struct cgf_state kept;
-static bool kept_open;
-static enum state_open_mode kept_mode;
-static ino_t kept_obj_ino;
-
 static int inode_at(int dir_fd, const char *name, ino_t *ino)
 {
 	struct stat sb;
@@ -529,27 +523,29 @@ static int inode_at(int dir_fd, const char *name, ino_t *ino)
 	return 0;
 }
 
-static bool kept_still_current(const char *dir, enum state_open_mode mode)
+static bool kept_still_current(const struct state_keeper *k, const char *dir,
+			       enum state_open_mode mode)
 {
 	struct stat by_path, held;
 	ino_t obj = 0;
 
-	if (stat(dir, &by_path) || fstat(kept.dir_fd, &held) ||
+	if (stat(dir, &by_path) || fstat(k->st.dir_fd, &held) ||
 	    by_path.st_ino != held.st_ino || by_path.st_dev != held.st_dev)
 		return false;
-	if (inode_at(kept.dir_fd, "obj", &obj) || obj != kept_obj_ino)
+	if (inode_at(k->st.dir_fd, "obj", &obj) || obj != k->obj_ino)
 		return false;
-	if (kept.run_fd >= 0 &&
-	    (fstat(kept.run_fd, &held) || held.st_nlink == 0))
+	if (k->st.run_fd >= 0 &&
+	    (fstat(k->st.run_fd, &held) || held.st_nlink == 0))
 		return false;
-	if (mode == STATE_LOAD && mkdirat(kept.dir_fd, "links", 0700) &&
+	if (mode == STATE_LOAD && mkdirat(k->st.dir_fd, "links", 0700) &&
 	    errno != EEXIST)
 		return false;
 	return true;
 }
 
-int state_open_kept(struct cgf_state **out, const char *dir,
-		    enum state_open_mode mode, unsigned int lock_timeout_ms)
+int state_open_kept(struct state_keeper *k, struct cgf_state **out,
+		    const char *dir, enum state_open_mode mode,
+		    unsigned int lock_timeout_ms)
 {
 	int err;
 
@@ -557,31 +553,36 @@ int state_open_kept(struct cgf_state **out, const char *dir,
 	 * Opened for a poststop (STATE_EXISTING), the state was not checked to
 	 * be this build's: the first STATE_LOAD opens it anew, which checks.
 	 */
-	if (kept_open && !strcmp(kept.dir, dir) &&
-	    (mode == STATE_EXISTING || kept_mode == STATE_LOAD)) {
-		err = lock_dir(kept.dir_fd, lock_timeout_ms);
+	if (k->open && !strcmp(k->st.dir, dir) &&
+	    (mode == STATE_EXISTING || k->mode == STATE_LOAD)) {
+		err = lock_dir(k->st.dir_fd, lock_timeout_ms);
 		if (err)
 			return err;
-		if (kept_still_current(dir, mode)) {
-			*out = &kept;
+		if (kept_still_current(k, dir, mode)) {
+			*out = &k->st;
 			return 0;
 		}
 	}
-	if (kept_open)
-		state_close(&kept);
-	kept_open = false;
-	err = state_open(&kept, dir, mode, lock_timeout_ms);
+	state_keeper_close(k);
+	err = state_open(&k->st, dir, mode, lock_timeout_ms);
 	if (err)
 		return err;
-	err = inode_at(kept.dir_fd, "obj", &kept_obj_ino);
+	err = inode_at(k->st.dir_fd, "obj", &k->obj_ino);
 	if (err) {
-		state_close(&kept);
+		state_close(&k->st);
 		return err;
 	}
-	kept_open = true;
-	kept_mode = mode;
-	*out = &kept;
+	k->open = true;
+	k->mode = mode;
+	*out = &k->st;
 	return 0;
+}
+
+void state_keeper_close(struct state_keeper *k)
+{
+	if (k->open)
+		state_close(&k->st);
+	k->open = false;
 }
 
 void state_put_kept(struct cgf_state *st)

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/bpf.h>
 
 #define CGF_DEFAULT_BPFFS_DIR	    "/sys/fs/bpf/cgfence"
@@ -82,14 +83,30 @@ void state_close(struct cgf_state *st);
 const char *state_error_text(int err);
 
 /*
- * For a resident process (hookd): like state_open(), but the fds stay open
- * after state_put_kept(), which only unlocks, and the next call reuses
- * them when nothing was replaced on disk meanwhile. One directory at a
- * time; not for concurrent use.
+ * For a resident process (hookd), which owns one: like state_open(), but
+ * the fds stay open after state_put_kept(), which only unlocks, and the
+ * next call reuses them when nothing was replaced on disk meanwhile. One
+ * directory at a time; not for concurrent use.
  */
-int state_open_kept(struct cgf_state **out, const char *dir,
-		    enum state_open_mode mode, unsigned int lock_timeout_ms);
+struct state_keeper {
+	struct cgf_state st;
+	bool open;
+	enum state_open_mode mode;
+	ino_t obj_ino;
+};
+
+int state_open_kept(struct state_keeper *k, struct cgf_state **out,
+		    const char *dir, enum state_open_mode mode,
+		    unsigned int lock_timeout_ms);
 void state_put_kept(struct cgf_state *st);
+void state_keeper_close(struct state_keeper *k);
+
+/*
+ * The run directory of the state in dir, CGF_RUN_DIR/<basename of dir>
+ * (made if missing): the table mirrors, container records, policy store.
+ * An fd or -errno.
+ */
+int state_run_dir_open(const char *dir);
 
 /* Lets other cgfence processes in while this one keeps its fds (daemon). */
 void state_unlock(struct cgf_state *st);

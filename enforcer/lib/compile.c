@@ -724,3 +724,24 @@ void compiled_judge_socket(const struct compiled_policy *c, uint32_t family,
 				     &v->rule);
 	v->restricted = 1;
 }
+
+static void free_derived(void *cp)
+{
+	compiled_policy_free(cp);
+}
+
+int policy_compiled(struct policy *p, const struct compiled_policy **out)
+{
+	struct compiled_policy *cp;
+	int err;
+
+	if (!p->derived) {
+		err = policy_compile(p, &cp);
+		if (err)
+			return err;
+		p->derived = cp;
+		p->derived_free = free_derived;
+	}
+	*out = p->derived;
+	return 0;
+}

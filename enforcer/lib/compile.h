@@ -34,6 +34,13 @@ int policy_compile(const struct policy *p, struct compiled_policy **out);
 const char *compile_error_text(int err);
 void compiled_policy_free(struct compiled_policy *c);
 
+/*
+ * The policy's compiled form, kept with the policy (p->derived): hookd
+ * keeps parsed policies, so a container whose policy file did not change
+ * reuses what an earlier one compiled.
+ */
+int policy_compiled(struct policy *p, const struct compiled_policy **out);
+
 /* A flow as a hook sees it. family 4 or 6; IPv4-mapped IPv6 is normalised. */
 struct flow {
 	uint8_t direction; /* CGF_DIR_EGRESS / CGF_DIR_INGRESS */

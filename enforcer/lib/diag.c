@@ -76,3 +76,16 @@ void diags_free(struct diags *d)
 	d->count = 0;
 	d->cap = 0;
 }
+
+void diags_move(struct diags *to, struct diags *from)
+{
+	for (size_t i = 0; i < from->count; i++) {
+		if (diags_reserve_one(to)) {
+			free(from->lines[i]);
+			continue;
+		}
+		to->lines[to->count++] = from->lines[i];
+	}
+	free(from->lines);
+	*from = (struct diags){0};
+}

@@ -22,5 +22,7 @@ void diags_add(struct diags *d, const char *file, struct src_pos pos,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void diags_print(const struct diags *d, FILE *out);
 void diags_free(struct diags *d);
+/* Appends the lines of from to to; from is left empty. */
+void diags_move(struct diags *to, struct diags *from);
 
 #endif

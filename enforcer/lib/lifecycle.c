@@ -19,6 +19,9 @@ static const char *const kind_names[] = {
 	[LIFECYCLE_REPLACED] = "replaced",
 	[LIFECYCLE_REMOVED] = "removed",
 	[LIFECYCLE_UNCONFINED] = "unconfined",
+	[LIFECYCLE_CHANGED] = "changed",
+	[LIFECYCLE_KEPT] = "kept",
+	[LIFECYCLE_POLICY_INVALID] = "policy-invalid",
 };
 
 static void add_string_or_null(cJSON *obj, const char *key, const char *value)
@@ -75,6 +78,18 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 	if (ev->families_fenced_by)
 		cJSON_AddStringToObject(obj, "families_fenced_by",
 					ev->families_fenced_by);
+	if (ev->previous_policy) {
+		char id[16];
+
+		cJSON_AddStringToObject(obj, "previous_policy",
+					ev->previous_policy);
+		snprintf(id, sizeof(id), "%08x", ev->previous_policy_id);
+		cJSON_AddStringToObject(obj, "previous_policy_id", id);
+	}
+	if (ev->policy_dir)
+		cJSON_AddStringToObject(obj, "policy_dir", ev->policy_dir);
+	if (ev->file)
+		cJSON_AddStringToObject(obj, "file", ev->file);
 	if (ev->reason)
 		cJSON_AddStringToObject(obj, "reason", ev->reason);
 	line = cJSON_PrintUnformatted(obj);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Lifecycle records: one JSON line per policy applied, replaced or removed
- * and per container left unconfined, appended by the hook (and by apply,
+ * Lifecycle records: one JSON line per policy applied, replaced or removed,
+ * per container left unconfined, and per change a policy directory brings
+ * (changed, kept, policy-invalid: reload.h), appended by the hook (and by apply,
  * detach and gc when asked) to the audit log the daemon writes (default
  * /var/log/cgfence/audit.jsonl). Each is a single O_APPEND write, so it
  * never interleaves with the daemon's lines, and it lands even when the
@@ -28,6 +29,9 @@ enum lifecycle_kind {
 	LIFECYCLE_REPLACED,
 	LIFECYCLE_REMOVED,
 	LIFECYCLE_UNCONFINED,
+	LIFECYCLE_CHANGED,	  /* a policy directory changed: a new policy */
+	LIFECYCLE_KEPT,		  /* ... the container keeps its version */
+	LIFECYCLE_POLICY_INVALID, /* ... a file of it does not validate */
 };
 
 struct lifecycle_event {
@@ -45,6 +49,12 @@ struct lifecycle_event {
 	 * "no-cap-net-raw" (the hook, without the BPF LSM), or NULL. */
 	const char *families_fenced_by;
 	const char *reason; /* optional free text */
+	/* changed: what the container had before. */
+	const char *previous_policy;
+	uint32_t previous_policy_id;
+	/* changed, kept, policy-invalid: the directory (and file) concerned. */
+	const char *policy_dir;
+	const char *file;
 };
 
 /* The line without its newline; caller frees. NULL when out of memory. */

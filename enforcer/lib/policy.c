@@ -1069,6 +1069,7 @@ void policy_free(struct policy *p)
 		return;
 	if (p->derived_free)
 		p->derived_free(p->derived);
+	free(p->source);
 	for (size_t i = 0; i < p->nselector; i++) {
 		free(p->selector[i].key);
 		free(p->selector[i].value);

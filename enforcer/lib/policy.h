@@ -98,6 +98,11 @@ struct policy {
 	struct policy_net_section ingress;
 	struct policy_dev_section devices;
 	struct policy_sockets sockets;
+	/* The file's text, as parsed (policy_store.h keeps it). */
+	char *source;
+	size_t source_len;
+	/* Read from the last good versions: the file itself did not validate. */
+	bool last_good;
 	/* Shared by a resident process's cache: policy_free() drops one. */
 	unsigned int refs;
 	/* What a user derived from it (hook.c: the compiled tables), freed

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
 
 #include "policy_dir.h"
 #include "util.h"
@@ -38,15 +41,21 @@ static void display_path(char *buf, size_t len, const char *dir_path,
 		 n && dir_path[n - 1] == '/' ? "" : "/", file);
 }
 
-/* Opens a regular file below dir_fd without following a symbolic link. */
+/*
+ * Opens a regular file below dir_fd; a symbolic link is followed while it
+ * stays below dir_fd (-EXDEV when it leads out).
+ */
 static int open_policy_at(int dir_fd, const char *file, int *out,
 			  struct stat *st)
 {
+	/* O_NONBLOCK: opening a FIFO planted here must not hang the hook. */
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
 	_cleanup_close_ int fd = -1;
 
-	/* O_NONBLOCK: opening a FIFO planted here must not hang the hook. */
-	fd = openat(dir_fd, file,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = (int)syscall(SYS_openat2, dir_fd, file, &how, sizeof(how));
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, st))
@@ -87,13 +96,25 @@ struct parsed_file {
 	uint64_t last_use;
 };
 
-static struct parsed_file parsed[PARSED_CACHE_SIZE];
-static bool keep_parsed;
-static uint64_t use_clock;
+struct policy_cache {
+	struct parsed_file slots[PARSED_CACHE_SIZE];
+	uint64_t use_clock;
+};
 
-void policy_dir_keep_parsed(bool on)
+struct policy_cache *policy_cache_new(void)
 {
-	keep_parsed = on;
+	return calloc(1, sizeof(struct policy_cache));
+}
+
+void policy_cache_free(struct policy_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
+		free(c->slots[i].path);
+		policy_free(c->slots[i].policy);
+	}
+	free(c);
 }
 
 static bool same_file(const struct parsed_file *f, const char *path,
@@ -108,12 +129,13 @@ static bool same_file(const struct parsed_file *f, const char *path,
 	       !strcmp(f->path, path);
 }
 
-static struct policy *parsed_lookup(const char *path, const struct stat *st)
+static struct policy *parsed_lookup(struct policy_cache *c, const char *path,
+				    const struct stat *st)
 {
 	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
-		if (same_file(&parsed[i], path, st)) {
-			parsed[i].last_use = ++use_clock;
-			return policy_ref(parsed[i].policy);
+		if (same_file(&c->slots[i], path, st)) {
+			c->slots[i].last_use = ++c->use_clock;
+			return policy_ref(c->slots[i].policy);
 		}
 	}
 	return NULL;
@@ -138,10 +160,10 @@ static bool settled(const struct stat *st)
 }
 
 /* Replaces the entry of the same path, else the least recently used. */
-static void parsed_remember(const char *path, const struct stat *st,
-			    struct policy *p)
+static void parsed_remember(struct policy_cache *c, const char *path,
+			    const struct stat *st, struct policy *p)
 {
-	struct parsed_file *slot = NULL;
+	struct parsed_file *parsed = c->slots, *slot = NULL;
 	char *copy;
 
 	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
@@ -177,14 +199,17 @@ static void parsed_remember(const char *path, const struct stat *st,
 				     .mtime = st->st_mtim,
 				     .ctime = st->st_ctim,
 				     .policy = policy_ref(p),
-				     .last_use = ++use_clock};
+				     .last_use = ++c->use_clock};
 }
 
 static const char *read_error_text(int err)
 {
 	switch (err) {
+	case -EXDEV:
+		return "is a symbolic link that leads outside the policy "
+		       "directory; links are followed only within it";
 	case -ELOOP:
-		return "is a symbolic link; policies must be regular files";
+		return "is a symbolic link that never ends in a file";
 	case -EINVAL:
 		return "is not a regular file";
 	case -EFBIG:
@@ -194,24 +219,22 @@ static const char *read_error_text(int err)
 	}
 }
 
-int policy_load_at(int dir_fd, const char *dir_path, const char *name,
-		   struct policy **out, struct diags *d)
+/* DIR/NAME.json below dir_fd; path is where messages say it is. */
+static int load_from(int dir_fd, const char *path, const char *name,
+		     struct policy_cache *cache, struct policy **out,
+		     struct diags *d)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int fd = -1;
 	char file[CGF_NAME_LEN + sizeof(json_suffix)];
-	char path[4096];
 	struct stat st;
 	size_t len = 0;
 	int err;
 
 	*out = NULL;
-	if (!policy_name_valid(name))
-		return -EINVAL;
 	snprintf(file, sizeof(file), "%s%s", name, json_suffix);
-	display_path(path, sizeof(path), dir_path, file);
 	err = open_policy_at(dir_fd, file, &fd, &st);
-	if (!err && keep_parsed && (*out = parsed_lookup(path, &st)))
+	if (!err && cache && (*out = parsed_lookup(cache, path, &st)))
 		return 0;
 	if (!err)
 		err = read_policy(fd, &st, &text, &len);
@@ -233,9 +256,48 @@ int policy_load_at(int dir_fd, const char *dir_path, const char *name,
 		*out = NULL;
 		return -EINVAL;
 	}
-	if (keep_parsed)
-		parsed_remember(path, &st, *out);
+	(*out)->source = text;
+	(*out)->source_len = len;
+	text = NULL;
+	if (cache)
+		parsed_remember(cache, path, &st, *out);
 	return 0;
+}
+
+int policy_load_at(const struct policy_dir *dir, const char *name,
+		   struct policy **out, struct diags *d)
+{
+	char path[4096];
+
+	*out = NULL;
+	if (!policy_name_valid(name))
+		return -EINVAL;
+	display_path(path, sizeof(path), dir->path, name);
+	strncat(path, json_suffix, sizeof(path) - strlen(path) - 1);
+	return load_from(dir->fd, path, name, dir->cache, out, d);
+}
+
+/*
+ * The last good version of NAME, under the file's own path for messages;
+ * -ENOENT when none is kept.
+ */
+static int load_last_good(const struct policy_dir *dir, const char *name,
+			  struct policy **out)
+{
+	struct diags ignored = {};
+	char path[4096];
+	int err;
+
+	*out = NULL;
+	if (dir->last_good_fd < 0)
+		return -ENOENT;
+	display_path(path, sizeof(path), dir->path, name);
+	strncat(path, json_suffix, sizeof(path) - strlen(path) - 1);
+	err = load_from(dir->last_good_fd, path, name, NULL, out, &ignored);
+	diags_free(&ignored);
+	if (!err)
+		(*out)->last_good = true;
+	return err;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -299,7 +361,22 @@ oom:
 	return -ENOMEM;
 }
 
-int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
+static int note_invalid(struct policy_set *set, const char *name)
+{
+	char **bigger = realloc(set->invalid,
+				(set->ninvalid + 1) * sizeof(*set->invalid));
+
+	if (!bigger)
+		return -ENOMEM;
+	set->invalid = bigger;
+	set->invalid[set->ninvalid] = strdup(name);
+	if (!set->invalid[set->ninvalid])
+		return -ENOMEM;
+	set->ninvalid++;
+	return 0;
+}
+
+int policy_set_load(const struct policy_dir *dir, struct policy_set *set,
 		    struct diags *d)
 {
 	char **files = NULL;
@@ -307,7 +384,7 @@ int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
 	int err, result = 0;
 
 	memset(set, 0, sizeof(*set));
-	err = list_json_files(dir_fd, &files, &nfiles);
+	err = list_json_files(dir->fd, &files, &nfiles);
 	if (err)
 		return err;
 	set->nfiles = nfiles;
@@ -324,7 +401,7 @@ int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
 			 (int)(strlen(files[i]) - strlen(json_suffix)),
 			 files[i]);
 		if (!policy_name_valid(name)) {
-			display_path(path, sizeof(path), dir_path, files[i]);
+			display_path(path, sizeof(path), dir->path, files[i]);
 			diags_add(d, path, (struct src_pos){0},
 				  "\"%s\" is not a policy name: use a-z, 0-9, "
 				  "'.', '_' and '-', starting with a letter or "
@@ -333,17 +410,21 @@ int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
 			result = -EINVAL;
 			continue;
 		}
-		err = policy_load_at(dir_fd, dir_path, name, &p, d);
+		err = policy_load_at(dir, name, &p, d);
 		if (err == -ENOMEM) {
 			result = err;
 			break;
 		}
 		if (err) {
 			if (err == -ENOENT) { /* removed since the listing */
-				display_path(path, sizeof(path), dir_path,
+				display_path(path, sizeof(path), dir->path,
 					     files[i]);
 				diags_add(d, path, (struct src_pos){0}, "%s",
 					  strerror(ENOENT));
+			}
+			if (note_invalid(set, name)) {
+				result = -ENOMEM;
+				break;
 			}
 			if (!result)
 				result = -EINVAL;
@@ -360,6 +441,7 @@ void policy_set_free(struct policy_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		policy_free(set->policies[i]);
 	free(set->policies);
+	free_names(set->invalid, set->ninvalid);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -403,29 +485,137 @@ static void describe_union(char *buf, size_t len, const struct policy *a,
 	}
 }
 
+/* "k1=v1,k2=v2" with the keys sorted: equal for equal selectors. */
+static char *selector_key(const struct policy *p)
+{
+	size_t len = 1, used = 0;
+	const char *last = "";
+	char *buf;
+
+	for (size_t i = 0; i < p->nselector; i++)
+		len += strlen(p->selector[i].key) +
+		       strlen(p->selector[i].value) + 2;
+	buf = malloc(len);
+	if (!buf)
+		return NULL;
+	buf[0] = '\0';
+	/* Selectors are small: choosing the next key each time is enough. */
+	for (size_t n = 0; n < p->nselector; n++) {
+		const struct policy_selector_entry *next = NULL;
+
+		for (size_t i = 0; i < p->nselector; i++)
+			if (strcmp(p->selector[i].key, last) > 0 &&
+			    (!next ||
+			     strcmp(p->selector[i].key, next->key) < 0))
+				next = &p->selector[i];
+		if (!next)
+			break;
+		used += snprintf(buf + used, len - used, "%s%s=%s",
+				 used ? "," : "", next->key, next->value);
+		last = next->key;
+	}
+	return buf;
+}
+
+struct selector_group {
+	char *key;
+	const struct policy *first, *second; /* by name */
+	size_t members;
+};
+
+static int compare_groups(const void *a, const void *b)
+{
+	const struct selector_group *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : strcmp(x->first->name, y->first->name);
+}
+
+static void report_overlap(struct diags *d, const struct policy *a,
+			   const struct policy *b, size_t more)
+{
+	char example[512], and_more[64] = "";
+
+	describe_union(example, sizeof(example), a, b);
+	if (more)
+		snprintf(and_more, sizeof(and_more), " (and %zu more)", more);
+	diags_add(d, a->path, (struct src_pos){0},
+		  "selector overlaps with policy \"%s\" (%s)%s: a container "
+		  "annotated %s would match both",
+		  b->name, b->path, and_more, example);
+}
+
+/*
+ * Policies with equal selectors are grouped first (sorting their keys), so
+ * that a directory where thousands share one selector costs n log n and
+ * one line; distinct selectors are then compared pairwise: one line for
+ * each selector that overlaps later ones.
+ */
 size_t policy_set_check(const struct policy_set *set, struct diags *d)
 {
-	size_t problems = 0;
+	struct selector_group *groups;
+	size_t n = 0, ngroups = 0, problems = 0;
 
-	for (size_t i = 0; i < set->n; i++) {
-		const struct policy *a = set->policies[i];
-
-		if (!a->nselector)
-			continue;
-		for (size_t j = i + 1; j < set->n; j++) {
-			const struct policy *b = set->policies[j];
-			char example[512];
-
-			if (!b->nselector || !selectors_overlap(a, b))
-				continue;
-			describe_union(example, sizeof(example), a, b);
-			diags_add(d, a->path, (struct src_pos){0},
-				  "selector overlaps with policy \"%s\" (%s): "
-				  "a container annotated %s would match both",
-				  b->name, b->path, example);
-			problems++;
-		}
+	groups = calloc(set->n ? set->n : 1, sizeof(*groups));
+	if (!groups) {
+		diags_add(d, NULL, (struct src_pos){0}, "%s", strerror(ENOMEM));
+		return 1;
 	}
+	for (size_t i = 0; i < set->n; i++) {
+		if (!set->policies[i]->nselector)
+			continue;
+		groups[n].key = selector_key(set->policies[i]);
+		groups[n].first = set->policies[i];
+		groups[n].members = 1;
+		if (!groups[n].key) {
+			diags_add(d, NULL, (struct src_pos){0}, "%s",
+				  strerror(ENOMEM));
+			problems = 1;
+			goto out;
+		}
+		n++;
+	}
+	if (n)
+		qsort(groups, n, sizeof(*groups), compare_groups);
+	for (size_t i = 0; i < n; i++) {
+		struct selector_group *last =
+			ngroups ? &groups[ngroups - 1] : NULL;
+
+		if (last && !strcmp(last->key, groups[i].key)) {
+			if (!last->second)
+				last->second = groups[i].first;
+			last->members++;
+			free(groups[i].key);
+			continue;
+		}
+		groups[ngroups++] = groups[i];
+	}
+	n = ngroups;
+	for (size_t i = 0; i < ngroups; i++) {
+		const struct selector_group *g = &groups[i];
+		const struct policy *other = g->second;
+		size_t more = g->members > 1 ? g->members - 2 : 0;
+
+		/* Each pair of groups once, at the first of the two. */
+		for (size_t j = i + 1; j < ngroups; j++) {
+			if (!selectors_overlap(g->first, groups[j].first))
+				continue;
+			if (!other) {
+				other = groups[j].first;
+				more += groups[j].members - 1;
+			} else {
+				more += groups[j].members;
+			}
+		}
+		if (!other)
+			continue;
+		report_overlap(d, g->first, other, more);
+		problems++;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(groups[i].key);
+	free(groups);
 	return problems;
 }
 
@@ -473,7 +663,7 @@ static void first_problem(char *buf, size_t len, const struct diags *d,
 			 d->count - 1);
 }
 
-static int select_named(int dir_fd, const char *dir_path, const char *name,
+static int select_named(const struct policy_dir *dir, const char *name,
 			const struct oci_annotation *ann, size_t nann,
 			struct policy_selection *sel, char *why, size_t why_len)
 {
@@ -489,9 +679,13 @@ static int select_named(int dir_fd, const char *dir_path, const char *name,
 			 POLICY_ANNOTATION, name);
 		return -EINVAL;
 	}
-	err = policy_load_at(dir_fd, dir_path, name, &p, &d);
+	err = policy_load_at(dir, name, &p, &d);
+	/* A broken edit: the last good version serves until it is fixed. */
+	if (err && err != -ENOENT && err != -ENOMEM &&
+	    load_last_good(dir, name, &p) == 0)
+		err = 0;
 	if (err == -ENOENT) {
-		display_path(path, sizeof(path), dir_path, name);
+		display_path(path, sizeof(path), dir->path, name);
 		snprintf(why, why_len,
 			 "policy \"%s\" named by annotation %s does not exist "
 			 "(no %s.json)",
@@ -510,31 +704,126 @@ static int select_named(int dir_fd, const char *dir_path, const char *name,
 	} else {
 		sel->how = POLICY_BY_ANNOTATION;
 		sel->policy = p;
+		sel->last_good = p->last_good;
 	}
 	diags_free(&d);
 	return err;
 }
 
-static int select_by_selector(int dir_fd, const char *dir_path,
-			      const struct oci_annotation *ann, size_t nann,
-			      struct policy_selection *sel, char *why,
-			      size_t why_len)
+static int compare_policy_names(const void *a, const void *b)
 {
-	struct policy_set set;
-	struct policy *match = NULL, *fallback = NULL;
-	struct diags d = {};
-	char problem[1024];
+	return strcmp((*(struct policy *const *)a)->name,
+		      (*(struct policy *const *)b)->name);
+}
+
+/* Adds the last good version of every file that did not validate. */
+static int add_last_good_versions(const struct policy_dir *dir,
+				  struct policy_set *set)
+{
+	for (size_t i = 0; i < set->ninvalid; i++) {
+		struct policy *p;
+		int err = load_last_good(dir, set->invalid[i], &p);
+
+		if (err == -ENOMEM)
+			return err;
+		if (!err)
+			set->policies[set->n++] = p; /* room: one per file */
+	}
+	if (set->n)
+		qsort(set->policies, set->n, sizeof(*set->policies),
+		      compare_policy_names);
+	return 0;
+}
+
+/* The last good directory as a whole; -ENOENT when none is kept. */
+static int load_last_good_set(const struct policy_dir *dir,
+			      struct policy_set *set)
+{
+	struct policy_dir kept = {.fd = dir->last_good_fd, .path = dir->path};
+	struct diags ignored = {};
 	int err;
 
-	/* Fail closed: a file that does not load might have matched. */
-	err = policy_set_load(dir_fd, dir_path, &set, &d);
+	if (dir->last_good_fd < 0)
+		return -ENOENT;
+	err = policy_set_load(&kept, set, &ignored);
+	diags_free(&ignored);
 	if (err) {
-		first_problem(problem, sizeof(problem), &d, strerror(-err));
-		snprintf(why, why_len, "cannot choose a policy: %s", problem);
-		goto out;
+		policy_set_free(set);
+		return err;
 	}
-	for (size_t i = 0; i < set.n; i++) {
-		struct policy *p = set.policies[i];
+	for (size_t i = 0; i < set->n; i++)
+		set->policies[i]->last_good = true;
+	return 0;
+}
+
+int policy_set_resolve(const struct policy_dir *dir, struct policy_set *set,
+		       struct diags *d, bool *adopted)
+{
+	struct policy_set kept;
+	struct diags overlaps = {};
+	int err;
+
+	*adopted = false;
+	err = policy_set_load(dir, set, d);
+	if (err == -EINVAL)
+		err = add_last_good_versions(dir, set);
+	if (err)
+		goto fail;
+	if (!policy_set_check(set, &overlaps)) {
+		*adopted = true;
+		return 0;
+	}
+	diags_move(d, &overlaps);
+	/* Overlapping selectors: the last good directory, if there is one. */
+	if (load_last_good_set(dir, &kept) == 0) {
+		policy_set_free(set);
+		*set = kept;
+	}
+	return 0;
+fail:
+	diags_free(&overlaps);
+	policy_set_free(set);
+	return err;
+}
+
+int policy_select_in_set(const struct policy_set *set,
+			 const struct oci_annotation *ann, size_t nann,
+			 struct policy_selection *sel, char *why,
+			 size_t why_len)
+{
+	struct policy *match = NULL, *fallback = NULL;
+
+	memset(sel, 0, sizeof(*sel));
+	sel->how = POLICY_NONE;
+	for (size_t i = 0; i < nann; i++) {
+		if (strcmp(ann[i].key, POLICY_ANNOTATION))
+			continue;
+		for (size_t j = 0; j < set->n; j++) {
+			struct policy *p = set->policies[j];
+
+			if (strcmp(p->name, ann[i].value))
+				continue;
+			if (!policy_selector_matches(p, ann, nann)) {
+				snprintf(why, why_len,
+					 "policy \"%s\" has a selector this "
+					 "container's annotations do not "
+					 "match",
+					 p->name);
+				return -EPERM;
+			}
+			sel->how = POLICY_BY_ANNOTATION;
+			sel->policy = policy_ref(p);
+			sel->last_good = p->last_good;
+			return 0;
+		}
+		snprintf(why, why_len,
+			 "policy \"%.80s\" named by annotation %s is not in "
+			 "the directory, or never was valid",
+			 ann[i].value, POLICY_ANNOTATION);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		struct policy *p = set->policies[i];
 
 		if (p->nselector && policy_selector_matches(p, ann, nann)) {
 			if (match) {
@@ -543,8 +832,7 @@ static int select_by_selector(int dir_fd, const char *dir_path,
 					 "selectors of \"%s\" and \"%s\" both "
 					 "match this container",
 					 match->name, p->name);
-				err = -EINVAL;
-				goto out;
+				return -EINVAL;
 			}
 			match = p;
 		} else if (!strcmp(p->name, POLICY_DEFAULT_NAME) &&
@@ -556,17 +844,44 @@ static int select_by_selector(int dir_fd, const char *dir_path,
 		   : fallback ? POLICY_BY_DEFAULT
 			      : POLICY_NONE;
 	sel->policy = match ? match : fallback;
-	/* Hand the chosen policy over: the set must not free it. */
-	for (size_t i = 0; i < set.n; i++)
-		if (set.policies[i] == sel->policy)
-			set.policies[i] = set.policies[--set.n];
-out:
+	if (sel->policy) {
+		policy_ref(sel->policy);
+		sel->last_good = sel->policy->last_good;
+	}
+	return 0;
+}
+
+/*
+ * A file that does not validate takes part with its last good version;
+ * one that never was valid takes none (its selector is unknown): the
+ * lifecycle log and `cgfence status` show it, and containers that name it
+ * are refused.
+ */
+static int select_by_selector(const struct policy_dir *dir,
+			      const struct oci_annotation *ann, size_t nann,
+			      struct policy_selection *sel, char *why,
+			      size_t why_len)
+{
+	struct policy_set set;
+	struct diags d = {};
+	bool adopted;
+	int err;
+
+	err = policy_set_resolve(dir, &set, &d, &adopted);
+	if (err) {
+		char problem[1024];
+
+		first_problem(problem, sizeof(problem), &d, strerror(-err));
+		snprintf(why, why_len, "cannot choose a policy: %s", problem);
+	} else {
+		err = policy_select_in_set(&set, ann, nann, sel, why, why_len);
+	}
 	policy_set_free(&set);
 	diags_free(&d);
 	return err;
 }
 
-int policy_select(int dir_fd, const char *dir_path,
+int policy_select(const struct policy_dir *dir,
 		  const struct oci_annotation *ann, size_t nann,
 		  struct policy_selection *sel, char *why, size_t why_len)
 {
@@ -574,8 +889,7 @@ int policy_select(int dir_fd, const char *dir_path,
 	sel->how = POLICY_NONE;
 	for (size_t i = 0; i < nann; i++)
 		if (!strcmp(ann[i].key, POLICY_ANNOTATION))
-			return select_named(dir_fd, dir_path, ann[i].value, ann,
-					    nann, sel, why, why_len);
-	return select_by_selector(dir_fd, dir_path, ann, nann, sel, why,
-				  why_len);
+			return select_named(dir, ann[i].value, ann, nann, sel,
+					    why, why_len);
+	return select_by_selector(dir, ann, nann, sel, why, why_len);
 }

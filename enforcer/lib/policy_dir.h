@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * A directory of policies, and which one a container gets. Pure: no kernel,
- * no libbpf; files are opened relative to a directory fd, never followed
- * through symbolic links.
+ * A directory of policies, and which one a container gets. Pure: no
+ * kernel, no libbpf; files are opened relative to a directory fd.
  *
  * The policy named NAME lives in DIR/NAME.json. For a container:
  *
@@ -37,33 +36,63 @@
 /* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */
 bool policy_name_valid(const char *name);
 
+/* Parsed policies a resident process (hookd) keeps between containers. */
+struct policy_cache;
+struct policy_cache *policy_cache_new(void);
+void policy_cache_free(struct policy_cache *c);
+
 /*
- * For a resident process: policy_load_at() keeps what it parsed and hands
- * out the same policy (policy_free() drops a reference) while its file is
- * unchanged.
+ * A policy directory as it is read. Files are opened below fd with
+ * openat2(RESOLVE_BENEATH): a symbolic link is followed only as long as
+ * it stays within the directory (the kubelet's ConfigMap layout,
+ * NAME.json -> ..data/NAME.json), never out of it; names starting with a
+ * dot (..data, ..2026_12_01_...) are never policies.
  */
-void policy_dir_keep_parsed(bool on);
+struct policy_dir {
+	int fd;
+	const char *path; /* for messages */
+	/* The last good versions (policy_store.h), or -1: none kept. */
+	int last_good_fd;
+	/* hookd: the same policy while its file is unchanged; or NULL. */
+	struct policy_cache *cache;
+};
 
 /* Loads DIR/NAME.json; the policy inside must be named NAME. */
-int policy_load_at(int dir_fd, const char *dir_path, const char *name,
+int policy_load_at(const struct policy_dir *dir, const char *name,
 		   struct policy **out, struct diags *d);
 
 struct policy_set {
 	struct policy **policies; /* those that validated, sorted by name */
 	size_t n;
-	size_t nfiles; /* *.json files seen */
+	size_t nfiles;	/* *.json files seen */
+	char **invalid; /* names of the files that did not validate */
+	size_t ninvalid;
 };
 
 /*
  * Loads every *.json file of the directory. Problems of single files go
  * to d; returns -EINVAL when a file did not load, 0 otherwise.
  */
-int policy_set_load(int dir_fd, const char *dir_path, struct policy_set *set,
+int policy_set_load(const struct policy_dir *dir, struct policy_set *set,
 		    struct diags *d);
 void policy_set_free(struct policy_set *set);
 
-/* Reports selectors that can match one container; returns how many. */
+/*
+ * Reports selectors that can match one container, once per selector (the
+ * first overlapping policy and how many more); returns how many selectors.
+ */
 size_t policy_set_check(const struct policy_set *set, struct diags *d);
+
+/*
+ * What the directory chooses from now: each valid file; for a file that
+ * does not validate, its last good version (p->last_good set), or nothing
+ * when it never was valid; and when the result has overlapping selectors,
+ * the last good directory as a whole. Every problem goes to d (0 problems:
+ * the directory is valid). *adopted tells whether the result may become
+ * the last good directory (it has no overlapping selectors).
+ */
+int policy_set_resolve(const struct policy_dir *dir, struct policy_set *set,
+		       struct diags *d, bool *adopted);
 
 bool policy_selector_matches(const struct policy *p,
 			     const struct oci_annotation *ann, size_t nann);
@@ -78,15 +107,23 @@ enum policy_choice {
 struct policy_selection {
 	enum policy_choice how;
 	struct policy *policy; /* owned by the caller; NULL for POLICY_NONE */
+	/* The file did not validate: its last good version was chosen. */
+	bool last_good;
 };
 
 /*
  * Chooses the policy for a container with these annotations (rules in the
  * comment above). Returns 0, or a negative errno with one line in why.
  */
-int policy_select(int dir_fd, const char *dir_path,
+int policy_select(const struct policy_dir *dir,
 		  const struct oci_annotation *ann, size_t nann,
 		  struct policy_selection *sel, char *why, size_t why_len);
+
+/* The same among the policies of a set (policy_set_resolve()). */
+int policy_select_in_set(const struct policy_set *set,
+			 const struct oci_annotation *ann, size_t nann,
+			 struct policy_selection *sel, char *why,
+			 size_t why_len);
 
 const char *policy_choice_name(enum policy_choice how);
 

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -98,7 +100,7 @@ int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
 				return -ENOMEM;
 			buf = bigger;
 		}
-		if (how->wait && (err = how->wait(fd)))
+		if (how->wait && (err = how->wait(fd, how->wait_ctx)))
 			return err;
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -127,6 +129,46 @@ int read_small_file(const char *path, char **out, size_t max)
 	if (fd < 0)
 		return -errno;
 	return read_fd_bounded(fd, &how, out, NULL);
+}
+
+int read_file_at(int dir_fd, const char *name, size_t max, char **out,
+		 size_t *len)
+{
+	_cleanup_close_ int fd = openat(
+		dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct bounded_read how = {.max = max};
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	how.size_hint = (size_t)st.st_size;
+	return read_fd_bounded(fd, &how, out, len);
+}
+
+int write_file_at(int dir_fd, const char *name, const void *buf, size_t len)
+{
+	char tmp[256];
+	int fd, err;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dir_fd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, buf, len);
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && renameat(dir_fd, tmp, dir_fd, name))
+		err = -errno;
+	if (err)
+		unlinkat(dir_fd, tmp, 0);
+	return err;
 }
 
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,

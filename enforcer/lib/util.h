@@ -56,7 +56,8 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 struct bounded_read {
 	size_t max;
 	size_t size_hint;
-	int (*wait)(int fd);
+	int (*wait)(int fd, const void *ctx);
+	const void *wait_ctx;
 };
 int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
 		    size_t *len);
@@ -69,5 +70,15 @@ bool json_text_has_nul_escape(const char *text, size_t len);
 
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
+
+/* The same below dir_fd, never through a symbolic link; len may be NULL. */
+int read_file_at(int dir_fd, const char *name, size_t max, char **out,
+		 size_t *len);
+
+/*
+ * Replaces dir_fd/name with buf in one rename (written to name.tmp first):
+ * a reader sees the old file or the new one, never a part. Mode 0600.
+ */
+int write_file_at(int dir_fd, const char *name, const void *buf, size_t len);
 
 #endif

@@ -17,6 +17,8 @@
 
 static char dir[] = "/tmp/cgfence-unit-XXXXXX";
 static int dir_fd = -1;
+/* The directory as the hook reads it (no last good versions kept). */
+static struct policy_dir pdir = {.fd = -1, .path = dir, .last_good_fd = -1};
 
 static void write_file(const char *name, const char *text)
 {
@@ -63,7 +65,7 @@ static struct selected select_for(const struct oci_annotation *ann, size_t n)
 	struct policy_selection sel;
 	struct selected r = {};
 
-	r.err = policy_select(dir_fd, dir, ann, n, &sel, r.why, sizeof(r.why));
+	r.err = policy_select(&pdir, ann, n, &sel, r.why, sizeof(r.why));
 	r.how = sel.how;
 	if (!r.err && sel.policy)
 		snprintf(r.name, sizeof(r.name), "%s", sel.policy->name);
@@ -143,12 +145,15 @@ static void test_selection(void)
 	      "unaffected container still works");
 	remove_file("team-a.json");
 
-	/* An invalid file might have matched: fail closed without annotation. */
+	/*
+	 * A file never valid takes no part (its selector is unknown): it does
+	 * not stop unrelated containers from starting.
+	 */
 	write_file("broken.json",
 		   "{\"version\": 1, \"name\": \"broken\", \"egress\": 7}\n");
 	r = select_for(other, 1);
-	CHECK(r.err == -EINVAL && strstr(r.why, "broken.json"),
-	      "invalid file blocks selection: %s", r.why);
+	CHECK(!r.err && r.how == POLICY_NONE,
+	      "a broken file does not block others: %d %s", r.err, r.why);
 	r = select_for(named_web, 1);
 	CHECK(!r.err && !strcmp(r.name, "web"), "a named policy is unaffected");
 	remove_file("broken.json");
@@ -188,18 +193,18 @@ static void test_directory_check(void)
 
 	write_policy("team-a", "{\"team\": \"a\"}");
 	write_policy("team-b", "{\"team\": \"b\"}");
-	CHECK(policy_set_load(dir_fd, dir, &set, &d) == 0, "load");
+	CHECK(policy_set_load(&pdir, &set, &d) == 0, "load");
 	problems = policy_set_check(&set, &d);
 	/* shop {ns: shop} overlaps team-a and team-b; a and b disagree. */
-	CHECK(problems == 2, "overlaps: %zu", problems);
-	CHECK(d.count == 2 && strstr(d.lines[0], "ns=shop, team=a"),
+	CHECK(problems == 1, "one line per selector: %zu", problems);
+	CHECK(d.count == 1 && strstr(d.lines[0], "ns=shop, team=a") &&
+		      strstr(d.lines[0], "(and 1 more)"),
 	      "overlap message: %s", d.count ? d.lines[0] : "(none)");
 	diags_free(&d);
 	policy_set_free(&set);
 
 	write_file("Bad Name.json", "{}");
-	CHECK(policy_set_load(dir_fd, dir, &set, &d) == -EINVAL,
-	      "bad file name");
+	CHECK(policy_set_load(&pdir, &set, &d) == -EINVAL, "bad file name");
 	CHECK(d.count == 1 && strstr(d.lines[0], "not a policy name"), "%s",
 	      d.count ? d.lines[0] : "(none)");
 	CHECK(set.n == 4, "the valid ones still load: %zu", set.n);
@@ -216,19 +221,18 @@ static void test_keep_parsed(void)
 	struct diags d = {};
 	char path[512];
 
-	policy_dir_keep_parsed(true);
+	pdir.cache = policy_cache_new();
 	write_policy("cached", NULL);
-	CHECK(policy_load_at(dir_fd, dir, "cached", &a, &d) == 0 &&
-		      policy_load_at(dir_fd, dir, "cached", &b, &d) == 0,
+	CHECK(policy_load_at(&pdir, "cached", &a, &d) == 0 &&
+		      policy_load_at(&pdir, "cached", &b, &d) == 0,
 	      "loads of a file just written");
 	CHECK(a && b && a != b && a->refs == 1,
 	      "a file written less than a second ago is parsed every time");
 	policy_free(a);
 	policy_free(b);
 	usleep(1100 * 1000); /* settled */
-	CHECK(policy_load_at(dir_fd, dir, "cached", &a, &d) == 0, "first load");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0,
-	      "second load");
+	CHECK(policy_load_at(&pdir, "cached", &a, &d) == 0, "first load");
+	CHECK(policy_load_at(&pdir, "cached", &b, &d) == 0, "second load");
 	CHECK(a && a == b && a->refs == 3,
 	      "unchanged file: the kept policy, shared (refs %u)",
 	      a ? a->refs : 0);
@@ -242,15 +246,15 @@ static void test_keep_parsed(void)
 	stat(path, &after);
 	CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size,
 	      "the edit keeps inode and size");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0,
+	CHECK(policy_load_at(&pdir, "cached", &b, &d) == 0,
 	      "load after a same-size edit");
 	CHECK(b && b != a && b->ingress.present && !b->egress.present,
 	      "same inode and size, new times: parsed anew");
 	policy_free(b);
 	usleep(1100 * 1000);
-	CHECK(policy_load_at(dir_fd, dir, "cached", &b, &d) == 0 &&
-		      policy_load_at(dir_fd, dir, "cached", &c, &d) == 0 &&
-		      b == c && b->ingress.present,
+	CHECK(policy_load_at(&pdir, "cached", &b, &d) == 0 &&
+		      policy_load_at(&pdir, "cached", &c, &d) == 0 && b == c &&
+		      b->ingress.present,
 	      "the edited file, once settled, is kept in turn");
 	policy_free(b);
 	policy_free(c);
@@ -260,7 +264,7 @@ static void test_keep_parsed(void)
 	unlink(path);
 	write_file("cached.json", "{\"version\": 1, \"name\": \"cached\", "
 				  "\"mode\": \"audit\"}\n");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &c, &d) == 0, "reload");
+	CHECK(policy_load_at(&pdir, "cached", &c, &d) == 0, "reload");
 	CHECK(c && c != a && c->mode == CGF_MODE_AUDIT,
 	      "changed file: parsed anew");
 	CHECK(a->refs == 1, "the old version is no longer kept (refs %u)",
@@ -270,12 +274,149 @@ static void test_keep_parsed(void)
 
 	/* An invalid file is reported each time, never served from the cache. */
 	write_file("cached.json", "{\"version\": 1, \"name\": \"other\"}\n");
-	CHECK(policy_load_at(dir_fd, dir, "cached", &c, &d) == -EINVAL && !c,
+	CHECK(policy_load_at(&pdir, "cached", &c, &d) == -EINVAL && !c,
 	      "invalid after a valid one: refused");
 	CHECK(d.count == 1, "with its problem reported");
 	diags_free(&d);
-	policy_dir_keep_parsed(false);
+	policy_cache_free(pdir.cache);
+	pdir.cache = NULL;
 	remove_file("cached.json");
+}
+
+/* Many policies on one selector: one line, not one per pair. */
+static void test_shared_selector(void)
+{
+	struct policy_set set;
+	struct diags d = {};
+	char name[32];
+
+	/* Alone in the directory from here on. */
+	remove_file("web.json");
+	remove_file("shop.json");
+	remove_file("default.json");
+	remove_file("team-a.json");
+	remove_file("team-b.json");
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "same-%03d", i);
+		write_policy(name, "{\"app\": \"same\"}");
+	}
+	CHECK(policy_set_load(&pdir, &set, &d) == 0, "load");
+	CHECK(policy_set_check(&set, &d) == 1 && d.count == 1 &&
+		      strstr(d.lines[0], "same-000.json") &&
+		      strstr(d.lines[0], "\"same-001\"") &&
+		      strstr(d.lines[0], "(and 298 more)"),
+	      "300 equal selectors: %zu lines, %s", d.count,
+	      d.count ? d.lines[0] : "");
+	diags_free(&d);
+	policy_set_free(&set);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "same-%03d.json", i);
+		remove_file(name);
+	}
+}
+
+/*
+ * A live directory: a file that stops validating is replaced by its last
+ * good version; overlapping selectors bring the last good directory back.
+ */
+static void test_last_good(void)
+{
+	struct oci_annotation blue[] = {{"app", "blue"}};
+	struct oci_annotation named_live[] = {{"cgfence.policy", "live"},
+					      {"app", "blue"}};
+	char good[600];
+	struct policy_set set;
+	struct diags d = {};
+	struct selected r;
+	bool adopted;
+
+	snprintf(good, sizeof(good), "%s/good", dir);
+	CHECK(mkdir(good, 0700) == 0, "mkdir good");
+	write_file("good/live.json",
+		   "{\"version\": 1, \"name\": \"live\", \"selector\": "
+		   "{\"app\": \"blue\"}, \"mode\": \"audit\"}\n");
+	pdir.last_good_fd = open(good, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	write_file("live.json", "{\"version\": 1, \"name\": \"live\",\n"
+				"  \"egress\": 7}\n");
+	r = select_for(named_live, 2);
+	CHECK(!r.err && !strcmp(r.name, "live"),
+	      "named, broken: its last good version: %d %s", r.err, r.why);
+	r = select_for(blue, 1);
+	CHECK(!r.err && r.how == POLICY_BY_SELECTOR && !strcmp(r.name, "live"),
+	      "by selector, broken: its last good version: %d %s", r.err,
+	      r.why);
+	CHECK(policy_set_resolve(&pdir, &set, &d, &adopted) == 0 && adopted,
+	      "resolves");
+	CHECK(d.count == 1 && strstr(d.lines[0], "live.json:2:"),
+	      "the problem with its position: %s", d.count ? d.lines[0] : "");
+	for (size_t i = 0; i < set.n; i++)
+		if (!strcmp(set.policies[i]->name, "live"))
+			CHECK(set.policies[i]->last_good &&
+				      set.policies[i]->mode == CGF_MODE_AUDIT,
+			      "the kept version is in the set");
+	diags_free(&d);
+	policy_set_free(&set);
+
+	/* Valid again, but overlapping another: the last good directory. */
+	write_policy("live", "{\"app\": \"blue\"}");
+	write_policy("rival", "{\"app\": \"blue\"}");
+	CHECK(policy_set_resolve(&pdir, &set, &d, &adopted) == 0 && !adopted,
+	      "overlap: not adopted");
+	CHECK(d.count == 1 && strstr(d.lines[0], "overlaps"), "reported: %s",
+	      d.count ? d.lines[0] : "");
+	CHECK(set.n == 1 && set.policies[0]->last_good &&
+		      set.policies[0]->mode == CGF_MODE_AUDIT,
+	      "the last good directory serves: %zu", set.n);
+	diags_free(&d);
+	policy_set_free(&set);
+	remove_file("rival.json");
+	remove_file("live.json");
+	remove_file("good/live.json");
+	rmdir(good);
+	close(pdir.last_good_fd);
+	pdir.last_good_fd = -1;
+}
+
+/* The kubelet's ConfigMap layout; links never lead out of the directory. */
+static void test_configmap_layout(void)
+{
+	struct oci_annotation named_cm[] = {{"cgfence.policy", "cm"}};
+	struct oci_annotation named_out[] = {{"cgfence.policy", "out"}};
+	char path[600], outside[600];
+	struct selected r;
+
+	snprintf(path, sizeof(path), "%s/..2026_12_01_08_00_00.1", dir);
+	CHECK(mkdir(path, 0700) == 0, "mkdir timestamped");
+	write_file("..2026_12_01_08_00_00.1/cm.json",
+		   "{\"version\": 1, \"name\": \"cm\"}\n");
+	snprintf(path, sizeof(path), "%s/..data", dir);
+	CHECK(symlink("..2026_12_01_08_00_00.1", path) == 0, "..data");
+	snprintf(path, sizeof(path), "%s/cm.json", dir);
+	CHECK(symlink("..data/cm.json", path) == 0, "cm.json");
+	r = select_for(named_cm, 1);
+	CHECK(!r.err && !strcmp(r.name, "cm"), "through ..data: %d %s", r.err,
+	      r.why);
+
+	snprintf(outside, sizeof(outside), "%s.outside.json", dir);
+	snprintf(path, sizeof(path), "%s/out.json", dir);
+	CHECK(symlink(outside, path) == 0, "absolute link");
+	r = select_for(named_out, 1);
+	CHECK(r.err && strstr(r.why, "leads outside the policy directory"),
+	      "absolute link out refused: %s", r.why);
+	unlink(path);
+	CHECK(symlink("../../etc/hostname", path) == 0, "relative link");
+	r = select_for(named_out, 1);
+	CHECK(r.err && strstr(r.why, "leads outside the policy directory"),
+	      "relative link out refused: %s", r.why);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cm.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/..data", dir);
+	unlink(path);
+	remove_file("..2026_12_01_08_00_00.1/cm.json");
+	snprintf(path, sizeof(path), "%s/..2026_12_01_08_00_00.1", dir);
+	rmdir(path);
 }
 
 static void test_examples(void)
@@ -287,7 +428,10 @@ static void test_examples(void)
 	CHECK(fd >= 0, "run from the repository root");
 	if (fd < 0)
 		return;
-	CHECK(policy_set_load(fd, "policies", &set, &d) == 0 &&
+	CHECK(policy_set_load(&(struct policy_dir){.fd = fd,
+						   .path = "policies",
+						   .last_good_fd = -1},
+			      &set, &d) == 0 &&
 		      policy_set_check(&set, &d) == 0,
 	      "policies/ is a valid policy directory: %s",
 	      d.count ? d.lines[0] : "");
@@ -305,11 +449,15 @@ int main(void)
 		return 1;
 	}
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pdir.fd = dir_fd;
 	test_names();
 	test_selection();
 	test_symlinks_refused();
 	test_directory_check();
 	test_keep_parsed();
+	test_shared_selector();
+	test_last_good();
+	test_configmap_layout();
 	test_examples();
 	close(dir_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

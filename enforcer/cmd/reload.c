@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "attach.h"
+#include "commands.h"
+#include "compile.h"
+#include "container_record.h"
+#include "lifecycle.h"
+#include "loader.h"
+#include "policy_dir.h"
+#include "policy_store.h"
+#include "reload.h"
+#include "util.h"
+
+struct pass {
+	const struct reload_request *rq;
+	struct reload_result *res;
+	struct cgf_state *st;
+	struct policy_set set;
+};
+
+static void record(const struct pass *p, struct lifecycle_event *ev)
+{
+	int err;
+
+	ev->source = p->rq->source;
+	ev->policy_dir = p->rq->policy_dir;
+	err = lifecycle_record(p->rq->lifecycle_log, ev);
+	if (err)
+		log_error(
+			"warning: cannot write the lifecycle record to %s: %s",
+			p->rq->lifecycle_log, strerror(-err));
+}
+
+/* "DIR/web.json:3:5: message" -> "DIR/web.json". */
+static void file_of(const char *line, char *buf, size_t len)
+{
+	const char *colon = strstr(line, ".json:");
+
+	if (colon)
+		snprintf(buf, len, "%.*s", (int)(colon - line + 5), line);
+	else
+		buf[0] = '\0';
+}
+
+static void report_problems(const struct pass *p, int store_fd,
+			    const struct diags *problems)
+{
+	struct diags fresh = {};
+
+	if (store_fd >= 0)
+		policy_store_set_errors(store_fd, problems, &fresh);
+	for (size_t i = 0; i < fresh.count; i++) {
+		struct lifecycle_event ev = {.kind = LIFECYCLE_POLICY_INVALID,
+					     .reason = fresh.lines[i]};
+		char file[4096];
+
+		file_of(fresh.lines[i], file, sizeof(file));
+		ev.file = file[0] ? file : NULL;
+		record(p, &ev);
+		if (!p->rq->print)
+			log_error("%s (the last good version serves)",
+				  fresh.lines[i]);
+	}
+	if (p->rq->print)
+		diags_print(problems, stderr);
+	diags_free(&fresh);
+}
+
+/* The directory's policies now, with the last good versions kept. */
+static int resolve(struct pass *p, struct diags *problems)
+{
+	struct policy_dir dir = {
+		.path = p->rq->policy_dir,
+		.last_good_fd = -1,
+		.cache = p->rq->resident ? p->rq->resident->policies : NULL};
+	_cleanup_close_ int store_fd = -1;
+	bool adopted = false;
+	int err;
+
+	dir.fd = open(p->rq->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir.fd < 0) {
+		err = -errno;
+		diags_add(problems, p->rq->policy_dir, (struct src_pos){0},
+			  "%s", strerror(-err));
+		return err;
+	}
+	if (p->st->run_fd >= 0 &&
+	    policy_store_open(p->st->run_fd, p->rq->policy_dir, true,
+			      &store_fd) == 0)
+		dir.last_good_fd = policy_store_good_fd(store_fd);
+	err = policy_set_resolve(&dir, &p->set, problems, &adopted);
+	if (!err && adopted && store_fd >= 0)
+		err = policy_store_save(store_fd, &p->set) < 0 ? -EIO : 0;
+	p->res->problems = problems->count;
+	report_problems(p, store_fd, problems);
+	close(dir.fd);
+	if (dir.last_good_fd >= 0)
+		close(dir.last_good_fd);
+	return err;
+}
+
+/* The policy of the tables a cgroup runs has this compiled digest. */
+static bool runs_digest(struct cgf_state *st, uint32_t policy_id,
+			const uint8_t digest[32])
+{
+	struct cgf_policy_info info;
+
+	return bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
+				   &info) == 0 &&
+	       !memcmp(info.digest, digest, 32);
+}
+
+static void keep_version(struct pass *p, struct container_record *r,
+			 const struct cgf_cgroup_info *info, const char *why)
+{
+	struct lifecycle_event ev = {.kind = LIFECYCLE_KEPT,
+				     .container_id = r->container_id,
+				     .cgroup = r->cgroup,
+				     .cgroup_id = r->cgroup_id,
+				     .policy = info->policy_name,
+				     .policy_id = info->policy_id,
+				     .reason = why};
+	struct cgf_policy_info pinfo;
+
+	if (bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_POLICY_INFO],
+				&info->policy_id, &pinfo) == 0)
+		ev.mode = pinfo.mode == CGF_MODE_AUDIT ? "audit" : "enforce";
+
+	p->res->kept++;
+	if (r->kept && !strcmp(r->kept, why))
+		return; /* said already */
+	free(r->kept);
+	r->kept = strdup(why);
+	container_record_write(p->st->run_fd, r);
+	record(p, &ev);
+	if (p->rq->print)
+		fprintf(stderr, "%s: keeps policy %s (id %08x): %s\n",
+			r->container_id, info->policy_name, info->policy_id,
+			why);
+}
+
+static int swap_policy(struct pass *p, struct container_record *r,
+		       const struct cgf_cgroup_info *info,
+		       const struct policy_selection *sel,
+		       const struct compiled_policy *cp)
+{
+	struct fence_request req = {.cgroup_dir = r->cgroup,
+				    .policy = cp,
+				    .policy_name = sel->policy->name,
+				    .container_id = r->container_id};
+	struct lifecycle_event ev = {
+		.kind = LIFECYCLE_CHANGED,
+		.container_id = r->container_id,
+		.cgroup = r->cgroup,
+		.cgroup_id = r->cgroup_id,
+		.policy = sel->policy->name,
+		.previous_policy = info->policy_name,
+		.previous_policy_id = info->policy_id,
+		.mode = sel->policy->mode == CGF_MODE_AUDIT ? "audit"
+							    : "enforce",
+		.selected_by = policy_choice_name(sel->how)};
+	struct fence_result res;
+	uint64_t start;
+	int err;
+
+	if (fence_needs_bpf_lsm(p->st, cp)) {
+		if (!r->without_cap_net_raw)
+			return -ENOPKG;
+		req.without_bpf_lsm = true;
+	}
+	start = clock_ns(CLOCK_MONOTONIC);
+	err = fence_apply(p->st, &req, &res);
+	p->res->kernel_ns += clock_ns(CLOCK_MONOTONIC) - start;
+	if (err)
+		return err;
+	ev.policy_id = res.policy_id;
+	free(r->policy);
+	free(r->selected_by);
+	free(r->kept);
+	r->kept = NULL;
+	r->policy = strdup(sel->policy->name);
+	r->selected_by = strdup(policy_choice_name(sel->how));
+	if (r->policy && r->selected_by)
+		container_record_write(p->st->run_fd, r);
+	p->res->changed++;
+	record(p, &ev);
+	if (p->rq->print)
+		printf("%s: %s (id %08x) -> %s (id %08x)\n", r->container_id,
+		       info->policy_name, info->policy_id, sel->policy->name,
+		       res.policy_id);
+	return 0;
+}
+
+static bool in_set(const struct policy_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (!strcmp(set->policies[i]->name, name))
+			return true;
+	return false;
+}
+
+/* One container: what the directory chooses for it now. */
+static void choose_again(struct pass *p, struct container_record *r)
+{
+	struct policy_selection sel;
+	struct cgf_cgroup_info info;
+	const struct compiled_policy *cp;
+	char why[2048];
+	int err;
+
+	if (bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_CGROUP_INFO],
+				&r->cgroup_id, &info)) {
+		/* Not fenced any more: a record left by a crash. */
+		container_record_remove(p->st->run_fd, r->cgroup_id);
+		return;
+	}
+	p->res->containers++;
+	err = policy_select_in_set(&p->set, r->annotations, r->nannotations,
+				   &sel, why, sizeof(why));
+	if ((err || sel.how == POLICY_NONE) &&
+	    !in_set(&p->set, info.policy_name))
+		snprintf(why, sizeof(why),
+			 "%s/%s.json was removed: the container keeps the "
+			 "version it runs",
+			 p->rq->policy_dir, info.policy_name);
+	else if (!err && sel.how == POLICY_NONE)
+		snprintf(why, sizeof(why),
+			 "no policy of %s applies to it any more: it keeps "
+			 "the version it runs",
+			 p->rq->policy_dir);
+	if (err || sel.how == POLICY_NONE) {
+		keep_version(p, r, &info, why);
+		goto out;
+	}
+	err = policy_compiled(sel.policy, &cp);
+	if (err) {
+		snprintf(why, sizeof(why),
+			 "policy \"%s\" cannot be compiled: %s",
+			 sel.policy->name, compile_error_text(err));
+		keep_version(p, r, &info, why);
+		goto out;
+	}
+	if (!strcmp(info.policy_name, sel.policy->name) &&
+	    runs_digest(p->st, info.policy_id, cp->digest)) {
+		if (r->kept) { /* back in the directory */
+			free(r->kept);
+			r->kept = NULL;
+			container_record_write(p->st->run_fd, r);
+		}
+		goto out;
+	}
+	err = swap_policy(p, r, &info, &sel, cp);
+	if (err) {
+		snprintf(why, sizeof(why), "cannot attach policy \"%s\": %s",
+			 sel.policy->name,
+			 err == -ENOPKG ? "it refuses socket families, which "
+					  "only the BPF LSM can enforce for "
+					  "this container"
+					: fence_error_text(err));
+		keep_version(p, r, &info, why);
+	}
+out:
+	policy_free(sel.policy);
+}
+
+static void choose_for_containers(struct pass *p)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0;
+
+	if (p->st->run_fd < 0 || container_record_list(p->st->run_fd, &ids, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container_record r;
+
+		if (container_record_read(p->st->run_fd, ids[i], &r))
+			continue;
+		if (!strcmp(r.policy_dir, p->rq->policy_dir))
+			choose_again(p, &r);
+		container_record_free(&r);
+	}
+	free(ids);
+}
+
+int reload_policy_dir(const struct reload_request *rq,
+		      struct reload_result *res)
+{
+	struct cgf_state own, *st;
+	struct pass p = {.rq = rq, .res = res};
+	struct diags problems = {};
+	uint64_t start = clock_ns(CLOCK_MONOTONIC);
+	int err;
+
+	unsigned int lock_ms = rq->lock_timeout_ms
+				       ? rq->lock_timeout_ms
+				       : CGF_DEFAULT_LOCK_TIMEOUT_MS;
+
+	memset(res, 0, sizeof(*res));
+	if (rq->resident)
+		err = state_open_kept(&rq->resident->state, &st, rq->bpffs,
+				      STATE_EXISTING, lock_ms);
+	else if (!(err = state_open(&own, rq->bpffs, STATE_EXISTING, lock_ms)))
+		st = &own;
+	if (err)
+		return err;
+	p.st = st;
+	err = resolve(&p, &problems);
+	if (!err)
+		choose_for_containers(&p);
+	policy_set_free(&p.set);
+	diags_free(&problems);
+	if (rq->resident)
+		state_put_kept(st);
+	else
+		state_close(st);
+	res->elapsed_ns = clock_ns(CLOCK_MONOTONIC) - start;
+	return err;
+}
+
+/* No pinned state: no container to change; the directory is still checked. */
+static int check_only(const char *policy_dir)
+{
+	struct policy_dir dir = {.path = policy_dir, .last_good_fd = -1};
+	struct policy_set set;
+	struct diags problems = {};
+	bool adopted;
+	int err;
+
+	dir.fd = open(policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir.fd < 0) {
+		log_error("reload: %s: %s", policy_dir, strerror(errno));
+		return 1;
+	}
+	err = policy_set_resolve(&dir, &set, &problems, &adopted);
+	close(dir.fd);
+	diags_print(&problems, stderr);
+	policy_set_free(&set);
+	err = err || problems.count;
+	diags_free(&problems);
+	return err ? 1 : 0;
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"policy-dir", required_argument, NULL, 'p'},
+		{"bpffs", required_argument, NULL, 'b'},
+		{"lifecycle-log", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{}};
+	static const char usage[] =
+		"usage: cgfence reload [--policy-dir DIR] [--bpffs DIR] "
+		"[--lifecycle-log FILE]\n"
+		"Gives every running container the hook fenced from DIR "
+		"(default\n" CGF_DEFAULT_POLICY_DIR
+		") what the directory chooses for it now, as hookd does\n"
+		"when the directory changes: for hosts without hookd (a "
+		"systemd path unit,\n"
+		"cron). Prints a line per container whose policy changed. A "
+		"file that does\n"
+		"not validate changes nothing (its last good version "
+		"serves): exit status 1,\n"
+		"the problems on stderr.\n";
+	struct reload_request rq = {.policy_dir = CGF_DEFAULT_POLICY_DIR,
+				    .bpffs = CGF_DEFAULT_BPFFS_DIR,
+				    .lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG,
+				    .source = "reload",
+				    .print = true};
+	struct reload_result res;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			rq.policy_dir = optarg;
+			break;
+		case 'b':
+			rq.bpffs = optarg;
+			break;
+		case 'l':
+			rq.lifecycle_log = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return 0;
+		default:
+			fprintf(stderr, "%s", usage);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		log_error("reload: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	/* Records name directories by their absolute path (as the hook). */
+	if (rq.policy_dir[0] != '/' || rq.bpffs[0] != '/' ||
+	    rq.lifecycle_log[0] != '/') {
+		log_error("reload: --policy-dir, --bpffs and --lifecycle-log "
+			  "must be absolute paths");
+		return 2;
+	}
+	err = reload_policy_dir(&rq, &res);
+	if (err == -ENOENT && access(rq.policy_dir, F_OK) == 0)
+		return check_only(rq.policy_dir);
+	if (err) {
+		log_error("reload: %s: %s", rq.policy_dir,
+			  err == -ENOENT || err == -ENOTDIR
+				  ? strerror(-err)
+				  : state_error_text(err));
+		return 1;
+	}
+	log_debug("reload: %s: %u containers, %u changed, %u keep their "
+		  "version, in %.1f ms",
+		  rq.policy_dir, res.containers, res.changed, res.kept,
+		  res.elapsed_ns / 1e6);
+	return res.problems ? 1 : 0;
+}

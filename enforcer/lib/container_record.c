@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "container_record.h"
+#include "util.h"
+
+#define RECORDS_DIR	"containers"
+#define RECORD_MAX_SIZE (1024 * 1024)
+
+static void record_name(char *buf, size_t len, uint64_t cgroup_id)
+{
+	snprintf(buf, len, "%" PRIu64 ".json", cgroup_id);
+}
+
+static int records_dir(int run_fd, bool create)
+{
+	int fd;
+
+	if (create && mkdirat(run_fd, RECORDS_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	fd = openat(run_fd, RECORDS_DIR,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+static void add_string(cJSON *obj, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(obj, key, value);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+char *container_record_format(const struct container_record *r)
+{
+	cJSON *obj = cJSON_CreateObject(), *ann;
+	char id[24];
+	char *text = NULL;
+
+	if (!obj)
+		return NULL;
+	snprintf(id, sizeof(id), "%" PRIu64, r->cgroup_id);
+	add_string(obj, "container_id", r->container_id);
+	add_string(obj, "cgroup", r->cgroup);
+	cJSON_AddStringToObject(obj, "cgroup_id", id); /* a double rounds */
+	add_string(obj, "policy_dir", r->policy_dir);
+	ann = cJSON_AddObjectToObject(obj, "annotations");
+	for (size_t i = 0; ann && i < r->nannotations; i++)
+		cJSON_AddStringToObject(ann, r->annotations[i].key,
+					r->annotations[i].value);
+	add_string(obj, "policy", r->policy);
+	add_string(obj, "selected_by", r->selected_by);
+	add_string(obj, "kept", r->kept);
+	cJSON_AddBoolToObject(obj, "without_cap_net_raw",
+			      r->without_cap_net_raw);
+	if (ann)
+		text = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return text;
+}
+
+static int copy_string(const cJSON *obj, const char *key, bool nullable,
+		       char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (nullable && (!v || cJSON_IsNull(v)))
+		return 0;
+	if (!cJSON_IsString(v))
+		return -EINVAL;
+	*out = strdup(v->valuestring);
+	return *out ? 0 : -ENOMEM;
+}
+
+int container_record_parse(const char *text, struct container_record *r)
+{
+	cJSON *obj = cJSON_Parse(text);
+	const cJSON *ann, *a;
+	char *id = NULL;
+	unsigned long long n;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!obj)
+		return -EINVAL;
+	err = copy_string(obj, "container_id", false, &r->container_id);
+	if (!err)
+		err = copy_string(obj, "cgroup", false, &r->cgroup);
+	if (!err)
+		err = copy_string(obj, "cgroup_id", false, &id);
+	if (!err)
+		err = parse_uint(id, 1, UINT64_MAX, &n);
+	if (!err)
+		r->cgroup_id = n;
+	if (!err)
+		err = copy_string(obj, "policy_dir", false, &r->policy_dir);
+	if (!err)
+		err = copy_string(obj, "policy", false, &r->policy);
+	if (!err)
+		err = copy_string(obj, "selected_by", false, &r->selected_by);
+	if (!err)
+		err = copy_string(obj, "kept", true, &r->kept);
+	r->without_cap_net_raw = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(obj, "without_cap_net_raw"));
+	ann = cJSON_GetObjectItemCaseSensitive(obj, "annotations");
+	if (!err && !cJSON_IsObject(ann))
+		err = -EINVAL;
+	if (!err) {
+		size_t count = cJSON_GetArraySize(ann);
+
+		r->annotations =
+			calloc(count ? count : 1, sizeof(*r->annotations));
+		if (!r->annotations)
+			err = -ENOMEM;
+	}
+	cJSON_ArrayForEach(a, ann)
+	{
+		struct oci_annotation *to;
+
+		if (err)
+			break;
+		to = &r->annotations[r->nannotations];
+
+		if (!cJSON_IsString(a)) {
+			err = -EINVAL;
+			break;
+		}
+		to->key = strdup(a->string);
+		to->value = strdup(a->valuestring);
+		r->nannotations++;
+		if (!to->key || !to->value) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+	free(id);
+	cJSON_Delete(obj);
+	if (err)
+		container_record_free(r);
+	return err;
+}
+
+void container_record_free(struct container_record *r)
+{
+	free(r->container_id);
+	free(r->cgroup);
+	free(r->policy_dir);
+	for (size_t i = 0; i < r->nannotations; i++) {
+		free(r->annotations[i].key);
+		free(r->annotations[i].value);
+	}
+	free(r->annotations);
+	free(r->policy);
+	free(r->selected_by);
+	free(r->kept);
+	memset(r, 0, sizeof(*r));
+}
+
+int container_record_write(int run_fd, const struct container_record *r)
+{
+	_cleanup_close_ int dir = records_dir(run_fd, true);
+	_cleanup_free_ char *text = NULL;
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	text = container_record_format(r);
+	if (!text)
+		return -ENOMEM;
+	record_name(name, sizeof(name), r->cgroup_id);
+	return write_file_at(dir, name, text, strlen(text));
+}
+
+int container_record_read(int run_fd, uint64_t cgroup_id,
+			  struct container_record *r)
+{
+	_cleanup_close_ int dir = records_dir(run_fd, false);
+	_cleanup_free_ char *text = NULL;
+	char name[32];
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (dir < 0)
+		return dir;
+	record_name(name, sizeof(name), cgroup_id);
+	err = read_file_at(dir, name, RECORD_MAX_SIZE, &text, NULL);
+	if (err)
+		return err;
+	err = container_record_parse(text, r);
+	if (!err && r->cgroup_id != cgroup_id) {
+		container_record_free(r);
+		err = -EINVAL;
+	}
+	return err;
+}
+
+int container_record_remove(int run_fd, uint64_t cgroup_id)
+{
+	_cleanup_close_ int dir = records_dir(run_fd, false);
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	record_name(name, sizeof(name), cgroup_id);
+	return unlinkat(dir, name, 0) ? -errno : 0;
+}
+
+int container_record_list(int run_fd, uint64_t **ids, size_t *n)
+{
+	int dir = records_dir(run_fd, false);
+	uint64_t *list = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*ids = NULL;
+	*n = 0;
+	if (dir < 0)
+		return dir == -ENOENT ? 0 : dir;
+	d = fdopendir(dir);
+	if (!d) {
+		close(dir);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char digits[32];
+		unsigned long long id;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len >= sizeof(digits) ||
+		    strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		memcpy(digits, de->d_name, len - 5);
+		digits[len - 5] = '\0';
+		if (parse_uint(digits, 1, UINT64_MAX, &id))
+			continue;
+		if (count == cap) {
+			uint64_t *bigger;
+
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				free(list);
+				closedir(d);
+				return -ENOMEM;
+			}
+			list = bigger;
+		}
+		list[count++] = id;
+	}
+	closedir(d);
+	*ids = list;
+	*n = count;
+	return 0;
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy_store.h"
+#include "sha256.h"
+#include "util.h"
+
+#define STORE_ROOT	 "policy-dirs"
+#define STORE_ERRORS_MAX (1024 * 1024)
+
+static int open_dir_at(int fd, const char *name, bool create)
+{
+	if (create && mkdirat(fd, name, 0700) && errno != EEXIST)
+		return -errno;
+	fd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int policy_store_open(int run_fd, const char *policy_dir_path, bool create,
+		      int *store_fd)
+{
+	uint8_t digest[SHA256_DIGEST_LEN];
+	_cleanup_close_ int root = -1;
+	char key[17];
+	int fd, err;
+
+	sha256(policy_dir_path, strlen(policy_dir_path), digest);
+	for (int i = 0; i < 8; i++)
+		snprintf(key + 2 * i, 3, "%02x", digest[i]);
+	root = open_dir_at(run_fd, STORE_ROOT, create);
+	if (root < 0)
+		return root;
+	fd = open_dir_at(root, key, create);
+	if (fd < 0)
+		return fd;
+	if (create) {
+		err = write_file_at(fd, "path", policy_dir_path,
+				    strlen(policy_dir_path));
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
+	*store_fd = fd;
+	return 0;
+}
+
+int policy_store_good_fd(int store_fd)
+{
+	return openat(store_fd, "good",
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Whether good/ holds exactly the policies of set, text for text. */
+static bool same_as_good(int store_fd, const struct policy_set *set)
+{
+	_cleanup_close_ int good = policy_store_good_fd(store_fd);
+	size_t files = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (good < 0)
+		return false;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct policy *p = set->policies[i];
+		_cleanup_free_ char *text = NULL;
+		char name[300];
+		size_t len;
+
+		snprintf(name, sizeof(name), "%s.json", p->name);
+		if (read_file_at(good, name, POLICY_MAX_FILE_SIZE, &text,
+				 &len) ||
+		    len != p->source_len || memcmp(text, p->source, len))
+			return false;
+	}
+	d = fdopendir(dup(good));
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		files += de->d_name[0] != '.';
+	closedir(d);
+	return files == set->n;
+}
+
+static void remove_dir_files(int parent, const char *name)
+{
+	int fd = openat(parent, name,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' || strlen(de->d_name) > 2)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+int policy_store_save(int store_fd, const struct policy_set *set)
+{
+	_cleanup_close_ int next = -1;
+	int err = 0;
+
+	if (same_as_good(store_fd, set))
+		return 0;
+	remove_dir_files(store_fd, "good.next");
+	next = open_dir_at(store_fd, "good.next", true);
+	if (next < 0)
+		return next;
+	for (size_t i = 0; i < set->n && !err; i++) {
+		const struct policy *p = set->policies[i];
+		char name[300];
+
+		snprintf(name, sizeof(name), "%s.json", p->name);
+		err = p->source ? write_file_at(next, name, p->source,
+						p->source_len)
+				: -EINVAL;
+	}
+	if (err)
+		goto fail;
+	/*
+	 * The previous version stays as good.next until the next save: a
+	 * reader that opened good/ just before the swap still finds its files.
+	 */
+	if (renameat2(store_fd, "good.next", store_fd, "good",
+		      RENAME_EXCHANGE) == 0)
+		return 1;
+	if (errno == ENOENT &&
+	    renameat(store_fd, "good.next", store_fd, "good") == 0)
+		return 1;
+	err = -errno;
+fail:
+	remove_dir_files(store_fd, "good.next");
+	return err;
+}
+
+int policy_store_set_errors(int store_fd, const struct diags *d,
+			    struct diags *fresh)
+{
+	_cleanup_free_ char *before = NULL, *now = NULL;
+	size_t len = 0;
+
+	if (read_file_at(store_fd, "errors", STORE_ERRORS_MAX, &before, NULL))
+		before = NULL;
+	for (size_t i = 0; i < d->count; i++) {
+		const char *line = d->lines[i];
+		size_t n = strlen(line);
+		const char *at = before;
+		bool seen = false;
+		char *grown;
+
+		while (at && !seen && (at = strstr(at, line))) {
+			seen = (at == before || at[-1] == '\n') &&
+			       (at[n] == '\n' || !at[n]);
+			at += n;
+		}
+		if (!seen)
+			diags_add(fresh, NULL, (struct src_pos){0}, "%s", line);
+		grown = realloc(now, len + n + 2);
+		if (!grown)
+			return -ENOMEM;
+		now = grown;
+		memcpy(now + len, line, n);
+		len += n;
+		now[len++] = '\n';
+		now[len] = '\0';
+	}
+	if (!len && !before)
+		return 0;
+	return write_file_at(store_fd, "errors", now ? now : "", len);
+}
+
+int policy_store_visit(int run_fd, policy_store_visit_fn visit, void *ctx)
+{
+	_cleanup_close_ int root = open_dir_at(run_fd, STORE_ROOT, false);
+	struct dirent *de;
+	DIR *d;
+
+	if (root < 0)
+		return root == -ENOENT ? 0 : root;
+	d = fdopendir(dup(root));
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *path = NULL, *errors = NULL;
+		_cleanup_close_ int fd = -1;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = open_dir_at(root, de->d_name, false);
+		if (fd < 0 || read_file_at(fd, "path", 4096, &path, NULL))
+			continue;
+		if (read_file_at(fd, "errors", STORE_ERRORS_MAX, &errors, NULL))
+			errors = NULL;
+		visit(path, errors ? errors : "", ctx);
+	}
+	closedir(d);
+	return 0;
+}
