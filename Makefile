@@ -29,11 +29,13 @@ SANITIZERS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 LIB_CFLAGS = -I$(OUT)/no-libbpf -Ienforcer/lib
 KERNEL_CFLAGS = -Ienforcer/lib -Ienforcer/kernel -I$(OUT)
 CMD_CFLAGS = $(KERNEL_CFLAGS) -Ienforcer/cmd
-LDLIBS_CORE = -lcjson
-# The kernel-facing libraries are linked statically: the hook runs twice per
-# container start, and dynamic relocation of libbpf and libelf costs 0.2 ms
-# of each run. Debian ships no libcjson.a.
-LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -Wl,-Bdynamic -lcjson
+# The pure modules need nettle (SHA-256) and cJSON.
+LDLIBS_CORE = -lnettle -lcjson
+# The libraries are linked statically where Debian ships an archive: the
+# hook runs twice per container start, and dynamic relocation of libbpf
+# and libelf costs 0.2 ms of each run (nettle's archive adds 35 KB).
+# Debian ships no libcjson.a.
+LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -lnettle -Wl,-Bdynamic -lcjson
 BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
 # Sources by folder (see CFLAGS above).
