@@ -3,7 +3,7 @@
 # says what it installs. Does nothing when everything is present.
 set -eu
 PACKAGES="clang clang-format libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
-libcjson-dev pkg-config make gcc bats iproute2 runc busybox-static jq podman
+libcjson-dev nettle-dev pkg-config make gcc musl-tools bats iproute2 runc busybox-static jq podman
 iptables nftables iperf3 hyperfine gnuplot-nox"
 missing=
 for p in $PACKAGES; do

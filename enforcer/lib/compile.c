@@ -11,10 +11,11 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <nettle/sha2.h>
+
 #include "cgfence_logic.h"
 #include "compile.h"
 #include "socknames.h"
-#include "sha256.h"
 
 #define KEY_MAX_BITS   (CGF_KIND_BITS + 128)
 #define PORT_KEY_BITS  (CGF_KIND_BITS + 24) /* kind, protocol, port */
@@ -462,7 +463,7 @@ static void digest_u64(struct sha256_ctx *ctx, uint64_t v)
 
 	for (int i = 0; i < 8; i++)
 		le[i] = v >> (8 * i);
-	sha256_update(ctx, le, sizeof(le));
+	sha256_update(ctx, sizeof(le), le);
 }
 
 /* Lengths go in before each variable part so no two inputs collide. */
@@ -473,13 +474,15 @@ static void compute_digest(struct compiled_policy *c, const char *name)
 
 	sha256_init(&ctx);
 	digest_u64(&ctx, name_len);
-	sha256_update(&ctx, name, name_len);
-	sha256_update(&ctx, &c->hdr, sizeof(c->hdr));
+	sha256_update(&ctx, name_len, (const uint8_t *)name);
+	sha256_update(&ctx, sizeof(c->hdr), (const uint8_t *)&c->hdr);
 	digest_u64(&ctx, c->nentries);
-	sha256_update(&ctx, c->entries, c->nentries * sizeof(*c->entries));
+	sha256_update(&ctx, c->nentries * sizeof(*c->entries),
+		      (const uint8_t *)c->entries);
 	digest_u64(&ctx, c->nclasses);
-	sha256_update(&ctx, c->classes, c->nclasses * sizeof(*c->classes));
-	sha256_final(&ctx, c->digest);
+	sha256_update(&ctx, c->nclasses * sizeof(*c->classes),
+		      (const uint8_t *)c->classes);
+	sha256_digest(&ctx, sizeof(c->digest), c->digest);
 }
 
 /* The sockets section as the sock_create and LSM programs read it. */

@@ -9,8 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 #include "delta.h"
-#include "sha256.h"
 #include "util.h"
 
 #define NEW_KEY	    UINT32_MAX
@@ -348,7 +349,7 @@ struct state_file_header {
 static int write_summed(int fd, const void *buf, size_t len,
 			struct sha256_ctx *sum)
 {
-	sha256_update(sum, buf, len);
+	sha256_update(sum, len, buf);
 	return write_all(fd, buf, len);
 }
 
@@ -385,7 +386,7 @@ int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 		err = write_summed(fd, s->banks[0], mlen, &sum);
 	if (!err)
 		err = write_summed(fd, s->banks[1], mlen, &sum);
-	sha256_final(&sum, digest);
+	sha256_digest(&sum, sizeof(digest), digest);
 	if (!err)
 		err = write_all(fd, digest, sizeof(digest));
 	if (close(fd) && !err)
@@ -416,7 +417,7 @@ static int read_exact(int fd, void *buf, size_t len, struct sha256_ctx *sum)
 		len -= n;
 	}
 	if (sum)
-		sha256_update(sum, buf, want);
+		sha256_update(sum, want, buf);
 	return 0;
 }
 
@@ -463,7 +464,7 @@ int table_state_load(struct table_state *s, int dir_fd, const char *name)
 		err = read_exact(fd, s->banks[1], mlen, &sum);
 	if (!err)
 		err = read_exact(fd, want, sizeof(want), NULL);
-	sha256_final(&sum, got);
+	sha256_digest(&sum, sizeof(got), got);
 	if (!err && memcmp(want, got, sizeof(got)))
 		err = -EBADMSG;
 	if (err)

@@ -19,6 +19,14 @@
 # rounds' medians against plain's, and the median over the rounds of the
 # overhead against plain in the same round.
 #
+# Before them, the hook client's bare start-up (`cgfence-hook --version`),
+# built three ways from the same flags: against musl (what the Makefile
+# builds where musl-gcc is installed), with `cc -static` (glibc, the
+# Makefile's fallback), and the freestanding client of 025c448 (own
+# _start and system calls, x86_64 only), which musl replaced. Also in
+# rotating rounds; reported as each build's ratio to musl's in the same
+# round, median and range over the rounds.
+#
 # Two sessions: "alone", where the measured container may be the only
 # cgroup with a program of each hook type on the host (the kernel then
 # flips a static key, patching code on every CPU, at attach and detach),
@@ -26,6 +34,7 @@
 # runs containers.
 #
 #   tests/bench/hook_overhead.sh [RUNS [ROUNDS]]   (root; default 5 x 24)
+#   STARTUP_RUNS=N: runs of each client build per round (default 40 x RUNS)
 #
 # The target is an overhead under 10 % of a plain `runc run`.
 set -euo pipefail
@@ -35,6 +44,7 @@ OUT=$(cd "${OUT:-build}" && pwd)
 CGFENCE=$OUT/cgfence
 RUNS=${1:-5}
 ROUNDS=${2:-24}
+STARTUP_RUNS=${STARTUP_RUNS:-$((40 * RUNS))}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "hook_overhead.sh needs root (runc, BPF)" >&2
@@ -149,6 +159,57 @@ session() { # NAME
 		"$WORK/$1"-*.json >>"$WORK/summary.txt"
 }
 
+# The client builds whose start-up is compared: NAME=PATH lines.
+client_builds() {
+	local flags=(-O2 -g -std=gnu11 -D_GNU_SOURCE -I"$OUT" -static) old=025c448 f
+	if command -v musl-gcc >/dev/null; then
+		musl-gcc "${flags[@]}" -Ienforcer/lib enforcer/client/cgfence-hook.c -o "$WORK/hook-musl" &&
+			echo "musl=$WORK/hook-musl"
+	fi
+	cc "${flags[@]}" -Ienforcer/lib enforcer/client/cgfence-hook.c -o "$WORK/hook-glibc" &&
+		echo "glibc=$WORK/hook-glibc"
+	[ "$(uname -m)" = x86_64 ] && git cat-file -e "$old^{commit}" 2>/dev/null || return 0
+	mkdir -p "$WORK/freestanding"
+	for f in client/cgfence-hook.c client/rt.h client/freestanding.c lib/hookd_proto.h; do
+		git show "$old:enforcer/$f" >"$WORK/freestanding/${f#*/}"
+	done
+	cc "${flags[@]}" -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
+		-fno-tree-loop-distribute-patterns -U_FORTIFY_SOURCE \
+		"$WORK"/freestanding/{cgfence-hook,freestanding}.c -o "$WORK/hook-freestanding" &&
+		echo "freestanding=$WORK/hook-freestanding"
+}
+
+# Round r starts from the r-th build; each round's figure is its ratio
+# to musl's median in the same round (drift and the two modes cancel).
+startup() {
+	local builds round i k n cmds
+	mapfile -t builds < <(client_builds)
+	n=${#builds[@]}
+	[ "$n" -gt 1 ] && [[ ${builds[0]} == musl=* ]] ||
+		{ echo "client start-up: no musl-gcc, or fewer than two builds: no figure" >>"$WORK/summary.txt"; return; }
+	for round in $(seq "$ROUNDS"); do
+		cmds=()
+		for ((i = 0; i < n; i++)); do
+			k=$(((i + round) % n))
+			cmds+=(-n "${builds[k]%%=*}" "${builds[k]#*=} --version")
+		done
+		hyperfine -N --style none --warmup 20 --runs "$STARTUP_RUNS" \
+			--export-json "$WORK/startup-$round.json" "${cmds[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
+	done
+	jq -rs --argjson runs "$STARTUP_RUNS" '
+		def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		def us: . * 1e6 | round;
+		def x: . * 100 | round / 100;
+		[ .[] | [.results[] | {key: .command, value: (.times | median)}] | from_entries ] as $rounds
+		| ["glibc", "freestanding"] | map(select(. as $b | $rounds[0] | has($b))) as $others
+		| "client start-up (cgfence-hook --version, \($runs) runs per build per round): musl \($rounds | map(.musl) | median | us) us median of the rounds'"'"' medians",
+		( $others[] as $b | ($rounds | map(.[$b] / .musl)) as $r
+		  | "client start-up: \($b) / musl: x\($r | median | x) median of same-round ratios (\($r | min | x) to \($r | max | x)); \($rounds | map(.[$b]) | median | us) us" )' \
+		"$WORK"/startup-*.json >>"$WORK/summary.txt"
+}
+
+startup
 session alone
 $RUNC run -d --bundle "$WORK/other" "hookbench-$$-other" </dev/null >/dev/null 2>&1
 session steady
