@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "commands.h"
 #include "daemon.h"
+#include "hashtab.h"
 #include "policy.h"
 #include "util.h"
 
@@ -38,10 +39,11 @@ struct counter {
 	unsigned long count;
 };
 
-/* A growable bag of string counters; linear probing on a power of two. */
+/* A growable bag of string counters: an array, indexed by key. */
 struct counter_table {
-	struct counter *slots;
-	size_t cap, used;
+	struct counter *items;
+	size_t count, cap;
+	struct hashtab index; /* key -> its place in items */
 };
 
 struct log_summary {
@@ -49,50 +51,52 @@ struct log_summary {
 	unsigned long denials, audits, suppressed, undelivered, lost;
 };
 
-static unsigned long hash_string(const char *s)
+static bool is_counter(const void *ctx, uint32_t id, const void *key)
 {
-	unsigned long h = 1469598103934665603ull;
+	const struct counter_table *t = ctx;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return !strcmp(t->items[id].key, key);
 }
 
 static int counter_add(struct counter_table *t, const char *key,
 		       unsigned long n)
 {
-	size_t i;
+	uint64_t hash = hashtab_hash_bytes(key, strlen(key), 0);
+	uint32_t id;
+	int err;
 
-	if ((t->used + 1) * 2 > t->cap) {
-		struct counter_table grown = {.cap = t->cap ? t->cap * 2 : 64};
+	if (!t->index.slots) {
+		err = hashtab_init(&t->index, 0, is_counter, t);
+		if (err)
+			return err;
+	}
+	id = hashtab_find(&t->index, hash, key);
+	if (id == HASHTAB_NONE) {
+		struct counter c = {.key = strdup(key)};
 
-		grown.slots = calloc(grown.cap, sizeof(*grown.slots));
-		if (!grown.slots)
+		if (!c.key)
 			return -ENOMEM;
-		for (i = 0; i < t->cap; i++) {
-			size_t j;
+		if (t->count == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			struct counter *items =
+				reallocarray(t->items, cap, sizeof(*items));
 
-			if (!t->slots[i].key)
-				continue;
-			j = hash_string(t->slots[i].key) & (grown.cap - 1);
-			while (grown.slots[j].key)
-				j = (j + 1) & (grown.cap - 1);
-			grown.slots[j] = t->slots[i];
+			if (!items) {
+				free(c.key);
+				return -ENOMEM;
+			}
+			t->items = items;
+			t->cap = cap;
 		}
-		grown.used = t->used;
-		free(t->slots);
-		*t = grown;
+		err = hashtab_insert(&t->index, hash, t->count);
+		if (err) {
+			free(c.key);
+			return err;
+		}
+		id = t->count;
+		t->items[t->count++] = c;
 	}
-	i = hash_string(key) & (t->cap - 1);
-	while (t->slots[i].key && strcmp(t->slots[i].key, key))
-		i = (i + 1) & (t->cap - 1);
-	if (!t->slots[i].key) {
-		t->slots[i].key = strdup(key);
-		if (!t->slots[i].key)
-			return -ENOMEM;
-		t->used++;
-	}
-	t->slots[i].count += n;
+	t->items[id].count += n;
 	return 0;
 }
 
@@ -105,29 +109,20 @@ static int by_count_desc(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* Moves the used slots to the front, sorted by count (the table is spent). */
+/* Sorts the counters by count (the index is spent); returns how many. */
 static size_t counter_sorted(struct counter_table *t)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->cap; i++) {
-		if (t->slots[i].key) {
-			struct counter c = t->slots[i];
-
-			t->slots[i].key = NULL;
-			t->slots[n++] = c;
-		}
-	}
-	if (n) /* qsort(NULL, 0) is undefined */
-		qsort(t->slots, n, sizeof(*t->slots), by_count_desc);
-	return n;
+	if (t->count) /* qsort(NULL, 0) is undefined */
+		qsort(t->items, t->count, sizeof(*t->items), by_count_desc);
+	return t->count;
 }
 
 static void counter_free(struct counter_table *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->slots[i].key);
-	free(t->slots);
+	for (size_t i = 0; i < t->count; i++)
+		free(t->items[i].key);
+	free(t->items);
+	hashtab_free(&t->index);
 }
 
 static const char *str_field(const cJSON *o, const char *key)
@@ -410,25 +405,25 @@ static void summary_print(struct log_summary *s)
 	       s->denials, s->audits, s->suppressed, s->undelivered, s->lost);
 	printf("\ntop denied targets per container:\n");
 	for (size_t c = 0; c < ncont; c++) {
-		const char *who = s->by_container.slots[c].key;
+		const char *who = s->by_container.items[c].key;
 		size_t wlen = strlen(who);
 		int shown = 0;
 
-		printf("  %s (%lu)\n", who, s->by_container.slots[c].count);
+		printf("  %s (%lu)\n", who, s->by_container.items[c].count);
 		for (size_t d = 0; d < ndest && shown < 5; d++) {
-			const char *k = s->by_dest.slots[d].key;
+			const char *k = s->by_dest.items[d].key;
 
 			if (strncmp(k, who, wlen) || k[wlen] != '\t')
 				continue;
-			printf("    %8lu  %s\n", s->by_dest.slots[d].count,
+			printf("    %8lu  %s\n", s->by_dest.items[d].count,
 			       k + wlen + 1);
 			shown++;
 		}
 	}
 	printf("\ndenials per rule:\n");
 	for (size_t r = 0; r < nrule; r++)
-		printf("  %8lu  %s\n", s->by_rule.slots[r].count,
-		       s->by_rule.slots[r].key);
+		printf("  %8lu  %s\n", s->by_rule.items[r].count,
+		       s->by_rule.items[r].key);
 }
 
 struct log_view {
