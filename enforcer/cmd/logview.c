@@ -426,11 +426,19 @@ static void summary_print(struct log_summary *s)
 		       s->by_rule.items[r].key);
 }
 
+/*
+ * A line longer than this is no record (the daemon writes a few hundred
+ * bytes): it is skipped and counted, so that memory stays bounded whatever
+ * the file holds.
+ */
+#define LOG_MAX_LINE (64u << 10)
+
 struct log_view {
 	struct log_filter filter;
 	int json, follow, summary;
-	unsigned long bad_lines;
+	unsigned long bad_lines, long_lines;
 	struct log_summary sum;
+	char line[LOG_MAX_LINE + 2]; /* a line, its newline and the NUL */
 };
 
 static void handle_line(struct log_view *v, char *line)
@@ -459,22 +467,63 @@ static void handle_line(struct log_view *v, char *line)
 	cJSON_Delete(rec);
 }
 
-/* Reads to the end; with --follow keeps reading across rotations. */
-static int view_file(struct log_view *v, const char *path)
+/*
+ * Handles the lines of f up to its end; one longer than LOG_MAX_LINE is
+ * read to its newline in pieces of the buffer's size and dropped. As with
+ * getline, a last line without its newline yet is handled as it stands.
+ */
+static void read_lines(struct log_view *v, FILE *f)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	struct stat st;
+	const size_t size = sizeof(v->line);
+	bool too_long = false;
 
-	if (!f)
-		return -errno;
 	for (;;) {
-		while (getline(&line, &cap, f) > 0) {
-			handle_line(v, line);
-			if (v->follow)
-				fflush(stdout);
+		/* fgets wrote the whole buffer when it put its NUL last. */
+		v->line[size - 1] = 1;
+		if (!fgets(v->line, size, f))
+			break;
+		if (!v->line[size - 1] && v->line[size - 2] != '\n') {
+			too_long = true;
+			continue;
 		}
+		if (too_long)
+			v->long_lines++;
+		else
+			handle_line(v, v->line);
+		too_long = false;
+		if (v->follow)
+			fflush(stdout);
+	}
+	if (too_long)
+		v->long_lines++;
+}
+
+static FILE *open_log(const char *path, int *err)
+{
+	struct stat st;
+	int fd = open_regular_file(path, &st);
+	FILE *f;
+
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		*err = -errno;
+		close(fd);
+	}
+	return f;
+}
+
+/* Reads f (path) to the end; with --follow keeps reading across rotations. */
+static void view_file(struct log_view *v, const char *path, FILE *f)
+{
+	struct stat st;
+	int err;
+
+	for (;;) {
+		read_lines(v, f);
 		if (!v->follow)
 			break;
 		clearerr(f);
@@ -486,20 +535,17 @@ static int view_file(struct log_view *v, const char *path)
 			if (fstat(fileno(f), &cur) == 0 &&
 			    (cur.st_ino != st.st_ino ||
 			     st.st_size < ftell(f))) {
-				FILE *nf = fopen(path, "re");
+				FILE *nf = open_log(path, &err);
 
 				if (nf) {
-					while (getline(&line, &cap, f) > 0)
-						handle_line(v, line);
+					read_lines(v, f);
 					fclose(f);
 					f = nf;
 				}
 			}
 		}
 	}
-	free(line);
 	fclose(f);
-	return 0;
 }
 
 int cmd_log(int argc, char **argv)
@@ -518,6 +564,7 @@ int cmd_log(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	struct log_view v = {};
+	FILE *f;
 	const char *path = CGF_DEFAULT_AUDIT_LOG;
 	unsigned long long n;
 	char why[160];
@@ -585,8 +632,10 @@ int cmd_log(int argc, char **argv)
 			       "                   [--json | --summary] "
 			       "[--follow]\n"
 			       "FILE defaults to %s. T: 2026-11-25, "
-			       "2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n",
-			       CGF_DEFAULT_AUDIT_LOG);
+			       "2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n"
+			       "FILE must be a regular file; a line longer "
+			       "than %u KiB is skipped.\n",
+			       CGF_DEFAULT_AUDIT_LOG, LOG_MAX_LINE >> 10);
 			return 0;
 		default:
 			return 2;
@@ -599,18 +648,22 @@ int cmd_log(int argc, char **argv)
 			  "--summary] [--follow]");
 		return 2;
 	}
-	if (!v.json && !v.summary)
-		print_table_header();
-	err = view_file(&v, path);
-	if (err) {
-		log_error("%s: %s", path, strerror(-err));
+	f = open_log(path, &err);
+	if (!f) {
+		log_error("%s: %s", path, file_error_text(err));
 		return 1;
 	}
+	if (!v.json && !v.summary)
+		print_table_header();
+	view_file(&v, path, f);
 	if (v.summary)
 		summary_print(&v.sum);
 	if (v.bad_lines)
 		log_error("%s: %lu line(s) were not valid JSON records", path,
 			  v.bad_lines);
+	if (v.long_lines)
+		log_error("%s: %lu line(s) longer than %u KiB were skipped",
+			  path, v.long_lines, LOG_MAX_LINE >> 10);
 	counter_free(&v.sum.by_container);
 	counter_free(&v.sum.by_dest);
 	counter_free(&v.sum.by_rule);
