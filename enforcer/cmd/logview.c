@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "commands.h"
 #include "daemon.h"
+#include "hashtab.h"
 #include "policy.h"
 #include "util.h"
 
@@ -38,10 +39,11 @@ struct counter {
 	unsigned long count;
 };
 
-/* A growable bag of string counters; linear probing on a power of two. */
+/* A growable bag of string counters: an array, indexed by key. */
 struct counter_table {
-	struct counter *slots;
-	size_t cap, used;
+	struct counter *items;
+	size_t count, cap;
+	struct hashtab index; /* key -> its place in items */
 };
 
 struct log_summary {
@@ -49,50 +51,52 @@ struct log_summary {
 	unsigned long denials, audits, suppressed, undelivered, lost;
 };
 
-static unsigned long hash_string(const char *s)
+static bool is_counter(const void *ctx, uint32_t id, const void *key)
 {
-	unsigned long h = 1469598103934665603ull;
+	const struct counter_table *t = ctx;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return !strcmp(t->items[id].key, key);
 }
 
 static int counter_add(struct counter_table *t, const char *key,
 		       unsigned long n)
 {
-	size_t i;
+	uint64_t hash = hashtab_hash_bytes(key, strlen(key), 0);
+	uint32_t id;
+	int err;
 
-	if ((t->used + 1) * 2 > t->cap) {
-		struct counter_table grown = {.cap = t->cap ? t->cap * 2 : 64};
+	if (!t->index.slots) {
+		err = hashtab_init(&t->index, 0, is_counter, t);
+		if (err)
+			return err;
+	}
+	id = hashtab_find(&t->index, hash, key);
+	if (id == HASHTAB_NONE) {
+		struct counter c = {.key = strdup(key)};
 
-		grown.slots = calloc(grown.cap, sizeof(*grown.slots));
-		if (!grown.slots)
+		if (!c.key)
 			return -ENOMEM;
-		for (i = 0; i < t->cap; i++) {
-			size_t j;
+		if (t->count == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			struct counter *items =
+				reallocarray(t->items, cap, sizeof(*items));
 
-			if (!t->slots[i].key)
-				continue;
-			j = hash_string(t->slots[i].key) & (grown.cap - 1);
-			while (grown.slots[j].key)
-				j = (j + 1) & (grown.cap - 1);
-			grown.slots[j] = t->slots[i];
+			if (!items) {
+				free(c.key);
+				return -ENOMEM;
+			}
+			t->items = items;
+			t->cap = cap;
 		}
-		grown.used = t->used;
-		free(t->slots);
-		*t = grown;
+		err = hashtab_insert(&t->index, hash, t->count);
+		if (err) {
+			free(c.key);
+			return err;
+		}
+		id = t->count;
+		t->items[t->count++] = c;
 	}
-	i = hash_string(key) & (t->cap - 1);
-	while (t->slots[i].key && strcmp(t->slots[i].key, key))
-		i = (i + 1) & (t->cap - 1);
-	if (!t->slots[i].key) {
-		t->slots[i].key = strdup(key);
-		if (!t->slots[i].key)
-			return -ENOMEM;
-		t->used++;
-	}
-	t->slots[i].count += n;
+	t->items[id].count += n;
 	return 0;
 }
 
@@ -105,29 +109,20 @@ static int by_count_desc(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* Moves the used slots to the front, sorted by count (the table is spent). */
+/* Sorts the counters by count (the index is spent); returns how many. */
 static size_t counter_sorted(struct counter_table *t)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->cap; i++) {
-		if (t->slots[i].key) {
-			struct counter c = t->slots[i];
-
-			t->slots[i].key = NULL;
-			t->slots[n++] = c;
-		}
-	}
-	if (n) /* qsort(NULL, 0) is undefined */
-		qsort(t->slots, n, sizeof(*t->slots), by_count_desc);
-	return n;
+	if (t->count) /* qsort(NULL, 0) is undefined */
+		qsort(t->items, t->count, sizeof(*t->items), by_count_desc);
+	return t->count;
 }
 
 static void counter_free(struct counter_table *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->slots[i].key);
-	free(t->slots);
+	for (size_t i = 0; i < t->count; i++)
+		free(t->items[i].key);
+	free(t->items);
+	hashtab_free(&t->index);
 }
 
 static const char *str_field(const cJSON *o, const char *key)
@@ -410,32 +405,40 @@ static void summary_print(struct log_summary *s)
 	       s->denials, s->audits, s->suppressed, s->undelivered, s->lost);
 	printf("\ntop denied targets per container:\n");
 	for (size_t c = 0; c < ncont; c++) {
-		const char *who = s->by_container.slots[c].key;
+		const char *who = s->by_container.items[c].key;
 		size_t wlen = strlen(who);
 		int shown = 0;
 
-		printf("  %s (%lu)\n", who, s->by_container.slots[c].count);
+		printf("  %s (%lu)\n", who, s->by_container.items[c].count);
 		for (size_t d = 0; d < ndest && shown < 5; d++) {
-			const char *k = s->by_dest.slots[d].key;
+			const char *k = s->by_dest.items[d].key;
 
 			if (strncmp(k, who, wlen) || k[wlen] != '\t')
 				continue;
-			printf("    %8lu  %s\n", s->by_dest.slots[d].count,
+			printf("    %8lu  %s\n", s->by_dest.items[d].count,
 			       k + wlen + 1);
 			shown++;
 		}
 	}
 	printf("\ndenials per rule:\n");
 	for (size_t r = 0; r < nrule; r++)
-		printf("  %8lu  %s\n", s->by_rule.slots[r].count,
-		       s->by_rule.slots[r].key);
+		printf("  %8lu  %s\n", s->by_rule.items[r].count,
+		       s->by_rule.items[r].key);
 }
+
+/*
+ * A line longer than this is no record (the daemon writes a few hundred
+ * bytes): it is skipped and counted, so that memory stays bounded whatever
+ * the file holds.
+ */
+#define LOG_MAX_LINE (64u << 10)
 
 struct log_view {
 	struct log_filter filter;
 	int json, follow, summary;
-	unsigned long bad_lines;
+	unsigned long bad_lines, long_lines;
 	struct log_summary sum;
+	char line[LOG_MAX_LINE + 2]; /* a line, its newline and the NUL */
 };
 
 static void handle_line(struct log_view *v, char *line)
@@ -464,22 +467,63 @@ static void handle_line(struct log_view *v, char *line)
 	cJSON_Delete(rec);
 }
 
-/* Reads to the end; with --follow keeps reading across rotations. */
-static int view_file(struct log_view *v, const char *path)
+/*
+ * Handles the lines of f up to its end; one longer than LOG_MAX_LINE is
+ * read to its newline in pieces of the buffer's size and dropped. As with
+ * getline, a last line without its newline yet is handled as it stands.
+ */
+static void read_lines(struct log_view *v, FILE *f)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	struct stat st;
+	const size_t size = sizeof(v->line);
+	bool too_long = false;
 
-	if (!f)
-		return -errno;
 	for (;;) {
-		while (getline(&line, &cap, f) > 0) {
-			handle_line(v, line);
-			if (v->follow)
-				fflush(stdout);
+		/* fgets wrote the whole buffer when it put its NUL last. */
+		v->line[size - 1] = 1;
+		if (!fgets(v->line, size, f))
+			break;
+		if (!v->line[size - 1] && v->line[size - 2] != '\n') {
+			too_long = true;
+			continue;
 		}
+		if (too_long)
+			v->long_lines++;
+		else
+			handle_line(v, v->line);
+		too_long = false;
+		if (v->follow)
+			fflush(stdout);
+	}
+	if (too_long)
+		v->long_lines++;
+}
+
+static FILE *open_log(const char *path, int *err)
+{
+	struct stat st;
+	int fd = open_regular_file(path, &st);
+	FILE *f;
+
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		*err = -errno;
+		close(fd);
+	}
+	return f;
+}
+
+/* Reads f (path) to the end; with --follow keeps reading across rotations. */
+static void view_file(struct log_view *v, const char *path, FILE *f)
+{
+	struct stat st;
+	int err;
+
+	for (;;) {
+		read_lines(v, f);
 		if (!v->follow)
 			break;
 		clearerr(f);
@@ -491,20 +535,17 @@ static int view_file(struct log_view *v, const char *path)
 			if (fstat(fileno(f), &cur) == 0 &&
 			    (cur.st_ino != st.st_ino ||
 			     st.st_size < ftell(f))) {
-				FILE *nf = fopen(path, "re");
+				FILE *nf = open_log(path, &err);
 
 				if (nf) {
-					while (getline(&line, &cap, f) > 0)
-						handle_line(v, line);
+					read_lines(v, f);
 					fclose(f);
 					f = nf;
 				}
 			}
 		}
 	}
-	free(line);
 	fclose(f);
-	return 0;
 }
 
 int cmd_log(int argc, char **argv)
@@ -523,6 +564,7 @@ int cmd_log(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	struct log_view v = {};
+	FILE *f;
 	const char *path = CGF_DEFAULT_AUDIT_LOG;
 	unsigned long long n;
 	char why[160];
@@ -590,8 +632,10 @@ int cmd_log(int argc, char **argv)
 			       "                   [--json | --summary] "
 			       "[--follow]\n"
 			       "FILE defaults to %s. T: 2026-11-25, "
-			       "2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n",
-			       CGF_DEFAULT_AUDIT_LOG);
+			       "2026-11-25T13:00:00Z, or 30m / 2h / 7d ago.\n"
+			       "FILE must be a regular file; a line longer "
+			       "than %u KiB is skipped.\n",
+			       CGF_DEFAULT_AUDIT_LOG, LOG_MAX_LINE >> 10);
 			return 0;
 		default:
 			return 2;
@@ -604,18 +648,22 @@ int cmd_log(int argc, char **argv)
 			  "--summary] [--follow]");
 		return 2;
 	}
-	if (!v.json && !v.summary)
-		print_table_header();
-	err = view_file(&v, path);
-	if (err) {
-		log_error("%s: %s", path, strerror(-err));
+	f = open_log(path, &err);
+	if (!f) {
+		log_error("%s: %s", path, file_error_text(err));
 		return 1;
 	}
+	if (!v.json && !v.summary)
+		print_table_header();
+	view_file(&v, path, f);
 	if (v.summary)
 		summary_print(&v.sum);
 	if (v.bad_lines)
 		log_error("%s: %lu line(s) were not valid JSON records", path,
 			  v.bad_lines);
+	if (v.long_lines)
+		log_error("%s: %lu line(s) longer than %u KiB were skipped",
+			  path, v.long_lines, LOG_MAX_LINE >> 10);
 	counter_free(&v.sum.by_container);
 	counter_free(&v.sum.by_dest);
 	counter_free(&v.sum.by_rule);

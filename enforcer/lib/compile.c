@@ -15,6 +15,7 @@
 
 #include "cgfence_logic.h"
 #include "compile.h"
+#include "hashtab.h"
 #include "socknames.h"
 
 #define KEY_MAX_BITS   (CGF_KIND_BITS + 128)
@@ -39,13 +40,12 @@ struct pending_list {
 	size_t cap;
 };
 
-/* Distinct masks; slots hold class id + 1 (0 = empty), open addressing. */
+/* Distinct masks; the index maps a mask to its class id (its place here). */
 struct class_table {
 	struct cgf_rule_mask *masks;
 	size_t count;
 	size_t cap;
-	uint32_t *slots;
-	size_t nslots; /* power of two */
+	struct hashtab index;
 };
 
 /* An entry that may still contain the following ones in sorted order. */
@@ -343,56 +343,22 @@ static int convert_devices(struct cgf_devices *hdr,
 	return 0;
 }
 
-static uint64_t mask_hash(const struct cgf_rule_mask *m)
+static bool mask_is_class(const void *ctx, uint32_t id, const void *key)
 {
-	uint64_t h = 0;
+	const struct class_table *t = ctx;
 
-	for (int w = 0; w < CGF_MASK_WORDS; w++) {
-		h = (h ^ m->bits[w]) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	return h;
-}
-
-static int class_table_grow_slots(struct class_table *t)
-{
-	size_t nslots = t->nslots ? t->nslots * 2 : 64;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t id = 0; id < t->count; id++) {
-		size_t s = mask_hash(&t->masks[id]) & (nslots - 1);
-
-		while (slots[s])
-			s = (s + 1) & (nslots - 1);
-		slots[s] = id + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
-	return 0;
+	return !memcmp(&t->masks[id], key, sizeof(t->masks[id]));
 }
 
 static int class_intern(struct class_table *t, const struct cgf_rule_mask *m,
 			uint32_t *id)
 {
-	size_t s;
+	uint64_t hash = hashtab_hash_bytes(m, sizeof(*m), 0);
 	int err;
 
-	/* Keep the load under one half so probe runs stay short. */
-	if (2 * (t->count + 1) > t->nslots) {
-		err = class_table_grow_slots(t);
-		if (err)
-			return err;
-	}
-	for (s = mask_hash(m) & (t->nslots - 1); t->slots[s];
-	     s = (s + 1) & (t->nslots - 1)) {
-		if (!memcmp(&t->masks[t->slots[s] - 1], m, sizeof(*m))) {
-			*id = t->slots[s] - 1;
-			return 0;
-		}
-	}
+	*id = hashtab_find(&t->index, hash, m);
+	if (*id != HASHTAB_NONE)
+		return 0;
 	if (t->count == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct cgf_rule_mask *masks =
@@ -403,8 +369,10 @@ static int class_intern(struct class_table *t, const struct cgf_rule_mask *m,
 		t->masks = masks;
 		t->cap = cap;
 	}
+	err = hashtab_insert(&t->index, hash, t->count);
+	if (err)
+		return err;
 	t->masks[t->count] = *m;
-	t->slots[s] = t->count + 1;
 	*id = t->count++;
 	return 0;
 }
@@ -429,6 +397,9 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 	c->entries = calloc(l->count, sizeof(*c->entries));
 	if (!c->entries)
 		return -ENOMEM;
+	err = hashtab_init(&classes->index, 0, mask_is_class, classes);
+	if (err)
+		return err;
 
 	while (i < l->count) {
 		const struct cgf_lpm_key *key = &l->items[i].key;
@@ -548,7 +519,7 @@ int policy_compile(const struct policy *p, struct compiled_policy **out)
 	if (!err)
 		err = emit_entries(&pending, c, &classes);
 	free(pending.items);
-	free(classes.slots);
+	hashtab_free(&classes.index);
 	c->classes = classes.masks;
 	c->nclasses = classes.count;
 	if (err) {

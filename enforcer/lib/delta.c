@@ -12,6 +12,7 @@
 #include <nettle/sha2.h>
 
 #include "delta.h"
+#include "hashtab.h"
 #include "util.h"
 
 #define NEW_KEY	    UINT32_MAX
@@ -92,43 +93,36 @@ effective_mask(const struct compiled_policy *c, const struct cgf_lpm_key *key)
 	return id < c->nclasses ? &c->classes[id] : &no_rules;
 }
 
-/* (old mask, new mask) -> class id: ids are shared across both banks. */
-struct pair_table {
-	uint32_t *slots; /* id + 1, 0 = empty */
-	size_t nslots;	 /* power of two, at least twice the ids */
-	const struct cgf_rule_mask *a, *b; /* the two banks being built */
+/*
+ * (old mask, new mask) -> class id: ids are shared across both banks. A
+ * key is one pair of masks; the table's context is the pair of banks being
+ * built, where class id's pair is (a[id], b[id]).
+ */
+struct mask_pair {
+	const struct cgf_rule_mask *a, *b;
 };
 
-static uint64_t pair_hash(const struct cgf_rule_mask *a,
-			  const struct cgf_rule_mask *b)
+static bool pair_is_class(const void *ctx, uint32_t id, const void *key)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const struct mask_pair *banks = ctx;
+	const struct mask_pair *pair = key;
 
-	for (int w = 0; w < CGF_MASK_WORDS; w++) {
-		h = (h ^ a->bits[w]) * 0xff51afd7ed558ccdull;
-		h = (h ^ b->bits[w]) * 0xc4ceb9fe1a85ec53ull;
-	}
-	return h ^ (h >> 29);
+	return mask_equal(&banks->a[id], pair->a) &&
+	       mask_equal(&banks->b[id], pair->b);
 }
 
-static uint32_t *pair_slot(struct pair_table *t, const struct cgf_rule_mask *a,
-			   const struct cgf_rule_mask *b)
+static uint64_t pair_hash(const struct mask_pair *pair)
 {
-	size_t i = pair_hash(a, b) & (t->nslots - 1);
-
-	for (;; i = (i + 1) & (t->nslots - 1)) {
-		uint32_t id = t->slots[i];
-
-		if (!id || (mask_equal(&t->a[id - 1], a) &&
-			    mask_equal(&t->b[id - 1], b)))
-			return &t->slots[i];
-	}
+	return hashtab_hash_bytes(
+		pair->b, sizeof(*pair->b),
+		hashtab_hash_bytes(pair->a, sizeof(*pair->a), 0));
 }
 
 struct planner {
 	const struct table_state *cur;
 	struct delta_plan *plan;
-	struct pair_table pairs;
+	struct mask_pair banks; /* the banks being built */
+	struct hashtab pairs;
 	uint8_t *claimed; /* class id has its new-bank mask decided */
 	uint32_t A, I;	  /* active and inactive bank */
 };
@@ -138,11 +132,13 @@ static int class_for_pair(struct planner *pl, const struct cgf_rule_mask *a,
 			  const struct cgf_rule_mask *b, uint32_t *id_out)
 {
 	struct table_state *next = &pl->plan->next;
-	uint32_t *slot = pair_slot(&pl->pairs, a, b);
-	uint32_t id;
+	struct mask_pair pair = {a, b};
+	uint64_t hash = pair_hash(&pair);
+	uint32_t id = hashtab_find(&pl->pairs, hash, &pair);
+	int err;
 
-	if (*slot) {
-		*id_out = *slot - 1;
+	if (id != HASHTAB_NONE) {
+		*id_out = id;
 		return 0;
 	}
 	if (next->nclasses >= next->class_cap)
@@ -151,7 +147,9 @@ static int class_for_pair(struct planner *pl, const struct cgf_rule_mask *a,
 	next->banks[pl->A][id] = *a;
 	next->banks[pl->I][id] = *b;
 	pl->claimed[id] = 1;
-	*slot = id + 1;
+	err = hashtab_insert(&pl->pairs, hash, id);
+	if (err)
+		return err;
 	pl->plan->active_ids[pl->plan->nactive] = id;
 	pl->plan->active_masks[pl->plan->nactive++] = *a;
 	*id_out = id;
@@ -164,18 +162,19 @@ static int place_existing(struct planner *pl, const struct compiled_entry *e,
 {
 	struct table_state *next = &pl->plan->next;
 	uint32_t c = e->class_id;
-	uint32_t *slot;
 
 	if (c >= pl->cur->nclasses)
 		return -EBADMSG;
 	if (!pl->claimed[c]) {
+		struct mask_pair pair = {&next->banks[pl->A][c], b};
+		uint64_t hash = pair_hash(&pair);
+
 		pl->claimed[c] = 1;
 		next->banks[pl->I][c] = *b;
-		slot = pair_slot(&pl->pairs, &next->banks[pl->A][c], b);
-		if (!*slot)
-			*slot = c + 1;
 		*id_out = c;
-		return 0;
+		if (hashtab_find(&pl->pairs, hash, &pair) != HASHTAB_NONE)
+			return 0;
+		return hashtab_insert(&pl->pairs, hash, c);
 	}
 	if (mask_equal(&next->banks[pl->I][c], b)) {
 		*id_out = c;
@@ -272,7 +271,6 @@ int delta_plan_build(const struct table_state *cur,
 	struct cgf_policy no_hdr = {};
 	struct compiled_policy old_view;
 	struct planner pl = {.cur = cur, .plan = plan};
-	size_t nslots = 64;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
@@ -281,15 +279,14 @@ int delta_plan_build(const struct table_state *cur,
 	err = plan_alloc(plan, cur, cur->entry_cap);
 	if (err)
 		goto fail;
-	while (nslots < 2 * (size_t)cur->class_cap)
-		nslots *= 2;
-	pl.pairs =
-		(struct pair_table){.slots = calloc(nslots, sizeof(uint32_t)),
-				    .nslots = nslots,
-				    .a = plan->next.banks[pl.A],
-				    .b = plan->next.banks[pl.I]};
+	pl.banks = (struct mask_pair){plan->next.banks[pl.A],
+				      plan->next.banks[pl.I]};
+	/* Sized for every id, so that it never grows. */
+	err = hashtab_init(&pl.pairs, cur->class_cap, pair_is_class, &pl.banks);
+	if (err)
+		goto fail;
 	pl.claimed = calloc(cur->class_cap, 1);
-	if (!pl.pairs.slots || !pl.claimed) {
+	if (!pl.claimed) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -309,11 +306,11 @@ int delta_plan_build(const struct table_state *cur,
 	}
 	plan->next.active_bank = pl.I;
 	memcpy(plan->next.digest, next_cp->digest, sizeof(plan->next.digest));
-	free(pl.pairs.slots);
+	hashtab_free(&pl.pairs);
 	free(pl.claimed);
 	return 0;
 fail:
-	free(pl.pairs.slots);
+	hashtab_free(&pl.pairs);
 	free(pl.claimed);
 	delta_plan_free(plan);
 	return err;

@@ -122,52 +122,50 @@ static size_t count_tokens(const cJSON *node, bool keyed, size_t *nnodes)
 	return n;
 }
 
-static size_t hash_pointer(const void *p)
+static bool is_node(const void *nodes, uint32_t id, const void *node)
 {
-	uint64_t x = (uintptr_t)p;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
+	return ((const struct node_events *)nodes)[id].node == node;
 }
 
-static struct node_slot *find_slot(const struct json_positions *jp,
-				   const cJSON *node)
+static uint64_t node_hash(const cJSON *node)
 {
-	size_t i = hash_pointer(node) & jp->slot_mask;
-
-	while (jp->slots[i].node && jp->slots[i].node != node)
-		i = (i + 1) & jp->slot_mask;
-	return &jp->slots[i];
+	return hashtab_hash_u64((uintptr_t)node);
 }
 
-static void assign_events(struct json_positions *jp, const cJSON *node,
-			  bool keyed, uint32_t *next)
+/* Pre-order, as the events are: node i is nodes[i]. */
+static int assign_events(struct json_positions *jp, const cJSON *node,
+			 bool keyed, uint32_t *next)
 {
-	struct node_slot *slot = find_slot(jp, node);
+	struct node_events *n = &jp->nodes[jp->nnodes];
+	int err;
 
-	slot->node = node;
-	slot->key_event = keyed ? (*next)++ : NO_EVENT;
-	slot->value_event = (*next)++;
-	for (const cJSON *child = node->child; child; child = child->next)
-		assign_events(jp, child, cJSON_IsObject(node), next);
+	n->node = node;
+	n->key_event = keyed ? (*next)++ : NO_EVENT;
+	n->value_event = (*next)++;
+	err = hashtab_insert(&jp->by_node, node_hash(node), jp->nnodes++);
+	for (const cJSON *child = node->child; child && !err;
+	     child = child->next)
+		err = assign_events(jp, child, cJSON_IsObject(node), next);
+	return err;
 }
 
 void json_positions_free(struct json_positions *jp)
 {
 	free(jp->events);
-	free(jp->slots);
+	free(jp->nodes);
+	hashtab_free(&jp->by_node);
 	jp->events = NULL;
-	jp->slots = NULL;
+	jp->nodes = NULL;
 }
 
 int json_positions_build(struct json_positions *jp, const char *text,
 			 size_t len, const cJSON *root)
 {
-	size_t nnodes = 0, nslots = 16, n;
+	size_t nnodes = 0, n;
 	uint32_t next = 0;
+	int err;
 
+	memset(jp, 0, sizeof(*jp));
 	jp->nul_escape = SIZE_MAX;
 	jp->nevents = count_tokens(root, false, &nnodes);
 	jp->events = calloc(jp->nevents, sizeof(*jp->events));
@@ -182,30 +180,27 @@ int json_positions_build(struct json_positions *jp, const char *text,
 	}
 	resolve_event_positions(text, len, jp->events, jp->nevents);
 
-	while (nslots < 2 * nnodes)
-		nslots *= 2;
-	jp->slots = calloc(nslots, sizeof(*jp->slots));
-	if (!jp->slots) {
+	jp->nodes = calloc(nnodes, sizeof(*jp->nodes));
+	err = jp->nodes ? hashtab_init(&jp->by_node, nnodes, is_node, jp->nodes)
+			: -ENOMEM;
+	if (!err)
+		err = assign_events(jp, root, false, &next);
+	if (err)
 		json_positions_free(jp);
-		return -ENOMEM;
-	}
-	jp->slot_mask = nslots - 1;
-	assign_events(jp, root, false, &next);
-	return 0;
+	return err;
 }
 
 /* The event of a node's value (or, with key, of its member's key), or NULL. */
 const struct json_event *json_positions_event(const struct json_positions *jp,
 					      const cJSON *node, bool key)
 {
-	const struct node_slot *slot;
-	uint32_t ev;
+	uint32_t id, ev;
 
-	if (!jp->slots || !node)
+	if (!jp->nodes || !node)
 		return NULL;
-	slot = find_slot(jp, node);
-	if (slot->node != node)
+	id = hashtab_find(&jp->by_node, node_hash(node), node);
+	if (id == HASHTAB_NONE)
 		return NULL;
-	ev = key ? slot->key_event : slot->value_event;
+	ev = key ? jp->nodes[id].key_event : jp->nodes[id].value_event;
 	return ev < jp->nevents ? &jp->events[ev] : NULL;
 }

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "diag.h"
+#include "hashtab.h"
 
 #define NO_EVENT UINT32_MAX
 
@@ -25,7 +26,7 @@ struct json_event {
 	struct src_pos pos;
 };
 
-struct node_slot {
+struct node_events {
 	const cJSON *node;
 	uint32_t key_event; /* NO_EVENT for array elements and the root */
 	uint32_t value_event;
@@ -34,9 +35,10 @@ struct node_slot {
 struct json_positions {
 	struct json_event *events; /* keys and values, in document order */
 	size_t nevents;
-	struct node_slot *slots; /* NULL: positions unknown */
-	size_t slot_mask;
-	size_t nul_escape; /* offset of the first "\u0000", or SIZE_MAX */
+	struct node_events *nodes; /* in pre-order; NULL: positions unknown */
+	size_t nnodes;
+	struct hashtab by_node; /* node -> its index in nodes */
+	size_t nul_escape;	/* offset of the first "\u0000", or SIZE_MAX */
 };
 
 /* Lists and pairs the positions of every node of root, parsed from text. */

@@ -1009,20 +1009,22 @@ int policy_parse(const char *path, const char *text, size_t len,
 	return 0;
 }
 
-/* Reads at most POLICY_MAX_FILE_SIZE bytes; -EFBIG past that. */
+/*
+ * Reads at most POLICY_MAX_FILE_SIZE bytes (-EFBIG past that) of a regular
+ * file: a FIFO or a device would block or never end.
+ */
 static int read_policy_file(const char *path, char **out, size_t *out_len)
 {
 	_cleanup_(closep) int fd = -1;
 	struct bounded_read how = {.max = POLICY_MAX_FILE_SIZE};
 	struct stat st;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st))
-		return -errno;
-	if (S_ISREG(st.st_mode) && st.st_size > POLICY_MAX_FILE_SIZE)
+	fd = open_regular_file(path, &st);
+	if (fd < 0)
+		return fd;
+	if (st.st_size > POLICY_MAX_FILE_SIZE)
 		return -EFBIG;
-	if (S_ISREG(st.st_mode))
-		how.size_hint = st.st_size;
+	how.size_hint = st.st_size;
 	return read_fd_bounded(fd, &how, out, out_len);
 }
 
@@ -1041,7 +1043,8 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d)
 		return err;
 	}
 	if (err) {
-		diags_add(d, path, (struct src_pos){0}, "%s", strerror(-err));
+		diags_add(d, path, (struct src_pos){0}, "%s",
+			  file_error_text(err));
 		return err;
 	}
 	return policy_parse(path, text, len, out, d);

@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 #include "policy_store.h"
-#include "sha256.h"
 #include "util.h"
 
 #define STORE_ROOT	 "policy-dirs"
@@ -26,12 +27,16 @@ static int open_dir_at(int fd, const char *name, bool create)
 int policy_store_open(int run_fd, const char *policy_dir_path, bool create,
 		      int *store_fd)
 {
-	uint8_t digest[SHA256_DIGEST_LEN];
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	struct sha256_ctx sum;
 	_cleanup_close_ int root = -1;
 	char key[17];
 	int fd, err;
 
-	sha256(policy_dir_path, strlen(policy_dir_path), digest);
+	sha256_init(&sum);
+	sha256_update(&sum, strlen(policy_dir_path),
+		      (const uint8_t *)policy_dir_path);
+	sha256_digest(&sum, sizeof(digest), digest);
 	for (int i = 0; i < 8; i++)
 		snprintf(key + 2 * i, 3, "%02x", digest[i]);
 	root = open_dir_at(run_fd, STORE_ROOT, create);

@@ -121,6 +121,30 @@ int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
 	return 0;
 }
 
+int open_regular_file(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	}
+	return fd;
+}
+
+const char *file_error_text(int err)
+{
+	return err == -EINVAL ? "not a regular file" : strerror(-err);
+}
+
 int read_small_file(const char *path, char **out, size_t max)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,19 @@ int read_fd_bounded(int fd, const struct bounded_read *how, char **out,
  * a NUL that silently ends the string: inputs refuse it.
  */
 bool json_text_has_nul_escape(const char *text, size_t len);
+
+/*
+ * Opens path read-only when it is a regular file (the input files: a
+ * policy, an audit log). O_NONBLOCK, so that opening a FIFO returns at
+ * once instead of waiting for a writer; the FIFO is then refused like
+ * every file that is not regular (a device such as /dev/zero never ends).
+ * Returns the fd (st: its fstat), -EISDIR for a directory, -EINVAL for
+ * anything else that is not a regular file (as policy_dir.c says it), or
+ * -errno.
+ */
+int open_regular_file(const char *path, struct stat *st);
+/* The message for an open_regular_file() error ("not a regular file"). */
+const char *file_error_text(int err);
 
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "policy.h"
 #include "unit.h"
@@ -938,6 +940,37 @@ static void test_load_file_errors(void)
 	diags_free(&d);
 }
 
+/* Refused at once: a FIFO would block the open, a device never end. */
+static void test_load_file_not_regular(void)
+{
+	char dir[] = "/tmp/cgfence-unit-XXXXXX", fifo[64], want[96];
+	struct diags d = {0};
+	struct policy *p = NULL;
+	int err;
+
+	err = policy_load_file("/dev/zero", &p, &d);
+	CHECK(err == -EINVAL && !p, "device: %d", err);
+	CHECK(d.count == 1 &&
+		      !strcmp(d.lines[0], "/dev/zero: not a regular file"),
+	      "got %s", d.count ? d.lines[0] : "nothing");
+	diags_free(&d);
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(want, sizeof(want), "%s: not a regular file", fifo);
+	CHECK(!mkfifo(fifo, 0600), "mkfifo: %s", strerror(errno));
+	err = policy_load_file(fifo, &p, &d);
+	CHECK(err == -EINVAL && !p, "FIFO: %d", err);
+	CHECK(d.count == 1 && !strcmp(d.lines[0], want), "got %s",
+	      d.count ? d.lines[0] : "nothing");
+	diags_free(&d);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 /* Every example shipped in policies/ must be valid. */
 static void test_example_policies(void)
 {
@@ -995,6 +1028,7 @@ int main(void)
 	test_rule_limits();
 	test_many_addresses();
 	test_load_file_errors();
+	test_load_file_not_regular();
 	test_example_policies();
 	return unit_done("test_policy");
 }
