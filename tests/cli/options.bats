@@ -54,7 +54,7 @@ refused() { # OPTION-NAME CGFENCE-ARGS...: exit status 2 and the option named
 	run "$CGFENCE" --version
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "cgfence "?* ]]
-	[ "${lines[1]}" = "BPF object sha256 $(sha256sum "$OUT/cgfence.bpf.o" | cut -d' ' -f1), ABI 4" ]
+	[ "${lines[1]}" = "BPF object sha256 $(sha256sum "$OUT/cgfence.bpf.o" | cut -d' ' -f1), ABI $(awk '/define CGF_ABI_VERSION/{print $3}' include/cgfence_abi.h)" ]
 	version=${lines[0]#cgfence }
 	run "$OUT/cgfence-hook" --version
 	[ "$status" -eq 0 ]
