@@ -217,7 +217,7 @@ install: $(OUT)/cgfence $(OUT)/cgfence-hook
 	install -d -m 0755 $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/oci-hooks.d/cgfence.json > $(DESTDIR)$(HOOKSDIR)/cgfence.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/cgfence.json
-	for u in contrib/systemd/*.service; do \
+	for u in contrib/systemd/*.service contrib/systemd/*.path; do \
 		sed 's|/usr/local/bin/|$(PREFIX)/bin/|' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	done
