@@ -196,6 +196,7 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUT=$(OUT) tests/bench/bench.sh full
+	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all
