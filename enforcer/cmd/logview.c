@@ -387,11 +387,11 @@ struct log_view {
 	struct log_summary sum;
 };
 
-static void handle_line(struct log_view *v, char *line)
+static void handle_line(struct log_view *v, char *line, size_t len)
 {
 	cJSON *rec;
 
-	if (audit_record_read(line, &rec)) {
+	if (audit_record_read(line, len, &rec)) {
 		v->bad_lines++;
 		return;
 	}
@@ -415,12 +415,13 @@ static int view_file(struct log_view *v, const char *path)
 	char *line = NULL;
 	size_t cap = 0;
 	struct stat st;
+	ssize_t n;
 
 	if (!f)
 		return -errno;
 	for (;;) {
-		while (getline(&line, &cap, f) > 0) {
-			handle_line(v, line);
+		while ((n = getline(&line, &cap, f)) > 0) {
+			handle_line(v, line, n);
 			if (v->follow)
 				fflush(stdout);
 		}
@@ -438,8 +439,9 @@ static int view_file(struct log_view *v, const char *path)
 				FILE *nf = fopen(path, "re");
 
 				if (nf) {
-					while (getline(&line, &cap, f) > 0)
-						handle_line(v, line);
+					while ((n = getline(&line, &cap, f)) >
+					       0)
+						handle_line(v, line, n);
 					fclose(f);
 					f = nf;
 				}

@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "audit_read.h"
 
-int audit_record_read(char *line, cJSON **out)
+int audit_record_read(char *line, size_t len, cJSON **out)
 {
-	size_t n = strlen(line);
 	cJSON *rec;
 
 	*out = NULL;
-	if (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	if (!n)
+	if (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	if (!len)
 		return 0;
-	rec = cJSON_Parse(line);
+	/*
+	 * A record is the whole line: `log --json` passes it on as one JSON
+	 * value. cJSON alone would take '{...} garbage', and stop at a NUL.
+	 */
+	if (memchr(line, '\0', len))
+		return -EINVAL;
+	rec = cJSON_ParseWithLengthOpts(line, len + 1, NULL, true);
 	if (!cJSON_IsObject(rec)) {
 		cJSON_Delete(rec);
 		return -EINVAL;

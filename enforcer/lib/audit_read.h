@@ -16,11 +16,12 @@
 #define AUDIT_COUNT_MAX (1ull << 53)
 
 /*
- * One line of the log; a trailing newline is cut off in place. 0 and the
- * record (cJSON_Delete() it), 0 and NULL for an empty line, or -EINVAL
- * when the line is not a JSON object.
+ * One line of the log, len bytes and a NUL after them (as getline() hands
+ * it over); a trailing newline is cut off in place. 0 and the record
+ * (cJSON_Delete() it), 0 and NULL for an empty line, or -EINVAL when the
+ * line is not one JSON object and nothing else.
  */
-int audit_record_read(char *line, cJSON **out);
+int audit_record_read(char *line, size_t len, cJSON **out);
 
 /* A string field, or NULL. */
 const char *audit_record_str(const cJSON *rec, const char *key);

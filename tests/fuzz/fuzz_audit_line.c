@@ -85,7 +85,7 @@ static void read_log(const uint8_t *data, size_t size)
 		memcpy(line, data + at, len);
 		line[len] = '\0';
 		at += len;
-		if (audit_record_read(line, &rec) || !rec) {
+		if (audit_record_read(line, len, &rec) || !rec) {
 			free(line);
 			continue;
 		}
@@ -113,7 +113,7 @@ static cJSON *read_back(char *line)
 
 	if (!line)
 		fail("the writer ran out of memory", "");
-	if (audit_record_read(line, &rec) || !rec)
+	if (audit_record_read(line, strlen(line), &rec) || !rec)
 		fail("a written record does not read back", line);
 	free(line);
 	return rec;

@@ -3,6 +3,8 @@
  * Audit log records (enforcer/lib/audit.c) and reading them back
  * (audit_read.c): what the daemon writes, `cgfence log` reads the same.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,7 @@ static void test_numbers_exact(void)
 		      strstr(line, "\"emitted\":9007199254740990,"),
 	      "counts written exactly, not as 9.00719925474099e+15: %s",
 	      shown(line));
-	CHECK(line && audit_record_read(line, &rec) == 0 && rec,
+	CHECK(line && audit_record_read(line, strlen(line), &rec) == 0 && rec,
 	      "the record reads back");
 	if (rec) {
 		CHECK(audit_record_uint(rec, "emitted_total",
@@ -59,8 +61,48 @@ static void test_numbers_exact(void)
 	free(line);
 }
 
+static int read_line(const char *text, size_t len, bool *record)
+{
+	char *line = malloc(len + 1);
+	cJSON *rec = NULL;
+	int err;
+
+	memcpy(line, text, len);
+	line[len] = '\0';
+	err = audit_record_read(line, len, &rec);
+	*record = rec != NULL;
+	cJSON_Delete(rec);
+	free(line);
+	return err;
+}
+
+#define READ(text, record) read_line(text, sizeof(text) - 1, record)
+
+/* A record is a whole line holding one JSON object. */
+static void test_lines(void)
+{
+	bool rec;
+
+	CHECK(READ("{\"type\":\"deny\"}\n", &rec) == 0 && rec, "a record");
+	CHECK(READ("  {\"type\":\"deny\"} \r\n", &rec) == 0 && rec,
+	      "white space around it, a CRLF line end");
+	CHECK(READ("\n", &rec) == 0 && !rec, "an empty line is skipped");
+	CHECK(READ("", &rec) == 0 && !rec, "nothing at all");
+	CHECK(READ("{\"type\":\"deny\"} {\"type\":\"audit\"}\n", &rec) ==
+		      -EINVAL,
+	      "two objects on one line");
+	CHECK(READ("{\"type\":\"daemon\"}0000Z\",\"type\":\"deny\"}\n", &rec) ==
+		      -EINVAL,
+	      "a record and the rest of another");
+	CHECK(READ("{\"type\":\"deny\"}\0{\"x\":1}\n", &rec) == -EINVAL,
+	      "a NUL byte in the line");
+	CHECK(READ("[1]\n", &rec) == -EINVAL && READ("7\n", &rec) == -EINVAL,
+	      "JSON, but not an object");
+}
+
 int main(void)
 {
 	test_numbers_exact();
+	test_lines();
 	return unit_done("audit");
 }
