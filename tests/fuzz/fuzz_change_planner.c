@@ -3,7 +3,8 @@
  * libFuzzer: the in-place change planner (enforcer/lib/delta.c) between
  * two policies, the input's two texts on either side of a line "====" (the
  * same text twice without one). Both are parsed and compiled; the tables
- * of the first are changed to the second and back, each plan replayed on
+ * of the first are changed to the second and back, twice, until a change
+ * runs out of room (-ENOSPC: the caller rebuilds); each plan replayed on
  * a model of the kernel tables one write at a time (tests/unit/
  * delta_model.h), and:
  *   - after every write before the flip, every key looks up the mask the
@@ -25,8 +26,10 @@
 #include "policy.h"
 #include "delta_model.h"
 
-/* Lookups per run spent on the checks between writes, at most. */
-#define CHECK_BUDGET 400000
+/* Changes per run, from the first policy to the second and back. */
+#define HOPS 4
+/* Lookups per change spent on the checks between writes, at most. */
+#define CHECK_BUDGET 200000
 
 static void fail(const char *what, size_t write)
 {
@@ -224,9 +227,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("an unchanged policy writes", 0);
 		delta_plan_free(&plan);
 	}
-	/* There and back: the way back starts from tables with tombstones. */
-	if (change(&m, ca, cb) == 0)
-		change(&m, cb, ca);
+	/*
+	 * There and back, twice: the way back starts from tables with
+	 * tombstones, and classes split further on every change.
+	 */
+	for (int hop = 0; hop < HOPS; hop++)
+		if (change(&m, hop % 2 ? cb : ca, hop % 2 ? ca : cb))
+			break;
 	table_state_free(&m);
 out:
 	compiled_policy_free(ca);
