@@ -215,6 +215,9 @@ static void check_and_select(const struct oci_annotation *ann, size_t nann)
 	set_err = policy_set_load(dir_fd, dir_path, &set, &d);
 	if (set_err && set_err != -EINVAL)
 		fail("policy_set_load", strerror(-set_err));
+	/* Else cgfence check would pass a directory the hook refuses. */
+	if (set_err && !d.count)
+		fail("a file did not load and nothing says why", "");
 	for (size_t i = 0; i < set.n; i++) {
 		policy_summary(set.policies[i], summary, sizeof(summary));
 		fprintf(devnull, "%s: ok: %s\n", set.policies[i]->path,
