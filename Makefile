@@ -203,7 +203,7 @@ bench-smoke: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
 
 format:
-	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/probes/*.[ch] tests/bench/*.c tools/*.c
+	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/probes/*.[ch] tests/bench/*.c tools/*.c
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 bad=0
-for f in enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/probes/*.[ch] tests/bench/*.c tools/*.c; do
+for f in enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/probes/*.[ch] tests/bench/*.c tools/*.c; do
 	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
 		echo "format: $f differs from .clang-format (make format)"
 		bad=1

@@ -196,6 +196,7 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 			     .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *c;
 	ssize_t n;
+	int err;
 
 	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
 	if (n < 0)
@@ -218,13 +219,10 @@ static int receive_header(int fd, struct hookd_request *req, int fds[2])
 		}
 		return -EPROTO;
 	}
-	if (n >= 8 && req->magic == HOOKD_MAGIC &&
-	    req->version != HOOKD_VERSION)
-		return -EPROTONOSUPPORT;
-	if ((size_t)n != sizeof(*req) || (msg.msg_flags & MSG_CTRUNC) ||
-	    fds[0] < 0 || req->magic != HOOKD_MAGIC ||
-	    req->args_len > HOOKD_MAX_ARGS_LEN ||
-	    req->state_len > HOOKD_MAX_STATE_LEN)
+	err = hookd_request_check(req, (size_t)n);
+	if (err)
+		return err;
+	if ((msg.msg_flags & MSG_CTRUNC) || fds[0] < 0)
 		return -EPROTO;
 	return 0;
 }
@@ -255,23 +253,6 @@ static bool same_namespaces(pid_t peer, const struct hookd_request *req)
 	}
 	return (uint32_t)peer == req->client_pid && req->pid_ns == pid_ns &&
 	       req->mnt_ns == mnt_ns && pid_ns && mnt_ns;
-}
-
-/* "a\0b\0" -> {"hook", "a", "b"}; the buffer ends with a NUL. */
-static int split_args(char *buf, size_t len, char **argv, int max)
-{
-	int argc = 0;
-
-	argv[argc++] = "hook";
-	if (len && buf[len - 1] != '\0')
-		return -EPROTO;
-	for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
-		if (argc == max - 1)
-			return -E2BIG;
-		argv[argc++] = buf + i;
-	}
-	argv[argc] = NULL;
-	return argc;
 }
 
 /* One connection, from the request to the answer. */
@@ -401,7 +382,8 @@ static void serve_one(struct hookd *h, int cfd)
 			err = read_exact(cfd, state, req.state_len, deadline);
 	}
 	argc = err ? err
-		   : split_args(args, req.args_len, argv, ARRAY_SIZE(argv));
+		   : hookd_split_args(args, req.args_len, argv,
+				      ARRAY_SIZE(argv));
 	if (argc < 0) {
 		log_error("hookd: dropped a request from pid %d: %s",
 			  (int)peer.pid,

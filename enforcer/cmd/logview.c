@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "audit_read.h"
 #include "commands.h"
 #include "daemon.h"
 #include "hashtab.h"
@@ -125,37 +126,11 @@ static void counter_free(struct counter_table *t)
 	hashtab_free(&t->index);
 }
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num_field(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-/*
- * A whole number from 0 to max, or 0 when the record has none: a log is
- * input, and converting an out-of-range double (1e300, -1) to an integer
- * is undefined.
- */
-/* Counts in records stay exact as doubles up to 2^53. */
-#define COUNT_MAX (1ull << 53)
-
-static unsigned long long uint_field(const cJSON *o, const char *key,
-				     unsigned long long max)
-{
-	double v = num_field(o, key);
-
-	if (!(v >= 0 && v <= (double)max) || v != (double)(unsigned long long)v)
-		return 0;
-	return (unsigned long long)v;
-}
+/* The readers of audit_read.h, under the names this file uses. */
+#define str_field	audit_record_str
+#define uint_field	audit_record_uint
+#define describe_target audit_record_target
+#define COUNT_MAX	AUDIT_COUNT_MAX
 
 static int is_denial(const char *type)
 {
@@ -276,32 +251,6 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 	if (f->port && uint_field(rec, "dport", 65535) != (unsigned)f->port)
 		return 0;
 	return 1;
-}
-
-static void describe_target(const cJSON *rec, char *buf, size_t len)
-{
-	const char *proto = str_field(rec, "protocol"),
-		   *dev = str_field(rec, "device");
-	const char *dst = str_field(rec, "dst"), *src = str_field(rec, "src");
-	const char *addr = dst ? dst : src;
-	int port = (int)uint_field(rec, "dport", 65535);
-	int v6 = addr && strchr(addr, ':');
-
-	if (dev) {
-		snprintf(buf, len, "%s %s", dev,
-			 str_field(rec, "access") ?: "");
-	} else if (str_field(rec, "socket")) {
-		snprintf(buf, len, "socket %s", str_field(rec, "socket"));
-	} else if (addr && port) {
-		snprintf(buf, len, "%s%s%s%s:%d/%s", src ? "from " : "",
-			 v6 ? "[" : "", addr, v6 ? "]" : "", port,
-			 proto ?: "?");
-	} else if (addr) {
-		snprintf(buf, len, "%s%s/%s", src ? "from " : "", addr,
-			 proto ?: "?");
-	} else {
-		buf[0] = '\0';
-	}
 }
 
 static void print_table_header(void)
@@ -441,21 +390,16 @@ struct log_view {
 	char line[LOG_MAX_LINE + 2]; /* a line, its newline and the NUL */
 };
 
-static void handle_line(struct log_view *v, char *line)
+static void handle_line(struct log_view *v, char *line, size_t len)
 {
 	cJSON *rec;
-	size_t n = strlen(line);
 
-	if (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	if (!n)
-		return;
-	rec = cJSON_Parse(line);
-	if (!cJSON_IsObject(rec)) {
+	if (audit_record_read(line, len, &rec)) {
 		v->bad_lines++;
-		cJSON_Delete(rec);
 		return;
 	}
+	if (!rec)
+		return;
 	if (record_matches(rec, &v->filter)) {
 		if (v->summary)
 			summary_add(&v->sum, rec);
@@ -489,7 +433,7 @@ static void read_lines(struct log_view *v, FILE *f)
 		if (too_long)
 			v->long_lines++;
 		else
-			handle_line(v, v->line);
+			handle_line(v, v->line, strlen(v->line));
 		too_long = false;
 		if (v->follow)
 			fflush(stdout);

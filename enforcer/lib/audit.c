@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -78,6 +79,19 @@ static void add_safe_string(cJSON *obj, const char *key, const char *s,
 	cJSON_AddStringToObject(obj, key, buf);
 }
 
+/*
+ * 64-bit counts and ids as exact decimals: cJSON prints a double with 15
+ * significant digits when that reads back within a rounding error, so
+ * 9007199254740991 would be written 9.00719925474099e+15.
+ */
+static void add_u64(cJSON *obj, const char *key, uint64_t value)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%" PRIu64, value);
+	cJSON_AddRawToObject(obj, key, text);
+}
+
 static char *finish_line(cJSON *obj)
 {
 	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
@@ -114,7 +128,7 @@ static cJSON *new_record(uint64_t realtime_ns, const char *type)
 static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
 			   const struct audit_enrichment *en)
 {
-	cJSON_AddNumberToObject(obj, "cgroup_id", (double)cgroup_id);
+	add_u64(obj, "cgroup_id", cgroup_id);
 	if (en && en->container_id && en->container_id[0])
 		add_safe_string(obj, "container_id", en->container_id, 256);
 	if (en && en->cgroup_path && en->cgroup_path[0])
@@ -287,16 +301,12 @@ char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,
 	if (!obj)
 		return NULL;
 	add_enrichment(obj, cgroup_id, en);
-	cJSON_AddNumberToObject(obj, "emitted", (double)since_last->emitted);
-	cJSON_AddNumberToObject(obj, "suppressed",
-				(double)since_last->suppressed);
-	cJSON_AddNumberToObject(obj, "undelivered",
-				(double)since_last->undelivered);
-	cJSON_AddNumberToObject(obj, "emitted_total", (double)total->emitted);
-	cJSON_AddNumberToObject(obj, "suppressed_total",
-				(double)total->suppressed);
-	cJSON_AddNumberToObject(obj, "undelivered_total",
-				(double)total->undelivered);
+	add_u64(obj, "emitted", since_last->emitted);
+	add_u64(obj, "suppressed", since_last->suppressed);
+	add_u64(obj, "undelivered", since_last->undelivered);
+	add_u64(obj, "emitted_total", total->emitted);
+	add_u64(obj, "suppressed_total", total->suppressed);
+	add_u64(obj, "undelivered_total", total->undelivered);
 	return finish_line(obj);
 }
 
@@ -307,7 +317,7 @@ char *audit_format_counter(uint64_t realtime_ns, const char *type,
 
 	if (!obj)
 		return NULL;
-	cJSON_AddNumberToObject(obj, key, (double)value);
+	add_u64(obj, key, value);
 	if (note)
 		cJSON_AddStringToObject(obj, "note", note);
 	return finish_line(obj);

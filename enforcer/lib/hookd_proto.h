@@ -22,6 +22,7 @@
 #ifndef CGFENCE_HOOKD_PROTO_H
 #define CGFENCE_HOOKD_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HOOKD_DEFAULT_SOCKET	"/run/cgfence/hookd.sock"
@@ -49,5 +50,20 @@ struct hookd_reply {
 	uint32_t magic;
 	int32_t status;
 };
+
+/*
+ * hookd's reading of a request (hookd_proto.c; the client needs neither).
+ * The header, of which n bytes arrived: 0, -EPROTONOSUPPORT for a client
+ * of another protocol version (told to run `cgfence hook` itself), or
+ * -EPROTO.
+ */
+int hookd_request_check(const struct hookd_request *req, size_t n);
+
+/*
+ * The arguments, len bytes of NUL-terminated strings: "a\0b\0" -> argv
+ * {"hook", "a", "b", NULL} pointing into buf, at most max entries with the
+ * NULL. Returns argc, -EPROTO (the last one is not terminated) or -E2BIG.
+ */
+int hookd_split_args(char *buf, size_t len, char **argv, int max);
 
 #endif

@@ -81,3 +81,17 @@ JSON
 	run "$CGFENCE" log --summary "$BATS_TEST_TMPDIR/odd.jsonl"
 	[[ "${lines[0]}" == "denials: 1 denied, 0 audit-only; 0 suppressed over budget, 0 undelivered, 0 lost in buffers" ]]
 }
+
+@test "a line is a record only when it is one JSON object and nothing else" {
+	# --json passes records on as JSON lines: never the rest of a torn one.
+	printf '%s\n' \
+		'{"time":"2026-11-25T08:10:00.000000Z","type":"deny","dst":"10.0.0.1","dport":80,"protocol":"tcp"}' \
+		'{"time":"2026-11-25T08:11:00.000000Z","type":"daemon","event":"started"}0000Z","type":"deny","dst":"10.0.0.2"}' \
+		'{"time":"2026-11-25T08:12:00.000000Z","type":"deny","dst":"10.0.0.3"} {"type":"deny"}' >"$BATS_TEST_TMPDIR/torn.jsonl"
+	printf '{"time":"2026-11-25T08:13:00.000000Z","type":"deny","dst":"10.0.0.4"}\0{"type":"deny"}\n' >>"$BATS_TEST_TMPDIR/torn.jsonl"
+	run "$CGFENCE" log --json "$BATS_TEST_TMPDIR/torn.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c '^{')" -eq 1 ]
+	echo "$output" | grep -qxF '{"time":"2026-11-25T08:10:00.000000Z","type":"deny","dst":"10.0.0.1","dport":80,"protocol":"tcp"}'
+	[[ "$output" == *"3 line(s) were not valid JSON records"* ]]
+}

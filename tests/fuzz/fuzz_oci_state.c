@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct oci_state s;
 	char why[256];
 
-	if (oci_state_parse((const char *)data, size, &s, why, sizeof(why)) == 0) {
+	if (oci_state_parse((const char *)data, size, &s, why, sizeof(why)) ==
+	    0) {
 		/* What the hook reads from a parsed state. */
 		for (size_t i = 0; i < s.nannotations; i++)
 			if (strlen(s.annotations[i].key) == 0)

@@ -22,6 +22,7 @@
 #include "delta.h"
 #include "unit.h"
 #include "policy_gen.h"
+#include "delta_model.h"
 
 #define CHAINS		  300
 #define CHANGES_PER_CHAIN 6
@@ -36,31 +37,6 @@ static void report(const char *what, uint64_t seed, int step)
 		fprintf(stderr,
 			"test_delta: %s (seed %" PRIu64 ", change %d)\n", what,
 			seed, step);
-}
-
-/* An LPM update as the kernel does it: insert or replace the value. */
-static void model_lpm_write(struct table_state *m,
-			    const struct compiled_entry *e)
-{
-	size_t lo = 0, hi = m->nentries;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (compiled_key_cmp(&m->entries[mid].key, &e->key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->nentries &&
-	    !compiled_key_cmp(&m->entries[lo].key, &e->key)) {
-		m->entries[lo].class_id = e->class_id;
-		return;
-	}
-	memmove(&m->entries[lo + 1], &m->entries[lo],
-		(m->nentries - lo) * sizeof(*m->entries));
-	m->entries[lo] = *e;
-	m->nentries++;
 }
 
 struct old_sample {
@@ -138,29 +114,26 @@ static struct policy *random_policy(struct rng *g)
 	return p;
 }
 
+struct old_check {
+	const struct cgf_policy *hdr;
+	const struct old_sample *sample;
+};
+
+static bool old_holds(const struct table_state *m, uint32_t bank, size_t write,
+		      void *ctx)
+{
+	const struct old_check *c = ctx;
+
+	return old_verdicts_hold(m, bank, c->hdr, c->sample);
+}
+
 /* Replays plan on m, checking the old verdicts after every write. */
 static bool replay(struct table_state *m, const struct delta_plan *plan,
 		   const struct cgf_policy *old_hdr, const struct old_sample *o)
 {
-	uint32_t A = m->active_bank, I = A ^ 1;
-	bool ok = true;
+	struct old_check c = {old_hdr, o};
 
-	for (size_t i = 0; i < plan->nactive; i++) {
-		m->banks[A][plan->active_ids[i]] = plan->active_masks[i];
-		if (plan->active_ids[i] >= m->nclasses)
-			m->nclasses = plan->active_ids[i] + 1;
-	}
-	ok &= old_verdicts_hold(m, A, old_hdr, o);
-	for (size_t i = 0; i < plan->ninactive; i++)
-		m->banks[I][plan->inactive_ids[i]] = plan->inactive_masks[i];
-	ok &= old_verdicts_hold(m, A, old_hdr, o);
-	for (size_t i = 0; i < plan->nlpm; i++) {
-		model_lpm_write(m, &plan->lpm[i]);
-		ok &= old_verdicts_hold(m, A, old_hdr, o);
-	}
-	m->nclasses = plan->next.nclasses;
-	m->active_bank = I;
-	return ok;
+	return model_replay(m, plan, old_holds, &c);
 }
 
 static bool new_verdicts_exact(struct rng *g, const struct table_state *m,
@@ -178,25 +151,6 @@ static bool new_verdicts_exact(struct rng *g, const struct table_state *m,
 		ref_judge_flow(p, &f, &want);
 		compiled_judge_flow(&view, &f, &got);
 		if (got.action != want.action || got.rule != want.rule)
-			return false;
-	}
-	return true;
-}
-
-static bool model_matches_mirror(const struct table_state *m,
-				 const struct table_state *next)
-{
-	if (m->nentries != next->nentries ||
-	    memcmp(m->entries, next->entries,
-		   m->nentries * sizeof(*m->entries)))
-		return false;
-	/* The active bank is what lookups read; ids no entry uses may differ. */
-	for (size_t i = 0; i < m->nentries; i++) {
-		uint32_t id = m->entries[i].class_id;
-
-		if (memcmp(&m->banks[m->active_bank][id],
-			   &next->banks[next->active_bank][id],
-			   sizeof(struct cgf_rule_mask)))
 			return false;
 	}
 	return true;
