@@ -416,10 +416,28 @@ static void handle_line(struct log_view *v, char *line, size_t len)
  * read to its newline in pieces of the buffer's size and dropped. As with
  * getline, a last line without its newline yet is handled as it stands.
  */
+/*
+ * The length of the line fgets just read, up to its newline: a NUL inside
+ * it must not hide the rest (audit_record_read refuses such a line). The
+ * bytes of the line are cleared afterwards, so that no newline of an
+ * earlier line is found past the end of a last line that has none.
+ */
+static size_t line_length(char *line, size_t size)
+{
+	char *nl = memchr(line, '\n', size);
+	return nl ? (size_t)(nl - line) + 1 : strlen(line);
+}
+
+static void forget_line(char *line, size_t len)
+{
+	memset(line, 0, len);
+}
+
 static void read_lines(struct log_view *v, FILE *f)
 {
 	const size_t size = sizeof(v->line);
 	bool too_long = false;
+	size_t len;
 
 	for (;;) {
 		/* fgets wrote the whole buffer when it put its NUL last. */
@@ -428,12 +446,15 @@ static void read_lines(struct log_view *v, FILE *f)
 			break;
 		if (!v->line[size - 1] && v->line[size - 2] != '\n') {
 			too_long = true;
+			forget_line(v->line, size);
 			continue;
 		}
+		len = line_length(v->line, size);
 		if (too_long)
 			v->long_lines++;
 		else
-			handle_line(v, v->line, strlen(v->line));
+			handle_line(v, v->line, len);
+		forget_line(v->line, len);
 		too_long = false;
 		if (v->follow)
 			fflush(stdout);
