@@ -243,6 +243,39 @@ two_servers() {
 	start_server tcp 127.0.0.1 "$B"
 }
 
+@test "while edits are applied, a connection both versions allow never fails" {
+	two_servers
+	f="$POLICY_DIR/live-gap.json"
+	printf '%s\n' "$(allow_ports live-gap "$A")" >"$f"
+	start_container gap '{"cgfence.policy": "live-gap"}'
+	enforces gap "$A" "$B"
+	cg=$(container_cgroup gap)
+	# Ten edits, each a real change of the tables (B allowed or not), each
+	# given time to be applied while connections to A go on.
+	(
+		for i in $(seq 5); do
+			by_rename "$f" "$(allow_ports live-gap "$A,$B")"
+			sleep 0.3
+			by_rename "$f" "$(allow_ports live-gap "$A")"
+			sleep 0.3
+		done
+	) &
+	editor=$!
+	failures=0
+	attempts=0
+	while kill -0 $editor 2>/dev/null; do
+		"$PROBE" --cgroup "$cg" request tcp 127.0.0.1 "$A" >/dev/null || failures=$((failures + 1))
+		attempts=$((attempts + 1))
+	done
+	wait $editor
+	echo "attempts=$attempts failures=$failures"
+	[ "$attempts" -gt 20 ]
+	[ "$failures" -eq 0 ]
+	# The edits really were applied, to the last one.
+	within $WAIT has_records 10 "$(of changed gap)"
+	within $WAIT enforces gap "$A" "$B"
+}
+
 @test "an edit in place reaches the running container within the wait, as one changed record" {
 	two_servers
 	f="$POLICY_DIR/live-ip.json"
