@@ -423,7 +423,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	struct fence_request req;
 	struct fence_result res;
 	struct cgf_state *st;
-	char cgdir[4096], why[2048];
+	char cgdir[4096], why[2048], version[13];
 	long lock_ms;
 	int err;
 
@@ -520,6 +520,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		a->bpffs = o->bpffs;
 		a->lifecycle_log = o->lifecycle_log;
 	}
+	lifecycle_version_text(cp->digest, version);
+	ev.version = version;
 	ev.kind = res.replaced ? LIFECYCLE_REPLACED : LIFECYCLE_APPLIED;
 	ev.cgroup_id = res.cgroup_id;
 	ev.policy = sel.policy->name;

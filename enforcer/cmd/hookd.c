@@ -538,10 +538,12 @@ static void run_passes(struct hookd *h)
 		}
 		log_info("hookd: %s: %u containers, %u changed, %u keep "
 			 "their version, %u problems, in %.1f ms (kernel "
-			 "%.0f us per changed container)",
+			 "%.0f us per changed container; %zu shared tables "
+			 "changed in place: %zu trie entries, %zu masks)",
 			 w->policy_dir, res.containers, res.changed, res.kept,
 			 res.problems, res.elapsed_ns / 1e6,
-			 res.changed ? res.kernel_ns / 1e3 / res.changed : 0.0);
+			 res.changed ? res.kernel_ns / 1e3 / res.changed : 0.0,
+			 res.shared_changes, res.lpm_writes, res.mask_writes);
 	}
 }
 

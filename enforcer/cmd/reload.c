@@ -149,56 +149,134 @@ static void keep_version(struct pass *p, struct container_record *r,
 			why);
 }
 
-static int swap_policy(struct pass *p, struct container_record *r,
-		       const struct cgf_cgroup_info *info,
-		       const struct policy_selection *sel,
-		       const struct compiled_policy *cp)
+/* A container the pass moves to another policy or version. */
+struct pending_swap {
+	struct container_record r;
+	struct cgf_cgroup_info info;
+	struct policy_selection sel;
+	const struct compiled_policy *cp;
+	char previous_version[13];
+};
+
+/* The swap is done (policy_id now runs): records, the record file, stdout. */
+static void swapped(struct pass *p, struct pending_swap *w, uint32_t policy_id)
 {
-	struct fence_request req = {.cgroup_dir = r->cgroup,
-				    .policy = cp,
-				    .policy_name = sel->policy->name,
-				    .container_id = r->container_id};
+	struct container_record *r = &w->r;
+	char version[13];
 	struct lifecycle_event ev = {
 		.kind = LIFECYCLE_CHANGED,
 		.container_id = r->container_id,
 		.cgroup = r->cgroup,
 		.cgroup_id = r->cgroup_id,
-		.policy = sel->policy->name,
-		.previous_policy = info->policy_name,
-		.previous_policy_id = info->policy_id,
-		.mode = sel->policy->mode == CGF_MODE_AUDIT ? "audit"
-							    : "enforce",
-		.selected_by = policy_choice_name(sel->how)};
-	struct fence_result res;
-	uint64_t start;
-	int err;
+		.policy = w->sel.policy->name,
+		.policy_id = policy_id,
+		.version = version,
+		.previous_policy = w->info.policy_name,
+		.previous_policy_id = w->info.policy_id,
+		.previous_version = w->previous_version,
+		.mode = w->sel.policy->mode == CGF_MODE_AUDIT ? "audit"
+							      : "enforce",
+		.selected_by = policy_choice_name(w->sel.how)};
 
-	if (fence_needs_bpf_lsm(p->st, cp)) {
-		if (!r->without_cap_net_raw)
-			return -ENOPKG;
-		req.without_bpf_lsm = true;
-	}
-	start = clock_ns(CLOCK_MONOTONIC);
-	err = fence_apply(p->st, &req, &res);
-	p->res->kernel_ns += clock_ns(CLOCK_MONOTONIC) - start;
-	if (err)
-		return err;
-	ev.policy_id = res.policy_id;
+	lifecycle_version_text(w->cp->digest, version);
 	free(r->policy);
 	free(r->selected_by);
 	free(r->kept);
 	r->kept = NULL;
-	r->policy = strdup(sel->policy->name);
-	r->selected_by = strdup(policy_choice_name(sel->how));
+	r->policy = strdup(w->sel.policy->name);
+	r->selected_by = strdup(policy_choice_name(w->sel.how));
 	if (r->policy && r->selected_by)
 		container_record_write(p->st->run_fd, r);
 	p->res->changed++;
 	record(p, &ev);
 	if (p->rq->print)
-		printf("%s: %s (id %08x) -> %s (id %08x)\n", r->container_id,
-		       info->policy_name, info->policy_id, sel->policy->name,
-		       res.policy_id);
-	return 0;
+		printf("%s: %s (id %08x, version %s) -> %s (id %08x, version "
+		       "%s)\n",
+		       r->container_id, w->info.policy_name, w->info.policy_id,
+		       w->previous_version, w->sel.policy->name, policy_id,
+		       version);
+}
+
+static void swap_failed(struct pass *p, struct pending_swap *w, int err)
+{
+	char why[1024];
+
+	snprintf(why, sizeof(why), "cannot attach policy \"%s\": %s",
+		 w->sel.policy->name,
+		 err == -ENOPKG ? "it refuses socket families, which only the "
+				  "BPF LSM can enforce for this container"
+				: fence_error_text(err));
+	keep_version(p, &w->r, &w->info, why);
+}
+
+static void swap_one(struct pass *p, struct pending_swap *w)
+{
+	struct fence_request req = {.cgroup_dir = w->r.cgroup,
+				    .policy = w->cp,
+				    .policy_name = w->sel.policy->name,
+				    .container_id = w->r.container_id};
+	struct fence_result res;
+	uint64_t start;
+	int err = 0;
+
+	if (fence_needs_bpf_lsm(p->st, w->cp)) {
+		if (!w->r.without_cap_net_raw)
+			err = -ENOPKG;
+		req.without_bpf_lsm = true;
+	}
+	if (!err) {
+		start = clock_ns(CLOCK_MONOTONIC);
+		err = fence_apply(p->st, &req, &res);
+		p->res->kernel_ns += clock_ns(CLOCK_MONOTONIC) - start;
+	}
+	if (err)
+		swap_failed(p, w, err);
+	else
+		swapped(p, w, res.policy_id);
+}
+
+/*
+ * The containers that run one policy's tables (ws[0..n), all with the same
+ * old policy id) and all move to one new version change those tables in
+ * place, once: only what differs is written, however many share them.
+ * Otherwise each swaps on its own.
+ */
+static void swap_group(struct pass *p, struct pending_swap *ws, size_t n)
+{
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	struct tables_change change;
+	bool together = ids != NULL, without_cap_net_raw = true;
+	uint64_t start;
+	int err = -1;
+
+	for (size_t i = 0; together && i < n; i++) {
+		together = ws[i].sel.policy == ws[0].sel.policy;
+		ids[i] = ws[i].r.cgroup_id;
+		without_cap_net_raw &= ws[i].r.without_cap_net_raw;
+	}
+	if (together && !tables_have_digest(p->st, ws[0].cp->digest)) {
+		start = clock_ns(CLOCK_MONOTONIC);
+		err = fence_change_shared(p->st, ws[0].info.policy_id, ws[0].cp,
+					  ws[0].sel.policy->name, ids, n,
+					  without_cap_net_raw, &change);
+		p->res->kernel_ns += clock_ns(CLOCK_MONOTONIC) - start;
+		if (err)
+			log_debug("policy %08x: no change in place for its %zu "
+				  "containers (%s); each swaps",
+				  ws[0].info.policy_id, n, strerror(-err));
+		if (!err) {
+			p->res->shared_changes++;
+			p->res->lpm_writes += change.lpm_writes;
+			p->res->mask_writes += change.mask_writes;
+		}
+	}
+	free(ids);
+	for (size_t i = 0; i < n; i++) {
+		if (!err)
+			swapped(p, &ws[i], ws[i].info.policy_id);
+		else
+			swap_one(p, &ws[i]);
+	}
 }
 
 static bool in_set(const struct policy_set *set, const char *name)
@@ -209,11 +287,16 @@ static bool in_set(const struct policy_set *set, const char *name)
 	return false;
 }
 
-/* One container: what the directory chooses for it now. */
-static void choose_again(struct pass *p, struct container_record *r)
+/*
+ * One container: what the directory chooses for it now. 1 when it is to
+ * move (w filled, the record moved into it), 0 when it stays as it is.
+ */
+static int choose_again(struct pass *p, struct container_record *r,
+			struct pending_swap *w)
 {
 	struct policy_selection sel;
 	struct cgf_cgroup_info info;
+	struct cgf_policy_info pinfo;
 	const struct compiled_policy *cp;
 	char why[2048];
 	int err;
@@ -222,7 +305,7 @@ static void choose_again(struct pass *p, struct container_record *r)
 				&r->cgroup_id, &info)) {
 		/* Not fenced any more: a record left by a crash. */
 		container_record_remove(p->st->run_fd, r->cgroup_id);
-		return;
+		return 0;
 	}
 	p->res->containers++;
 	err = policy_select_in_set(&p->set, r->annotations, r->nannotations,
@@ -240,7 +323,7 @@ static void choose_again(struct pass *p, struct container_record *r)
 			 p->rq->policy_dir);
 	if (err || sel.how == POLICY_NONE) {
 		keep_version(p, r, &info, why);
-		goto out;
+		goto stay;
 	}
 	err = policy_compiled(sel.policy, &cp);
 	if (err) {
@@ -248,7 +331,7 @@ static void choose_again(struct pass *p, struct container_record *r)
 			 "policy \"%s\" cannot be compiled: %s",
 			 sel.policy->name, compile_error_text(err));
 		keep_version(p, r, &info, why);
-		goto out;
+		goto stay;
 	}
 	if (!strcmp(info.policy_name, sel.policy->name) &&
 	    runs_digest(p->st, info.policy_id, cp->digest)) {
@@ -257,39 +340,60 @@ static void choose_again(struct pass *p, struct container_record *r)
 			r->kept = NULL;
 			container_record_write(p->st->run_fd, r);
 		}
-		goto out;
+		goto stay;
 	}
-	err = swap_policy(p, r, &info, &sel, cp);
-	if (err) {
-		snprintf(why, sizeof(why), "cannot attach policy \"%s\": %s",
-			 sel.policy->name,
-			 err == -ENOPKG ? "it refuses socket families, which "
-					  "only the BPF LSM can enforce for "
-					  "this container"
-					: fence_error_text(err));
-		keep_version(p, r, &info, why);
-	}
-out:
+	*w = (struct pending_swap){.r = *r, .info = info, .sel = sel, .cp = cp};
+	memset(r, 0, sizeof(*r)); /* w owns it now */
+	if (bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_POLICY_INFO],
+				&info.policy_id, &pinfo) == 0)
+		lifecycle_version_text(pinfo.digest, w->previous_version);
+	return 1;
+stay:
 	policy_free(sel.policy);
+	return 0;
+}
+
+static int compare_old_policy(const void *a, const void *b)
+{
+	const struct pending_swap *x = a, *y = b;
+
+	return x->info.policy_id < y->info.policy_id   ? -1
+	       : x->info.policy_id > y->info.policy_id ? 1
+						       : 0;
 }
 
 static void choose_for_containers(struct pass *p)
 {
+	struct pending_swap *ws = NULL;
 	uint64_t *ids = NULL;
-	size_t n = 0;
+	size_t n = 0, nw = 0;
 
 	if (p->st->run_fd < 0 || container_record_list(p->st->run_fd, &ids, &n))
 		return;
-	for (size_t i = 0; i < n; i++) {
+	ws = calloc(n ? n : 1, sizeof(*ws));
+	for (size_t i = 0; ws && i < n; i++) {
 		struct container_record r;
 
 		if (container_record_read(p->st->run_fd, ids[i], &r))
 			continue;
 		if (!strcmp(r.policy_dir, p->rq->policy_dir))
-			choose_again(p, &r);
+			nw += choose_again(p, &r, &ws[nw]);
 		container_record_free(&r);
 	}
 	free(ids);
+	if (nw)
+		qsort(ws, nw, sizeof(*ws), compare_old_policy);
+	for (size_t i = 0, j; i < nw; i = j) {
+		for (j = i + 1; j < nw; j++)
+			if (ws[j].info.policy_id != ws[i].info.policy_id)
+				break;
+		swap_group(p, &ws[i], j - i);
+	}
+	for (size_t i = 0; i < nw; i++) {
+		policy_free(ws[i].sel.policy);
+		container_record_free(&ws[i].r);
+	}
+	free(ws);
 }
 
 int reload_policy_dir(const struct reload_request *rq,

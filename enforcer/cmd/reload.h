@@ -43,6 +43,8 @@ struct reload_result {
 	unsigned int kept;     /* keep a version the directory dropped */
 	unsigned int problems; /* of the directory, now */
 	uint64_t kernel_ns;    /* in fence_apply(), all containers */
+	/* Tables changed in place for all their containers at once. */
+	size_t shared_changes, lpm_writes, mask_writes;
 	uint64_t elapsed_ns;
 };
 

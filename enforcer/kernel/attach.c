@@ -186,7 +186,7 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	if (fenced && old.policy_id &&
 	    !tables_have_digest(st, req->policy->digest)) {
 		err = tables_change_in_place(st, old.policy_id, req->policy,
-					     req->policy_name, &res->change);
+					     req->policy_name, 1, &res->change);
 		if (!err) {
 			in_place = true;
 			policy_id = old.policy_id;
@@ -268,6 +268,44 @@ fail_release:
 	if (!in_place)
 		tables_release(st, policy_id);
 	return err;
+}
+
+int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
+			const struct compiled_policy *cp, const char *name,
+			const uint64_t *cgroup_ids, size_t n,
+			bool without_bpf_lsm, struct tables_change *change)
+{
+	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	int err;
+
+	if (fence_needs_bpf_lsm(st, cp) && !without_bpf_lsm)
+		return -ENOPKG;
+	err = tables_change_in_place(st, policy_id, cp, name, n, change);
+	if (err)
+		return err;
+	/*
+	 * The tables hold the new policy: each cgroup's remembered verdicts
+	 * go with a new epoch, as after an in-place change of one cgroup.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		struct cgf_cgroup_config cfg;
+		struct cgf_cgroup_info info;
+
+		if (bpf_map_lookup_elem(cfg_fd, &cgroup_ids[i], &cfg) ||
+		    bpf_map_lookup_elem(info_fd, &cgroup_ids[i], &info))
+			continue;
+		if (state_next_epoch(st, &cfg.epoch))
+			continue;
+		cfg.generation = info.generation + 1;
+		bpf_map_update_elem(cfg_fd, &cgroup_ids[i], &cfg, BPF_EXIST);
+		info.generation = cfg.generation;
+		info.applied_ns = clock_ns(CLOCK_REALTIME);
+		snprintf(info.policy_name, sizeof(info.policy_name), "%s",
+			 name);
+		bpf_map_update_elem(info_fd, &cgroup_ids[i], &info, BPF_EXIST);
+	}
+	return 0;
 }
 
 bool fence_needs_bpf_lsm(const struct cgf_state *st,

@@ -44,6 +44,18 @@ struct fence_result {
 int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		struct fence_result *res);
 
+/*
+ * A policy directory's pass: the n cgroups that run policy_id (all of
+ * them, -EBUSY otherwise) move to cp together, so its tables change in
+ * place, writing only what differs, and each cgroup gets a new epoch and
+ * generation. without_bpf_lsm as in struct fence_request, for all of
+ * them. On error nothing changed and the caller swaps per cgroup.
+ */
+int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
+			const struct compiled_policy *cp, const char *name,
+			const uint64_t *cgroup_ids, size_t n,
+			bool without_bpf_lsm, struct tables_change *change);
+
 /* The policy refuses families and the pinned state has no LSM program. */
 bool fence_needs_bpf_lsm(const struct cgf_state *st,
 			 const struct compiled_policy *policy);

@@ -287,7 +287,7 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 
 int tables_change_in_place(struct cgf_state *st, uint32_t id,
 			   const struct compiled_policy *cp, const char *name,
-			   struct tables_change *out)
+			   unsigned int holders, struct tables_change *out)
 {
 	struct cgf_policy_info info;
 	struct cgf_policy hdr;
@@ -303,7 +303,7 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info) ||
 	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr))
 		return -ENOENT;
-	if (info.refcount != 1)
+	if (info.refcount != holders)
 		return -EBUSY; /* other cgroups run it: they keep it */
 	mirror_name(mirror, id);
 	err = table_state_load(&cur, st->run_fd, mirror);

@@ -38,14 +38,15 @@ struct tables_change {
 
 /*
  * Changes policy `id` in place to cp (see delta.h): only what differs is
- * written, and the flip is one header update. For a policy only one cgroup
- * runs (-EBUSY otherwise) whose mirror is intact (-ENOENT, -ESTALE,
- * -EBADMSG otherwise); -ENOSPC when its capacity is spent. On any error
- * the old policy still holds and the caller rebuilds instead.
+ * written, and the flip is one header update. For a policy that exactly
+ * `holders` cgroups run, all of them moving to cp (-EBUSY otherwise: the
+ * others keep it), whose mirror is intact (-ENOENT, -ESTALE, -EBADMSG
+ * otherwise); -ENOSPC when its capacity is spent. On any error the old
+ * policy still holds and the caller rebuilds instead.
  */
 int tables_change_in_place(struct cgf_state *st, uint32_t id,
 			   const struct compiled_policy *cp, const char *name,
-			   struct tables_change *out);
+			   unsigned int holders, struct tables_change *out);
 
 /* Whether compiled tables with this digest are loaded (and so shared). */
 bool tables_have_digest(struct cgf_state *st, const uint8_t digest[32]);

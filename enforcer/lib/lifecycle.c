@@ -45,6 +45,12 @@ static void add_u64_or_null(cJSON *obj, const char *key, uint64_t value)
 	cJSON_AddRawToObject(obj, key, text);
 }
 
+void lifecycle_version_text(const uint8_t digest[32], char out[13])
+{
+	for (int i = 0; i < 6; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
 char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 {
 	cJSON *obj = cJSON_CreateObject();
@@ -72,6 +78,8 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 	} else {
 		cJSON_AddNullToObject(obj, "policy_id");
 	}
+	if (ev->version)
+		cJSON_AddStringToObject(obj, "version", ev->version);
 	add_string_or_null(obj, "mode", ev->mode);
 	if (ev->selected_by)
 		cJSON_AddStringToObject(obj, "selected_by", ev->selected_by);
@@ -85,6 +93,9 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 					ev->previous_policy);
 		snprintf(id, sizeof(id), "%08x", ev->previous_policy_id);
 		cJSON_AddStringToObject(obj, "previous_policy_id", id);
+		if (ev->previous_version)
+			cJSON_AddStringToObject(obj, "previous_version",
+						ev->previous_version);
 	}
 	if (ev->policy_dir)
 		cJSON_AddStringToObject(obj, "policy_dir", ev->policy_dir);

@@ -49,13 +49,20 @@ struct lifecycle_event {
 	 * "no-cap-net-raw" (the hook, without the BPF LSM), or NULL. */
 	const char *families_fenced_by;
 	const char *reason; /* optional free text */
+	/* The compiled policy's digest, 12 hex digits: tells versions of one
+	 * policy apart, which may keep their policy id (an in-place change). */
+	const char *version;
 	/* changed: what the container had before. */
 	const char *previous_policy;
 	uint32_t previous_policy_id;
+	const char *previous_version;
 	/* changed, kept, policy-invalid: the directory (and file) concerned. */
 	const char *policy_dir;
 	const char *file;
 };
+
+/* A compiled policy's version for the records: 12 hex digits of its digest. */
+void lifecycle_version_text(const uint8_t digest[32], char out[13]);
 
 /* The line without its newline; caller frees. NULL when out of memory. */
 char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns);

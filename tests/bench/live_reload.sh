@@ -177,7 +177,7 @@ for round in $(seq "$ROUNDS"); do
 	pass=
 	for _ in $(seq 100); do
 		pass=$(tail -c +$((hookd_offset + 1)) "$HOOKD_LOG" |
-			sed -nE "s|.*hookd: $POLICY_DIR/?: ([0-9]+) containers, ([0-9]+) changed.* in ([0-9.]+) ms \(kernel ([0-9.]+) us per (changed )?container\).*|\1 \2 \3 \4|p" |
+			sed -nE "s|.*hookd: $POLICY_DIR/?: ([0-9]+) containers, ([0-9]+) changed.* in ([0-9.]+) ms \(kernel ([0-9.]+) us per (changed )?container[;)].*|\1 \2 \3 \4|p" |
 			awk '$2 > 0')
 		[ -n "$pass" ] && [ "$(awk '{ n += $2 } END { print n }' <<<"$pass")" -ge "$N" ] && break
 		sleep 0.02

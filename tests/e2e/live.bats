@@ -248,6 +248,9 @@ two_servers() {
 	f="$POLICY_DIR/live-gap.json"
 	printf '%s\n' "$(allow_ports live-gap "$A")" >"$f"
 	start_container gap '{"cgfence.policy": "live-gap"}'
+	# A second container on the policy: its tables are shared, and change
+	# in place for both at once.
+	start_container gap2 '{"cgfence.policy": "live-gap"}'
 	enforces gap "$A" "$B"
 	cg=$(container_cgroup gap)
 	# Ten edits, each a real change of the tables (B allowed or not), each
@@ -274,6 +277,8 @@ two_servers() {
 	# The edits really were applied, to the last one.
 	within $WAIT has_records 10 "$(of changed gap)"
 	within $WAIT enforces gap "$A" "$B"
+	enforces gap2 "$A" "$B"
+	grep -q 'policies/\?: 2 containers, 2 changed.* 1 shared tables changed in place' "$HOOKD_SOCKET.log"
 }
 
 @test "an edit in place reaches the running container within the wait, as one changed record" {
@@ -774,7 +779,11 @@ direct_bundle() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	new=$(changed_id rl)
-	assert_output_is "$(container_id rl): live-rl (id $first) -> live-rl (id $new)"
+	old_version=$(records "$(of applied rl)" | jq -r .version)
+	new_version=$(records "$(of changed rl)" | jq -r .version)
+	[ "$old_version" != "$new_version" ]
+	[ "$(records "$(of changed rl)" | jq -r .previous_version)" = "$old_version" ]
+	assert_output_is "$(container_id rl): live-rl (id $first, version $old_version) -> live-rl (id $new, version $new_version)"
 	# reload returns once applied: no wait.
 	enforces rl "$B" "$A"
 	assert_changed rl live-rl live-rl "$first" annotation reload
