@@ -69,7 +69,8 @@ _Static_assert(HOOKD_MAX_STATE_LEN == OCI_STATE_MAX_SIZE,
 /* A policy directory hookd's requests used, with the state they fence. */
 struct watched_dir {
 	char *policy_dir, *bpffs, *lifecycle_log;
-	int wd; /* -1: not watched (gone; tried again at the next pass) */
+	int wd;	     /* -1: not watched (gone; tried again at the next pass) */
+	int sets_wd; /* its sets/ (address sets), or -1 */
 	bool dirty;
 };
 
@@ -410,12 +411,21 @@ out:
 
 static void watch(struct hookd *h, struct watched_dir *w)
 {
-	w->wd = inotify_add_watch(h->inotify_fd, w->policy_dir,
-				  HOOKD_WATCH_EVENTS);
-	if (w->wd < 0)
-		log_error("hookd: warning: cannot watch %s: %s; its changes "
-			  "wait for cgfence reload",
-			  w->policy_dir, strerror(errno));
+	char sets[4096];
+
+	if (w->wd < 0) {
+		w->wd = inotify_add_watch(h->inotify_fd, w->policy_dir,
+					  HOOKD_WATCH_EVENTS);
+		if (w->wd < 0)
+			log_error("hookd: warning: cannot watch %s: %s; its "
+				  "changes wait for cgfence reload",
+				  w->policy_dir, strerror(errno));
+	}
+	/* The address sets the policies name: sets/ may come later. */
+	if (w->sets_wd < 0 && (size_t)snprintf(sets, sizeof(sets), "%s/sets",
+					       w->policy_dir) < sizeof(sets))
+		w->sets_wd = inotify_add_watch(h->inotify_fd, sets,
+					       HOOKD_WATCH_EVENTS);
 }
 
 static void mark_pending(struct hookd *h)
@@ -451,6 +461,7 @@ static void use_dir(const char *policy_dir, const char *bpffs,
 				  .bpffs = strdup(bpffs),
 				  .lifecycle_log = strdup(lifecycle_log),
 				  .wd = -1,
+				  .sets_wd = -1,
 				  .dirty = true};
 	if (!w->policy_dir || !w->bpffs || !w->lifecycle_log) {
 		free(w->policy_dir);
@@ -475,11 +486,17 @@ static void read_events(struct hookd *h)
 			const struct inotify_event *ev = (const void *)at;
 
 			for (size_t i = 0; i < h->ndirs; i++) {
-				if (h->dirs[i].wd != ev->wd)
+				struct watched_dir *w = &h->dirs[i];
+
+				if (w->wd != ev->wd && w->sets_wd != ev->wd)
 					continue;
-				h->dirs[i].dirty = true;
-				if (ev->mask & IN_IGNORED)
-					h->dirs[i].wd = -1; /* dir gone */
+				w->dirty = true;
+				if (!(ev->mask & IN_IGNORED))
+					continue;
+				if (w->wd == ev->wd) /* gone */
+					w->wd = -1;
+				else
+					w->sets_wd = -1;
 			}
 			if (ev->mask & IN_Q_OVERFLOW)
 				for (size_t i = 0; i < h->ndirs; i++)
@@ -521,7 +538,7 @@ static void run_passes(struct hookd *h)
 		if (!w->dirty)
 			continue;
 		w->dirty = false;
-		if (w->wd < 0)
+		if (w->wd < 0 || w->sets_wd < 0)
 			watch(h, w); /* made anew since */
 		err = reload_policy_dir(&rq, &res);
 		if (err == -ENOENT)
