@@ -753,6 +753,18 @@ static bool is_name_char(char c, bool first)
 	return !first && (c == '.' || c == '_' || c == '-');
 }
 
+bool policy_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= CGF_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_name_char(name[i], i == 0))
+			return false;
+	return true;
+}
+
 static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 {
 	const char *s = expect_string(ctx, node, "name");
@@ -771,14 +783,12 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 		       CGF_NAME_LEN - 1);
 		return NULL;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (!is_name_char(s[i], i == 0)) {
-			report(ctx, value_pos(ctx, node),
-			       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
-			       "'_' and '-', starting with a letter or digit",
-			       s);
-			return NULL;
-		}
+	if (!policy_name_valid(s)) {
+		report(ctx, value_pos(ctx, node),
+		       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
+		       "'_' and '-', starting with a letter or digit",
+		       s);
+		return NULL;
 	}
 	return ctx_strdup(ctx, s);
 }

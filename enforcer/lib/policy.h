@@ -131,6 +131,12 @@ void policy_free(struct policy *p);
 int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
 		      size_t why_len);
 
+/*
+ * [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. The names
+ * of policies and of address sets.
+ */
+bool policy_name_valid(const char *name);
+
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
 void policy_summary(const struct policy *p, char *buf, size_t len);
 

@@ -6,30 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
 #include "policy_dir.h"
 #include "util.h"
 
 static const char json_suffix[] = ".json";
-
-bool policy_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len >= CGF_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
 
 /* "DIR/FILE" for messages only; files are opened relative to dir_fd. */
 static void display_path(char *buf, size_t len, const char *dir_path,
@@ -39,34 +21,6 @@ static void display_path(char *buf, size_t len, const char *dir_path,
 
 	snprintf(buf, len, "%s%s%s", dir_path,
 		 n && dir_path[n - 1] == '/' ? "" : "/", file);
-}
-
-/*
- * Opens a regular file below dir_fd; a symbolic link is followed while it
- * stays below dir_fd (-EXDEV when it leads out).
- */
-static int open_policy_at(int dir_fd, const char *file, int *out,
-			  struct stat *st)
-{
-	/* O_NONBLOCK: opening a FIFO planted here must not hang the hook. */
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	_cleanup_close_ int fd = -1;
-
-	fd = (int)syscall(SYS_openat2, dir_fd, file, &how, sizeof(how));
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st))
-		return -errno;
-	if (!S_ISREG(st->st_mode))
-		return -EINVAL;
-	if (st->st_size > POLICY_MAX_FILE_SIZE)
-		return -EFBIG;
-	*out = fd;
-	fd = -1;
-	return 0;
 }
 
 static int read_policy(int fd, const struct stat *st, char **out,
@@ -202,23 +156,6 @@ static void parsed_remember(struct policy_cache *c, const char *path,
 				     .last_use = ++c->use_clock};
 }
 
-static const char *read_error_text(int err)
-{
-	switch (err) {
-	case -EXDEV:
-		return "is a symbolic link that leads outside the policy "
-		       "directory; links are followed only within it";
-	case -ELOOP:
-		return "is a symbolic link that never ends in a file";
-	case -EINVAL:
-		return "is not a regular file";
-	case -EFBIG:
-		return "is larger than the policy size limit";
-	default:
-		return strerror(-err);
-	}
-}
-
 /* DIR/NAME.json below dir_fd; path is where messages say it is. */
 static int load_from(int dir_fd, const char *path, const char *name,
 		     struct policy_cache *cache, struct policy **out,
@@ -233,7 +170,7 @@ static int load_from(int dir_fd, const char *path, const char *name,
 
 	*out = NULL;
 	snprintf(file, sizeof(file), "%s%s", name, json_suffix);
-	err = open_policy_at(dir_fd, file, &fd, &st);
+	err = open_file_beneath(dir_fd, file, POLICY_MAX_FILE_SIZE, &fd, &st);
 	if (!err && cache && (*out = parsed_lookup(cache, path, &st)))
 		return 0;
 	if (!err)
@@ -241,7 +178,7 @@ static int load_from(int dir_fd, const char *path, const char *name,
 	if (err) {
 		if (err != -ENOENT)
 			diags_add(d, path, (struct src_pos){0}, "%s",
-				  read_error_text(err));
+				  beneath_error_text(err));
 		return err;
 	}
 	err = policy_parse(path, text, len, out, d);

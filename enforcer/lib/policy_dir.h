@@ -33,9 +33,6 @@
 #define POLICY_DEFAULT_NAME    "default"
 #define CGF_DEFAULT_POLICY_DIR "/etc/cgfence/policies"
 
-/* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */
-bool policy_name_valid(const char *name);
-
 /* Parsed policies a resident process (hookd) keeps between containers. */
 struct policy_cache;
 struct policy_cache *policy_cache_new(void);
