@@ -361,6 +361,7 @@ struct cached_set {
 	struct file_version version;
 	struct addr_set *set; /* one reference; NULL: the file was invalid */
 	int err;
+	int open_err; /* it could not be opened (version unknown) */
 };
 
 struct addr_set_cache {
@@ -395,7 +396,8 @@ static struct cached_set *cache_find(struct addr_set_cache *c, const char *name)
 
 /* Remembers the outcome; out of memory only means it is not remembered. */
 static void cache_store(struct addr_set_cache *c, const char *name,
-			const struct stat *st, struct addr_set *set, int err)
+			const struct stat *st, struct addr_set *set, int err,
+			int open_err)
 {
 	struct cached_set *slot = cache_find(c, name);
 
@@ -420,6 +422,7 @@ static void cache_store(struct addr_set_cache *c, const char *name,
 	file_version_of(&slot->version, st);
 	slot->set = set ? addr_set_ref(set) : NULL;
 	slot->err = err;
+	slot->open_err = open_err;
 }
 
 int addr_set_get(const struct addr_set_source *source, const char *name,
@@ -443,16 +446,28 @@ int addr_set_get(const struct addr_set_source *source, const char *name,
 	snprintf(file, sizeof(file), "%s%s", name, ADDR_SET_SUFFIX);
 	err = open_file_beneath(source->dir_fd, file, POLICY_MAX_FILE_SIZE, &fd,
 				&st);
-	hit = err ? NULL : cache_find(source->cache, name);
-	if (hit && file_version_same(&hit->version, &st)) {
+	if (err == -ENOENT)
+		return err;
+	hit = cache_find(source->cache, name);
+	if (hit &&
+	    (err ? hit->open_err == err
+		 : !hit->open_err && file_version_same(&hit->version, &st))) {
 		if (hit->set)
 			*out = addr_set_ref(hit->set);
 		return hit->err;
 	}
+	if (err) {
+		char path[4096];
+
+		set_display_path(path, sizeof(path), source->dir_path, name);
+		diags_add(d, path, (struct src_pos){0}, "%s",
+			  beneath_error_text(err));
+		cache_store(source->cache, name, &st, NULL, err, err);
+		return err;
+	}
 	err = load_with_stat(source->dir_fd, source->dir_path, name, out, &st,
 			     d);
-	/* st is the file's when it was opened (invalid text, not a file). */
-	if (!err || err == -EINVAL || err == -EFBIG)
-		cache_store(source->cache, name, &st, *out, err);
+	if (err != -ENOMEM && err != -ENOENT)
+		cache_store(source->cache, name, &st, *out, err, 0);
 	return err;
 }
