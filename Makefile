@@ -225,6 +225,10 @@ install: $(OUT)/cgfence $(OUT)/cgfence-hook
 	for p in policies/*.json; do \
 		[ -e $(DESTDIR)$(POLICYDIR)/$${p##*/} ] || install -m 0644 $$p $(DESTDIR)$(POLICYDIR)/; \
 	done
+	install -d -m 0755 $(DESTDIR)$(POLICYDIR)/sets
+	for s in policies/sets/*.txt; do \
+		[ -e $(DESTDIR)$(POLICYDIR)/sets/$${s##*/} ] || install -m 0644 $$s $(DESTDIR)$(POLICYDIR)/sets/; \
+	done
 
 clean:
 	rm -rf $(OUT)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "addr_set.h"
 #include "commands.h"
 #include "compile.h"
 #include "policy.h"
@@ -222,7 +223,8 @@ static int parse_device_spec(const char *spec, uint32_t *type, uint32_t *major,
 
 static void print_verdict(const struct policy *p, const char *section,
 			  const char *what, const struct verdict *v,
-			  const struct src_pos *rule_pos, const char *comment)
+			  const struct src_pos *rule_pos, const char *via,
+			  const char *comment)
 {
 	const char *action = v->action == CGF_ALLOW ? "allow" : "deny";
 
@@ -232,12 +234,60 @@ static void print_verdict(const struct policy *p, const char *section,
 	else if (v->rule == CGF_RULE_DEFAULT)
 		printf(" by %s.default", section);
 	else
-		printf(" by %s.rules[%u] (%s:%u)%s%s", section, v->rule,
-		       p->path, rule_pos ? rule_pos->line : 0,
+		printf(" by %s.rules[%u] (%s:%u)%s%s%s", section, v->rule,
+		       p->path, rule_pos ? rule_pos->line : 0, via ? via : "",
 		       comment ? ": " : "", comment ? comment : "");
 	if (p->mode == CGF_MODE_AUDIT && v->action == CGF_DENY)
 		printf(" [audit mode: reported, not blocked]");
 	putchar('\n');
+}
+
+static bool cidr_contains(const struct policy_cidr *c, const struct flow *f)
+{
+	unsigned int full = c->prefixlen / 8, rest = c->prefixlen % 8;
+
+	if (c->family != f->family || memcmp(c->addr, f->addr, full))
+		return false;
+	return !rest || !((c->addr[full] ^ f->addr[full]) & (0xff00 >> rest));
+}
+
+/*
+ * When the deciding rule matched the address through a set: which set and
+ * which entry, as " (to @NAME: CIDR, FILE:LINE)". The compiled tables
+ * decided; this is the rule's longest entry covering the address.
+ */
+static void describe_set_match(const struct policy_net_rule *rule,
+			       const struct flow *flow, const char *key,
+			       char *buf, size_t len)
+{
+	const struct policy_cidr *best = NULL;
+	const struct addr_set *best_set = NULL;
+	char cidr[64];
+	struct flow f = *flow;
+
+	buf[0] = '\0';
+	flow_normalize(&f);
+	for (size_t i = 0; i < rule->naddrs; i++)
+		if (cidr_contains(&rule->addrs[i], &f) &&
+		    (!best || rule->addrs[i].prefixlen > best->prefixlen))
+			best = &rule->addrs[i];
+	for (size_t k = 0; k < rule->nsets; k++) {
+		const struct addr_set *set = rule->sets[k].set;
+
+		for (size_t i = 0; set && i < set->nentries; i++) {
+			if (cidr_contains(&set->entries[i], &f) &&
+			    (!best ||
+			     set->entries[i].prefixlen > best->prefixlen)) {
+				best = &set->entries[i];
+				best_set = set;
+			}
+		}
+	}
+	if (!best_set)
+		return;
+	addr_set_cidr_text(best, cidr, sizeof(cidr));
+	snprintf(buf, len, " (%s @%s: %s, %s:%u)", key, best_set->name, cidr,
+		 best_set->path, best->pos.line);
 }
 
 static int explain_flow(const struct policy *p,
@@ -249,6 +299,7 @@ static int explain_flow(const struct policy *p,
 	const struct policy_net_section *sec =
 		direction == CGF_DIR_EGRESS ? &p->egress : &p->ingress;
 	const struct policy_net_rule *rule = NULL;
+	char via[4200] = "";
 	struct verdict v;
 	struct flow f;
 
@@ -261,7 +312,11 @@ static int explain_flow(const struct policy *p,
 	compiled_judge_flow(cp, &f, &v);
 	if (v.restricted && v.rule != CGF_RULE_DEFAULT && v.rule < sec->nrules)
 		rule = &sec->rules[v.rule];
-	print_verdict(p, section, spec, &v, rule ? &rule->pos : NULL,
+	if (rule)
+		describe_set_match(rule, &f,
+				   direction == CGF_DIR_EGRESS ? "to" : "from",
+				   via, sizeof(via));
+	print_verdict(p, section, spec, &v, rule ? &rule->pos : NULL, via,
 		      rule ? rule->comment : NULL);
 	return 0;
 }
@@ -283,7 +338,8 @@ static int explain_device(const struct policy *p,
 	if (v.restricted && v.rule != CGF_RULE_DEFAULT &&
 	    v.rule < p->devices.nrules)
 		rule = &p->devices.rules[v.rule];
-	print_verdict(p, "devices", spec, &v, rule ? &rule->pos : NULL, NULL);
+	print_verdict(p, "devices", spec, &v, rule ? &rule->pos : NULL, NULL,
+		      NULL);
 	return 0;
 }
 

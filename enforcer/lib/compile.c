@@ -13,6 +13,7 @@
 
 #include <nettle/sha2.h>
 
+#include "addr_set.h"
 #include "cgfence_logic.h"
 #include "compile.h"
 #include "hashtab.h"
@@ -180,13 +181,30 @@ static int pending_cmp(const void *a, const void *b)
 	return pa->rule < pb->rule ? -1 : pa->rule > pb->rule;
 }
 
+static int add_cidr(struct pending_list *l, uint8_t direction,
+		    const struct policy_cidr *cidr, uint32_t r)
+{
+	unsigned int bytes = cidr->family == 4 ? 4 : 16;
+
+	if ((cidr->family != 4 && cidr->family != 6) ||
+	    cidr->prefixlen > bytes * 8)
+		return -EINVAL;
+	return pending_add(l, address_kind(direction, cidr->family), cidr->addr,
+			   bytes, CGF_KIND_BITS + cidr->prefixlen, r);
+}
+
+/*
+ * A set's entries go into the same tables as the rule's own addresses: a
+ * set costs a packet nothing more, and a set's change is an ordinary
+ * table change (delta.c).
+ */
 static int add_rule_addresses(struct pending_list *l, uint8_t direction,
 			      const struct policy_net_rule *rule, uint32_t r)
 {
-	int err;
+	int err = 0;
 
 	/* No address list: the rule matches every address of both families. */
-	if (rule->naddrs == 0) {
+	if (rule->naddrs == 0 && rule->nsets == 0) {
 		err = pending_add(l, address_kind(direction, 4), NULL, 0,
 				  CGF_KIND_BITS, r);
 		if (err)
@@ -194,20 +212,18 @@ static int add_rule_addresses(struct pending_list *l, uint8_t direction,
 		return pending_add(l, address_kind(direction, 6), NULL, 0,
 				   CGF_KIND_BITS, r);
 	}
-	for (size_t i = 0; i < rule->naddrs; i++) {
-		const struct policy_cidr *cidr = &rule->addrs[i];
-		unsigned int bytes = cidr->family == 4 ? 4 : 16;
+	for (size_t i = 0; !err && i < rule->naddrs; i++)
+		err = add_cidr(l, direction, &rule->addrs[i], r);
+	/* Sets that are all empty add nothing: the rule matches no address. */
+	for (size_t k = 0; !err && k < rule->nsets; k++) {
+		const struct addr_set *set = rule->sets[k].set;
 
-		if ((cidr->family != 4 && cidr->family != 6) ||
-		    cidr->prefixlen > bytes * 8)
+		if (!set)
 			return -EINVAL;
-		err = pending_add(l, address_kind(direction, cidr->family),
-				  cidr->addr, bytes,
-				  CGF_KIND_BITS + cidr->prefixlen, r);
-		if (err)
-			return err;
+		for (size_t i = 0; !err && i < set->nentries; i++)
+			err = add_cidr(l, direction, &set->entries[i], r);
 	}
-	return 0;
+	return err;
 }
 
 /* Splits [first, last] into the fewest aligned power-of-two port blocks. */

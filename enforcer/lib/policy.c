@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "addr_set.h"
 #include "json_read.h"
 #include "policy.h"
 #include "socknames.h"
@@ -27,6 +28,20 @@
 /* dev_t packs a 12-bit major and a 20-bit minor (linux/kdev_t.h). */
 #define DEV_MAJOR_MAX ((1 << 12) - 1)
 #define DEV_MINOR_MAX ((1 << 20) - 1)
+
+/* The language's state around the JSON reader's context. */
+struct policy_parse {
+	struct parse_ctx ctx;
+	struct policy *p;
+	const struct addr_set_source *sets; /* NULL: policy_parse() */
+	struct diags set_diags;		    /* the set files' own problems */
+};
+
+static struct policy_parse *parse_of(struct parse_ctx *ctx)
+{
+	return (struct policy_parse *)((char *)ctx -
+				       offsetof(struct policy_parse, ctx));
+}
 
 static void cjson_deletep(cJSON **json)
 {
@@ -149,12 +164,85 @@ not_an_address:
 	return -EINVAL;
 }
 
+/* The set name, already parsed in this policy or read now; NULL if none. */
+static const struct addr_set *find_set(struct policy_parse *pp,
+				       const char *name, struct src_pos pos,
+				       const char *item_path)
+{
+	struct policy *p = pp->p;
+	struct addr_set *set = NULL, **bigger;
+	char file[4096];
+	int err;
+
+	for (size_t i = 0; i < p->nsets; i++)
+		if (!strcmp(p->sets[i]->name, name))
+			return p->sets[i];
+	if (!pp->sets) {
+		report(&pp->ctx, pos,
+		       "%s: \"@%s\" names an address set, and sets are read "
+		       "from the sets/ directory next to a policy file; this "
+		       "policy was not read from one",
+		       item_path, name);
+		return NULL;
+	}
+	snprintf(file, sizeof(file), "%s/%s%s",
+		 pp->sets->dir_path ? pp->sets->dir_path : ADDR_SET_DIR, name,
+		 ADDR_SET_SUFFIX);
+	err = addr_set_get(pp->sets, name, &set, &pp->set_diags);
+	if (err == -ENOMEM) {
+		pp->ctx.oom = true;
+		return NULL;
+	}
+	if (err == -ENOENT) {
+		report(&pp->ctx, pos, "%s: set \"%s\" does not exist (no %s)",
+		       item_path, name, file);
+		return NULL;
+	}
+	if (err) {
+		report(&pp->ctx, pos, "%s: set \"%s\" is not valid (%s)",
+		       item_path, name, file);
+		return NULL;
+	}
+	bigger = reallocarray(p->sets, p->nsets + 1, sizeof(*p->sets));
+	if (!bigger) {
+		addr_set_free(set);
+		pp->ctx.oom = true;
+		return NULL;
+	}
+	p->sets = bigger;
+	p->sets[p->nsets++] = set;
+	return set;
+}
+
+/* "@NAME": a reference to the address set NAME. */
+static void read_set_ref(struct parse_ctx *ctx, const cJSON *item,
+			 const char *item_path, const char *s,
+			 struct policy_net_rule *rule)
+{
+	struct policy_set_ref *ref = &rule->sets[rule->nsets];
+	struct src_pos pos = value_pos(ctx, item);
+
+	if (!policy_name_valid(s + 1)) {
+		report(ctx, pos,
+		       "%s: \"%.64s\" is not a set name: after '@', use a-z, "
+		       "0-9, '.', '_' and '-', starting with a letter or digit",
+		       item_path, s);
+		return;
+	}
+	ref->set = find_set(parse_of(ctx), s + 1, pos, item_path);
+	if (!ref->set)
+		return;
+	ref->name = ctx_strdup(ctx, s + 1);
+	ref->pos = pos;
+	rule->nsets++;
+}
+
 static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 			      const char *path, struct policy_net_rule *rule)
 {
 	const cJSON *item;
 	char item_path[PATH_LEN], why[256];
-	size_t i = 0;
+	size_t i = 0, n;
 
 	if (!expect_type(ctx, list, path, cJSON_Array))
 		return;
@@ -164,9 +252,10 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		       path);
 		return;
 	}
-	rule->addrs =
-		ctx_calloc(ctx, cJSON_GetArraySize(list), sizeof(*rule->addrs));
-	if (!rule->addrs)
+	n = cJSON_GetArraySize(list);
+	rule->addrs = ctx_calloc(ctx, n, sizeof(*rule->addrs));
+	rule->sets = ctx_calloc(ctx, n, sizeof(*rule->sets));
+	if (!rule->addrs || !rule->sets)
 		return;
 	cJSON_ArrayForEach(item, list)
 	{
@@ -177,6 +266,10 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		s = expect_string(ctx, item, item_path);
 		if (!s)
 			continue;
+		if (s[0] == '@') {
+			read_set_ref(ctx, item, item_path, s, rule);
+			continue;
+		}
 		if (policy_parse_cidr(s, c, why, sizeof(why))) {
 			report(ctx, value_pos(ctx, item), "%s: %s", item_path,
 			       why);
@@ -753,6 +846,18 @@ static bool is_name_char(char c, bool first)
 	return !first && (c == '.' || c == '_' || c == '-');
 }
 
+bool policy_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= CGF_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_name_char(name[i], i == 0))
+			return false;
+	return true;
+}
+
 static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 {
 	const char *s = expect_string(ctx, node, "name");
@@ -771,14 +876,12 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 		       CGF_NAME_LEN - 1);
 		return NULL;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (!is_name_char(s[i], i == 0)) {
-			report(ctx, value_pos(ctx, node),
-			       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
-			       "'_' and '-', starting with a letter or digit",
-			       s);
-			return NULL;
-		}
+	if (!policy_name_valid(s)) {
+		report(ctx, value_pos(ctx, node),
+		       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
+		       "'_' and '-', starting with a letter or digit",
+		       s);
+		return NULL;
 	}
 	return ctx_strdup(ctx, s);
 }
@@ -962,11 +1065,22 @@ static int parse_policy_text(struct parse_ctx *ctx, struct policy *p)
 	return ctx->nerrors ? -EINVAL : 0;
 }
 
-int policy_parse(const char *path, const char *text, size_t len,
-		 struct policy **out, struct diags *d)
+static int compare_sets(const void *a, const void *b)
+{
+	const struct addr_set *x = *(const struct addr_set *const *)a;
+	const struct addr_set *y = *(const struct addr_set *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+int policy_parse_at(const char *path, const char *text, size_t len,
+		    const struct addr_set_source *sets, struct policy **out,
+		    struct diags *d)
 {
 	_cleanup_(freep) char *copy = NULL;
-	struct parse_ctx ctx = {.file = path, .len = len};
+	struct policy_parse pp = {.ctx = {.file = path, .len = len}};
+	struct addr_set_source with_cache;
+	struct addr_set_cache *own_cache = NULL;
 	struct policy *p;
 	int err;
 
@@ -981,24 +1095,38 @@ int policy_parse(const char *path, const char *text, size_t len,
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->refs = 1;
-	if (!copy || !p) {
+	/* A set named twice in this policy is read and reported once. */
+	if (sets && !sets->cache) {
+		own_cache = addr_set_cache_new();
+		with_cache = *sets;
+		with_cache.cache = own_cache;
+		sets = &with_cache;
+	}
+	if (!copy || !p || (sets == &with_cache && !own_cache)) {
 		free(p);
+		addr_set_cache_free(own_cache);
 		diags_add(d, path, (struct src_pos){0}, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	ctx.text = copy;
+	pp.ctx.text = copy;
+	pp.p = p;
+	pp.sets = sets;
 
-	err = parse_policy_text(&ctx, p);
+	err = parse_policy_text(&pp.ctx, p);
 	if (!err && path) {
 		p->path = strdup(path);
 		if (!p->path)
 			err = -ENOMEM;
 	}
-	json_positions_free(&ctx.jp);
-	flush_errors(&ctx, d);
-	free(ctx.errors);
+	if (p->nsets)
+		qsort(p->sets, p->nsets, sizeof(*p->sets), compare_sets);
+	json_positions_free(&pp.ctx.jp);
+	flush_errors(&pp.ctx, d);
+	free(pp.ctx.errors);
+	diags_move(d, &pp.set_diags);
+	addr_set_cache_free(own_cache);
 	if (err == -ENOMEM)
 		diags_add(d, path, (struct src_pos){0}, "out of memory");
 	if (err) {
@@ -1007,6 +1135,29 @@ int policy_parse(const char *path, const char *text, size_t len,
 	}
 	*out = p;
 	return 0;
+}
+
+int policy_parse(const char *path, const char *text, size_t len,
+		 struct policy **out, struct diags *d)
+{
+	return policy_parse_at(path, text, len, NULL, out, d);
+}
+
+bool policy_uses_set(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsets; i++)
+		if (!strcmp(p->sets[i]->name, name))
+			return true;
+	return false;
+}
+
+size_t policy_rule_address_count(const struct policy_net_rule *r)
+{
+	size_t n = r->naddrs;
+
+	for (size_t i = 0; i < r->nsets; i++)
+		n += r->sets[i].set->nentries;
+	return n;
 }
 
 /*
@@ -1028,9 +1179,33 @@ static int read_policy_file(const char *path, char **out, size_t *out_len)
 	return read_fd_bounded(fd, &how, out, out_len);
 }
 
+/*
+ * The sets/ directory next to the file at path; dir_path gets its name
+ * for messages ("sets" for a file in the current directory).
+ */
+static int open_sets_dir_of(const char *path, char *dir_path, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_close_ int dir_fd = -1;
+	char dir[4096];
+
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1),
+			 path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	snprintf(dir_path, len, "%s%s", slash ? dir : "", ADDR_SET_DIR);
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return -errno;
+	return addr_set_open_dir(dir_fd);
+}
+
 int policy_load_file(const char *path, struct policy **out, struct diags *d)
 {
 	_cleanup_(freep) char *text = NULL;
+	_cleanup_close_ int sets_fd = -1;
+	char sets_path[4096];
 	size_t len = 0;
 	int err;
 
@@ -1047,13 +1222,21 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d)
 			  file_error_text(err));
 		return err;
 	}
-	return policy_parse(path, text, len, out, d);
+	sets_fd = open_sets_dir_of(path, sets_path, sizeof(sets_path));
+	return policy_parse_at(
+		path, text, len,
+		&(struct addr_set_source){.dir_fd = sets_fd < 0 ? -1 : sets_fd,
+					  .dir_path = sets_path},
+		out, d);
 }
 
 static void net_section_free(struct policy_net_section *s)
 {
 	for (size_t i = 0; i < s->nrules; i++) {
 		free(s->rules[i].addrs);
+		for (size_t k = 0; k < s->rules[i].nsets; k++)
+			free(s->rules[i].sets[k].name);
+		free(s->rules[i].sets);
 		free(s->rules[i].ports);
 		free(s->rules[i].comment);
 	}
@@ -1080,6 +1263,9 @@ void policy_free(struct policy *p)
 	free(p->selector);
 	net_section_free(&p->egress);
 	net_section_free(&p->ingress);
+	for (size_t i = 0; i < p->nsets; i++)
+		addr_set_free(p->sets[i]);
+	free(p->sets);
 	free(p->devices.rules);
 	free(p->sockets.raw);
 	free(p->sockets.families);
@@ -1126,20 +1312,25 @@ static const char *action_name(uint8_t action)
 static void summarize_net_section(struct text_buf *t, const char *name,
 				  const struct policy_net_section *s)
 {
-	size_t naddrs = 0;
+	size_t naddrs = 0, from_sets = 0;
 
 	if (!s->present) {
 		text_append(t, "; %s unrestricted", name);
 		return;
 	}
-	for (size_t i = 0; i < s->nrules; i++)
-		naddrs += s->rules[i].naddrs;
+	for (size_t i = 0; i < s->nrules; i++) {
+		naddrs += policy_rule_address_count(&s->rules[i]);
+		from_sets += policy_rule_address_count(&s->rules[i]) -
+			     s->rules[i].naddrs;
+	}
 	text_append(t, "; %s default %s, %zu %s", name,
 		    action_name(s->default_action), s->nrules,
 		    plural(s->nrules, "rule", "rules"));
 	if (naddrs)
 		text_append(t, ", %zu %s", naddrs,
 			    plural(naddrs, "address", "addresses"));
+	if (from_sets)
+		text_append(t, " (%zu from sets)", from_sets);
 }
 
 static const char *raw_protocol_name(uint16_t value)

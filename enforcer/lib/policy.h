@@ -27,12 +27,29 @@ struct policy_port_range {
 	struct src_pos pos;
 };
 
-/* protocol: 0 (any), IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+struct addr_set;
+struct addr_set_source;
+
+/* "@NAME" in a rule's "to" or "from": the address set NAME (addr_set.h). */
+struct policy_set_ref {
+	char *name;
+	struct src_pos pos;
+	const struct addr_set *set; /* one of policy.sets */
+};
+
+/*
+ * protocol: 0 (any), IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6.
+ * The rule's addresses are addrs and the entries of every set in sets;
+ * without either (naddrs == 0 && nsets == 0) it matches any address, but a
+ * rule that names only sets that are empty matches no address.
+ */
 struct policy_net_rule {
 	uint8_t action; /* CGF_ALLOW / CGF_DENY */
 	uint8_t protocol;
-	struct policy_cidr *addrs; /* naddrs == 0: any address */
+	struct policy_cidr *addrs;
 	size_t naddrs;
+	struct policy_set_ref *sets;
+	size_t nsets;
 	struct policy_port_range *ports; /* nports == 0: any port */
 	size_t nports;
 	char *comment; /* may be NULL */
@@ -98,6 +115,12 @@ struct policy {
 	struct policy_net_section ingress;
 	struct policy_dev_section devices;
 	struct policy_sockets sockets;
+	/*
+	 * The address sets its rules name, each once, sorted by name; one
+	 * reference each. A policy depends on the files these came from.
+	 */
+	struct addr_set **sets;
+	size_t nsets;
 	/* The file's text, as parsed (policy_store.h keeps it). */
 	char *source;
 	size_t source_len;
@@ -115,10 +138,24 @@ struct policy {
  * Parse and validate. On success returns 0 and *out. On invalid input
  * returns -EINVAL with every problem found appended to *d as
  * "PATH:LINE:COL: message"; other negative errnos for I/O and memory.
+ *
+ * A "@NAME" in an address list is resolved through sets (addr_set.h):
+ * a set that does not exist, or does not validate, is an error at the
+ * reference (the set file's own problems are listed too, once per load
+ * pass when sets has a cache). policy_parse() has no sets: text that does
+ * not come from a file has no directory, and "@NAME" is an error there.
  */
+int policy_parse_at(const char *path, const char *text, size_t len,
+		    const struct addr_set_source *sets, struct policy **out,
+		    struct diags *d);
 int policy_parse(const char *path, const char *text, size_t len,
 		 struct policy **out, struct diags *d);
+/* The file at path; its sets are in the directory's sets/, next to it. */
 int policy_load_file(const char *path, struct policy **out, struct diags *d);
+/* Whether a rule of p names the address set name. */
+bool policy_uses_set(const struct policy *p, const char *name);
+/* The addresses of a rule's list and of its sets, together. */
+size_t policy_rule_address_count(const struct policy_net_rule *r);
 /* One more holder; policy_free() frees the policy when the last one calls it. */
 struct policy *policy_ref(struct policy *p);
 void policy_free(struct policy *p);
@@ -130,6 +167,12 @@ void policy_free(struct policy *p);
  */
 int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
 		      size_t why_len);
+
+/*
+ * [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. The names
+ * of policies and of address sets.
+ */
+bool policy_name_valid(const char *name);
 
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
 void policy_summary(const struct policy *p, char *buf, size_t len);

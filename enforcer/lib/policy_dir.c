@@ -6,30 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
+#include "addr_set.h"
 #include "policy_dir.h"
 #include "util.h"
 
 static const char json_suffix[] = ".json";
-
-bool policy_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len >= CGF_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
 
 /* "DIR/FILE" for messages only; files are opened relative to dir_fd. */
 static void display_path(char *buf, size_t len, const char *dir_path,
@@ -39,34 +22,6 @@ static void display_path(char *buf, size_t len, const char *dir_path,
 
 	snprintf(buf, len, "%s%s%s", dir_path,
 		 n && dir_path[n - 1] == '/' ? "" : "/", file);
-}
-
-/*
- * Opens a regular file below dir_fd; a symbolic link is followed while it
- * stays below dir_fd (-EXDEV when it leads out).
- */
-static int open_policy_at(int dir_fd, const char *file, int *out,
-			  struct stat *st)
-{
-	/* O_NONBLOCK: opening a FIFO planted here must not hang the hook. */
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	_cleanup_close_ int fd = -1;
-
-	fd = (int)syscall(SYS_openat2, dir_fd, file, &how, sizeof(how));
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st))
-		return -errno;
-	if (!S_ISREG(st->st_mode))
-		return -EINVAL;
-	if (st->st_size > POLICY_MAX_FILE_SIZE)
-		return -EFBIG;
-	*out = fd;
-	fd = -1;
-	return 0;
 }
 
 static int read_policy(int fd, const struct stat *st, char **out,
@@ -129,11 +84,37 @@ static bool same_file(const struct parsed_file *f, const char *path,
 	       !strcmp(f->path, path);
 }
 
+/* Every set file p was built from is still the version it read. */
+static bool sets_unchanged(const struct policy *p, int dir_fd)
+{
+	_cleanup_close_ int sets_fd = -1;
+
+	if (!p->nsets)
+		return true;
+	sets_fd = addr_set_open_dir(dir_fd);
+	if (sets_fd < 0)
+		return false;
+	for (size_t i = 0; i < p->nsets; i++) {
+		char file[CGF_NAME_LEN + sizeof(ADDR_SET_SUFFIX)];
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		snprintf(file, sizeof(file), "%s%s", p->sets[i]->name,
+			 ADDR_SET_SUFFIX);
+		if (open_file_beneath(sets_fd, file, POLICY_MAX_FILE_SIZE, &fd,
+				      &st) ||
+		    !file_version_same(&p->sets[i]->version, &st))
+			return false;
+	}
+	return true;
+}
+
 static struct policy *parsed_lookup(struct policy_cache *c, const char *path,
-				    const struct stat *st)
+				    const struct stat *st, int dir_fd)
 {
 	for (size_t i = 0; i < PARSED_CACHE_SIZE; i++) {
-		if (same_file(&c->slots[i], path, st)) {
+		if (same_file(&c->slots[i], path, st) &&
+		    sets_unchanged(c->slots[i].policy, dir_fd)) {
 			c->slots[i].last_use = ++c->use_clock;
 			return policy_ref(c->slots[i].policy);
 		}
@@ -147,16 +128,26 @@ static struct policy *parsed_lookup(struct policy_cache *c, const char *path,
  */
 #define PARSED_SETTLE_NS (1000ull * 1000 * 1000)
 
-static bool settled(const struct stat *st)
+static bool times_settled(const struct timespec *m, const struct timespec *c)
 {
 	uint64_t now = clock_ns(CLOCK_REALTIME);
-	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
-			 st->st_mtim.tv_nsec;
-	uint64_t ctime = (uint64_t)st->st_ctim.tv_sec * 1000000000ull +
-			 st->st_ctim.tv_nsec;
+	uint64_t mtime = (uint64_t)m->tv_sec * 1000000000ull + m->tv_nsec;
+	uint64_t ctime = (uint64_t)c->tv_sec * 1000000000ull + c->tv_nsec;
 	uint64_t last = mtime > ctime ? mtime : ctime;
 
 	return now > last && now - last >= PARSED_SETTLE_NS;
+}
+
+/* The policy file and every set file it read. */
+static bool settled(const struct stat *st, const struct policy *p)
+{
+	if (!times_settled(&st->st_mtim, &st->st_ctim))
+		return false;
+	for (size_t i = 0; i < p->nsets; i++)
+		if (!times_settled(&p->sets[i]->version.mtime,
+				   &p->sets[i]->version.ctime))
+			return false;
+	return true;
 }
 
 /* Replaces the entry of the same path, else the least recently used. */
@@ -177,7 +168,7 @@ static void parsed_remember(struct policy_cache *c, const char *path,
 		policy_free(slot->policy);
 		*slot = (struct parsed_file){0};
 	}
-	if (!settled(st))
+	if (!settled(st, p))
 		return;
 	if (!slot) {
 		slot = &parsed[0];
@@ -202,30 +193,18 @@ static void parsed_remember(struct policy_cache *c, const char *path,
 				     .last_use = ++c->use_clock};
 }
 
-static const char *read_error_text(int err)
-{
-	switch (err) {
-	case -EXDEV:
-		return "is a symbolic link that leads outside the policy "
-		       "directory; links are followed only within it";
-	case -ELOOP:
-		return "is a symbolic link that never ends in a file";
-	case -EINVAL:
-		return "is not a regular file";
-	case -EFBIG:
-		return "is larger than the policy size limit";
-	default:
-		return strerror(-err);
-	}
-}
-
-/* DIR/NAME.json below dir_fd; path is where messages say it is. */
-static int load_from(int dir_fd, const char *path, const char *name,
-		     struct policy_cache *cache, struct policy **out,
+/*
+ * DIR/NAME.json below dir_fd, its sets in DIR/sets; path is where messages
+ * say the file is, dir_path the directory.
+ */
+static int load_from(int dir_fd, const char *dir_path, const char *path,
+		     const char *name, struct policy_cache *cache,
+		     struct addr_set_cache *sets_cache, struct policy **out,
 		     struct diags *d)
 {
 	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, sets_fd = -1;
+	char sets_path[4096];
 	char file[CGF_NAME_LEN + sizeof(json_suffix)];
 	struct stat st;
 	size_t len = 0;
@@ -233,18 +212,25 @@ static int load_from(int dir_fd, const char *path, const char *name,
 
 	*out = NULL;
 	snprintf(file, sizeof(file), "%s%s", name, json_suffix);
-	err = open_policy_at(dir_fd, file, &fd, &st);
-	if (!err && cache && (*out = parsed_lookup(cache, path, &st)))
+	err = open_file_beneath(dir_fd, file, POLICY_MAX_FILE_SIZE, &fd, &st);
+	if (!err && cache && (*out = parsed_lookup(cache, path, &st, dir_fd)))
 		return 0;
 	if (!err)
 		err = read_policy(fd, &st, &text, &len);
 	if (err) {
 		if (err != -ENOENT)
 			diags_add(d, path, (struct src_pos){0}, "%s",
-				  read_error_text(err));
+				  beneath_error_text(err));
 		return err;
 	}
-	err = policy_parse(path, text, len, out, d);
+	sets_fd = addr_set_open_dir(dir_fd);
+	display_path(sets_path, sizeof(sets_path), dir_path, ADDR_SET_DIR);
+	err = policy_parse_at(
+		path, text, len,
+		&(struct addr_set_source){.dir_fd = sets_fd < 0 ? -1 : sets_fd,
+					  .dir_path = sets_path,
+					  .cache = sets_cache},
+		out, d);
 	if (err)
 		return err;
 	if (strcmp((*out)->name, name) != 0) {
@@ -274,7 +260,8 @@ int policy_load_at(const struct policy_dir *dir, const char *name,
 		return -EINVAL;
 	display_path(path, sizeof(path), dir->path, name);
 	strncat(path, json_suffix, sizeof(path) - strlen(path) - 1);
-	return load_from(dir->fd, path, name, dir->cache, out, d);
+	return load_from(dir->fd, dir->path, path, name, dir->cache,
+			 dir->sets_cache, out, d);
 }
 
 /*
@@ -293,7 +280,8 @@ static int load_last_good(const struct policy_dir *dir, const char *name,
 		return -ENOENT;
 	display_path(path, sizeof(path), dir->path, name);
 	strncat(path, json_suffix, sizeof(path) - strlen(path) - 1);
-	err = load_from(dir->last_good_fd, path, name, NULL, out, &ignored);
+	err = load_from(dir->last_good_fd, dir->path, path, name, NULL, NULL,
+			out, &ignored);
 	diags_free(&ignored);
 	if (!err)
 		(*out)->last_good = true;
@@ -379,11 +367,22 @@ static int note_invalid(struct policy_set *set, const char *name)
 int policy_set_load(const struct policy_dir *dir, struct policy_set *set,
 		    struct diags *d)
 {
+	_cleanup_(addr_set_cache_freep) struct addr_set_cache *pass = NULL;
+	struct policy_dir with_sets;
 	char **files = NULL;
 	size_t nfiles = 0;
 	int err, result = 0;
 
 	memset(set, 0, sizeof(*set));
+	/* A set that several policies name: read once in this pass. */
+	if (!dir->sets_cache) {
+		pass = addr_set_cache_new();
+		if (!pass)
+			return -ENOMEM;
+		with_sets = *dir;
+		with_sets.sets_cache = pass;
+		dir = &with_sets;
+	}
 	err = list_json_files(dir->fd, &files, &nfiles);
 	if (err)
 		return err;

@@ -33,9 +33,6 @@
 #define POLICY_DEFAULT_NAME    "default"
 #define CGF_DEFAULT_POLICY_DIR "/etc/cgfence/policies"
 
-/* [a-z0-9][a-z0-9._-]*, shorter than CGF_NAME_LEN: never a path. */
-bool policy_name_valid(const char *name);
-
 /* Parsed policies a resident process (hookd) keeps between containers. */
 struct policy_cache;
 struct policy_cache *policy_cache_new(void);
@@ -46,15 +43,22 @@ void policy_cache_free(struct policy_cache *c);
  * openat2(RESOLVE_BENEATH): a symbolic link is followed only as long as
  * it stays within the directory (the kubelet's ConfigMap layout,
  * NAME.json -> ..data/NAME.json), never out of it; names starting with a
- * dot (..data, ..2026_12_01_...) are never policies.
+ * dot (..data, ..2026_12_01_...) are never policies. Address sets are
+ * DIR/sets/NAME.txt, opened below DIR/sets the same way (addr_set.h).
  */
 struct policy_dir {
 	int fd;
 	const char *path; /* for messages */
 	/* The last good versions (policy_store.h), or -1: none kept. */
 	int last_good_fd;
-	/* hookd: the same policy while its file is unchanged; or NULL. */
+	/*
+	 * hookd: the same policy while its file and its set files are
+	 * unchanged; or NULL.
+	 */
 	struct policy_cache *cache;
+	/* Sets read in this load pass (addr_set.h), or NULL: none kept
+	 * (policy_set_load() keeps its own). */
+	struct addr_set_cache *sets_cache;
 };
 
 /* Loads DIR/NAME.json; the policy inside must be named NAME. */

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "util.h"
 
@@ -143,6 +145,46 @@ int open_regular_file(const char *path, struct stat *st)
 const char *file_error_text(int err)
 {
 	return err == -EINVAL ? "not a regular file" : strerror(-err);
+}
+
+int open_file_beneath(int dir_fd, const char *file, off_t max, int *out,
+		      struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	_cleanup_close_ int fd = -1;
+
+	fd = (int)syscall(SYS_openat2, dir_fd, file, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st))
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	if (st->st_size > max)
+		return -EFBIG;
+	*out = fd;
+	fd = -1;
+	return 0;
+}
+
+const char *beneath_error_text(int err)
+{
+	switch (err) {
+	case -EXDEV:
+		return "is a symbolic link that leads outside the policy "
+		       "directory; links are followed only within it";
+	case -ELOOP:
+		return "is a symbolic link that never ends in a file";
+	case -EINVAL:
+		return "is not a regular file";
+	case -EFBIG:
+		return "is larger than the policy size limit";
+	default:
+		return strerror(-err);
+	}
 }
 
 int read_small_file(const char *path, char **out, size_t max)

@@ -82,6 +82,18 @@ int open_regular_file(const char *path, struct stat *st);
 /* The message for an open_regular_file() error ("not a regular file"). */
 const char *file_error_text(int err);
 
+/*
+ * Opens a regular file below dir_fd with openat2(RESOLVE_BENEATH): a
+ * symbolic link is followed while it stays below dir_fd (-EXDEV when it
+ * leads out). O_NONBLOCK, so that a FIFO planted there cannot hang the
+ * caller; -EINVAL when not a regular file, -EFBIG when larger than max.
+ * 0 and *out, or -errno.
+ */
+int open_file_beneath(int dir_fd, const char *file, off_t max, int *out,
+		      struct stat *st);
+/* The message for an open_file_beneath() error ("is not a regular file"). */
+const char *beneath_error_text(int err);
+
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 

@@ -70,3 +70,62 @@ JSON
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"expected ADDRESS:PORT/PROTOCOL"* ]]
 }
+
+@test "check resolves @NAME from sets/ next to the policy and counts set addresses" {
+	mkdir -p "$BATS_TEST_TMPDIR/sets"
+	printf '# feed\n203.0.113.0/24\n  198.51.100.7  # host\n\n2001:db8::/32\n' >"$BATS_TEST_TMPDIR/sets/block.txt"
+	printf '# nothing yet\n' >"$BATS_TEST_TMPDIR/sets/empty.txt"
+	cat >"$BATS_TEST_TMPDIR/web.json" <<'JSON'
+{"version": 1, "name": "web",
+ "egress": {"default": "allow", "rules": [
+  {"action": "deny", "to": ["192.0.2.1", "@block"]},
+  {"action": "deny", "to": ["@empty"]}
+ ]}}
+JSON
+	run "$CGFENCE" check "$BATS_TEST_TMPDIR/web.json" "$BATS_TEST_TMPDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"web.json: ok: web: enforce; egress default allow, 2 rules, 4 addresses (3 from sets);"* ]]
+	[[ "$output" == *"$BATS_TEST_TMPDIR: 1 policies"* ]]
+	# The example naming a set passes as a file and in its directory.
+	run "$CGFENCE" check "$REPO/policies/blocklist.json" "$REPO/policies"
+	[ "$status" -eq 0 ]
+}
+
+@test "check reports a missing or invalid set as FILE:LINE:COL and exits 1" {
+	mkdir -p "$BATS_TEST_TMPDIR/sets"
+	printf '203.0.113.1/24\n\n  nope # x\n1.2.3.4 5.6.7.8\n::ffff:1.2.3.4\n' >"$BATS_TEST_TMPDIR/sets/bad.txt"
+	cat >"$BATS_TEST_TMPDIR/p.json" <<'JSON'
+{"version": 1, "name": "p",
+ "egress": {"default": "allow", "rules": [
+  {"action": "deny", "to": ["@missing", "@bad", "@Bad"]}
+ ]}}
+JSON
+	run "$CGFENCE" check "$BATS_TEST_TMPDIR/p.json"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	D="$BATS_TEST_TMPDIR"
+	[[ "$output" == *"$D/p.json:3:29: egress.rules[0].to[0]: set \"missing\" does not exist (no $D/sets/missing.txt)"* ]]
+	[[ "$output" == *"$D/p.json:3:41: egress.rules[0].to[1]: set \"bad\" is not valid ($D/sets/bad.txt)"* ]]
+	[[ "$output" == *"$D/p.json:3:49: egress.rules[0].to[2]: \"@Bad\" is not a set name"* ]]
+	[[ "$output" == *"$D/sets/bad.txt:1:1: 203.0.113.1/24 has host bits set (did you mean 203.0.113.0/24?)"* ]]
+	[[ "$output" == *"$D/sets/bad.txt:3:3: \"nope\" is not an IPv4 or IPv6 address or CIDR"* ]]
+	[[ "$output" == *"$D/sets/bad.txt:4:9: one address or CIDR per line"* ]]
+	[[ "$output" == *"$D/sets/bad.txt:5:1: ::ffff:1.2.3.4 is an IPv4-mapped IPv6 address; write the IPv4 form 1.2.3.4"* ]]
+	# A directory check says the same.
+	run "$CGFENCE" check "$BATS_TEST_TMPDIR"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$D/p.json:3:29: egress.rules[0].to[0]: set \"missing\" does not exist (no $D/sets/missing.txt)"* ]]
+}
+
+@test "explain names the set and the entry a rule matched through" {
+	run "$CGFENCE" explain --policy "$REPO/policies/blocklist.json" \
+		--egress 203.0.113.9:443/tcp --egress '[2001:db8:bad::1]:80/tcp' \
+		--egress 169.254.169.254:80/tcp --egress 8.8.8.8:53/udp
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "egress 203.0.113.9:443/tcp: deny by egress.rules[0] ($REPO/policies/blocklist.json:8) (to @blocklist: 203.0.113.0/24, $REPO/policies/sets/blocklist.txt:5): "* ]]
+	[[ "${lines[1]}" == *"(to @blocklist: 2001:db8:bad::/48, $REPO/policies/sets/blocklist.txt:7)"* ]]
+	[ "${lines[2]}" = "egress 169.254.169.254:80/tcp: deny by egress.rules[0] ($REPO/policies/blocklist.json:8): the shared blocklist, and instance metadata" ]
+	[ "${lines[3]}" = "egress 8.8.8.8:53/udp: allow by egress.default" ]
+}

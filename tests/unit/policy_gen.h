@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_set.h"
 #include "compile.h"
 #include "unit.h"
 
@@ -44,6 +45,9 @@ static inline void net_section_free(struct policy_net_section *s)
 {
 	for (size_t i = 0; i < s->nrules; i++) {
 		free(s->rules[i].addrs);
+		for (size_t k = 0; k < s->rules[i].nsets; k++)
+			free(s->rules[i].sets[k].name);
+		free(s->rules[i].sets);
 		free(s->rules[i].ports);
 	}
 	free(s->rules);
@@ -53,6 +57,9 @@ static inline void test_policy_free(struct policy *p)
 {
 	net_section_free(&p->egress);
 	net_section_free(&p->ingress);
+	for (size_t i = 0; i < p->nsets; i++)
+		addr_set_free(p->sets[i]);
+	free(p->sets);
 	free(p->devices.rules);
 	free(p->name);
 	free(p);
@@ -89,6 +96,74 @@ static inline void rule_add_cidr_raw(struct policy_net_rule *r, uint8_t family,
 	cidr->family = family;
 	cidr->prefixlen = prefixlen;
 	memcpy(cidr->addr, addr, family == 4 ? 4 : 16);
+}
+
+/* An address set built in memory, one reference, no entries yet. */
+static inline struct addr_set *set_new(const char *name)
+{
+	struct addr_set *set = grow(NULL, 1, sizeof(*set));
+
+	memset(set, 0, sizeof(*set));
+	set->refs = 1;
+	set->name = strdup(name);
+	set->path = strdup(name);
+	if (!set->name || !set->path)
+		abort();
+	return set;
+}
+
+static inline void set_add_cidr_raw(struct addr_set *set, uint8_t family,
+				    const uint8_t *addr, uint8_t prefixlen)
+{
+	struct policy_cidr *cidr;
+
+	set->entries =
+		grow(set->entries, set->nentries + 1, sizeof(*set->entries));
+	cidr = &set->entries[set->nentries++];
+	memset(cidr, 0, sizeof(*cidr));
+	cidr->family = family;
+	cidr->prefixlen = prefixlen;
+	cidr->pos.line = set->nentries;
+	memcpy(cidr->addr, addr, family == 4 ? 4 : 16);
+}
+
+/* "@NAME" in the rule; policy_collect_sets() makes the policy hold it. */
+static inline void rule_add_set(struct policy_net_rule *r,
+				const struct addr_set *set)
+{
+	struct policy_set_ref *ref;
+
+	r->sets = grow(r->sets, r->nsets + 1, sizeof(*r->sets));
+	ref = &r->sets[r->nsets++];
+	memset(ref, 0, sizeof(*ref));
+	ref->name = strdup(set->name);
+	ref->set = set;
+}
+
+static inline void section_collect_sets(struct policy *p,
+					const struct policy_net_section *s)
+{
+	for (size_t i = 0; i < s->nrules; i++) {
+		for (size_t k = 0; k < s->rules[i].nsets; k++) {
+			struct addr_set *set =
+				(struct addr_set *)s->rules[i].sets[k].set;
+			bool held = false;
+
+			for (size_t j = 0; j < p->nsets && !held; j++)
+				held = p->sets[j] == set;
+			if (held)
+				continue;
+			p->sets = grow(p->sets, p->nsets + 1, sizeof(*p->sets));
+			p->sets[p->nsets++] = addr_set_ref(set);
+		}
+	}
+}
+
+/* p->sets: one reference to each set its rules name, as the parser does. */
+static inline void policy_collect_sets(struct policy *p)
+{
+	section_collect_sets(p, &p->egress);
+	section_collect_sets(p, &p->ingress);
 }
 
 /* Text to bytes; returns the family, 0 on a typo in the test itself. */
@@ -210,10 +285,17 @@ static inline bool ref_rule_matches(const struct policy_net_rule *r,
 				    uint8_t family, const uint8_t *addr,
 				    uint8_t protocol, uint16_t port)
 {
-	bool addr_ok = r->naddrs == 0, port_ok = r->nports == 0;
+	/* Sets count as addresses: only sets, all empty, match nothing. */
+	bool addr_ok = r->naddrs == 0 && r->nsets == 0;
+	bool port_ok = r->nports == 0;
 
 	for (size_t i = 0; i < r->naddrs && !addr_ok; i++)
 		addr_ok = ref_cidr_contains(&r->addrs[i], family, addr);
+	for (size_t k = 0; k < r->nsets && !addr_ok; k++)
+		for (size_t i = 0; i < r->sets[k].set->nentries && !addr_ok;
+		     i++)
+			addr_ok = ref_cidr_contains(&r->sets[k].set->entries[i],
+						    family, addr);
 	for (size_t i = 0; i < r->nports && !port_ok; i++)
 		port_ok = r->ports[i].first <= port && port <= r->ports[i].last;
 	return addr_ok && port_ok &&
@@ -278,31 +360,62 @@ static inline void random_v6(struct rng *g, uint8_t addr[16])
 	addr[15] = rng_below(g, 256);
 }
 
-static inline void random_cidr(struct rng *g, struct policy_net_rule *r)
+static inline void random_cidr_value(struct rng *g, uint8_t *family,
+				     uint8_t addr[16], uint8_t *len)
 {
 	static const uint8_t v4_lens[] = {0,  1,  8,  16, 22, 23, 24, 25, 26,
 					  27, 28, 29, 30, 31, 32, 32, 32};
 	static const uint8_t v6_lens[] = {0,   16,  32,	 33,  48,  64,
 					  96,  112, 118, 120, 121, 124,
 					  126, 127, 128, 128};
-	uint8_t addr[16];
-	uint8_t family = rng_below(g, 10) < 6 ? 4 : 6;
-	uint8_t len;
 
-	if (family == 4) {
+	*family = rng_below(g, 10) < 6 ? 4 : 6;
+	if (*family == 4) {
 		random_v4(g, addr);
-		len = PICK(g, v4_lens);
+		*len = PICK(g, v4_lens);
 	} else {
 		random_v6(g, addr);
-		len = PICK(g, v6_lens);
+		*len = PICK(g, v6_lens);
 	}
 	/* Half keep host bits: the compiler must ignore them. */
 	if (rng_below(g, 2)) {
-		for (unsigned int b = len; b < 128; b++)
+		for (unsigned int b = *len; b < 128; b++)
 			addr[b / 8] &= ~(0x80 >> (b % 8));
 	}
+}
+
+static inline void random_cidr(struct rng *g, struct policy_net_rule *r)
+{
+	uint8_t addr[16], family, len;
+
+	random_cidr_value(g, &family, addr, &len);
 	rule_add_cidr_raw(r, family, addr, len);
 }
+
+static inline void random_set_entry(struct rng *g, struct addr_set *set)
+{
+	uint8_t addr[16], family, len;
+
+	random_cidr_value(g, &family, addr, &len);
+	set_add_cidr_raw(set, family, addr, len);
+}
+
+/* A set of 0 to 40 random entries; one in six is empty. */
+static inline struct addr_set *random_set(struct rng *g, const char *name)
+{
+	struct addr_set *set = set_new(name);
+	uint32_t n = rng_below(g, 6) ? 1 + rng_below(g, 40) : 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		random_set_entry(g, set);
+	return set;
+}
+
+/* Random sets that random rules may name. */
+struct set_pool {
+	struct addr_set **sets;
+	size_t n;
+};
 
 static inline uint16_t random_port(struct rng *g)
 {
@@ -331,8 +444,9 @@ static inline void random_port_range(struct rng *g, struct policy_net_rule *r)
 	rule_add_ports(r, first, last > 65535 ? 65535 : last);
 }
 
-static inline void random_net_section(struct rng *g,
-				      struct policy_net_section *s)
+static inline void random_net_section_with(struct rng *g,
+					   struct policy_net_section *s,
+					   const struct set_pool *pool)
 {
 	static const uint8_t protocols[] = {0,
 					    0,
@@ -356,6 +470,14 @@ static inline void random_net_section(struct rng *g,
 
 		for (uint32_t a = 0; a < naddrs; a++)
 			random_cidr(g, r);
+		/* Sets mix with literal addresses, or stand alone. */
+		if (pool && pool->n && rng_below(g, 3) == 0) {
+			uint32_t nsets = 1 + rng_below(g, 2);
+
+			for (uint32_t k = 0; k < nsets; k++)
+				rule_add_set(r,
+					     pool->sets[rng_below(g, pool->n)]);
+		}
 		if (r->protocol == IPPROTO_TCP || r->protocol == IPPROTO_UDP)
 			nports = rng_below(g, 3) ? 1 + rng_below(g, 3) : 0;
 		else if (r->protocol == 0 && rng_below(g, 8) == 0)
@@ -363,6 +485,26 @@ static inline void random_net_section(struct rng *g,
 		for (uint32_t k = 0; k < nports; k++)
 			random_port_range(g, r);
 	}
+}
+
+static inline void random_net_section(struct rng *g,
+				      struct policy_net_section *s)
+{
+	random_net_section_with(g, s, NULL);
+}
+
+/* One of the rule's CIDRs, its own or of its sets; NULL if none. */
+static inline const struct policy_cidr *
+random_rule_cidr(struct rng *g, const struct policy_net_rule *r)
+{
+	const struct addr_set *set;
+
+	if (r->nsets && (!r->naddrs || rng_below(g, 2))) {
+		set = r->sets[rng_below(g, r->nsets)].set;
+		if (set->nentries)
+			return &set->entries[rng_below(g, set->nentries)];
+	}
+	return r->naddrs ? &r->addrs[rng_below(g, r->naddrs)] : NULL;
 }
 
 /* An address inside, at the edge of, or just outside one of the CIDRs. */
@@ -373,10 +515,10 @@ static inline void random_flow_addr(struct rng *g,
 	const struct policy_net_rule *r =
 		s->nrules ? &s->rules[rng_below(g, s->nrules)] : NULL;
 	uint32_t how = rng_below(g, 10);
+	const struct policy_cidr *cidr =
+		how < 5 && r ? random_rule_cidr(g, r) : NULL;
 
-	if (how < 5 && r && r->naddrs) {
-		const struct policy_cidr *cidr =
-			&r->addrs[rng_below(g, r->naddrs)];
+	if (cidr) {
 		unsigned int bits = cidr->family == 4 ? 32 : 128;
 
 		f->family = cidr->family;
