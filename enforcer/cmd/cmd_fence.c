@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -161,6 +163,43 @@ static void record_lifecycle(const char *log_path,
 			log_path, strerror(-err));
 }
 
+/*
+ * A record of the cgroup and its policy file, so that an edit of the file
+ * or of an address set it names reaches the cgroup (cgfence reload or
+ * set, hookd when it watches the directory). Without it, it keeps this
+ * version until applied again.
+ */
+static void remember_applied(const struct cgf_state *st,
+			     const struct fence_opts *o,
+			     const struct fence_result *res,
+			     const struct policy *p, bool without_bpf_lsm)
+{
+	char file[PATH_MAX], dir[PATH_MAX], *slash;
+	struct container_record r = {
+		.container_id =
+			(char *)(o->container_id ? o->container_id : ""),
+		.cgroup = (char *)o->cgroup,
+		.cgroup_id = res->cgroup_id,
+		.policy_dir = dir,
+		.policy_file = file,
+		.policy = p->name,
+		.selected_by = "file",
+		.without_cap_net_raw = without_bpf_lsm,
+	};
+	int err;
+
+	if (st->run_fd < 0 || !realpath(o->policy, file))
+		return;
+	snprintf(dir, sizeof(dir), "%s", file);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	err = container_record_write(st->run_fd, &r);
+	if (err)
+		log_debug("%s: no record for policy changes: %s", o->cgroup,
+			  strerror(-err));
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
@@ -210,6 +249,8 @@ int cmd_apply(int argc, char **argv)
 			  "here: the BPF LSM is %s",
 			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
+	if (!err)
+		remember_applied(&st, &o, &res, p, o.without_bpf_lsm);
 	state_close(&st);
 	if (err) {
 		report_cgroup_error(o.cgroup, err);

@@ -10,6 +10,7 @@ int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_set(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_hookd(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);

@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	 "show the verdict and deciding rule for a flow or device"},
 	{"status", cmd_status, "list fenced cgroups"},
 	{"gc", cmd_gc, "remove the state of cgroups that no longer exist"},
+	{"set", cmd_set,
+	 "change an address set; running containers get it in place"},
 	{"reload", cmd_reload,
 	 "give running containers what their policy directory chooses now"},
 	{"hook", cmd_hook,

@@ -26,7 +26,47 @@ struct pass {
 	struct reload_result *res;
 	struct cgf_state *st;
 	struct policy_set set;
+	/* Policy files of `cgfence apply` read in this pass, read once. */
+	struct policy_set files;
 };
+
+/* The policy of an applied file, read once per pass; why on failure. */
+static int applied_file(struct pass *p, const char *path,
+			struct policy_selection *sel, char *why, size_t len)
+{
+	struct policy **bigger, *fp;
+	struct diags d = {};
+	int err;
+
+	memset(sel, 0, sizeof(*sel));
+	for (size_t i = 0; i < p->files.n; i++) {
+		if (!strcmp(p->files.policies[i]->path, path)) {
+			sel->how = POLICY_BY_FILE;
+			sel->policy = policy_ref(p->files.policies[i]);
+			return 0;
+		}
+	}
+	err = policy_load_file(path, &fp, &d);
+	if (err) {
+		snprintf(why, len,
+			 "%s does not load (%s): it keeps the "
+			 "version it runs",
+			 path, d.count ? d.lines[0] : strerror(-err));
+		diags_free(&d);
+		return err;
+	}
+	diags_free(&d);
+	bigger = realloc(p->files.policies, (p->files.n + 1) * sizeof(*bigger));
+	if (!bigger) {
+		policy_free(fp);
+		return -ENOMEM;
+	}
+	p->files.policies = bigger;
+	p->files.policies[p->files.n++] = fp;
+	sel->how = POLICY_BY_FILE;
+	sel->policy = policy_ref(fp);
+	return 0;
+}
 
 static void record(const struct pass *p, struct lifecycle_event *ev)
 {
@@ -145,8 +185,8 @@ static void keep_version(struct pass *p, struct container_record *r,
 	record(p, &ev);
 	if (p->rq->print)
 		fprintf(stderr, "%s: keeps policy %s (id %08x): %s\n",
-			r->container_id, info->policy_name, info->policy_id,
-			why);
+			r->container_id[0] ? r->container_id : r->cgroup,
+			info->policy_name, info->policy_id, why);
 }
 
 /* A container the pass moves to another policy or version. */
@@ -192,7 +232,8 @@ static void swapped(struct pass *p, struct pending_swap *w, uint32_t policy_id)
 	if (p->rq->print)
 		printf("%s: %s (id %08x, version %s) -> %s (id %08x, version "
 		       "%s)\n",
-		       r->container_id, w->info.policy_name, w->info.policy_id,
+		       r->container_id[0] ? r->container_id : r->cgroup,
+		       w->info.policy_name, w->info.policy_id,
 		       w->previous_version, w->sel.policy->name, policy_id,
 		       version);
 }
@@ -308,8 +349,17 @@ static int choose_again(struct pass *p, struct container_record *r,
 		return 0;
 	}
 	p->res->containers++;
-	err = policy_select_in_set(&p->set, r->annotations, r->nannotations,
-				   &sel, why, sizeof(why));
+	if (r->policy_file) {
+		err = applied_file(p, r->policy_file, &sel, why, sizeof(why));
+		if (err) {
+			keep_version(p, r, &info, why);
+			goto stay;
+		}
+	} else {
+		err = policy_select_in_set(&p->set, r->annotations,
+					   r->nannotations, &sel, why,
+					   sizeof(why));
+	}
 	if ((err || sel.how == POLICY_NONE) &&
 	    !in_set(&p->set, info.policy_name))
 		snprintf(why, sizeof(why),
@@ -422,6 +472,7 @@ int reload_policy_dir(const struct reload_request *rq,
 	if (!err)
 		choose_for_containers(&p);
 	policy_set_free(&p.set);
+	policy_set_free(&p.files);
 	diags_free(&problems);
 	if (rq->resident)
 		state_put_kept(st);

@@ -54,6 +54,7 @@ char *container_record_format(const struct container_record *r)
 	add_string(obj, "cgroup", r->cgroup);
 	cJSON_AddStringToObject(obj, "cgroup_id", id); /* a double rounds */
 	add_string(obj, "policy_dir", r->policy_dir);
+	add_string(obj, "policy_file", r->policy_file);
 	ann = cJSON_AddObjectToObject(obj, "annotations");
 	for (size_t i = 0; ann && i < r->nannotations; i++)
 		cJSON_AddStringToObject(ann, r->annotations[i].key,
@@ -106,6 +107,8 @@ int container_record_parse(const char *text, struct container_record *r)
 	if (!err)
 		err = copy_string(obj, "policy_dir", false, &r->policy_dir);
 	if (!err)
+		err = copy_string(obj, "policy_file", true, &r->policy_file);
+	if (!err)
 		err = copy_string(obj, "policy", false, &r->policy);
 	if (!err)
 		err = copy_string(obj, "selected_by", false, &r->selected_by);
@@ -156,6 +159,7 @@ void container_record_free(struct container_record *r)
 	free(r->container_id);
 	free(r->cgroup);
 	free(r->policy_dir);
+	free(r->policy_file);
 	for (size_t i = 0; i < r->nannotations; i++) {
 		free(r->annotations[i].key);
 		free(r->annotations[i].value);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * What the hook knew of a container it fenced from a policy directory,
- * so that a later change of the directory can choose again for it:
+ * What the hook knew of a container it fenced from a policy directory
+ * (or `cgfence apply` of a cgroup: its policy file), so that a later
+ * change of the directory (or of an address set) reaches it:
  * RUN/containers/CGROUP_ID.json under the run directory of the pinned
  * state (CGF_RUN_DIR/<state>). Written by the hook after the fence is in
  * place, rewritten by each pass that changes the container's policy,
@@ -21,6 +22,9 @@ struct container_record {
 	char *cgroup;
 	uint64_t cgroup_id;
 	char *policy_dir;
+	/* Fenced by `cgfence apply`: the policy file itself (in policy_dir),
+	 * read again by each pass, instead of a choice by annotations. */
+	char *policy_file;
 	struct oci_annotation *annotations;
 	size_t nannotations;
 	char *policy;	   /* the policy's name */

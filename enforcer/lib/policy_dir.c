@@ -642,6 +642,8 @@ const char *policy_choice_name(enum policy_choice how)
 		return "selector";
 	case POLICY_BY_DEFAULT:
 		return "default";
+	case POLICY_BY_FILE:
+		return "file";
 	default:
 		return "none";
 	}

@@ -105,7 +105,8 @@ enum policy_choice {
 	POLICY_BY_ANNOTATION,
 	POLICY_BY_SELECTOR,
 	POLICY_BY_DEFAULT,
-	POLICY_NONE, /* unconfined */
+	POLICY_NONE,	/* unconfined */
+	POLICY_BY_FILE, /* not chosen: `cgfence apply` of a file */
 };
 
 struct policy_selection {

@@ -10,6 +10,7 @@
 
 #include <nettle/sha2.h>
 
+#include "addr_set.h"
 #include "policy_store.h"
 #include "util.h"
 
@@ -63,6 +64,57 @@ int policy_store_good_fd(int store_fd)
 		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
+/* good/sets/ holds the address sets p names, text for text. */
+static bool same_sets(int good, const struct policy *p)
+{
+	_cleanup_close_ int sets = -1;
+
+	if (!p->nsets)
+		return true;
+	sets = openat(good, "sets",
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sets < 0)
+		return false;
+	for (size_t i = 0; i < p->nsets; i++) {
+		const struct addr_set *set = p->sets[i];
+		_cleanup_free_ char *text = NULL;
+		char name[300];
+		size_t len;
+
+		snprintf(name, sizeof(name), "%s.txt", set->name);
+		if (read_file_at(sets, name, POLICY_MAX_FILE_SIZE, &text,
+				 &len) ||
+		    len != set->source_len || memcmp(text, set->source, len))
+			return false;
+	}
+	return true;
+}
+
+/* The address sets p names, into dir/sets/ (made when needed). */
+static int save_sets(int dir, const struct policy *p)
+{
+	_cleanup_close_ int sets = -1;
+	int err = 0;
+
+	if (!p->nsets)
+		return 0;
+	if (mkdirat(dir, "sets", 0700) && errno != EEXIST)
+		return -errno;
+	sets = open_dir_at(dir, "sets", false);
+	if (sets < 0)
+		return sets;
+	for (size_t i = 0; i < p->nsets && !err; i++) {
+		const struct addr_set *set = p->sets[i];
+		char name[300];
+
+		snprintf(name, sizeof(name), "%s.txt", set->name);
+		err = set->source ? write_file_at(sets, name, set->source,
+						  set->source_len)
+				  : -EINVAL;
+	}
+	return err;
+}
+
 /* Whether good/ holds exactly the policies of set, text for text. */
 static bool same_as_good(int store_fd, const struct policy_set *set)
 {
@@ -84,12 +136,17 @@ static bool same_as_good(int store_fd, const struct policy_set *set)
 				 &len) ||
 		    len != p->source_len || memcmp(text, p->source, len))
 			return false;
+		if (!same_sets(good, p))
+			return false;
 	}
 	d = fdopendir(dup(good));
 	if (!d)
 		return false;
-	while ((de = readdir(d)))
-		files += de->d_name[0] != '.';
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		files += n > 5 && !strcmp(de->d_name + n - 5, ".json");
+	}
 	closedir(d);
 	return files == set->n;
 }
@@ -108,9 +165,14 @@ static void remove_dir_files(int parent, const char *name)
 		close(fd);
 		return;
 	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' || strlen(de->d_name) > 2)
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR)
+			remove_dir_files(dirfd(d), de->d_name); /* sets/ */
+		else
 			unlinkat(dirfd(d), de->d_name, 0);
+	}
 	closedir(d);
 	unlinkat(parent, name, AT_REMOVEDIR);
 }
@@ -134,6 +196,8 @@ int policy_store_save(int store_fd, const struct policy_set *set)
 		err = p->source ? write_file_at(next, name, p->source,
 						p->source_len)
 				: -EINVAL;
+		if (!err)
+			err = save_sets(next, p);
 	}
 	if (err)
 		goto fail;
