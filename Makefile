@@ -197,6 +197,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUT=$(OUT) tests/bench/bench.sh full
 	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
+	$(Q)OUT=$(OUT) tests/bench/set_change.sh
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -222,8 +222,13 @@ static int change(const struct set_opts *o, int sets_fd,
 			  o->name, state_error_text(err));
 		return err;
 	}
-	log_debug("set %s: %u containers, %u changed, %.1f ms", o->name,
-		  res.containers, res.changed, res.elapsed_ns / 1e6);
+	printf("set %s: %u of %u containers changed (%zu tables in place: "
+	       "%zu trie entries, %zu masks written), %.1f us in the kernel, "
+	       "%.1f ms waiting for readers of an earlier change, %.1f ms in "
+	       "all\n",
+	       o->name, res.changed, res.containers, res.shared_changes,
+	       res.lpm_writes, res.mask_writes, res.kernel_ns / 1e3,
+	       res.wait_ns / 1e6, res.elapsed_ns / 1e6);
 	return res.problems ? -EINVAL : 0;
 }
 

@@ -300,7 +300,11 @@ static void swap_group(struct pass *p, struct pending_swap *ws, size_t n)
 		err = fence_change_shared(p->st, ws[0].info.policy_id, ws[0].cp,
 					  ws[0].sel.policy->name, ids, n,
 					  without_cap_net_raw, &change);
-		p->res->kernel_ns += clock_ns(CLOCK_MONOTONIC) - start;
+		/* In place: the kernel's part is from the first write to the
+		 * flip; planning and the mirror are user space. */
+		p->res->kernel_ns += err ? clock_ns(CLOCK_MONOTONIC) - start
+					 : change.kernel_ns;
+		p->res->wait_ns += err ? 0 : change.wait_ns;
 		if (err)
 			log_debug("policy %08x: no change in place for its %zu "
 				  "containers (%s); each swaps",

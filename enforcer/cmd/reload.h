@@ -45,6 +45,9 @@ struct reload_result {
 	uint64_t kernel_ns;    /* in fence_apply(), all containers */
 	/* Tables changed in place for all their containers at once. */
 	size_t shared_changes, lpm_writes, mask_writes;
+	/* Of those: waiting for readers of the bank a change < 1 s before
+	 * wrote (delta.h). */
+	uint64_t wait_ns;
 	uint64_t elapsed_ns;
 };
 

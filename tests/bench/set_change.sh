@@ -1,0 +1,99 @@
+#!/bin/bash
+# One address added to and removed from a 100,000-entry address set that a
+# running policy names: the whole `cgfence set add` / `set del` command
+# (process start included) against `nft add element` / `nft delete
+# element` on a 100,000-element nftables set, side by side in one run; and
+# a feed's set file replaced by a version that differs in 1,000 entries,
+# through `cgfence reload`. This VM's timings are bimodal: ROUNDS rounds,
+# each timing every command in turn (the first one alternating), report
+# the median over rounds of the same-round ratio cgfence/nft with its
+# spread, and each system's median.
+#
+#   tests/bench/set_change.sh [ENTRIES [ROUNDS]]   (root; default 100000 x 9)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=$(cd "${OUT:-build}" && pwd)
+CGFENCE=$OUT/cgfence
+ENTRIES=${1:-100000}
+ROUNDS=${2:-9}
+[ "$(id -u)" -eq 0 ] || { echo "set_change.sh needs root (BPF, nft)" >&2; exit 1; }
+command -v nft >/dev/null || { echo "set_change.sh needs nft (make deps)" >&2; exit 1; }
+
+ID=cgfsetb$$
+WORK=$(mktemp -d /tmp/cgfence-setbench.XXXXXX)
+BPFFS=/sys/fs/bpf/$ID
+CGMOUNT=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+CG=$CGMOUNT/$ID
+DIR=$WORK/policies
+cleanup() {
+	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1 || true
+	rmdir "$CG" 2>/dev/null || true
+	ip netns del "$ID" 2>/dev/null || true
+	rm -rf "$BPFFS" "/run/cgfence/$ID"
+	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$DIR/sets" "$CG"
+# ENTRIES distinct hosts in 10.0.0.0/8, the same in both systems.
+awk -v n="$ENTRIES" 'BEGIN { for (i = 0; i < n; i++) printf "10.%d.%d.%d\n", int(i / 65536), int(i / 256) % 256, i % 256 }' >"$DIR/sets/feed.txt"
+printf '{"version": 1, "name": "feedpol", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@feed"]}]}}\n' >"$DIR/feedpol.json"
+"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG" --policy "$DIR/feedpol.json" >/dev/null 2>&1
+
+ip netns add "$ID"
+{
+	echo "table inet $ID { set feed { type ipv4_addr; elements = {"
+	awk 'NR > 1 { printf ",\n" } { printf "%s", $0 }' "$DIR/sets/feed.txt"
+	echo "}; }; chain out { type filter hook output priority 0; ip daddr @feed drop; }; }"
+} >"$WORK/feed.nft"
+ip netns exec "$ID" nft -f "$WORK/feed.nft"
+
+us() { # COMMAND...: microseconds, exec included
+	local s e
+	s=$EPOCHREALTIME
+	"$@" >/dev/null
+	e=$EPOCHREALTIME
+	echo $((${e/./} - ${s/./}))
+}
+cg_add() { us "$CGFENCE" set add feed "$1" --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$WORK/l.jsonl"; }
+cg_del() { us "$CGFENCE" set del feed "$1" --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$WORK/l.jsonl"; }
+nft_add() { us ip netns exec "$ID" nft add element inet "$ID" feed "{ $1 }"; }
+nft_del() { us ip netns exec "$ID" nft delete element inet "$ID" feed "{ $1 }"; }
+noop_ns() { us ip netns exec "$ID" true; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f to %.2f", lo, hi }'; }
+
+echo "kernel $(uname -r), $(nft --version | cut -d' ' -f1-2), $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "a set of $ENTRIES entries named by a running policy, and an nftables set of the same $ENTRIES; $ROUNDS rounds"
+: >"$WORK/rounds"
+for r in $(seq "$ROUNDS"); do
+	addr="172.31.$((r / 256)).$((r % 256))"
+	if [ $((r % 2)) -eq 1 ]; then
+		ca=$(cg_add "$addr"); na=$(nft_add "$addr"); cd=$(cg_del "$addr"); nd=$(nft_del "$addr")
+	else
+		na=$(nft_add "$addr"); ca=$(cg_add "$addr"); nd=$(nft_del "$addr"); cd=$(cg_del "$addr")
+	fi
+	echo "$r $ca $na $cd $nd $(noop_ns)" >>"$WORK/rounds"
+done
+# The kernel's part of one more change (the command reports it).
+kernel=$("$CGFENCE" set add feed 172.30.0.1 --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$WORK/l.jsonl" |
+	sed -n 's/.*, \([0-9.]*\) us in the kernel.*/\1/p')
+printf 'add:  cgfence set add %.2f ms, nft add element %.2f ms (median); cgfence/nft same-round median %.1f (%s)\n' \
+	"$(awk '{ print $2 / 1000 }' "$WORK/rounds" | median)" "$(awk '{ print $3 / 1000 }' "$WORK/rounds" | median)" \
+	"$(awk '{ print $2 / $3 }' "$WORK/rounds" | median)" "$(awk '{ print $2 / $3 }' "$WORK/rounds" | spread)"
+printf 'del:  cgfence set del %.2f ms, nft delete element %.2f ms (median); cgfence/nft same-round median %.1f (%s)\n' \
+	"$(awk '{ print $4 / 1000 }' "$WORK/rounds" | median)" "$(awk '{ print $5 / 1000 }' "$WORK/rounds" | median)" \
+	"$(awk '{ print $4 / $5 }' "$WORK/rounds" | median)" "$(awk '{ print $4 / $5 }' "$WORK/rounds" | spread)"
+printf 'ip netns exec true (what nft pays to enter the namespace): %.2f ms\n' "$(awk '{ print $6 / 1000 }' "$WORK/rounds" | median)"
+echo "kernel work of one cgfence set change: $kernel us (bar: 100 us)"
+
+# A feed's new version: 1,000 entries replaced, the file swapped by rename.
+awk -v n="$ENTRIES" 'NR <= 1000 { printf "11.%d.%d.%d\n", int(NR / 65536), int(NR / 256) % 256, NR % 256; next } { print }' \
+	"$DIR/sets/feed.txt" >"$DIR/sets/feed.txt.new"
+mv "$DIR/sets/feed.txt.new" "$DIR/sets/feed.txt"
+s=$EPOCHREALTIME
+out=$("$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$WORK/l.jsonl")
+e=$EPOCHREALTIME
+printf 'feed: 1,000 of %s entries replaced, through cgfence reload: %.1f ms in all (bar: 1000 ms)\n' "$ENTRIES" "$(((${e/./} - ${s/./}) / 1000)).$(((${e/./} - ${s/./}) % 1000 / 100))"
+echo "$out" | sed 's/^/  /'
