@@ -197,9 +197,10 @@ static void check_choice(const struct policy_set *set, int set_err,
 }
 
 /*
- * Everything the commands ask of policy_dir.c, in one place. hookd's
- * cache of parsed files stays off: every run writes new files, and a
- * policy kept from an earlier run must never answer for this one.
+ * What the commands ask of policy_dir.c, in one place: every call that
+ * depends on its parse cache is here. hookd's cache stays off: every run
+ * writes new files, and a policy kept from an earlier run must never
+ * answer for this one.
  */
 static void check_and_select(const struct oci_annotation *ann, size_t nann)
 {
