@@ -194,6 +194,7 @@ static void remember_applied(const struct cgf_state *st,
 	slash = strrchr(dir, '/');
 	if (slash)
 		*(slash == dir ? slash + 1 : slash) = '\0';
+	path_normalize(dir);
 	err = container_record_write(st->run_fd, &r);
 	if (err)
 		log_debug("%s: no record for policy changes: %s", o->cgroup,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ enum set_action { SET_ADD, SET_DEL, SET_SHOW };
 struct set_opts {
 	enum set_action action;
 	const char *policy_dir, *bpffs, *lifecycle_log, *name;
+	char policy_dir_buf[PATH_MAX]; /* normalized, as records name it */
 	char **entries;
 	int nentries;
 };
@@ -124,6 +126,13 @@ static int parse_set_opts(int argc, char **argv, struct set_opts *o)
 			  "be absolute paths");
 		return -1;
 	}
+	if (strlen(o->policy_dir) >= sizeof(o->policy_dir_buf)) {
+		log_error("set: --policy-dir: path too long");
+		return -1;
+	}
+	strcpy(o->policy_dir_buf, o->policy_dir);
+	path_normalize(o->policy_dir_buf);
+	o->policy_dir = o->policy_dir_buf;
 	return 0;
 }
 

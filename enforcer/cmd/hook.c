@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ enum hook_stage {
 };
 
 struct hook_opts {
-	const char *policy_dir;
+	const char *policy_dir; /* normalized: records name it (util.h) */
+	char policy_dir_buf[PATH_MAX];
 	const char *bpffs;
 	const char *lifecycle_log;
 	unsigned int timeout_s;
@@ -196,6 +198,13 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 			  "must be absolute paths");
 		return -1;
 	}
+	if (strlen(o->policy_dir) >= sizeof(o->policy_dir_buf)) {
+		log_error("hook: --policy-dir: path too long");
+		return -1;
+	}
+	strcpy(o->policy_dir_buf, o->policy_dir);
+	path_normalize(o->policy_dir_buf);
+	o->policy_dir = o->policy_dir_buf;
 	return 0;
 }
 
@@ -387,22 +396,102 @@ static void remember_container(const struct hook_opts *o,
 }
 
 /* The directory, with the last good versions kept for it, if any. */
-static int open_policy_dir(const struct hook_opts *o, struct policy_dir *dir)
+static void close_policy_dir(struct policy_dir *dir);
+
+static int open_policy_dir(const struct hook_opts *o, struct policy_dir *dir,
+			   int *store_fd)
 {
-	_cleanup_close_ int run_fd = -1, store_fd = -1;
+	_cleanup_close_ int run_fd = -1;
 
 	*dir = (struct policy_dir){.path = o->policy_dir,
 				   .last_good_fd = -1,
 				   .cache = o->resident ? o->resident->policies
 							: NULL};
+	*store_fd = -1;
 	dir->fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir->fd < 0)
 		return -errno;
 	run_fd = state_run_dir_open(o->bpffs);
 	if (run_fd >= 0 &&
-	    policy_store_open(run_fd, o->policy_dir, false, &store_fd) == 0)
-		dir->last_good_fd = policy_store_good_fd(store_fd);
+	    policy_store_open(run_fd, o->policy_dir, true, store_fd) == 0)
+		dir->last_good_fd = policy_store_good_fd(*store_fd);
 	return 0;
+}
+
+/*
+ * The first container of a directory keeps its versions as the last good
+ * ones (a pass does it afterwards): without them a file that breaks
+ * later would have nothing to fall back to.
+ */
+static void keep_first_versions(const struct policy_dir *dir, int store_fd)
+{
+	struct policy_set set;
+	struct diags ignored = {};
+	bool adopted = false;
+
+	if (store_fd < 0 || dir->last_good_fd >= 0)
+		return;
+	if (policy_set_resolve(dir, &set, &ignored, &adopted) == 0 && adopted &&
+	    !ignored.count)
+		policy_store_save(store_fd, &set);
+	policy_set_free(&set);
+	diags_free(&ignored);
+}
+
+/*
+ * What the directory chooses for the container, compiled; *generation:
+ * the passes over the directory so far (policy_store.h). Logs why not.
+ */
+static int choose_policy(const struct hook_opts *o, const struct oci_state *s,
+			 struct policy_selection *sel,
+			 const struct compiled_policy **cp,
+			 uint64_t *generation)
+{
+	struct policy_dir dir;
+	char why[2048];
+	int store_fd, err;
+
+	*cp = NULL;
+	memset(sel, 0, sizeof(*sel));
+	err = open_policy_dir(o, &dir, &store_fd);
+	if (err) {
+		log_error(
+			"container %s: cannot open the policy directory %s: %s",
+			s->id, o->policy_dir, strerror(-err));
+		return err;
+	}
+	*generation = policy_store_generation(store_fd);
+	err = policy_select(&dir, s->annotations, s->nannotations, sel, why,
+			    sizeof(why));
+	if (err) {
+		log_error("container %s: %s", s->id, why);
+		goto out;
+	}
+	keep_first_versions(&dir, store_fd);
+	if (sel->last_good)
+		log_error("warning: container %s: %s/%s.json does not "
+			  "validate; its last good version applies",
+			  s->id, o->policy_dir, sel->policy->name);
+	if (sel->how != POLICY_NONE && (err = policy_compiled(sel->policy, cp)))
+		log_error("container %s: policy \"%s\" cannot be compiled: %s",
+			  s->id, sel->policy->name, compile_error_text(err));
+out:
+	close_policy_dir(&dir);
+	if (store_fd >= 0)
+		close(store_fd);
+	return err;
+}
+
+/* A pass ran since the choice was made: the directory may say otherwise. */
+static bool passes_since(const struct hook_opts *o, const struct cgf_state *st,
+			 uint64_t generation)
+{
+	_cleanup_close_ int store_fd = -1;
+
+	if (st->run_fd < 0 ||
+	    policy_store_open(st->run_fd, o->policy_dir, false, &store_fd))
+		return false;
+	return policy_store_generation(store_fd) != generation;
 }
 
 static void close_policy_dir(struct policy_dir *dir)
@@ -414,16 +503,28 @@ static void close_policy_dir(struct policy_dir *dir)
 	dir->fd = dir->last_good_fd = -1;
 }
 
+static int run_unconfined(const struct hook_opts *o, const struct oci_state *s,
+			  struct lifecycle_event *ev)
+{
+	ev->selected_by = policy_choice_name(POLICY_NONE);
+	ev->kind = LIFECYCLE_UNCONFINED;
+	ev->reason = "no policy selected and no policy named default";
+	lock_down(o, s->id);
+	record(o, ev);
+	log_debug("container %s: no policy applies; running unconfined", s->id);
+	return 0;
+}
+
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 {
 	struct lifecycle_event ev = {.source = "hook", .container_id = s->id};
 	struct policy_selection sel = {};
 	const struct compiled_policy *cp = NULL;
-	struct policy_dir dir = {.fd = -1, .last_good_fd = -1};
 	struct fence_request req;
 	struct fence_result res;
 	struct cgf_state *st;
 	char cgdir[4096], why[2048], version[13];
+	uint64_t generation = 0;
 	long lock_ms;
 	int err;
 
@@ -432,44 +533,14 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		return err;
 	ev.cgroup = cgdir;
 
-	err = open_policy_dir(o, &dir);
-	if (err) {
-		log_error(
-			"container %s: cannot open the policy directory %s: %s",
-			s->id, o->policy_dir, strerror(-err));
-		return err;
-	}
 	if (o->resident && o->resident->used_dir)
 		o->resident->used_dir(o->policy_dir, o->bpffs, o->lifecycle_log,
 				      o->resident->ctx);
-	err = policy_select(&dir, s->annotations, s->nannotations, &sel, why,
-			    sizeof(why));
-	close_policy_dir(&dir);
-	if (err) {
-		log_error("container %s: %s", s->id, why);
-		return err;
-	}
-	if (sel.last_good)
-		log_error("warning: container %s: %s/%s.json does not "
-			  "validate; its last good version applies",
-			  s->id, o->policy_dir, sel.policy->name);
-	ev.selected_by = policy_choice_name(sel.how);
-	if (sel.how == POLICY_NONE) {
-		ev.kind = LIFECYCLE_UNCONFINED;
-		ev.reason = "no policy selected and no policy named default";
-		lock_down(o, s->id);
-		record(o, &ev);
-		log_debug("container %s: no policy applies; running unconfined",
-			  s->id);
-		return 0;
-	}
-
-	err = policy_compiled(sel.policy, &cp);
-	if (err) {
-		log_error("container %s: policy \"%s\" cannot be compiled: %s",
-			  s->id, sel.policy->name, compile_error_text(err));
+	err = choose_policy(o, s, &sel, &cp, &generation);
+	if (err)
 		goto out;
-	}
+	if (sel.how == POLICY_NONE)
+		return run_unconfined(o, s, &ev);
 	/* Leave time to undo a failed apply before the alarm. */
 	lock_ms = remaining_ms(o) - 1000;
 	err = hook_state_open(o, &st, STATE_LOAD, lock_ms > 0 ? lock_ms : 0);
@@ -478,6 +549,22 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 			  state_error_text(err));
 		goto out;
 	}
+	/*
+	 * A pass (reload, set, hookd) that ran between the choice and the lock
+	 * did not see this container, which has no record yet: choose again,
+	 * now that no pass can run until it has one.
+	 */
+	if (passes_since(o, st, generation)) {
+		policy_free(sel.policy);
+		err = choose_policy(o, s, &sel, &cp, &generation);
+		if (err || sel.how == POLICY_NONE) {
+			hook_state_close(o, st);
+			if (err)
+				goto out;
+			return run_unconfined(o, s, &ev);
+		}
+	}
+	ev.selected_by = policy_choice_name(sel.how);
 	req = (struct fence_request){.cgroup_dir = cgdir,
 				     .policy = cp,
 				     .policy_name = sel.policy->name,

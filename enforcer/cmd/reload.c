@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "attach.h"
+#include "cgroup.h"
 #include "commands.h"
 #include "compile.h"
 #include "container_record.h"
@@ -136,11 +139,18 @@ static int resolve(struct pass *p, struct diags *problems)
 	}
 	if (p->st->run_fd >= 0 &&
 	    policy_store_open(p->st->run_fd, p->rq->policy_dir, true,
-			      &store_fd) == 0)
+			      &store_fd) == 0) {
 		dir.last_good_fd = policy_store_good_fd(store_fd);
+		/* A hook that chose before this pass chooses again. */
+		policy_store_bump_generation(store_fd);
+	}
 	err = policy_set_resolve(&dir, &p->set, problems, &adopted);
-	if (!err && adopted && store_fd >= 0)
-		err = policy_store_save(store_fd, &p->set) < 0 ? -EIO : 0;
+	/* A full /run costs the last good versions, not the live change. */
+	if (!err && adopted && store_fd >= 0 &&
+	    policy_store_save(store_fd, &p->set) < 0)
+		log_error("warning: %s: cannot keep its last good versions in "
+			  "%s: %s",
+			  p->rq->policy_dir, CGF_RUN_DIR, strerror(errno));
 	p->res->problems = problems->count;
 	report_problems(p, store_fd, problems);
 	close(dir.fd);
@@ -255,7 +265,8 @@ static void swap_one(struct pass *p, struct pending_swap *w)
 	struct fence_request req = {.cgroup_dir = w->r.cgroup,
 				    .policy = w->cp,
 				    .policy_name = w->sel.policy->name,
-				    .container_id = w->r.container_id};
+				    .container_id = w->r.container_id,
+				    .expect_cgroup_id = w->r.cgroup_id};
 	struct fence_result res;
 	uint64_t start;
 	int err = 0;
@@ -344,7 +355,7 @@ static int choose_again(struct pass *p, struct container_record *r,
 	struct cgf_policy_info pinfo;
 	const struct compiled_policy *cp;
 	char why[2048];
-	int err;
+	int err, cgroup_fd;
 
 	if (bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_CGROUP_INFO],
 				&r->cgroup_id, &info)) {
@@ -352,6 +363,10 @@ static int choose_again(struct pass *p, struct container_record *r,
 		container_record_remove(p->st->run_fd, r->cgroup_id);
 		return 0;
 	}
+	/* The cgroup is gone (no poststop ran): gc's business, not ours. */
+	if (cgroup_open_by_id(r->cgroup_id, &cgroup_fd))
+		return 0;
+	close(cgroup_fd);
 	p->res->containers++;
 	if (r->policy_file) {
 		err = applied_file(p, r->policy_file, &sel, why, sizeof(why));
@@ -364,13 +379,21 @@ static int choose_again(struct pass *p, struct container_record *r,
 					   r->nannotations, &sel, why,
 					   sizeof(why));
 	}
-	if ((err || sel.how == POLICY_NONE) &&
-	    !in_set(&p->set, info.policy_name))
+	/*
+	 * Its policy left the directory (removed, or broken with no last
+	 * good version): it keeps what it runs, whatever else the directory
+	 * would now choose (default.json, say): an edit that removes a file
+	 * for a moment must not weaken a running container.
+	 */
+	if (!r->policy_file && !in_set(&p->set, info.policy_name)) {
 		snprintf(why, sizeof(why),
-			 "%s/%s.json was removed: the container keeps the "
-			 "version it runs",
+			 "%s/%s.json was removed or does not validate: the "
+			 "container keeps the version it runs",
 			 p->rq->policy_dir, info.policy_name);
-	else if (!err && sel.how == POLICY_NONE)
+		keep_version(p, r, &info, why);
+		goto stay;
+	}
+	if (!err && sel.how == POLICY_NONE)
 		snprintf(why, sizeof(why),
 			 "no policy of %s applies to it any more: it keeps "
 			 "the version it runs",
@@ -421,6 +444,7 @@ static void choose_for_containers(struct pass *p)
 	struct pending_swap *ws = NULL;
 	uint64_t *ids = NULL;
 	size_t n = 0, nw = 0;
+	int err;
 
 	if (p->st->run_fd < 0 || container_record_list(p->st->run_fd, &ids, &n))
 		return;
@@ -428,8 +452,15 @@ static void choose_for_containers(struct pass *p)
 	for (size_t i = 0; ws && i < n; i++) {
 		struct container_record r;
 
-		if (container_record_read(p->st->run_fd, ids[i], &r))
+		err = container_record_read(p->st->run_fd, ids[i], &r);
+		if (err) {
+			if (err != -ENOENT) /* else removed meanwhile */
+				log_error("warning: %s/containers/%" PRIu64
+					  ".json: %s: that container no longer "
+					  "follows its policy directory",
+					  CGF_RUN_DIR, ids[i], strerror(-err));
 			continue;
+		}
 		if (!strcmp(r.policy_dir, p->rq->policy_dir))
 			nw += choose_again(p, &r, &ws[nw]);
 		container_record_free(&r);
@@ -536,6 +567,7 @@ int cmd_reload(int argc, char **argv)
 				    .source = "reload",
 				    .print = true};
 	struct reload_result res;
+	char dir[PATH_MAX];
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -568,6 +600,13 @@ int cmd_reload(int argc, char **argv)
 			  "must be absolute paths");
 		return 2;
 	}
+	if (strlen(rq.policy_dir) >= sizeof(dir)) {
+		log_error("reload: --policy-dir: path too long");
+		return 2;
+	}
+	strcpy(dir, rq.policy_dir);
+	path_normalize(dir);
+	rq.policy_dir = dir;
 	err = reload_policy_dir(&rq, &res);
 	if (err == -ENOENT && access(rq.policy_dir, F_OK) == 0)
 		return check_only(rq.policy_dir);

@@ -170,6 +170,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		return err;
 	if (cgid == CGROUP_ROOT_ID)
 		return -EPERM;
+	if (req->expect_cgroup_id && cgid != req->expect_cgroup_id)
+		return -ESTALE;
 	/* Refusing socket families is the LSM program's job: fail closed. */
 	if (fence_needs_bpf_lsm(st, req->policy) && !req->without_bpf_lsm)
 		return -ENOPKG;
@@ -230,16 +232,21 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	 * tables again (a re-apply of an unchanged policy) keep the epoch, so
 	 * that remembered verdicts, which they would give again, stay.
 	 */
-	if (fenced && !in_place && policy_id == old.policy_id &&
-	    bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg) == 0 && old_cfg.epoch)
+	if (fenced && bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg))
+		memset(&old_cfg, 0, sizeof(old_cfg));
+	if (fenced && !in_place && policy_id == old.policy_id && old_cfg.epoch)
 		cfg.epoch = old_cfg.epoch;
 	else if ((err = state_next_epoch(st, &cfg.epoch)))
 		goto fail_detach;
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
 	cfg.cgroup_id = cgid;
-	cfg.event_budget = req->event_budget ? req->event_budget
-					     : CGF_DEFAULT_EVENT_BUDGET;
+	/* A swap without a budget of its own keeps the cgroup's. */
+	if (!req->event_budget && fenced && old_cfg.event_budget)
+		cfg.event_budget = old_cfg.event_budget;
+	else
+		cfg.event_budget = req->event_budget ? req->event_budget
+						     : CGF_DEFAULT_EVENT_BUDGET;
 	if (bpf_map_update_elem(cfg_fd, &cgid, &cfg, BPF_ANY)) {
 		err = -errno;
 		goto fail_detach;
@@ -336,6 +343,9 @@ const char *fence_error_text(int err)
 		return "refusing to fence the root cgroup";
 	case -E2BIG:
 		return compile_error_text(err);
+	case -ESTALE:
+		return "the cgroup at that path is not the one recorded (it "
+		       "was made anew)";
 	default:
 		return strerror(-err);
 	}

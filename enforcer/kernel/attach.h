@@ -25,6 +25,11 @@ struct fence_request {
 	 * cannot create them anyway, or the operator accepted it.
 	 */
 	bool without_bpf_lsm;
+	/*
+	 * The cgroup must have this id (a record's cgroup: a directory made
+	 * anew at the same path is another cgroup); 0: any. -ESTALE otherwise.
+	 */
+	uint64_t expect_cgroup_id;
 };
 
 struct fence_result {

@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define RECORDS_DIR	"containers"
-#define RECORD_MAX_SIZE (1024 * 1024)
+#define RECORD_MAX_SIZE (4 * 1024 * 1024) /* 1 MiB of OCI state, escaped */
 
 static void record_name(char *buf, size_t len, uint64_t cgroup_id)
 {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "addr_set.h"
+#include <cjson/cJSON.h>
+
 #include "policy_dir.h"
 #include "util.h"
 
@@ -435,12 +437,26 @@ int policy_set_load(const struct policy_dir *dir, struct policy_set *set,
 	return result;
 }
 
+static void free_unknown(struct policy_unknown *u)
+{
+	free(u->name);
+	free(u->path);
+	for (size_t i = 0; i < u->nselector; i++) {
+		free(u->selector[i].key);
+		free(u->selector[i].value);
+	}
+	free(u->selector);
+}
+
 void policy_set_free(struct policy_set *set)
 {
 	for (size_t i = 0; i < set->n; i++)
 		policy_free(set->policies[i]);
 	free(set->policies);
 	free_names(set->invalid, set->ninvalid);
+	for (size_t i = 0; i < set->nunknown; i++)
+		free_unknown(&set->unknown[i]);
+	free(set->unknown);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -618,6 +634,23 @@ out:
 	return problems;
 }
 
+/* Every annotation of want is among ann, with its value. */
+static bool oci_annotations_match(const struct oci_annotation *want,
+				  size_t nwant,
+				  const struct oci_annotation *ann, size_t nann)
+{
+	for (size_t i = 0; i < nwant; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < nann && !found; j++)
+			found = !strcmp(ann[j].key, want[i].key) &&
+				!strcmp(ann[j].value, want[i].value);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 bool policy_selector_matches(const struct policy *p,
 			     const struct oci_annotation *ann, size_t nann)
 {
@@ -718,17 +751,80 @@ static int compare_policy_names(const void *a, const void *b)
 }
 
 /* Adds the last good version of every file that did not validate. */
+/* What can be read of a broken file's selector (struct policy_unknown). */
+static int probe_unknown(const struct policy_dir *dir, const char *name,
+			 struct policy_unknown *u)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	char file[CGF_NAME_LEN + sizeof(json_suffix)], path[4096];
+	const cJSON *sel, *e;
+	struct stat st;
+	cJSON *root;
+	size_t len;
+
+	memset(u, 0, sizeof(*u));
+	display_path(path, sizeof(path), dir->path, name);
+	strncat(path, json_suffix, sizeof(path) - strlen(path) - 1);
+	u->name = strdup(name);
+	u->path = strdup(path);
+	if (!u->name || !u->path)
+		return -ENOMEM;
+	snprintf(file, sizeof(file), "%s%s", name, json_suffix);
+	if (open_file_beneath(dir->fd, file, POLICY_MAX_FILE_SIZE, &fd, &st) ||
+	    read_policy(fd, &st, &text, &len))
+		return 0;
+	root = cJSON_ParseWithLength(text, len);
+	sel = cJSON_GetObjectItemCaseSensitive(root, "selector");
+	if (root && !sel) {
+		u->selector_known = true; /* none: used only when named */
+	} else if (cJSON_IsObject(sel)) {
+		size_t n = cJSON_GetArraySize(sel);
+
+		u->selector = calloc(n ? n : 1, sizeof(*u->selector));
+		u->selector_known = u->selector != NULL;
+		cJSON_ArrayForEach(e, sel)
+		{
+			if (!cJSON_IsString(e) || !u->selector_known) {
+				u->selector_known = false;
+				break;
+			}
+			u->selector[u->nselector].key = strdup(e->string);
+			u->selector[u->nselector].value =
+				strdup(e->valuestring);
+			if (!u->selector[u->nselector].key ||
+			    !u->selector[u->nselector].value) {
+				u->selector_known = false;
+				break;
+			}
+			u->nselector++;
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
 static int add_last_good_versions(const struct policy_dir *dir,
 				  struct policy_set *set)
 {
+	set->unknown = calloc(set->ninvalid ? set->ninvalid : 1,
+			      sizeof(*set->unknown));
+	if (!set->unknown)
+		return -ENOMEM;
 	for (size_t i = 0; i < set->ninvalid; i++) {
 		struct policy *p;
 		int err = load_last_good(dir, set->invalid[i], &p);
 
 		if (err == -ENOMEM)
 			return err;
-		if (!err)
+		if (!err) {
 			set->policies[set->n++] = p; /* room: one per file */
+			continue;
+		}
+		err = probe_unknown(dir, set->invalid[i],
+				    &set->unknown[set->nunknown++]);
+		if (err)
+			return err;
 	}
 	if (set->n)
 		qsort(set->policies, set->n, sizeof(*set->policies),
@@ -839,6 +935,28 @@ int policy_select_in_set(const struct policy_set *set,
 		} else if (!strcmp(p->name, POLICY_DEFAULT_NAME) &&
 			   policy_selector_matches(p, ann, nann)) {
 			fallback = p;
+		}
+	}
+	/* Fail closed for the containers a broken file may be meant for. */
+	for (size_t i = 0; i < set->nunknown; i++) {
+		const struct policy_unknown *u = &set->unknown[i];
+		bool meant;
+
+		if (!u->selector_known)
+			meant = !match; /* default, or unconfined, otherwise */
+		else if (u->nselector)
+			meant = oci_annotations_match(u->selector, u->nselector,
+						      ann, nann);
+		else
+			meant = !match && !strcmp(u->name, POLICY_DEFAULT_NAME);
+		if (meant) {
+			snprintf(why, why_len,
+				 "cannot choose a policy: %s does not validate "
+				 "and has no last good version, and it may be "
+				 "meant for this container (fix it, or remove "
+				 "it)",
+				 u->path);
+			return -EINVAL;
 		}
 	}
 	sel->how = match      ? POLICY_BY_SELECTOR

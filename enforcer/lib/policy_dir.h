@@ -71,6 +71,23 @@ struct policy_set {
 	size_t nfiles;	/* *.json files seen */
 	char **invalid; /* names of the files that did not validate */
 	size_t ninvalid;
+	/* Of those, the ones with no last good version (policy_set_resolve):
+	 * they take no part, but may be meant for a container. */
+	struct policy_unknown *unknown;
+	size_t nunknown;
+};
+
+/*
+ * A file that never validated: what can still be read of its selector
+ * (its JSON parses and "selector" is an object of strings), so that only
+ * the containers it may be meant for are refused.
+ */
+struct policy_unknown {
+	char *name;
+	char *path;
+	bool selector_known;
+	struct oci_annotation *selector;
+	size_t nselector;
 };
 
 /*

@@ -253,6 +253,30 @@ int policy_store_set_errors(int store_fd, const struct diags *d,
 	return write_file_at(store_fd, "errors", now ? now : "", len);
 }
 
+uint64_t policy_store_generation(int store_fd)
+{
+	_cleanup_free_ char *text = NULL;
+	unsigned long long n = 0;
+	size_t len;
+
+	if (store_fd < 0 ||
+	    read_file_at(store_fd, "generation", 64, &text, &len) || !len)
+		return 0;
+	if (text[len - 1] == '\n')
+		text[len - 1] = '\0';
+	return parse_uint(text, 0, UINT64_MAX, &n) ? 0 : n;
+}
+
+int policy_store_bump_generation(int store_fd)
+{
+	char text[32];
+	int len = snprintf(
+		text, sizeof(text), "%llu\n",
+		(unsigned long long)policy_store_generation(store_fd) + 1);
+
+	return write_file_at(store_fd, "generation", text, len);
+}
+
 int policy_store_visit(int run_fd, policy_store_visit_fn visit, void *ctx)
 {
 	_cleanup_close_ int root = open_dir_at(run_fd, STORE_ROOT, false);

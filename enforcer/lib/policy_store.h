@@ -19,6 +19,7 @@
 #define CGFENCE_POLICY_STORE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "policy_dir.h"
@@ -42,6 +43,15 @@ int policy_store_save(int store_fd, const struct policy_set *set);
  */
 int policy_store_set_errors(int store_fd, const struct diags *d,
 			    struct diags *fresh);
+
+/*
+ * Passes over the directory so far (policy-dirs/KEY/generation): a hook
+ * that chose before it held the state lock reads it again under the lock,
+ * and chooses again when a pass ran meanwhile. Bumped by each pass, under
+ * the state lock.
+ */
+uint64_t policy_store_generation(int store_fd);
+int policy_store_bump_generation(int store_fd);
 
 /* For `cgfence status`: each stored directory and its problems. */
 typedef void (*policy_store_visit_fn)(const char *policy_dir,

@@ -197,6 +197,31 @@ int read_small_file(const char *path, char **out, size_t max)
 	return read_fd_bounded(fd, &how, out, NULL);
 }
 
+void path_normalize(char *path)
+{
+	char *out = path;
+
+	for (const char *in = path; *in;) {
+		if (*in == '/') {
+			while (*in == '/')
+				in++;
+			/* "." as a whole component */
+			if (in[0] == '.' && (in[1] == '/' || !in[1])) {
+				in++;
+				continue;
+			}
+			*out++ = '/';
+			continue;
+		}
+		*out++ = *in++;
+	}
+	if (out > path + 1 && out[-1] == '/')
+		out--;
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
 int read_file_at(int dir_fd, const char *name, size_t max, char **out,
 		 size_t *len)
 {

@@ -97,6 +97,13 @@ const char *beneath_error_text(int err);
 /* Reads a whole small file (procfs, sysfs) into a NUL-terminated buffer. */
 int read_small_file(const char *path, char **out, size_t max);
 
+/*
+ * An absolute path in one spelling: no repeated or trailing slashes, no
+ * "." components. Lexical only (no symbolic links resolved: a policy
+ * directory that is a link swapped to a new target stays the same path).
+ */
+void path_normalize(char *path);
+
 /* The same below dir_fd, never through a symbolic link; len may be NULL. */
 int read_file_at(int dir_fd, const char *name, size_t max, char **out,
 		 size_t *len);

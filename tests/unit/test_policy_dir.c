@@ -378,6 +378,55 @@ static void test_last_good(void)
 	pdir.last_good_fd = -1;
 }
 
+/*
+ * A file that never validated (no last good version) refuses exactly the
+ * containers it may be meant for: those its readable selector matches,
+ * those that would get default when it is default.json, and, when nothing
+ * of it can be read, those that no valid selector claims.
+ */
+static void test_never_valid(void)
+{
+	struct oci_annotation red[] = {{"app", "red"}};
+	struct oci_annotation blue[] = {{"app", "blue"}};
+	struct oci_annotation none[] = {{"other", "x"}};
+	struct selected r;
+
+	write_policy("blue", "{\"app\": \"blue\"}");
+	write_file("red.json",
+		   "{\"version\": 1, \"name\": \"red\", "
+		   "\"selector\": {\"app\": \"red\"}, \"egress\": 7}\n");
+	r = select_for(red, 1);
+	CHECK(r.err == -EINVAL && strstr(r.why, "red.json does not validate"),
+	      "meant for it: refused: %d %s", r.err, r.why);
+	r = select_for(blue, 1);
+	CHECK(!r.err && !strcmp(r.name, "blue"), "others unaffected: %s",
+	      r.why);
+	r = select_for(none, 1);
+	CHECK(!r.err && r.how == POLICY_NONE, "not meant for it: %s", r.why);
+	remove_file("red.json");
+
+	write_file("default.json", "{\"version\": 1, \"name\": \"default\", "
+				   "\"egress\": 7}\n");
+	r = select_for(none, 1);
+	CHECK(r.err == -EINVAL && strstr(r.why, "default.json"),
+	      "a broken default: who would get it is refused: %s", r.why);
+	r = select_for(blue, 1);
+	CHECK(!r.err && !strcmp(r.name, "blue"), "selected ones start: %s",
+	      r.why);
+	remove_file("default.json");
+
+	write_file("garbled.json", "{\"version\": 1, \"selector\": {\n");
+	r = select_for(none, 1);
+	CHECK(r.err == -EINVAL && strstr(r.why, "garbled.json"),
+	      "unreadable: refuses the unclaimed: %s", r.why);
+	r = select_for(blue, 1);
+	CHECK(!r.err && !strcmp(r.name, "blue"),
+	      "unreadable: a container a valid selector claims starts: %s",
+	      r.why);
+	remove_file("garbled.json");
+	remove_file("blue.json");
+}
+
 /* The kubelet's ConfigMap layout; links never lead out of the directory. */
 static void test_configmap_layout(void)
 {
@@ -458,6 +507,7 @@ int main(void)
 	test_shared_selector();
 	test_last_good();
 	test_configmap_layout();
+	test_never_valid();
 	test_examples();
 	close(dir_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
