@@ -96,6 +96,17 @@ records() {
 	  (map(select(.container_id == $d))[0].kubernetes == {"namespace": "pods-shop", "pod": "api-0", "container": "app"}) and
 	  (map(select(.container_id == $p))[0].kubernetes == {"namespace": "pods-shop", "pod": "api-0", "container": null, "sandbox": true})'
 
+	# A change of the CRI-O node's directory: the changed record names
+	# the pod too (reload, or hookd watching the directory: one of them).
+	pod_policy "$BATS_TEST_TMPDIR/crio-node" pods-crio io.kubernetes.pod.namespace $((ok + 2))
+	"$CGFENCE" reload --policy-dir "$BATS_TEST_TMPDIR/crio-node" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" || true
+	for _ in $(seq 100); do
+		[ "$(records '.event == "changed"' | jq length)" -ge 1 ] && break
+		sleep 0.05
+	done
+	records '.event == "changed"' | jq -e --arg c "$(container_id crio)" 'length == 1 and .[0].container_id == $c and
+	  .[0].kubernetes == {"namespace": "pods-shop", "pod": "web-0", "container": "nginx"}'
+
 	for name in crio ctrd pause; do
 		runc_stop "$name"
 	done
@@ -115,7 +126,7 @@ records() {
 	# at poststop.
 	for name in crio ctrd pause; do
 		records ".type == \"lifecycle\" and .container_id == \"$(container_id $name)\"" |
-			jq -e 'length == 2 and (map(.event) | sort == ["applied", "removed"]) and
+			jq -e '(map(.event) | . - ["changed"] | sort == ["applied", "removed"]) and
 			       all(.kubernetes.namespace == "pods-shop")'
 	done
 	records ".container_id == \"$(container_id pause)\"" | jq -e 'all(.kubernetes.sandbox == true and .kubernetes.container == null)'
@@ -127,13 +138,13 @@ records() {
 	# it (which name the pod even once its cgroup is gone)
 	echo "$output" | jq -s -e --arg c "$(container_id crio)" '(map(.cgroup_id) | unique | length == 1) and
 	  all(.container_id == $c or .type == "stats") and
-	  (map(.type) | (map(select(. == "lifecycle")) | length == 2) and (map(select(. == "deny")) | length == 1)
+	  (map(.type) | (map(select(. == "lifecycle")) | length == 3) and (map(select(. == "deny")) | length == 1)
 	   and (map(select(. == "stats")) | length >= 1))'
 	run "$CGFENCE" log "$LOG" --json --pod api-0 --verdict deny
 	echo "$output" | jq -s -e --arg d "$(container_id ctrd)" 'length == 1 and .[0].container_id == $d'
 	run "$CGFENCE" log "$LOG" --json --namespace pods-shop
 	[ "$(echo "$output" | jq -s 'map(select(.type == "deny")) | length')" -eq 2 ]
-	[ "$(echo "$output" | jq -s 'map(select(.type == "lifecycle")) | length')" -eq 6 ]
+	[ "$(echo "$output" | jq -s 'map(select(.type == "lifecycle")) | length')" -eq 7 ]
 	run "$CGFENCE" log "$LOG" --json --namespace default
 	[ -z "$output" ]
 	run "$CGFENCE" log "$LOG" --verdict deny
