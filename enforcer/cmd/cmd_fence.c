@@ -175,6 +175,7 @@ static void remember_applied(const struct cgf_state *st,
 			     const struct policy *p, bool without_bpf_lsm)
 {
 	char file[PATH_MAX], dir[PATH_MAX], *slash;
+	struct container_record before = {};
 	struct container_record r = {
 		.container_id =
 			(char *)(o->container_id ? o->container_id : ""),
@@ -195,7 +196,13 @@ static void remember_applied(const struct cgf_state *st,
 	if (slash)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	path_normalize(dir);
+	/* A container the hook fenced keeps its annotations: its pod. */
+	if (container_record_read(st->run_fd, res->cgroup_id, &before) == 0) {
+		r.annotations = before.annotations;
+		r.nannotations = before.nannotations;
+	}
 	err = container_record_write(st->run_fd, &r);
+	container_record_free(&before);
 	if (err)
 		log_debug("%s: no record for policy changes: %s", o->cgroup,
 			  strerror(-err));
@@ -218,6 +225,7 @@ int cmd_apply(int argc, char **argv)
 		"atomically.\n";
 	struct compiled_policy *cp = NULL;
 	struct policy *p = NULL;
+	struct k8s_identity pod = {};
 	struct fence_result res;
 	struct fence_request req;
 	struct fence_opts o;
@@ -250,8 +258,10 @@ int cmd_apply(int argc, char **argv)
 			  "here: the BPF LSM is %s",
 			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
-	if (!err)
+	if (!err) {
 		remember_applied(&st, &o, &res, p, o.without_bpf_lsm);
+		container_record_pod(st.run_fd, res.cgroup_id, &pod);
+	}
 	state_close(&st);
 	if (err) {
 		report_cgroup_error(o.cgroup, err);
@@ -286,19 +296,19 @@ int cmd_apply(int argc, char **argv)
 		       p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
 		       res.policy_id, res.generation);
 	}
-	record_lifecycle(o.lifecycle_log,
-			 &(struct lifecycle_event){
-				 .kind = res.replaced ? LIFECYCLE_REPLACED
-						      : LIFECYCLE_APPLIED,
-				 .source = "apply",
-				 .container_id = o.container_id,
-				 .cgroup = o.cgroup,
-				 .cgroup_id = res.cgroup_id,
-				 .policy = p->name,
-				 .policy_id = res.policy_id,
-				 .mode = p->mode == CGF_MODE_AUDIT
-						 ? "audit"
-						 : "enforce"});
+	record_lifecycle(
+		o.lifecycle_log,
+		&(struct lifecycle_event){
+			.kind = res.replaced ? LIFECYCLE_REPLACED
+					     : LIFECYCLE_APPLIED,
+			.source = "apply",
+			.container_id = o.container_id,
+			.cgroup = o.cgroup,
+			.cgroup_id = res.cgroup_id,
+			.policy = p->name,
+			.policy_id = res.policy_id,
+			.mode = p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+			.kubernetes = pod.pod[0] ? &pod : NULL});
 out:
 	compiled_policy_free(cp);
 	policy_free(p);
@@ -312,6 +322,7 @@ int cmd_detach(int argc, char **argv)
 	struct lifecycle_event ev = {.kind = LIFECYCLE_REMOVED,
 				     .source = "detach"};
 	struct cgf_cgroup_info info;
+	struct k8s_identity pod;
 	struct fence_opts o;
 	struct cgf_state st;
 	int err, fd;
@@ -338,6 +349,9 @@ int cmd_detach(int argc, char **argv)
 			ev.policy = info.policy_name;
 			ev.policy_id = info.policy_id;
 		}
+		/* Before the detach removes the record. */
+		if (container_record_pod(st.run_fd, ev.cgroup_id, &pod))
+			ev.kubernetes = &pod;
 	}
 	err = fence_detach_dir(&st, o.cgroup);
 	state_close(&st);
@@ -460,13 +474,15 @@ int cmd_status(int argc, char **argv)
 	if (o.json)
 		list = cJSON_CreateArray();
 	else
-		printf("%-20s %-16s %-8s %-8s %-20s %s\n", "CONTAINER",
-		       "POLICY", "MODE", "STATE", "APPLIED", "CGROUP");
+		printf("%-20s %-24s %-16s %-8s %-8s %-20s %s\n", "CONTAINER",
+		       "POD", "POLICY", "MODE", "STATE", "APPLIED", "CGROUP");
 	while (bpf_map_get_next_key(st.map_fds[CGF_MAP_CGROUP_INFO], prev,
 				    &next) == 0) {
 		struct cgf_cgroup_info info;
+		struct k8s_identity pod;
 		const char *state;
-		char when[32];
+		char when[32],
+			pod_text[sizeof(pod.namespace_) + sizeof(pod.pod)];
 		int missing;
 
 		key = next;
@@ -476,6 +492,11 @@ int cmd_status(int argc, char **argv)
 			continue;
 		format_time(info.applied_ns, when, sizeof(when));
 		state = fence_state(&st, key, &missing);
+		if (container_record_pod(st.run_fd, key, &pod))
+			snprintf(pod_text, sizeof(pod_text), "%s/%s",
+				 pod.namespace_, pod.pod);
+		else
+			strcpy(pod_text, "-");
 		if (!strcmp(state, "ok") && keeps_dropped_version(&st, key))
 			state = "kept";
 		if (missing > 0) {
@@ -496,6 +517,7 @@ int cmd_status(int argc, char **argv)
 						info.container_id);
 			cJSON_AddStringToObject(o, "cgroup", info.path);
 			cJSON_AddNumberToObject(o, "cgroup_id", (double)key);
+			k8s_identity_add_json(o, pod.pod[0] ? &pod : NULL);
 			cJSON_AddStringToObject(o, "policy", info.policy_name);
 			cJSON_AddStringToObject(o, "mode",
 						mode_name(&st, info.policy_id));
@@ -505,10 +527,11 @@ int cmd_status(int argc, char **argv)
 			cJSON_AddStringToObject(o, "applied", when);
 			cJSON_AddItemToArray(list, o);
 		} else {
-			printf("%-20s %-16s %-8s %-8s %-20s %s\n",
+			printf("%-20s %-24s %-16s %-8s %-8s %-20s %s\n",
 			       info.container_id[0] ? info.container_id : "-",
-			       info.policy_name, mode_name(&st, info.policy_id),
-			       state, when, info.path);
+			       pod_text, info.policy_name,
+			       mode_name(&st, info.policy_id), state, when,
+			       info.path);
 		}
 	}
 	if (!list && st.run_fd >= 0)
@@ -542,7 +565,7 @@ struct gc_context {
 };
 
 static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
-		       void *opaque)
+		       const struct k8s_identity *pod, void *opaque)
 {
 	struct gc_context *ctx = opaque;
 
@@ -559,7 +582,8 @@ static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
 				 .cgroup_id = cgroup_id,
 				 .policy = info->policy_name,
 				 .policy_id = info->policy_id,
-				 .reason = "the cgroup no longer exists"});
+				 .reason = "the cgroup no longer exists",
+				 .kubernetes = pod});
 }
 
 int cmd_gc(int argc, char **argv)

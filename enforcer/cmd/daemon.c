@@ -7,12 +7,17 @@
  * and could not deliver; the daemon logs those counters (as deltas since
  * the last report, remembered in a pinned map so a restart reports the
  * gap) at start, every --stats-interval seconds and when it stops.
+ *
+ * A Kubernetes pod's container gets its pod named in each record: the
+ * daemon reads it once per cgroup from the container record the hook
+ * wrote (container_record.h) and keeps it (pod_cache below).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,13 +28,33 @@
 
 #include "audit.h"
 #include "commands.h"
+#include "container_record.h"
 #include "daemon.h"
+#include "hashtab.h"
 #include "loader.h"
 #include "privs.h"
 #include "util.h"
 
+/*
+ * Pods by cgroup id, direct-mapped: a collision only costs a file read.
+ * A cgroup id is never reused while the system runs, and a container's
+ * annotations never change, so a pod found stays right; "no pod" is
+ * asked again after POD_RECHECK_NS (a record written after a denial
+ * raced it, or one written by a later apply).
+ */
+#define POD_CACHE_SLOTS 1024
+#define POD_RECHECK_NS	(10 * 1000000000ull)
+
+struct pod_cache_slot {
+	uint64_t cgroup_id; /* 0: empty */
+	uint64_t checked_ns;
+	bool is_pod;
+	struct k8s_identity pod;
+};
+
 struct daemon {
 	struct cgf_state st;
+	struct pod_cache_slot *pods; /* POD_CACHE_SLOTS, or NULL */
 	const char *log_path;
 	int log_fd;
 	uint64_t
@@ -113,6 +138,25 @@ static void daemon_write(struct daemon *d, char *line)
 	free(line);
 }
 
+static const struct k8s_identity *pod_of(struct daemon *d, uint64_t cgroup_id)
+{
+	struct pod_cache_slot *s;
+	uint64_t now;
+
+	if (!d->pods || d->st.run_fd < 0 || !cgroup_id)
+		return NULL;
+	s = &d->pods[hashtab_hash_u64(cgroup_id) & (POD_CACHE_SLOTS - 1)];
+	now = clock_ns(CLOCK_MONOTONIC);
+	if (s->cgroup_id != cgroup_id ||
+	    (!s->is_pod && now - s->checked_ns >= POD_RECHECK_NS)) {
+		s->cgroup_id = cgroup_id;
+		s->checked_ns = now;
+		s->is_pod = container_record_pod(d->st.run_fd, cgroup_id,
+						 &s->pod) == 1;
+	}
+	return s->is_pod ? &s->pod : NULL;
+}
+
 static void enrichment_for(struct daemon *d, uint64_t cgroup_id,
 			   uint32_t policy_id, struct cgf_cgroup_info *info,
 			   struct cgf_policy_info *pinfo,
@@ -125,6 +169,7 @@ static void enrichment_for(struct daemon *d, uint64_t cgroup_id,
 		en->cgroup_path = info->path;
 		en->policy_name = info->policy_name;
 	}
+	en->kubernetes = pod_of(d, cgroup_id);
 	/* The policy that judged, even if the cgroup has moved on since. */
 	if (policy_id && bpf_map_lookup_elem(d->st.map_fds[CGF_MAP_POLICY_INFO],
 					     &policy_id, pinfo) == 0)
@@ -327,11 +372,14 @@ int cmd_daemon(int argc, char **argv)
 		return 1;
 	}
 	state_unlock(&d.st);
+	/* Without it records name no pods: nothing else changes. */
+	d.pods = calloc(POD_CACHE_SLOTS, sizeof(*d.pods));
 	d.log_fd = daemon_open_log(d.log_path);
 	if (d.log_fd < 0) {
 		log_error("%s: %s%s", d.log_path, strerror(-d.log_fd),
 			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)"
 					     : "");
+		free(d.pods);
 		state_close(&d.st);
 		return 1;
 	}
@@ -340,6 +388,7 @@ int cmd_daemon(int argc, char **argv)
 	if (!pb) {
 		log_error("cannot open the perf buffer: %s", strerror(errno));
 		close(d.log_fd);
+		free(d.pods);
 		state_close(&d.st);
 		return 1;
 	}
@@ -359,6 +408,7 @@ int cmd_daemon(int argc, char **argv)
 	perf_buffer__free(pb);
 	if (d.log_fd >= 0)
 		close(d.log_fd);
+	free(d.pods);
 	state_close(&d.st);
 	return err ? 1 : 0;
 }

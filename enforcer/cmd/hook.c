@@ -518,6 +518,7 @@ static int run_unconfined(const struct hook_opts *o, const struct oci_state *s,
 static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 {
 	struct lifecycle_event ev = {.source = "hook", .container_id = s->id};
+	struct k8s_identity pod;
 	struct policy_selection sel = {};
 	const struct compiled_policy *cp = NULL;
 	struct fence_request req;
@@ -532,6 +533,9 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	if (err)
 		return err;
 	ev.cgroup = cgdir;
+	if (k8s_identity_from_annotations(s->annotations, s->nannotations,
+					  &pod))
+		ev.kubernetes = &pod;
 
 	if (o->resident && o->resident->used_dir)
 		o->resident->used_dir(o->policy_dir, o->bpffs, o->lifecycle_log,
@@ -604,6 +608,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		snprintf(a->cgroup, sizeof(a->cgroup), "%s", cgdir);
 		snprintf(a->container_id, sizeof(a->container_id), "%s", s->id);
 		snprintf(a->policy, sizeof(a->policy), "%s", sel.policy->name);
+		a->pod = pod;
 		a->bpffs = o->bpffs;
 		a->lifecycle_log = o->lifecycle_log;
 	}
@@ -652,6 +657,7 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 				     .source = "hook",
 				     .container_id = s->id,
 				     .reason = "poststop"};
+	struct k8s_identity pod;
 	struct cgf_cgroup_info info;
 	struct cgf_policy_info pinfo;
 	enum cgroup_liveness liveness;
@@ -687,6 +693,12 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
 				&info.policy_id, &pinfo) == 0)
 		ev.mode = mode_text(pinfo.mode);
+	/* Runtimes need not repeat the annotations at poststop: the record
+	 * the hook wrote has them, until the detach removes it. */
+	if (k8s_identity_from_annotations(s->annotations, s->nannotations,
+					  &pod) ||
+	    container_record_pod(st->run_fd, id, &pod))
+		ev.kubernetes = &pod;
 	err = liveness == CGROUP_REMOVED ? fence_release_removed(st, id)
 					 : fence_detach_id(st, id);
 	if (err && err != -ENOENT) {
@@ -812,6 +824,7 @@ void hook_serve_undo(struct hook_resident *resident,
 		.cgroup_id = a->cgroup_id,
 		.policy = a->policy,
 		.policy_id = a->policy_id,
+		.kubernetes = a->pod.pod[0] ? &a->pod : NULL,
 	};
 	struct cgf_state *st;
 	int err;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "cgfence_abi.h"
+#include "k8s_identity.h"
 #include "loader.h"
 #include "policy_dir.h"
 
@@ -20,6 +21,7 @@ struct hook_applied {
 	char container_id[CGF_CONTAINER_ID_LEN];
 	char policy[CGF_NAME_LEN];
 	uint32_t policy_id;
+	struct k8s_identity pod; /* zeroed: no pod's */
 	/* The request's options: valid while hookd serves it. */
 	const char *bpffs;
 	const char *lifecycle_log;

@@ -27,6 +27,7 @@ struct log_filter {
 	const char *container;
 	const char *policy;
 	const char *verdict;
+	const char *namespace_, *pod; /* Kubernetes: exact names */
 	char since[40], until[40];
 	int has_dest;
 	int dest_family;
@@ -245,6 +246,12 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 		return 0;
 	if (f->verdict && (!type || strcmp(type, f->verdict)))
 		return 0;
+	if (f->namespace_ && ((!(s = audit_record_k8s(rec, "namespace")) ||
+			       strcmp(s, f->namespace_))))
+		return 0;
+	if (f->pod &&
+	    (!(s = audit_record_k8s(rec, "pod")) || strcmp(s, f->pod)))
+		return 0;
 	if (f->has_dest &&
 	    (!(s = str_field(rec, "dst")) || !addr_in_filter(s, f)))
 		return 0;
@@ -255,32 +262,36 @@ static int record_matches(const cJSON *rec, const struct log_filter *f)
 
 static void print_table_header(void)
 {
-	printf("%-27s %-7s %-14s %-14s %-9s %-34s %-18s %s\n", "TIME",
-	       "VERDICT", "CONTAINER", "POLICY", "HOOK", "TARGET", "RULE",
-	       "PROCESS");
+	printf("%-27s %-7s %-14s %-24s %-14s %-9s %-34s %-18s %s\n", "TIME",
+	       "VERDICT", "CONTAINER", "POD", "POLICY", "HOOK", "TARGET",
+	       "RULE", "PROCESS");
 }
 
 static void print_table_row(const cJSON *rec)
 {
 	const char *type = str_field(rec, "type") ?: "?";
 	const char *container = str_field(rec, "container_id");
-	char target[160], process[64] = "";
+	char target[160], process[64] = "", pod[400];
 
+	/* namespace/pod/container: the container column holds its id. */
+	audit_record_pod_text(rec, pod, sizeof(pod), true);
+	if (!pod[0])
+		strcpy(pod, "-");
 	if (!strcmp(type, "lifecycle")) {
-		printf("%-27s %-7s %-14.12s %-14s %-9s %s\n",
+		printf("%-27s %-7s %-14.12s %-24s %-14s %-9s %s\n",
 		       str_field(rec, "time") ?: "",
 		       str_field(rec, "event") ?: "?",
-		       container ? container : "-",
+		       container ? container : "-", pod,
 		       str_field(rec, "policy") ?: "-",
 		       str_field(rec, "source") ?: "-",
 		       str_field(rec, "cgroup") ?: "");
 		return;
 	}
 	if (!strcmp(type, "stats")) {
-		printf("%-27s %-7s %-14.12s %-14s %-9s emitted %llu, "
+		printf("%-27s %-7s %-14.12s %-24s %-14s %-9s emitted %llu, "
 		       "suppressed %llu, undelivered %llu\n",
 		       str_field(rec, "time") ?: "", type,
-		       container ? container : "-",
+		       container ? container : "-", pod,
 		       str_field(rec, "policy") ?: "-", "-",
 		       uint_field(rec, "emitted", COUNT_MAX),
 		       uint_field(rec, "suppressed", COUNT_MAX),
@@ -300,10 +311,11 @@ static void print_table_row(const cJSON *rec)
 		snprintf(process, sizeof(process), "%s[%d]",
 			 str_field(rec, "comm"),
 			 (int)uint_field(rec, "pid", INT32_MAX));
-	printf("%-27s %-7s %-14.12s %-14s %-9s %-34s %-18s %s\n",
+	printf("%-27s %-7s %-14.12s %-24s %-14s %-9s %-34s %-18s %s\n",
 	       str_field(rec, "time") ?: "", type, container ? container : "-",
-	       str_field(rec, "policy") ?: "-", str_field(rec, "hook") ?: "-",
-	       target, str_field(rec, "rule") ?: "-", process);
+	       pod, str_field(rec, "policy") ?: "-",
+	       str_field(rec, "hook") ?: "-", target,
+	       str_field(rec, "rule") ?: "-", process);
 }
 
 static void summary_add(struct log_summary *s, const cJSON *rec)
@@ -311,7 +323,7 @@ static void summary_add(struct log_summary *s, const cJSON *rec)
 	const char *type = str_field(rec, "type");
 	const char *container = str_field(rec, "container_id");
 	const char *cgroup = str_field(rec, "cgroup");
-	char who[300], key[600], target[160];
+	char who[400], key[600], target[160];
 
 	if (!type)
 		return;
@@ -330,10 +342,13 @@ static void summary_add(struct log_summary *s, const cJSON *rec)
 		s->denials++;
 	else
 		s->audits++;
-	snprintf(who, sizeof(who), "%s",
-		 container && container[0] ? container
-		 : cgroup		   ? cgroup
-					   : "-");
+	/* A pod's container by its names, which outlive its id. */
+	audit_record_pod_text(rec, who, sizeof(who), true);
+	if (!who[0])
+		snprintf(who, sizeof(who), "%s",
+			 container && container[0] ? container
+			 : cgroup		   ? cgroup
+						   : "-");
 	describe_target(rec, target, sizeof(target));
 	counter_add(&s->by_container, who, 1);
 	snprintf(key, sizeof(key), "%s\t%s", who, target);
@@ -519,6 +534,8 @@ int cmd_log(int argc, char **argv)
 		{"container", required_argument, NULL, 'c'},
 		{"policy", required_argument, NULL, 'p'},
 		{"verdict", required_argument, NULL, 'v'},
+		{"namespace", required_argument, NULL, 'n'},
+		{"pod", required_argument, NULL, 'o'},
 		{"since", required_argument, NULL, 's'},
 		{"until", required_argument, NULL, 'u'},
 		{"dest", required_argument, NULL, 'd'},
@@ -542,6 +559,12 @@ int cmd_log(int argc, char **argv)
 			break;
 		case 'p':
 			v.filter.policy = optarg;
+			break;
+		case 'n':
+			v.filter.namespace_ = optarg;
+			break;
+		case 'o':
+			v.filter.pod = optarg;
 			break;
 		case 'v':
 			if (strcmp(optarg, "deny") && strcmp(optarg, "audit")) {
@@ -592,6 +615,9 @@ int cmd_log(int argc, char **argv)
 		case 'h':
 			printf("usage: cgfence log [FILE] [--container ID] "
 			       "[--policy NAME] [--verdict deny|audit]\n"
+			       "                   [--namespace NS] [--pod "
+			       "POD] "
+			       "(a Kubernetes pod's records)\n"
 			       "                   [--since T] [--until T] "
 			       "[--dest CIDR] [--port N]\n"
 			       "                   [--json | --summary] "

@@ -84,6 +84,18 @@ static void record(const struct pass *p, struct lifecycle_event *ev)
 			p->rq->lifecycle_log, strerror(-err));
 }
 
+/* Of a container's change: names its pod, if it is one's. */
+static void record_for(const struct pass *p, struct lifecycle_event *ev,
+		       const struct container_record *r)
+{
+	struct k8s_identity pod;
+
+	if (k8s_identity_from_annotations(r->annotations, r->nannotations,
+					  &pod))
+		ev->kubernetes = &pod;
+	record(p, ev);
+}
+
 /* "DIR/web.json:3:5: message" -> "DIR/web.json". */
 static void file_of(const char *line, char *buf, size_t len)
 {
@@ -192,7 +204,7 @@ static void keep_version(struct pass *p, struct container_record *r,
 	free(r->kept);
 	r->kept = strdup(why);
 	container_record_write(p->st->run_fd, r);
-	record(p, &ev);
+	record_for(p, &ev, r);
 	if (p->rq->print)
 		fprintf(stderr, "%s: keeps policy %s (id %08x): %s\n",
 			r->container_id[0] ? r->container_id : r->cgroup,
@@ -238,7 +250,7 @@ static void swapped(struct pass *p, struct pending_swap *w, uint32_t policy_id)
 	if (r->policy && r->selected_by)
 		container_record_write(p->st->run_fd, r);
 	p->res->changed++;
-	record(p, &ev);
+	record_for(p, &ev, r);
 	if (p->rq->print)
 		printf("%s: %s (id %08x, version %s) -> %s (id %08x, version "
 		       "%s)\n",

@@ -520,6 +520,7 @@ static int gc_records(struct cgf_state *st, fence_gc_removed_fn removed,
 		return err;
 	for (size_t i = 0; i < n; i++) {
 		struct cgf_cgroup_info info;
+		struct k8s_identity pod;
 		int fd = -1;
 
 		/* By id, not path: a renamed cgroup is still alive. */
@@ -532,10 +533,13 @@ static int gc_records(struct cgf_state *st, fence_gc_removed_fn removed,
 			return err;
 		if (bpf_map_lookup_elem(info_fd, &ids[i], &info))
 			continue;
+		/* Read before the detach removes the record. */
+		container_record_pod(st->run_fd, ids[i], &pod);
 		if (fence_detach_id(st, ids[i]) == 0) {
 			stats->records++;
 			if (removed)
-				removed(ids[i], &info, ctx);
+				removed(ids[i], &info, pod.pod[0] ? &pod : NULL,
+					ctx);
 		}
 	}
 	return 0;

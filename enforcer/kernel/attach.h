@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "k8s_identity.h"
 #include "loader.h"
 #include "tables.h"
 
@@ -96,9 +97,10 @@ struct fence_gc_stats {
 	unsigned int counters;	  /* reported denial counters of gone cgroups */
 };
 
+/* pod: the container's (from its record, gone now), or NULL. */
 typedef void (*fence_gc_removed_fn)(uint64_t cgroup_id,
 				    const struct cgf_cgroup_info *info,
-				    void *ctx);
+				    const struct k8s_identity *pod, void *ctx);
 
 /*
  * Removes the state of cgroups that no longer exist (their poststop never

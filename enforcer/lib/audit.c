@@ -133,6 +133,8 @@ static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
 		add_safe_string(obj, "container_id", en->container_id, 256);
 	if (en && en->cgroup_path && en->cgroup_path[0])
 		add_safe_string(obj, "cgroup", en->cgroup_path, 256);
+	if (en)
+		k8s_identity_add_json(obj, en->kubernetes);
 	if (en && en->policy_name && en->policy_name[0])
 		add_safe_string(obj, "policy", en->policy_name, 256);
 }

@@ -22,11 +22,14 @@
 #include <stdint.h>
 
 #include "cgfence_abi.h"
+#include "k8s_identity.h"
 
 struct audit_enrichment {
 	const char *container_id; /* NULL or "" when unknown */
 	const char *cgroup_path;
 	const char *policy_name;
+	/* The container's pod, or NULL: "kubernetes": {...} after "cgroup". */
+	const struct k8s_identity *kubernetes;
 };
 
 /* "2026-11-25T13:50:01.123456Z" */

@@ -37,6 +37,28 @@ const char *audit_record_str(const cJSON *rec, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *audit_record_k8s(const cJSON *rec, const char *key)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(rec, "kubernetes");
+
+	return cJSON_IsObject(k) ? audit_record_str(k, key) : NULL;
+}
+
+void audit_record_pod_text(const cJSON *rec, char *buf, size_t len,
+			   bool with_container)
+{
+	const char *ns = audit_record_k8s(rec, "namespace"),
+		   *pod = audit_record_k8s(rec, "pod"),
+		   *container = audit_record_k8s(rec, "container");
+
+	if (!ns || !pod)
+		buf[0] = '\0';
+	else if (with_container && container)
+		snprintf(buf, len, "%s/%s/%s", ns, pod, container);
+	else
+		snprintf(buf, len, "%s/%s", ns, pod);
+}
+
 static double num_field(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

@@ -8,6 +8,7 @@
 #ifndef CGFENCE_AUDIT_READ_H
 #define CGFENCE_AUDIT_READ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -25,6 +26,19 @@ int audit_record_read(char *line, size_t len, cJSON **out);
 
 /* A string field, or NULL. */
 const char *audit_record_str(const cJSON *rec, const char *key);
+
+/*
+ * A field of the record's "kubernetes" object ("namespace", "pod",
+ * "container"), or NULL when the record names no pod.
+ */
+const char *audit_record_k8s(const cJSON *rec, const char *key);
+
+/*
+ * The pod as one text: "shop/web-0/nginx", "shop/web-0" (a sandbox, or
+ * no container name); "" when the record names no pod.
+ */
+void audit_record_pod_text(const cJSON *rec, char *buf, size_t len,
+			   bool with_container);
 
 /* A whole number from 0 to max, or 0 when the record has none. */
 unsigned long long audit_record_uint(const cJSON *rec, const char *key,

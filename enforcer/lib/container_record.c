@@ -209,6 +209,21 @@ int container_record_read(int run_fd, uint64_t cgroup_id,
 	return err;
 }
 
+int container_record_pod(int run_fd, uint64_t cgroup_id,
+			 struct k8s_identity *out)
+{
+	struct container_record r;
+	int found;
+
+	memset(out, 0, sizeof(*out));
+	if (run_fd < 0 || container_record_read(run_fd, cgroup_id, &r))
+		return 0;
+	found = k8s_identity_from_annotations(r.annotations, r.nannotations,
+					      out);
+	container_record_free(&r);
+	return found;
+}
+
 int container_record_remove(int run_fd, uint64_t cgroup_id)
 {
 	_cleanup_close_ int dir = records_dir(run_fd, false);

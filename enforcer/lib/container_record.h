@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "k8s_identity.h"
 #include "oci_state.h"
 
 struct container_record {
@@ -43,6 +44,14 @@ int container_record_read(int run_fd, uint64_t cgroup_id,
 			  struct container_record *r);
 int container_record_remove(int run_fd, uint64_t cgroup_id);
 void container_record_free(struct container_record *r);
+
+/*
+ * The pod of the container fenced in the cgroup, from its record's
+ * annotations (k8s_identity.h): 1, or 0 when it has no record or is no
+ * pod's.
+ */
+int container_record_pod(int run_fd, uint64_t cgroup_id,
+			 struct k8s_identity *out);
 
 /* The cgroup ids that have a record, in no order; caller frees *ids. */
 int container_record_list(int run_fd, uint64_t **ids, size_t *n);

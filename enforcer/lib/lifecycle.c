@@ -68,6 +68,7 @@ char *lifecycle_format(const struct lifecycle_event *ev, uint64_t realtime_ns)
 	add_string_or_null(obj, "container_id", ev->container_id);
 	add_string_or_null(obj, "cgroup", ev->cgroup);
 	add_u64_or_null(obj, "cgroup_id", ev->cgroup_id);
+	k8s_identity_add_json(obj, ev->kubernetes);
 	add_string_or_null(obj, "policy", ev->policy);
 	/* Hex, as in the deny records and `cgfence apply` output. */
 	if (ev->policy_id) {

@@ -15,12 +15,16 @@
  *    "selected_by": "annotation", "families_fenced_by": "bpf-lsm"}
  *
  * Absent values are null (unconfined containers have no policy; a removal
- * found by gc may have no container id).
+ * found by gc may have no container id). A Kubernetes pod's container also
+ * carries "kubernetes": {"namespace": "shop", "pod": "web-0",
+ * "container": "nginx"} (k8s_identity.h); other containers have none.
  */
 #ifndef CGFENCE_LIFECYCLE_H
 #define CGFENCE_LIFECYCLE_H
 
 #include <stdint.h>
+
+#include "k8s_identity.h"
 
 #define CGF_DEFAULT_LIFECYCLE_LOG "/var/log/cgfence/audit.jsonl"
 
@@ -59,6 +63,8 @@ struct lifecycle_event {
 	/* changed, kept, policy-invalid: the directory (and file) concerned. */
 	const char *policy_dir;
 	const char *file;
+	/* The pod the container belongs to, or NULL. */
+	const struct k8s_identity *kubernetes;
 };
 
 /* A compiled policy's version for the records: 12 hex digits of its digest. */

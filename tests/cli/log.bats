@@ -15,9 +15,9 @@ count_json() {
 @test "table output shows one row per record with target, rule and process" {
 	run "$CGFENCE" log "$FIXTURE"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"TIME"*"VERDICT"*"CONTAINER"*"TARGET"*"RULE"* ]]
-	echo "$output" | grep -E 'deny +aaaa1111 +web +connect4 +10\.0\.0\.13:443/tcp +egress\.rules\[0\] +curl\[42\]'
-	echo "$output" | grep -E 'deny +aaaa1111 +web +device +c 1:5 rw +devices\.default +dd\[45\]'
+	[[ "$output" == *"TIME"*"VERDICT"*"CONTAINER"*"POD"*"TARGET"*"RULE"* ]]
+	echo "$output" | grep -E 'deny +aaaa1111 +- +web +connect4 +10\.0\.0\.13:443/tcp +egress\.rules\[0\] +curl\[42\]'
+	echo "$output" | grep -E 'deny +aaaa1111 +- +web +device +c 1:5 rw +devices\.default +dd\[45\]'
 	echo "$output" | grep -F 'from 198.51.100.9:22/tcp'
 	echo "$output" | grep -F '[fd00::53]:53/udp'
 	[[ "$output" == *"1 line(s) were not valid JSON records"* ]]
@@ -94,4 +94,46 @@ JSON
 	[ "$(echo "$output" | grep -c '^{')" -eq 1 ]
 	echo "$output" | grep -qxF '{"time":"2026-11-25T08:10:00.000000Z","type":"deny","dst":"10.0.0.1","dport":80,"protocol":"tcp"}'
 	[[ "$output" == *"3 line(s) were not valid JSON records"* ]]
+}
+
+PODS="$REPO/tests/fixtures/audit-pods.jsonl"
+
+pods_json() {
+	run "$CGFENCE" log "$PODS" --json "$@"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep '^{' || true
+}
+
+@test "pods: --namespace and --pod select a pod's records, exact names only" {
+	# The records the hook and the daemon write for containers of CRI-O
+	# and containerd pods (README "Kubernetes pod identity").
+	[ "$(pods_json --namespace shop | wc -l)" -eq 7 ]
+	[ "$(pods_json --namespace kube-system | jq -r .kubernetes.pod)" = coredns-5d78c9 ]
+	[ "$(pods_json --pod api-0 | wc -l)" -eq 4 ]
+	[ "$(pods_json --pod api-0 --verdict deny | jq -r .kubernetes.container)" = app ]
+	[ "$(pods_json --namespace shop --pod web-7d4b9c-x2x | jq -r '.event // .type' | tr '\n' ' ')" = "applied deny removed " ]
+	[ "$(pods_json --namespace shop --pod coredns-5d78c9 | wc -l)" -eq 0 ]
+	# Exact, not a prefix: pod names share their deployment's prefix.
+	[ "$(pods_json --pod web | wc -l)" -eq 0 ]
+	[ "$(pods_json --namespace sho | wc -l)" -eq 0 ]
+	# A "kubernetes" that is no object names no pod.
+	[ "$(pods_json --policy odd | wc -l)" -eq 1 ]
+	[ "$(pods_json --policy odd --namespace shop | wc -l)" -eq 0 ]
+	# Records of containers that are no pod's never match a pod filter.
+	[ "$(pods_json --container aaaa1111 --namespace shop | wc -l)" -eq 0 ]
+}
+
+@test "pods: the table shows namespace/pod/container, the summary counts by pod" {
+	run "$CGFENCE" log "$PODS"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -E '^\S+ +deny +c0ffee01 +shop/web-7d4b9c-x2x/nginx +web +connect4 +10\.0\.0\.13:443/tcp'
+	echo "$output" | grep -E '^\S+ +applied +d00d0001 +shop/api-0 +pause +hook'
+	echo "$output" | grep -E '^\S+ +stats +d00d0002 +shop/api-0/app +api +- +emitted 1, suppressed 4'
+	echo "$output" | grep -E '^\S+ +deny +aaaa1111 +- +web +connect4'
+	echo "$output" | grep -E '^\S+ +deny +f00f0001 +- +odd'
+	run "$CGFENCE" log "$PODS" --summary --namespace shop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"denials: 2 denied, 0 audit-only; 4 suppressed over budget"* ]]
+	echo "$output" | grep -E '^  shop/web-7d4b9c-x2x/nginx \(1\)$'
+	echo "$output" | grep -A1 -E '^  shop/api-0/app \(1\)$' | grep -E '^ +1  10\.0\.0\.14:5432/tcp$'
 }

@@ -46,7 +46,7 @@ static void read_every_field(const cJSON *rec)
 {
 	static const unsigned long long maxes[] = {65535, INT32_MAX,
 						   AUDIT_COUNT_MAX, 0};
-	char target[160];
+	char target[160], pod[400];
 
 	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++)
 		audit_record_str(rec, str_keys[i]);
@@ -69,6 +69,10 @@ static void read_every_field(const cJSON *rec)
 	audit_record_target(rec, target, sizeof(target));
 	if (!memchr(target, '\0', sizeof(target)))
 		fail("the target is not terminated", "");
+	/* The POD column, the summary and --namespace/--pod. */
+	audit_record_pod_text(rec, pod, sizeof(pod), true);
+	if (!memchr(pod, '\0', sizeof(pod)))
+		fail("the pod is not terminated", "");
 }
 
 /* Each line as getline() returns it: up to and with its newline. */

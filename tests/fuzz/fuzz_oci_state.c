@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "k8s_identity.h"
 #include "oci_state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -17,6 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strlen(s.annotations[i].key) == 0)
 				__builtin_trap();
 		oci_state_annotation(&s, "cgfence.policy");
+		/* The pod the hook's records name: bounded, printable. */
+		struct k8s_identity pod;
+
+		if (k8s_identity_from_annotations(s.annotations, s.nannotations,
+						  &pod)) {
+			if (!pod.namespace_[0] || !pod.pod[0] ||
+			    strlen(pod.pod) > K8S_POD_MAX)
+				__builtin_trap();
+		}
 		oci_state_free(&s);
 	}
 	return 0;

@@ -61,6 +61,36 @@ static void test_numbers_exact(void)
 	free(line);
 }
 
+static void test_pod(void)
+{
+	struct k8s_identity pod = {.namespace_ = "shop", .pod = "api-0"};
+	struct audit_enrichment en = {.container_id = "c1",
+				      .cgroup_path = "/sys/fs/cgroup/c1",
+				      .kubernetes = &pod};
+	struct cgf_cgroup_stats total = {.emitted = 1}, since = {.emitted = 1};
+	struct cgf_event ev = {
+		.hook = CGF_HOOK_CONNECT4, .family = 4, .cgroup_id = 9};
+	char *line = audit_format_event(&ev, 0, &en);
+	cJSON *rec = NULL;
+
+	CHECK(line && strstr(line, "\"cgroup\":\"/sys/fs/cgroup/c1\","
+				   "\"kubernetes\":{\"namespace\":\"shop\","
+				   "\"pod\":\"api-0\",\"container\":null}"),
+	      "a denial names the pod: %s", shown(line));
+	CHECK(line && audit_record_read(line, strlen(line), &rec) == 0 && rec,
+	      "reads back");
+	cJSON_Delete(rec);
+	free(line);
+	line = audit_format_stats(0, 9, &en, &total, &since);
+	CHECK(line && strstr(line, "\"kubernetes\":{\"namespace\":\"shop\""),
+	      "stats name the pod: %s", shown(line));
+	free(line);
+	en.kubernetes = NULL;
+	line = audit_format_event(&ev, 0, &en);
+	CHECK(line && !strstr(line, "kubernetes"), "no pod: %s", shown(line));
+	free(line);
+}
+
 static int read_line(const char *text, size_t len, bool *record)
 {
 	char *line = malloc(len + 1);
@@ -103,6 +133,7 @@ static void test_lines(void)
 int main(void)
 {
 	test_numbers_exact();
+	test_pod();
 	test_lines();
 	return unit_done("audit");
 }

@@ -164,8 +164,27 @@ static void test_lifecycle_format(void)
 	line = lifecycle_format(&unconfined, 0);
 	CHECK(line && strstr(line, "\"event\":\"unconfined\"") &&
 		      strstr(line, "\"policy\":null") &&
-		      strstr(line, "\"cgroup_id\":null"),
+		      strstr(line, "\"cgroup_id\":null") &&
+		      !strstr(line, "kubernetes"),
 	      "unconfined: %s", line ? line : "");
+	free(line);
+}
+
+static void test_lifecycle_pod(void)
+{
+	struct k8s_identity pod = {
+		.namespace_ = "shop", .pod = "web-0", .container = "nginx"};
+	struct lifecycle_event ev = {.kind = LIFECYCLE_APPLIED,
+				     .source = "hook",
+				     .container_id = "c3",
+				     .cgroup_id = 7,
+				     .kubernetes = &pod};
+	char *line = lifecycle_format(&ev, 0);
+
+	CHECK(line && strstr(line, "\"cgroup_id\":7,\"kubernetes\":{"
+				   "\"namespace\":\"shop\",\"pod\":"
+				   "\"web-0\",\"container\":\"nginx\"},"),
+	      "a pod's container: %s", line ? line : "");
 	free(line);
 }
 
@@ -176,5 +195,6 @@ int main(void)
 	test_too_long_id();
 	test_size_limit();
 	test_lifecycle_format();
+	test_lifecycle_pod();
 	return unit_done("oci_state");
 }
