@@ -351,8 +351,9 @@ static void test_policy_file(void)
 	diags_free(&d);
 }
 
-static void expect_errors(const char *what, const char *const *want,
-			  size_t nwant)
+/* web.json is refused with ntotal messages, among them every want[]. */
+static void expect_errors_among(const char *what, const char *const *want,
+				size_t nwant, size_t ntotal)
 {
 	char path[512];
 	struct policy *p = NULL;
@@ -362,18 +363,24 @@ static void expect_errors(const char *what, const char *const *want,
 	snprintf(path, sizeof(path), "%s/web.json", dir);
 	err = policy_load_file(path, &p, &d);
 	CHECK(err == -EINVAL && !p, "%s: refused (%d)", what, err);
-	CHECK(d.count == nwant, "%s: %zu messages, want %zu", what, d.count,
-	      nwant);
+	CHECK(d.count == ntotal, "%s: %zu messages, want %zu", what, d.count,
+	      ntotal);
 	for (size_t i = 0; i < nwant; i++) {
 		char line[1024];
 
 		snprintf(line, sizeof(line), want[i], dir, dir);
 		CHECK(diags_have(&d, line), "%s: want %s", what, line);
 	}
-	if (d.count != nwant)
+	if (d.count != ntotal)
 		print_diags(&d);
 	diags_free(&d);
 	policy_free(p);
+}
+
+static void expect_errors(const char *what, const char *const *want,
+			  size_t nwant)
+{
+	expect_errors_among(what, want, nwant, nwant);
 }
 
 static void test_policy_errors(void)
@@ -429,7 +436,8 @@ static void test_policy_errors(void)
 			"\"block\" "
 			"is not valid"};
 
-		expect_errors("link out of sets/", want, ARRAY_SIZE(want) + 2);
+		expect_errors_among("link out of sets/", want, ARRAY_SIZE(want),
+				    ARRAY_SIZE(want) + 2);
 		/* (the link once, one error per reference) */
 	}
 	unlink(path);
