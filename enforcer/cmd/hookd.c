@@ -71,6 +71,8 @@ struct watched_dir {
 	char *policy_dir, *bpffs, *lifecycle_log;
 	int wd;	     /* -1: not watched (gone; tried again at the next pass) */
 	int sets_wd; /* its sets/ (address sets), or -1 */
+	dev_t dev;   /* the directory the watch is on: replaced (moved, */
+	ino_t ino;   /* made anew, a link swapped) means watch again */
 	bool dirty;
 };
 
@@ -81,7 +83,11 @@ struct hookd {
 	struct watched_dir *dirs;
 	size_t ndirs;
 	uint64_t first_event_ns, last_event_ns; /* 0: nothing pending */
+	uint64_t checked_ns; /* the watched directories' identity, last */
 };
+
+/* How often hookd checks that it watches what the paths now name. */
+#define HOOKD_RECHECK_NS (2000 * 1000 * 1000ull)
 
 static volatile sig_atomic_t want_stop;
 
@@ -409,11 +415,41 @@ out:
 		close(r.fd);
 }
 
+static void unwatch(struct hookd *h, struct watched_dir *w)
+{
+	if (w->wd >= 0)
+		inotify_rm_watch(h->inotify_fd, w->wd);
+	if (w->sets_wd >= 0)
+		inotify_rm_watch(h->inotify_fd, w->sets_wd);
+	w->wd = w->sets_wd = -1;
+}
+
+/*
+ * The path still names the directory watched. inotify follows an inode:
+ * a directory moved away, made anew, or a symbolic link swapped to
+ * another target would otherwise go unwatched, silently.
+ */
+static bool watch_current(struct hookd *h, struct watched_dir *w)
+{
+	struct stat st;
+
+	if (w->wd >= 0 && stat(w->policy_dir, &st) == 0 &&
+	    st.st_dev == w->dev && st.st_ino == w->ino)
+		return true;
+	unwatch(h, w);
+	return false;
+}
+
 static void watch(struct hookd *h, struct watched_dir *w)
 {
 	char sets[4096];
+	struct stat st;
 
 	if (w->wd < 0) {
+		if (stat(w->policy_dir, &st) == 0) {
+			w->dev = st.st_dev;
+			w->ino = st.st_ino;
+		}
 		w->wd = inotify_add_watch(h->inotify_fd, w->policy_dir,
 					  HOOKD_WATCH_EVENTS);
 		if (w->wd < 0)
@@ -448,10 +484,18 @@ static void use_dir(const char *policy_dir, const char *bpffs,
 	struct hookd *h = ctx;
 	struct watched_dir *bigger, *w;
 
-	for (size_t i = 0; i < h->ndirs; i++)
-		if (!strcmp(h->dirs[i].policy_dir, policy_dir) &&
-		    !strcmp(h->dirs[i].bpffs, bpffs))
-			return;
+	for (size_t i = 0; i < h->ndirs; i++) {
+		w = &h->dirs[i];
+		if (strcmp(w->policy_dir, policy_dir) ||
+		    strcmp(w->bpffs, bpffs))
+			continue;
+		if (!watch_current(h, w)) {
+			watch(h, w);
+			w->dirty = true;
+			mark_pending(h);
+		}
+		return;
+	}
 	bigger = realloc(h->dirs, (h->ndirs + 1) * sizeof(*h->dirs));
 	if (!bigger)
 		return;
@@ -491,6 +535,11 @@ static void read_events(struct hookd *h)
 				if (w->wd != ev->wd && w->sets_wd != ev->wd)
 					continue;
 				w->dirty = true;
+				if (ev->mask &
+				    (IN_MOVE_SELF | IN_DELETE_SELF)) {
+					unwatch(h, w); /* watched again */
+					continue;
+				}
 				if (!(ev->mask & IN_IGNORED))
 					continue;
 				if (w->wd == ev->wd) /* gone */
@@ -508,12 +557,36 @@ static void read_events(struct hookd *h)
 }
 
 /* Milliseconds until the pending passes are due; -1: none pending. */
+/* Every HOOKD_RECHECK_NS: a replaced directory is watched anew, and passed. */
+static void recheck_watches(struct hookd *h)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (now - h->checked_ns < HOOKD_RECHECK_NS)
+		return;
+	h->checked_ns = now;
+	for (size_t i = 0; i < h->ndirs; i++) {
+		struct watched_dir *w = &h->dirs[i];
+		bool current = watch_current(h, w), had_sets = w->sets_wd >= 0;
+
+		if (current && had_sets)
+			continue;
+		watch(h, w);
+		/* A new directory, or a sets/ made since: what changed? */
+		if (w->wd >= 0 &&
+		    (!current || (!had_sets && w->sets_wd >= 0))) {
+			w->dirty = true;
+			mark_pending(h);
+		}
+	}
+}
+
 static int ms_until_passes(const struct hookd *h)
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC), due;
 
 	if (!h->first_event_ns)
-		return -1;
+		return h->ndirs ? (int)(HOOKD_RECHECK_NS / 1000000) : -1;
 	due = h->last_event_ns + HOOKD_SETTLE_NS;
 	if (due > h->first_event_ns + HOOKD_MAX_DELAY_NS)
 		due = h->first_event_ns + HOOKD_MAX_DELAY_NS;
@@ -700,8 +773,10 @@ int cmd_hookd(int argc, char **argv)
 	while (!want_stop) {
 		struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN},
 					{.fd = h.inotify_fd, .events = POLLIN}};
-		int cfd, wait_ms = ms_until_passes(&h);
+		int cfd, wait_ms;
 
+		recheck_watches(&h);
+		wait_ms = ms_until_passes(&h);
 		if (wait_ms == 0) {
 			run_passes(&h);
 			continue;

@@ -318,6 +318,23 @@ two_servers() {
 	[ "$(count_records "$(of changed mv)")" -eq 1 ]
 }
 
+@test "a policy directory moved away and made anew is watched again" {
+	two_servers
+	printf '%s\n' "$(allow_ports live-re "$A")" >"$POLICY_DIR/live-re.json"
+	start_container re '{"cgfence.policy": "live-re"}'
+	enforces re "$A" "$B"
+	# Replaced as a whole: inotify's watch stays on the old directory.
+	mv "$POLICY_DIR" "$POLICY_DIR.old"
+	mkdir "$POLICY_DIR"
+	printf '%s\n' "$(allow_ports live-re "$B")" >"$POLICY_DIR/live-re.json"
+	within $WAIT enforces re "$B" "$A"
+	# And edits of the new directory reach the container too.
+	by_rename "$POLICY_DIR/live-re.json" "$(allow_ports live-re "$A")"
+	within $WAIT enforces re "$A" "$B"
+	[ "$(count_records "$(of changed re)")" -eq 2 ]
+	rm -rf "$POLICY_DIR.old"
+}
+
 @test "a Kubernetes ConfigMap swap of ..data is one change, for the containers of the policy that changed" {
 	two_servers
 	# As the kubelet mounts a ConfigMap: each NAME.json -> ..data/NAME.json,
