@@ -11,7 +11,7 @@ count_unit() { # test binary
 	local out line
 	out=$("$1" 2>&1)
 	echo "$out" | tail -n 20
-	line=$(echo "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+	line=$(echo "$out" | grep -E '^[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "$1: no result line (crashed?)"
 		failed=$((failed + 1))

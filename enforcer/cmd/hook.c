@@ -503,9 +503,38 @@ static void close_policy_dir(struct policy_dir *dir)
 	dir->fd = dir->last_good_fd = -1;
 }
 
+/*
+ * A container no policy applies to is recorded too: a policy added later
+ * (default.json, a selector) reaches it like an edit reaches the others.
+ */
+static void remember_unconfined(const struct hook_opts *o,
+				const struct oci_state *s, const char *cgdir)
+{
+	_cleanup_close_ int run_fd = state_run_dir_open(o->bpffs), fd = -1;
+	char why[512];
+	struct container_record r = {
+		.container_id = s->id,
+		.cgroup = (char *)cgdir,
+		.policy_dir = (char *)o->policy_dir,
+		.annotations = s->annotations,
+		.nannotations = s->nannotations,
+		.selected_by = (char *)policy_choice_name(POLICY_NONE),
+		.without_cap_net_raw =
+			oci_config_may_hold_cap(s->bundle, "CAP_NET_RAW", why,
+						sizeof(why)) == 0,
+	};
+
+	if (run_fd < 0 || cgroup_open(cgdir, &fd, &r.cgroup_id) ||
+	    container_record_write(run_fd, &r))
+		log_debug("container %s: unconfined, and not recorded for "
+			  "policies added later",
+			  s->id);
+}
+
 static int run_unconfined(const struct hook_opts *o, const struct oci_state *s,
 			  struct lifecycle_event *ev)
 {
+	remember_unconfined(o, s, ev->cgroup);
 	ev->selected_by = policy_choice_name(POLICY_NONE);
 	ev->kind = LIFECYCLE_UNCONFINED;
 	ev->reason = "no policy selected and no policy named default";
@@ -673,16 +702,25 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	 */
 	if (o->answer_early)
 		o->answer_early(o->answer_ctx);
-	if (err == -ENOENT)
-		return 0; /* nothing was ever fenced here */
+	if (err == -ENOENT) { /* nothing was ever fenced here */
+		_cleanup_close_ int run_fd = state_run_dir_open(o->bpffs);
+
+		if (run_fd >= 0)
+			container_record_remove_unconfined(run_fd, s->id);
+		return 0;
+	}
 	if (err) {
 		log_error("container %s: poststop: %s: %s", s->id, o->bpffs,
 			  state_error_text(err));
 		return err;
 	}
 	if (fence_find_container(st, s->id, &id) ||
-	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &id, &info))
-		goto out; /* not fenced: unconfined, or failed to start */
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &id, &info)) {
+		/* Not fenced: unconfined (its record goes), or failed. */
+		if (st->run_fd >= 0)
+			container_record_remove_unconfined(st->run_fd, s->id);
+		goto out;
+	}
 	liveness = cgroup_liveness(id);
 	if (liveness == CGROUP_POPULATED) {
 		log_error("warning: container %s: poststop: cgroup %s still "

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,7 +234,8 @@ static void swapped(struct pass *p, struct pending_swap *w, uint32_t policy_id)
 		.policy = w->sel.policy->name,
 		.policy_id = policy_id,
 		.version = version,
-		.previous_policy = w->info.policy_name,
+		.previous_policy =
+			w->info.policy_id ? w->info.policy_name : NULL,
 		.previous_policy_id = w->info.policy_id,
 		.previous_version = w->previous_version,
 		.mode = w->sel.policy->mode == CGF_MODE_AUDIT ? "audit"
@@ -369,17 +371,38 @@ static int choose_again(struct pass *p, struct container_record *r,
 	char why[2048];
 	int err, cgroup_fd;
 
-	if (bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_CGROUP_INFO],
+	bool unconfined = !r->policy;
+
+	memset(&sel, 0, sizeof(sel));
+	memset(&info, 0, sizeof(info));
+	if (!unconfined &&
+	    bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_CGROUP_INFO],
 				&r->cgroup_id, &info)) {
 		/* Not fenced any more: a record left by a crash. */
 		container_record_remove(p->st->run_fd, r->cgroup_id);
 		return 0;
 	}
 	/* The cgroup is gone (no poststop ran): gc's business, not ours. */
-	if (cgroup_open_by_id(r->cgroup_id, &cgroup_fd))
+	if (cgroup_open_by_id(r->cgroup_id, &cgroup_fd)) {
+		if (unconfined) /* nothing for gc to find */
+			container_record_remove(p->st->run_fd, r->cgroup_id);
 		return 0;
+	}
 	close(cgroup_fd);
 	p->res->containers++;
+	/* A container no policy applied to: one may apply now. */
+	if (unconfined) {
+		err = policy_select_in_set(&p->set, r->annotations,
+					   r->nannotations, &sel, why,
+					   sizeof(why));
+		if (err || sel.how == POLICY_NONE)
+			goto stay; /* err: the hook would refuse; it runs */
+		if (policy_compiled(sel.policy, &cp))
+			goto stay;
+		*w = (struct pending_swap){.r = *r, .sel = sel, .cp = cp};
+		memset(r, 0, sizeof(*r));
+		return 1;
+	}
 	if (r->policy_file) {
 		err = applied_file(p, r->policy_file, &sel, why, sizeof(why));
 		if (err) {
@@ -493,6 +516,30 @@ static void choose_for_containers(struct pass *p)
 	free(ws);
 }
 
+/*
+ * Containers are recorded: the state may have to be loaded for them (the
+ * only ones so far ran unconfined, and a policy now applies).
+ */
+static bool has_records(const char *bpffs)
+{
+	_cleanup_close_ int run_fd = -1;
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	char path[PATH_MAX];
+	struct stat st;
+
+	/* Without a run directory nothing was recorded: do not make one. */
+	snprintf(path, sizeof(path), "%s/%s", CGF_RUN_DIR,
+		 strrchr(bpffs, '/') ? strrchr(bpffs, '/') + 1 : bpffs);
+	if (stat(path, &st))
+		return false;
+	run_fd = state_run_dir_open(bpffs);
+	if (run_fd < 0 || container_record_list(run_fd, &ids, &n))
+		return false;
+	free(ids);
+	return n > 0;
+}
+
 int reload_policy_dir(const struct reload_request *rq,
 		      struct reload_result *res)
 {
@@ -506,11 +553,14 @@ int reload_policy_dir(const struct reload_request *rq,
 				       ? rq->lock_timeout_ms
 				       : CGF_DEFAULT_LOCK_TIMEOUT_MS;
 
+	enum state_open_mode mode =
+		has_records(rq->bpffs) ? STATE_LOAD : STATE_EXISTING;
+
 	memset(res, 0, sizeof(*res));
 	if (rq->resident)
 		err = state_open_kept(&rq->resident->state, &st, rq->bpffs,
-				      STATE_EXISTING, lock_ms);
-	else if (!(err = state_open(&own, rq->bpffs, STATE_EXISTING, lock_ms)))
+				      mode, lock_ms);
+	else if (!(err = state_open(&own, rq->bpffs, mode, lock_ms)))
 		st = &own;
 	if (err)
 		return err;

@@ -109,7 +109,7 @@ int container_record_parse(const char *text, struct container_record *r)
 	if (!err)
 		err = copy_string(obj, "policy_file", true, &r->policy_file);
 	if (!err)
-		err = copy_string(obj, "policy", false, &r->policy);
+		err = copy_string(obj, "policy", true, &r->policy);
 	if (!err)
 		err = copy_string(obj, "selected_by", false, &r->selected_by);
 	if (!err)
@@ -282,4 +282,23 @@ int container_record_list(int run_fd, uint64_t **ids, size_t *n)
 	*ids = list;
 	*n = count;
 	return 0;
+}
+
+void container_record_remove_unconfined(int run_fd, const char *container_id)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0;
+
+	if (container_record_list(run_fd, &ids, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container_record r;
+
+		if (container_record_read(run_fd, ids[i], &r))
+			continue;
+		if (!r.policy && !strcmp(r.container_id, container_id))
+			container_record_remove(run_fd, ids[i]);
+		container_record_free(&r);
+	}
+	free(ids);
 }

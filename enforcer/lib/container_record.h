@@ -28,7 +28,7 @@ struct container_record {
 	char *policy_file;
 	struct oci_annotation *annotations;
 	size_t nannotations;
-	char *policy;	   /* the policy's name */
+	char *policy;	   /* the policy's name; NULL: runs unconfined */
 	char *selected_by; /* policy_choice_name() */
 	/* Why the container keeps a version the directory no longer has
 	 * (its file was removed), or NULL. */
@@ -43,6 +43,8 @@ int container_record_write(int run_fd, const struct container_record *r);
 int container_record_read(int run_fd, uint64_t cgroup_id,
 			  struct container_record *r);
 int container_record_remove(int run_fd, uint64_t cgroup_id);
+/* The records of an unconfined container of this id (its poststop). */
+void container_record_remove_unconfined(int run_fd, const char *container_id);
 void container_record_free(struct container_record *r);
 
 /*

@@ -318,6 +318,20 @@ two_servers() {
 	[ "$(count_records "$(of changed mv)")" -eq 1 ]
 }
 
+@test "a container no policy applied to gets one added later" {
+	two_servers
+	start_container free '{"app": "free"}'
+	says free ok request tcp 127.0.0.1 "$B"
+	within $WAIT has_records 1 "$(of unconfined free)"
+	printf '%s\n' "$(allow_ports default "$A")" >"$POLICY_DIR/default.json.new"
+	mv "$POLICY_DIR/default.json.new" "$POLICY_DIR/default.json"
+	within $WAIT enforces free "$A" "$B"
+	within $WAIT has_records 1 "$(of changed free)"
+	assert_record "$(records "$(of changed free)")" \
+		'.policy == "default" and .selected_by == "default" and .previous_policy == null'
+	rm "$POLICY_DIR/default.json"
+}
+
 @test "a policy directory moved away and made anew is watched again" {
 	two_servers
 	printf '%s\n' "$(allow_ports live-re "$A")" >"$POLICY_DIR/live-re.json"
