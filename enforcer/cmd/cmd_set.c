@@ -120,19 +120,10 @@ static int parse_set_opts(int argc, char **argv, struct set_opts *o)
 			  o->action == SET_ADD ? "add" : "del");
 		return -1;
 	}
-	if (o->policy_dir[0] != '/' || o->bpffs[0] != '/' ||
-	    o->lifecycle_log[0] != '/') {
-		log_error("set: --policy-dir, --bpffs and --lifecycle-log must "
-			  "be absolute paths");
+	if (policy_paths_prepare("set", &o->policy_dir, o->bpffs,
+				 o->lifecycle_log, o->policy_dir_buf,
+				 sizeof(o->policy_dir_buf)))
 		return -1;
-	}
-	if (strlen(o->policy_dir) >= sizeof(o->policy_dir_buf)) {
-		log_error("set: --policy-dir: path too long");
-		return -1;
-	}
-	strcpy(o->policy_dir_buf, o->policy_dir);
-	path_normalize(o->policy_dir_buf);
-	o->policy_dir = o->policy_dir_buf;
 	return 0;
 }
 

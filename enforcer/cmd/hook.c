@@ -191,20 +191,10 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 		log_error("hook: unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	/* The runtime's working directory is not ours to resolve against. */
-	if (o->policy_dir[0] != '/' || o->bpffs[0] != '/' ||
-	    o->lifecycle_log[0] != '/') {
-		log_error("hook: --policy-dir, --bpffs and --lifecycle-log "
-			  "must be absolute paths");
+	if (policy_paths_prepare("hook", &o->policy_dir, o->bpffs,
+				 o->lifecycle_log, o->policy_dir_buf,
+				 sizeof(o->policy_dir_buf)))
 		return -1;
-	}
-	if (strlen(o->policy_dir) >= sizeof(o->policy_dir_buf)) {
-		log_error("hook: --policy-dir: path too long");
-		return -1;
-	}
-	strcpy(o->policy_dir_buf, o->policy_dir);
-	path_normalize(o->policy_dir_buf);
-	o->policy_dir = o->policy_dir_buf;
 	return 0;
 }
 

@@ -655,20 +655,9 @@ int cmd_reload(int argc, char **argv)
 		log_error("reload: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	/* Records name directories by their absolute path (as the hook). */
-	if (rq.policy_dir[0] != '/' || rq.bpffs[0] != '/' ||
-	    rq.lifecycle_log[0] != '/') {
-		log_error("reload: --policy-dir, --bpffs and --lifecycle-log "
-			  "must be absolute paths");
+	if (policy_paths_prepare("reload", &rq.policy_dir, rq.bpffs,
+				 rq.lifecycle_log, dir, sizeof(dir)))
 		return 2;
-	}
-	if (strlen(rq.policy_dir) >= sizeof(dir)) {
-		log_error("reload: --policy-dir: path too long");
-		return 2;
-	}
-	strcpy(dir, rq.policy_dir);
-	path_normalize(dir);
-	rq.policy_dir = dir;
 	err = reload_policy_dir(&rq, &res);
 	if (err == -ENOENT && access(rq.policy_dir, F_OK) == 0)
 		return check_only(rq.policy_dir);

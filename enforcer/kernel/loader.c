@@ -175,34 +175,6 @@ static int open_pinned(struct cgf_state *st)
 	return first;
 }
 
-static void remove_tree(int parent_fd, const char *name)
-{
-	int fd = openat(parent_fd, name,
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0) {
-		unlinkat(parent_fd, name, 0);
-		return;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type == DT_DIR)
-			remove_tree(dirfd(d), de->d_name);
-		else
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-	unlinkat(parent_fd, name, AT_REMOVEDIR);
-}
-
 /* SHA-256 of the embedded object, computed by the build (Makefile). */
 static void elf_digest(uint8_t out[32])
 {
@@ -226,7 +198,7 @@ static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 	int err;
 
 	snprintf(staging, sizeof(staging), "staging_%d", (int)getpid());
-	remove_tree(st->dir_fd, staging);
+	remove_tree_at(st->dir_fd, staging);
 	if (mkdirat(st->dir_fd, staging, 0700))
 		return -errno;
 
@@ -298,7 +270,7 @@ static int load_and_pin_once(struct cgf_state *st, bool with_lsm, int lsm_error)
 out_destroy:
 	cgfence__destroy(skel);
 out_remove:
-	remove_tree(st->dir_fd, staging);
+	remove_tree_at(st->dir_fd, staging);
 	return err;
 }
 
@@ -426,7 +398,7 @@ static int check_pinned_build(struct cgf_state *st)
 	}
 	log_debug("replacing pinned programs of another cgfence build");
 	close_fds(st);
-	remove_tree(st->dir_fd, "obj");
+	remove_tree_at(st->dir_fd, "obj");
 	return 1;
 }
 

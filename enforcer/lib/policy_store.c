@@ -151,32 +151,6 @@ static bool same_as_good(int store_fd, const struct policy_set *set)
 	return files == set->n;
 }
 
-static void remove_dir_files(int parent, const char *name)
-{
-	int fd = openat(parent, name,
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type == DT_DIR)
-			remove_dir_files(dirfd(d), de->d_name); /* sets/ */
-		else
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-	unlinkat(parent, name, AT_REMOVEDIR);
-}
-
 int policy_store_save(int store_fd, const struct policy_set *set)
 {
 	_cleanup_close_ int next = -1;
@@ -184,7 +158,7 @@ int policy_store_save(int store_fd, const struct policy_set *set)
 
 	if (same_as_good(store_fd, set))
 		return 0;
-	remove_dir_files(store_fd, "good.next");
+	remove_tree_at(store_fd, "good.next");
 	next = open_dir_at(store_fd, "good.next", true);
 	if (next < 0)
 		return next;
@@ -213,7 +187,7 @@ int policy_store_save(int store_fd, const struct policy_set *set)
 		return 1;
 	err = -errno;
 fail:
-	remove_dir_files(store_fd, "good.next");
+	remove_tree_at(store_fd, "good.next");
 	return err;
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -220,6 +221,55 @@ void path_normalize(char *path)
 	if (out == path)
 		*out++ = '/';
 	*out = '\0';
+}
+
+int policy_paths_prepare(const char *cmd, const char **policy_dir,
+			 const char *bpffs, const char *lifecycle_log,
+			 char *buf, size_t len)
+{
+	if ((*policy_dir)[0] != '/' || bpffs[0] != '/' ||
+	    lifecycle_log[0] != '/') {
+		log_error("%s: --policy-dir, --bpffs and --lifecycle-log must "
+			  "be absolute paths",
+			  cmd);
+		return -EINVAL;
+	}
+	if (strlen(*policy_dir) >= len) {
+		log_error("%s: --policy-dir: path too long", cmd);
+		return -EINVAL;
+	}
+	strcpy(buf, *policy_dir);
+	path_normalize(buf);
+	*policy_dir = buf;
+	return 0;
+}
+
+void remove_tree_at(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0) {
+		unlinkat(dir_fd, name, 0);
+		return;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR)
+			remove_tree_at(dirfd(d), de->d_name);
+		else
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	unlinkat(dir_fd, name, AT_REMOVEDIR);
 }
 
 int read_file_at(int dir_fd, const char *name, size_t max, char **out,

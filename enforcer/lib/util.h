@@ -104,6 +104,19 @@ int read_small_file(const char *path, char **out, size_t max);
  */
 void path_normalize(char *path);
 
+/*
+ * The paths a command that follows a policy directory takes (hook, reload,
+ * set): all absolute (a runtime's working directory is not ours to
+ * resolve against), and *policy_dir in one spelling, copied to buf.
+ * Logs "CMD: ..." and returns -EINVAL otherwise.
+ */
+int policy_paths_prepare(const char *cmd, const char **policy_dir,
+			 const char *bpffs, const char *lifecycle_log,
+			 char *buf, size_t len);
+
+/* dir_fd/name and everything below it, never through a symbolic link. */
+void remove_tree_at(int dir_fd, const char *name);
+
 /* The same below dir_fd, never through a symbolic link; len may be NULL. */
 int read_file_at(int dir_fd, const char *name, size_t max, char **out,
 		 size_t *len);

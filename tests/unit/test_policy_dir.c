@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "policy_dir.h"
+#include "util.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/cgfence-unit-XXXXXX";
@@ -468,6 +469,27 @@ static void test_configmap_layout(void)
 	rmdir(path);
 }
 
+/* Records name a policy directory in one spelling. */
+static void test_path_spelling(void)
+{
+	static const char *const cases[][2] = {
+		{"/etc/cgfence/policies/", "/etc/cgfence/policies"},
+		{"//etc//cgfence/./policies/.", "/etc/cgfence/policies"},
+		{"/", "/"},
+		{"/./", "/"},
+		{"/a/.b/..c/", "/a/.b/..c"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i][0]);
+		path_normalize(buf);
+		CHECK(!strcmp(buf, cases[i][1]), "%s -> %s, want %s",
+		      cases[i][0], buf, cases[i][1]);
+	}
+}
+
 static void test_examples(void)
 {
 	int fd = open("policies", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -508,6 +530,7 @@ int main(void)
 	test_last_good();
 	test_configmap_layout();
 	test_never_valid();
+	test_path_spelling();
 	test_examples();
 	close(dir_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
