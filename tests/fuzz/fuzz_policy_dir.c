@@ -164,9 +164,16 @@ static void check_choice(const struct policy_set *set, int set_err,
 			fail("named policy: another one chosen", named);
 		return;
 	}
-	/* A file that does not load takes no part (no last good versions
-	 * here): the others are chosen from as if it were not there. */
-	(void)set_err;
+	/*
+	 * A file that does not load (no last good versions here) refuses the
+	 * containers it may be meant for (policy_dir.h); otherwise the others
+	 * are chosen from as if it were not there.
+	 */
+	if (err == -EINVAL && strstr(why, "has no last good version")) {
+		if (!set_err)
+			fail("a valid directory refused as broken", why);
+		return;
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct policy *p = set->policies[i];
 
