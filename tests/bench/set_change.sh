@@ -27,6 +27,10 @@ CG=$CGMOUNT/$ID
 DIR=$WORK/policies
 cleanup() {
 	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1 || true
+	for c in "$CG-2" "$CG-3"; do
+		"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$c" >/dev/null 2>&1 || true
+		rmdir "$c" 2>/dev/null || true
+	done
 	rmdir "$CG" 2>/dev/null || true
 	ip netns del "$ID" 2>/dev/null || true
 	rm -rf "$BPFFS" "/run/cgfence/$ID"
@@ -87,6 +91,27 @@ printf 'del:  cgfence set del %.2f ms, nft delete element %.2f ms (median); cgfe
 	"$(awk '{ print $4 / $5 }' "$WORK/rounds" | median)" "$(awk '{ print $4 / $5 }' "$WORK/rounds" | spread)"
 printf 'ip netns exec true (what nft pays to enter the namespace): %.2f ms\n' "$(awk '{ print $6 / 1000 }' "$WORK/rounds" | median)"
 echo "kernel work of one cgfence set change: $kernel us (bar: 100 us)"
+
+# Memory: a second policy naming the same set, on a second cgroup. Each
+# policy has tables of its own (its trie holds the set's entries with its
+# own classes), so the set's entries are held once per policy naming it.
+maps_bytes() {
+	bpftool map show -j | python3 -c 'import json, sys; print(sum(m.get("bytes_memlock", 0) for m in json.load(sys.stdin)))'
+}
+before=$(maps_bytes)
+printf '{"version": 1, "name": "feedpol2", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@feed"]}]}}\n' >"$DIR/feedpol2.json"
+mkdir -p "$CG-2"
+"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-2" --policy "$DIR/feedpol2.json" >/dev/null 2>&1
+after=$(maps_bytes)
+mkdir -p "$CG-3"
+"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-3" --policy "$DIR/feedpol2.json" >/dev/null 2>&1
+third=$(maps_bytes)
+awk -v n="$ENTRIES" -v a=$((after - before)) -v b=$((third - after)) 'BEGIN {
+	printf "memory: a second policy naming the %d-entry set: +%.1f MiB of BPF maps (%.0f bytes per entry); a second cgroup on that policy: +%.2f MiB (shared tables)\n",
+		n, a / 1048576, a / n, b / 1048576 }'
+"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG-2" >/dev/null 2>&1 || true
+"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG-3" >/dev/null 2>&1 || true
+rmdir "$CG-2" "$CG-3" 2>/dev/null || true
 
 # A feed's new version: 1,000 entries replaced, the file swapped by rename.
 awk -v n="$ENTRIES" 'NR <= 1000 { printf "11.%d.%d.%d\n", int(NR / 65536), int(NR / 256) % 256, NR % 256; next } { print }' \
