@@ -401,7 +401,7 @@ static int open_policy_dir(const struct hook_opts *o, struct policy_dir *dir,
 	dir->fd = open(o->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir->fd < 0)
 		return -errno;
-	run_fd = state_run_dir_open(o->bpffs);
+	run_fd = state_run_dir_find(o->bpffs);
 	if (run_fd >= 0 &&
 	    policy_store_open(run_fd, o->policy_dir, true, store_fd) == 0)
 		dir->last_good_fd = policy_store_good_fd(*store_fd);
@@ -693,7 +693,7 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *s)
 	if (o->answer_early)
 		o->answer_early(o->answer_ctx);
 	if (err == -ENOENT) { /* nothing was ever fenced here */
-		_cleanup_close_ int run_fd = state_run_dir_open(o->bpffs);
+		_cleanup_close_ int run_fd = state_run_dir_find(o->bpffs);
 
 		if (run_fd >= 0)
 			container_record_remove_unconfined(run_fd, s->id);

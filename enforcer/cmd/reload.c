@@ -525,15 +525,9 @@ static bool has_records(const char *bpffs)
 	_cleanup_close_ int run_fd = -1;
 	uint64_t *ids = NULL;
 	size_t n = 0;
-	char path[PATH_MAX];
-	struct stat st;
 
 	/* Without a run directory nothing was recorded: do not make one. */
-	snprintf(path, sizeof(path), "%s/%s", CGF_RUN_DIR,
-		 strrchr(bpffs, '/') ? strrchr(bpffs, '/') + 1 : bpffs);
-	if (stat(path, &st))
-		return false;
-	run_fd = state_run_dir_open(bpffs);
+	run_fd = state_run_dir_find(bpffs);
 	if (run_fd < 0 || container_record_list(run_fd, &ids, &n))
 		return false;
 	free(ids);

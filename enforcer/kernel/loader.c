@@ -402,22 +402,34 @@ static int check_pinned_build(struct cgf_state *st)
 	return 1;
 }
 
-int state_run_dir_open(const char *dir)
+static int run_dir_open(const char *dir, bool create)
 {
 	const char *base = strrchr(dir, '/');
 	_cleanup_close_ int root = -1;
+	int fd;
 
 	base = base && base[1] ? base + 1 : "cgfence";
-	if (mkdir(CGF_RUN_DIR, 0700) && errno != EEXIST)
+	if (create && mkdir(CGF_RUN_DIR, 0700) && errno != EEXIST)
 		return -errno;
 	root = open(CGF_RUN_DIR,
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (root < 0)
 		return -errno;
-	if (mkdirat(root, base, 0700) && errno != EEXIST)
+	if (create && mkdirat(root, base, 0700) && errno != EEXIST)
 		return -errno;
-	return openat(root, base,
-		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(root, base,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int state_run_dir_open(const char *dir)
+{
+	return run_dir_open(dir, true);
+}
+
+int state_run_dir_find(const char *dir)
+{
+	return run_dir_open(dir, false);
 }
 
 int state_open(struct cgf_state *st, const char *dir, enum state_open_mode mode,

@@ -107,6 +107,8 @@ void state_keeper_close(struct state_keeper *k);
  * An fd or -errno.
  */
 int state_run_dir_open(const char *dir);
+/* The same, but -ENOENT where there is none yet (nothing to read there). */
+int state_run_dir_find(const char *dir);
 
 /* Lets other cgfence processes in while this one keeps its fds (daemon). */
 void state_unlock(struct cgf_state *st);
