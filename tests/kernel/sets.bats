@@ -79,6 +79,30 @@ blocked_policy() {
 	[ "$(jq -r 'select(.event == "changed" and .policy == "kt-shared") | .policy_id == .previous_policy_id' "$LIFECYCLE" | sort -u)" = true ]
 }
 
+@test "a datagram flow remembered under the old set is judged again after a shared in-place change" {
+	# Two cgroups share the tables, so set add changes them in place once;
+	# the flow cgroup 1 remembered as allowed must not outlive the change.
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/blocked.txt"
+	blocked_policy kt-flow
+	cg1=$(new_cgroup flow1)
+	cg2=$(new_cgroup flow2)
+	apply_policy "$cg1" "$DIR/kt-flow.json" >/dev/null
+	apply_policy "$cg2" "$DIR/kt-flow.json" >/dev/null
+	"$PROBE" --cgroup "$cg1" sendto2 127.0.0.6 "$port" 800 >"$BATS_TEST_TMPDIR/out" &
+	sender=$!
+	sleep 0.3
+	run set_cmd add blocked 127.0.0.6
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(1 tables in place"* ]]
+	wait $sender || true
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "ok EPERM" ]
+	# Unfenced, the same two datagrams go out.
+	mkdir -p "$CGROOT/unfenced"
+	run "$PROBE" --cgroup "$CGROOT/unfenced" sendto2 127.0.0.6 "$port" 10
+	[ "$output" = "ok ok" ]
+}
+
 @test "connections both versions of a set allow never fail while it changes" {
 	port=$(random_port)
 	start_server tcp 127.0.0.1 "$port"
