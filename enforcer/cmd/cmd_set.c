@@ -202,13 +202,12 @@ static int change(const struct set_opts *o, int sets_fd,
 	if (err)
 		return err;
 	snprintf(file, sizeof(file), "%s%s", o->name, ADDR_SET_SUFFIX);
-	err = write_file_at(sets_fd, file, text, len);
+	err = write_file_at(sets_fd, file, text, len, 0644);
 	if (err) {
 		log_error("set %s: cannot write %s: %s", o->name, set->path,
 			  strerror(-err));
 		return err;
 	}
-	fchmodat(sets_fd, file, 0644, 0);
 	printf("set %s: %d %s, %zu entries\n", o->name, o->nentries,
 	       o->action == SET_ADD ? "added" : "removed",
 	       set->nentries +

@@ -406,20 +406,12 @@ static int run_dir_open(const char *dir, bool create)
 {
 	const char *base = strrchr(dir, '/');
 	_cleanup_close_ int root = -1;
-	int fd;
 
 	base = base && base[1] ? base + 1 : "cgfence";
-	if (create && mkdir(CGF_RUN_DIR, 0700) && errno != EEXIST)
-		return -errno;
-	root = open(CGF_RUN_DIR,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	root = open_dir_below(AT_FDCWD, CGF_RUN_DIR, create);
 	if (root < 0)
-		return -errno;
-	if (create && mkdirat(root, base, 0700) && errno != EEXIST)
-		return -errno;
-	fd = openat(root, base,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
+		return root;
+	return open_dir_below(root, base, create);
 }
 
 int state_run_dir_open(const char *dir)
@@ -527,6 +519,13 @@ static bool kept_still_current(const struct state_keeper *k, const char *dir,
 	return true;
 }
 
+static void state_keeper_close(struct state_keeper *k)
+{
+	if (k->open)
+		state_close(&k->st);
+	k->open = false;
+}
+
 int state_open_kept(struct state_keeper *k, struct cgf_state **out,
 		    const char *dir, enum state_open_mode mode,
 		    unsigned int lock_timeout_ms)
@@ -560,13 +559,6 @@ int state_open_kept(struct state_keeper *k, struct cgf_state **out,
 	k->mode = mode;
 	*out = &k->st;
 	return 0;
-}
-
-void state_keeper_close(struct state_keeper *k)
-{
-	if (k->open)
-		state_close(&k->st);
-	k->open = false;
 }
 
 void state_put_kept(struct cgf_state *st)

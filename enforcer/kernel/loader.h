@@ -99,7 +99,6 @@ int state_open_kept(struct state_keeper *k, struct cgf_state **out,
 		    const char *dir, enum state_open_mode mode,
 		    unsigned int lock_timeout_ms);
 void state_put_kept(struct cgf_state *st);
-void state_keeper_close(struct state_keeper *k);
 
 /*
  * The run directory of the state in dir, CGF_RUN_DIR/<basename of dir>

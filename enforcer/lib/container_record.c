@@ -24,13 +24,7 @@ static void record_name(char *buf, size_t len, uint64_t cgroup_id)
 
 static int records_dir(int run_fd, bool create)
 {
-	int fd;
-
-	if (create && mkdirat(run_fd, RECORDS_DIR, 0700) && errno != EEXIST)
-		return -errno;
-	fd = openat(run_fd, RECORDS_DIR,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
+	return open_dir_below(run_fd, RECORDS_DIR, create);
 }
 
 static void add_string(cJSON *obj, const char *key, const char *value)
@@ -183,7 +177,7 @@ int container_record_write(int run_fd, const struct container_record *r)
 	if (!text)
 		return -ENOMEM;
 	record_name(name, sizeof(name), r->cgroup_id);
-	return write_file_at(dir, name, text, strlen(text));
+	return write_file_at(dir, name, text, strlen(text), 0600);
 }
 
 int container_record_read(int run_fd, uint64_t cgroup_id,

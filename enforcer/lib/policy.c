@@ -1143,14 +1143,6 @@ int policy_parse(const char *path, const char *text, size_t len,
 	return policy_parse_at(path, text, len, NULL, out, d);
 }
 
-bool policy_uses_set(const struct policy *p, const char *name)
-{
-	for (size_t i = 0; i < p->nsets; i++)
-		if (!strcmp(p->sets[i]->name, name))
-			return true;
-	return false;
-}
-
 size_t policy_rule_address_count(const struct policy_net_rule *r)
 {
 	size_t n = r->naddrs;

@@ -152,8 +152,6 @@ int policy_parse(const char *path, const char *text, size_t len,
 		 struct policy **out, struct diags *d);
 /* The file at path; its sets are in the directory's sets/, next to it. */
 int policy_load_file(const char *path, struct policy **out, struct diags *d);
-/* Whether a rule of p names the address set name. */
-bool policy_uses_set(const struct policy *p, const char *name);
 /* The addresses of a rule's list and of its sets, together. */
 size_t policy_rule_address_count(const struct policy_net_rule *r);
 /* One more holder; policy_free() frees the policy when the last one calls it. */

@@ -634,17 +634,18 @@ out:
 	return problems;
 }
 
-/* Every annotation of want is among ann, with its value. */
-static bool oci_annotations_match(const struct oci_annotation *want,
-				  size_t nwant,
-				  const struct oci_annotation *ann, size_t nann)
+/* Every key of the selector is among the annotations, with its value. */
+static bool selector_entries_match(const struct policy_selector_entry *sel,
+				   size_t nsel,
+				   const struct oci_annotation *ann,
+				   size_t nann)
 {
-	for (size_t i = 0; i < nwant; i++) {
+	for (size_t i = 0; i < nsel; i++) {
 		bool found = false;
 
 		for (size_t j = 0; j < nann && !found; j++)
-			found = !strcmp(ann[j].key, want[i].key) &&
-				!strcmp(ann[j].value, want[i].value);
+			found = !strcmp(ann[j].key, sel[i].key) &&
+				!strcmp(ann[j].value, sel[i].value);
 		if (!found)
 			return false;
 	}
@@ -654,16 +655,7 @@ static bool oci_annotations_match(const struct oci_annotation *want,
 bool policy_selector_matches(const struct policy *p,
 			     const struct oci_annotation *ann, size_t nann)
 {
-	for (size_t i = 0; i < p->nselector; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < nann && !found; j++)
-			found = !strcmp(ann[j].key, p->selector[i].key) &&
-				!strcmp(ann[j].value, p->selector[i].value);
-		if (!found)
-			return false;
-	}
-	return true;
+	return selector_entries_match(p->selector, p->nselector, ann, nann);
 }
 
 const char *policy_choice_name(enum policy_choice how)
@@ -945,8 +937,8 @@ int policy_select_in_set(const struct policy_set *set,
 		if (!u->selector_known)
 			meant = !match; /* default, or unconfined, otherwise */
 		else if (u->nselector)
-			meant = oci_annotations_match(u->selector, u->nselector,
-						      ann, nann);
+			meant = selector_entries_match(u->selector,
+						       u->nselector, ann, nann);
 		else
 			meant = !match && !strcmp(u->name, POLICY_DEFAULT_NAME);
 		if (meant) {

@@ -86,7 +86,7 @@ struct policy_unknown {
 	char *name;
 	char *path;
 	bool selector_known;
-	struct oci_annotation *selector;
+	struct policy_selector_entry *selector;
 	size_t nselector;
 };
 

@@ -17,14 +17,6 @@
 #define STORE_ROOT	 "policy-dirs"
 #define STORE_ERRORS_MAX (1024 * 1024)
 
-static int open_dir_at(int fd, const char *name, bool create)
-{
-	if (create && mkdirat(fd, name, 0700) && errno != EEXIST)
-		return -errno;
-	fd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
-}
-
 int policy_store_open(int run_fd, const char *policy_dir_path, bool create,
 		      int *store_fd)
 {
@@ -40,15 +32,16 @@ int policy_store_open(int run_fd, const char *policy_dir_path, bool create,
 	sha256_digest(&sum, sizeof(digest), digest);
 	for (int i = 0; i < 8; i++)
 		snprintf(key + 2 * i, 3, "%02x", digest[i]);
-	root = open_dir_at(run_fd, STORE_ROOT, create);
+	root = open_dir_below(run_fd, STORE_ROOT, create);
 	if (root < 0)
 		return root;
-	fd = open_dir_at(root, key, create);
+	fd = open_dir_below(root, key, create);
 	if (fd < 0)
 		return fd;
-	if (create) {
+	/* For status: written once, not at every container start. */
+	if (create && faccessat(fd, "path", F_OK, AT_SYMLINK_NOFOLLOW)) {
 		err = write_file_at(fd, "path", policy_dir_path,
-				    strlen(policy_dir_path));
+				    strlen(policy_dir_path), 0600);
 		if (err) {
 			close(fd);
 			return err;
@@ -98,9 +91,7 @@ static int save_sets(int dir, const struct policy *p)
 
 	if (!p->nsets)
 		return 0;
-	if (mkdirat(dir, "sets", 0700) && errno != EEXIST)
-		return -errno;
-	sets = open_dir_at(dir, "sets", false);
+	sets = open_dir_below(dir, "sets", true);
 	if (sets < 0)
 		return sets;
 	for (size_t i = 0; i < p->nsets && !err; i++) {
@@ -109,7 +100,7 @@ static int save_sets(int dir, const struct policy *p)
 
 		snprintf(name, sizeof(name), "%s.txt", set->name);
 		err = set->source ? write_file_at(sets, name, set->source,
-						  set->source_len)
+						  set->source_len, 0600)
 				  : -EINVAL;
 	}
 	return err;
@@ -159,7 +150,7 @@ int policy_store_save(int store_fd, const struct policy_set *set)
 	if (same_as_good(store_fd, set))
 		return 0;
 	remove_tree_at(store_fd, "good.next");
-	next = open_dir_at(store_fd, "good.next", true);
+	next = open_dir_below(store_fd, "good.next", true);
 	if (next < 0)
 		return next;
 	for (size_t i = 0; i < set->n && !err; i++) {
@@ -168,7 +159,7 @@ int policy_store_save(int store_fd, const struct policy_set *set)
 
 		snprintf(name, sizeof(name), "%s.json", p->name);
 		err = p->source ? write_file_at(next, name, p->source,
-						p->source_len)
+						p->source_len, 0600)
 				: -EINVAL;
 		if (!err)
 			err = save_sets(next, p);
@@ -224,7 +215,7 @@ int policy_store_set_errors(int store_fd, const struct diags *d,
 	}
 	if (!len && !before)
 		return 0;
-	return write_file_at(store_fd, "errors", now ? now : "", len);
+	return write_file_at(store_fd, "errors", now ? now : "", len, 0600);
 }
 
 uint64_t policy_store_generation(int store_fd)
@@ -248,12 +239,12 @@ int policy_store_bump_generation(int store_fd)
 		text, sizeof(text), "%llu\n",
 		(unsigned long long)policy_store_generation(store_fd) + 1);
 
-	return write_file_at(store_fd, "generation", text, len);
+	return write_file_at(store_fd, "generation", text, len, 0600);
 }
 
 int policy_store_visit(int run_fd, policy_store_visit_fn visit, void *ctx)
 {
-	_cleanup_close_ int root = open_dir_at(run_fd, STORE_ROOT, false);
+	_cleanup_close_ int root = open_dir_below(run_fd, STORE_ROOT, false);
 	struct dirent *de;
 	DIR *d;
 
@@ -268,7 +259,7 @@ int policy_store_visit(int run_fd, policy_store_visit_fn visit, void *ctx)
 
 		if (de->d_name[0] == '.')
 			continue;
-		fd = open_dir_at(root, de->d_name, false);
+		fd = open_dir_below(root, de->d_name, false);
 		if (fd < 0 || read_file_at(fd, "path", 4096, &path, NULL))
 			continue;
 		if (read_file_at(fd, "errors", STORE_ERRORS_MAX, &errors, NULL))

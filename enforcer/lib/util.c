@@ -290,7 +290,19 @@ int read_file_at(int dir_fd, const char *name, size_t max, char **out,
 	return read_fd_bounded(fd, &how, out, len);
 }
 
-int write_file_at(int dir_fd, const char *name, const void *buf, size_t len)
+int open_dir_below(int dir_fd, const char *name, bool create)
+{
+	int fd;
+
+	if (create && mkdirat(dir_fd, name, 0700) && errno != EEXIST)
+		return -errno;
+	fd = openat(dir_fd, name,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int write_file_at(int dir_fd, const char *name, const void *buf, size_t len,
+		  mode_t mode)
 {
 	char tmp[256];
 	int fd, err;
@@ -299,10 +311,12 @@ int write_file_at(int dir_fd, const char *name, const void *buf, size_t len)
 		return -ENAMETOOLONG;
 	fd = openat(dir_fd, tmp,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+		    mode);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, buf, len);
+	err = fchmod(fd, mode) ? -errno : 0; /* whatever the umask */
+	if (!err)
+		err = write_all(fd, buf, len);
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && renameat(dir_fd, tmp, dir_fd, name))

@@ -4,6 +4,7 @@
 #define CGFENCE_UTIL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -123,8 +124,12 @@ int read_file_at(int dir_fd, const char *name, size_t max, char **out,
 
 /*
  * Replaces dir_fd/name with buf in one rename (written to name.tmp first):
- * a reader sees the old file or the new one, never a part. Mode 0600.
+ * a reader sees the old file or the new one, never a part.
  */
-int write_file_at(int dir_fd, const char *name, const void *buf, size_t len);
+int write_file_at(int dir_fd, const char *name, const void *buf, size_t len,
+		  mode_t mode);
+
+/* The directory dir_fd/name (made 0700 first when create), never a link. */
+int open_dir_below(int dir_fd, const char *name, bool create);
 
 #endif
