@@ -7,7 +7,10 @@
  * Starts at the end of the file (what was there is history, not new
  * counts). A file renamed away and made anew (logrotate's create) is read
  * to its end, then the new one from its start; a file cut short in place
- * (copytruncate) is read again from its start. Lines longer than
+ * (copytruncate) is read again from its start, once a look finds it
+ * shorter than where reading stopped (what was appended between the cut
+ * and that look, past that point, is missed: rotate with `create`, as
+ * contrib/logrotate does). Lines longer than
  * LOG_TAIL_MAX_LINE are skipped, as `cgfence log` refuses them. Pure: no
  * kernel, no libbpf.
  */
