@@ -83,6 +83,9 @@ static const int metrics_syscalls[] = {
 	SCMP_SYS(rseq),
 };
 
+/* libmicrohttpd names its thread (which may run after the filter). */
+static const unsigned long metrics_prctls[] = {PR_SET_NAME};
+
 /* Writers append lifecycle records to a log they open after attaching. */
 static const int writer_syscalls[] = {
 	SCMP_SYS(openat),  SCMP_SYS(open),  SCMP_SYS(mkdir),
@@ -306,6 +309,9 @@ int privs_confine(enum privs_profile profile, bool log_only)
 	if (!err && profile == PRIVS_DAEMON_METRICS)
 		err = allow_all(ctx, metrics_syscalls,
 				ARRAY_SIZE(metrics_syscalls));
+	if (!err && profile == PRIVS_DAEMON_METRICS)
+		err = allow_with_arg(ctx, SCMP_SYS(prctl), 0, metrics_prctls,
+				     ARRAY_SIZE(metrics_prctls));
 	if (!err &&
 	    (profile == PRIVS_DAEMON || profile == PRIVS_DAEMON_METRICS)) {
 		err = allow_all(ctx, daemon_syscalls,
