@@ -11,6 +11,8 @@
 # (after its set-up) to the moment it has logged the burst.
 #
 #   tests/bench/metrics_cost.sh [DENIALS [ROUNDS]]   (root; default 50000 5)
+#   WITH_OPTS="--metrics 127.0.0.1:PORT": other options for the "with"
+#   daemon (the scraper still asks 127.0.0.1 at a random port)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$(cd "${OUT:-build}" && pwd)
