@@ -181,6 +181,14 @@ static int pending_cmp(const void *a, const void *b)
 	return pa->rule < pb->rule ? -1 : pa->rule > pb->rule;
 }
 
+static bool pending_sorted(const struct pending_list *l)
+{
+	for (size_t i = 1; i < l->count; i++)
+		if (pending_cmp(&l->items[i - 1], &l->items[i]) > 0)
+			return false;
+	return true;
+}
+
 static int add_cidr(struct pending_list *l, uint8_t direction,
 		    const struct policy_cidr *cidr, uint32_t r)
 {
@@ -409,7 +417,9 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 
 	if (!l->count)
 		return 0;
-	qsort(l->items, l->count, sizeof(*l->items), pending_cmp);
+	/* Policies are often written in order: then sorting is one pass. */
+	if (!pending_sorted(l))
+		qsort(l->items, l->count, sizeof(*l->items), pending_cmp);
 	c->entries = calloc(l->count, sizeof(*c->entries));
 	if (!c->entries)
 		return -ENOMEM;
@@ -431,9 +441,15 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 		if (depth)
 			mask_or(&mask,
 				&classes->masks[stack[depth - 1].class_id]);
-		err = class_intern(classes, &mask, &e->class_id);
-		if (err)
-			return err;
+		/* Neighbours mostly share a class: skip hashing its mask. */
+		if (n && !memcmp(&mask, &classes->masks[e[-1].class_id],
+				 sizeof(mask))) {
+			e->class_id = e[-1].class_id;
+		} else {
+			err = class_intern(classes, &mask, &e->class_id);
+			if (err)
+				return err;
+		}
 		e->key = *key;
 		stack[depth].key = &e->key;
 		stack[depth].class_id = e->class_id;
