@@ -181,12 +181,49 @@ static int pending_cmp(const void *a, const void *b)
 	return pa->rule < pb->rule ? -1 : pa->rule > pb->rule;
 }
 
-static bool pending_sorted(const struct pending_list *l)
+static bool pending_sorted(const struct pending *items, size_t n)
 {
-	for (size_t i = 1; i < l->count; i++)
-		if (pending_cmp(&l->items[i - 1], &l->items[i]) > 0)
+	for (size_t i = 1; i < n; i++)
+		if (pending_cmp(&items[i - 1], &items[i]) > 0)
 			return false;
 	return true;
+}
+
+/*
+ * Sorts l by pending_cmp, kind first. Entries come rule by rule, each
+ * rule's addresses then its ports, so a big list is seldom in order as a
+ * whole, but each kind's entries often are (addresses written in order):
+ * a stable pass splits the list by kind, and only a kind that is out of
+ * order is sorted. The order is total, so the result is qsort's.
+ */
+static int pending_sort(struct pending_list *l)
+{
+	size_t at[UINT8_MAX + 2] = {0};
+	struct pending *by_kind;
+
+	if (pending_sorted(l->items, l->count))
+		return 0;
+	by_kind = malloc(l->count * sizeof(*by_kind));
+	if (!by_kind)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->count; i++)
+		at[l->items[i].key.kind + 1]++;
+	for (unsigned int k = 1; k <= UINT8_MAX + 1; k++)
+		at[k] += at[k - 1];
+	for (size_t i = 0; i < l->count; i++)
+		by_kind[at[l->items[i].key.kind]++] = l->items[i];
+	/* at[k] is now where kind k ends (and k + 1 starts). */
+	for (unsigned int k = 0; k <= UINT8_MAX; k++) {
+		size_t start = k ? at[k - 1] : 0, n = at[k] - start;
+
+		if (!pending_sorted(by_kind + start, n))
+			qsort(by_kind + start, n, sizeof(*by_kind),
+			      pending_cmp);
+	}
+	free(l->items);
+	l->items = by_kind;
+	l->cap = l->count;
+	return 0;
 }
 
 static int add_cidr(struct pending_list *l, uint8_t direction,
@@ -417,9 +454,9 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 
 	if (!l->count)
 		return 0;
-	/* Policies are often written in order: then sorting is one pass. */
-	if (!pending_sorted(l))
-		qsort(l->items, l->count, sizeof(*l->items), pending_cmp);
+	err = pending_sort(l);
+	if (err)
+		return err;
 	c->entries = calloc(l->count, sizeof(*c->entries));
 	if (!c->entries)
 		return -ENOMEM;
