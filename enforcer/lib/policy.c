@@ -883,6 +883,16 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 		       s);
 		return NULL;
 	}
+	if (len > strlen(POLICY_SCHEMA_NAME_SUFFIX) &&
+	    !strcmp(s + len - strlen(POLICY_SCHEMA_NAME_SUFFIX),
+		    POLICY_SCHEMA_NAME_SUFFIX)) {
+		report(ctx, value_pos(ctx, node),
+		       "name: \"%s\" ends in \"%s\", which is kept for JSON "
+		       "Schema files (a policy directory never reads "
+		       "*%s.json)",
+		       s, POLICY_SCHEMA_NAME_SUFFIX, POLICY_SCHEMA_NAME_SUFFIX);
+		return NULL;
+	}
 	return ctx_strdup(ctx, s);
 }
 
@@ -946,6 +956,7 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		T_DEVICES,
 		T_SOCKETS,
 		T_COMMENT,
+		T_SCHEMA,
 		T__N
 	};
 	struct json_field f[T__N] = {
@@ -958,6 +969,8 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		[T_DEVICES] = {.key = "devices"},
 		[T_SOCKETS] = {.key = "sockets"},
 		[T_COMMENT] = {.key = "comment"},
+		/* For editors (policies/cgfence-policy.schema.json): no meaning. */
+		[T_SCHEMA] = {.key = "$schema"},
 	};
 
 	if (!cJSON_IsObject(root)) {
@@ -988,6 +1001,8 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		read_sockets_section(ctx, f[T_SOCKETS].node, &p->sockets);
 	if (f[T_COMMENT].node)
 		expect_string(ctx, f[T_COMMENT].node, "comment");
+	if (f[T_SCHEMA].node)
+		expect_string(ctx, f[T_SCHEMA].node, "$schema");
 }
 
 /*

@@ -14,6 +14,11 @@
 #include "diag.h"
 
 #define POLICY_MAX_FILE_SIZE (64u << 20)
+/*
+ * No policy name ends in this: a policy directory skips NAME.schema.json,
+ * the JSON Schema editors read (policies/cgfence-policy.schema.json).
+ */
+#define POLICY_SCHEMA_NAME_SUFFIX ".schema"
 
 struct policy_cidr {
 	uint8_t family; /* 4 or 6; IPv4-mapped IPv6 is rejected in policies */
