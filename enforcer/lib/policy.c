@@ -858,6 +858,14 @@ bool policy_name_valid(const char *name)
 	return true;
 }
 
+bool policy_path_is_schema(const char *path)
+{
+	static const char suffix[] = POLICY_SCHEMA_NAME_SUFFIX ".json";
+	size_t len = strlen(path), n = strlen(suffix);
+
+	return len > n && !strcmp(path + len - n, suffix);
+}
+
 static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 {
 	const char *s = expect_string(ctx, node, "name");

@@ -177,6 +177,9 @@ int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
  */
 bool policy_name_valid(const char *name);
 
+/* A path ending in POLICY_SCHEMA_NAME_SUFFIX ".json": a schema, no policy. */
+bool policy_path_is_schema(const char *path);
+
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
 void policy_summary(const struct policy *p, char *buf, size_t len);
 

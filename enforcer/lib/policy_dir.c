@@ -15,15 +15,6 @@
 #include "util.h"
 
 static const char json_suffix[] = ".json";
-/* JSON Schemas for editors (policies/cgfence-policy.schema.json). */
-static const char schema_suffix[] = POLICY_SCHEMA_NAME_SUFFIX ".json";
-
-static bool has_suffix(const char *s, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return len > n && !strcmp(s + len - n, suffix);
-}
 
 /* "DIR/FILE" for messages only; files are opened relative to dir_fd. */
 static void display_path(char *buf, size_t len, const char *dir_path,
@@ -331,9 +322,11 @@ static int list_json_files(int dir_fd, char ***out, size_t *out_n)
 	while ((de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 
-		if (de->d_name[0] == '.' ||
-		    !has_suffix(de->d_name, len, json_suffix) ||
-		    has_suffix(de->d_name, len, schema_suffix))
+		/* A JSON Schema for editors beside the policies is none. */
+		if (de->d_name[0] == '.' || len <= strlen(json_suffix) ||
+		    strcmp(de->d_name + len - strlen(json_suffix),
+			   json_suffix) ||
+		    policy_path_is_schema(de->d_name))
 			continue;
 		if (n == cap) {
 			char **bigger;

@@ -1027,7 +1027,11 @@ static void test_example_policies(void)
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		struct diags d = {0};
 		struct policy *p = NULL;
-		int err = policy_load_file(g.gl_pathv[i], &p, &d);
+		int err;
+
+		if (policy_path_is_schema(g.gl_pathv[i]))
+			continue; /* policies/cgfence-policy.schema.json */
+		err = policy_load_file(g.gl_pathv[i], &p, &d);
 
 		CHECK(err == 0 && p && d.count == 0, "%s: %d", g.gl_pathv[i],
 		      err);
