@@ -42,6 +42,7 @@ setup_file() {
 	for d in $RUNTIME_DIRS; do
 		if [ -e "$d" ]; then
 			find "$d" | sort >"$DEB_STATE/$(echo "$d" | tr / _).list"
+			find "$d" -type d -printf '%m %p\n' >"$DEB_STATE/$(echo "$d" | tr / _).dirs"
 		fi
 	done
 	stat -c %s /var/log/cgfence/audit.jsonl >"$DEB_STATE/log-size" 2>/dev/null || true
@@ -80,18 +81,25 @@ stop_unit() {
 	rm -f "$pidfile"
 }
 
-# Removes what the test added below DIR (and DIR, if it was not there).
+# Removes what the test added below DIR (and DIR, if it was not there),
+# and makes again the directories that were there (the package's prerm
+# removes the state directories /sys/fs/bpf/cgfence and /run/cgfence/cgfence).
 restore_dir() {
-	local dir=$1 list
+	local dir=$1 list dirs mode path
 	list="$DEB_STATE/$(echo "$dir" | tr / _).list"
-	[ -e "$dir" ] || return 0
+	dirs="$DEB_STATE/$(echo "$dir" | tr / _).dirs"
 	if [ ! -f "$list" ]; then
 		rm -rf "$dir"
 		return 0
 	fi
-	find "$dir" -depth | sort -r | while read -r path; do
-		grep -qxF "$path" "$list" || rm -rf "$path"
-	done
+	if [ -e "$dir" ]; then
+		find "$dir" -depth | while read -r path; do
+			grep -qxF "$path" "$list" || rm -rf "$path"
+		done
+	fi
+	while read -r mode path; do
+		[ -d "$path" ] || install -d -m "$mode" "$path"
+	done <"$dirs"
 }
 
 teardown_file() {
@@ -255,6 +263,9 @@ teardown() {
 	[ -f /etc/cgfence/policies/default.json ]
 	[ -f /etc/logrotate.d/cgfence ]
 	[ "$(dpkg-query -W -f='${Status}' cgfence)" = "deinstall ok config-files" ]
+	# no container is fenced any more: the pinned programs and maps went too
+	[ ! -e /sys/fs/bpf/cgfence ]
+	[ ! -e /run/cgfence/cgfence ]
 
 	run env DEBIAN_FRONTEND=noninteractive apt-get purge -y -o DPkg::Lock::Timeout=600 cgfence
 	echo "$output"
