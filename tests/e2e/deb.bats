@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
-# make deb, installed on this machine with apt-get: a runc container goes
-# through the installed OCI hook and hookd, started as the installed units
+# make deb, installed on this machine with apt-get: a runc container (with
+# the installed hooks.d entry as its hooks) and a podman one (podman finds
+# the installed hooks.d file itself) go through the installed OCI hook and
+# hookd, started as the installed units
 # start them (no systemd here: their ExecStart by hand), and is fenced;
 # removing and purging the package leaves nothing but the admin's policies
 # and logs. The host is put back as it was, also when a test fails
@@ -66,6 +68,9 @@ setup_file() {
 	export TEST_ID="cgfdeb$$_$RANDOM"
 	export ADMIN_POLICY="/etc/cgfence/policies/$TEST_ID.json"
 	build_rootfs "$ROOTFS"
+	export IMAGE="localhost/cgfence-deb:$TEST_ID"
+	tar -C "$ROOTFS" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+	podman import "$BATS_FILE_TMPDIR/rootfs.tar" "$IMAGE" >/dev/null
 }
 
 # Kills a process started by start_unit (its pid file), and waits for it.
@@ -107,6 +112,8 @@ teardown_file() {
 	for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
 		runc --root "$RUNC_ROOT" delete --force "$id" >/dev/null 2>&1 || true
 	done
+	podman rm -f --filter "name=^$TEST_ID" >/dev/null 2>&1 || true
+	podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
 	stop_unit hookd
 	stop_unit daemon
 	if dpkg-query -W -f='${Status}' cgfence 2>/dev/null | grep -q 'ok installed\|config-files'; then
@@ -182,7 +189,7 @@ teardown() {
 	! grep -q '^E: ' <<<"$output"
 }
 
-@test "a runc container goes through the installed hook and hookd: the denied connection fails with EPERM, the allowed one works, the daemon logs the denial" {
+@test "runc and podman containers go through the installed hook and hookd: the denied connection fails with EPERM, the allowed one works, the daemon logs the denial" {
 	[ -x /usr/bin/cgfence ]
 	ok=$(random_port)
 	bad=$((ok + 1))
@@ -230,9 +237,21 @@ teardown() {
 		sleep 0.05
 	done
 	[ "$(grep -c 'hookd: request of pid [0-9]*: exit status 0' "$DEB_STATE/hookd.log")" -eq 2 ]
+	# podman finds the installed hooks.d file by itself (no --hooks-dir)
+	run podman --runtime runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		--network host --annotation "cgfence.policy=$TEST_ID" --name "$TEST_ID-podman" "$IMAGE" \
+		/bin/sh -c "/probe request tcp 127.0.0.1 $ok; /probe connect tcp 127.0.0.1 $bad; true"
+	echo "podman: $output"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'ok\nEPERM' ]
+	for _ in $(seq 40); do
+		[ "$(grep -c 'hookd: request of pid [0-9]*: exit status' "$DEB_STATE/hookd.log")" -ge 4 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c 'hookd: request of pid [0-9]*: exit status 0' "$DEB_STATE/hookd.log")" -eq 4 ]
 	# the lifecycle records and the daemon's denial, in the installed log
 	for _ in $(seq 100); do
-		tail -c +"$log_start" /var/log/cgfence/audit.jsonl | grep -q '"type":"deny"' && break
+		[ "$(tail -c +"$log_start" /var/log/cgfence/audit.jsonl | grep -c '"type":"deny"')" -ge 2 ] && break
 		sleep 0.05
 	done
 	records=$(tail -c +"$log_start" /var/log/cgfence/audit.jsonl)
@@ -242,6 +261,10 @@ teardown() {
 	jq -s -e --arg id "$TEST_ID" --argjson port "$bad" \
 		'any(.[]; .type == "deny" and .container_id == $id and .policy == $id and .dst == "127.0.0.1" and .dport == $port and .rule == "egress.default")' \
 		<<<"$records"
+	# and the podman container's denial, under its own id
+	[ "$(jq -s --arg id "$TEST_ID" --argjson port "$bad" \
+		'[.[] | select(.type == "deny" and .policy == $id and .dport == $port and .container_id != $id
+			and (.container_id | test("^[0-9a-f]{64}$")))] | length' <<<"$records")" -eq 1 ]
 }
 
 @test "apt-get remove keeps the conffiles; purge leaves nothing but the admin's policies and logs" {
