@@ -22,9 +22,14 @@ mkdir -p "$SRC"
 # stay there. Tracked and untracked files (not ignored ones) are copied,
 # with their times, so make in the copy sees what changed.
 find "$SRC" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
-git ls-files -z --cached --others --exclude-standard |
-	xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-	tar --null -T - -cf - | tar -C "$SRC" -xf -
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard |
+		xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+		tar --null -T - -cf - | tar -C "$SRC" -xf -
+else
+	# A release tarball: everything but the build output.
+	tar --exclude=./build --exclude="./$OUT" -cf - . | tar -C "$SRC" -xf -
+fi
 rm -rf "$SRC/debian"
 cp -r contrib/debian "$SRC/debian"
 echo "$upstream" >"$SRC/debian/cgfence-version"
