@@ -2,9 +2,8 @@
 # make deb, installed on this machine with apt-get: a runc container (with
 # the installed hooks.d entry as its hooks) and a podman one (podman finds
 # the installed hooks.d file itself) go through the installed OCI hook and
-# hookd, started as the installed units
-# start them (no systemd here: their ExecStart by hand), and is fenced;
-# removing and purging the package leaves nothing but the admin's policies
+# hookd, started as the installed units start them (no systemd here: their
+# ExecStart by hand), and are fenced; removing and purging the package leaves nothing but the admin's policies
 # and logs. The host is put back as it was, also when a test fails
 # (teardown_file): the package is purged, and whatever the test added to
 # /etc/cgfence, /var/log/cgfence, /run/cgfence and /sys/fs/bpf/cgfence goes.
@@ -49,6 +48,9 @@ setup_file() {
 	done
 	stat -c %s /var/log/cgfence/audit.jsonl >"$DEB_STATE/log-size" 2>/dev/null || true
 	file_list >"$DEB_STATE/before.list"
+	# From here on teardown_file undoes what the tests do (not before: a
+	# host refused above is left alone).
+	touch "$DEB_STATE/owned"
 
 	run make -C "$REPO" --no-print-directory deb OUT="$OUT"
 	if [ "$status" -ne 0 ]; then
@@ -109,6 +111,7 @@ restore_dir() {
 
 teardown_file() {
 	local id d
+	[ -f "$DEB_STATE/owned" ] || return 0
 	for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
 		runc --root "$RUNC_ROOT" delete --force "$id" >/dev/null 2>&1 || true
 	done
