@@ -158,6 +158,40 @@ check_bad_files() {
 	check_bad_files
 }
 
+@test "valid policies at the edges of the language pass both the schema and cgfence check" {
+	mkdir -p "$BATS_TEST_TMPDIR/sets"
+	printf '203.0.113.0/24\n' >"$BATS_TEST_TMPDIR/sets/feed-1.txt"
+	cat >"$BATS_TEST_TMPDIR/edges.json" <<'JSON'
+{
+  "$schema": "https://example.org/anything.json",
+  "version": 1,
+  "name": "0edge_case-1.v2",
+  "mode": "audit",
+  "selector": {},
+  "comment": "edges",
+  "egress": {"default": "allow", "comment": "c", "rules": [
+    {"action": "deny", "to": ["@feed-1", "0.0.0.0/0", "::/0", "64:ff9b::/96", "2001:db8::1", "192.0.2.7"]},
+    {"action": "allow", "protocol": "udp", "ports": [1, 65535, "1-65535", "00080", "53-53"], "comment": "c"},
+    {"action": "allow", "protocol": "icmpv6"},
+    {"action": "deny", "protocol": "any"}
+  ]},
+  "ingress": {"default": "deny", "rules": []},
+  "devices": {"default": "deny", "rules": [
+    {"action": "allow", "type": "a", "major": "*", "minor": "*", "access": "mwr"},
+    {"action": "deny", "type": "b", "major": 0, "minor": 1048575, "access": "w"},
+    {"action": "allow", "type": "c", "major": 4095, "access": "rw"}
+  ]},
+  "sockets": {"raw": ["any"], "families": ["any", "packet"], "options": ["hdrincl", "recverr", "transparent"], "comment": "c"}
+}
+JSON
+	run schema_check "$BATS_TEST_TMPDIR/edges.json"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$CGFENCE" check "$BATS_TEST_TMPDIR/edges.json"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "what a schema cannot say, cgfence check says: the schema accepts these, check refuses them" {
 	local E='"version": 1, "name": "t", "egress": {"default": "deny", "rules": ['
 	printf '{%s {"action": "allow", "to": ["10.0.0.1/8"]}, {"action": "allow", "to": ["10.0.0.0/33"]}, {"action": "allow", "protocol": "tcp", "ports": ["9000-8000"]}, {"action": "allow", "to": ["@missing"]}]}}\n' "$E" \
