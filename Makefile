@@ -127,7 +127,7 @@ $(OUT)/%.objects.h: $(OUT)/%.bpf.o $(OUT)/tools/gen_bpf_objects
 
 $(OUT)/cgfence: $(CMD_OBJS) $(KERNEL_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # What runtimes start twice per container: static, so that starting it is
 # cheap (no dynamic loader); it hands the work to `cgfence hookd`. Against

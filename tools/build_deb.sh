@@ -18,6 +18,14 @@ version=${DEB_VERSION:-0~git$when.$hash}
 case $upstream in *-dirty) version=$version+dirty ;; esac
 
 mkdir -p "$SRC"
+# The kept build/ is reused only while the Makefile and debian/rules (the
+# flags) are the ones it was built with: make does not track them.
+stamp=$(cat Makefile contrib/debian/rules | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$SRC/build/.make-deb-stamp" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$SRC/build"
+	mkdir -p "$SRC/build"
+	echo "$stamp" >"$SRC/build/.make-deb-stamp"
+fi
 # Everything of the copy but its build/ goes: a file removed here must not
 # stay there. Tracked and untracked files (not ignored ones) are copied,
 # with their times, so make in the copy sees what changed.
