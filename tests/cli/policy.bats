@@ -131,3 +131,12 @@ JSON
 	[ "${lines[2]}" = "egress 169.254.169.254:80/tcp: deny by egress.rules[0] ($REPO/policies/blocklist.json:8): the shared blocklist, and instance metadata" ]
 	[ "${lines[3]}" = "egress 8.8.8.8:53/udp: allow by egress.default" ]
 }
+
+@test "the README shows policies/web.json as it is" {
+	shown=$(awk '/^One JSON file per policy. `policies\/web.json`:/ { found = 1; next }
+		found && /^```json$/ { inside = 1; next }
+		inside && /^```$/ { exit }
+		inside' "$REPO/README.md")
+	[ -n "$shown" ]
+	diff <(echo "$shown") "$REPO/policies/web.json"
+}
