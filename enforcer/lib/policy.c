@@ -247,6 +247,15 @@ static void read_set_ref(struct parse_ctx *ctx, const cJSON *item,
 	rule->nsets++;
 }
 
+/* A string that is a valid address or CIDR (no "@set"): read into c. */
+static bool is_plain_address(const cJSON *item, struct policy_cidr *c,
+			     char *why, size_t why_len)
+{
+	return cJSON_IsString(item) && item->valuestring &&
+	       item->valuestring[0] != '@' &&
+	       policy_parse_cidr(item->valuestring, c, why, why_len) == 0;
+}
+
 static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 			      const char *path, struct policy_net_rule *rule)
 {
@@ -270,7 +279,8 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		return;
 	/*
 	 * A list may hold a million addresses: the item's path, only
-	 * needed for a message, is written when there is one.
+	 * needed for a message, is written when there is one (why holds
+	 * the reason is_plain_address() refused it).
 	 */
 	cJSON_ArrayForEach(item, list)
 	{
@@ -278,10 +288,7 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 		const struct json_event *ev;
 		const char *s;
 
-		if (cJSON_IsString(item) && item->valuestring &&
-		    item->valuestring[0] != '@' &&
-		    policy_parse_cidr(item->valuestring, c, why, sizeof(why)) ==
-			    0) {
+		if (is_plain_address(item, c, why, sizeof(why))) {
 			ev = json_positions_next_event(&ctx->jp, item, &cursor);
 			c->pos = ev ? ev->pos : (struct src_pos){0};
 			rule->naddrs++;
