@@ -59,13 +59,27 @@ static uint64_t next_random(uint64_t *s)
 	return *s;
 }
 
+/* How the addresses of the generated policies follow each other. */
+enum order {
+	SHUFFLED,
+	SORTED,
+	RUNS, /* sorted, but each rule's last address is below all others */
+};
+
 /* One address of the generated policies: v4 or v6, host or CIDR. */
-static void put_address(struct text *t, uint64_t *rng, size_t i, bool sorted)
+static void put_address(struct text *t, uint64_t *rng, size_t i,
+			enum order order, bool last)
 {
 	uint64_t r = next_random(rng);
+	bool sorted = order != SHUFFLED;
 	uint32_t a = sorted ? 0x0a000000u + (uint32_t)i * 4 : (uint32_t)r;
 	unsigned int len = 32;
 
+	if (order == RUNS && last) {
+		put(t, "\"9.0.%u.%u\"", (unsigned)(i >> 8) & 255,
+		    (unsigned)i & 255);
+		return;
+	}
 	switch (r >> 60) {
 	case 0: /* an IPv6 host or /64 */
 		put(t, "\"fd00:%x::%x%s\"", (unsigned)(i % 7),
@@ -92,7 +106,7 @@ static void put_address(struct text *t, uint64_t *rng, size_t i, bool sorted)
 }
 
 static char *gen_policy(uint64_t seed, size_t nrules, size_t per_rule,
-			bool sorted, size_t *len)
+			enum order order, size_t *len)
 {
 	struct text t = {0};
 	uint64_t rng = seed;
@@ -110,7 +124,7 @@ static char *gen_policy(uint64_t seed, size_t nrules, size_t per_rule,
 		for (size_t k = 0; k < per_rule; k++, i++) {
 			if (k)
 				put(&t, k % 8 ? ", " : ",\r\n\t");
-			put_address(&t, &rng, i, sorted);
+			put_address(&t, &rng, i, order, k + 1 == per_rule);
 		}
 		put(&t, "]}%s\n", r + 1 < nrules ? "," : "");
 	}
@@ -177,18 +191,17 @@ static void check_policy(struct policy *p, struct diags *d, int err,
 }
 
 static void check_golden(uint64_t seed, size_t nrules, size_t per_rule,
-			 bool sorted, const char *want)
+			 enum order order, const char *want)
 {
 	char what[96], file[] = "/tmp/cgf_golden_XXXXXX";
 	struct policy *p = NULL;
 	struct diags d = {0};
 	size_t len;
-	char *text = gen_policy(seed, nrules, per_rule, sorted, &len);
+	char *text = gen_policy(seed, nrules, per_rule, order, &len);
 	int fd, err;
 
-	snprintf(what, sizeof(what), "seed %llu, %zu x %zu%s",
-		 (unsigned long long)seed, nrules, per_rule,
-		 sorted ? ", sorted" : "");
+	snprintf(what, sizeof(what), "seed %llu, %zu x %zu, order %d",
+		 (unsigned long long)seed, nrules, per_rule, order);
 	err = policy_parse("golden.json", text, len, &p, &d);
 	check_policy(p, &d, err, "from memory", what, want);
 	diags_free(&d);
@@ -209,20 +222,27 @@ static void check_golden(uint64_t seed, size_t nrules, size_t per_rule,
 
 int main(void)
 {
-	check_golden(1, 3, 10, true,
+	check_golden(1, 3, 10, SORTED,
 		     "fc52b5c8852df68167f2f23037cfa73b5e588b82cfb5ec7937523abee"
 		     "bac28c5");
-	check_golden(2, 40, 250, true,
+	check_golden(2, 40, 250, SORTED,
 		     "8aef5a8a04cbb2bcf3accf3d777407da390458001284f4f1a483ef7e4"
 		     "0af57d0");
-	check_golden(3, 40, 250, false,
+	check_golden(3, 40, 250, SHUFFLED,
 		     "272268e35fb84f20bfda1da22893a8187fb1fe3ef04ed430536c970d6"
 		     "e40ae18");
-	check_golden(4, 256, 400, true,
+	check_golden(4, 256, 400, SORTED,
 		     "a9ed86b7a7aa680a7d45f0e41c11210ae302c29101999cb209d7be33b"
 		     "081aa1d");
-	check_golden(5, 7, 30000, false,
+	check_golden(5, 7, 30000, SHUFFLED,
 		     "ef3bce275f762647755788101b59f592dbf88a6fa7aba1ef147f24011"
 		     "d74ba1c");
+	/* a few runs in order (merged), and too many (qsort) */
+	check_golden(6, 40, 2000, RUNS,
+		     "11e8b9d59a6e9d32be273cfa0f16e3175aee4acf31ce21a4a4112c335"
+		     "030a47a");
+	check_golden(7, 200, 300, RUNS,
+		     "2a59cc66077e5d96748fda3ab2fe8b27ccdfab946591af204d3789a27"
+		     "e215bdb");
 	return unit_done("compile_golden");
 }
