@@ -240,7 +240,7 @@ awk -F'\t' -v n="$N" -v mirror="$mirror" -v memcg="$MEMCG_KIND" '
 		return sprintf("%.2f-%.2f", lo, hi) }
 	function wide(a, k, m,   i, lo, hi) { lo = hi = a[1]; for (i = 2; i <= k; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
 		return hi - lo > (m > 1 ? m - 1 : 1 - m) ? "rounds disagree by more than the effect" : "" }
-	function row(name, c, o, unit, ra, k, m) { m = median(ra, k)
+	function row(name, c, o, ra, k, m) { m = median(ra, k)
 		printf "%s\t%s\t%s\t%.2f\t%s\t%s\n", name, c, o, m, spread(ra, k), wide(ra, k, m) }
 	FILENAME ~ /connect/ { if (FNR > 1) p50[$1, $2] = $3; next }
 	FNR > 1 { s[$1, $2] = $3; rss[$1, $2] = $4; kb[$1, $2] = $5; if ($1 > rounds) rounds = $1 }
@@ -250,12 +250,12 @@ awk -F'\t' -v n="$N" -v mirror="$mirror" -v memcg="$MEMCG_KIND" '
 			cr[r] = rss[r, "cgfence"]; nr[r] = rss[r, "nft"]; mr[r] = nr[r] / cr[r]
 			ck[r] = kb[r, "cgfence"] / n; nk[r] = kb[r, "nft"] / n; kr[r] = ck[r] > 0 ? nk[r] / ck[r] : 0
 			cc[r] = p50[r, "cgfence"]; cn[r] = p50[r, "none"]; pr[r] = cn[r] > 0 ? cc[r] / cn[r] : 0 }
-		row("load " n " addresses (s), nft/cgfence", sprintf("%.2f", median(ct, rounds)), sprintf("%.2f", median(nt, rounds)), "s", tr, rounds)
-		row("peak RSS (MB), nft/cgfence", sprintf("%.0f", median(cr, rounds) / 1024), sprintf("%.0f", median(nr, rounds) / 1024), "MB", mr, rounds)
+		row("load " n " addresses (s), nft/cgfence", sprintf("%.2f", median(ct, rounds)), sprintf("%.2f", median(nt, rounds)), tr, rounds)
+		row("peak RSS (MiB), nft/cgfence", sprintf("%.0f", median(cr, rounds) / 1024), sprintf("%.0f", median(nr, rounds) / 1024), mr, rounds)
 		if (memcg != "")
-			row("kernel memory per address (bytes), nft/cgfence", sprintf("%.0f", median(ck, rounds)), sprintf("%.0f", median(nk, rounds)), "B", kr, rounds)
+			row("kernel memory per address (bytes), nft/cgfence", sprintf("%.0f", median(ck, rounds)), sprintf("%.0f", median(nk, rounds)), kr, rounds)
 		printf "table mirror per address (bytes, /run/cgfence)\t%.0f\t-\t-\t-\t\n", mirror / n
-		row("connection p50 (us), cgfence/none", sprintf("%.1f", median(cc, rounds) / 1000), sprintf("%.1f", median(cn, rounds) / 1000), "us", pr, rounds)
+		row("connection p50 (us), cgfence/none", sprintf("%.1f", median(cc, rounds) / 1000), sprintf("%.1f", median(cn, rounds) / 1000), pr, rounds)
 	}' "$RES/million_rounds.tsv" "$RES/million_connect_rounds.tsv" >"$RES/million.tsv"
 
 printf '\n== a million addresses (%s addresses, %s rounds; kernel memory from %s memory cgroups)\n' "$N" "$ROUNDS" "${MEMCG_KIND:-no}"

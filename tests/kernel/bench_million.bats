@@ -36,7 +36,7 @@ million_fail() {
 }
 
 @test "the table: figures, same-round ratio medians and spreads" {
-	for row in "load 10000 addresses (s), nft/cgfence" "peak RSS (MB), nft/cgfence" \
+	for row in "load 10000 addresses (s), nft/cgfence" "peak RSS (MiB), nft/cgfence" \
 		"kernel memory per address (bytes), nft/cgfence" "connection p50 (us), cgfence/none"; do
 		awk -F'\t' -v r="$row" '$1 == r && $2 > 0 && $3 > 0 && $4 > 0 && $5 ~ /^[0-9.]+-[0-9.]+$/ { ok = 1 } END { exit !ok }' \
 			"$MILLION_RES/million.tsv" || million_fail "million.tsv: no complete row '$row'"
