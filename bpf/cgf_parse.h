@@ -248,10 +248,12 @@ CGF_INLINE int cgf_headers_plain(struct __sk_buff *skb, __u32 protocol)
 	__u8 *end = (__u8 *)(long)skb->data_end;
 	__u8 b[7];
 
-	/* IPv4's first byte says it all; small datagrams (29 bytes for one
-	 * byte of payload) are shorter than an IPv6 header. */
-	if (data + 1 <= end &&
-	    data[0] == 0x45) /* version 4, header length 20 */
+	/*
+	 * Version 4, header length 20: the first byte says it all, and small
+	 * datagrams (29 bytes for one byte of payload) are shorter than the
+	 * IPv6 header the next test needs.
+	 */
+	if (data + 1 <= end && data[0] == 0x45)
 		return 1;
 	if (data + IPV6_HDR_LEN <= end)
 		return (data[0] >> 4) == 6 && data[6] == protocol;
