@@ -242,28 +242,6 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	return cgf_verdict(&j);
 }
 
-/* What a packet program knows before looking at the packet. */
-enum cgf_packet_owner {
-	CGF_OWNER_PASS, /* not configured, or a request/timewait socket: pass */
-	CGF_OWNER_NONE, /* no socket: judge the packet itself */
-	CGF_OWNER_SOCKET, /* *sk is the full socket the packet belongs to */
-};
-
-CGF_INLINE int cgf_packet_owner(struct __sk_buff *skb,
-				struct cgf_cgroup_config **cfg,
-				struct bpf_sock **sk)
-{
-	*cfg = cgf_config();
-	if (!*cfg)
-		return CGF_OWNER_PASS;
-	*sk = skb->sk;
-	if (!*sk)
-		return CGF_OWNER_NONE;
-	*sk = bpf_sk_fullsock(*sk);
-	/* Request and timewait sockets belong to judged TCP flows. */
-	return *sk ? CGF_OWNER_SOCKET : CGF_OWNER_PASS;
-}
-
 /* A TCP stream socket: its connection started with a judged connect(). */
 CGF_INLINE int cgf_is_tcp_stream(const struct bpf_sock *sk)
 {

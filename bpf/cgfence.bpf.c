@@ -108,18 +108,21 @@ SEC("cgroup_skb/ingress")
 int cgf_ingress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
-	struct bpf_sock *sk = NULL;
-	int owner = cgf_packet_owner(skb, &cfg, &sk);
+	struct bpf_sock *sk = skb->sk;
 
-	if (owner == CGF_OWNER_PASS)
+	/* Request and timewait sockets belong to judged TCP flows. */
+	if (sk && !(sk = bpf_sk_fullsock(sk)))
 		return SK_PASS;
-	if (owner == CGF_OWNER_SOCKET && cgf_is_tcp_stream(sk)) {
-		/* Only a SYN to a listener opens an inbound connection. */
-		if (sk->state != BPF_TCP_LISTEN)
-			return SK_PASS;
+	/* Only a SYN to a listener opens an inbound connection: every other
+	 * TCP segment passes, before any lookup. */
+	if (sk && cgf_is_tcp_stream(sk) && sk->state != BPF_TCP_LISTEN)
+		return SK_PASS;
+	cfg = cgf_config();
+	if (!cfg)
+		return SK_PASS;
+	if (sk && cgf_is_tcp_stream(sk))
 		return cgf_listener_ingress(skb, cfg);
-	}
-	if (owner == CGF_OWNER_SOCKET && cgf_is_udp_dgram(sk)) {
+	if (sk && cgf_is_udp_dgram(sk)) {
 		/* A connected socket only receives from its peer: judged
 		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
