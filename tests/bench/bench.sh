@@ -27,6 +27,14 @@
 # judged); CGFBENCH_CONNTRACK=1 puts "ESTABLISHED,RELATED accept" first in
 # the iptables and nftables chains, so only SYNs walk them.
 #
+# At the largest size, none against cgfence only: UDP sendto on one socket,
+# a new socket's first sendto, and DNS lookups as getaddrinfo makes them
+# (connbench udp, udp-new, dns), then iperf3.
+#
+# Every ratio row also gives the median of the same-round ratios (the two
+# systems of one round ran side by side) and their spread, min-max; a
+# warning names each figure whose spread is wider than its effect.
+#
 # Results: one table per measurement on stdout, TSVs, a Markdown report and
 # a plot under build/bench (smoke: build/bench-smoke; CGFBENCH_RESULTS=DIR
 # elsewhere). CGFBENCH_SIZES and CGFBENCH_ROUNDS override the defaults.
