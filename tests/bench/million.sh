@@ -225,6 +225,10 @@ targets="none=${ID}_none:$CGROOT/none cgfence=${ID}_cgfence:$CGROOT/cgfence"
 # A destination outside the policy really fails there: it is in force.
 denied=$("$PROBE" --cgroup "$CGROOT/cgfence" --netns "${ID}_cgfence" connect tcp 127.100.0.0 "$PORT" || true)
 [ "$denied" = EPERM ] || die "a connection outside the policy gave \"$denied\", not EPERM"
+# The last decoy, in the trie's last batch, is allowed: no server, refused.
+last=$(awk "$DECOY_AWK"' BEGIN { print decoy(ARGV[1] - 1) }' "$N")
+allowed=$("$PROBE" --cgroup "$CGROOT/cgfence" --netns "${ID}_cgfence" connect tcp "$last" "$PORT" || true)
+[ "$allowed" = ECONNREFUSED ] || die "a connection to $last, in the policy, gave \"$allowed\", not ECONNREFUSED"
 printf 'round\tsystem\tp50_ns\n' >"$RES/million_connect_rounds.tsv"
 for r in $(seq "$ROUNDS"); do
 	order=$( ((r % 2)) && echo "$targets" || echo "${targets#* } ${targets%% *}")
