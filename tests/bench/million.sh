@@ -76,7 +76,7 @@ NETNS_MADE=
 
 # Kernel memory a memory cgroup holds: cgroup v2 "kernel" in memory.stat
 # where cgroup2 has the memory controller, else v1's kmem counter.
-MEMCG_ROOT= MEMCG_KIND=
+MEMCG_ROOT='' MEMCG_KIND=''
 if grep -qw memory "$CGMOUNT/cgroup.controllers" 2>/dev/null &&
 	grep -qw memory "$CGMOUNT/cgroup.subtree_control" 2>/dev/null; then
 	MEMCG_ROOT=$CGROOT MEMCG_KIND=v2
