@@ -8,12 +8,16 @@
 
 #include "json_arena.h"
 
+/* The sanitizers check each of cJSON's allocations only if it has its own. */
 #if defined(__SANITIZE_ADDRESS__)
-#define ARENA_DISABLED 1
+#define ARENA_ENABLED 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define ARENA_DISABLED 1
+#define ARENA_ENABLED 0
 #endif
+#endif
+#ifndef ARENA_ENABLED
+#define ARENA_ENABLED 1
 #endif
 
 /* Blocks double from 256 KiB to 16 MiB: a 64 MiB file needs about 20. */
@@ -96,9 +100,8 @@ int json_arena_begin(struct json_arena *a)
 {
 	a->blocks = NULL;
 	a->active = false;
-#ifdef ARENA_DISABLED
-	return 0;
-#else
+	if (!ARENA_ENABLED)
+		return 0;
 	if (current)
 		return -EBUSY;
 	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = arena_malloc,
@@ -106,7 +109,6 @@ int json_arena_begin(struct json_arena *a)
 	a->active = true;
 	current = a;
 	return 0;
-#endif
 }
 
 void json_arena_end(struct json_arena *a)
