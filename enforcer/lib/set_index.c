@@ -180,6 +180,17 @@ bool set_index_current(const struct set_index *ix, const struct stat *st)
 	       h->ctime_nsec == st->st_ctim.tv_nsec;
 }
 
+bool set_index_is(const struct set_index *ix, const struct file_version *v)
+{
+	const struct set_index_header *h = ix->h;
+
+	return h->dev == (uint64_t)v->dev && h->ino == (uint64_t)v->ino &&
+	       h->size == v->size && h->mtime_sec == v->mtime.tv_sec &&
+	       h->mtime_nsec == v->mtime.tv_nsec &&
+	       h->ctime_sec == v->ctime.tv_sec &&
+	       h->ctime_nsec == v->ctime.tv_nsec;
+}
+
 size_t set_index_count(const struct set_index *ix)
 {
 	return ix->h->count;

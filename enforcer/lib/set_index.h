@@ -48,6 +48,8 @@ void set_index_close(struct set_index *ix);
 
 /* The index is of the set file as stat() finds it now. */
 bool set_index_current(const struct set_index *ix, const struct stat *st);
+/* The index is of that version of the set file. */
+bool set_index_is(const struct set_index *ix, const struct file_version *v);
 size_t set_index_count(const struct set_index *ix);
 /* The entry equal to c, or NULL. */
 const struct set_index_entry *set_index_find(const struct set_index *ix,

@@ -82,10 +82,8 @@ static int add_rule(struct set_source *s, uint8_t direction, uint32_t index,
 int set_source_of_policy(const struct policy *p, const char *policy_dir,
 			 const uint8_t digest[32], struct set_source *out)
 {
-	const struct policy_net_section *sections[2] = {[CGF_DIR_EGRESS] =
-								&p->egress,
-							[CGF_DIR_INGRESS] =
-								&p->ingress};
+	const struct policy_net_section *sections[2] = {
+		[CGF_DIR_EGRESS] = &p->egress, [CGF_DIR_INGRESS] = &p->ingress};
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -147,9 +145,8 @@ static cJSON *version_json(const struct file_version *v)
 {
 	cJSON *a = cJSON_CreateArray();
 	char buf[7][24];
-	int64_t f[7] = {(int64_t)v->dev,	 (int64_t)v->ino,
-			(int64_t)v->size,	 v->mtime.tv_sec,
-			v->mtime.tv_nsec,	 v->ctime.tv_sec,
+	int64_t f[7] = {(int64_t)v->dev, (int64_t)v->ino,  (int64_t)v->size,
+			v->mtime.tv_sec, v->mtime.tv_nsec, v->ctime.tv_sec,
 			v->ctime.tv_nsec};
 
 	/* As strings: a JSON number is a double, which rounds. */
@@ -271,14 +268,15 @@ static int rule_of_json(const cJSON *o, struct set_source_rule *r)
 	cJSON_ArrayForEach(x, addrs)
 	{
 		if (!cJSON_IsString(x) ||
-		    policy_parse_cidr(x->valuestring, &r->addrs[r->naddrs],
-				      why, sizeof(why)))
+		    policy_parse_cidr(x->valuestring, &r->addrs[r->naddrs], why,
+				      sizeof(why)))
 			return -EBADMSG;
 		r->naddrs++;
 	}
 	cJSON_ArrayForEach(x, names)
 	{
-		if (!cJSON_IsString(x) || !(r->sets[r->nsets] = strdup(x->valuestring)))
+		if (!cJSON_IsString(x) ||
+		    !(r->sets[r->nsets] = strdup(x->valuestring)))
 			return -EBADMSG;
 		r->nsets++;
 	}
