@@ -466,11 +466,19 @@ static int new_text(struct fast *f, const char *text, size_t len, char **out,
 	return 0;
 }
 
-/* The last good copy of the set (policy_store.h) follows the file. */
-static void update_store(struct fast *f, const char *text, size_t len)
+/*
+ * The last good copy of the set (policy_store.h) follows the file: the
+ * same lines appended when it is the file as it was, else the new text
+ * written over it. In place: its readers hold the state lock, as we do,
+ * and a copy that nobody reads at once need not be renamed into place
+ * (a rename frees the old file's blocks, milliseconds for a large set).
+ */
+static void update_store(struct fast *f, const char *text, size_t len,
+			 const char *appended, size_t appended_len)
 {
-	_cleanup_close_ int store_fd = -1, good_fd = -1, sets_fd = -1;
-	char file[300];
+	_cleanup_close_ int store_fd = -1, good_fd = -1, sets_fd = -1, fd = -1;
+	char file[300], *now = NULL;
+	struct stat st;
 
 	if (policy_store_open(f->st.run_fd, f->rq->policy_dir, false,
 			      &store_fd))
@@ -483,9 +491,77 @@ static void update_store(struct fast *f, const char *text, size_t len)
 	sets_fd = openat(good_fd, ADDR_SET_DIR,
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	snprintf(file, sizeof(file), "%s%s", f->rq->name, ADDR_SET_SUFFIX);
-	if (sets_fd >= 0 &&
-	    faccessat(sets_fd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		write_file_at(sets_fd, file, text, len, 0600);
+	if (sets_fd < 0)
+		return;
+	fd = openat(sets_fd, file, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st))
+		return; /* the good versions do not have it */
+	if (appended && st.st_size == f->set_st.st_size &&
+	    pwrite(fd, appended, appended_len, st.st_size) ==
+		    (ssize_t)appended_len)
+		return;
+	if (!text && !read_file_at(f->rq->sets_fd, file, POLICY_MAX_FILE_SIZE,
+				   &now, &len))
+		text = now;
+	if (!text || pwrite(fd, text, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, len))
+		unlinkat(sets_fd, file, 0); /* better none than a wrong one */
+	free(now);
+}
+
+/*
+ * add: the new lines appended with one write that stays within one page,
+ * so that a reader sees the file with or without them and never a part
+ * (the size moves after the copy), and nothing already there is written
+ * again. 1 when done so (lines in *out), 0 when the file is to be
+ * rewritten instead, -errno.
+ */
+static int append_lines(struct fast *f, char **out, size_t *out_len)
+{
+	const struct set_fast_request *rq = f->rq;
+	size_t cap = 1 + rq->n * (INET6_ADDRSTRLEN + 6), used = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	_cleanup_close_ int fd = -1;
+	char file[300], last = '\n', *buf;
+	struct stat st;
+	ssize_t n;
+
+	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
+	fd = openat(rq->sets_fd, file,
+		    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) || !set_index_current(&f->ix, &st))
+		return 0;
+	if (st.st_size && pread(fd, &last, 1, st.st_size - 1) != 1)
+		return 0;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (last != '\n')
+		buf[used++] = '\n';
+	for (size_t i = 0; i < rq->n; i++) {
+		char entry[INET6_ADDRSTRLEN + 8];
+
+		addr_set_cidr_text(&rq->entries[i], entry, sizeof(entry));
+		used += snprintf(buf + used, cap - used, "%s\n", entry);
+	}
+	if (page <= 0 ||
+	    st.st_size / page != (st.st_size + (off_t)used - 1) / page) {
+		free(buf);
+		return 0;
+	}
+	n = write(fd, buf, used);
+	if (n != (ssize_t)used) {
+		/* Never half a line: back to what it was. */
+		if (n > 0 && ftruncate(fd, st.st_size))
+			log_error("set %s: %s: a short write could not be "
+				  "undone",
+				  rq->name, f->set_path);
+		free(buf);
+		return n < 0 ? -errno : -EIO;
+	}
+	*out = buf;
+	*out_len = used;
+	return 1;
 }
 
 /* Reads the set file, checked to be the version the index is of. */
@@ -647,7 +723,8 @@ static void fast_free(struct fast *f)
 }
 
 /* Everything is checked and planned: the file, then each policy's tables. */
-static int commit(struct fast *f, const char *text, size_t len, uint64_t start)
+static int commit(struct fast *f, const char *text, size_t len,
+		  const char *appended, size_t appended_len, uint64_t start)
 {
 	const struct set_fast_request *rq = f->rq;
 	size_t lpm = 0, masks = 0, tables = 0;
@@ -660,7 +737,8 @@ static int commit(struct fast *f, const char *text, size_t len, uint64_t start)
 	int err;
 
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
-	err = write_file_at(rq->sets_fd, file, text, len, 0644);
+	/* Rewritten by a rename over it (appended: written already). */
+	err = text ? write_file_at(rq->sets_fd, file, text, len, 0644) : 0;
 	if (err) {
 		log_error("set %s: cannot write %s: %s", rq->name, f->set_path,
 			  strerror(-err));
@@ -675,7 +753,7 @@ static int commit(struct fast *f, const char *text, size_t len, uint64_t start)
 	set_index_name(rq->policy_dir, rq->name, ixname, sizeof(ixname));
 	if (set_index_change(&f->ix, rq->entries, rq->n, rq->del, &version))
 		unlinkat(f->st.run_fd, ixname, 0); /* the next one rebuilds */
-	update_store(f, text, len);
+	update_store(f, text, len, appended, appended_len);
 	for (size_t i = 0; i < f->ntargets; i++) {
 		struct target *t = &f->targets[i];
 
@@ -714,7 +792,8 @@ int set_fast_change(const struct set_fast_request *rq)
 	struct fast f = {.rq = rq, .ix = {.fd = -1}};
 	uint64_t start = clock_ns(CLOCK_MONOTONIC);
 	char file[300], ixname[400], *text = NULL, *next = NULL;
-	size_t len = 0, next_len = 0;
+	char *appended = NULL;
+	size_t len = 0, next_len = 0, appended_len = 0;
 	int err;
 
 	snprintf(f.set_path, sizeof(f.set_path), "%s/%s/%s%s", rq->policy_dir,
@@ -743,14 +822,23 @@ int set_fast_change(const struct set_fast_request *rq)
 	}
 	if (err)
 		goto out;
+	if (!rq->del)
+		err = append_lines(&f, &appended, &appended_len);
+	if (err < 0)
+		goto out;
+	if (err == 1) {
+		err = commit(&f, NULL, 0, appended, appended_len, start);
+		goto out;
+	}
 	err = read_set(&f, &text, &len);
 	if (!err)
 		err = new_text(&f, text, len, &next, &next_len);
 	if (!err)
-		err = commit(&f, next, next_len, start);
+		err = commit(&f, next, next_len, NULL, 0, start);
 out:
 	free(text);
 	free(next);
+	free(appended);
 	fast_free(&f);
 	return err;
 }
