@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -427,43 +429,106 @@ static int find_line(const char *text, size_t len, const char *want,
 	return found ? 0 : -ENOENT;
 }
 
+/* The new text as pieces of the old (mapped) one and of added lines. */
+#define MAX_PIECES 64
+struct pieces {
+	struct iovec iov[MAX_PIECES];
+	int n;
+	size_t len;
+};
+
+static void piece(struct pieces *p, const char *at, size_t len)
+{
+	if (!len)
+		return;
+	p->iov[p->n].iov_base = (void *)at;
+	p->iov[p->n++].iov_len = len;
+	p->len += len;
+}
+
+static int compare_cuts(const void *a, const void *b)
+{
+	const size_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
 /*
- * The set file's new text: the added entries on lines of their own at
- * the end, or the lines of the removed ones gone, as addr_set_format()
- * makes it; SET_FAST_NOT_HERE when a line is not where the index says.
+ * The set file's new text, as addr_set_format() makes it: the added
+ * entries on lines of their own at the end (lines), or the lines of the
+ * removed ones gone; SET_FAST_NOT_HERE when a line is not as the index
+ * says (spelled otherwise, or listed twice).
  */
-static int new_text(struct fast *f, const char *text, size_t len, char **out,
-		    size_t *out_len)
+static int new_text(struct fast *f, const char *text, size_t len,
+		    const char *lines, size_t lines_len, struct pieces *out)
 {
 	const struct set_fast_request *rq = f->rq;
-	size_t cap = len + 2 + rq->n * (INET6_ADDRSTRLEN + 6), used = len;
-	char *buf = malloc(cap);
+	size_t cuts[MAX_PIECES / 2][2], ncuts = 0, at = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, text, len);
+	memset(out, 0, sizeof(*out));
+	if (!rq->del) {
+		piece(out, text, len);
+		piece(out, lines, lines_len);
+		return 0;
+	}
+	if (rq->n >= MAX_PIECES / 2)
+		return SET_FAST_NOT_HERE;
 	for (size_t i = 0; i < rq->n; i++) {
 		char entry[INET6_ADDRSTRLEN + 8];
-		size_t start, line_len;
 
 		addr_set_cidr_text(&rq->entries[i], entry, sizeof(entry));
-		if (!rq->del) {
-			if (used && buf[used - 1] != '\n')
-				buf[used++] = '\n';
-			used += snprintf(buf + used, cap - used, "%s\n", entry);
-			continue;
-		}
-		if (find_line(buf, used, entry, &start, &line_len)) {
-			free(buf);
+		if (find_line(text, len, entry, &cuts[ncuts][0],
+			      &cuts[ncuts][1]))
 			return SET_FAST_NOT_HERE;
-		}
-		memmove(buf + start, buf + start + line_len,
-			used - start - line_len);
-		used -= line_len;
+		ncuts++;
 	}
-	*out = buf;
-	*out_len = used;
+	qsort(cuts, ncuts, sizeof(cuts[0]), compare_cuts);
+	for (size_t i = 0; i < ncuts; i++) {
+		piece(out, text + at, cuts[i][0] - at);
+		at = cuts[i][0] + cuts[i][1];
+	}
+	piece(out, text + at, len - at);
 	return 0;
+}
+
+/* fd's contents from offset 0 become the pieces. */
+static int write_pieces(int fd, const struct pieces *p)
+{
+	off_t at = 0;
+
+	for (int i = 0; i < p->n; i++) {
+		ssize_t n =
+			pwrite(fd, p->iov[i].iov_base, p->iov[i].iov_len, at);
+
+		if (n != (ssize_t)p->iov[i].iov_len)
+			return n < 0 ? -errno : -EIO;
+		at += n;
+	}
+	return ftruncate(fd, at) ? -errno : 0;
+}
+
+/* As write_file_at(): name.tmp written, then renamed over name. */
+static int replace_file(int dir_fd, const char *name, const struct pieces *p)
+{
+	char tmp[320];
+	int fd, err;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dir_fd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0644);
+	if (fd < 0)
+		return -errno;
+	err = fchmod(fd, 0644) ? -errno : 0;
+	if (!err)
+		err = write_pieces(fd, p);
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && renameat(dir_fd, tmp, dir_fd, name))
+		err = -errno;
+	if (err)
+		unlinkat(dir_fd, tmp, 0);
+	return err;
 }
 
 /*
@@ -473,11 +538,11 @@ static int new_text(struct fast *f, const char *text, size_t len, char **out,
  * and a copy that nobody reads at once need not be renamed into place
  * (a rename frees the old file's blocks, milliseconds for a large set).
  */
-static void update_store(struct fast *f, const char *text, size_t len,
+static void update_store(struct fast *f, const struct pieces *text,
 			 const char *appended, size_t appended_len)
 {
 	_cleanup_close_ int store_fd = -1, good_fd = -1, sets_fd = -1, fd = -1;
-	char file[300], *now = NULL;
+	char file[300];
 	struct stat st;
 
 	if (policy_store_open(f->st.run_fd, f->rq->policy_dir, false,
@@ -500,13 +565,31 @@ static void update_store(struct fast *f, const char *text, size_t len,
 	    pwrite(fd, appended, appended_len, st.st_size) ==
 		    (ssize_t)appended_len)
 		return;
-	if (!text && !read_file_at(f->rq->sets_fd, file, POLICY_MAX_FILE_SIZE,
-				   &now, &len))
-		text = now;
-	if (!text || pwrite(fd, text, len, 0) != (ssize_t)len ||
-	    ftruncate(fd, len))
-		unlinkat(sets_fd, file, 0); /* better none than a wrong one */
-	free(now);
+	/* Better none than a wrong one: the pass writes it again. */
+	if (!text || write_pieces(fd, text))
+		unlinkat(sets_fd, file, 0);
+}
+
+/* The added entries' lines, in addr_set_cidr_text() form (a newline
+ * first when the file does not end with one). */
+static char *added_lines(struct fast *f, bool newline_first, size_t *len)
+{
+	const struct set_fast_request *rq = f->rq;
+	size_t cap = 2 + rq->n * (INET6_ADDRSTRLEN + 6), used = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return NULL;
+	if (newline_first)
+		buf[used++] = '\n';
+	for (size_t i = 0; i < rq->n; i++) {
+		char entry[INET6_ADDRSTRLEN + 8];
+
+		addr_set_cidr_text(&rq->entries[i], entry, sizeof(entry));
+		used += snprintf(buf + used, cap - used, "%s\n", entry);
+	}
+	*len = used;
+	return buf;
 }
 
 /*
@@ -519,11 +602,11 @@ static void update_store(struct fast *f, const char *text, size_t len,
 static int append_lines(struct fast *f, char **out, size_t *out_len)
 {
 	const struct set_fast_request *rq = f->rq;
-	size_t cap = 1 + rq->n * (INET6_ADDRSTRLEN + 6), used = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	_cleanup_close_ int fd = -1;
 	char file[300], last = '\n', *buf;
 	struct stat st;
+	size_t used;
 	ssize_t n;
 
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
@@ -533,17 +616,9 @@ static int append_lines(struct fast *f, char **out, size_t *out_len)
 		return 0;
 	if (st.st_size && pread(fd, &last, 1, st.st_size - 1) != 1)
 		return 0;
-	buf = malloc(cap);
+	buf = added_lines(f, last != '\n', &used);
 	if (!buf)
 		return -ENOMEM;
-	if (last != '\n')
-		buf[used++] = '\n';
-	for (size_t i = 0; i < rq->n; i++) {
-		char entry[INET6_ADDRSTRLEN + 8];
-
-		addr_set_cidr_text(&rq->entries[i], entry, sizeof(entry));
-		used += snprintf(buf + used, cap - used, "%s\n", entry);
-	}
 	if (page <= 0 ||
 	    st.st_size / page != (st.st_size + (off_t)used - 1) / page) {
 		free(buf);
@@ -564,20 +639,29 @@ static int append_lines(struct fast *f, char **out, size_t *out_len)
 	return 1;
 }
 
-/* Reads the set file, checked to be the version the index is of. */
-static int read_set(struct fast *f, char **text, size_t *len)
+/* Maps the set file, checked to be the version the index is of. */
+static int map_set(struct fast *f, const char **text, size_t *len)
 {
 	char file[300];
-	struct bounded_read how = {.max = POLICY_MAX_FILE_SIZE};
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+	void *map;
 
 	snprintf(file, sizeof(file), "%s%s", f->rq->name, ADDR_SET_SUFFIX);
 	fd = openat(f->rq->sets_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st) || !set_index_current(&f->ix, &st))
+	if (fd < 0 || fstat(fd, &st) || !set_index_current(&f->ix, &st) ||
+	    st.st_size > POLICY_MAX_FILE_SIZE)
 		return SET_FAST_NOT_HERE;
-	how.size_hint = st.st_size;
-	return read_fd_bounded(fd, &how, text, len) ? SET_FAST_NOT_HERE : 0;
+	*len = st.st_size;
+	*text = "";
+	if (!st.st_size)
+		return 0;
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+		   0);
+	if (map == MAP_FAILED)
+		return SET_FAST_NOT_HERE;
+	*text = map;
+	return 0;
 }
 
 /* The new version's digest: the old one and what changed, hashed. */
@@ -723,7 +807,7 @@ static void fast_free(struct fast *f)
 }
 
 /* Everything is checked and planned: the file, then each policy's tables. */
-static int commit(struct fast *f, const char *text, size_t len,
+static int commit(struct fast *f, const struct pieces *text,
 		  const char *appended, size_t appended_len, uint64_t start)
 {
 	const struct set_fast_request *rq = f->rq;
@@ -738,7 +822,7 @@ static int commit(struct fast *f, const char *text, size_t len,
 
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
 	/* Rewritten by a rename over it (appended: written already). */
-	err = text ? write_file_at(rq->sets_fd, file, text, len, 0644) : 0;
+	err = text ? replace_file(rq->sets_fd, file, text) : 0;
 	if (err) {
 		log_error("set %s: cannot write %s: %s", rq->name, f->set_path,
 			  strerror(-err));
@@ -753,7 +837,7 @@ static int commit(struct fast *f, const char *text, size_t len,
 	set_index_name(rq->policy_dir, rq->name, ixname, sizeof(ixname));
 	if (set_index_change(&f->ix, rq->entries, rq->n, rq->del, &version))
 		unlinkat(f->st.run_fd, ixname, 0); /* the next one rebuilds */
-	update_store(f, text, len, appended, appended_len);
+	update_store(f, text, appended, appended_len);
 	for (size_t i = 0; i < f->ntargets; i++) {
 		struct target *t = &f->targets[i];
 
@@ -791,9 +875,10 @@ int set_fast_change(const struct set_fast_request *rq)
 {
 	struct fast f = {.rq = rq, .ix = {.fd = -1}};
 	uint64_t start = clock_ns(CLOCK_MONOTONIC);
-	char file[300], ixname[400], *text = NULL, *next = NULL;
-	char *appended = NULL;
-	size_t len = 0, next_len = 0, appended_len = 0;
+	char file[300], ixname[400], *appended = NULL;
+	const char *text = NULL;
+	size_t len = 0, appended_len = 0;
+	struct pieces next;
 	int err;
 
 	snprintf(f.set_path, sizeof(f.set_path), "%s/%s/%s%s", rq->policy_dir,
@@ -827,17 +912,22 @@ int set_fast_change(const struct set_fast_request *rq)
 	if (err < 0)
 		goto out;
 	if (err == 1) {
-		err = commit(&f, NULL, 0, appended, appended_len, start);
+		err = commit(&f, NULL, appended, appended_len, start);
 		goto out;
 	}
-	err = read_set(&f, &text, &len);
+	/* Rewritten: a del, or an add whose lines would cross a page. */
+	err = map_set(&f, &text, &len);
+	if (!err && !rq->del &&
+	    !(appended = added_lines(&f, len && text[len - 1] != '\n',
+				     &appended_len)))
+		err = -ENOMEM;
 	if (!err)
-		err = new_text(&f, text, len, &next, &next_len);
+		err = new_text(&f, text, len, appended, appended_len, &next);
 	if (!err)
-		err = commit(&f, next, next_len, NULL, 0, start);
+		err = commit(&f, &next, NULL, 0, start);
 out:
-	free(text);
-	free(next);
+	if (len)
+		munmap((void *)text, len);
 	free(appended);
 	fast_free(&f);
 	return err;
