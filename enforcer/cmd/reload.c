@@ -252,7 +252,7 @@ static void swapped(struct pass *p, struct pending_swap *w, uint32_t policy_id)
 	r->selected_by = strdup(policy_choice_name(w->sel.how));
 	if (r->policy && r->selected_by)
 		container_record_write(p->st->run_fd, r);
-	set_fast_note(p->st, policy_id, w->sel.policy, p->rq->policy_dir,
+	set_fast_note(p->st, policy_id, w->sel.policy, p->rq->policy_dir, NULL,
 		      w->cp->digest);
 	p->res->changed++;
 	record_for(p, &ev, r);
@@ -451,7 +451,7 @@ static int choose_again(struct pass *p, struct container_record *r,
 	if (!strcmp(info.policy_name, sel.policy->name) &&
 	    runs_digest(p->st, info.policy_id, cp->digest)) {
 		set_fast_note(p->st, info.policy_id, sel.policy,
-			      p->rq->policy_dir, cp->digest);
+			      p->rq->policy_dir, NULL, cp->digest);
 		if (r->kept) { /* back in the directory */
 			free(r->kept);
 			r->kept = NULL;

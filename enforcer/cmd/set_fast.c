@@ -933,17 +933,24 @@ out:
 	return err;
 }
 
-void set_fast_note(struct cgf_state *st, uint32_t policy_id,
+void set_fast_note(const struct cgf_state *st, uint32_t policy_id,
 		   const struct policy *p, const char *policy_dir,
-		   const uint8_t digest[32])
+		   const char *file, const uint8_t digest[32])
 {
 	struct set_source now, was;
-	bool same;
+	bool same, read;
 
 	if (st->run_fd < 0 || set_source_of_policy(p, policy_dir, digest, &now))
 		return;
-	bool read = set_source_read(st->run_fd, policy_id, &was) == 0;
-
+	if (file) {
+		free(now.file);
+		now.file = strdup(file);
+		if (!now.file) {
+			set_source_free(&now);
+			return;
+		}
+	}
+	read = set_source_read(st->run_fd, policy_id, &was) == 0;
 	same = read && !memcmp(was.digest, now.digest, 32) &&
 	       !memcmp(was.text_sha256, now.text_sha256, 32) &&
 	       !strcmp(was.file, now.file) &&

@@ -43,13 +43,14 @@ enum {
 int set_fast_change(const struct set_fast_request *rq);
 
 /*
- * A pass left policy_id running p (tables of that digest), fenced from
- * policy_dir: keeps what a later set change needs (the tables' source,
- * the index of each set p names). Quiet: a failure only costs the next
- * set change its fast path.
+ * A pass (or `cgfence apply`) left policy_id running p (tables of that
+ * digest), fenced from policy_dir: keeps what a later set change needs
+ * (the tables' source, the index of each set p names). file: p's file as
+ * the container records name it (NULL: p->path). Quiet: a failure only
+ * costs the next set change its fast path.
  */
-void set_fast_note(struct cgf_state *st, uint32_t policy_id,
+void set_fast_note(const struct cgf_state *st, uint32_t policy_id,
 		   const struct policy *p, const char *policy_dir,
-		   const uint8_t digest[32]);
+		   const char *file, const uint8_t digest[32]);
 
 #endif
