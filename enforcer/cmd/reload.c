@@ -449,7 +449,9 @@ static int choose_again(struct pass *p, struct container_record *r,
 		goto stay;
 	}
 	if (!strcmp(info.policy_name, sel.policy->name) &&
-	    runs_digest(p->st, info.policy_id, cp->digest)) {
+	    (runs_digest(p->st, info.policy_id, cp->digest) ||
+	     set_fast_adopt(p->st, info.policy_id, sel.policy,
+			    p->rq->policy_dir, r->policy_file, cp->digest))) {
 		set_fast_note(p->st, info.policy_id, sel.policy,
 			      p->rq->policy_dir, NULL, cp->digest);
 		if (r->kept) { /* back in the directory */

@@ -29,6 +29,9 @@
 #include "tables.h"
 #include "util.h"
 
+/* Within this file: what cannot be shown to hold, so the full path. */
+#define UNTRUSTED (-100000)
+
 /* One policy's tables that the change reaches, planned before any write. */
 struct target {
 	uint32_t id;
@@ -61,6 +64,7 @@ struct fast {
 	unsigned int containers;
 	struct other_index *others;
 	size_t nothers;
+	const char *why; /* the full path is taken: the reason, for -v */
 	/* lists() of the target being planned */
 	const struct target *planning;
 	bool lists_failed;
@@ -255,8 +259,10 @@ static int gather(struct fast *f)
 	int err;
 
 	err = container_record_list(f->st.run_fd, &ids, &n);
-	if (err)
-		return SET_FAST_NOT_HERE;
+	if (err) {
+		f->why = "no container records";
+		return UNTRUSTED;
+	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct container_record r, *bigger;
 		struct cgf_cgroup_info info;
@@ -289,10 +295,15 @@ static int gather(struct fast *f)
 	return err;
 }
 
+static int untrusted(struct fast *f, const char *why)
+{
+	f->why = why;
+	return UNTRUSTED;
+}
+
 /*
  * One policy's tables: 1 when the change reaches them and is planned, 0
- * when the policy does not name the set, SET_FAST_NOT_HERE (via -1) when
- * the record cannot be trusted.
+ * when the policy does not name the set, UNTRUSTED, or -errno.
  */
 static int plan_target(struct fast *f, struct target *t)
 {
@@ -310,25 +321,29 @@ static int plan_target(struct fast *f, struct target *t)
 	    set_source_read(f->st.run_fd, t->id, &t->src) ||
 	    memcmp(t->src.digest, t->info.digest, sizeof(t->src.digest)) ||
 	    strcmp(t->src.policy_dir, rq->policy_dir))
-		return -1;
+		return untrusted(f, "no record of what its tables were "
+				    "compiled from matches them");
 	if (!set_source_names(&t->src, rq->name))
 		return 0;
 	/* Other cgroups run these tables (fenced from elsewhere): they keep
 	 * them, so the change is not in place. */
 	if (t->info.refcount != t->nrecs)
-		return -1;
+		return untrusted(f, "cgroups fenced from elsewhere share its "
+				    "tables");
 	for (size_t i = 0; i < t->nrecs; i++)
 		if (t->recs[i].policy_file
 			    ? strcmp(t->recs[i].policy_file, t->src.file)
 			    : strcmp(t->recs[i].policy, t->src.policy))
-			return -1;
+			return untrusted(f, "a container's policy is not the "
+					    "one its tables came from");
 	if (!sets_unchanged(f, &t->src) || !policy_text_unchanged(&t->src))
-		return -1;
+		return untrusted(f, "its policy file or a set it names "
+				    "changed since its tables were made");
 	mirror_name(mirror, t->id);
 	if (table_map_open(&t->map, f->st.run_fd, mirror) ||
 	    t->map.s.policy_id != t->id || t->map.s.active_bank != hdr.bank ||
 	    memcmp(t->map.s.digest, t->info.digest, sizeof(t->info.digest)))
-		return -1;
+		return untrusted(f, "no intact mirror of its tables");
 	ch = calloc(rq->n * 2, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
@@ -360,10 +375,16 @@ static int plan_target(struct fast *f, struct target *t)
 	if (err == -EAGAIN || err == -ENOSPC || (!err && f->lists_failed)) {
 		if (!err)
 			delta_plan_free(&t->plan);
-		return -1;
+		return untrusted(f,
+				 err == -ENOSPC ? "its tables are full"
+				 : err == -EAGAIN
+					 ? "one changed prefix contains another"
+					 : "another set its rules name has no "
+					   "current index");
 	}
 	if (err)
-		return err;
+		return err == -EINVAL ? untrusted(f, "a prefix out of range")
+				      : err;
 	t->planned = true;
 	return 1;
 }
@@ -386,14 +407,18 @@ static int check_entries(struct fast *f)
 			return -EEXIST;
 		}
 		/* A line of its own for each copy: the full path finds them. */
-		if (e && e->copies > 1)
-			return SET_FAST_NOT_HERE;
+		if (e && e->copies > 1) {
+			f->why = "an entry is listed more than once";
+			return UNTRUSTED;
+		}
 	}
 	/* del of one entry twice on the command line: the full path. */
 	for (size_t i = 0; rq->del && i < rq->n; i++)
 		for (size_t j = 0; j < i; j++)
-			if (cidr_equal(&rq->entries[j], &rq->entries[i]))
-				return SET_FAST_NOT_HERE;
+			if (cidr_equal(&rq->entries[j], &rq->entries[i])) {
+				f->why = "an entry given twice";
+				return UNTRUSTED;
+			}
 	return 0;
 }
 
@@ -456,7 +481,7 @@ static int compare_cuts(const void *a, const void *b)
 /*
  * The set file's new text, as addr_set_format() makes it: the added
  * entries on lines of their own at the end (lines), or the lines of the
- * removed ones gone; SET_FAST_NOT_HERE when a line is not as the index
+ * removed ones gone; UNTRUSTED when a line is not as the index
  * says (spelled otherwise, or listed twice).
  */
 static int new_text(struct fast *f, const char *text, size_t len,
@@ -472,14 +497,14 @@ static int new_text(struct fast *f, const char *text, size_t len,
 		return 0;
 	}
 	if (rq->n >= MAX_PIECES / 2)
-		return SET_FAST_NOT_HERE;
+		return UNTRUSTED;
 	for (size_t i = 0; i < rq->n; i++) {
 		char entry[INET6_ADDRSTRLEN + 8];
 
 		addr_set_cidr_text(&rq->entries[i], entry, sizeof(entry));
 		if (find_line(text, len, entry, &cuts[ncuts][0],
 			      &cuts[ncuts][1]))
-			return SET_FAST_NOT_HERE;
+			return UNTRUSTED;
 		ncuts++;
 	}
 	qsort(cuts, ncuts, sizeof(cuts[0]), compare_cuts);
@@ -651,16 +676,16 @@ static int map_set(struct fast *f, const char **text, size_t *len)
 	fd = openat(f->rq->sets_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &st) || !set_index_current(&f->ix, &st) ||
 	    st.st_size > POLICY_MAX_FILE_SIZE)
-		return SET_FAST_NOT_HERE;
-	*len = st.st_size;
+		return UNTRUSTED;
 	*text = "";
 	if (!st.st_size)
 		return 0;
 	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
 		   0);
 	if (map == MAP_FAILED)
-		return SET_FAST_NOT_HERE;
+		return UNTRUSTED;
 	*text = map;
+	*len = st.st_size;
 	return 0;
 }
 
@@ -884,29 +909,38 @@ int set_fast_change(const struct set_fast_request *rq)
 	snprintf(f.set_path, sizeof(f.set_path), "%s/%s/%s%s", rq->policy_dir,
 		 ADDR_SET_DIR, rq->name, ADDR_SET_SUFFIX);
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
+	err = UNTRUSTED;
+	f.why = "the set file is missing or not a regular file";
 	if (fstatat(rq->sets_fd, file, &f.set_st, AT_SYMLINK_NOFOLLOW) ||
 	    !S_ISREG(f.set_st.st_mode) ||
 	    set_index_name(rq->policy_dir, rq->name, ixname, sizeof(ixname)))
-		return SET_FAST_NOT_HERE;
+		goto out;
+	f.why = "no pinned state";
 	if (state_open(&f.st, rq->bpffs, STATE_EXISTING,
 		       CGF_DEFAULT_LOCK_TIMEOUT_MS))
-		return SET_FAST_NOT_HERE;
+		goto out;
 	f.st_open = true;
-	err = SET_FAST_NOT_HERE;
+	f.why = "no index of the set file as it is now";
 	if (f.st.run_fd < 0 || set_index_open(&f.ix, f.st.run_fd, ixname) ||
 	    !set_index_current(&f.ix, &f.set_st))
 		goto out;
+	f.why = NULL;
 	err = check_entries(&f);
 	if (err)
 		goto out;
 	err = gather(&f);
-	for (size_t i = 0; !err && i < f.ntargets; i++) {
-		int r = plan_target(&f, &f.targets[i]);
-
-		err = r < 0 ? (r == -1 ? SET_FAST_NOT_HERE : r) : 0;
-	}
 	if (err)
 		goto out;
+	/* Every policy's plan first: one that cannot be trusted sends the
+	 * whole command down the full path, before anything is written. */
+	for (size_t i = 0; i < f.ntargets; i++) {
+		int r = plan_target(&f, &f.targets[i]);
+
+		if (r < 0) {
+			err = r;
+			goto out;
+		}
+	}
 	if (!rq->del)
 		err = append_lines(&f, &appended, &appended_len);
 	if (err < 0)
@@ -930,6 +964,18 @@ out:
 		munmap((void *)text, len);
 	free(appended);
 	fast_free(&f);
+	if (err == UNTRUSTED) {
+		err = SET_FAST_NOT_HERE;
+		log_debug("set %s: the full path (a pass over %s): %s",
+			  rq->name, rq->policy_dir,
+			  f.why ? f.why
+				: "the lines are not as the index has "
+				  "them");
+	} else if (err == SET_FAST_DONE) {
+		log_debug("set %s: changed in place from the tables' mirrors, "
+			  "no policy compiled",
+			  rq->name);
+	}
 	return err;
 }
 
@@ -979,4 +1025,62 @@ void set_fast_note(const struct cgf_state *st, uint32_t policy_id,
 			set_index_write(st->run_fd, ixname, set->entries,
 					set->nentries, &set->version);
 	}
+}
+
+bool set_fast_adopt(const struct cgf_state *st, uint32_t policy_id,
+		    const struct policy *p, const char *policy_dir,
+		    const char *file, const uint8_t digest[32])
+{
+	struct cgf_policy_info info;
+	struct set_source src;
+	struct table_map map;
+	uint8_t sum[32];
+	char mirror[16];
+	bool same;
+
+	if (st->run_fd < 0 || !p->source || p->last_good ||
+	    bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
+				&info) ||
+	    set_source_read(st->run_fd, policy_id, &src))
+		return false;
+	set_source_text_sha256(p->source, p->source_len, sum);
+	same = !memcmp(src.digest, info.digest, 32) &&
+	       !memcmp(src.text_sha256, sum, 32) &&
+	       !strcmp(src.file, file ? file : p->path) &&
+	       !strcmp(src.policy_dir, policy_dir) && src.nsets == p->nsets;
+	for (size_t i = 0; same && i < p->nsets; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < src.nsets && !found; k++)
+			found = !strcmp(src.sets[k].name, p->sets[i]->name) &&
+				!memcmp(&src.sets[k].version,
+					&p->sets[i]->version,
+					sizeof(src.sets[k].version));
+		same = found;
+	}
+	mirror_name(mirror, policy_id);
+	if (!same || table_map_open(&map, st->run_fd, mirror) ||
+	    memcmp(map.s.digest, info.digest, 32)) {
+		if (same)
+			table_map_close(&map);
+		set_source_free(&src);
+		return false;
+	}
+	/* The same tables, known now by the compiled policy's digest. */
+	memcpy(info.digest, digest, 32);
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
+				&info, BPF_EXIST)) {
+		table_map_close(&map);
+		set_source_free(&src);
+		return false;
+	}
+	table_map_begin(&map);
+	memcpy(map.s.digest, digest, 32);
+	table_map_end(&map);
+	table_map_close(&map);
+	memcpy(src.digest, digest, 32);
+	if (set_source_write(st->run_fd, policy_id, &src))
+		set_source_remove(st->run_fd, policy_id);
+	set_source_free(&src);
+	return true;
 }

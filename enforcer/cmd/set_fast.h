@@ -53,4 +53,15 @@ void set_fast_note(const struct cgf_state *st, uint32_t policy_id,
 		   const struct policy *p, const char *policy_dir,
 		   const char *file, const uint8_t digest[32]);
 
+/*
+ * A pass compiled p to digest for a container that runs policy_id, whose
+ * digest differs: true when the tables are p all the same, changed by set
+ * changes from what p's text and the same versions of its sets compiled
+ * to (their record says so), and are now known by digest (kernel, mirror,
+ * record): nothing to swap, and new containers share them.
+ */
+bool set_fast_adopt(const struct cgf_state *st, uint32_t policy_id,
+		    const struct policy *p, const char *policy_dir,
+		    const char *file, const uint8_t digest[32]);
+
 #endif
