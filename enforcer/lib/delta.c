@@ -127,6 +127,7 @@ struct planner {
 	struct mask_pair banks; /* the banks being built */
 	struct hashtab pairs;
 	uint8_t *claimed; /* class id has its new-bank mask decided */
+	uint8_t *keep;	  /* class id has an entry whose mask stays */
 	uint32_t A, I;	  /* active and inactive bank */
 };
 
@@ -169,15 +170,21 @@ static int place_existing(struct planner *pl, const struct compiled_entry *e,
 	if (c >= pl->cur->nclasses)
 		return -EBADMSG;
 	if (!pl->claimed[c]) {
-		struct mask_pair pair = {&next->banks[pl->A][c], b};
+		/* A class some of whose entries keep their mask keeps it:
+		 * the others split off, and only they are written. */
+		const struct cgf_rule_mask *claim =
+			pl->keep && pl->keep[c] ? &next->banks[pl->A][c] : b;
+		struct mask_pair pair = {&next->banks[pl->A][c], claim};
 		uint64_t hash = pair_hash(&pair);
+		int err = 0;
 
 		pl->claimed[c] = 1;
-		next->banks[pl->I][c] = *b;
+		next->banks[pl->I][c] = *claim;
 		*id_out = c;
-		if (hashtab_find(&pl->pairs, hash, &pair) != HASHTAB_NONE)
-			return 0;
-		return hashtab_insert(&pl->pairs, hash, c);
+		if (hashtab_find(&pl->pairs, hash, &pair) == HASHTAB_NONE)
+			err = hashtab_insert(&pl->pairs, hash, c);
+		if (err || claim == b)
+			return err;
 	}
 	if (mask_equal(&next->banks[pl->I][c], b)) {
 		*id_out = c;
@@ -294,6 +301,21 @@ int delta_plan_build(const struct table_state *cur,
 		goto fail;
 	}
 	table_state_view(cur, pl.A, &no_hdr, &old_view);
+	/* Which classes have an entry that keeps its mask (a feed that
+	 * replaces 1% of a set leaves 99% of its class as it is). */
+	pl.keep = calloc(cur->class_cap, 1);
+	if (!pl.keep) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < cur->nentries; i++) {
+		uint32_t c = cur->entries[i].class_id;
+
+		if (c < cur->nclasses && !pl.keep[c] &&
+		    mask_equal(effective_mask(next_cp, &cur->entries[i].key),
+			       &cur->banks[pl.A][c]))
+			pl.keep[c] = 1;
+	}
 	err = plan_entries(&pl, next_cp, &old_view);
 	if (err)
 		goto fail;
@@ -311,10 +333,12 @@ int delta_plan_build(const struct table_state *cur,
 	memcpy(plan->next.digest, next_cp->digest, sizeof(plan->next.digest));
 	hashtab_free(&pl.pairs);
 	free(pl.claimed);
+	free(pl.keep);
 	return 0;
 fail:
 	hashtab_free(&pl.pairs);
 	free(pl.claimed);
+	free(pl.keep);
 	delta_plan_free(plan);
 	return err;
 }
