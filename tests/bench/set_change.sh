@@ -97,20 +97,19 @@ echo "kernel work of one cgfence set change: $kernel us (bar: 100 us)"
 # Memory: a second policy naming the same set, on a second cgroup. Each
 # policy has tables of its own (its trie holds the set's entries with its
 # own classes), so the set's entries are held once per policy naming it.
-maps_bytes() {
-	bpftool map show -j | python3 -c 'import json, sys; print(sum(m.get("bytes_memlock", 0) for m in json.load(sys.stdin)))'
+# The bytes of one policy's tables: its maps are named cgf_*_ID (other
+# processes' maps on this machine do not count).
+tables_bytes() { # POLICY-ID
+	bpftool map show -j | python3 -c 'import json, sys; print(sum(m.get("bytes_memlock", 0) for m in json.load(sys.stdin) if m.get("name", "").startswith("cgf_") and m.get("name", "").endswith("_" + sys.argv[1])))' "$1"
 }
-before=$(maps_bytes)
+policy_id_of() { sed -n 's/.*policy id \([0-9a-f]*\).*/\1/p'; }
 printf '{"version": 1, "name": "feedpol2", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@feed"]}]}}\n' >"$DIR/feedpol2.json"
-mkdir -p "$CG-2"
-"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-2" --policy "$DIR/feedpol2.json" >/dev/null 2>&1
-after=$(maps_bytes)
-mkdir -p "$CG-3"
-"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-3" --policy "$DIR/feedpol2.json" >/dev/null 2>&1
-third=$(maps_bytes)
-awk -v n="$ENTRIES" -v a=$((after - before)) -v b=$((third - after)) 'BEGIN {
-	printf "memory: a second policy naming the %d-entry set: +%.1f MiB of BPF maps (%.0f bytes per entry); a second cgroup on that policy: +%.2f MiB (shared tables)\n",
-		n, a / 1048576, a / n, b / 1048576 }'
+mkdir -p "$CG-2" "$CG-3"
+id2=$("$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-2" --policy "$DIR/feedpol2.json" 2>/dev/null | policy_id_of)
+id3=$("$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CG-3" --policy "$DIR/feedpol2.json" 2>/dev/null | policy_id_of)
+awk -v n="$ENTRIES" -v a="$(tables_bytes "$id2")" -v same="$([ "$id2" = "$id3" ] && echo 1 || echo 0)" 'BEGIN {
+	printf "memory: a second policy naming the %d-entry set: +%.1f MiB of BPF maps (%.0f bytes per entry); a second cgroup on that policy: %s\n",
+		n, a / 1048576, a / n, same ? "+0 (it runs the same tables)" : "NEW TABLES (not shared)" }'
 "$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG-2" >/dev/null 2>&1 || true
 "$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$CG-3" >/dev/null 2>&1 || true
 rmdir "$CG-2" "$CG-3" 2>/dev/null || true
