@@ -48,7 +48,12 @@ static const char set_usage[] =
 	"and gives every running container whose policy names @NAME the new "
 	"version,\n"
 	"in place. add of an entry the set has, or del of one it lacks, is "
-	"refused.\n";
+	"refused.\n"
+	"Without reading the set or compiling a policy while what the "
+	"running tables\n"
+	"were compiled from is still what the directory holds; otherwise "
+	"with a pass\n"
+	"over the directory (cgfence -v set ... says which, and why).\n";
 
 static int parse_set_opts(int argc, char **argv, struct set_opts *o)
 {
