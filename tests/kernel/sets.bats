@@ -261,3 +261,27 @@ fast_cmd() {
 	assert_probe ok --cgroup "$cg" request tcp 127.0.0.3 "$port"
 	[ "$(cat "$DIR/sets/blocked.txt")" = "127.0.0.9" ]
 }
+
+@test "one fast set add reaches two policies naming the set, each with its own rule" {
+	port=$(random_port)
+	start_server tcp 127.0.0.2 "$port"
+	printf '127.0.0.9\n' >"$DIR/sets/blocked.txt"
+	blocked_policy kt-deny2
+	printf '{"version": 1, "name": "kt-allow2", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@blocked"], "protocol": "tcp"}]}}\n' >"$DIR/kt-allow2.json"
+	cg1=$(new_cgroup two1)
+	cg2=$(new_cgroup two2)
+	apply_policy "$cg1" "$DIR/kt-deny2.json" >/dev/null
+	apply_policy "$cg2" "$DIR/kt-allow2.json" >/dev/null
+	assert_probe ok --cgroup "$cg1" request tcp 127.0.0.2 "$port"
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.2 "$port"
+	run fast_cmd add blocked 127.0.0.2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"no policy compiled"* ]]
+	[[ "$output" == *"2 of 2 containers changed (2 tables in place"* ]]
+	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.2 "$port"
+	assert_probe ok --cgroup "$cg2" request tcp 127.0.0.2 "$port"
+	run fast_cmd del blocked 127.0.0.2
+	[[ "$output" == *"no policy compiled"* ]]
+	assert_probe ok --cgroup "$cg1" request tcp 127.0.0.2 "$port"
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.2 "$port"
+}
