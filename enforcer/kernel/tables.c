@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "delta.h"
+#include "set_source.h"
 #include "tables.h"
 #include "util.h"
 
@@ -151,6 +152,7 @@ static void delete_tables(struct cgf_state *st, uint32_t id)
 	if (st->run_fd >= 0) {
 		mirror_name(mirror, id);
 		unlinkat(st->run_fd, mirror, 0);
+		set_source_remove(st->run_fd, id);
 	}
 }
 
