@@ -33,6 +33,13 @@ exit 0 only when every result is "ok" or "seen".
                                   result
   ask-one PORT                    send one datagram to 127.0.0.1:PORT and wait
                                   for the answer: "ok" or "unseen"
+  mcast-join IFACE GROUP          join the multicast GROUP (IPv4 or IPv6) on
+                                  IFACE, which makes the kernel send a
+                                  membership report (IGMP, MLD) carrying it;
+                                  stays a member for the timeout
+  report-watch IFACE GROUP        AF_PACKET: "ready", then "seen" once a frame
+                                  on IFACE carries GROUP's address bytes in an
+                                  IGMP or MLD report, or "unseen"
 """
 import ctypes
 import errno
@@ -218,6 +225,50 @@ def ask_one(port):
         return ["unseen"]
 
 
+def mcast_join(iface, group):
+    index = socket.if_nametoindex(iface)
+    if ":" in group:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", index)
+        level, name = socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # struct ip_mreqn: group, local address (any), interface index
+        mreq = socket.inet_aton(group) + bytes(4) + struct.pack("@i", index)
+        level, name = socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP
+    try:
+        s.setsockopt(level, name, mreq)
+    except OSError as e:
+        return [err_name(e)]
+    time.sleep(timeout)
+    return ["ok"]
+
+
+def report_watch(iface, group):
+    family = socket.AF_INET6 if ":" in group else socket.AF_INET
+    wanted = socket.inet_pton(family, group)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    s.bind((iface, 0))
+    s.settimeout(timeout)
+    print("ready", flush=True)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            frame = s.recv(65536)
+        except socket.timeout:
+            break
+        ip = frame[14:]
+        # IGMP (protocol 2), or IPv6 (hop-by-hop, then ICMPv6 MLD): the
+        # group's bytes anywhere after the IP header's addresses.
+        if family == socket.AF_INET and ip[:1] and ip[0] >> 4 == 4 \
+                and ip[9] == 2 and wanted in ip[(ip[0] & 15) * 4:]:
+            return ["seen"]
+        if family == socket.AF_INET6 and ip[:1] and ip[0] >> 4 == 6 \
+                and wanted in ip[40:]:
+            return ["seen"]
+    return ["unseen"]
+
+
 def main(argv):
     global timeout
     cgroup = None
@@ -245,7 +296,8 @@ def main(argv):
                    "sendto-as": sendto_as,
                    "connected-sendto": connected_sendto, "cork": cork,
                    "raw-udp": raw_udp, "answer-one": answer_one,
-                   "ask-one": ask_one}
+                   "ask-one": ask_one, "mcast-join": mcast_join,
+                   "report-watch": report_watch}
         if action not in actions:
             print("unknown action " + action, file=sys.stderr)
             return 2
