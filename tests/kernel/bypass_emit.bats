@@ -83,3 +83,54 @@ report_seen() {
 	[ "$got4" = unseen ]
 	[ "$got6" = unseen ]
 }
+
+# counter NAME: a MIB counter of $NETNS, absolute (no nstat history written).
+counter() {
+	ip netns exec "$NETNS" nstat -asz "$1" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+@test "MPTCP: a subflow the kernel opens to an address the server announced is judged" {
+	cg=$(new_cgroup mpjoin)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-mpjoin\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$port]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# A namespace whose MPTCP server announces 127.0.0.2 (ADD_ADDR), and
+	# whose clients accept the announcement and join it.
+	NETNS="cgft-mpj-$RANDOM"
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	ip -n "$NETNS" addr add 127.0.0.2/8 dev lo
+	ip -n "$NETNS" mptcp limits set add_addr_accepted 4 subflows 4
+	ip -n "$NETNS" mptcp endpoint add 127.0.0.2 signal
+	ip netns exec "$NETNS" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8); print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.settimeout(3)
+    try:
+        while c.recv(100): pass
+    except OSError: pass
+    c.close()' $port >"$BATS_TEST_TMPDIR/srv" 2>&1 &
+	WATCHER=$!
+	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/srv" && break; sleep 0.02; done
+	# client [CGROUP]: an MPTCP connection to the allowed 127.0.0.1 that
+	# lives 1.5 s, time for the kernel to open the announced subflow.
+	client() {
+		bash -c "${1:+echo \$\$ >'$1/cgroup.procs';} exec ip netns exec '$NETNS' python3 -c \"\$0\" $port" 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+for _ in range(15):
+    s.send(b"x" * 100); time.sleep(0.1)
+print("ok")'
+	}
+	[ "$(client "$cg")" = ok ]
+	# The announcement arrived; the join to the denied address never did.
+	[ "$(counter MPTcpExtAddAddr)" -ge 1 ]
+	[ "$(counter MPTcpExtMPJoinSynRx)" = 0 ]
+	# Unfenced, the kernel joins the announced address.
+	[ "$(client)" = ok ]
+	[ "$(counter MPTcpExtMPJoinSynRx)" -ge 1 ]
+}
