@@ -298,3 +298,33 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_run ok "$TRICKS" ask-one $port
 	assert_seen srv ok
 }
+
+@test "under ingress default-deny a kept peer's replies come in from its own port only" {
+	cg=$(new_cgroup keptport)
+	port=$(random_port)
+	other=$((port + 1))
+	lport=$((port + 2))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-kept-port\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port, $other]}]},
+	  \"ingress\": {\"default\": \"deny\"}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# The peer 127.0.0.1:PORT is kept for the cgroup by a first socket...
+	assert_run ok "$PROBE" --cgroup "$cg" sendto 127.0.0.1 $port
+	# ...and a second one that sends to it hears it, but not the same
+	# address from another port, although the policy allows sending there.
+	for i in 1 2; do
+		m=$(marker reply$i)
+		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		assert_run ok "$ATTACK" udp-send-from $port 127.0.0.1 $lport "$m"
+		assert_seen in seen
+		m=$(marker other$i)
+		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
+		assert_seen in unseen
+	done
+	# Unfenced, the other port's datagram arrives.
+	m=$(marker free)
+	watch in "$TRICKS" send-then-watch $lport 127.0.0.1 $port "$m"
+	assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
+	assert_seen in seen
+}

@@ -33,6 +33,10 @@ exit 0 only when every result is "ok" or "seen".
                                   result
   ask-one PORT                    send one datagram to 127.0.0.1:PORT and wait
                                   for the answer: "ok" or "unseen"
+  send-then-watch LPORT ADDR PORT MARKER
+                                  unconnected UDP socket on port LPORT sends
+                                  one datagram to ADDR:PORT, then "ready", then
+                                  "seen" once MARKER arrives from anyone
   mcast-join IFACE GROUP          join the multicast GROUP (IPv4 or IPv6) on
                                   IFACE, which makes the kernel send a
                                   membership report (IGMP, MLD) carrying it;
@@ -225,6 +229,16 @@ def ask_one(port):
         return ["unseen"]
 
 
+def send_then_watch(lport, addr, port, marker):
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::" if ":" in addr else "0.0.0.0", int(lport)))
+    result = send(s, b"hello", (addr, int(port)))
+    if result != "ok":
+        return [result]
+    return [watch(s, marker)]
+
+
 def mcast_join(iface, group):
     index = socket.if_nametoindex(iface)
     if ":" in group:
@@ -296,7 +310,8 @@ def main(argv):
                    "sendto-as": sendto_as,
                    "connected-sendto": connected_sendto, "cork": cork,
                    "raw-udp": raw_udp, "answer-one": answer_one,
-                   "ask-one": ask_one, "mcast-join": mcast_join,
+                   "ask-one": ask_one, "send-then-watch": send_then_watch,
+                   "mcast-join": mcast_join,
                    "report-watch": report_watch}
         if action not in actions:
             print("unknown action " + action, file=sys.stderr)
