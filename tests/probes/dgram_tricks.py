@@ -16,11 +16,14 @@ exit 0 only when every result is "ok" or "seen".
   connected-sendto CPORT ADDR PORT MARKER
                                   UDP connected to ADDR:CPORT sends MARKER,
                                   then sendto ADDR:PORT MARKER on that socket
-  cork ADDR PORT MS MARKER connected|unconnected|udp_cork
+  cork ADDR PORT GOFILE MARKER connected|disconnected|unconnected|udp_cork
                                   write "head-" with MSG_MORE (connected: after
-                                  connect; udp_cork: with UDP_CORK on), wait
-                                  MS, then finish the datagram with MARKER
-                                  (send without an address, or UDP_CORK off)
+                                  connect; disconnected: the same, then
+                                  connect(AF_UNSPEC) after the wait; udp_cork:
+                                  with UDP_CORK on), print "corked", wait until
+                                  GOFILE exists (at most 5 s), then finish the
+                                  datagram with MARKER (send without an
+                                  address, or UDP_CORK off)
   raw-udp SPORT ADDR PORT MARKER  raw IPPROTO_UDP socket: a UDP header from
                                   SPORT to PORT, then MARKER
   pass-out ADDR PORT MARKER       a child joins the cgroup, makes a UDP socket
@@ -134,11 +137,11 @@ def connected_sendto(cport, addr, port, marker):
             send(s, marker.encode(), (addr, int(port)))]
 
 
-def cork(addr, port, ms, marker, how):
+def cork(addr, port, gofile, marker, how):
     s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
     dst = (addr, int(port))
     try:
-        if how == "connected":
+        if how in ("connected", "disconnected"):
             s.connect(dst)
             s.send(b"head-", socket.MSG_MORE)
         elif how == "udp_cork":
@@ -148,7 +151,14 @@ def cork(addr, port, ms, marker, how):
             s.sendto(b"head-", socket.MSG_MORE, dst)
     except OSError as e:
         return [err_name(e)]
-    time.sleep(int(ms) / 1000)
+    print("corked", flush=True)
+    end = time.monotonic() + 5
+    while not os.path.exists(gofile) and time.monotonic() < end:
+        time.sleep(0.01)
+    if how == "disconnected":
+        unspec = struct.pack("=H", socket.AF_UNSPEC) + bytes(14)
+        if ctypes.CDLL(None).connect(s.fileno(), unspec, len(unspec)):
+            return ["ok", "EIO"]
     try:
         if how == "udp_cork":
             s.send(marker.encode())
