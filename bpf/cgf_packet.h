@@ -297,9 +297,12 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_policy *pol = cgf_policy_of(cfg);
 	int err;
 
-	/* Nothing to judge where ingress is unrestricted (cgf_judge would
-	 * allow, cgf_refuse_packet too), and no flow to look up. */
-	if (pol && !pol->ingress.restricted)
+	/*
+	 * Nothing to judge where ingress is unrestricted (cgf_judge would
+	 * allow, cgf_refuse_packet too); but where egress is restricted, the
+	 * flow below is what lets the socket answer the datagram's sender.
+	 */
+	if (pol && !pol->ingress.restricted && !pol->egress.restricted)
 		return SK_PASS;
 	err = cgf_parse(skb, &pk);
 	if (err == CGF_UNPARSABLE)
