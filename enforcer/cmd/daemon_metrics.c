@@ -28,6 +28,7 @@
 #include <microhttpd.h>
 
 #include "daemon_metrics.h"
+#include "hashtab.h"
 #include "hook_stats.h"
 #include "log_tail.h"
 #include "metrics.h"
@@ -146,6 +147,29 @@ static const struct {
 				   "per problem), by file."},
 };
 
+/*
+ * The denial series of recent events, by what in the event decides its
+ * labels: most events then cost one lookup here instead of building and
+ * hashing their label text. A cgroup's pod and a policy id's name do not
+ * change (a pod found later for a cgroup is a different key: has_pod).
+ */
+#define DENIAL_CACHE_SLOTS 256
+
+struct denial_key {
+	uint64_t cgroup_id;
+	uint32_t policy_id;
+	uint32_t rule;
+	uint8_t hook, direction, action, has_pod;
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct denial_key) == 24, "no padding: hashed whole");
+
+struct denial_cache_slot {
+	struct denial_key key;
+	struct metrics_series *series; /* NULL: empty */
+};
+
 struct daemon_metrics {
 	struct daemon_metrics_opts o;
 	int listen_fd;
@@ -154,6 +178,7 @@ struct daemon_metrics {
 	struct MHD_Daemon *http;
 	struct metrics_table tables[TABLE__COUNT];
 	_Atomic uint64_t lost;
+	struct denial_cache_slot denial_cache[DENIAL_CACHE_SLOTS];
 	struct log_tail lifecycle;
 	pthread_t worker;
 	bool worker_running;
@@ -176,12 +201,26 @@ static void pod_labels(struct metrics_labels *l,
 void daemon_metrics_event(struct daemon_metrics *m, const struct cgf_event *ev,
 			  const struct audit_enrichment *en)
 {
+	struct denial_key key = {.cgroup_id = ev->cgroup_id,
+				 .policy_id = ev->policy_id,
+				 .rule = ev->rule,
+				 .hook = ev->hook,
+				 .direction = ev->direction,
+				 .action = ev->action,
+				 .has_pod = en->kubernetes != NULL};
+	struct denial_cache_slot *slot;
 	struct metrics_labels l;
 	char rule[64];
 	const char *direction = NULL;
 
 	if (!m)
 		return;
+	slot = &m->denial_cache[hashtab_hash_bytes(&key, sizeof(key), 0) %
+				DENIAL_CACHE_SLOTS];
+	if (slot->series && !memcmp(&slot->key, &key, sizeof(key))) {
+		metrics_series_add(slot->series, 1);
+		return;
+	}
 	audit_rule_text(ev, rule, sizeof(rule));
 	if (ev->hook != CGF_HOOK_DEVICE && ev->hook != CGF_HOOK_SOCKET &&
 	    ev->hook != CGF_HOOK_SOCKOPT)
@@ -195,7 +234,12 @@ void daemon_metrics_event(struct daemon_metrics *m, const struct cgf_event *ev,
 	metrics_label(&l, "mode",
 		      ev->action == CGF_ALLOW ? "audit" : "enforce");
 	pod_labels(&l, en);
-	metrics_table_add(&m->tables[TABLE_DENIALS], &l, 1);
+	slot->series = metrics_table_series(&m->tables[TABLE_DENIALS], &l);
+	slot->key = key;
+	if (slot->series)
+		metrics_series_add(slot->series, 1);
+	else
+		metrics_table_overflow(&m->tables[TABLE_DENIALS], 1);
 }
 
 void daemon_metrics_stats(struct daemon_metrics *m,

@@ -17,39 +17,41 @@ void metrics_labels_init(struct metrics_labels *l)
 	l->too_long = false;
 }
 
-static void labels_put(struct metrics_labels *l, char c)
+/* Appends n bytes, or marks the labels too long (never a cut value). */
+static void labels_append(struct metrics_labels *l, const char *p, size_t n)
 {
-	if (l->len + 1 >= sizeof(l->text)) {
+	if (l->len + n >= sizeof(l->text)) {
 		l->too_long = true;
 		return;
 	}
-	l->text[l->len++] = c;
+	memcpy(l->text + l->len, p, n);
+	l->len += n;
 	l->text[l->len] = '\0';
 }
 
 void metrics_label(struct metrics_labels *l, const char *key, const char *value)
 {
-	if (!value || !*value)
+	size_t n;
+
+	if (!value || !*value || l->too_long)
 		return;
 	if (l->len)
-		labels_put(l, ',');
-	for (const char *k = key; *k; k++)
-		labels_put(l, *k);
-	labels_put(l, '=');
-	labels_put(l, '"');
+		labels_append(l, ",", 1);
+	labels_append(l, key, strlen(key));
+	labels_append(l, "=\"", 2);
 	/* The format's three escapes; everything else is taken as it is. */
-	for (const char *v = value; *v; v++) {
-		if (*v == '\\' || *v == '"') {
-			labels_put(l, '\\');
-			labels_put(l, *v);
-		} else if (*v == '\n') {
-			labels_put(l, '\\');
-			labels_put(l, 'n');
-		} else {
-			labels_put(l, *v);
-		}
+	while (*value) {
+		n = strcspn(value, "\\\"\n");
+		labels_append(l, value, n);
+		value += n;
+		if (*value == '\n')
+			labels_append(l, "\\n", 2);
+		else if (*value)
+			labels_append(l, (char[]){'\\', *value}, 2);
+		if (*value)
+			value++;
 	}
-	labels_put(l, '"');
+	labels_append(l, "\"", 1);
 }
 
 int metrics_table_init(struct metrics_table *t, const char *name,
@@ -90,24 +92,18 @@ static struct metrics_series *find_slot(const struct metrics_table *t,
 	}
 }
 
-void metrics_table_add(struct metrics_table *t, const struct metrics_labels *l,
-		       uint64_t delta)
+struct metrics_series *metrics_table_series(struct metrics_table *t,
+					    const struct metrics_labels *l)
 {
 	uint32_t hash = (uint32_t)hashtab_hash_bytes(l->text, l->len, 0);
 	struct metrics_series *s;
 
-	if (!t->slots || l->too_long) {
-		atomic_fetch_add_explicit(&t->overflow, delta,
-					  memory_order_relaxed);
-		return;
-	}
+	if (!t->slots || l->too_long)
+		return NULL;
 	s = find_slot(t, l, hash);
 	if (!atomic_load_explicit(&s->ready, memory_order_relaxed)) {
-		if (t->used >= t->max_series) {
-			atomic_fetch_add_explicit(&t->overflow, delta,
-						  memory_order_relaxed);
-			return;
-		}
+		if (t->used >= t->max_series)
+			return NULL;
 		memcpy(s->labels, l->text, l->len + 1);
 		s->hash = hash;
 		atomic_store_explicit(&s->value, 0, memory_order_relaxed);
@@ -115,7 +111,18 @@ void metrics_table_add(struct metrics_table *t, const struct metrics_labels *l,
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 		t->used++;
 	}
-	atomic_fetch_add_explicit(&s->value, delta, memory_order_relaxed);
+	return s;
+}
+
+void metrics_table_add(struct metrics_table *t, const struct metrics_labels *l,
+		       uint64_t delta)
+{
+	struct metrics_series *s = metrics_table_series(t, l);
+
+	if (s)
+		metrics_series_add(s, delta);
+	else
+		metrics_table_overflow(t, delta);
 }
 
 uint64_t metrics_table_get(const struct metrics_table *t,

@@ -65,6 +65,24 @@ void metrics_table_free(struct metrics_table *t);
 void metrics_table_add(struct metrics_table *t, const struct metrics_labels *l,
 		       uint64_t delta);
 
+/*
+ * The series of these labels, made if missing (the writer only), or NULL
+ * when the table is full: then count with metrics_table_overflow(). A
+ * series stays where it is for the table's life, so a writer may keep
+ * the pointer and add to its value directly.
+ */
+struct metrics_series *metrics_table_series(struct metrics_table *t,
+					    const struct metrics_labels *l);
+static inline void metrics_series_add(struct metrics_series *s, uint64_t delta)
+{
+	atomic_fetch_add_explicit(&s->value, delta, memory_order_relaxed);
+}
+static inline void metrics_table_overflow(struct metrics_table *t,
+					  uint64_t delta)
+{
+	atomic_fetch_add_explicit(&t->overflow, delta, memory_order_relaxed);
+}
+
 /* The value of a series, 0 when it has none (tests, any thread). */
 uint64_t metrics_table_get(const struct metrics_table *t,
 			   const struct metrics_labels *l);
