@@ -176,6 +176,17 @@ prom_query() {
 		grep -q "^# TYPE cgfence_$f " "$BATS_TEST_TMPDIR/scrape.txt"
 	done
 	kill -0 "$DAEMON_PID" # scrapes passed the daemon's seccomp filter
+	# Every thread (the server's, the worker's) holds no capability and
+	# runs under the filter, and the log reopens on SIGHUP meanwhile.
+	[ "$(ls /proc/"$DAEMON_PID"/task | wc -l)" -ge 3 ]
+	for t in /proc/"$DAEMON_PID"/task/*; do
+		grep -qx 'CapEff:	0000000000000000' "$t/status"
+		grep -qx 'Seccomp:	2' "$t/status"
+		grep -qx 'NoNewPrivs:	1' "$t/status"
+	done
+	kill -HUP "$DAEMON_PID"
+	scrape >/dev/null
+	kill -0 "$DAEMON_PID"
 	assert_nothing_pinned
 }
 
