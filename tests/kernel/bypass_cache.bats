@@ -351,10 +351,10 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_seen in seen
 }
 
-@test "BYPASS: a datagram corked under a looser policy leaves after a stricter one, from an unconnected or disconnected socket" {
-	# README lists corked datagrams as not covered; this shows how far
-	# that goes: a connected socket that disconnects (AF_UNSPEC, which no
-	# hook sees) before finishing its datagram gets it out too, and the
+@test "a datagram corked under a looser policy is judged when it leaves after a stricter one, from an unconnected or disconnected socket" {
+	# Judged at sendmsg under the looser policy, the datagram must be
+	# judged again when it leaves, also from a connected socket that
+	# disconnects (AF_UNSPEC, which no hook sees) before finishing it; the
 	# end of the datagram is written after the change.
 	cg=$(new_cgroup keptuncork)
 	port=$(random_port)

@@ -40,8 +40,9 @@ fenced_netns() { # CGROUP
 	PEER="$net.1"
 }
 
-# report_seen GROUP [CGROUP]: joins GROUP inside the namespace (from
-# CGROUP when given) while the host end is watched; prints the verdict.
+# report_seen GROUP [CGROUP [HOW]]: joins GROUP inside the namespace (from
+# CGROUP when given, the HOW of dgram_tricks' mcast-join) while the host end
+# is watched; prints the verdict. joined prints what the join said.
 report_seen() {
 	local out="$BATS_TEST_TMPDIR/report.out"
 	"$TRICKS" --timeout-ms 1500 report-watch "$HOST_IF" "$1" >"$out" 2>&1 &
@@ -51,37 +52,74 @@ report_seen() {
 		sleep 0.02
 	done
 	if [ -n "${2:-}" ]; then
-		bash -c "echo \$\$ >'$2/cgroup.procs'; exec ip netns exec '$NETNS' '$TRICKS' --timeout-ms 300 mcast-join cgfc0 '$1'" >/dev/null
+		bash -c "echo \$\$ >'$2/cgroup.procs'; exec ip netns exec '$NETNS' '$TRICKS' --timeout-ms 300 mcast-join cgfc0 '$1' ${3:-mreq}" >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
 	else
-		ip netns exec "$NETNS" "$TRICKS" --timeout-ms 300 mcast-join cgfc0 "$1" >/dev/null
+		ip netns exec "$NETNS" "$TRICKS" --timeout-ms 300 mcast-join cgfc0 "$1" ${3:-mreq} >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
 	fi
 	wait "$WATCHER" || true
 	WATCHER=
 	tail -n 1 "$out"
 }
 
-@test "BYPASS: a fenced process's multicast joins send IGMP and MLD reports carrying groups it chose" {
+joined() {
+	cat "$BATS_TEST_TMPDIR/joined"
+}
+
+random_groups() {
+	g4="239.$((RANDOM % 256)).$((RANDOM % 256)).$((RANDOM % 256))"
+	g6=$(printf 'ff0e::6367:666b:%x:%x:%x' $RANDOM $RANDOM $RANDOM)
+}
+
+@test "where egress is restricted a fenced process cannot join a multicast group: no IGMP or MLD report carries a group it chose" {
 	cg=$(new_cgroup mcast)
 	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-mcast",
 	  "egress": {"default": "deny"}, "ingress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	fenced_netns "$cg"
+	# MCAST_JOIN_GROUP with interface 0 finds cgfc0 by route.
+	ip -n "$NETNS" route add 224.0.0.0/4 dev cgfc0
 	# The fence holds for the process's own datagrams to the host end...
 	[ "$("$PROBE" --cgroup "$cg" --netns "$NETNS" sendto "$PEER" 9)" = EPERM ]
 	# ...and unfenced, a join's report reaches it: 3 bytes of a chosen
-	# IPv4 group, 14 of an IPv6 one ("cgfk-...").
-	g4="239.$((RANDOM % 256)).$((RANDOM % 256)).$((RANDOM % 256))"
-	g6=$(printf 'ff0e::6367:666b:%x:%x:%x' $RANDOM $RANDOM $RANDOM)
-	[ "$(report_seen "$g4")" = seen ]
-	[ "$(report_seen "$g6")" = seen ]
-	# Fenced, the group the process chose must not leave.
-	g4="239.$((RANDOM % 256)).$((RANDOM % 256)).$((RANDOM % 256))"
-	g6=$(printf 'ff0e::6367:666b:%x:%x:%x' $RANDOM $RANDOM $RANDOM)
-	got4=$(report_seen "$g4" "$cg")
-	got6=$(report_seen "$g6" "$cg")
-	echo "IGMP report for $g4: $got4; MLD report for $g6: $got6" >&2
-	[ "$got4" = unseen ]
-	[ "$got6" = unseen ]
+	# IPv4 group, 14 of an IPv6 one ("cgfk-..."), either way of joining.
+	for how in mreq group; do
+		random_groups
+		[ "$(report_seen "$g4" "" "$how")" = seen ]
+		[ "$(report_seen "$g6" "" "$how")" = seen ]
+	done
+	# Fenced, the join fails with EPERM and the group does not leave.
+	for how in mreq group; do
+		random_groups
+		got4=$(report_seen "$g4" "$cg" "$how")
+		[ "$(joined)" = EPERM ]
+		got6=$(report_seen "$g6" "$cg" "$how")
+		[ "$(joined)" = EPERM ]
+		echo "$how: IGMP report for $g4: $got4; MLD report for $g6: $got6" >&2
+		[ "$got4" = unseen ]
+		[ "$got6" = unseen ]
+	done
+}
+
+@test "sockets.options \"multicast\" lets a fenced process join groups, and an unrestricted egress needs no option" {
+	cg=$(new_cgroup mcastok)
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-mcast-ok",
+	  "egress": {"default": "deny"}, "sockets": {"options": ["multicast"]}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	fenced_netns "$cg"
+	ip -n "$NETNS" route add 224.0.0.0/4 dev cgfc0
+	for how in mreq group; do
+		random_groups
+		[ "$(report_seen "$g4" "$cg" "$how")" = seen ]
+		[ "$(joined)" = ok ]
+		[ "$(report_seen "$g6" "$cg" "$how")" = seen ]
+		[ "$(joined)" = ok ]
+	done
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-mcast-open",
+	  "ingress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	random_groups
+	[ "$(report_seen "$g4" "$cg")" = seen ]
+	[ "$(joined)" = ok ]
 }
 
 # counter NAME: a MIB counter of $NETNS, absolute (no nstat history written).

@@ -40,10 +40,13 @@ exit 0 only when every result is "ok" or "seen".
                                   unconnected UDP socket on port LPORT sends
                                   one datagram to ADDR:PORT, then "ready", then
                                   "seen" once MARKER arrives from anyone
-  mcast-join IFACE GROUP          join the multicast GROUP (IPv4 or IPv6) on
+  mcast-join IFACE GROUP [HOW]    join the multicast GROUP (IPv4 or IPv6) on
                                   IFACE, which makes the kernel send a
                                   membership report (IGMP, MLD) carrying it;
-                                  stays a member for the timeout
+                                  stays a member for the timeout. HOW:
+                                  "mreq" (IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP,
+                                  the default) or "group" (MCAST_JOIN_GROUP
+                                  with interface 0: the route picks IFACE)
   report-watch IFACE GROUP        AF_PACKET: "ready", then "seen" once a frame
                                   on IFACE carries GROUP's address bytes in an
                                   IGMP or MLD report, or "unseen"
@@ -249,9 +252,24 @@ def send_then_watch(lport, addr, port, marker):
     return [watch(s, marker)]
 
 
-def mcast_join(iface, group):
+def mcast_join(iface, group, how="mreq"):
     index = socket.if_nametoindex(iface)
-    if ":" in group:
+    v6 = ":" in group
+    if how == "group":
+        # struct group_req: interface (0: by route), padding, the group as
+        # a sockaddr_storage. Its first word 0 is not "turn off".
+        family = socket.AF_INET6 if v6 else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        if v6:
+            sa = struct.pack("@H", family) + bytes(6) + \
+                socket.inet_pton(family, group) + bytes(4)
+        else:
+            sa = struct.pack("@H", family) + bytes(2) + \
+                socket.inet_aton(group) + bytes(8)
+        mreq = struct.pack("@I", 0) + bytes(4) + sa + bytes(128 - len(sa))
+        level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
+        name = 42  # MCAST_JOIN_GROUP
+    elif v6:
         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", index)
         level, name = socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP
