@@ -2,7 +2,7 @@
 /*
  * hookd's counters of hook requests, by stage and result, and their
  * latency (from taking the connection up to the answer, what the runtime
- * waits). hookd rewrites them in one rename after each request to a file
+ * waits). hookd rewrites them in one rename once no request waits, to a file
  * (default /run/cgfence/hookd.stats) that `cgfence daemon --metrics`
  * reads at each scrape: the daemon serves the metrics, hookd the hooks.
  * Counters start at zero when hookd starts. Pure: no kernel, no libbpf.
