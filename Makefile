@@ -35,7 +35,11 @@ LDLIBS_CORE = -lnettle -lcjson
 # hook runs twice per container start, and dynamic relocation of libbpf
 # and libelf costs 0.2 ms of each run (nettle's archive adds 35 KB).
 # Debian ships no libcjson.a.
-LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -lnettle -Wl,-Bdynamic -lcjson
+# libmicrohttpd (the daemon's --metrics server) is not linked: the daemon
+# dlopen()s it when asked to serve (enforcer/cmd/daemon_metrics.c), as it
+# would load GnuTLS with every `cgfence` start; the build needs its header
+# (libmicrohttpd-dev), and glibc's libdl and threads are in libc.
+LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -lnettle -Wl,-Bdynamic -lcjson -ldl -lpthread
 BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
 # Sources by folder (see CFLAGS above).
@@ -199,6 +203,7 @@ bench: deps
 	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
 	$(Q)OUT=$(OUT) tests/bench/set_change.sh
 	$(Q)OUT=$(OUT) tests/bench/million.sh full
+	$(Q)OUT=$(OUT) tests/bench/metrics_cost.sh
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -139,33 +139,51 @@ static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
 		add_safe_string(obj, "policy", en->policy_name, 256);
 }
 
-static void add_rule(cJSON *obj, const char *section, uint32_t rule)
+static void rule_text(const char *section, uint32_t rule, char *buf, size_t len)
 {
-	char buf[64];
-
 	switch (rule) {
 	case CGF_RULE_DEFAULT:
-		snprintf(buf, sizeof(buf), "%s.default", section);
+		snprintf(buf, len, "%s.default", section);
 		break;
 	case CGF_RULE_SOCKETS_RAW:
-		snprintf(buf, sizeof(buf), "sockets.raw");
+		snprintf(buf, len, "sockets.raw");
 		break;
 	case CGF_RULE_SOCKETS_FAMILY:
-		snprintf(buf, sizeof(buf), "sockets.families");
+		snprintf(buf, len, "sockets.families");
 		break;
 	case CGF_RULE_SOCKETS_OPTION:
-		snprintf(buf, sizeof(buf), "sockets.options");
+		snprintf(buf, len, "sockets.options");
 		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
-		snprintf(buf, sizeof(buf), "%s.source-route", section);
+		snprintf(buf, len, "%s.source-route", section);
 		break;
 	case CGF_RULE_BAD_HEADERS:
-		snprintf(buf, sizeof(buf), "%s.unparsed-headers", section);
+		snprintf(buf, len, "%s.unparsed-headers", section);
 		break;
 	default:
-		snprintf(buf, sizeof(buf), "%s.rules[%u]", section, rule);
+		snprintf(buf, len, "%s.rules[%u]", section, rule);
 	}
+}
+
+void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len)
+{
+	const char *section =
+		ev->direction == CGF_DIR_EGRESS ? "egress" : "ingress";
+
+	if (ev->hook == CGF_HOOK_DEVICE)
+		section = "devices";
+	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
+		section = "sockets";
+	rule_text(section, ev->rule, buf, len);
+}
+
+/* The rule that decided, as the policy's JSON path names it. */
+static void add_rule(cJSON *obj, const struct cgf_event *ev)
+{
+	char buf[64];
+
+	audit_rule_text(ev, buf, sizeof(buf));
 	cJSON_AddStringToObject(obj, "rule", buf);
 }
 
@@ -246,7 +264,7 @@ static void add_socket(cJSON *obj, const struct cgf_event *ev)
 	if (ev->hook == CGF_HOOK_SOCKOPT)
 		cJSON_AddStringToObject(obj, "option",
 					sockopt_name(ev->dev_major, ev->port));
-	add_rule(obj, "sockets", ev->rule);
+	add_rule(obj, ev);
 }
 
 static void add_flow(cJSON *obj, const struct cgf_event *ev)
@@ -265,7 +283,7 @@ static void add_flow(cJSON *obj, const struct cgf_event *ev)
 	cJSON_AddStringToObject(obj, egress ? "dst" : "src", addr);
 	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
 		cJSON_AddNumberToObject(obj, "dport", ev->port);
-	add_rule(obj, egress ? "egress" : "ingress", ev->rule);
+	add_rule(obj, ev);
 }
 
 static void add_device(cJSON *obj, const struct cgf_event *ev)
@@ -285,7 +303,7 @@ static void add_device(cJSON *obj, const struct cgf_event *ev)
 	access[n] = '\0';
 	cJSON_AddStringToObject(obj, "device", dev);
 	cJSON_AddStringToObject(obj, "access", access);
-	add_rule(obj, "devices", ev->rule);
+	add_rule(obj, ev);
 }
 
 char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,

@@ -29,3 +29,12 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--policy-dir DIR"* ]]
 }
+
+@test "the systemd daemon unit serves metrics on the loopback only, with flags cgfence has" {
+	exec_line=$(sed -n 's|^ExecStart=/usr/local/bin/cgfence ||p' contrib/systemd/cgfence-daemon.service)
+	[[ " $exec_line " == *" --metrics 127.0.0.1:"[0-9]*" "* ]]
+	run "$CGFENCE" daemon --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--metrics ADDR:PORT"* ]]
+	[[ "$output" == *"--metrics-textfile FILE"* ]]
+}
