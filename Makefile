@@ -207,10 +207,11 @@ format:
 	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/probes/*.[ch] tests/bench/*.c tools/*.c
 
 # The agent's OCI image for Kubernetes (deploy/): this build's binaries and
-# their libraries, FROM scratch, built offline with podman.
+# their libraries, FROM scratch, built offline with podman; also tagged
+# latest, the tag deploy/kubernetes/cgfence.yaml names.
 IMAGE ?= localhost/cgfence:$(VERSION)
 image: $(OUT)/cgfence $(OUT)/cgfence-hook
-	$(Q)OUT=$(OUT) tools/build_image.sh $(IMAGE)
+	$(Q)OUT=$(OUT) tools/build_image.sh $(IMAGE) localhost/cgfence:latest
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units

@@ -3,13 +3,17 @@
 # build (deploy/image/Containerfile, FROM scratch). Its files:
 #   /opt/cgfence/libexec/cgfence   the build's binary
 #   /opt/cgfence/lib/              the libraries ldd finds for it, loader included
-#   /opt/cgfence/bin/cgfence       runs it with those (deploy/image/cgfence.sh)
+#   /opt/cgfence/bin/cgfence       runs it with those (deploy/image/bundled.sh)
+#   /opt/cgfence/bin/nsenter       util-linux's, the same way
 #   /opt/cgfence/bin/cgfence-hook  the static hook client
 #   /opt/cgfence/bin/cgfence-node  install/uninstall on a node (deploy/image/)
-#   /bin/busybox                   the shell, cp, nsenter for cgfence-node
-# Usage: tools/build_image.sh TAG (OUT names the build directory).
+#   /bin/busybox                   the shell, cp, mv for cgfence-node
+# Usage: tools/build_image.sh TAG... (OUT names the build directory).
 set -eu
-tag=$1
+[ $# -ge 1 ] || {
+	echo 'usage: tools/build_image.sh TAG...' >&2
+	exit 2
+}
 out=${OUT:-build}
 ctx=$out/image
 root=$ctx/rootfs
@@ -17,25 +21,34 @@ opt=$root/opt/cgfence
 
 rm -rf "$ctx"
 mkdir -p "$opt/bin" "$opt/lib" "$opt/libexec" "$root/bin" "$root/tmp" "$root/etc"
-cp "$out/cgfence" "$opt/libexec/cgfence"
 cp "$out/cgfence-hook" "$opt/bin/cgfence-hook"
 cp deploy/image/cgfence-node "$opt/bin/cgfence-node"
-loader=
-# ldd's lines: "libx.so.1 => /lib/.../libx.so.1 (0x...)" and the loader's
-# "/lib64/ld-linux-x86-64.so.2 (0x...)"; copied under their own names.
-for lib in $(ldd "$out/cgfence" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
-	cp -L "$lib" "$opt/lib/${lib##*/}"
-	case "${lib##*/}" in ld-linux*) loader=${lib##*/} ;; esac
-done
-[ -n "$loader" ] || {
-	echo "build_image: ldd named no dynamic loader for $out/cgfence" >&2
-	exit 1
+chmod 0755 "$opt/bin/cgfence-node"
+
+# bundle NAME BINARY: BINARY as libexec/NAME, the libraries ldd finds for
+# it in lib/ (under their own names), and bin/NAME running it with them.
+bundle() {
+	loader=
+	cp "$2" "$opt/libexec/$1"
+	# ldd's lines: "libx.so.1 => /lib/.../libx.so.1 (0x...)" and the
+	# loader's "/lib64/ld-linux-x86-64.so.2 (0x...)".
+	for lib in $(ldd "$2" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		cp -L "$lib" "$opt/lib/${lib##*/}"
+		case "${lib##*/}" in ld-linux*) loader=${lib##*/} ;; esac
+	done
+	[ -n "$loader" ] || {
+		echo "build_image: ldd named no dynamic loader for $2" >&2
+		exit 1
+	}
+	sed "s|@LOADER@|$loader|; s|@NAME@|$1|g" deploy/image/bundled.sh >"$opt/bin/$1"
+	chmod 0755 "$opt/bin/$1"
 }
-sed "s|@LOADER@|$loader|" deploy/image/cgfence.sh >"$opt/bin/cgfence"
-chmod 0755 "$opt/bin/cgfence" "$opt/bin/cgfence-node"
+bundle cgfence "$out/cgfence"
+# busybox's nsenter has no cgroup namespace option; util-linux's has.
+bundle nsenter "$(command -v nsenter)"
 "$opt/bin/cgfence" --version | awk 'NR == 1 { print $2 }' >"$opt/VERSION"
 cp /bin/busybox "$root/bin/busybox"
-for applet in sh cat cp ln mv rm mkdir stat chmod awk nsenter sleep; do
+for applet in sh cat cp ln mv rm mkdir stat chmod; do
 	ln -s busybox "$root/bin/$applet"
 done
 # cgfence's own messages name users nowhere, but libc asks for these.
@@ -43,5 +56,10 @@ echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"
 chmod 1777 "$root/tmp"
 cp deploy/image/Containerfile "$ctx/Containerfile"
-podman build --quiet --pull=never --network=none -t "$tag" -f "$ctx/Containerfile" "$ctx" >/dev/null
-echo "image $tag: $(du -sh "$root" | cut -f1) ($(cat "$opt/VERSION"))"
+tags=
+for tag in "$@"; do
+	tags="$tags -t $tag"
+done
+# shellcheck disable=SC2086 # one word per -t and tag
+podman build --quiet --pull=never --network=none $tags -f "$ctx/Containerfile" "$ctx" >/dev/null
+echo "image $*: $(du -sh "$root" | cut -f1) ($(cat "$opt/VERSION"))"

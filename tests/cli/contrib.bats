@@ -13,7 +13,7 @@ teardown() {
 @test "the policies of the example ConfigMap pass cgfence check as a directory" {
 	python3 - "$DIR" <<-'PY'
 		import sys, yaml
-		cm = yaml.safe_load(open("contrib/kubernetes/policies-configmap.yaml"))
+		cm = yaml.safe_load(open("deploy/kubernetes/policies-configmap.yaml"))
 		for key, text in cm["data"].items():
 		    open(f"{sys.argv[1]}/{key}", "w").write(text)
 	PY

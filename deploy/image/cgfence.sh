@@ -1,7 +1,0 @@
-#!/bin/sh
-# cgfence as the agent image and its node copy ship it: the binary runs with
-# the libraries it was built against (lib/, loader included), so that the
-# copy works on any node, whatever its own libraries. cgfence-hook runs
-# this file (the `cgfence` next to it) when no hookd listens.
-d=${0%/bin/*}
-exec "$d/lib/@LOADER@" --library-path "$d/lib" --argv0 cgfence "$d/libexec/cgfence" "$@"
