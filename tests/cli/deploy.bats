@@ -63,6 +63,10 @@ assert i[host(env['KUBELET_DIR'] + '/pods')] == env['KUBELET_DIR'] + '/pods', i
 assert i[env['POLICY_MOUNT']] == 'configMap:cgfence-policies', i
 vol = [m for m in containers['install']['volumeMounts'] if m['mountPath'] == env['POLICY_MOUNT']][0]
 assert vol['name'] == env['POLICY_VOLUME'], vol
+# the directory the kubelet keeps the volume in is named after its kind
+kind = [k for k in ('configMap', 'projected') if k in [v for v in pod['volumes'] if v['name'] == vol['name']][0]]
+plugins = {'configMap': 'kubernetes.io~configmap', 'projected': 'kubernetes.io~projected'}
+assert env['POLICY_VOLUME_PLUGIN'] == plugins[kind[0]], env['POLICY_VOLUME_PLUGIN']
 h = mounts('hookd')
 for p in ('NODE_DIR', 'HOOKS_DIR', 'RUN_DIR'):
     assert h[host(env[p])] == env[p], (p, h)
