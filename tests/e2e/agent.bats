@@ -82,7 +82,10 @@ pod_container() {
 		--configmap "$VOLUME" --pod-uid "$POD_UID" --pod-ip 127.0.0.1 "${@:2}"
 }
 
-# agent_run NAME [PODMAN OPTIONS...]: podman run of the manifest's container.
+# agent_run NAME [PODMAN OPTIONS...]: podman run of the manifest's
+# container. Like every container of the node, it is started through the
+# node's hooks.d (empty for the init container; hookd's and the daemon's
+# starts are fenced by `cgfence hook` or hookd, and no policy selects them).
 agent_run() {
 	local name=$1 spec opts entry
 	shift
@@ -90,7 +93,8 @@ agent_run() {
 	mapfile -t opts < <(echo "$spec" | jq -r '.podman[]')
 	mapfile -t entry < <(echo "$spec" | jq -r '.entrypoint[]')
 	mapfile -t args < <(echo "$spec" | jq -r '.args[]')
-	podman --runtime runc run --pull=never --name "$TEST_ID-$name" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	podman --runtime runc --hooks-dir "$HOOKS_DIR" run --pull=never --name "$TEST_ID-$name" \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 		"${opts[@]}" "$@" ${entry:+--entrypoint "$(echo "$spec" | jq -c .entrypoint)"} \
 		"$AGENT_IMAGE" "${args[@]}"
 }
