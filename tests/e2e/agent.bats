@@ -87,7 +87,7 @@ pod_container() {
 # node's hooks.d (empty for the init container; hookd's and the daemon's
 # starts are fenced by `cgfence hook` or hookd, and no policy selects them).
 agent_run() {
-	local name=$1 spec opts entry
+	local name=$1 spec opts entry args
 	shift
 	spec=$(pod_container "$name")
 	mapfile -t opts < <(echo "$spec" | jq -r '.podman[]')
@@ -122,6 +122,16 @@ stop_pod() {
 	mapfile -t prestop < <(pod_container hookd --prestop | jq -r '.[]')
 	podman exec "$TEST_ID-hookd" "${prestop[@]}"
 	podman stop -t 10 "$TEST_ID-hookd" "$TEST_ID-daemon" >/dev/null
+}
+
+# prestop_as UID: the hookd container's preStop, as the pod UID would run
+# it (a late preStop of a pod the node has since replaced).
+prestop_as() {
+	local opts prestop
+	mapfile -t opts < <(pod_container hookd | jq -r '.podman[]')
+	mapfile -t prestop < <(pod_container hookd --prestop | jq -r '.[]')
+	podman --runtime runc run --pull=never --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		"${opts[@]}" --env "POD_UID=$1" --entrypoint "${prestop[0]}" "$AGENT_IMAGE" "${prestop[@]:1}"
 }
 
 # workload NAME NAMESPACE CMD...: a container of a pod in NAMESPACE under
@@ -220,7 +230,7 @@ print([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"][0])' "$
 	stop_pod
 }
 
-@test "the pod going away: the hook is off the node, a running container keeps its fence, and its stop still cleans up" {
+@test "the pod going away: the hook is off the node, a running container keeps its fence, its stop still cleans up, and the next pod installs again" {
 	ok=$(random_port)
 	bad=$((ok + 1))
 	configmap_version "$(shop_policy web $ok)"
@@ -245,6 +255,22 @@ print([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"][0])' "$
 	podman rm -f -t 1 "$TEST_ID-keep" >/dev/null
 	[ "$(status_json | jq length)" -eq 0 ]
 	[ -z "$(ls -A "$BPFFS/links" 2>/dev/null)" ]
+
+	# The next pod on the node (its own uid and volume) installs again,
+	# and a late preStop of the old one leaves that alone.
+	old_uid=$POD_UID
+	POD_UID=$(cat /proc/sys/kernel/random/uuid)
+	VOLUME="$NODE/kubelet/pods/$POD_UID/volumes/kubernetes.io~configmap/policies"
+	configmap_version "$(shop_policy web $ok)"
+	run agent_run install --rm --network none
+	[ "$status" -eq 0 ]
+	[ "$(readlink "$RUN_DIR/policies")" = "$VOLUME" ]
+	run prestop_as "$old_uid"
+	echo "$output"
+	[[ "$output" == *"belongs to pod $POD_UID, not this one"* ]]
+	[ -e "$HOOKS_DIR/cgfence.json" ] && [ -L "$RUN_DIR/policies" ]
+	run prestop_as "$POD_UID"
+	[ ! -e "$HOOKS_DIR/cgfence.json" ] && [ ! -e "$RUN_DIR/policies" ]
 }
 
 @test "install refuses a kubelet directory that is not where the volume is, and leaves the node as it was" {
