@@ -2,7 +2,7 @@
 # make image: the agent's OCI image, built offline with podman from this
 # build (deploy/image/Containerfile, FROM scratch). Its files:
 #   /opt/cgfence/libexec/cgfence   the build's binary
-#   /opt/cgfence/lib/              the libraries ldd finds for it, loader included
+#   /opt/cgfence/lib/              the libraries it needs or dlopens, loader included
 #   /opt/cgfence/bin/cgfence       runs it with those (deploy/image/bundled.sh)
 #   /opt/cgfence/bin/nsenter       util-linux's, the same way
 #   /opt/cgfence/bin/cgfence-hook  the static hook client
@@ -25,14 +25,33 @@ cp "$out/cgfence-hook" "$opt/bin/cgfence-hook"
 cp deploy/image/cgfence-node "$opt/bin/cgfence-node"
 chmod 0755 "$opt/bin/cgfence-node"
 
-# bundle NAME BINARY: BINARY as libexec/NAME, the libraries ldd finds for
-# it in lib/ (under their own names), and bin/NAME running it with them.
+# The libraries FILE needs, as paths: ldd's lines are "libx.so.1 =>
+# /lib/.../libx.so.1 (0x...)" and the loader's "/lib64/ld-linux-x86-64.so.2
+# (0x...)".
+needed() {
+	ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+}
+
+# Libraries FILE opens with dlopen(3) (libmicrohttpd for --metrics), which
+# ldd does not list: the sonames FILE names, where ldconfig knows them.
+dlopened() {
+	for soname in $(strings -a "$1" | grep -E '^lib[A-Za-z0-9_+-]+\.so\.[0-9]+$' | sort -u); do
+		path=$(ldconfig -p | awk -v n="$soname" '$1 == n && $NF ~ /^\// { print $NF; exit }')
+		[ -n "$path" ] || {
+			echo "build_image: $1 opens $soname, which this host lacks (make deps)" >&2
+			exit 1
+		}
+		echo "$path"
+	done
+}
+
+# bundle NAME BINARY: BINARY as libexec/NAME, the libraries it needs in
+# lib/ (under their own names), and bin/NAME running it with them.
 bundle() {
 	loader=
 	cp "$2" "$opt/libexec/$1"
-	# ldd's lines: "libx.so.1 => /lib/.../libx.so.1 (0x...)" and the
-	# loader's "/lib64/ld-linux-x86-64.so.2 (0x...)".
-	for lib in $(ldd "$2" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+	extra=$(dlopened "$2") || exit 1
+	for lib in $( (needed "$2"; for d in $extra; do echo "$d"; needed "$d"; done) | sort -u); do
 		cp -L "$lib" "$opt/lib/${lib##*/}"
 		case "${lib##*/}" in ld-linux*) loader=${lib##*/} ;; esac
 	done
@@ -40,7 +59,11 @@ bundle() {
 		echo "build_image: ldd named no dynamic loader for $2" >&2
 		exit 1
 	}
-	sed "s|@LOADER@|$loader|; s|@NAME@|$1|g" deploy/image/bundled.sh >"$opt/bin/$1"
+	# The loader under the binary's name: the process is then called NAME
+	# (comm: ps, pgrep, the kernel's audit records), not ld-linux.
+	mkdir -p "$opt/libexec/loader"
+	ln -sf "../../lib/$loader" "$opt/libexec/loader/$1"
+	sed "s|@NAME@|$1|g" deploy/image/bundled.sh >"$opt/bin/$1"
 	chmod 0755 "$opt/bin/$1"
 }
 bundle cgfence "$out/cgfence"

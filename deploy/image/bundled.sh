@@ -3,5 +3,6 @@
 # the libraries it was built against (lib/, loader included), so that the
 # copy works on any node, whatever its own libraries. cgfence-hook runs
 # bin/cgfence (the `cgfence` next to it) when no hookd listens.
+# libexec/loader/@NAME@ is the loader, named so that the process is.
 d=${0%/bin/*}
-exec "$d/lib/@LOADER@" --library-path "$d/lib" --argv0 @NAME@ "$d/libexec/@NAME@" "$@"
+exec "$d/libexec/loader/@NAME@" --library-path "$d/lib" --argv0 @NAME@ "$d/libexec/@NAME@" "$@"

@@ -199,7 +199,9 @@ print([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"][0])' "$
 	run nsenter --target "$(podman inspect -f '{{.State.Pid}}' "$TEST_ID-daemon")" --net \
 		curl -sf "http://127.0.0.1:$port/metrics"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"cgfence_denials_total"* ]]
+	echo "$output" | grep '^cgfence_denials_total{'
+	[ "$(echo "$output" | grep '^cgfence_denials_total{' | grep 'namespace="shop"' | grep 'pod="shop-0"' |
+		grep 'policy="web"' | awk '{ print $NF }')" = 1 ]
 
 	stop_pod
 }
