@@ -791,7 +791,7 @@ int cmd_hookd(int argc, char **argv)
 		"stage and result,\n"
 		"latency) to FILE (default: beside the socket, hookd.sock -> "
 		"hookd.stats),\n"
-		"which `cgfence daemon --metrics` serves.\n";
+		"which the daemon serves as Prometheus metrics.\n";
 	const char *path = HOOKD_DEFAULT_SOCKET;
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
 	const char *lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG;
