@@ -1,0 +1,129 @@
+#!/usr/bin/env bats
+# Address sets under attack: a `cgfence set add|del` killed half-way, or
+# racing a feed that replaces the set file, must never leave the kernel
+# allowing what the set file forbids once a pass over the directory has
+# run. gdb stops the command at a chosen point (a breakpoint on a
+# function of the enforcer), where the test kills it or changes the file.
+
+load ../common
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+setup() {
+	DIR="$BATS_TEST_TMPDIR/policies"
+	mkdir -p "$DIR/sets"
+	LIFECYCLE="$BATS_TEST_TMPDIR/lifecycle.jsonl"
+}
+
+teardown() {
+	stop_servers
+}
+
+set_cmd() {
+	"$CGFENCE" -v set "$@" --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+}
+
+reload_cmd() {
+	"$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+}
+
+# under_gdb FUNCTION GDB-COMMAND... -- SET-ARGS...: cgfence set SET-ARGS,
+# stopped at the first call of FUNCTION, where the GDB-COMMANDs run
+# ("finish" to return from it, "kill", "shell ..."), then the rest of it.
+under_gdb() {
+	local fn=$1 ex=()
+	shift
+	while [ "$1" != -- ]; do
+		ex+=(-ex "$1")
+		shift
+	done
+	shift
+	gdb -q -batch -ex 'set breakpoint pending on' -ex "break $fn" -ex run \
+		-ex "info symbol \$pc" "${ex[@]}" -ex continue \
+		--args "$CGFENCE" -v set "$@" --policy-dir "$DIR" --bpffs "$BPFFS" \
+		--lifecycle-log "$LIFECYCLE" 2>&1
+}
+
+@test "set add killed after its kernel write: a later del of the entry leaves it denied, as a fresh apply does" {
+	port=$(random_port)
+	start_server tcp 127.0.0.5 "$port"
+	printf '127.0.0.9\n' >"$DIR/sets/ok.txt"
+	printf '{"version": 1, "name": "kt-kill", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@ok"]}]}}\n' >"$DIR/kt-kill.json"
+	cg=$(new_cgroup killed)
+	apply_policy "$cg" "$DIR/kt-kill.json" >/dev/null
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	# Killed once the tables have the entry, before anything else says so.
+	run under_gdb tables_write_plan finish kill -- add ok 127.0.0.5
+	[[ "$output" == *"Value returned is \$1 = 0"* ]]
+	grep -qx 127.0.0.5 "$DIR/sets/ok.txt"
+	# The entry leaves the file again (whichever path the command takes).
+	run set_cmd del ok 127.0.0.5
+	[ "$status" -eq 0 ]
+	[ "$(cat "$DIR/sets/ok.txt")" = 127.0.0.9 ]
+	run "$CGFENCE" explain --policy "$DIR/kt-kill.json" --egress "127.0.0.5:$port/tcp"
+	[[ "$output" == *deny* ]]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	run reload_cmd
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	# A cgroup fenced now with the same files gets what they say.
+	cg2=$(new_cgroup fresh)
+	apply_policy "$cg2" "$DIR/kt-kill.json" >/dev/null
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.5 "$port"
+	# Unfenced, the server answers.
+	mkdir -p "$CGROOT/unfenced"
+	assert_probe ok --cgroup "$CGROOT/unfenced" request tcp 127.0.0.5 "$port"
+}
+
+@test "set add killed after its kernel write: the next pass makes the tables what the file says" {
+	port=$(random_port)
+	start_server tcp 127.0.0.6 "$port"
+	printf '127.0.0.9\n' >"$DIR/sets/bl.txt"
+	printf '{"version": 1, "name": "kt-kill2", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@bl"]}]}}\n' >"$DIR/kt-kill2.json"
+	cg=$(new_cgroup killed2)
+	apply_policy "$cg" "$DIR/kt-kill2.json" >/dev/null
+	run under_gdb tables_write_plan finish kill -- add bl 127.0.0.6
+	[[ "$output" == *"Value returned is \$1 = 0"* ]]
+	run reload_cmd
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	# And changes after it keep following the file.
+	run set_cmd del bl 127.0.0.6
+	[ "$status" -eq 0 ]
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.6 "$port"
+	run set_cmd add bl 127.0.0.6
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+}
+
+@test "a feed replacing the set file while set add writes it: the pass gives the tables the feed's file" {
+	port=$(random_port)
+	start_server tcp 127.0.0.3 "$port"
+	printf '127.0.0.9\n' >"$DIR/sets/bl.txt"
+	printf '{"version": 1, "name": "kt-feedrace", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@bl"]}]}}\n' >"$DIR/kt-feedrace.json"
+	cg=$(new_cgroup feedrace)
+	apply_policy "$cg" "$DIR/kt-feedrace.json" >/dev/null
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.3 "$port"
+	# The feed's new version (it lists 127.0.0.3) is renamed over the
+	# file once set add has appended its line, before it is done.
+	printf '127.0.0.9\n127.0.0.3\n' >"$BATS_TEST_TMPDIR/feed.txt"
+	run under_gdb set_index_count "shell mv $BATS_TEST_TMPDIR/feed.txt $DIR/sets/bl.txt" -- add bl 127.0.0.2
+	[[ "$output" == *"set_index_count"* ]]
+	[ "$(cat "$DIR/sets/bl.txt")" = "$(printf '127.0.0.9\n127.0.0.3')" ]
+	# hookd would see the rename; without it, reload.
+	run reload_cmd
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
+	# The next set add must not trust an index of the file it never wrote.
+	run set_cmd add bl 127.0.0.4
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
+	run set_cmd show bl
+	[ "$output" = "$(printf '127.0.0.9\n127.0.0.3\n127.0.0.4')" ]
+}
