@@ -762,27 +762,38 @@ static int apply_target(struct fast *f, struct target *t,
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nrecs; i++)
 		cgroups[i] = t->recs[i].cgroup_id;
+	/*
+	 * Before the first write the tables leave the compiled digest for the
+	 * new version's, which no compile gives, and the mirror is marked as
+	 * changing: a process killed between the write and its records
+	 * leaves tables that a pass replaces, never ones it takes for what
+	 * it compiled (a del of the entry again would compile to the old
+	 * digest), and a mirror no later change trusts.
+	 */
+	lifecycle_version_text(t->info.digest, old_version);
+	next_digest(f, t->info.digest, t->info.digest);
+	table_map_begin(&t->map);
 	t0 = clock_ns(CLOCK_BOOTTIME);
-	err = tables_write_plan(&f->st, t->id, &t->map.s, &t->plan, NULL,
-				&t->change);
-	if (!err) {
-		lifecycle_version_text(t->info.digest, old_version);
-		next_digest(f, t->info.digest, t->info.digest);
-		bpf_map_update_elem(f->st.map_fds[CGF_MAP_POLICY_INFO], &t->id,
-				    &t->info, BPF_EXIST);
+	err = bpf_map_update_elem(f->st.map_fds[CGF_MAP_POLICY_INFO], &t->id,
+				  &t->info, BPF_EXIST)
+		      ? -errno
+		      : 0;
+	if (!err)
+		err = tables_write_plan(&f->st, t->id, &t->map.s, &t->plan,
+					NULL, &t->change);
+	if (!err)
 		fence_renew_cgroups(&f->st, t->src.policy, cgroups, t->nrecs);
-	}
 	t->change.kernel_ns = clock_ns(CLOCK_BOOTTIME) - t0 - t->change.wait_ns;
 	free(cgroups);
 	if (err) {
-		/* The old policy still holds; its mirror and record do not. */
+		/* The old policy still holds (by a digest no pass keeps);
+		 * its mirror and record do not. */
 		mirror_name(mirror, t->id);
 		unlinkat(f->st.run_fd, mirror, 0);
 		set_source_remove(f->st.run_fd, t->id);
 		return err;
 	}
 	flipped = t->plan.next.active_bank != t->map.s.active_bank;
-	table_map_begin(&t->map);
 	err = set_delta_commit(&t->map.s, &t->map.sum, &t->plan);
 	memcpy(t->map.s.digest, t->info.digest, sizeof(t->map.s.digest));
 	if (flipped)
