@@ -532,9 +532,15 @@ static int write_pieces(int fd, const struct pieces *p)
 	return ftruncate(fd, at) ? -errno : 0;
 }
 
-/* As write_file_at(): name.tmp written, then renamed over name. */
-static int replace_file(int dir_fd, const char *name, const struct pieces *p)
+/*
+ * As write_file_at(): name.tmp written, then renamed over name; *v: the
+ * version of the file written (by its fd, after the rename: whatever
+ * another writer renames over name later is not taken for it).
+ */
+static int replace_file(int dir_fd, const char *name, const struct pieces *p,
+			struct file_version *v)
 {
+	struct stat st;
 	char tmp[320];
 	int fd, err;
 
@@ -547,12 +553,16 @@ static int replace_file(int dir_fd, const char *name, const struct pieces *p)
 	err = fchmod(fd, 0644) ? -errno : 0;
 	if (!err)
 		err = write_pieces(fd, p);
-	if (close(fd) && !err)
-		err = -errno;
 	if (!err && renameat(dir_fd, tmp, dir_fd, name))
+		err = -errno;
+	if (!err && fstat(fd, &st))
+		err = -errno;
+	if (close(fd) && !err)
 		err = -errno;
 	if (err)
 		unlinkat(dir_fd, tmp, 0);
+	else
+		file_version_of(v, &st);
 	return err;
 }
 
@@ -621,10 +631,13 @@ static char *added_lines(struct fast *f, bool newline_first, size_t *len)
  * add: the new lines appended with one write that stays within one page,
  * so that a reader sees the file with or without them and never a part
  * (the size moves after the copy), and nothing already there is written
- * again. 1 when done so (lines in *out), 0 when the file is to be
- * rewritten instead, -errno.
+ * again. 1 when done so (lines in *out, *v: the version of the file
+ * written, by its fd: a file another writer renamed over the name
+ * meanwhile is not taken for it), 0 when the file is to be rewritten
+ * instead, -errno.
  */
-static int append_lines(struct fast *f, char **out, size_t *out_len)
+static int append_lines(struct fast *f, char **out, size_t *out_len,
+			struct file_version *v)
 {
 	const struct set_fast_request *rq = f->rq;
 	long page = sysconf(_SC_PAGESIZE);
@@ -659,6 +672,9 @@ static int append_lines(struct fast *f, char **out, size_t *out_len)
 		free(buf);
 		return n < 0 ? -errno : -EIO;
 	}
+	if (fstat(fd, &st))
+		memset(&st, 0, sizeof(st)); /* a version no file has */
+	file_version_of(v, &st);
 	*out = buf;
 	*out_len = used;
 	return 1;
@@ -844,21 +860,21 @@ static void fast_free(struct fast *f)
 
 /* Everything is checked and planned: the file, then each policy's tables. */
 static int commit(struct fast *f, const struct pieces *text,
-		  const char *appended, size_t appended_len, uint64_t start)
+		  const char *appended, size_t appended_len,
+		  const struct file_version *appended_version, uint64_t start)
 {
 	const struct set_fast_request *rq = f->rq;
 	size_t lpm = 0, masks = 0, tables = 0;
 	uint64_t kernel_ns = 0, wait_ns = 0;
-	struct file_version version;
+	struct file_version version = {0};
 	unsigned int changed = 0;
 	char file[300], ixname[400];
-	struct stat st;
 	bool failed = false;
 	int err;
 
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
 	/* Rewritten by a rename over it (appended: written already). */
-	err = text ? replace_file(rq->sets_fd, file, text) : 0;
+	err = text ? replace_file(rq->sets_fd, file, text, &version) : 0;
 	if (err) {
 		log_error("set %s: cannot write %s: %s", rq->name, f->set_path,
 			  strerror(-err));
@@ -867,9 +883,8 @@ static int commit(struct fast *f, const struct pieces *text,
 	printf("set %s: %zu %s, %zu entries\n", rq->name, rq->n,
 	       rq->del ? "removed" : "added",
 	       set_index_count(&f->ix) + (rq->del ? -rq->n : rq->n));
-	if (fstatat(rq->sets_fd, file, &st, AT_SYMLINK_NOFOLLOW))
-		memset(&st, 0, sizeof(st));
-	file_version_of(&version, &st);
+	if (!text)
+		version = *appended_version;
 	set_index_name(rq->policy_dir, rq->name, ixname, sizeof(ixname));
 	if (set_index_change(&f->ix, rq->entries, rq->n, rq->del, &version))
 		unlinkat(f->st.run_fd, ixname, 0); /* the next one rebuilds */
@@ -914,6 +929,7 @@ int set_fast_change(const struct set_fast_request *rq)
 	char file[300], ixname[400], *appended = NULL;
 	const char *text = NULL;
 	size_t len = 0, appended_len = 0;
+	struct file_version appended_version;
 	struct pieces next;
 	int err;
 
@@ -953,11 +969,13 @@ int set_fast_change(const struct set_fast_request *rq)
 		}
 	}
 	if (!rq->del)
-		err = append_lines(&f, &appended, &appended_len);
+		err = append_lines(&f, &appended, &appended_len,
+				   &appended_version);
 	if (err < 0)
 		goto out;
 	if (err == 1) {
-		err = commit(&f, NULL, appended, appended_len, start);
+		err = commit(&f, NULL, appended, appended_len,
+			     &appended_version, start);
 		goto out;
 	}
 	/* Rewritten: a del, or an add whose lines would cross a page. */
@@ -969,7 +987,7 @@ int set_fast_change(const struct set_fast_request *rq)
 	if (!err)
 		err = new_text(&f, text, len, appended, appended_len, &next);
 	if (!err)
-		err = commit(&f, &next, NULL, 0, start);
+		err = commit(&f, &next, NULL, 0, NULL, start);
 out:
 	if (len)
 		munmap((void *)text, len);
