@@ -127,3 +127,26 @@ under_gdb() {
 	run set_cmd show bl
 	[ "$output" = "$(printf '127.0.0.9\n127.0.0.3\n127.0.0.4')" ]
 }
+
+@test "set add that cannot look at one container's cgroup does not leave that container's policy behind" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/mixed.txt"
+	printf '{"version": 1, "name": "kt-eio-deny", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@mixed"]}]}}\n' >"$DIR/kt-eio-deny.json"
+	printf '{"version": 1, "name": "kt-eio-allow", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@mixed"]}]}}\n' >"$DIR/kt-eio-allow.json"
+	cg1=$(new_cgroup eio1)
+	cg2=$(new_cgroup eio2)
+	apply_policy "$cg1" "$DIR/kt-eio-deny.json" >/dev/null
+	apply_policy "$cg2" "$DIR/kt-eio-allow.json" >/dev/null
+	assert_probe ECONNREFUSED --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+	# The first open of the cgroup2 mount (finding one container's
+	# cgroup) fails once with EIO.
+	run strace -f -o /dev/null -P "$(cgroup2_mount)" -e trace=openat \
+		-e inject=openat:error=EIO:when=1 \
+		"$CGFENCE" -v set add mixed 127.0.0.7 --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 0 ]
+	grep -qx 127.0.0.7 "$DIR/sets/mixed.txt"
+	# The command succeeded: both containers have what the file says.
+	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+}
