@@ -251,6 +251,12 @@ static struct target *target_of(struct fast *f, uint32_t id)
 	return t;
 }
 
+static int untrusted(struct fast *f, const char *why)
+{
+	f->why = why;
+	return UNTRUSTED;
+}
+
 /* The running containers fenced from the directory, by tables. */
 static int gather(struct fast *f)
 {
@@ -269,14 +275,39 @@ static int gather(struct fast *f)
 		struct target *t;
 		int cgroup_fd;
 
-		if (container_record_read(f->st.run_fd, ids[i], &r))
-			continue;
-		if (strcmp(r.policy_dir, f->rq->policy_dir) || !r.policy ||
-		    bpf_map_lookup_elem(f->st.map_fds[CGF_MAP_CGROUP_INFO],
-					&r.cgroup_id, &info) ||
-		    cgroup_open_by_id(r.cgroup_id, &cgroup_fd)) {
+		/*
+		 * Only a container known to be gone (its record or cgroup
+		 * removed, or no longer fenced) is left out: one that could
+		 * not be looked at may run tables naming the set, which would
+		 * then keep the old version while the file has the new one.
+		 */
+		err = container_record_read(f->st.run_fd, ids[i], &r);
+		if (err) {
+			if (err == -ENOENT) {
+				err = 0;
+				continue;
+			}
+			err = untrusted(f, "a container record cannot be read");
+			break;
+		}
+		if (strcmp(r.policy_dir, f->rq->policy_dir) || !r.policy) {
 			container_record_free(&r);
 			continue;
+		}
+		if (bpf_map_lookup_elem(f->st.map_fds[CGF_MAP_CGROUP_INFO],
+					&r.cgroup_id, &info))
+			err = errno == ENOENT ? 0 : -errno;
+		else
+			err = cgroup_open_by_id(r.cgroup_id, &cgroup_fd);
+		if (err) {
+			container_record_free(&r);
+			if (err == -ENOENT || err == -ESTALE) {
+				err = 0;
+				continue;
+			}
+			err = untrusted(f, "a container's cgroup cannot be "
+					   "looked at");
+			break;
 		}
 		close(cgroup_fd);
 		f->containers++;
@@ -293,12 +324,6 @@ static int gather(struct fast *f)
 	}
 	free(ids);
 	return err;
-}
-
-static int untrusted(struct fast *f, const char *why)
-{
-	f->why = why;
-	return UNTRUSTED;
 }
 
 /*
