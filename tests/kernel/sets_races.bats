@@ -150,3 +150,24 @@ under_gdb() {
 	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
 	assert_probe ECONNREFUSED --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
 }
+
+@test "apply racing a set add fences the cgroup with the set as the add left it" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/race.txt"
+	printf '{"version": 1, "name": "kt-applyrace", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@race"]}]}}\n' >"$DIR/kt-applyrace.json"
+	cg1=$(new_cgroup applyrace1)
+	cg2=$(new_cgroup applyrace2)
+	apply_policy "$cg1" "$DIR/kt-applyrace.json" >/dev/null
+	# apply is stopped as it opens the state; a set add runs to its end
+	# there (its lines printed by gdb's shell), then apply goes on.
+	run gdb -q -batch -ex 'set breakpoint pending on' -ex 'break state_open' -ex run \
+		-ex "shell $CGFENCE set add race 127.0.0.7 --policy-dir $DIR --bpffs $BPFFS --lifecycle-log $LIFECYCLE" \
+		-ex continue --args "$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$cg2" \
+		--policy "$DIR/kt-applyrace.json" --without-bpf-lsm
+	[[ "$output" == *"set race: 1 added"* ]]
+	[[ "$output" == *"$cg2: fenced with policy kt-applyrace"* ]]
+	grep -qx 127.0.0.7 "$DIR/sets/race.txt"
+	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+	# Both commands are done: the cgroup apply fenced denies it too.
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+}
