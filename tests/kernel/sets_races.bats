@@ -171,3 +171,26 @@ under_gdb() {
 	# Both commands are done: the cgroup apply fenced denies it too.
 	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
 }
+
+@test "set add down the full path killed after the kernel write: a later del of the entry leaves it denied" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/okfull.txt"
+	printf '{"version": 1, "name": "kt-killfull", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@okfull"]}]}}\n' >"$DIR/kt-killfull.json"
+	cg=$(new_cgroup killfull)
+	apply_policy "$cg" "$DIR/kt-killfull.json" >/dev/null
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	# No index of the set: the command reads the file and runs a pass,
+	# which changes the tables in place from their mirror; it is killed
+	# once that change is in the kernel.
+	rm -f /run/cgfence/"$TEST_ID"/setindex-*-okfull
+	run under_gdb tables_write_plan finish kill -- add okfull 127.0.0.5
+	[[ "$output" == *"Value returned is \$1 = 0"* ]]
+	[[ "$output" == *"the full path"* ]]
+	grep -qx 127.0.0.5 "$DIR/sets/okfull.txt"
+	run set_cmd del okfull 127.0.0.5
+	[ "$status" -eq 0 ]
+	[ "$(cat "$DIR/sets/okfull.txt")" = 127.0.0.9 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	run reload_cmd
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+}
