@@ -194,3 +194,58 @@ under_gdb() {
 	run reload_cmd
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
 }
+
+@test "a set file edited in place to the same size, its mtime put back, is read again, not trusted" {
+	port=$(random_port)
+	printf '127.0.0.9\n127.0.0.5\n' >"$DIR/sets/edited.txt"
+	printf '{"version": 1, "name": "kt-edited", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@edited"]}]}}\n' >"$DIR/kt-edited.json"
+	cg=$(new_cgroup edited)
+	apply_policy "$cg" "$DIR/kt-edited.json" >/dev/null
+	run set_cmd add edited 127.0.0.6
+	[[ "$output" == *"no policy compiled"* ]]
+	# 127.0.0.5 becomes 127.0.0.3 in place: same inode, same size, and
+	# the old mtime written back.
+	mtime=$(stat -c %y "$DIR/sets/edited.txt")
+	printf '127.0.0.3' | dd of="$DIR/sets/edited.txt" bs=1 seek=10 conv=notrunc status=none
+	touch -d "$mtime" "$DIR/sets/edited.txt"
+	[ "$(stat -c %y "$DIR/sets/edited.txt")" = "$mtime" ]
+	run set_cmd add edited 127.0.0.7
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"the full path"*"no index of the set file as it is now"* ]]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.7 "$port"
+}
+
+@test "set add and del whose write of the set file fails change nothing, and say so" {
+	port=$(random_port)
+	printf '127.0.0.9\n127.0.0.5\n' >"$DIR/sets/eio.txt"
+	printf '{"version": 1, "name": "kt-wfail", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@eio"]}]}}\n' >"$DIR/kt-wfail.json"
+	cg=$(new_cgroup wfail)
+	apply_policy "$cg" "$DIR/kt-wfail.json" >/dev/null
+	cp "$DIR/sets/eio.txt" "$BATS_TEST_TMPDIR/before"
+	# add appends to the file: that write fails.
+	run strace -f -o /dev/null -P "$DIR/sets/eio.txt" -e trace=write \
+		-e inject=write:error=EIO:when=1 \
+		"$CGFENCE" set add eio 127.0.0.6 --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot write $DIR/sets/eio.txt: Input/output error"* ]]
+	cmp "$DIR/sets/eio.txt" "$BATS_TEST_TMPDIR/before"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	# del writes a new file to rename over it: that write fails.
+	run strace -f -o /dev/null -P "$DIR/sets/eio.txt.tmp" -e trace=pwrite64 \
+		-e inject=pwrite64:error=EIO:when=1 \
+		"$CGFENCE" set del eio 127.0.0.5 --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot write $DIR/sets/eio.txt: Input/output error"* ]]
+	cmp "$DIR/sets/eio.txt" "$BATS_TEST_TMPDIR/before"
+	[ ! -e "$DIR/sets/eio.txt.tmp" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+	# Both work once the disk does, in place.
+	run set_cmd add eio 127.0.0.6
+	[[ "$output" == *"no policy compiled"* ]]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	run set_cmd del eio 127.0.0.5
+	[[ "$output" == *"no policy compiled"* ]]
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+}
