@@ -996,8 +996,11 @@ int set_fast_change(const struct set_fast_request *rq)
 	if (!rq->del)
 		err = append_lines(&f, &appended, &appended_len,
 				   &appended_version);
-	if (err < 0)
+	if (err < 0) {
+		log_error("set %s: cannot write %s: %s", rq->name, f.set_path,
+			  strerror(-err));
 		goto out;
+	}
 	if (err == 1) {
 		err = commit(&f, NULL, appended, appended_len,
 			     &appended_version, start);
