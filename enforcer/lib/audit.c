@@ -186,11 +186,34 @@ static const char *sockopt_name(uint32_t level, uint32_t optname)
 		 "IPV6_RECVERR_RFC4884"},
 		{CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT"},
 		{CGF_SOL_IPV6, CGF_IPV6_FREEBIND, "IPV6_FREEBIND"},
+		{CGF_SOL_IP, CGF_IP_ADD_MEMBERSHIP, "IP_ADD_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_UNBLOCK_SOURCE, "IP_UNBLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_BLOCK_SOURCE, "IP_BLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_ADD_SOURCE_MEMBERSHIP,
+		 "IP_ADD_SOURCE_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_MSFILTER, "IP_MSFILTER"},
+		{CGF_SOL_IPV6, CGF_IPV6_ADD_MEMBERSHIP, "IPV6_ADD_MEMBERSHIP"},
+	};
+	static const struct {
+		uint32_t name;
+		const char *text;
+	} mcast_names[] = {
+		{CGF_MCAST_JOIN_GROUP, "MCAST_JOIN_GROUP"},
+		{CGF_MCAST_BLOCK_SOURCE, "MCAST_BLOCK_SOURCE"},
+		{CGF_MCAST_UNBLOCK_SOURCE, "MCAST_UNBLOCK_SOURCE"},
+		{CGF_MCAST_JOIN_SOURCE_GROUP, "MCAST_JOIN_SOURCE_GROUP"},
+		{CGF_MCAST_MSFILTER, "MCAST_MSFILTER"},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].level == level && names[i].name == optname)
 			return names[i].text;
+	/* The protocol-independent ones, at either level. */
+	for (size_t i = 0; i < sizeof(mcast_names) / sizeof(mcast_names[0]);
+	     i++)
+		if ((level == CGF_SOL_IP || level == CGF_SOL_IPV6) &&
+		    mcast_names[i].name == optname)
+			return mcast_names[i].text;
 	return "?";
 }
 
