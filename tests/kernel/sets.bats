@@ -285,3 +285,34 @@ fast_cmd() {
 	assert_probe ok --cgroup "$cg1" request tcp 127.0.0.2 "$port"
 	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.2 "$port"
 }
+
+@test "set add and del refuse a set file that is a symbolic link, and leave the link and the running tables as they are" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/feed-v1.txt"
+	ln -s feed-v1.txt "$DIR/sets/blocked.txt"
+	blocked_policy kt-set-link
+	cg=$(new_cgroup setlink)
+	apply_policy "$cg" "$DIR/kt-set-link.json" >/dev/null
+	# The set is read through the link.
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.9 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	run set_cmd add blocked 127.0.0.6
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"set blocked: $DIR/sets/blocked.txt is a symbolic link (to feed-v1.txt): set add changes only a regular file"* ]]
+	run set_cmd del blocked 127.0.0.9
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$DIR/sets/blocked.txt is a symbolic link (to feed-v1.txt): set del"* ]]
+	[ "$(readlink "$DIR/sets/blocked.txt")" = feed-v1.txt ]
+	[ "$(cat "$DIR/sets/feed-v1.txt")" = 127.0.0.9 ]
+	[ "$(ls "$DIR/sets")" = "$(printf 'blocked.txt\nfeed-v1.txt')" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.9 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	# show reads through it; an edit of the target still counts.
+	run set_cmd show blocked
+	[ "$status" -eq 0 ]
+	[ "$output" = 127.0.0.9 ]
+	printf '127.0.0.6\n' >>"$DIR/sets/feed-v1.txt"
+	run "$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+}
