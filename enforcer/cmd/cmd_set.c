@@ -272,6 +272,28 @@ static int change_fast(const struct set_opts *o, int sets_fd,
 	return err;
 }
 
+/*
+ * A ConfigMap whose items are sets/NAME.txt makes sets a link into
+ * ..data/: the files behind it are the kubelet's, and its next update
+ * replaces them. True (said) for such a directory.
+ */
+static bool configmap_sets(const struct set_opts *o, int dir_fd)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	n = readlinkat(dir_fd, ADDR_SET_DIR, target, sizeof(target) - 1);
+	if (n < 0 || faccessat(dir_fd, "..data", F_OK, AT_SYMLINK_NOFOLLOW))
+		return false;
+	target[n] = '\0';
+	log_error("set %s: %s/%s is a symbolic link (to %s) of a Kubernetes "
+		  "ConfigMap: set %s changes only a set of its own; change the "
+		  "ConfigMap",
+		  o->name, o->policy_dir, ADDR_SET_DIR, target,
+		  o->action == SET_ADD ? "add" : "del");
+	return true;
+}
+
 static int open_sets_dir(const struct set_opts *o, int *sets_fd)
 {
 	_cleanup_close_ int dir_fd =
@@ -281,6 +303,8 @@ static int open_sets_dir(const struct set_opts *o, int *sets_fd)
 		log_error("set: %s: %s", o->policy_dir, strerror(errno));
 		return -errno;
 	}
+	if (o->action != SET_SHOW && configmap_sets(o, dir_fd))
+		return -EROFS;
 	*sets_fd = addr_set_open_dir(dir_fd);
 	if (*sets_fd == -ENOENT && o->action == SET_ADD) {
 		if (mkdirat(dir_fd, ADDR_SET_DIR, 0755) && errno != EEXIST)

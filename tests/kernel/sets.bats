@@ -316,3 +316,30 @@ fast_cmd() {
 	[ "$status" -eq 0 ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
 }
+
+@test "set add and del refuse sets/ that is a Kubernetes ConfigMap's link into ..data, and leave its files as they are" {
+	# A ConfigMap of the policy directory whose items are sets/NAME.txt.
+	v1="..2026_12_01_09_00_00.123"
+	rm -rf "${DIR:?}/sets"
+	mkdir -p "$DIR/$v1/sets"
+	printf '127.0.0.9\n' >"$DIR/$v1/sets/blocked.txt"
+	blocked_policy kt-set-cm
+	mv "$DIR/kt-set-cm.json" "$DIR/$v1/"
+	ln -s "$v1" "$DIR/..data"
+	ln -s ..data/sets "$DIR/sets"
+	ln -s ..data/kt-set-cm.json "$DIR/kt-set-cm.json"
+	listing=$(ls -lAR "$DIR")
+	for change in "add 127.0.0.6" "del 127.0.0.9"; do
+		action=${change% *}
+		run set_cmd "$action" blocked "${change#* }"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"set blocked: $DIR/sets is a symbolic link (to ..data/sets) of a Kubernetes ConfigMap: set $action changes only a set of its own; change the ConfigMap"* ]]
+	done
+	[ "$(ls -lAR "$DIR")" = "$listing" ]
+	[ "$(cat "$DIR/$v1/sets/blocked.txt")" = 127.0.0.9 ]
+	# What the policy names is still read through the links.
+	run set_cmd show blocked
+	[ "$output" = 127.0.0.9 ]
+	run "$CGFENCE" check "$DIR/kt-set-cm.json"
+	[ "$status" -eq 0 ]
+}
