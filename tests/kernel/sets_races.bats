@@ -288,3 +288,18 @@ under_gdb() {
 	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
 	assert_probe ECONNREFUSED --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
 }
+
+@test "set add holds the lock a feed writer takes: flock on the sets/ directory" {
+	printf '127.0.0.9\n' >"$DIR/sets/lk.txt"
+	printf '{"version": 1, "name": "kt-lock", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@lk"]}]}}\n' >"$DIR/kt-lock.json"
+	cg=$(new_cgroup lock)
+	apply_policy "$cg" "$DIR/kt-lock.json" >/dev/null
+	# Stopped with the set read and the change under way, set add holds
+	# it: flock(1) on the directory, as README tells a feed, cannot have it.
+	run under_gdb set_index_count "shell flock -xn $DIR/sets true; echo \"feed lock: \$?\"" -- add lk 127.0.0.2
+	[[ "$output" == *"set_index_count"* ]]
+	[[ "$output" == *"feed lock: 1"* ]]
+	[[ "$output" == *"set lk: 1 added"* ]]
+	# Once it is done, the feed has it.
+	flock -xn "$DIR/sets" true
+}
