@@ -114,34 +114,66 @@ static void add_enrichment(struct json_line *j, uint64_t cgroup_id,
 		json_line_safe_str(j, "policy", en->policy_name, 256);
 }
 
-static void add_rule(struct json_line *j, const char *section, uint32_t rule)
+/* Decimal digits of v at p (no NUL); their count. */
+static size_t decimal(char *p, uint32_t v)
+{
+	char digits[10];
+	size_t n = 0;
+
+	do {
+		digits[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = digits[n - 1 - i];
+	return n;
+}
+
+/* "section" + suffix (+ a rule's index and "]"), without stdio. */
+static void add_rule_text(struct json_line *j, const char *section,
+			  const char *suffix, const uint32_t *index)
 {
 	char buf[64];
+	size_t n = strlen(section), m = strlen(suffix);
 
+	if (n + m + 12 > sizeof(buf))
+		n = m = 0; /* never: sections are our own short names */
+	memcpy(buf, section, n);
+	memcpy(buf + n, suffix, m);
+	n += m;
+	if (index) {
+		n += decimal(buf + n, *index);
+		buf[n++] = ']';
+	}
+	buf[n] = '\0';
+	json_line_str(j, "rule", buf);
+}
+
+static void add_rule(struct json_line *j, const char *section, uint32_t rule)
+{
 	switch (rule) {
 	case CGF_RULE_DEFAULT:
-		snprintf(buf, sizeof(buf), "%s.default", section);
+		add_rule_text(j, section, ".default", NULL);
 		break;
 	case CGF_RULE_SOCKETS_RAW:
-		snprintf(buf, sizeof(buf), "sockets.raw");
+		add_rule_text(j, "sockets", ".raw", NULL);
 		break;
 	case CGF_RULE_SOCKETS_FAMILY:
-		snprintf(buf, sizeof(buf), "sockets.families");
+		add_rule_text(j, "sockets", ".families", NULL);
 		break;
 	case CGF_RULE_SOCKETS_OPTION:
-		snprintf(buf, sizeof(buf), "sockets.options");
+		add_rule_text(j, "sockets", ".options", NULL);
 		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
-		snprintf(buf, sizeof(buf), "%s.source-route", section);
+		add_rule_text(j, section, ".source-route", NULL);
 		break;
 	case CGF_RULE_BAD_HEADERS:
-		snprintf(buf, sizeof(buf), "%s.unparsed-headers", section);
+		add_rule_text(j, section, ".unparsed-headers", NULL);
 		break;
 	default:
-		snprintf(buf, sizeof(buf), "%s.rules[%u]", section, rule);
+		add_rule_text(j, section, ".rules[", &rule);
 	}
-	json_line_str(j, "rule", buf);
 }
 
 static const char *sockopt_name(uint32_t level, uint32_t optname)
@@ -206,9 +238,16 @@ static void add_flow(struct json_line *j, const struct cgf_event *ev)
 	char addr[INET6_ADDRSTRLEN], proto[8];
 	int egress = ev->direction == CGF_DIR_EGRESS;
 
-	if (!inet_ntop(ev->family == 4 ? AF_INET : AF_INET6, ev->addr, addr,
-		       sizeof(addr)))
+	if (ev->family == 4) { /* the common case, without stdio */
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			n += decimal(addr + n, ev->addr[i]);
+			addr[n++] = i < 3 ? '.' : '\0';
+		}
+	} else if (!inet_ntop(AF_INET6, ev->addr, addr, sizeof(addr))) {
 		strcpy(addr, "?");
+	}
 	json_line_str(j, "direction", egress ? "egress" : "ingress");
 	json_line_str(j, "protocol",
 		      protocol_name(ev->protocol, proto, sizeof(proto)));

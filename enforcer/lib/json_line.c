@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "json_line.h"
@@ -84,31 +85,59 @@ static void put_key(struct json_line *j, const char *key)
 	put(j, "\":", 2);
 }
 
+/* Bytes JSON text carries as they are: cJSON escapes only these others. */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
 void json_line_str(struct json_line *j, const char *key, const char *s)
 {
 	put_key(j, key);
 	put_char(j, '"');
-	for (; *s; s++)
-		put_escaped(j, *s);
+	while (*s) {
+		size_t run = 0;
+
+		while (plain(s[run]))
+			run++;
+		put(j, s, run); /* one copy for a run of plain bytes */
+		s += run;
+		if (*s)
+			put_escaped(j, *s++);
+	}
 	put_char(j, '"');
 }
 
 void json_line_safe_str(struct json_line *j, const char *key, const char *s,
 			size_t max)
 {
+	size_t i = 0;
+
 	put_key(j, key);
 	put_char(j, '"');
 	if (max > 256)
 		max = 256;
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-		/* \xNN, its backslash escaped in JSON text: \\xNN */
-		char shown[5] = {'\\', '\\', 'x', hex[c >> 4], hex[c & 15]};
+	while (i < max && s[i]) {
+		size_t run = 0;
+		unsigned char c;
 
-		if (c >= 0x20 && c < 0x7f)
-			put_escaped(j, c);
-		else
+		while (i + run < max && plain(s[i + run]) &&
+		       (unsigned char)s[i + run] < 0x7f)
+			run++;
+		put(j, s + i, run);
+		i += run;
+		if (i >= max || !s[i])
+			break;
+		c = s[i++];
+		if (c >= 0x20 && c < 0x7f) {
+			put_escaped(j, c); /* " or \ */
+		} else {
+			/* \xNN, its backslash escaped in JSON text: \\xNN */
+			char shown[5] = {'\\', '\\', 'x', hex[c >> 4],
+					 hex[c & 15]};
+
 			put(j, shown, sizeof(shown));
+		}
 	}
 	put_char(j, '"');
 }
