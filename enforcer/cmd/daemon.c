@@ -45,7 +45,7 @@
 
 /* Each CPU's perf buffer holds this many events by default (8 MiB). */
 #define DEFAULT_BUFFER_EVENTS 65536
-#define BUFFER_EVENTS_MAX     (1u << 24)
+#define BUFFER_EVENTS_MAX     (1u << 20) /* 128 MiB a CPU */
 /* The size of one event in the perf buffer: header, size, data, padding. */
 #define PERF_RECORD_BYTES                                                      \
 	(sizeof(struct perf_event_header) +                                    \
