@@ -13,9 +13,9 @@
  * wrote (container_record.h) and keeps it (daemon_enrich.h).
  *
  * At full speed (two CPUs denying as fast as they can) the events wait in
- * a perf buffer sized for a burst (--buffer-events), and each poll round
- * formats them straight into one buffer written with one write(2)
- * (log_batch.h).
+ * a perf buffer sized for a burst (--buffer-events), the daemon takes them
+ * in rounds (BURST_PAUSE_NS below), and each round formats them straight
+ * into one buffer written with one write(2) (log_batch.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,14 +51,16 @@
 	(sizeof(struct perf_event_header) +                                    \
 	 ((sizeof(__u32) + sizeof(struct cgf_event) + 7) / 8 * 8))
 /*
- * The daemon is woken when this much waits in a CPU's buffer (or half the
- * buffer, if smaller), not for every event: a burst then costs one wakeup
- * per few hundred events, on the denying CPU and in the daemon. A lone
- * denial waits at most POLL_MS, the end of a burst BUSY_POLL_MS.
+ * The kernel wakes the daemon for every event, so that a lone denial is
+ * written at once, while its container, whose names the record carries,
+ * still exists (a container can be removed 5 ms after its last denial).
+ * In a burst the daemon does not wait to be woken: after a round of
+ * BURST_RECORDS or more it pauses BURST_PAUSE_NS, off the wait queue, and
+ * the next round takes what gathered meanwhile.
  */
-#define WAKEUP_BYTES (64 * 1024)
-#define POLL_MS	     100
-#define BUSY_POLL_MS 5
+#define POLL_MS	       200
+#define BURST_RECORDS  64
+#define BURST_PAUSE_NS 2000000
 /* One write(2) per poll round, or per this much. */
 #define LOG_BATCH_BYTES (256 * 1024)
 
@@ -70,7 +72,7 @@ struct daemon {
 	/* Read once per poll round, not per event. */
 	uint64_t now_ns;	  /* CLOCK_MONOTONIC */
 	uint64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
-	uint64_t records; /* perf records read, for the poll's timeout */
+	uint64_t records;	  /* perf records read: is a burst under way? */
 	unsigned int buffer_events;
 	unsigned int stats_interval_s;
 	bool seccomp_log;
@@ -188,18 +190,15 @@ static enum bpf_perf_event_ret on_record(void *ctx, int cpu,
 	return LIBBPF_PERF_EVENT_CONT;
 }
 
-/* libbpf's perf buffer, woken by the byte (see WAKEUP_BYTES). */
+/* libbpf's perf buffer, its lost records read with the samples. */
 static struct perf_buffer *open_perf_buffer(struct daemon *d, size_t pages)
 {
-	size_t bytes = pages * sysconf(_SC_PAGESIZE);
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.config = PERF_COUNT_SW_BPF_OUTPUT,
 		.sample_type = PERF_SAMPLE_RAW,
 		.sample_period = 1,
-		.watermark = 1,
-		.wakeup_watermark =
-			bytes / 2 < WAKEUP_BYTES ? bytes / 2 : WAKEUP_BYTES,
+		.wakeup_events = 1,
 	};
 
 	return perf_buffer__new_raw(d->st.map_fds[CGF_MAP_EVENTS], pages, &attr,
@@ -275,24 +274,26 @@ static int install_signals(void)
 	return 0;
 }
 
+static void pause_in_burst(void)
+{
+	struct timespec pause = {.tv_nsec = BURST_PAUSE_NS};
+
+	nanosleep(&pause, NULL); /* a signal ends it early */
+}
+
 static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 {
-	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC), records = 0;
+	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC);
 
 	while (!want_stop) {
-		bool busy = d->records != records;
+		uint64_t records = d->records;
 		int err;
 
-		records = d->records;
 		read_clocks(d);
-		err = perf_buffer__poll(pb, busy ? BUSY_POLL_MS : POLL_MS);
-		/*
-		 * poll() consumed the buffers over the watermark; the others
-		 * may hold a few events that woke nobody.
-		 */
-		if (err >= 0)
-			err = perf_buffer__consume(pb);
+		err = perf_buffer__poll(pb, POLL_MS);
 		log_batch_flush(&d->log);
+		if (d->records - records >= BURST_RECORDS)
+			pause_in_burst();
 
 		if (err < 0 && err != -EINTR) {
 			log_error("perf buffer: %s", strerror(-err));
