@@ -54,12 +54,11 @@
  * The kernel wakes the daemon for every event, so that a lone denial is
  * written at once, while its container, whose names the record carries,
  * still exists (a container can be removed 5 ms after its last denial).
- * In a burst the daemon does not wait to be woken: after a round of
- * BURST_RECORDS or more it pauses BURST_PAUSE_NS, off the wait queue, and
- * the next round takes what gathered meanwhile.
+ * In a burst (events in two rounds in a row) the daemon does not wait to
+ * be woken: it pauses BURST_PAUSE_NS, off the wait queue, and the next
+ * round takes what gathered meanwhile.
  */
 #define POLL_MS	       200
-#define BURST_RECORDS  64
 #define BURST_PAUSE_NS 2000000
 /* One write(2) per poll round, or per this much. */
 #define LOG_BATCH_BYTES (256 * 1024)
@@ -285,15 +284,21 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 {
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC);
 
+	bool had_records = false;
+
 	while (!want_stop) {
 		uint64_t records = d->records;
+		bool has_records;
 		int err;
 
 		read_clocks(d);
 		err = perf_buffer__poll(pb, POLL_MS);
 		log_batch_flush(&d->log);
-		if (d->records - records >= BURST_RECORDS)
+		/* Two rounds in a row with events: a burst, let it gather. */
+		has_records = d->records != records;
+		if (has_records && had_records)
 			pause_in_burst();
+		had_records = has_records;
 
 		if (err < 0 && err != -EINTR) {
 			log_error("perf buffer: %s", strerror(-err));
