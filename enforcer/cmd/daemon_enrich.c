@@ -14,7 +14,8 @@
  * answers for events of the (cgroup, policy, generation) it was read
  * for, and at most INFO_RECHECK_NS after: an apply bumps the generation,
  * so a changed policy or container is seen at once, and a detach and a
- * new apply (which restart the generation) within the second after.
+ * new apply (which restart the generation) within the second after. A
+ * cgroup detached meanwhile keeps its names for its apply's events.
  *
  * A cgroup id is never reused while the system runs, and a container's
  * annotations never change, so a pod found stays right; "no pod" is
@@ -42,6 +43,7 @@ struct slot {
 struct daemon_enrich {
 	const struct cgf_state *st;
 	struct slot slots[SLOTS];
+	struct slot now; /* a stats record's cgroup as it is now */
 };
 
 struct daemon_enrich *daemon_enrich_new(const struct cgf_state *st)
@@ -58,20 +60,31 @@ void daemon_enrich_free(struct daemon_enrich *c)
 	free(c);
 }
 
+/*
+ * A re-read for the same apply that finds the cgroup gone (detached since)
+ * keeps what was read: the events are still that apply's.
+ */
 static void read_info(const struct cgf_state *st, struct slot *s,
-		      uint32_t policy_id)
+		      uint32_t policy_id, bool same_apply)
 {
+	struct cgf_cgroup_info info;
 	struct cgf_policy_info pinfo;
 
-	s->have_info = bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO],
-					   &s->cgroup_id, &s->info) == 0;
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_INFO], &s->cgroup_id,
+				&info) == 0) {
+		s->info = info;
+		s->have_info = true;
+	} else if (!same_apply) {
+		s->have_info = false;
+	}
 	/* The policy that judged, even if the cgroup has moved on since. */
-	s->have_policy_name =
-		policy_id &&
-		bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
-				    &policy_id, &pinfo) == 0;
-	if (s->have_policy_name)
+	if (policy_id && bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO],
+					     &policy_id, &pinfo) == 0) {
 		memcpy(s->policy_name, pinfo.name, sizeof(s->policy_name));
+		s->have_policy_name = true;
+	} else if (!same_apply) {
+		s->have_policy_name = false;
+	}
 }
 
 static void read_pod(const struct cgf_state *st, struct slot *s,
@@ -118,17 +131,18 @@ void daemon_enrich_event(struct daemon_enrich *c, uint64_t cgroup_id,
 			 uint64_t now_ns, struct audit_enrichment *en)
 {
 	struct slot *s;
+	bool same_apply;
 
 	memset(en, 0, sizeof(*en));
 	if (!c || !cgroup_id)
 		return;
 	s = slot_of(c, cgroup_id, now_ns);
-	if (s->policy_id != policy_id || s->generation != generation ||
-	    now_ns - s->info_checked_ns >= INFO_RECHECK_NS) {
+	same_apply = s->policy_id == policy_id && s->generation == generation;
+	if (!same_apply || now_ns - s->info_checked_ns >= INFO_RECHECK_NS) {
 		s->policy_id = policy_id;
 		s->generation = generation;
 		s->info_checked_ns = now_ns;
-		read_info(c->st, s, policy_id);
+		read_info(c->st, s, policy_id, same_apply);
 	}
 	fill(s, en);
 }
@@ -141,10 +155,9 @@ void daemon_enrich_cgroup(struct daemon_enrich *c, uint64_t cgroup_id,
 	memset(en, 0, sizeof(*en));
 	if (!c || !cgroup_id)
 		return;
+	/* Read apart from the events' slot, which keeps its apply's names. */
 	s = slot_of(c, cgroup_id, now_ns);
-	/* No event names the apply: read it now, and let events re-read. */
-	s->policy_id = 0;
-	s->info_checked_ns = now_ns - INFO_RECHECK_NS;
-	read_info(c->st, s, 0);
-	fill(s, en);
+	c->now = *s;
+	read_info(c->st, &c->now, 0, false);
+	fill(&c->now, en);
 }

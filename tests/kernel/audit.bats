@@ -329,3 +329,18 @@ stats_sum() { # CGROUP_ID FIELD
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.72 9
 	wait_for_lines '.dst == "127.0.0.72" and .policy == "kt-named-b"' 1
 }
+
+@test "denials read after their cgroup was detached still name it (the apply that judged them)" {
+	cg=$(new_cgroup gone)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-gone enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.81 9
+	wait_for_lines '.dst == "127.0.0.81"' 1
+	# The daemon reads the next denial only after the detach.
+	kill -STOP "$DAEMON_PID"
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.82 9
+	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
+	kill -CONT "$DAEMON_PID"
+	wait_for_lines ".dst == \"127.0.0.82\" and .cgroup == \"$cg\" and .policy == \"kt-gone\"" 1
+}
