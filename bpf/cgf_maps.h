@@ -76,11 +76,32 @@ struct {
 	__type(value, __u32); /* the cgroup epoch the peer was judged under */
 } cgf_udp_flows SEC(".maps");
 
+/*
+ * Denial events. The daemon reads cgf_events, which wakes it per 64 KiB
+ * (cheap in a burst), and cgf_events_first, which wakes it at once, for
+ * the first event after a quiet spell on a CPU (cgf_report.h): a lone
+ * denial is written while its container, whose names the record
+ * carries, still exists.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } cgf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} cgf_events_first SEC(".maps");
+
+/* Per CPU: when its last event was offered (CLOCK_BOOTTIME). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cgf_event_clock SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -13,9 +13,9 @@
  * wrote (container_record.h) and keeps it (daemon_enrich.h).
  *
  * At full speed (two CPUs denying as fast as they can) the events wait in
- * a perf buffer sized for a burst (--buffer-events), the daemon takes them
- * in rounds (BURST_PAUSE_NS below), and each round formats them straight
- * into one buffer written with one write(2) (log_batch.h).
+ * a perf buffer sized for a burst (--buffer-events) that wakes the daemon
+ * per 64 KiB, and each round formats them straight into one buffer
+ * written with one write(2) (log_batch.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -51,15 +52,18 @@
 	(sizeof(struct perf_event_header) +                                    \
 	 ((sizeof(__u32) + sizeof(struct cgf_event) + 7) / 8 * 8))
 /*
- * The kernel wakes the daemon for every event, so that a lone denial is
- * written at once, while its container, whose names the record carries,
- * still exists (a container can be removed 5 ms after its last denial).
- * In a burst (events in two rounds in a row) the daemon does not wait to
- * be woken: it pauses BURST_PAUSE_NS, off the wait queue, and the next
- * round takes what gathered meanwhile.
+ * Two perf buffers (bpf/cgf_maps.h): cgf_events wakes the daemon when
+ * BULK_WAKEUP_BYTES wait on a CPU (or half its buffer), not per event: a
+ * wakeup costs the denying CPU an interrupt (irq_work), 10-25 µs a denial
+ * in a VM. cgf_events_first, which takes the first event after a quiet
+ * spell on a CPU, wakes it per event, so a lone denial is written at once
+ * (while its container, whose names the record carries, still exists: a
+ * container can be removed 5 ms after its last denial). The rest of a
+ * burst, below the watermark, waits at most POLL_MS.
  */
-#define POLL_MS	       200
-#define BURST_PAUSE_NS 2000000
+#define BULK_WAKEUP_BYTES (64 * 1024)
+#define FIRST_PAGES	  8
+#define POLL_MS		  50
 /* One write(2) per poll round, or per this much. */
 #define LOG_BATCH_BYTES (256 * 1024)
 
@@ -71,7 +75,6 @@ struct daemon {
 	/* Read once per poll round, not per event. */
 	uint64_t now_ns;	  /* CLOCK_MONOTONIC */
 	uint64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
-	uint64_t records;	  /* perf records read: is a burst under way? */
 	unsigned int buffer_events;
 	unsigned int stats_interval_s;
 	bool seccomp_log;
@@ -178,7 +181,6 @@ static enum bpf_perf_event_ret on_record(void *ctx, int cpu,
 {
 	struct daemon *d = ctx;
 
-	d->records++;
 	if (h->type == PERF_RECORD_SAMPLE) {
 		const struct sample_record *r = (const void *)h;
 
@@ -189,19 +191,83 @@ static enum bpf_perf_event_ret on_record(void *ctx, int cpu,
 	return LIBBPF_PERF_EVENT_CONT;
 }
 
-/* libbpf's perf buffer, its lost records read with the samples. */
-static struct perf_buffer *open_perf_buffer(struct daemon *d, size_t pages)
+struct event_buffers {
+	struct perf_buffer *bulk, *first;
+	int epoll_fd; /* both buffers' epoll fds */
+};
+
+/* libbpf's perf buffer on map, its lost records read with the samples. */
+static struct perf_buffer *open_perf_buffer(struct daemon *d, int map_fd,
+					    size_t pages, bool per_event)
 {
+	size_t bytes = pages * sysconf(_SC_PAGESIZE);
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.config = PERF_COUNT_SW_BPF_OUTPUT,
 		.sample_type = PERF_SAMPLE_RAW,
 		.sample_period = 1,
-		.wakeup_events = 1,
 	};
 
-	return perf_buffer__new_raw(d->st.map_fds[CGF_MAP_EVENTS], pages, &attr,
-				    on_record, d, NULL);
+	if (per_event) {
+		attr.wakeup_events = 1;
+	} else {
+		attr.watermark = 1;
+		attr.wakeup_watermark = bytes / 2 < BULK_WAKEUP_BYTES
+						? bytes / 2
+						: BULK_WAKEUP_BYTES;
+	}
+	return perf_buffer__new_raw(map_fd, pages, &attr, on_record, d, NULL);
+}
+
+static void close_event_buffers(struct event_buffers *b)
+{
+	if (b->epoll_fd >= 0)
+		close(b->epoll_fd);
+	perf_buffer__free(b->first);
+	perf_buffer__free(b->bulk);
+}
+
+static int watch(int epoll_fd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int open_event_buffers(struct daemon *d, size_t bulk_pages,
+			      struct event_buffers *b)
+{
+	int err;
+
+	*b = (struct event_buffers){.epoll_fd = -1};
+	b->bulk = open_perf_buffer(d, d->st.map_fds[CGF_MAP_EVENTS], bulk_pages,
+				   false);
+	if (!b->bulk)
+		return -errno;
+	b->first = open_perf_buffer(d, d->st.map_fds[CGF_MAP_EVENTS_FIRST],
+				    FIRST_PAGES, true);
+	if (!b->first)
+		return -errno;
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0)
+		return -errno;
+	err = watch(b->epoll_fd, perf_buffer__epoll_fd(b->bulk));
+	return err ? err : watch(b->epoll_fd, perf_buffer__epoll_fd(b->first));
+}
+
+/*
+ * Waits for either buffer, then takes what both hold: the bulk first, so
+ * that the rest of an earlier burst comes before the denial that woke us.
+ */
+static int read_event_buffers(struct event_buffers *b, int timeout_ms)
+{
+	struct epoll_event ready[2];
+	int err;
+
+	if (epoll_wait(b->epoll_fd, ready, 2, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	err = perf_buffer__consume(b->bulk);
+	return err ? err : perf_buffer__consume(b->first);
 }
 
 static void stats_delta(const struct cgf_cgroup_stats *now,
@@ -273,34 +339,17 @@ static int install_signals(void)
 	return 0;
 }
 
-static void pause_in_burst(void)
-{
-	struct timespec pause = {.tv_nsec = BURST_PAUSE_NS};
-
-	nanosleep(&pause, NULL); /* a signal ends it early */
-}
-
-static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
+static int daemon_loop(struct daemon *d, struct event_buffers *b)
 {
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC);
 
-	bool had_records = false;
-
 	while (!want_stop) {
-		uint64_t records = d->records;
-		bool has_records;
 		int err;
 
 		read_clocks(d);
-		err = perf_buffer__poll(pb, POLL_MS);
+		err = read_event_buffers(b, POLL_MS);
 		log_batch_flush(&d->log);
-		/* Two rounds in a row with events: a burst, let it gather. */
-		has_records = d->records != records;
-		if (has_records && had_records)
-			pause_in_burst();
-		had_records = has_records;
-
-		if (err < 0 && err != -EINTR) {
+		if (err < 0) {
 			log_error("perf buffer: %s", strerror(-err));
 			return err;
 		}
@@ -322,7 +371,7 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 	}
 	/* Drain what is already in the buffers before the final report. */
 	read_clocks(d);
-	perf_buffer__consume(pb);
+	read_event_buffers(b, 0);
 	report_stats(d);
 	log_batch_flush(&d->log);
 	return 0;
@@ -399,7 +448,7 @@ int cmd_daemon(int argc, char **argv)
 			   .buffer_events = DEFAULT_BUFFER_EVENTS,
 			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
-	struct perf_buffer *pb;
+	struct event_buffers eb;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -477,10 +526,11 @@ int cmd_daemon(int argc, char **argv)
 		state_close(&d.st);
 		return 1;
 	}
-	pb = open_perf_buffer(&d, buffer_pages_for(d.buffer_events));
-	if (!pb) {
-		log_error("cannot open the perf buffer (%zu pages a CPU): %s",
-			  buffer_pages_for(d.buffer_events), strerror(errno));
+	err = open_event_buffers(&d, buffer_pages_for(d.buffer_events), &eb);
+	if (err) {
+		log_error("cannot open the perf buffers (%zu pages a CPU): %s",
+			  buffer_pages_for(d.buffer_events), strerror(-err));
+		close_event_buffers(&eb);
 		daemon_close_output(&d);
 		state_close(&d.st);
 		return 1;
@@ -493,10 +543,10 @@ int cmd_daemon(int argc, char **argv)
 	}
 	if (!err) {
 		write_daemon_record(&d, "started");
-		err = daemon_loop(&d, pb);
+		err = daemon_loop(&d, &eb);
 		write_daemon_record(&d, "stopped");
 	}
-	perf_buffer__free(pb);
+	close_event_buffers(&eb);
 	daemon_close_output(&d);
 	state_close(&d.st);
 	return err ? 1 : 0;
