@@ -236,8 +236,10 @@ struct cgf_cgroup_config {
 
 /*
  * Denial reporting. Every denial (and every would-be denial in audit mode)
- * is offered to the perf buffer cgf_events as a struct cgf_event, within
- * the cgroup's per-second budget. Per cgroup, the BPF side counts in
+ * is offered to a perf buffer as a struct cgf_event, within the cgroup's
+ * per-second budget: cgf_events_first for the first event after a quiet
+ * spell on a CPU (it wakes the daemon at once), cgf_events for the rest
+ * (it wakes the daemon per 64 KiB). Per cgroup, the BPF side counts in
  * cgf_stats, so that nothing is lost silently:
  *
  *   denials = emitted + suppressed (over budget) + undelivered (no reader,
