@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "delta.h"
+#include "set_source.h"
 #include "tables.h"
 #include "util.h"
 
@@ -60,9 +61,74 @@ static void mirror_name(char buf[16], uint32_t id)
 }
 
 /*
+ * Entries per BPF_MAP_UPDATE_BATCH: the kernel wants the keys and the
+ * values in two arrays, so each chunk is copied apart first; 4096 keep
+ * both buffers in the cache and the syscalls few (a million entries
+ * take 245).
+ */
+#define LPM_BATCH 4096
+
+/* One syscall per entry: for kernels whose LPM trie has no batch update. */
+static int write_lpm_each(int fd, const struct compiled_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &e[i].key, &e[i].class_id, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/*
+ * Writes n entries into a new trie. One batch syscall per LPM_BATCH
+ * entries instead of one per entry halves the time of a big policy:
+ * each single update also copies its attributes, finds the map from its
+ * fd and allocates a buffer for the key and the value.
+ */
+static int write_lpm_entries(int fd, const struct compiled_entry *e, size_t n)
+{
+	_cleanup_free_ struct cgf_lpm_key *keys = NULL;
+	_cleanup_free_ uint32_t *values = NULL;
+	size_t chunk = n < LPM_BATCH ? n : LPM_BATCH;
+
+	if (n <= 1)
+		return write_lpm_each(fd, e, n);
+	keys = malloc(chunk * sizeof(*keys));
+	values = malloc(chunk * sizeof(*values));
+	if (!keys || !values)
+		return -ENOMEM;
+	for (size_t done = 0; done < n;) {
+		__u32 count = n - done < chunk ? n - done : chunk;
+		__u32 asked = count;
+
+		for (__u32 i = 0; i < count; i++) {
+			keys[i] = e[done + i].key;
+			values[i] = e[done + i].class_id;
+		}
+		if (bpf_map_update_batch(fd, keys, values, &count, NULL)) {
+			int err = -errno;
+
+			/*
+			 * A kernel whose trie has no batch update refuses
+			 * the first batch whole (ENOTSUPP, 524, is the
+			 * kernel's own "not supported").
+			 */
+			if (done == 0 && count == 0 &&
+			    (err == -EINVAL || err == -524 ||
+			     err == -EOPNOTSUPP))
+				return write_lpm_each(fd, e, n);
+			return err;
+		}
+		if (count != asked)
+			return -EIO;
+		done += count;
+	}
+	return 0;
+}
+
+/*
  * The trie is sized to the mirror's capacity, so in-place changes can add
  * prefixes. A policy without network sections still gets one slot: the
- * kernel refuses maps of zero entries.
+ * kernel refuses maps of zero entries. The entries are distinct keys
+ * (compile dedupes them) and the trie is new, so every write inserts.
  */
 static int create_lpm(const struct table_state *ts, uint32_t id)
 {
@@ -76,15 +142,10 @@ static int create_lpm(const struct table_state *ts, uint32_t id)
 			    ts->entry_cap, &opts);
 	if (fd < 0)
 		return -errno;
-	for (size_t i = 0; i < ts->nentries; i++) {
-		err = bpf_map_update_elem(fd, &ts->entries[i].key,
-					  &ts->entries[i].class_id,
-					  BPF_NOEXIST);
-		if (err) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
+	err = write_lpm_entries(fd, ts->entries, ts->nentries);
+	if (err) {
+		close(fd);
+		return err;
 	}
 	return fd;
 }
@@ -151,6 +212,7 @@ static void delete_tables(struct cgf_state *st, uint32_t id)
 	if (st->run_fd >= 0) {
 		mirror_name(mirror, id);
 		unlinkat(st->run_fd, mirror, 0);
+		set_source_remove(st->run_fd, id);
 	}
 }
 
@@ -238,6 +300,15 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 		      const struct cgf_policy *new_hdr,
 		      struct tables_change *out)
 {
+	return tables_write_plan(st, id, cur, plan, new_hdr, out);
+}
+
+int tables_write_plan(struct cgf_state *st, uint32_t id,
+		      const struct table_state *cur,
+		      const struct delta_plan *plan,
+		      const struct cgf_policy *new_hdr,
+		      struct tables_change *out)
+{
 	uint64_t key_a = bank_key(id, cur->active_bank);
 	uint64_t key_i = bank_key(id, cur->active_bank ^ 1);
 	_cleanup_close_ int lpm_fd =
@@ -246,18 +317,22 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_a);
 	_cleanup_close_ int i_fd =
 		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_i);
-	struct cgf_policy hdr = *new_hdr;
+	struct cgf_policy hdr;
 	int err;
 
 	if (lpm_fd < 0 || a_fd < 0 || i_fd < 0)
 		return -ENOENT;
+	if (new_hdr)
+		hdr = *new_hdr;
+	else if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr))
+		return -errno;
 	/*
 	 * A program that read the header before the previous flip may still
 	 * be using the bank about to be rewritten. Re-inserting that bank's
 	 * map makes the kernel wait for every such program (an RCU grace
 	 * period); after a second they are long gone anyway.
 	 */
-	if (cur->flipped_ns &&
+	if (plan->ninactive && cur->flipped_ns &&
 	    clock_ns(CLOCK_BOOTTIME) - cur->flipped_ns < 1000000000ull) {
 		uint64_t w0 = clock_ns(CLOCK_BOOTTIME);
 
@@ -278,6 +353,9 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	}
 	if (err)
 		return err;
+	/* A plan that keeps the bank and the header has no flip. */
+	if (!new_hdr && plan->next.active_bank == cur->active_bank)
+		return 0;
 	hdr.bank = plan->next.active_bank;
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr,
 				BPF_EXIST))
