@@ -19,7 +19,9 @@
 # BEFORE=REV also builds REV in a temporary worktree and runs its cgfence
 # (programs, apply and daemon, a bpffs directory and cgroup of their own)
 # in the same rounds, alternating which goes first; "after/before" is the
-# median of the same-round ratios of cpu lines/s, with their spread.
+# median of the same-round ratios of cpu lines/s, with their spread
+# (RATIO_TSV=FILE also appends them there: name, median, min, max, as
+# bench.sh's ratio_warnings reads them).
 #
 #   tests/bench/audit_rate.sh [BURST...]   (root; default 10000 100000)
 #   SENDERS="1 2" ROUNDS=3 BEFORE=REV
@@ -149,9 +151,11 @@ for senders in $SENDERS; do
 		if [ -n "$BEFORE" ]; then
 			awk '{ r[$1, $2] = $7 } END { for (k in r) { split(k, p, SUBSEP);
 				if (p[2] == "after" && r[p[1], "before"] > 0) print r[k] / r[p[1], "before"] } }' "$WORK/rows" |
-				sort -g | awk '{ v[NR] = $1 } END {
+				sort -g | awk -v tsv="${RATIO_TSV:-}" -v name="audit $senders CPU(s) $burst after/before cpu lines/s" \
+					'{ v[NR] = $1 } END {
 					m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-					printf "        after/before cpu lines/s: %.2fx (rounds %.2f-%.2f)\n", m, v[1], v[NR] }'
+					printf "        after/before cpu lines/s: %.2fx (rounds %.2f-%.2f)\n", m, v[1], v[NR]
+					if (tsv != "") printf "%s\t%.4f\t%.4f\t%.4f\n", name, m, v[1], v[NR] >> tsv }'
 		fi
 	done
 done

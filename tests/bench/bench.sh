@@ -766,11 +766,13 @@ bench_audit() {
 	fi
 	printf '\n== 5. Audit path (denials per second written by the daemon)\n'
 	printf '\n### 5. Audit path\n\n' >>"$RES/report.md"
-	OUT=$OUT ROUNDS=$rounds BEFORE=$before tests/bench/audit_rate.sh $bursts |
-		tee "$RES/audit_rate.txt" ||
+	: >"$TMP/audit_ratio.warn"
+	OUT=$OUT ROUNDS=$rounds BEFORE=$before RATIO_TSV="$TMP/audit_ratio.warn" \
+		tests/bench/audit_rate.sh $bursts | tee "$RES/audit_rate.txt" ||
 		echo "FAILED: tests/bench/audit_rate.sh exited with an error; no figure." |
 			tee -a "$RES/audit_rate.txt"
 	{ echo '```'; cat "$RES/audit_rate.txt"; echo '```'; } >>"$RES/report.md"
+	ratio_warnings "$TMP/audit_ratio.warn"
 }
 
 bench_audit
