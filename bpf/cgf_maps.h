@@ -76,13 +76,6 @@ struct {
 	__type(value, __u32); /* the cgroup epoch the peer was judged under */
 } cgf_udp_flows SEC(".maps");
 
-/*
- * Denial events. The daemon reads cgf_events, which wakes it per 64 KiB
- * (cheap in a burst), and cgf_events_first, which wakes it at once, for
- * the first event after a quiet spell on a CPU (cgf_report.h): a lone
- * denial is written while its container, whose names the record
- * carries, still exists.
- */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* as cgf_udp_flows */
@@ -91,17 +84,18 @@ struct {
 	__type(value, __u32); /* CGF_PEER_* flags */
 } cgf_peer_verdicts SEC(".maps");
 
+/*
+ * Denial events, two perf buffers per CPU (cgfence_abi.h): key cpu wakes
+ * the daemon per 64 KiB (cheap in a burst), key CGF_EVENTS_FIRST_KEY + cpu
+ * at once, for the first event after a quiet spell on the CPU
+ * (cgf_report.h). One map, so that the verifier sees one map either way.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(max_entries, 2 * CGF_EVENTS_FIRST_KEY);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } cgf_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} cgf_events_first SEC(".maps");
 
 /* Per CPU: when its last event was offered (CLOCK_BOOTTIME). */
 struct {

@@ -51,16 +51,13 @@ CGF_INLINE long cgf_output(void *ctx, struct cgf_event *ev)
 {
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&cgf_event_clock, &zero);
-	int first = !last || ev->time_ns - *last >= CGF_QUIET_NS;
+	__u64 key = bpf_get_smp_processor_id();
 
+	if (!last || ev->time_ns - *last >= CGF_QUIET_NS)
+		key += CGF_EVENTS_FIRST_KEY;
 	if (last)
 		*last = ev->time_ns;
-	if (first)
-		return bpf_perf_event_output(ctx, &cgf_events_first,
-					     BPF_F_CURRENT_CPU, ev,
-					     sizeof(*ev));
-	return bpf_perf_event_output(ctx, &cgf_events, BPF_F_CURRENT_CPU, ev,
-				     sizeof(*ev));
+	return bpf_perf_event_output(ctx, &cgf_events, key, ev, sizeof(*ev));
 }
 
 CGF_INLINE void cgf_emit(const struct cgf_site *site,

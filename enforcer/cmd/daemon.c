@@ -52,14 +52,14 @@
 	(sizeof(struct perf_event_header) +                                    \
 	 ((sizeof(__u32) + sizeof(struct cgf_event) + 7) / 8 * 8))
 /*
- * Two perf buffers (bpf/cgf_maps.h): cgf_events wakes the daemon when
- * BULK_WAKEUP_BYTES wait on a CPU (or half its buffer), not per event: a
- * wakeup costs the denying CPU an interrupt (irq_work), 10-25 µs a denial
- * in a VM. cgf_events_first, which takes the first event after a quiet
- * spell on a CPU, wakes it per event, so a lone denial is written at once
- * (while its container, whose names the record carries, still exists: a
- * container can be removed 5 ms after its last denial). The rest of a
- * burst, below the watermark, waits at most POLL_MS.
+ * Two perf buffers per CPU in cgf_events (bpf/cgf_maps.h). The bulk one
+ * wakes the daemon when BULK_WAKEUP_BYTES wait (or half the buffer), not
+ * per event: a wakeup costs the denying CPU an interrupt (irq_work), 10-25
+ * µs a denial in a VM. The first one, which takes the first event after a
+ * quiet spell on the CPU, wakes it per event, so a lone denial is written
+ * at once (while its container, whose names the record carries, still
+ * exists: a container can be removed 5 ms after its last denial). The
+ * rest of a burst, below the watermark, waits at most POLL_MS.
  */
 #define BULK_WAKEUP_BYTES (64 * 1024)
 #define FIRST_PAGES	  8
@@ -196,9 +196,54 @@ struct event_buffers {
 	int epoll_fd; /* both buffers' epoll fds */
 };
 
-/* libbpf's perf buffer on map, its lost records read with the samples. */
-static struct perf_buffer *open_perf_buffer(struct daemon *d, int map_fd,
-					    size_t pages, bool per_event)
+/* The online CPUs, and the key of each one's first-event buffer. */
+struct online_cpus {
+	int n;
+	int cpu[CGF_EVENTS_FIRST_KEY], key[CGF_EVENTS_FIRST_KEY];
+};
+
+/* Parses /sys/devices/system/cpu/online ("0-3,8,10-11"). */
+static int read_online_cpus(struct online_cpus *c)
+{
+	char text[4096], *p = text, *end;
+	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return -errno ? -errno : -EIO;
+	text[len] = '\0';
+	c->n = 0;
+	while (*p && *p != '\n') {
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p || lo < 0)
+			return -EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtol(p, &end, 10);
+			if (end == p || hi < lo)
+				return -EINVAL;
+		}
+		for (long cpu = lo; cpu <= hi; cpu++) {
+			if (cpu >= CGF_EVENTS_FIRST_KEY)
+				return -E2BIG;
+			c->cpu[c->n] = cpu;
+			c->key[c->n++] = CGF_EVENTS_FIRST_KEY + cpu;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return c->n ? 0 : -EINVAL;
+}
+
+/*
+ * libbpf's perf buffer, its lost records read with the samples: the bulk
+ * ones at keys cpu (libbpf's default), or, with first_keys, the per-event
+ * ones at CGF_EVENTS_FIRST_KEY + cpu of the online CPUs.
+ */
+static struct perf_buffer *open_perf_buffer(struct daemon *d, size_t pages,
+					    const struct online_cpus *first)
 {
 	size_t bytes = pages * sysconf(_SC_PAGESIZE);
 	struct perf_event_attr attr = {
@@ -207,16 +252,21 @@ static struct perf_buffer *open_perf_buffer(struct daemon *d, int map_fd,
 		.sample_type = PERF_SAMPLE_RAW,
 		.sample_period = 1,
 	};
+	struct perf_buffer_raw_opts opts = {.sz = sizeof(opts)};
 
-	if (per_event) {
+	if (first) {
 		attr.wakeup_events = 1;
+		opts.cpu_cnt = first->n;
+		opts.cpus = (int *)first->cpu;
+		opts.map_keys = (int *)first->key;
 	} else {
 		attr.watermark = 1;
 		attr.wakeup_watermark = bytes / 2 < BULK_WAKEUP_BYTES
 						? bytes / 2
 						: BULK_WAKEUP_BYTES;
 	}
-	return perf_buffer__new_raw(map_fd, pages, &attr, on_record, d, NULL);
+	return perf_buffer__new_raw(d->st.map_fds[CGF_MAP_EVENTS], pages, &attr,
+				    on_record, d, &opts);
 }
 
 static void close_event_buffers(struct event_buffers *b)
@@ -237,15 +287,17 @@ static int watch(int epoll_fd, int fd)
 static int open_event_buffers(struct daemon *d, size_t bulk_pages,
 			      struct event_buffers *b)
 {
+	static struct online_cpus cpus; /* 32 KiB: not on the stack */
 	int err;
 
 	*b = (struct event_buffers){.epoll_fd = -1};
-	b->bulk = open_perf_buffer(d, d->st.map_fds[CGF_MAP_EVENTS], bulk_pages,
-				   false);
+	err = read_online_cpus(&cpus);
+	if (err)
+		return err;
+	b->bulk = open_perf_buffer(d, bulk_pages, NULL);
 	if (!b->bulk)
 		return -errno;
-	b->first = open_perf_buffer(d, d->st.map_fds[CGF_MAP_EVENTS_FIRST],
-				    FIRST_PAGES, true);
+	b->first = open_perf_buffer(d, FIRST_PAGES, &cpus);
 	if (!b->first)
 		return -errno;
 	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
