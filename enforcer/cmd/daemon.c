@@ -16,6 +16,9 @@
  * a perf buffer sized for a burst (--buffer-events) that wakes the daemon
  * per 64 KiB, and each round formats them straight into one buffer
  * written with one write(2) (log_batch.h).
+ *
+ * With --metrics or --metrics-textfile it also counts what it sees for
+ * Prometheus (daemon_metrics.h), in threads of their own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +42,10 @@
 #include "commands.h"
 #include "daemon.h"
 #include "daemon_enrich.h"
+#include "daemon_metrics.h"
 #include "loader.h"
 #include "log_batch.h"
+#include "metrics.h"
 #include "privs.h"
 #include "util.h"
 
@@ -70,6 +75,7 @@
 struct daemon {
 	struct cgf_state st;
 	struct daemon_enrich *enrich;
+	struct daemon_metrics *metrics; /* NULL: no --metrics* */
 	const char *log_path;
 	struct log_batch log; /* its fd is the log's */
 	/* Read once per poll round, not per event. */
@@ -146,6 +152,7 @@ static void write_event(struct daemon *d, const void *data, size_t size)
 		return;
 	daemon_enrich_event(d->enrich, ev.cgroup_id, ev.policy_id,
 			    ev.generation, d->now_ns, &en);
+	daemon_metrics_event(d->metrics, &ev, &en);
 	log_batch_commit(
 		&d->log,
 		audit_write_event(log_batch_room(&d->log), LOG_BATCH_LINE_MAX,
@@ -154,6 +161,7 @@ static void write_event(struct daemon *d, const void *data, size_t size)
 
 static void write_lost(struct daemon *d, uint64_t count)
 {
+	daemon_metrics_lost(d->metrics, count);
 	log_batch_commit(
 		&d->log,
 		audit_write_counter(log_batch_room(&d->log), LOG_BATCH_LINE_MAX,
@@ -354,6 +362,7 @@ static void report_stats(struct daemon *d)
 			continue;
 		daemon_enrich_cgroup(d->enrich, key, clock_ns(CLOCK_MONOTONIC),
 				     &en);
+		daemon_metrics_stats(d->metrics, &en, &delta);
 		log_batch_commit(&d->log,
 				 audit_write_stats(log_batch_room(&d->log),
 						   LOG_BATCH_LINE_MAX,
@@ -483,6 +492,88 @@ static void daemon_close_output(struct daemon *d)
 	daemon_enrich_free(d->enrich);
 }
 
+static const char daemon_usage[] =
+	"usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval "
+	"SECONDS]\n"
+	"                      [--metrics ADDR:PORT] [--metrics-textfile "
+	"FILE]\n"
+	"                      [--lifecycle-log FILE] [--hookd-stats FILE] "
+	"[--seccomp-log]\n"
+	"                      [--buffer-events N]\n"
+	"Writes denials to the audit log (default " CGF_DEFAULT_AUDIT_LOG ").\n"
+	"--buffer-events: how many denials each CPU's perf buffer holds while "
+	"the\n"
+	"daemon catches up (default 65536, 8 MiB a CPU); beyond, they are "
+	"counted as\n"
+	"undelivered.\n"
+	"SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds "
+	"no\n"
+	"capabilities and runs under a seccomp allow-list; --seccomp-log only "
+	"logs\n"
+	"syscalls outside it (to diagnose a kernel or libc that needs one "
+	"more).\n"
+	"Prometheus metrics (off by default):\n"
+	"  --metrics ADDR:PORT       serve them at http://ADDR:PORT/metrics "
+	"(127.0.0.1:9464,\n"
+	"                            [::1]:9464; 0.0.0.0:PORT for every "
+	"interface)\n"
+	"  --metrics-textfile FILE   write them to FILE for node-exporter's "
+	"textfile\n"
+	"                            collector (name it *.prom), in one "
+	"rename, every\n"
+	"                            --stats-interval seconds and when the "
+	"daemon stops\n"
+	"  --lifecycle-log FILE      where the hook, hookd and reload append "
+	"lifecycle\n"
+	"                            records, counted as policy changes "
+	"(default: --log)\n"
+	"  --hookd-stats FILE        hookd's counters file "
+	"(default " CGF_DEFAULT_HOOKD_STATS ")\n";
+
+/* The metrics' part of the setup that may need privileges. */
+static int metrics_prepare(struct daemon *d, const char *listen,
+			   const char *textfile, const char *lifecycle_log,
+			   const char *hookd_stats)
+{
+	struct daemon_metrics_opts o = {
+		.listen = listen,
+		.textfile = textfile,
+		.lifecycle_log = lifecycle_log ? lifecycle_log : d->log_path,
+		.hookd_stats = hookd_stats,
+		.textfile_interval_s = d->stats_interval_s,
+		.cgroup_info_fd = d->st.map_fds[CGF_MAP_CGROUP_INFO],
+		.policy_info_fd = d->st.map_fds[CGF_MAP_POLICY_INFO],
+	};
+
+	if (!listen && !textfile)
+		return 0;
+	return daemon_metrics_new(&o, &d->metrics);
+}
+
+/*
+ * Capabilities first (the metrics' threads start without any), then the
+ * threads, then the seccomp filter, which covers every thread.
+ */
+static int lock_down(struct daemon *d)
+{
+	int err = privs_drop_capabilities();
+
+	if (err) {
+		log_error("cannot drop privileges: %s", strerror(-err));
+		return err;
+	}
+	if (d->metrics) {
+		err = daemon_metrics_start(d->metrics);
+		if (err)
+			return err;
+	}
+	err = privs_confine(d->metrics ? PRIVS_DAEMON_METRICS : PRIVS_DAEMON,
+			    d->seccomp_log);
+	if (err)
+		log_error("cannot confine the daemon: %s", strerror(-err));
+	return err;
+}
+
 int cmd_daemon(int argc, char **argv)
 {
 	unsigned long long n;
@@ -491,6 +582,10 @@ int cmd_daemon(int argc, char **argv)
 		{"log", required_argument, NULL, 'l'},
 		{"stats-interval", required_argument, NULL, 's'},
 		{"buffer-events", required_argument, NULL, 'B'},
+		{"metrics", required_argument, NULL, 'm'},
+		{"metrics-textfile", required_argument, NULL, 't'},
+		{"lifecycle-log", required_argument, NULL, 'c'},
+		{"hookd-stats", required_argument, NULL, 'k'},
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"test-forbidden-syscall", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
@@ -500,7 +595,10 @@ int cmd_daemon(int argc, char **argv)
 			   .buffer_events = DEFAULT_BUFFER_EVENTS,
 			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
-	struct event_buffers eb;
+	const char *metrics_listen = NULL, *textfile = NULL;
+	const char *lifecycle_log = NULL;
+	const char *hookd_stats = CGF_DEFAULT_HOOKD_STATS;
+	struct event_buffers eb = {.epoll_fd = -1};
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -529,6 +627,18 @@ int cmd_daemon(int argc, char **argv)
 			}
 			d.buffer_events = n;
 			break;
+		case 'm':
+			metrics_listen = optarg;
+			break;
+		case 't':
+			textfile = optarg;
+			break;
+		case 'c':
+			lifecycle_log = optarg;
+			break;
+		case 'k':
+			hookd_stats = optarg;
+			break;
 		case 'L':
 			d.seccomp_log = true;
 			break;
@@ -536,32 +646,35 @@ int cmd_daemon(int argc, char **argv)
 			d.test_forbidden_syscall = true;
 			break;
 		case 'h':
-			printf("usage: cgfence daemon [--bpffs DIR] [--log "
-			       "FILE] [--stats-interval SECONDS]\n"
-			       "                      [--buffer-events N] "
-			       "[--seccomp-log]\n"
-			       "Writes denials to the audit log (default %s).\n"
-			       "--buffer-events: how many denials each CPU's "
-			       "perf buffer holds while the\n"
-			       "daemon catches up (default %u, %zu KiB a CPU); "
-			       "beyond, they are counted as\n"
-			       "undelivered.\n"
-			       "SIGHUP reopens the log, SIGTERM stops. After "
-			       "setup the daemon holds no\n"
-			       "capabilities and runs under a seccomp "
-			       "allow-list; --seccomp-log only logs\n"
-			       "syscalls outside it (to diagnose a kernel or "
-			       "libc that needs one more).\n",
-			       CGF_DEFAULT_AUDIT_LOG, DEFAULT_BUFFER_EVENTS,
-			       buffer_pages_for(DEFAULT_BUFFER_EVENTS) *
-				       sysconf(_SC_PAGESIZE) / 1024);
+			printf("%s", daemon_usage);
 			return 0;
 		default:
+			fprintf(stderr, "%s", daemon_usage);
 			return 2;
 		}
 	}
+	if (optind < argc) {
+		log_error("daemon: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
 	if (d.log_path[0] != '/') {
 		log_error("--log %s: an absolute path is required", d.log_path);
+		return 2;
+	}
+	if (metrics_listen) {
+		struct sockaddr_storage addr;
+		socklen_t len;
+		const char *why;
+
+		/* Before anything is loaded: a typo is told at once. */
+		if (metrics_parse_listen(metrics_listen, &addr, &len, &why)) {
+			log_error("--metrics '%s': %s", metrics_listen, why);
+			return 2;
+		}
+	}
+	if (textfile && textfile[0] != '/') {
+		log_error("--metrics-textfile %s: an absolute path is required",
+			  textfile);
 		return 2;
 	}
 
@@ -573,31 +686,30 @@ int cmd_daemon(int argc, char **argv)
 		return 1;
 	}
 	state_unlock(&d.st);
-	if (daemon_open_output(&d)) {
-		daemon_close_output(&d);
-		state_close(&d.st);
-		return 1;
-	}
+	err = daemon_open_output(&d);
+	if (err)
+		goto out;
+	err = metrics_prepare(&d, metrics_listen, textfile, lifecycle_log,
+			      hookd_stats);
+	if (err)
+		goto out;
 	err = open_event_buffers(&d, buffer_pages_for(d.buffer_events), &eb);
 	if (err) {
 		log_error("cannot open the perf buffers (%zu pages a CPU): %s",
 			  buffer_pages_for(d.buffer_events), strerror(-err));
-		close_event_buffers(&eb);
-		daemon_close_output(&d);
-		state_close(&d.st);
-		return 1;
+		goto out;
 	}
 	err = install_signals();
-	if (!err) {
-		err = privs_lock_down(PRIVS_DAEMON, d.seccomp_log);
-		if (err)
-			log_error("cannot drop privileges: %s", strerror(-err));
-	}
+	if (!err)
+		err = lock_down(&d);
 	if (!err) {
 		write_daemon_record(&d, "started");
 		err = daemon_loop(&d, &eb);
 		write_daemon_record(&d, "stopped");
 	}
+out:
+	/* After the last stats report: the textfile's last word has it. */
+	daemon_metrics_free(d.metrics);
 	close_event_buffers(&eb);
 	daemon_close_output(&d);
 	state_close(&d.st);

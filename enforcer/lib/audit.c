@@ -130,14 +130,17 @@ static size_t decimal(char *p, uint32_t v)
 }
 
 /* "section" + suffix (+ a rule's index and "]"), without stdio. */
-static void add_rule_text(struct json_line *j, const char *section,
-			  const char *suffix, const uint32_t *index)
+static void rule_text_of(const char *section, const char *suffix,
+			 const uint32_t *index, char *buf, size_t len)
 {
-	char buf[64];
 	size_t n = strlen(section), m = strlen(suffix);
 
-	if (n + m + 12 > sizeof(buf))
-		n = m = 0; /* never: sections are our own short names */
+	if (!len)
+		return;
+	if (n + m + 12 > len) { /* never with the callers' 64 bytes */
+		buf[0] = '\0';
+		return;
+	}
 	memcpy(buf, section, n);
 	memcpy(buf + n, suffix, m);
 	n += m;
@@ -146,34 +149,54 @@ static void add_rule_text(struct json_line *j, const char *section,
 		buf[n++] = ']';
 	}
 	buf[n] = '\0';
-	json_line_str(j, "rule", buf);
 }
 
-static void add_rule(struct json_line *j, const char *section, uint32_t rule)
+static void rule_text(const char *section, uint32_t rule, char *buf, size_t len)
 {
 	switch (rule) {
 	case CGF_RULE_DEFAULT:
-		add_rule_text(j, section, ".default", NULL);
+		rule_text_of(section, ".default", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_RAW:
-		add_rule_text(j, "sockets", ".raw", NULL);
+		rule_text_of("sockets", ".raw", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_FAMILY:
-		add_rule_text(j, "sockets", ".families", NULL);
+		rule_text_of("sockets", ".families", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_OPTION:
-		add_rule_text(j, "sockets", ".options", NULL);
+		rule_text_of("sockets", ".options", NULL, buf, len);
 		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
-		add_rule_text(j, section, ".source-route", NULL);
+		rule_text_of(section, ".source-route", NULL, buf, len);
 		break;
 	case CGF_RULE_BAD_HEADERS:
-		add_rule_text(j, section, ".unparsed-headers", NULL);
+		rule_text_of(section, ".unparsed-headers", NULL, buf, len);
 		break;
 	default:
-		add_rule_text(j, section, ".rules[", &rule);
+		rule_text_of(section, ".rules[", &rule, buf, len);
 	}
+}
+
+void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len)
+{
+	const char *section =
+		ev->direction == CGF_DIR_EGRESS ? "egress" : "ingress";
+
+	if (ev->hook == CGF_HOOK_DEVICE)
+		section = "devices";
+	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
+		section = "sockets";
+	rule_text(section, ev->rule, buf, len);
+}
+
+/* The rule that decided, as the policy's JSON path names it. */
+static void add_rule(struct json_line *j, const struct cgf_event *ev)
+{
+	char buf[64];
+
+	audit_rule_text(ev, buf, sizeof(buf));
+	json_line_str(j, "rule", buf);
 }
 
 static const char *sockopt_name(uint32_t level, uint32_t optname)
@@ -193,11 +216,34 @@ static const char *sockopt_name(uint32_t level, uint32_t optname)
 		 "IPV6_RECVERR_RFC4884"},
 		{CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT"},
 		{CGF_SOL_IPV6, CGF_IPV6_FREEBIND, "IPV6_FREEBIND"},
+		{CGF_SOL_IP, CGF_IP_ADD_MEMBERSHIP, "IP_ADD_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_UNBLOCK_SOURCE, "IP_UNBLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_BLOCK_SOURCE, "IP_BLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_ADD_SOURCE_MEMBERSHIP,
+		 "IP_ADD_SOURCE_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_MSFILTER, "IP_MSFILTER"},
+		{CGF_SOL_IPV6, CGF_IPV6_ADD_MEMBERSHIP, "IPV6_ADD_MEMBERSHIP"},
+	};
+	static const struct {
+		uint32_t name;
+		const char *text;
+	} mcast_names[] = {
+		{CGF_MCAST_JOIN_GROUP, "MCAST_JOIN_GROUP"},
+		{CGF_MCAST_BLOCK_SOURCE, "MCAST_BLOCK_SOURCE"},
+		{CGF_MCAST_UNBLOCK_SOURCE, "MCAST_UNBLOCK_SOURCE"},
+		{CGF_MCAST_JOIN_SOURCE_GROUP, "MCAST_JOIN_SOURCE_GROUP"},
+		{CGF_MCAST_MSFILTER, "MCAST_MSFILTER"},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].level == level && names[i].name == optname)
 			return names[i].text;
+	/* The protocol-independent ones, at either level. */
+	for (size_t i = 0; i < sizeof(mcast_names) / sizeof(mcast_names[0]);
+	     i++)
+		if ((level == CGF_SOL_IP || level == CGF_SOL_IPV6) &&
+		    mcast_names[i].name == optname)
+			return mcast_names[i].text;
 	return "?";
 }
 
@@ -230,7 +276,7 @@ static void add_socket(struct json_line *j, const struct cgf_event *ev)
 	if (ev->hook == CGF_HOOK_SOCKOPT)
 		json_line_str(j, "option",
 			      sockopt_name(ev->dev_major, ev->port));
-	add_rule(j, "sockets", ev->rule);
+	add_rule(j, ev);
 }
 
 static void add_flow(struct json_line *j, const struct cgf_event *ev)
@@ -254,7 +300,7 @@ static void add_flow(struct json_line *j, const struct cgf_event *ev)
 	json_line_str(j, egress ? "dst" : "src", addr);
 	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
 		json_line_u64(j, "dport", ev->port);
-	add_rule(j, egress ? "egress" : "ingress", ev->rule);
+	add_rule(j, ev);
 }
 
 static void add_device(struct json_line *j, const struct cgf_event *ev)
@@ -274,7 +320,7 @@ static void add_device(struct json_line *j, const struct cgf_event *ev)
 	access[n] = '\0';
 	json_line_str(j, "device", dev);
 	json_line_str(j, "access", access);
-	add_rule(j, "devices", ev->rule);
+	add_rule(j, ev);
 }
 
 long audit_write_event(char *buf, size_t cap, const struct cgf_event *ev,
