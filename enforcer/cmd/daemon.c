@@ -50,8 +50,14 @@
 #include "util.h"
 
 /* Each CPU's perf buffer holds this many events by default (8 MiB). */
-#define DEFAULT_BUFFER_EVENTS 65536
-#define BUFFER_EVENTS_MAX     (1u << 20) /* 128 MiB a CPU */
+/*
+ * The default buffers share this many events among the CPUs, at least
+ * BUFFER_EVENTS_MIN each: 65,536 a CPU (8 MiB) on two, 16 MiB in all up to
+ * 32 CPUs, never hundreds of MiB of locked memory on a large node.
+ */
+#define DEFAULT_BUFFER_EVENTS_TOTAL 131072u
+#define BUFFER_EVENTS_MIN	    4096u
+#define BUFFER_EVENTS_MAX	    (1u << 20) /* 128 MiB a CPU */
 /* The size of one event in the perf buffer: header, size, data, padding. */
 #define PERF_RECORD_BYTES                                                      \
 	(sizeof(struct perf_event_header) +                                    \
@@ -439,6 +445,17 @@ static int daemon_loop(struct daemon *d, struct event_buffers *b)
 }
 
 /* The smallest power-of-two page count that holds `events` events. */
+static unsigned int default_buffer_events(void)
+{
+	int cpus = libbpf_num_possible_cpus();
+	unsigned int each;
+
+	if (cpus <= 0)
+		return BUFFER_EVENTS_MIN;
+	each = DEFAULT_BUFFER_EVENTS_TOTAL / (unsigned int)cpus;
+	return each > BUFFER_EVENTS_MIN ? each : BUFFER_EVENTS_MIN;
+}
+
 static size_t buffer_pages_for(unsigned int events)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
@@ -503,9 +520,9 @@ static const char daemon_usage[] =
 	"Writes denials to the audit log (default " CGF_DEFAULT_AUDIT_LOG ").\n"
 	"--buffer-events: how many denials each CPU's perf buffer holds while "
 	"the\n"
-	"daemon catches up (default 65536, 8 MiB a CPU); beyond, they are "
-	"counted as\n"
-	"undelivered.\n"
+	"daemon catches up (default: 131072 shared among the CPUs, at least "
+	"4096 each;\n"
+	"128 bytes an event); beyond, they are counted as undelivered.\n"
 	"SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds "
 	"no\n"
 	"capabilities and runs under a seccomp allow-list; --seccomp-log only "
@@ -592,7 +609,7 @@ int cmd_daemon(int argc, char **argv)
 		{}};
 	struct daemon d = {.log_path = CGF_DEFAULT_AUDIT_LOG,
 			   .log = {.fd = -1},
-			   .buffer_events = DEFAULT_BUFFER_EVENTS,
+			   .buffer_events = 0, /* default_buffer_events() */
 			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
 	const char *metrics_listen = NULL, *textfile = NULL;
@@ -693,6 +710,8 @@ int cmd_daemon(int argc, char **argv)
 			      hookd_stats);
 	if (err)
 		goto out;
+	if (!d.buffer_events)
+		d.buffer_events = default_buffer_events();
 	err = open_event_buffers(&d, buffer_pages_for(d.buffer_events), &eb);
 	if (err) {
 		log_error("cannot open the perf buffers (%zu pages a CPU): %s",
