@@ -249,3 +249,57 @@ under_gdb() {
 	[[ "$output" == *"no policy compiled"* ]]
 	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.5 "$port"
 }
+
+@test "reload that cannot look at one container's cgroup says which and why, fails, and still changes the others" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/rl.txt"
+	printf '{"version": 1, "name": "kt-rl-deny", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@rl"]}]}}\n' >"$DIR/kt-rl-deny.json"
+	printf '{"version": 1, "name": "kt-rl-allow", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@rl"]}]}}\n' >"$DIR/kt-rl-allow.json"
+	cg1=$(new_cgroup rleio1)
+	cg2=$(new_cgroup rleio2)
+	apply_policy "$cg1" "$DIR/kt-rl-deny.json" >/dev/null
+	apply_policy "$cg2" "$DIR/kt-rl-allow.json" >/dev/null
+	assert_probe ECONNREFUSED --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+	# A feed adds 127.0.0.7; the pass finds one container's cgroup with
+	# the first open of the cgroup2 mount, which fails with EIO.
+	printf '127.0.0.7\n' >>"$DIR/sets/rl.txt"
+	run strace -f -o /dev/null -P "$(cgroup2_mount)" -e trace=openat \
+		-e inject=openat:error=EIO:when=1 \
+		"$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 1 ]
+	[ "$(grep -c 'cannot look at its cgroup: Input/output error' <<<"$output")" -eq 1 ]
+	[ "$(grep -c ' -> kt-rl-' <<<"$output")" -eq 1 ]
+	# The one it could not look at is named, and keeps its old version;
+	# the other has the new one.
+	if [[ "$output" == *"$cg1 (cgroup id"*"cannot look"* ]]; then
+		[[ "$output" == *"-> kt-rl-allow"* ]]
+		assert_probe ECONNREFUSED --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+		assert_probe ECONNREFUSED --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+	else
+		[[ "$output" == *"$cg2 (cgroup id"*"cannot look"* ]]
+		[[ "$output" == *"-> kt-rl-deny"* ]]
+		assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+		assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+	fi
+	# The next pass reaches it.
+	run "$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg1" connect tcp 127.0.0.7 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg2" connect tcp 127.0.0.7 "$port"
+}
+
+@test "set add holds the lock a feed writer takes: flock on the sets/ directory" {
+	printf '127.0.0.9\n' >"$DIR/sets/lk.txt"
+	printf '{"version": 1, "name": "kt-lock", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@lk"]}]}}\n' >"$DIR/kt-lock.json"
+	cg=$(new_cgroup lock)
+	apply_policy "$cg" "$DIR/kt-lock.json" >/dev/null
+	# Stopped with the set read and the change under way, set add holds
+	# it: flock(1) on the directory, as README tells a feed, cannot have it.
+	run under_gdb set_index_count "shell flock -xn $DIR/sets true; echo \"feed lock: \$?\"" -- add lk 127.0.0.2
+	[[ "$output" == *"set_index_count"* ]]
+	[[ "$output" == *"feed lock: 1"* ]]
+	[[ "$output" == *"set lk: 1 added"* ]]
+	# Once it is done, the feed has it.
+	flock -xn "$DIR/sets" true
+}
