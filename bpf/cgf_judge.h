@@ -7,6 +7,7 @@
 #define CGF_BPF_CGF_JUDGE_H
 
 #include "cgf_maps.h"
+#include "cgf_record.h"
 #include "cgfence_logic.h"
 
 /* The remote end of a flow, as the tables want it. */
@@ -92,6 +93,10 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	j->action = CGF_DENY;
 	j->denied = 1;
 
+	/* Every judgement is a new flow: a recorded cgroup remembers it. */
+	if (cfg->record)
+		cgf_record_flow(cfg, dir_id, p->family, p->protocol, p->port,
+				p->addr);
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return;

@@ -25,6 +25,7 @@
  *   cgf_defs.h       the kernel's numbers the programs name, constants
  *   cgf_maps.h       every map
  *   cgf_judge.h      a flow against the policy's tables (first match)
+ *   cgf_record.h     recording: what a recorded cgroup does, aggregated
  *   cgf_report.h     denials: budget, perf buffer, counters
  *   cgf_verdicts.h   remembered verdicts (sockets, flows), keyed by epoch
  *   cgf_sock_addr.h  connect and sendmsg destinations
@@ -248,6 +249,10 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 
 	if (!cfg)
 		return SK_PASS;
+	if (cfg->record)
+		cgf_record_device(cfg, CGF_DEV_TYPE(ctx->access_type),
+				  ctx->major, ctx->minor,
+				  CGF_DEV_ACCESS(ctx->access_type));
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return SK_DROP;

@@ -24,7 +24,12 @@
 #include "loader.h"
 #include "policy.h"
 #include "privs.h"
+#include "record.h"
+#include "recording.h"
 #include "util.h"
+
+/* How long gc keeps the record of a cgroup gone (cgfence gc --keep-records). */
+#define CGF_DEFAULT_KEEP_RECORDS_S (7 * 24 * 3600)
 
 struct fence_opts {
 	const char *cgroup;
@@ -33,6 +38,9 @@ struct fence_opts {
 	const char *container_id;
 	const char *lifecycle_log; /* NULL: apply and detach write no record */
 	unsigned int event_budget;
+	unsigned int record_size;	 /* apply --record-size */
+	unsigned long long keep_records; /* gc --keep-records, seconds */
+	bool record;
 	bool seccomp_log;
 	bool json;
 	bool without_bpf_lsm;
@@ -52,12 +60,16 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"lifecycle-log", required_argument, NULL, 'l'},
 		{"without-bpf-lsm", no_argument, NULL, 'W'},
+		{"record", no_argument, NULL, 'r'},
+		{"record-size", required_argument, NULL, 'R'},
+		{"keep-records", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->bpffs = CGF_DEFAULT_BPFFS_DIR;
+	o->keep_records = CGF_DEFAULT_KEEP_RECORDS_S;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -80,6 +92,27 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'W':
 			o->without_bpf_lsm = true;
+			break;
+		case 'r':
+			o->record = true;
+			break;
+		case 'R':
+			if (parse_uint(optarg, 1, CGF_RECORD_MAX_SIZE, &n)) {
+				log_error("--record-size '%s': expected a "
+					  "number of entries, 1 to %u",
+					  optarg, CGF_RECORD_MAX_SIZE);
+				return -1;
+			}
+			o->record_size = n;
+			break;
+		case 'K':
+			if (parse_uint(optarg, 0, UINT32_MAX, &n)) {
+				log_error("--keep-records '%s': expected a "
+					  "number of seconds",
+					  optarg);
+				return -1;
+			}
+			o->keep_records = n;
 			break;
 		case 'e':
 			if (parse_uint(optarg, 1, UINT32_MAX, &n)) {
@@ -125,11 +158,15 @@ static void report_cgroup_error(const char *dir, int err)
 	log_error("%s: %s", dir, fence_error_text(err));
 }
 
+/* path NULL: the policy of a recording without one (recording.h). */
 static int load_and_compile(const char *path, struct policy **p,
 			    struct compiled_policy **cp)
 {
+	static const char record_text[] = RECORDING_POLICY_TEXT;
 	struct diags d = {};
-	int err = policy_load_file(path, p, &d);
+	int err = path ? policy_load_file(path, p, &d)
+		       : policy_parse("(recording)", record_text,
+				      sizeof(record_text) - 1, p, &d);
 
 	if (err) {
 		if (d.count)
@@ -189,7 +226,7 @@ static void remember_applied(const struct cgf_state *st,
 	};
 	int err;
 
-	if (st->run_fd < 0 || !realpath(o->policy, file))
+	if (st->run_fd < 0 || !o->policy || !realpath(o->policy, file))
 		return;
 	snprintf(dir, sizeof(dir), "%s", file);
 	slash = strrchr(dir, '/');
@@ -213,6 +250,13 @@ int cmd_apply(int argc, char **argv)
 	static const char usage[] =
 		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] "
 		"[--container-id ID]\n"
+		"       cgfence apply --cgroup DIR --record [--policy FILE] "
+		"[--record-size N] ...\n"
+		"                     (record: deny nothing, evaluate FILE in "
+		"audit mode, and\n"
+		"                     remember every distinct flow and device "
+		"access, at most N,\n"
+		"                     default %u, for cgfence suggest)\n"
 		"                     [--event-budget N]   (denial events per "
 		"second, default 200)\n"
 		"                     [--lifecycle-log FILE]  (append an "
@@ -232,11 +276,19 @@ int cmd_apply(int argc, char **argv)
 	struct cgf_state st;
 	int err;
 
-	err = parse_fence_opts(argc, argv, &o, usage);
+	char usage_text[sizeof(usage) + 16];
+
+	snprintf(usage_text, sizeof(usage_text), usage,
+		 CGF_RECORD_DEFAULT_SIZE);
+	err = parse_fence_opts(argc, argv, &o, usage_text);
 	if (err)
 		return err > 0 ? 0 : 2;
-	if (!o.cgroup || !o.policy) {
-		fprintf(stderr, "%s", usage);
+	if (!o.cgroup || (!o.policy && !o.record)) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	if (o.record_size && !o.record) {
+		log_error("--record-size needs --record");
 		return 2;
 	}
 	if (load_and_compile(o.policy, &p, &cp))
@@ -251,8 +303,11 @@ int cmd_apply(int argc, char **argv)
 				     .policy_name = p->name,
 				     .container_id = o.container_id,
 				     .event_budget = o.event_budget,
-				     .without_bpf_lsm = o.without_bpf_lsm};
-	if (o.without_bpf_lsm && fence_needs_bpf_lsm(&st, cp))
+				     .without_bpf_lsm = o.without_bpf_lsm,
+				     .record = o.record ? FENCE_RECORD_START
+							: FENCE_RECORD_STOP,
+				     .record_size = o.record_size};
+	if (o.without_bpf_lsm && !o.record && fence_needs_bpf_lsm(&st, cp))
 		log_error("warning: %s: policy %s refuses packet sockets and "
 			  "other address families, but nothing refuses them "
 			  "here: the BPF LSM is %s",
@@ -293,7 +348,10 @@ int cmd_apply(int argc, char **argv)
 	} else {
 		printf("%s: %s policy %s (%s, policy id %08x, generation %u)\n",
 		       o.cgroup, res.replaced ? "swapped to" : "fenced with",
-		       p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+		       p->name,
+		       res.recording		   ? "recording, audit mode"
+		       : p->mode == CGF_MODE_AUDIT ? "audit"
+						   : "enforce",
 		       res.policy_id, res.generation);
 	}
 	record_lifecycle(
@@ -307,7 +365,9 @@ int cmd_apply(int argc, char **argv)
 			.cgroup_id = res.cgroup_id,
 			.policy = p->name,
 			.policy_id = res.policy_id,
-			.mode = p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+			.mode = res.recording || p->mode == CGF_MODE_AUDIT
+					? "audit"
+					: "enforce",
 			.kubernetes = pod.pod[0] ? &pod : NULL});
 out:
 	compiled_policy_free(cp);
@@ -589,15 +649,22 @@ static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
 int cmd_gc(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE]\n"
+		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE] "
+		"[--keep-records SECONDS]\n"
 		"Removes the state of cgroups that no longer exist (a "
 		"container whose\n"
 		"poststop hook never ran), links without a record, and policy "
 		"tables\n"
 		"nobody uses. Each removal is appended to the lifecycle log "
-		"(default\n" CGF_DEFAULT_LIFECYCLE_LOG ").\n";
+		"(default\n" CGF_DEFAULT_LIFECYCLE_LOG ").\n"
+		"The records of cgroups gone (apply --record, the "
+		"cgfence.record annotation)\n"
+		"are kept for cgfence suggest until they stopped recording "
+		"SECONDS ago\n"
+		"(default 604800, a week).\n";
 	struct fence_gc_stats stats;
 	struct gc_context ctx;
+	int aged;
 	struct fence_opts o;
 	struct cgf_state st;
 	int err;
@@ -621,7 +688,11 @@ int cmd_gc(int argc, char **argv)
 		.st = &st,
 	};
 	err = fence_gc(&st, gc_removed, &ctx, &stats);
+	/* After the records of gone cgroups: their recordings stop there. */
+	aged = err ? 0 : record_gc(&st, o.keep_records);
 	state_close(&st);
+	if (!err && aged < 0)
+		err = aged;
 	if (err) {
 		log_error("gc: %s: %s", o.bpffs, strerror(-err));
 		return 1;
@@ -631,5 +702,9 @@ int cmd_gc(int argc, char **argv)
 	       "removed; %u policy reference count(s) corrected\n",
 	       stats.records, stats.link_dirs, stats.idle_tables,
 	       stats.counters, stats.refcounts);
+	if (aged)
+		printf("gc: %d record(s) of cgroups gone removed (stopped "
+		       "recording %llu s ago or more)\n",
+		       aged, o.keep_records);
 	return 0;
 }
