@@ -25,6 +25,9 @@
 	"{\"version\": 1, \"name\": \"" RECORDING_POLICY_NAME "\", "           \
 	"\"mode\": \"audit\", \"sockets\": {\"families\": [\"any\"]}}"
 
+/* The annotation that has the OCI hook record a container ("true"). */
+#define RECORDING_ANNOTATION "cgfence.record"
+
 struct recording_info {
 	uint64_t cgroup_id;
 	char container_id[128]; /* empty outside the hook */
