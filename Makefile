@@ -198,6 +198,7 @@ bench: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh full
 	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
 	$(Q)OUT=$(OUT) tests/bench/set_change.sh
+	$(Q)OUT=$(OUT) tests/bench/record_cost.sh
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all
