@@ -250,13 +250,6 @@ int cmd_apply(int argc, char **argv)
 	static const char usage[] =
 		"usage: cgfence apply --cgroup DIR --policy FILE [--bpffs DIR] "
 		"[--container-id ID]\n"
-		"       cgfence apply --cgroup DIR --record [--policy FILE] "
-		"[--record-size N] ...\n"
-		"                     (record: deny nothing, evaluate FILE in "
-		"audit mode, and\n"
-		"                     remember every distinct flow and device "
-		"access, at most N,\n"
-		"                     default %u, for cgfence suggest)\n"
 		"                     [--event-budget N]   (denial events per "
 		"second, default 200)\n"
 		"                     [--lifecycle-log FILE]  (append an "
@@ -265,6 +258,13 @@ int cmd_apply(int argc, char **argv)
 		"no BPF LSM can refuse\n"
 		"                                           the address "
 		"families the policy refuses)\n"
+		"       cgfence apply --cgroup DIR --record [--policy FILE] "
+		"[--record-size N] ...\n"
+		"                     (record: deny nothing, evaluate FILE in "
+		"audit mode, and\n"
+		"                     remember every distinct flow and device "
+		"access, at most N,\n"
+		"                     default %u, for cgfence suggest)\n"
 		"Fences a cgroup v2 directory; re-applying swaps the policy "
 		"atomically.\n";
 	struct compiled_policy *cp = NULL;
@@ -437,9 +437,17 @@ static void format_time(uint64_t ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *mode_name(const struct cgf_state *st, uint32_t policy_id)
+/* "record" for a recorded cgroup (its policy runs in audit mode). */
+static const char *mode_name(const struct cgf_state *st, uint64_t cgroup_id,
+			     uint32_t policy_id)
 {
+	struct cgf_cgroup_config cfg;
 	struct cgf_policy_info pi;
+
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_CFG], &cgroup_id,
+				&cfg) == 0 &&
+	    cfg.record)
+		return "record";
 
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
 				&pi))
@@ -501,6 +509,9 @@ int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence status [--json] [--bpffs DIR]\n"
+		"MODE: enforce, audit, or record (cgfence apply --record, the "
+		"cgfence.record\n"
+		"annotation: its policy runs in audit mode).\n"
 		"STATE: ok; kept (its policy file was removed from the policy "
 		"directory: it\n"
 		"keeps its last version); stale (the cgroup is gone: run "
@@ -579,8 +590,8 @@ int cmd_status(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "cgroup_id", (double)key);
 			k8s_identity_add_json(o, pod.pod[0] ? &pod : NULL);
 			cJSON_AddStringToObject(o, "policy", info.policy_name);
-			cJSON_AddStringToObject(o, "mode",
-						mode_name(&st, info.policy_id));
+			cJSON_AddStringToObject(
+				o, "mode", mode_name(&st, key, info.policy_id));
 			cJSON_AddStringToObject(o, "state", state);
 			cJSON_AddNumberToObject(o, "generation",
 						info.generation);
@@ -590,7 +601,7 @@ int cmd_status(int argc, char **argv)
 			printf("%-20s %-24s %-16s %-8s %-8s %-20s %s\n",
 			       info.container_id[0] ? info.container_id : "-",
 			       pod_text, info.policy_name,
-			       mode_name(&st, info.policy_id), state, when,
+			       mode_name(&st, key, info.policy_id), state, when,
 			       info.path);
 		}
 	}

@@ -50,9 +50,11 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	run jq -r '.egress.rules[0].to[]' "$BATS_TEST_TMPDIR/s.json"
 	[ "$output" = "$(for i in $(seq 0 2999); do echo "127.1.$(((i + 1) / 256)).$(((i + 1) % 256))"; done)" ]
 	grep -q "3000 of 16384 entries" "$BATS_TEST_TMPDIR/suggest.err"
+	"$CGFENCE" status --bpffs "$BPFFS" --json | jq -e --arg cg "$cg" '[.[] | select(.cgroup == $cg) | .mode] == ["record"]'
 
 	# Enforced, the same workload gets no denial; a peer it never used does.
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/s.json"
+	"$CGFENCE" status --bpffs "$BPFFS" --json | jq -e --arg cg "$cg" '[.[] | select(.cgroup == $cg) | .mode] == ["enforce"]'
 	run "$PROBE" --cgroup "$cg" connect-range tcp 127.1.0.1 3000 $port
 	[ "$output" = "reached 3000 eperm 0 other 0" ]
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.1.11.185 $port
