@@ -63,7 +63,7 @@ BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*
 # The BPF object is an intermediate of the skeleton; tests load it too.
 .SECONDARY: $(OUT)/cgfence.bpf.o $(OUT)/cgfence.objects.h
 
-.PHONY: all deps demo bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz
+.PHONY: all deps demo deb bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz
 
 all: $(OUT)/cgfence $(OUT)/cgfence-hook $(HELPERS) $(BENCH_TOOLS)
 
@@ -127,7 +127,7 @@ $(OUT)/%.objects.h: $(OUT)/%.bpf.o $(OUT)/tools/gen_bpf_objects
 
 $(OUT)/cgfence: $(CMD_OBJS) $(KERNEL_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # What runtimes start twice per container: static, so that starting it is
 # cheap (no dynamic loader); it hands the work to `cgfence hookd`. Against
@@ -209,11 +209,17 @@ format:
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units
-# (pointing at the installed binaries) and the example policies; policies
-# an admin already has are kept.
+# (pointing at the installed binaries), logrotate, the man pages, the
+# policies' JSON Schema (linked from the policy directory, where the
+# examples' "$schema" finds it) and the example policies; policies an
+# admin already has are kept. The Debian package is this with PREFIX=/usr.
 HOOKSDIR ?= /usr/share/containers/oci/hooks.d
 POLICYDIR ?= /etc/cgfence/policies
 UNITDIR ?= /lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/cgfence
+SCHEMA = cgfence-policy.schema.json
 install: $(OUT)/cgfence $(OUT)/cgfence-hook
 	install -D -m 0755 $(OUT)/cgfence $(DESTDIR)$(PREFIX)/bin/cgfence
 	install -D -m 0755 $(OUT)/cgfence-hook $(DESTDIR)$(PREFIX)/bin/cgfence-hook
@@ -224,13 +230,25 @@ install: $(OUT)/cgfence $(OUT)/cgfence-hook
 		sed 's|/usr/local/bin/|$(PREFIX)/bin/|' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	done
+	install -D -m 0644 contrib/logrotate/cgfence $(DESTDIR)$(LOGROTATEDIR)/cgfence
+	install -D -m 0644 docs/man/cgfence.8 $(DESTDIR)$(MANDIR)/man8/cgfence.8
+	install -D -m 0644 docs/man/cgfence-hook.8 $(DESTDIR)$(MANDIR)/man8/cgfence-hook.8
+	install -D -m 0644 docs/man/cgfence-policy.5 $(DESTDIR)$(MANDIR)/man5/cgfence-policy.5
+	install -D -m 0644 policies/$(SCHEMA) $(DESTDIR)$(DATADIR)/$(SCHEMA)
+	[ -e $(DESTDIR)$(POLICYDIR)/$(SCHEMA) ] || [ -L $(DESTDIR)$(POLICYDIR)/$(SCHEMA) ] || ln -s $(DATADIR)/$(SCHEMA) $(DESTDIR)$(POLICYDIR)/$(SCHEMA)
 	for p in policies/*.json; do \
+		case $$p in *.schema.json) continue ;; esac; \
 		[ -e $(DESTDIR)$(POLICYDIR)/$${p##*/} ] || install -m 0644 $$p $(DESTDIR)$(POLICYDIR)/; \
 	done
 	install -d -m 0755 $(DESTDIR)$(POLICYDIR)/sets
 	for s in policies/sets/*.txt; do \
 		[ -e $(DESTDIR)$(POLICYDIR)/sets/$${s##*/} ] || install -m 0644 $$s $(DESTDIR)$(POLICYDIR)/sets/; \
 	done
+
+# A Debian package (contrib/debian/) built offline in $(OUT)/deb from a
+# copy of this tree: $(OUT)/deb/cgfence_VERSION_ARCH.deb.
+deb:
+	$(Q)OUT=$(OUT) tools/build_deb.sh
 
 clean:
 	rm -rf $(OUT)

@@ -92,7 +92,10 @@ int cmd_check(int argc, char **argv)
 			"A directory is checked as the hook uses it: every "
 			"*.json valid and named\n"
 			"after its file, and no two selectors that can match "
-			"the same container.\n");
+			"the same container.\n"
+			"Files named *.schema.json are JSON Schemas for "
+			"editors, never policies:\n"
+			"they are skipped.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -103,6 +106,12 @@ int cmd_check(int argc, char **argv)
 
 		if (is_directory(argv[i])) {
 			failed |= check_policy_dir(argv[i]);
+			continue;
+		}
+		if (policy_path_is_schema(argv[i])) {
+			printf("%s: skipped: a JSON Schema for editors, not a "
+			       "policy\n",
+			       argv[i]);
 			continue;
 		}
 		err = policy_load_file(argv[i], &p, &d);

@@ -858,6 +858,14 @@ bool policy_name_valid(const char *name)
 	return true;
 }
 
+bool policy_path_is_schema(const char *path)
+{
+	static const char suffix[] = POLICY_SCHEMA_NAME_SUFFIX ".json";
+	size_t len = strlen(path), n = strlen(suffix);
+
+	return len > n && !strcmp(path + len - n, suffix);
+}
+
 static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 {
 	const char *s = expect_string(ctx, node, "name");
@@ -881,6 +889,16 @@ static char *read_name(struct parse_ctx *ctx, const cJSON *node)
 		       "name: \"%s\" is invalid: use a-z, 0-9, '.', "
 		       "'_' and '-', starting with a letter or digit",
 		       s);
+		return NULL;
+	}
+	if (len > strlen(POLICY_SCHEMA_NAME_SUFFIX) &&
+	    !strcmp(s + len - strlen(POLICY_SCHEMA_NAME_SUFFIX),
+		    POLICY_SCHEMA_NAME_SUFFIX)) {
+		report(ctx, value_pos(ctx, node),
+		       "name: \"%s\" ends in \"%s\", which is kept for JSON "
+		       "Schema files (a policy directory never reads "
+		       "*%s.json)",
+		       s, POLICY_SCHEMA_NAME_SUFFIX, POLICY_SCHEMA_NAME_SUFFIX);
 		return NULL;
 	}
 	return ctx_strdup(ctx, s);
@@ -946,6 +964,7 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		T_DEVICES,
 		T_SOCKETS,
 		T_COMMENT,
+		T_SCHEMA,
 		T__N
 	};
 	struct json_field f[T__N] = {
@@ -958,6 +977,8 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		[T_DEVICES] = {.key = "devices"},
 		[T_SOCKETS] = {.key = "sockets"},
 		[T_COMMENT] = {.key = "comment"},
+		/* For editors (policies/cgfence-policy.schema.json): no meaning. */
+		[T_SCHEMA] = {.key = "$schema"},
 	};
 
 	if (!cJSON_IsObject(root)) {
@@ -988,6 +1009,8 @@ static void read_policy(struct parse_ctx *ctx, const cJSON *root,
 		read_sockets_section(ctx, f[T_SOCKETS].node, &p->sockets);
 	if (f[T_COMMENT].node)
 		expect_string(ctx, f[T_COMMENT].node, "comment");
+	if (f[T_SCHEMA].node)
+		expect_string(ctx, f[T_SCHEMA].node, "$schema");
 }
 
 /*

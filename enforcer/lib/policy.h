@@ -14,6 +14,11 @@
 #include "diag.h"
 
 #define POLICY_MAX_FILE_SIZE (64u << 20)
+/*
+ * No policy name ends in this: a policy directory skips NAME.schema.json,
+ * the JSON Schema editors read (policies/cgfence-policy.schema.json).
+ */
+#define POLICY_SCHEMA_NAME_SUFFIX ".schema"
 
 struct policy_cidr {
 	uint8_t family; /* 4 or 6; IPv4-mapped IPv6 is rejected in policies */
@@ -171,6 +176,9 @@ int policy_parse_cidr(const char *s, struct policy_cidr *c, char *why,
  * of policies and of address sets.
  */
 bool policy_name_valid(const char *name);
+
+/* A path ending in POLICY_SCHEMA_NAME_SUFFIX ".json": a schema, no policy. */
+bool policy_path_is_schema(const char *path);
 
 /* "web: enforce, egress 3 rules (default deny), ingress ..., devices ..." */
 void policy_summary(const struct policy *p, char *buf, size_t len);

@@ -322,8 +322,11 @@ static int list_json_files(int dir_fd, char ***out, size_t *out_n)
 	while ((de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 
+		/* A JSON Schema for editors beside the policies is none. */
 		if (de->d_name[0] == '.' || len <= strlen(json_suffix) ||
-		    strcmp(de->d_name + len - strlen(json_suffix), json_suffix))
+		    strcmp(de->d_name + len - strlen(json_suffix),
+			   json_suffix) ||
+		    policy_path_is_schema(de->d_name))
 			continue;
 		if (n == cap) {
 			char **bigger;

@@ -43,7 +43,9 @@ void policy_cache_free(struct policy_cache *c);
  * openat2(RESOLVE_BENEATH): a symbolic link is followed only as long as
  * it stays within the directory (the kubelet's ConfigMap layout,
  * NAME.json -> ..data/NAME.json), never out of it; names starting with a
- * dot (..data, ..2026_12_01_...) are never policies. Address sets are
+ * dot (..data, ..2026_12_01_...) are never policies, nor are files named
+ * *.schema.json (a JSON Schema beside the policies, for editors; no policy
+ * name ends in ".schema", so none is hidden this way). Address sets are
  * DIR/sets/NAME.txt, opened below DIR/sets the same way (addr_set.h).
  */
 struct policy_dir {

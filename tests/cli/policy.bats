@@ -7,7 +7,9 @@ load ../common
 	run "$CGFENCE" check "$REPO"/policies/*.json
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | grep -c ': ok: ')" -eq "$(ls "$REPO"/policies/*.json | wc -l)" ]
+	[ "$(echo "$output" | grep -c ': ok: ')" -eq "$(ls "$REPO"/policies/*.json | grep -vc '\.schema\.json$')" ]
+	# The JSON Schema beside them is for editors (tests/cli/schema.bats).
+	[[ "$output" == *"cgfence-policy.schema.json: skipped: a JSON Schema for editors, not a policy"* ]]
 }
 
 @test "check reports every error as FILE:LINE:COL and exits 1" {
@@ -128,4 +130,13 @@ JSON
 	[[ "${lines[1]}" == *"(to @blocklist: 2001:db8:bad::/48, $REPO/policies/sets/blocklist.txt:7)"* ]]
 	[ "${lines[2]}" = "egress 169.254.169.254:80/tcp: deny by egress.rules[0] ($REPO/policies/blocklist.json:8): the shared blocklist, and instance metadata" ]
 	[ "${lines[3]}" = "egress 8.8.8.8:53/udp: allow by egress.default" ]
+}
+
+@test "the README shows policies/web.json as it is" {
+	shown=$(awk '/^One JSON file per policy. `policies\/web.json`:/ { found = 1; next }
+		found && /^```json$/ { inside = 1; next }
+		inside && /^```$/ { exit }
+		inside' "$REPO/README.md")
+	[ -n "$shown" ]
+	diff <(echo "$shown") "$REPO/policies/web.json"
 }

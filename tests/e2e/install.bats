@@ -23,9 +23,16 @@ install_to() {
 	grep -qx 'ExecStart=/opt/cgf/bin/cgfence hookd --socket /run/cgfence/hookd.sock' \
 		"$dest/lib/systemd/system/cgfence-hookd.service"
 	grep -q '^ExecStart=/opt/cgf/bin/cgfence daemon ' "$dest/lib/systemd/system/cgfence-daemon.service"
+	[ -s "$dest/etc/logrotate.d/cgfence" ]
+	[ -s "$dest/opt/cgf/share/man/man8/cgfence.8" ]
+	[ -s "$dest/opt/cgf/share/man/man5/cgfence-policy.5" ]
+	cmp "$REPO/policies/cgfence-policy.schema.json" "$dest/opt/cgf/share/cgfence/cgfence-policy.schema.json"
+	# The examples' "$schema" finds it beside them; it is no policy there.
+	[ "$(readlink "$dest/etc/cgfence/policies/cgfence-policy.schema.json")" = /opt/cgf/share/cgfence/cgfence-policy.schema.json ]
 	run "$dest/opt/cgf/bin/cgfence" check "$dest/etc/cgfence/policies"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'get "default"'* ]]
+	[[ "$output" == *"policies: 6 policies"* ]]
 
 	echo '{"version": 1, "name": "default"}' >"$dest/etc/cgfence/policies/default.json"
 	run install_to "$dest"

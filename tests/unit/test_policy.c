@@ -363,6 +363,40 @@ static void test_minimal_policy(void)
 	policy_free(p);
 }
 
+/*
+ * "$schema" names the JSON Schema for editors and changes nothing: the
+ * policy reads exactly as without it.
+ */
+static void test_schema_key(void)
+{
+	struct diags d = {0};
+	struct policy *with = NULL, *without = NULL;
+	char a[256], b[256];
+	int err;
+
+	err = parse_quoted(
+		"s.json",
+		"{'$schema': 'https://example.org/cgfence-policy.schema.json', "
+		"'version': 1, 'name': 's', 'egress': {'default': 'deny'}}",
+		&with, &d);
+	CHECK(err == 0 && with && d.count == 0, "$schema accepted: %d", err);
+	print_diags(&d);
+	diags_free(&d);
+	err = parse_quoted("s.json",
+			   "{'version': 1, 'name': 's', 'egress': {'default': "
+			   "'deny'}}",
+			   &without, &d);
+	CHECK(err == 0 && without, "same policy without $schema: %d", err);
+	diags_free(&d);
+	if (with && without) {
+		policy_summary(with, a, sizeof(a));
+		policy_summary(without, b, sizeof(b));
+		CHECK(!strcmp(a, b), "same policy: %s / %s", a, b);
+	}
+	policy_free(with);
+	policy_free(without);
+}
+
 #define HEAD	"{'version': 1, 'name': 't', "
 #define EGRESS	HEAD "'egress': {'default': 'deny', 'rules': ["
 #define INGRESS HEAD "'ingress': {'default': 'deny', 'rules': ["
@@ -415,6 +449,10 @@ static const struct bad_case bad_cases[] = {
 	 "name: \"Web!\" is invalid"},
 	{"name starts with dash", "{'version': 1, 'name': '-web'}", 1, 24,
 	 "name: \"-web\" is invalid"},
+	{"name ending in .schema", "{'version': 1, 'name': 'web.schema'}", 1,
+	 24,
+	 "name: \"web.schema\" ends in \".schema\", which is kept for JSON "
+	 "Schema files"},
 	{"name too long",
 	 "{'version': 1, 'name': "
 	 "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}",
@@ -425,7 +463,11 @@ static const struct bad_case bad_cases[] = {
 	 "duplicate key \"name\" (first on line 1)"},
 	{"unknown top-level key", HEAD "'egres': {}}", 1, 29,
 	 "unknown key \"egres\" (expected one of: version, name, mode, "
-	 "selector, egress, ingress, devices, sockets, comment)"},
+	 "selector, egress, ingress, devices, sockets, comment, $schema)"},
+	{"$schema not a string", HEAD "'$schema': true}", 1, 40,
+	 "$schema: expected a string, got a boolean"},
+	{"$schema twice", HEAD "'$schema': 'a', '$schema': 'b'}", 1, 45,
+	 "duplicate key \"$schema\" (first on line 1)"},
 	{"bad mode", HEAD "'mode': 'strict'}", 1, 37,
 	 "mode: expected \"enforce\" or \"audit\", got \"strict\""},
 	{"selector not an object", HEAD "'selector': ['a']}", 1, 41,
@@ -985,7 +1027,11 @@ static void test_example_policies(void)
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		struct diags d = {0};
 		struct policy *p = NULL;
-		int err = policy_load_file(g.gl_pathv[i], &p, &d);
+		int err;
+
+		if (policy_path_is_schema(g.gl_pathv[i]))
+			continue; /* policies/cgfence-policy.schema.json */
+		err = policy_load_file(g.gl_pathv[i], &p, &d);
 
 		CHECK(err == 0 && p && d.count == 0, "%s: %d", g.gl_pathv[i],
 		      err);
@@ -1020,6 +1066,7 @@ int main(void)
 	test_valid_policy();
 	test_valid_edge_cases();
 	test_minimal_policy();
+	test_schema_key();
 	test_sockets_section();
 	test_bad_policies();
 	test_all_errors_reported();

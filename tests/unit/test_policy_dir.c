@@ -212,6 +212,18 @@ static void test_directory_check(void)
 	diags_free(&d);
 	policy_set_free(&set);
 	remove_file("Bad Name.json");
+
+	/* A JSON Schema beside the policies is for editors, never a policy. */
+	write_file("cgfence-policy.schema.json",
+		   "{\"$schema\": \"https://json-schema.org/draft/2020-12/"
+		   "schema\"}");
+	CHECK(policy_set_load(&pdir, &set, &d) == 0 && d.count == 0,
+	      "a schema file is skipped: %s", d.count ? d.lines[0] : "");
+	CHECK(set.n == 4 && set.nfiles == 4, "%zu policies of %zu files", set.n,
+	      set.nfiles);
+	diags_free(&d);
+	policy_set_free(&set);
+	remove_file("cgfence-policy.schema.json");
 }
 
 /* hookd's cache: the same file gives the same policy; a changed one not. */
