@@ -509,9 +509,9 @@ int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence status [--json] [--bpffs DIR]\n"
-		"MODE: enforce, audit, or record (cgfence apply --record, the "
-		"cgfence.record\n"
-		"annotation: its policy runs in audit mode).\n"
+		"MODE: enforce, audit, or record (a recorded cgroup, whose "
+		"policy runs in audit\n"
+		"mode: see cgfence suggest).\n"
 		"STATE: ok; kept (its policy file was removed from the policy "
 		"directory: it\n"
 		"keeps its last version); stale (the cgroup is gone: run "

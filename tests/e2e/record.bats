@@ -36,6 +36,7 @@ teardown() {
 suggest_for() { # CONTAINER-ID NAME: the suggestion, as POLICY_DIR/NAME.json
 	"$CGFENCE" suggest --bpffs "$BPFFS" --container "$1" --name "$2" >"$POLICY_DIR/$2.json"
 	"$CGFENCE" check "$POLICY_DIR/$2.json"
+	python3 "$REPO/tools/schema_check.py" "$REPO/policies/cgfence-policy.schema.json" "$POLICY_DIR/$2.json"
 }
 
 @test "runc: a recorded container, then the same workload under its suggested policy: no denial, anything else denied" {

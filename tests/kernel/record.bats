@@ -24,6 +24,11 @@ record() { # CGROUP [APPLY OPTIONS...]
 	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$cg" --record "$@"
 }
 
+# The JSON Schema editors use accepts it too (cgfence check is the authority).
+schema_valid() { # FILE
+	python3 "$REPO/tools/schema_check.py" "$REPO/policies/cgfence-policy.schema.json" "$1"
+}
+
 suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_TMPDIR/suggest.err
 	"$CGFENCE" suggest --bpffs "$BPFFS" "$@" 2>"$BATS_TEST_TMPDIR/suggest.err"
 }
@@ -41,6 +46,7 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	suggest --cgroup "$cg" >"$BATS_TEST_TMPDIR/s.json"
 	run "$CGFENCE" check "$BATS_TEST_TMPDIR/s.json"
 	[ "$status" -eq 0 ]
+	schema_valid "$BATS_TEST_TMPDIR/s.json"
 	# One rule: every peer on that port, in one address list.
 	jq -e --argjson p $port '.mode == "enforce" and .egress.default == "deny" and
 	  (.egress.rules | length) == 1 and .egress.rules[0].ports == [$p] and
@@ -92,6 +98,7 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	run jq -c '[.egress.rules[] | {protocol, ports, to}]' "$BATS_TEST_TMPDIR/s.json"
 	[ "$output" = "[{\"protocol\":\"tcp\",\"ports\":[$tcp_out],\"to\":[\"127.0.0.1\"]},{\"protocol\":\"udp\",\"ports\":[$udp_out],\"to\":[\"127.0.0.1\"]}]" ]
 	jq -e '.ingress.rules[0].comment | test("^1 peer; seen 3 times")' "$BATS_TEST_TMPDIR/s.json"
+	schema_valid "$BATS_TEST_TMPDIR/s.json"
 
 	# Enforced: the servers still serve, the clients still get replies.
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/s.json"
@@ -187,6 +194,7 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	cat "$BATS_TEST_TMPDIR/m.json"
 	run "$CGFENCE" check "$BATS_TEST_TMPDIR/m.json"
 	[ "$status" -eq 0 ]
+	schema_valid "$BATS_TEST_TMPDIR/m.json"
 	# Its own keys and rules first, as written; then the port it lacked.
 	jq -e --argjson a $a --argjson b $b '.name == "base" and .selector == {"app": "merge"} and
 	  (.egress.rules | length) == 3 and
@@ -214,6 +222,7 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	run jq -c '[.devices.rules[] | {type, major, minor, access}]' "$BATS_TEST_TMPDIR/s.json"
 	[ "$output" = '[{"type":"c","major":1,"minor":3,"access":"rw"},{"type":"c","major":1,"minor":5,"access":"r"}]' ]
 	jq -e '.devices.rules[1].comment | test("^seen 2 times, first 20")' "$BATS_TEST_TMPDIR/s.json"
+	schema_valid "$BATS_TEST_TMPDIR/s.json"
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/s.json"
 	assert_probe ok --cgroup "$cg" open /dev/null rw
 	assert_probe ok --cgroup "$cg" open /dev/zero r
@@ -232,6 +241,7 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	run jq -c '.egress.rules[0].to' "$BATS_TEST_TMPDIR/s.json"
 	[ "$output" = '["127.3.0.0/24","127.3.1.0/24"]' ]
 	"$CGFENCE" check "$BATS_TEST_TMPDIR/s.json"
+	schema_valid "$BATS_TEST_TMPDIR/s.json"
 	run "$CGFENCE" suggest --bpffs "$BPFFS" --cgroup "$cg" --aggregate-v4 33
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--aggregate-v4 '33': expected a prefix length, 1 to 32"* ]]
