@@ -79,4 +79,23 @@ CGF_INLINE void cgf_record_device(const struct cgf_cgroup_config *cfg,
 	cgf_record_key_add(cfg, &key);
 }
 
+/* A raw socket created, or a socket option of sockets.options turned on. */
+CGF_INLINE void cgf_record_raw_socket(const struct cgf_cgroup_config *cfg,
+				      __u32 family, __u32 protocol)
+{
+	struct cgf_record_key key = {.kind = CGF_REC_RAW_SOCKET,
+				     .family = family,
+				     .protocol = protocol};
+
+	cgf_record_key_add(cfg, &key);
+}
+
+CGF_INLINE void cgf_record_sockopt(const struct cgf_cgroup_config *cfg,
+				   __u32 kind)
+{
+	struct cgf_record_key key = {.kind = CGF_REC_SOCKOPT, .port = kind};
+
+	cgf_record_key_add(cfg, &key);
+}
+
 #endif

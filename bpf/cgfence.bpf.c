@@ -155,6 +155,8 @@ int cgf_sock_create(struct bpf_sock *sk)
 	if (!cfg)
 		return SK_PASS;
 	if (sk->type == SOCK_RAW) {
+		if (cfg->record)
+			cgf_record_raw_socket(cfg, sk->family, sk->protocol);
 		pol = cgf_policy_of(cfg);
 		if (!pol)
 			return SK_DROP;
@@ -194,6 +196,8 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 	cfg = cgf_config();
 	if (!cfg)
 		return 1;
+	if (cfg->record)
+		cgf_record_sockopt(cfg, kind);
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return 0;

@@ -344,6 +344,9 @@ struct cgf_flow_key {
  *           inbound connections and datagrams are judged, so the
  *           ephemeral ports of replies never appear)
  *   device  type, major, minor and the access asked for
+ *   socket  a raw socket created: its family (AF_INET, AF_INET6) and IP
+ *           protocol; a socket option turned on that sockets.options
+ *           governs (the CGF_SOCKOPT_* bit, in port)
  *
  * Flows are recorded where they are judged (a connect, a new peer of a
  * datagram socket, a SYN to a listener), never per packet of a judged
@@ -355,6 +358,8 @@ enum cgf_record_kind {
 	CGF_REC_OVERFLOW = 0,
 	CGF_REC_FLOW = 1,
 	CGF_REC_DEVICE = 2,
+	CGF_REC_RAW_SOCKET = 3,
+	CGF_REC_SOCKOPT = 4,
 };
 
 #define CGF_RECORD_DEFAULT_SIZE 16384 /* entries, the overflow key aside */

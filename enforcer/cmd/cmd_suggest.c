@@ -14,6 +14,7 @@
 
 #include "cgroup.h"
 #include "commands.h"
+#include "cgfence_logic.h"
 #include "compile.h"
 #include "loader.h"
 #include "policy.h"
@@ -219,11 +220,23 @@ static void judge_observation(const struct compiled_policy *cp,
 				      ob->key.dev_minor, ob->key.dev_access, v);
 		return;
 	}
+	if (ob->key.kind == CGF_REC_RAW_SOCKET) {
+		compiled_judge_socket(cp, ob->key.family, CGF_SOCK_RAW,
+				      ob->key.protocol, v);
+		return;
+	}
+	if (ob->key.kind == CGF_REC_SOCKOPT) {
+		v->action = cgf_judge_sockopt(&cp->hdr, ob->key.port);
+		v->rule = CGF_RULE_SOCKETS_OPTION;
+		v->restricted = 1;
+		return;
+	}
 	observation_flow(ob, &f);
 	compiled_judge_flow(cp, &f, v);
 }
 
-static const char *const section_names[] = {"egress", "ingress", "devices"};
+static const char *const section_names[] = {"egress", "ingress", "devices",
+					    "sockets"};
 
 /* "deny by egress.rules[2] (FILE:LINE): COMMENT" or "deny by egress.default" */
 static void deciding_rule_text(const struct policy *p,
@@ -236,6 +249,13 @@ static void deciding_rule_text(const struct policy *p,
 	unsigned int line = 0;
 	const char *comment = NULL;
 
+	if (s == SUGGEST_SOCKETS) {
+		snprintf(buf, len, "deny by sockets.%s",
+			 v->rule == CGF_RULE_SOCKETS_OPTION   ? "options"
+			 : v->rule == CGF_RULE_SOCKETS_FAMILY ? "families"
+							      : "raw");
+		return;
+	}
 	if (v->rule == CGF_RULE_DEFAULT) {
 		snprintf(buf, len, "deny by %s.default", section_names[s]);
 		return;
@@ -369,7 +389,9 @@ static cJSON *merge_into(const char *file, const struct record_contents *rc,
 		judge_observation(cp, ob, &v);
 		if (v.action != CGF_DENY)
 			continue;
-		if (v.rule == CGF_RULE_DEFAULT) {
+		/* The sockets section has no rules: what it refuses is added. */
+		if (v.rule == CGF_RULE_DEFAULT ||
+		    observation_section(ob) == SUGGEST_SOCKETS) {
 			add[nadd++] = *ob;
 			continue;
 		}
@@ -385,6 +407,8 @@ static cJSON *merge_into(const char *file, const struct record_contents *rc,
 		if (rules && suggest_section_rules(add, nadd, s, so, rules))
 			goto fail;
 	}
+	if (suggest_sockets(add, nadd, json))
+		goto fail;
 	compiled_policy_free(cp);
 	policy_free(p);
 	return json;

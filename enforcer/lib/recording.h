@@ -17,8 +17,8 @@
  * What a recorded cgroup without a policy of its own runs: nothing
  * restricted, so that nothing is denied and every flow and device access
  * is judged (and so recorded); audit mode, which recording forces anyway
- * (raw sockets and socket options the defaults refuse are reported as
- * audit events: the record holds flows and devices only).
+ * (raw sockets and socket options the defaults refuse are recorded, and
+ * reported as audit events).
  */
 #define RECORDING_POLICY_NAME "record"
 #define RECORDING_POLICY_TEXT                                                  \

@@ -17,6 +17,8 @@ enum suggest_section observation_section(const struct observation *o)
 {
 	if (o->key.kind == CGF_REC_DEVICE)
 		return SUGGEST_DEVICES;
+	if (o->key.kind == CGF_REC_RAW_SOCKET || o->key.kind == CGF_REC_SOCKOPT)
+		return SUGGEST_SOCKETS;
 	return o->key.direction == CGF_DIR_INGRESS ? SUGGEST_INGRESS
 						   : SUGGEST_EGRESS;
 }
@@ -43,6 +45,18 @@ static const char *protocol_name(uint8_t protocol)
 		return "icmpv6";
 	default:
 		return NULL;
+	}
+}
+
+static const char *sockopt_name(uint32_t kind)
+{
+	switch (kind) {
+	case CGF_SOCKOPT_HDRINCL:
+		return "hdrincl";
+	case CGF_SOCKOPT_RECVERR:
+		return "recverr";
+	default:
+		return "transparent";
 	}
 }
 
@@ -83,6 +97,19 @@ void observation_text(const struct observation *o, char *buf, size_t len)
 	const char *proto = protocol_name(k->protocol);
 	char a[INET6_ADDRSTRLEN], p[8], acc[4];
 
+	if (k->kind == CGF_REC_SOCKOPT) {
+		snprintf(buf, len, "option %s", sockopt_name(k->port));
+		return;
+	}
+	if (k->kind == CGF_REC_RAW_SOCKET) {
+		if (!proto) {
+			snprintf(p, sizeof(p), "%u", k->protocol);
+			proto = p;
+		}
+		snprintf(buf, len, "%s:raw:%s",
+			 k->family == AF_INET6 ? "inet6" : "inet", proto);
+		return;
+	}
 	if (k->kind == CGF_REC_DEVICE) {
 		access_text(k->dev_access, acc);
 		snprintf(buf, len, "%c:%u:%u:%s",
@@ -450,6 +477,54 @@ int suggest_section_rules(const struct observation *obs, size_t n,
 	return network_rules(obs, n, section, o, rules);
 }
 
+/* Appends word to the array at obj[key] (made when missing) unless there. */
+static int add_word(cJSON *obj, const char *key, const char *word)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, key), *w;
+
+	if (!list)
+		list = cJSON_AddArrayToObject(obj, key);
+	if (!cJSON_IsArray(list))
+		return -ENOMEM;
+	cJSON_ArrayForEach(w,
+			   list) if (cJSON_IsString(w) &&
+				     (!strcmp(w->valuestring, word) ||
+				      !strcmp(w->valuestring, "any"))) return 0;
+	return cJSON_AddItemToArray(list, cJSON_CreateString(word)) ? 0
+								    : -ENOMEM;
+}
+
+int suggest_sockets(const struct observation *obs, size_t n, cJSON *policy)
+{
+	cJSON *sockets = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct cgf_record_key *k = &obs[i].key;
+		const char *proto = protocol_name(k->protocol);
+
+		if (observation_section(&obs[i]) != SUGGEST_SOCKETS)
+			continue;
+		if (!sockets)
+			sockets = cJSON_GetObjectItemCaseSensitive(policy,
+								   "sockets");
+		if (!sockets)
+			sockets = cJSON_AddObjectToObject(policy, "sockets");
+		if (!cJSON_IsObject(sockets))
+			return -ENOMEM;
+		if (k->kind == CGF_REC_SOCKOPT)
+			err = add_word(sockets, "options",
+				       sockopt_name(k->port));
+		else if (k->protocol == IPPROTO_RAW) /* writes whole headers */
+			err = add_word(sockets, "options", "hdrincl");
+		else
+			/* The policy language names four protocols; "any" for
+			 * the others. */
+			err = add_word(sockets, "raw", proto ? proto : "any");
+	}
+	return err;
+}
+
 static const char *const section_names[] = {
 	[SUGGEST_EGRESS] = "egress",
 	[SUGGEST_INGRESS] = "ingress",
@@ -497,7 +572,7 @@ cJSON *suggest_policy(const struct observation *obs, size_t n,
 		if (!rules || suggest_section_rules(obs, n, s, o, rules))
 			goto fail;
 	}
-	if (!cJSON_GetObjectItem(p, "devices"))
+	if (suggest_sockets(obs, n, p))
 		goto fail;
 	return p;
 fail:

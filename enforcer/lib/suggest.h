@@ -7,6 +7,7 @@
  *             seen there; ports with the same peers share a rule
  *   ingress   the same per local (listening) port and the clients seen
  *   devices   one rule per type, major and minor, with the accesses seen
+ *   sockets   the raw socket protocols and socket options seen
  *
  * Each rule's comment gives how often it was seen and when first and
  * last; --aggregate-v4/-v6 widen peers to prefixes. Pure: no kernel.
@@ -33,6 +34,7 @@ enum suggest_section {
 	SUGGEST_EGRESS = CGF_DIR_EGRESS,
 	SUGGEST_INGRESS = CGF_DIR_INGRESS,
 	SUGGEST_DEVICES,
+	SUGGEST_SOCKETS, /* raw sockets and socket options */
 };
 
 struct suggest_opts {
@@ -55,6 +57,13 @@ int suggest_section_rules(const struct observation *obs, size_t n,
 			  enum suggest_section section,
 			  const struct suggest_opts *o, cJSON *rules);
 
+/*
+ * Adds to a policy's "sockets" object (made when missing) what the raw
+ * socket and socket option observations among obs[0..n) need, each once.
+ * 0 or -ENOMEM.
+ */
+int suggest_sockets(const struct observation *obs, size_t n, cJSON *policy);
+
 /* The whole suggested policy, a JSON object; NULL when out of memory. */
 cJSON *suggest_policy(const struct observation *obs, size_t n,
 		      const struct suggest_opts *o);
@@ -66,7 +75,11 @@ void suggest_time_text(uint64_t realtime_ns, char *buf, size_t len);
 void suggest_seen_text(uint64_t count, uint64_t first_ns, uint64_t last_ns,
 		       char *buf, size_t len);
 
-/* "10.0.0.1:443/tcp", "[fd00::1]:53/udp", "10.0.0.1/icmp", "c:1:3:rw" */
+/*
+ * "10.0.0.1:443/tcp", "[fd00::1]:53/udp", "10.0.0.1/icmp", "c:1:3:rw",
+ * "inet:raw:icmp" (a raw socket, as explain --socket writes it), "option
+ * recverr"
+ */
 void observation_text(const struct observation *o, char *buf, size_t len);
 
 /*

@@ -306,3 +306,33 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $port
 }
+
+@test "raw sockets and socket options are recorded: the suggestion allows them, and only them" {
+	cg=$(new_cgroup raw)
+	record "$cg"
+	# a raw ICMP ping, and IP_RECVERR on a UDP socket (what ping does)
+	assert_probe ok --cgroup "$cg" ping 127.0.0.1
+	run "$OUT/tests/attack" --cgroup "$cg" sockopt 2 2 0 0 11 1
+	[ "$output" = ok ]
+	suggest --cgroup "$cg" >"$BATS_TEST_TMPDIR/s.json"
+	cat "$BATS_TEST_TMPDIR/s.json"
+	run jq -c '.sockets' "$BATS_TEST_TMPDIR/s.json"
+	[ "$output" = '{"raw":["icmp"],"options":["recverr"]}' ]
+	jq -e '[.egress.rules[] | select(.protocol == "icmp") | .to] == [["127.0.0.1"]]' "$BATS_TEST_TMPDIR/s.json"
+	schema_valid "$BATS_TEST_TMPDIR/s.json"
+	# --against a policy with the default sockets section names them
+	write_policy "$BATS_TEST_TMPDIR/plain.json" '{"version": 1, "name": "plain", "ingress": {"default": "deny"}}'
+	run "$CGFENCE" suggest --bpffs "$BPFFS" --cgroup "$cg" --against "$BATS_TEST_TMPDIR/plain.json"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"sockets inet:raw:icmp: deny by sockets.raw (seen once"* ]]
+	[[ "$output" == *"sockets option recverr: deny by sockets.options (seen once"* ]]
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/s.json"
+	assert_probe ok --cgroup "$cg" ping 127.0.0.1
+	run "$OUT/tests/attack" --cgroup "$cg" sockopt 2 2 0 0 11 1
+	[ "$output" = ok ]
+	# what it never did: IP_HDRINCL, a raw UDP socket
+	run "$OUT/tests/attack" --cgroup "$cg" sockopt 2 3 1 0 3 1
+	[ "$output" = EPERM ]
+	run "$OUT/tests/attack" --cgroup "$cg" sockopt 2 3 17 0 11 1
+	[ "$output" = EPERM ]
+}

@@ -247,6 +247,63 @@ static void test_policy_validates(void)
 	cJSON_Delete(p);
 }
 
+static struct observation socket_obs(int kind, int family, int protocol,
+				     int option)
+{
+	struct observation o = {.count = 1, .first_ns = T0, .last_ns = T0};
+
+	o.key.kind = kind;
+	o.key.family = family;
+	o.key.protocol = protocol;
+	o.key.port = option;
+	return o;
+}
+
+static void test_sockets(void)
+{
+	struct observation obs[] = {
+		socket_obs(CGF_REC_RAW_SOCKET, AF_INET, IPPROTO_ICMP, 0),
+		socket_obs(CGF_REC_RAW_SOCKET, AF_INET6, IPPROTO_ICMPV6, 0),
+		socket_obs(CGF_REC_RAW_SOCKET, AF_INET, IPPROTO_ICMP, 0),
+		socket_obs(CGF_REC_RAW_SOCKET, AF_INET, IPPROTO_RAW, 0),
+		socket_obs(CGF_REC_SOCKOPT, 0, 0, CGF_SOCKOPT_RECVERR),
+		socket_obs(CGF_REC_SOCKOPT, 0, 0, CGF_SOCKOPT_HDRINCL),
+		socket_obs(CGF_REC_RAW_SOCKET, AF_INET, 132, 0), /* SCTP */
+	};
+	cJSON *p = cJSON_CreateObject();
+	char *text, buf[64];
+
+	CHECK(suggest_sockets(obs, 7, p) == 0, "sockets");
+	text = cJSON_PrintUnformatted(p);
+	CHECK(!strcmp(text,
+		      "{\"sockets\":{\"raw\":[\"icmp\",\"icmpv6\",\"any\"],"
+		      "\"options\":[\"hdrincl\",\"recverr\"]}}"),
+	      "sockets: %s", text);
+	free(text);
+	/* merged into a section that has "any" already: nothing added */
+	cJSON_Delete(p);
+	p = cJSON_Parse("{\"sockets\": {\"raw\": [\"any\"]}}");
+	CHECK(suggest_sockets(obs, 1, p) == 0, "merge");
+	text = cJSON_PrintUnformatted(p);
+	CHECK(!strcmp(text, "{\"sockets\":{\"raw\":[\"any\"]}}"), "merged: %s",
+	      text);
+	free(text);
+	cJSON_Delete(p);
+	/* no socket observation: no sockets section */
+	p = cJSON_CreateObject();
+	struct observation dev = device(CGF_DEV_CHAR, 1, 3, CGF_ACC_READ, 1);
+
+	CHECK(suggest_sockets(&dev, 1, p) == 0 &&
+		      !cJSON_GetObjectItem(p, "sockets"),
+	      "no sockets");
+	cJSON_Delete(p);
+	observation_text(&obs[1], buf, sizeof(buf));
+	CHECK(!strcmp(buf, "inet6:raw:icmpv6"), "%s", buf);
+	observation_text(&obs[4], buf, sizeof(buf));
+	CHECK(!strcmp(buf, "option recverr"), "%s", buf);
+	CHECK(observation_section(&obs[4]) == SUGGEST_SOCKETS, "section");
+}
+
 static void test_texts(void)
 {
 	struct observation v6 =
@@ -312,6 +369,7 @@ int main(void)
 	test_aggregate();
 	test_devices();
 	test_policy_validates();
+	test_sockets();
 	test_texts();
 	test_recording_round_trip();
 	return unit_done("suggest");
