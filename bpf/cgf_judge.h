@@ -24,6 +24,7 @@ struct cgf_judgement {
 	__u32 rule;
 	__u8 action; /* what happens: audit mode turns deny into allow */
 	__u8 denied; /* what the policy said */
+	__u8 ingress_restricted; /* replies need a flow entry to pass */
 };
 
 /* Where a judgement happened, for its report. */
@@ -92,6 +93,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	j->rule = CGF_RULE_DEFAULT;
 	j->action = CGF_DENY;
 	j->denied = 1;
+	j->ingress_restricted = 1;
 
 	/* Every judgement is a new flow: a recorded cgroup remembers it. */
 	if (cfg->record)
@@ -100,6 +102,7 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return;
+	j->ingress_restricted = pol->ingress.restricted != 0;
 	dir = dir_id == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
 	if (!dir->restricted) {
 		j->action = CGF_ALLOW;

@@ -77,6 +77,14 @@ struct {
 } cgf_udp_flows SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* as cgf_udp_flows */
+	__uint(max_entries, CGF_PEER_TABLE_SIZE);
+	__type(key, struct cgf_peer_key);
+	__type(value, __u32); /* CGF_PEER_* flags */
+} cgf_peer_verdicts SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));

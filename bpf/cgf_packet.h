@@ -211,9 +211,11 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 }
 
 /*
- * A connected socket not judged under the current policy: judge its peer
- * (as egress: the socket went out to it), whichever way the packet goes,
- * so that a policy that now denies the peer stops its replies too.
+ * A connected UDP socket's packet: it passes when its peer is allowed under
+ * the current policy (cgf_peer_verdicts, whichever socket asked first);
+ * otherwise the peer is judged (as egress: the socket went out to it),
+ * whichever way the packet goes, so that a policy that now denies the peer
+ * stops its replies too.
  */
 CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 				   const struct cgf_cgroup_config *cfg,
@@ -223,37 +225,21 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 		.ctx = skb, .hook = hook, .direction = CGF_DIR_EGRESS};
 	struct cgf_peer p = {};
 	struct cgf_judgement j;
+	struct cgf_peer_key pk;
 
+	/* An audit-mode denial of the peer, reported already. */
 	if (cgf_sock_judged(sk, cfg->epoch))
 		return SK_PASS;
 	cgf_peer_from_sock(&p, sk);
+	cgf_peer_key(&pk, cfg->epoch, &p);
+	if (cgf_peer_allowed(&pk))
+		return SK_PASS;
 	cgf_judge(cfg, CGF_DIR_EGRESS, &p, &j);
 	cgf_report_flow(&site, cfg, &p, &j);
-	if (j.action == CGF_ALLOW)
+	cgf_peer_remember(&pk, &j);
+	if (j.action == CGF_ALLOW && j.denied)
 		cgf_mark_sock(sk, cfg->epoch);
 	return cgf_verdict(&j);
-}
-
-/* What a packet program knows before looking at the packet. */
-enum cgf_packet_owner {
-	CGF_OWNER_PASS, /* not configured, or a request/timewait socket: pass */
-	CGF_OWNER_NONE, /* no socket: judge the packet itself */
-	CGF_OWNER_SOCKET, /* *sk is the full socket the packet belongs to */
-};
-
-CGF_INLINE int cgf_packet_owner(struct __sk_buff *skb,
-				struct cgf_cgroup_config **cfg,
-				struct bpf_sock **sk)
-{
-	*cfg = cgf_config();
-	if (!*cfg)
-		return CGF_OWNER_PASS;
-	*sk = skb->sk;
-	if (!*sk)
-		return CGF_OWNER_NONE;
-	*sk = bpf_sk_fullsock(*sk);
-	/* Request and timewait sockets belong to judged TCP flows. */
-	return *sk ? CGF_OWNER_SOCKET : CGF_OWNER_PASS;
 }
 
 /* A TCP stream socket: its connection started with a judged connect(). */
@@ -308,8 +294,14 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_judgement j;
 	struct cgf_flow_key fk;
 	struct cgf_peer remote;
-	int err = cgf_parse(skb, &pk);
+	struct cgf_policy *pol = cgf_policy_of(cfg);
+	int err;
 
+	/* Nothing to judge where ingress is unrestricted (cgf_judge would
+	 * allow, cgf_refuse_packet too), and no flow to look up. */
+	if (pol && !pol->ingress.restricted)
+		return SK_PASS;
+	err = cgf_parse(skb, &pk);
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	/* The socket gets a datagram only behind a header chain the walk

@@ -246,22 +246,23 @@ CGF_INLINE int cgf_headers_plain(struct __sk_buff *skb, __u32 protocol)
 {
 	__u8 *data = (__u8 *)(long)skb->data;
 	__u8 *end = (__u8 *)(long)skb->data_end;
+	__u8 b[7];
 
-	if (data + IPV6_HDR_LEN > end) {
-		/* Short or not linear: read it (rare; IPv4 SYNs of 20+20). */
-		__u8 b[7];
-
-		if (bpf_skb_load_bytes(skb, 0, b, 1))
-			return 0;
-		if (b[0] == 0x45)
-			return 1;
-		if ((b[0] >> 4) != 6 || bpf_skb_load_bytes(skb, 0, b, 7))
-			return 0;
-		return b[6] == protocol;
-	}
-	if (data[0] == 0x45) /* version 4, header length 20 */
+	/*
+	 * Version 4, header length 20: the first byte says it all, and small
+	 * datagrams (29 bytes for one byte of payload) are shorter than the
+	 * IPv6 header the next test needs.
+	 */
+	if (data + 1 <= end && data[0] == 0x45)
 		return 1;
-	return (data[0] >> 4) == 6 && data[6] == protocol;
+	if (data + IPV6_HDR_LEN <= end)
+		return (data[0] >> 4) == 6 && data[6] == protocol;
+	/* Short or not linear: read it (rare). */
+	if (bpf_skb_load_bytes(skb, 0, b, 7))
+		return bpf_skb_load_bytes(skb, 0, b, 1) == 0 && b[0] == 0x45;
+	if (b[0] == 0x45)
+		return 1;
+	return (b[0] >> 4) == 6 && b[6] == protocol;
 }
 
 #endif

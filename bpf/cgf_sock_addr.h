@@ -84,6 +84,21 @@ CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
 	p->port = bpf_ntohs(ctx->user_port);
 }
 
+/*
+ * The (socket, peer) flow that lets the peer's replies into an unconnected
+ * socket where the policy restricts ingress (cgf_udp_ingress).
+ */
+CGF_INLINE void cgf_remember_replies(struct bpf_sock_addr *ctx,
+				     const struct cgf_cgroup_config *cfg,
+				     const struct cgf_peer *p)
+{
+	struct cgf_flow_key fk;
+
+	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), p, p->port);
+	if (!cgf_flow_known(&fk, cfg->epoch))
+		cgf_flow_remember(&fk, cfg->epoch);
+}
+
 CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 				    __u8 hook, int is_sendmsg)
 {
@@ -94,8 +109,10 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 	struct cgf_cgroup_config *cfg = cgf_config();
 	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;
+	struct cgf_peer_key pk;
 	struct cgf_flow_key fk;
-	__u64 cookie = 0;
+	__u32 *known;
+	int udp;
 
 	if (!cfg)
 		return SK_PASS;
@@ -109,10 +126,20 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 		return SK_PASS;
 	cgf_peer_from_sock_addr(ctx, family, is_sendmsg, p);
 
+	/* A UDP peer allowed under this epoch, from any socket: one lookup. */
+	udp = cgf_is_udp_peer(p);
+	if (udp) {
+		cgf_peer_key(&pk, cfg->epoch, p);
+		known = cgf_peer_allowed(&pk);
+		if (known) {
+			if (is_sendmsg && (*known & CGF_PEER_REPLIES_JUDGED))
+				cgf_remember_replies(ctx, cfg, p);
+			return SK_PASS;
+		}
+	}
 	if (is_sendmsg) {
-		/* Replies to peers that an earlier judgement let in or out. */
-		cookie = bpf_get_socket_cookie(ctx);
-		cgf_flow_key(&fk, cookie, p, p->port);
+		/* An audit-mode denial is reported once per socket and peer. */
+		cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), p, p->port);
 		if (cgf_flow_known(&fk, cfg->epoch))
 			return SK_PASS;
 	}
@@ -122,12 +149,16 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 		return SK_DROP;
 	/*
 	 * TCP needs no mark: every SYN_SENT stream socket came through this
-	 * hook. A connected UDP socket is marked so its datagrams pass skb
-	 * egress.
+	 * hook. An allowed UDP peer is kept for the cgroup's every socket (the
+	 * packets of a connected one pass skb egress and ingress on it); a
+	 * socket keeps its own flow only for what that cannot say: replies
+	 * where ingress is restricted, an audit-mode denial already reported.
 	 */
-	if (is_sendmsg)
+	if (udp)
+		cgf_peer_remember(&pk, &j);
+	if (is_sendmsg && (j.denied || j.ingress_restricted))
 		cgf_flow_remember(&fk, cfg->epoch);
-	else if (ctx->sk && p->protocol == IPPROTO_UDP)
+	else if (!is_sendmsg && ctx->sk && udp && j.denied)
 		cgf_mark_sock(ctx->sk, cfg->epoch);
 	return SK_PASS;
 }

@@ -69,26 +69,34 @@ SEC("cgroup_skb/egress")
 int cgf_egress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
-	struct bpf_sock *sk = NULL;
-	int owner = cgf_packet_owner(skb, &cfg, &sk);
+	struct bpf_sock *sk = skb->sk;
 	int verdict;
 
-	if (owner == CGF_OWNER_PASS)
+	/* Request and timewait sockets belong to judged TCP flows. */
+	if (sk && !(sk = bpf_sk_fullsock(sk)))
 		return SK_PASS;
-	if (owner == CGF_OWNER_SOCKET &&
-	    (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
+	/*
+	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
+	 * which connect4/6 of this same cgroup judged before the SYN was
+	 * built, or with a SYN ingress judged; everything else is an
+	 * established, accepted or closing connection. UDP: unconnected sends
+	 * were judged by sendmsg4/6, per datagram. Their packets with plain
+	 * headers pass at once, before the configuration is even looked up:
+	 * what every packet of a judged flow costs.
+	 */
+	if (sk && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk)) &&
+	    (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED) &&
+	    cgf_headers_plain(skb, sk->protocol))
+		return SK_PASS;
+	cfg = cgf_config();
+	if (!cfg)
+		return SK_PASS;
+	if (sk && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
 		if (!cgf_headers_plain(skb, sk->protocol)) {
 			verdict = cgf_check_socket_headers(skb, cfg);
 			if (verdict >= 0)
 				return verdict;
 		}
-		/*
-		 * TCP: a connection starts with connect() (or a Fast Open
-		 * sendmsg), which connect4/6 of this same cgroup judged before
-		 * the SYN was built, or with a SYN ingress judged; everything
-		 * else is an established, accepted or closing connection. UDP:
-		 * unconnected sends were judged by sendmsg4/6, per datagram.
-		 */
 		if (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED)
 			return SK_PASS;
 		return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_EGRESS);
@@ -101,18 +109,21 @@ SEC("cgroup_skb/ingress")
 int cgf_ingress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
-	struct bpf_sock *sk = NULL;
-	int owner = cgf_packet_owner(skb, &cfg, &sk);
+	struct bpf_sock *sk = skb->sk;
 
-	if (owner == CGF_OWNER_PASS)
+	/* Request and timewait sockets belong to judged TCP flows. */
+	if (sk && !(sk = bpf_sk_fullsock(sk)))
 		return SK_PASS;
-	if (owner == CGF_OWNER_SOCKET && cgf_is_tcp_stream(sk)) {
-		/* Only a SYN to a listener opens an inbound connection. */
-		if (sk->state != BPF_TCP_LISTEN)
-			return SK_PASS;
+	/* Only a SYN to a listener opens an inbound connection: every other
+	 * TCP segment passes, before any lookup. */
+	if (sk && cgf_is_tcp_stream(sk) && sk->state != BPF_TCP_LISTEN)
+		return SK_PASS;
+	cfg = cgf_config();
+	if (!cfg)
+		return SK_PASS;
+	if (sk && cgf_is_tcp_stream(sk))
 		return cgf_listener_ingress(skb, cfg);
-	}
-	if (owner == CGF_OWNER_SOCKET && cgf_is_udp_dgram(sk)) {
+	if (sk && cgf_is_udp_dgram(sk)) {
 		/* A connected socket only receives from its peer: judged
 		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
@@ -135,14 +146,15 @@ int cgf_ingress(struct __sk_buff *skb)
 SEC("cgroup/sock_create")
 int cgf_sock_create(struct bpf_sock *sk)
 {
-	struct cgf_cgroup_config *cfg = cgf_config();
+	struct cgf_cgroup_config *cfg;
 	struct cgf_sock_state *st;
 	struct cgf_policy *pol;
 	__u32 rule;
 	__u8 action;
 
 	if (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
-		return SK_PASS;
+		return SK_PASS; /* judged at connect and sendmsg */
+	cfg = cgf_config();
 	/*
 	 * Marked even before the first configuration (a cgroup that runs
 	 * processes while apply attaches): the exemption for the kernel's own

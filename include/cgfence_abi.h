@@ -305,8 +305,10 @@ struct cgf_cgroup_stats {
 
 /* Socket storage of fenced sockets. */
 struct cgf_sock_state {
-	__u32 judged; /* a connect hook allowed this (UDP) socket ... */
-	__u32 epoch;  /* ... under this configuration */
+	/* An audit-mode denial of this connected UDP socket's peer, already
+	 * reported under this configuration (allowed peers: cgf_peer_key). */
+	__u32 judged;
+	__u32 epoch;
 	/*
 	 * Created by a process of a fenced cgroup (sock_create saw it): its
 	 * packets are always judged. Raw sockets without it are the kernel's
@@ -330,6 +332,32 @@ struct cgf_flow_key {
 };
 
 #define CGF_FLOW_TABLE_SIZE 65536
+
+/*
+ * UDP peers that a judgement allowed (cgf_peer_verdicts), for every socket
+ * of the cgroup: an egress judgement depends on nothing but the policy,
+ * which the epoch names, and the peer. A datagram to a known peer, from a
+ * new socket or an old one, connected or not, passes after one lookup
+ * instead of the policy's tables; a new socket needs no flow entry and no
+ * socket storage for it. Denials are never kept (each one is judged and
+ * reported), nor audit-mode ones.
+ */
+struct cgf_peer_key {
+	__u32 epoch;
+	__u8 family;   /* 4 or 6 */
+	__u8 protocol; /* IPPROTO_UDP or IPPROTO_UDPLITE */
+	__u16 port;    /* host order */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+};
+
+/*
+ * The value's flags. The policy restricts ingress: a socket that sends to
+ * the peer still remembers it in cgf_udp_flows, so that the peer's replies
+ * to that socket, and only to it, pass.
+ */
+#define CGF_PEER_REPLIES_JUDGED 1u
+
+#define CGF_PEER_TABLE_SIZE 65536
 
 /*
  * Recording (cgfence apply --record, the cgfence.record annotation): what

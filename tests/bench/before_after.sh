@@ -12,8 +12,10 @@
 # the rounds alternate which goes first. Per round: the ratios after/none,
 # before/none and after/before of the p50s (same-round ratios, so that the
 # VM's slow and fast phases cancel); printed: their median over the rounds
-# and their spread (min-max). Modes: tcp (connect, 1-byte request and
-# reply, close) and udp (sendto to a known peer on one socket).
+# and their spread (min-max). Modes (CGFBA_MODES, default all): tcp
+# (connect, 1-byte request and reply, close), udp (sendto to a known peer
+# on one socket), udp-new (a new socket's first sendto), dns (a lookup as
+# getaddrinfo does it, new socket each); see connbench.c.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -108,5 +110,12 @@ measure() { # MODE POLICY ITER
 }
 
 echo "== $(uname -r), $(nproc) CPUs; before: $(git -C "$REPO" rev-parse --short "$REV"), after: this build ($N addresses, tested destination last)"
-measure tcp "$WORK/tcp.json" 2000
-measure udp "$WORK/udp.json" 20000
+for mode in ${CGFBA_MODES:-tcp udp udp-new dns}; do
+	case $mode in
+	tcp) measure tcp "$WORK/tcp.json" 2000 ;;
+	udp) measure udp "$WORK/udp.json" 20000 ;;
+	udp-new) measure udp-new "$WORK/udp.json" 5000 ;;
+	dns) measure dns "$WORK/udp.json" 2000 ;;
+	*) echo "before_after: no mode $mode" >&2; exit 2 ;;
+	esac
+done

@@ -27,6 +27,14 @@
 # judged); CGFBENCH_CONNTRACK=1 puts "ESTABLISHED,RELATED accept" first in
 # the iptables and nftables chains, so only SYNs walk them.
 #
+# At the largest size, none against cgfence only: UDP sendto on one socket,
+# a new socket's first sendto, and DNS lookups as getaddrinfo makes them
+# (connbench udp, udp-new, dns), then iperf3.
+#
+# Every ratio row also gives the median of the same-round ratios (the two
+# systems of one round ran side by side) and their spread, min-max; a
+# warning names each figure whose spread is wider than its effect.
+#
 # Results: one table per measurement on stdout, TSVs, a Markdown report and
 # a plot under build/bench (smoke: build/bench-smoke; CGFBENCH_RESULTS=DIR
 # elsewhere). CGFBENCH_SIZES and CGFBENCH_ROUNDS override the defaults.
@@ -44,13 +52,13 @@ case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench ;; esac
 case $MODE in
 full)
 	SIZES="0 1000 10000 100000" ROUNDS=5 ITER=4000 BUDGET_MS=1500
-	UDP_ITER=20000 UDP_NEW_ITER=5000 IPERF_SECS=3 IPERF_ROUNDS=5
+	UDP_ITER=20000 UDP_NEW_ITER=5000 DNS_ITER=3000 IPERF_SECS=3 IPERF_ROUNDS=5
 	LOAD_SIZES="1000 10000 100000" LOAD_REPS=5 CHANGE_REPS=7
 	RES=$OUT/bench
 	;;
 smoke)
 	SIZES="0 1000" ROUNDS=2 ITER=200 BUDGET_MS=300
-	UDP_ITER=500 UDP_NEW_ITER=200 IPERF_SECS=1 IPERF_ROUNDS=1
+	UDP_ITER=500 UDP_NEW_ITER=200 DNS_ITER=100 IPERF_SECS=1 IPERF_ROUNDS=1
 	LOAD_SIZES="1000" LOAD_REPS=1 CHANGE_REPS=2
 	RES=$OUT/bench-smoke
 	;;
@@ -264,6 +272,56 @@ show_table() { # TITLE FILE [NOTE]
 	return 0
 }
 
+# ---- same-round ratios: what every ratio row also gives ----
+
+# For each key, the ratio NUM/DEN of one value within each round (the two
+# systems measured side by side, interleaved), then the median of those
+# ratios and their spread: key...<TAB>median<TAB>min<TAB>max<TAB>rounds, keys
+# in the order first seen. One lucky round moves the median of five by
+# nothing and shows in the spread.
+same_round_ratios() { # FILE KEY-COLUMNS(a,b) SYSTEM-COL ROUND-COL VALUE-COL NUM DEN
+	awk -F'\t' -v OFS='\t' -v keys="$2" -v sc="$3" -v rc="$4" -v vc="$5" -v num="$6" -v den="$7" '
+		NR == 1 { nk = split(keys, kc, ","); next }
+		{ k = $kc[1]; for (i = 2; i <= nk; i++) k = k OFS $kc[i]
+		  if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		  if (!((k, $rc) in inround)) { inround[k, $rc] = 1; rounds[k] = rounds[k] " " $rc }
+		  if ($sc == num) a[k, $rc] = $vc
+		  if ($sc == den) b[k, $rc] = $vc }
+		END {
+			for (j = 1; j <= n; j++) {
+				k = order[j]; cnt = 0
+				nr = split(rounds[k], rl, " ")
+				for (i = 1; i <= nr; i++)
+					if ((k, rl[i]) in a && (k, rl[i]) in b && b[k, rl[i]] > 0)
+						v[++cnt] = a[k, rl[i]] / b[k, rl[i]]
+				if (!cnt) continue
+				for (x = 2; x <= cnt; x++) { t = v[x]; for (y = x - 1; y >= 1 && v[y] > t; y--) v[y + 1] = v[y]; v[y + 1] = t }
+				med = cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+				printf "%s\t%.3f\t%.3f\t%.3f\t%d\n", k, med, v[1], v[cnt], cnt
+			}
+		}' "$1"
+}
+
+# "1.03 (1.01-1.05)": a same-round median and its spread, for a table cell.
+ratio_cell() { # MEDIAN MIN MAX
+	printf '%.2f (%.2f-%.2f)' "$1" "$2" "$3"
+}
+
+# A warning for every ratio whose rounds disagree by more than the effect
+# it measures (max - min > |median - 1|): that figure cannot tell the two
+# systems apart on this run. Lines "WHAT<TAB>median<TAB>min<TAB>max".
+RATIO_WARNINGS=
+ratio_warnings() { # FILE
+	local w
+	w=$(awk -F'\t' '{ effect = $2 > 1 ? $2 - 1 : 1 - $2 }
+		$4 - $3 > effect + 0.0005 {
+			printf "warning: %s: the rounds span %.2f-%.2f, more than the effect measured (median %.2f, %+.1f%%): on this run noise decides this figure\n", $1, $3, $4, $2, ($2 - 1) * 100 }' "$1")
+	[ -z "$w" ] && return 0
+	printf '%s\n' "$w" | fold -s -w 100
+	printf '%s\n' "$w" | sed 's/^warning/\n**warning**/' >>"$RES/report.md"
+	RATIO_WARNINGS="$RATIO_WARNINGS$w"$'\n'
+}
+
 # ---- the machine ----
 
 machine_description() {
@@ -386,34 +444,72 @@ plot for [i=0:4] "$dat" index i using 1:2 with linespoints lw 2 pt 7 \
 EOF
 }
 
+# The same-round ratios of the p50s, per rule count, and their warnings.
+connect_ratio_table() { # TABLE-FILE WARNINGS-FILE
+	local pair num den lab
+	for pair in cgfence/none iptl/cgfence iptn/cgfence nft/cgfence; do
+		num=${pair%/*} den=${pair#*/}
+		same_round_ratios "$RES/connect_rounds.tsv" 1 2 3 5 "$num" "$den" >"$TMP/ratio_$num"
+	done
+	awk -F'\t' '
+		FNR == 1 { f++ }
+		{ cell[f, $1] = sprintf("%.2f (%.2f-%.2f)", $2, $3, $4); if (f == 1) order[++n] = $1 }
+		function rules(x) { return x >= 1000 && x % 1000 == 0 ? x / 1000 "k" : x }
+		function c(i, k) { return (i, k) in cell ? cell[i, k] : "-" }
+		END { print "rules\tcgfence/none\tiptables-legacy/cgfence\tiptables-nft/cgfence\tnftables/cgfence"
+		      for (r = 1; r <= n; r++) print rules(order[r]) "\t" c(1, order[r]) "\t" c(2, order[r]) "\t" c(3, order[r]) "\t" c(4, order[r]) }' \
+		"$TMP/ratio_cgfence" "$TMP/ratio_iptl" "$TMP/ratio_iptn" "$TMP/ratio_nft" >"$1"
+	: >"$2"
+	for pair in cgfence/none iptl/cgfence iptn/cgfence nft/cgfence; do
+		num=${pair%/*}
+		case $pair in iptl/*) lab=iptables-legacy/cgfence ;; iptn/*) lab=iptables-nft/cgfence ;; nft/*) lab=nftables/cgfence ;; *) lab=$pair ;; esac
+		awk -F'\t' -v OFS='\t' -v lab="$lab" '{ r = $1 >= 1000 && $1 % 1000 == 0 ? $1 / 1000 "k" : $1
+			print lab " at " r " rules (connection p50)", $2, $3, $4 }' "$TMP/ratio_$num" >>"$2"
+	done
+}
+
 # ---- 2. UDP sendto and iperf3 (none vs cgfence at the largest size) ----
 
 bench_udp() {
-	local f=$TMP/cgfence_udp_$TOP.json r
+	local f=$TMP/cgfence_udp_$TOP.json r mode iter
 	cgfence_policy "$TOP" "cgfbench-udp-$TOP" udp >"$f"
 	"$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null
 	printf 'mode\trules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/udp_rounds.tsv"
 	for r in $(seq "$ROUNDS"); do
-		interleaved_run "udp	$TOP" "$r" "$RES/udp_rounds.tsv" udp "$ADDR" "$PORT" "$UDP_ITER" -- none cgfence
-		interleaved_run "udp-new	$TOP" "$r" "$RES/udp_rounds.tsv" udp-new "$ADDR" "$PORT" "$UDP_NEW_ITER" -- none cgfence
+		for mode in udp udp-new dns; do
+			case $mode in udp) iter=$UDP_ITER ;; udp-new) iter=$UDP_NEW_ITER ;; dns) iter=$DNS_ITER ;; esac
+			interleaved_run "$mode	$TOP" "$r" "$RES/udp_rounds.tsv" \
+				--budget-ms "$BUDGET_MS" "$mode" "$ADDR" "$PORT" "$iter" -- none cgfence
+		done
 	done
+	# udp.tsv: per mode and system, the median of the rounds' p50s and
+	# p99s; then the same-round ratios of the p50s.
 	printf 'mode\trules\tsystem\tp50_ns\tp99_ns\n' >"$RES/udp.tsv"
-	tail -n +2 "$RES/udp_rounds.tsv" | sort -t$'\t' -k1,1 -k3,3 -k7,7n | awk -F'\t' -v OFS='\t' '
-		function flush() { if (key != "") print mode, rules, sys, best, p99[int((cnt + 1) / 2)] }
+	tail -n +2 "$RES/udp_rounds.tsv" | sort -t$'\t' -k1,1 -k3,3 | awk -F'\t' -v OFS='\t' '
+		function med(v, n,  x, y, t) { for (x = 2; x <= n; x++) { t = v[x]; for (y = x - 1; y >= 1 && v[y] > t; y--) v[y + 1] = v[y]; v[y + 1] = t }
+			return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+		function flush() { if (key != "") print mode, rules, sys, int(med(p50, cnt)), int(med(p99, cnt)) }
 		{ k = $1 SUBSEP $3
-		  if (k != key) { flush(); key = k; mode = $1; rules = $2; sys = $3; cnt = 0; best = "" }
-		  p99[++cnt] = $7; if (best == "" || $6 < best) best = $6 }
+		  if (k != key) { flush(); key = k; mode = $1; rules = $2; sys = $3; cnt = 0 }
+		  cnt++; p50[cnt] = $6; p99[cnt] = $7 }
 		END { flush() }' >>"$RES/udp.tsv"
-	awk -F'\t' '
-		NR > 1 { p50[$1, $3] = $4; p99[$1, $3] = $5; rules = $2 }
-		function r(a, b) { return b ? sprintf("%.2f", a / b) : "-" }
+	same_round_ratios "$RES/udp_rounds.tsv" 1 3 4 6 cgfence none >"$TMP/udp_ratio"
+	same_round_ratios "$RES/udp_rounds.tsv" 1 3 4 7 cgfence none >"$TMP/udp_ratio99"
+	awk -F'\t' -v OFS='\t' 'BEGIN { print "mode\tmedian\tmin\tmax\trounds" } 1' "$TMP/udp_ratio" >"$RES/udp_ratios.tsv"
+	awk -F'\t' -v rounds="$ROUNDS" '
+		FILENAME ~ /udp_ratio99$/ { r99[$1] = sprintf("%.2f", $2); next }
+		FILENAME ~ /udp_ratio$/ { r50[$1] = sprintf("%.2f", $2); spread[$1] = sprintf("%.2f-%.2f", $3, $4); next }
+		FNR > 1 { p50[$1, $3] = $4; p99[$1, $3] = $5; rules = $2 }
 		END {
-			print "sendto\trules\tnone p50 (ns)\tcgfence p50 (ns)\tcgfence/none p50\tnone p99 (ns)\tcgfence p99 (ns)\tcgfence/none p99"
-			split("udp udp-new", m, " ")
-			name["udp"] = "same socket, same peer"; name["udp-new"] = "first on a new socket"
-			for (i = 1; i <= 2; i++)
-				print name[m[i]] "\t" rules "\t" p50[m[i], "none"] "\t" p50[m[i], "cgfence"] "\t" r(p50[m[i], "cgfence"], p50[m[i], "none"]) "\t" p99[m[i], "none"] "\t" p99[m[i], "cgfence"] "\t" r(p99[m[i], "cgfence"], p99[m[i], "none"])
-		}' "$RES/udp.tsv" >"$TMP/udp.table"
+			print "workload\trules\tnone p50 (ns)\tcgfence p50 (ns)\tcgfence/none p50\tspread of " rounds " rounds\tnone p99 (ns)\tcgfence p99 (ns)\tcgfence/none p99"
+			split("udp udp-new dns", m, " ")
+			name["udp"] = "sendto, same socket, same peer"; name["udp-new"] = "sendto, first on a new socket"
+			name["dns"] = "DNS lookup, new socket each (A+AAAA)"
+			for (i = 1; i <= 3; i++)
+				print name[m[i]] "\t" rules "\t" p50[m[i], "none"] "\t" p50[m[i], "cgfence"] "\t" r50[m[i]] "\t" spread[m[i]] "\t" p99[m[i], "none"] "\t" p99[m[i], "cgfence"] "\t" r99[m[i]]
+		}' "$TMP/udp_ratio" "$TMP/udp_ratio99" "$RES/udp.tsv" >"$TMP/udp.table"
+	awk -F'\t' -v OFS='\t' '{ n = $1 == "udp" ? "UDP same socket" : $1 == "udp-new" ? "UDP new socket" : "DNS lookup"
+		print "cgfence/none, " n " (p50)", $2, $3, $4 }' "$TMP/udp_ratio" >"$TMP/udp_ratio.warn"
 }
 
 iperf_run() { # SYSTEM -> Gbit/s
@@ -447,10 +543,13 @@ bench_iperf() {
 		$2 != sys { flush(); sys = $2; rules = $1; cnt = 0 }
 		{ v[++cnt] = $4 }
 		END { flush() }' >>"$RES/iperf.tsv"
-	awk -F'\t' 'NR > 1 { g[$2] = $3; range[$2] = $4 "-" $5; rules = $1 }
-		END { print "rules\tnone (Gbit/s)\tcgfence (Gbit/s)\tcgfence/none\tnone, all rounds\tcgfence, all rounds"
-		      printf "%s\t%s\t%s\t%.2f\t%s\t%s\n", rules, g["none"], g["cgfence"], g["none"] ? g["cgfence"] / g["none"] : 0, range["none"], range["cgfence"] }' \
-		"$RES/iperf.tsv" >"$TMP/iperf.table"
+	same_round_ratios "$RES/iperf_rounds.tsv" 1 2 3 4 cgfence none >"$TMP/iperf_ratio"
+	awk -F'\t' -v OFS='\t' '{ print "cgfence/none, iperf3 throughput", $2, $3, $4 }' "$TMP/iperf_ratio" >"$TMP/iperf_ratio.warn"
+	awk -F'\t' 'FILENAME ~ /iperf_ratio$/ { ratio = sprintf("%.2f", $2); spread = sprintf("%.2f-%.2f", $3, $4); next }
+		FNR > 1 { g[$2] = $3; range[$2] = $4 "-" $5; rules = $1 }
+		END { print "rules\tnone (Gbit/s)\tcgfence (Gbit/s)\tcgfence/none\tspread\tnone, all rounds\tcgfence, all rounds"
+		      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rules, g["none"], g["cgfence"], ratio, spread, range["none"], range["cgfence"] }' \
+		"$TMP/iperf_ratio" "$RES/iperf.tsv" >"$TMP/iperf.table"
 }
 
 # ---- 3. load time, and changing one rule ----
@@ -620,6 +719,10 @@ CONNECT_NOTE="iptables and nftables $( ((CONNTRACK)) && echo 'stateful (ESTABLIS
 connect_table p50_ns "$TMP/connect_p50.table"
 connect_table p99_ns "$TMP/connect_p99.table"
 show_table "1. Connection cost, p50 (TCP connect + 1-byte request/reply + close)" "$TMP/connect_p50.table" "$CONNECT_NOTE"
+connect_ratio_table "$TMP/connect_ratio.table" "$TMP/connect_ratio.warn"
+show_table "1. Connection cost, same-round ratios of the p50s: median (min-max) of $ROUNDS rounds" "$TMP/connect_ratio.table" \
+	"Each round measures every system side by side (interleaved slices): its ratio compares two systems under the same machine noise. The median of those ratios, and their spread, is what a figure is worth; a warning follows wherever the spread is wider than the effect."
+ratio_warnings "$TMP/connect_ratio.warn"
 show_table "1. Connection cost, p99" "$TMP/connect_p99.table"
 connect_plot
 printf '\nplot: %s\n' "$RES/connect-cost.png"
@@ -630,9 +733,12 @@ bench_change
 echo "running: UDP sendto and iperf3 at $TOP rules" >&2
 bench_iperf
 bench_udp
-show_table "2. Unconnected UDP sendto of 1 byte, ns" "$TMP/udp.table" \
-	"cgfence judges the first datagram to a peer and remembers the (socket, peer) pair: 'same socket' measures that cached path, 'first on a new socket' a full judgement every time."
-show_table "2. TCP bulk throughput, iperf3 -t $IPERF_SECS, one stream on loopback (median of $IPERF_ROUNDS)" "$TMP/iperf.table"
+show_table "2. UDP: sendto of 1 byte, and DNS lookups, ns" "$TMP/udp.table" \
+	"p50 and p99: the median of $ROUNDS rounds' figures; cgfence/none p50: the median of the same-round ratios, with their spread. 'same socket': unconnected sendto, always the same socket and peer. 'first on a new socket': a fresh socket and its first sendto (timed), the peer the same every time. cgfence judges a UDP peer once per cgroup and policy, not once per socket, so both measure the kept verdict; the first datagram to a new peer pays the judgement (two LPM lookups) and the insert. 'DNS lookup': what getaddrinfo(AF_UNSPEC) does on the wire (new socket connected to a resolver on loopback, A and AAAA queries in one sendmmsg, both answers, close), the whole lookup timed; the resolver is connbench's, outside the fence."
+ratio_warnings "$TMP/udp_ratio.warn"
+show_table "2. TCP bulk throughput, iperf3 -t $IPERF_SECS, one stream on loopback (median of $IPERF_ROUNDS)" "$TMP/iperf.table" \
+	"cgfence/none: the median of the same-round ratios (each round runs both, alternating who goes first), with their spread."
+ratio_warnings "$TMP/iperf_ratio.warn"
 
 echo "running: load time at $LOAD_SIZES rules" >&2
 bench_load
@@ -659,4 +765,8 @@ bench_audit() {
 
 bench_audit
 
+if [ -n "$RATIO_WARNINGS" ]; then
+	printf '\n%d ratio figure(s) of this run are within their rounds'"'"' noise (warnings above): re-run them on a quieter machine, or with more rounds (CGFBENCH_ROUNDS).\n' \
+		"$(printf '%s' "$RATIO_WARNINGS" | grep -c '^warning')" | tee -a "$RES/report.md"
+fi
 printf '\nresults: %s\n' "$RES"

@@ -11,7 +11,15 @@
  *            one sample is one sendto (cgfence judges the first datagram
  *            to a peer and caches the verdict)
  *   udp-new  a fresh socket and one sendto; one sample is that first
- *            sendto, which every firewall has to judge in full
+ *            sendto (the peer is the same every time: cgfence judges
+ *            it once for the cgroup, not once per socket)
+ *   dns      one name lookup as glibc's getaddrinfo(AF_UNSPEC) does it on
+ *            the wire: a fresh non-blocking UDP socket connected to the
+ *            resolver, the A and AAAA queries in one sendmmsg, poll and
+ *            receive both answers, close; one sample is the whole lookup.
+ *            The server is a small resolver that answers every A query
+ *            with 127.0.0.1 and every other type with no data; the client
+ *            checks ids, flags and the address
  *
  * Each target gets a worker process that joins the network namespace
  * (a name under /run/netns), forks its server there (accept, read a byte,
@@ -36,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -54,8 +63,8 @@
 #define MAX_TARGETS  16
 #define RESULT_LEN   256
 
-enum bench_mode { MODE_TCP, MODE_UDP, MODE_UDP_NEW };
-static const char *const mode_names[] = {"tcp", "udp", "udp-new"};
+enum bench_mode { MODE_TCP, MODE_UDP, MODE_UDP_NEW, MODE_DNS, MODE__COUNT };
+static const char *const mode_names[] = {"tcp", "udp", "udp-new", "dns"};
 
 struct bench_config {
 	enum bench_mode mode;
@@ -160,6 +169,93 @@ static void serve_udp(int fd)
 		recv(fd, buf, sizeof(buf), 0);
 }
 
+/* DNS (RFC 1035): a 12-byte header, then the question. */
+#define DNS_HDR_LEN   12
+#define DNS_MAX_LEN   512
+#define DNS_TYPE_A    1
+#define DNS_TYPE_AAAA 28
+#define DNS_CLASS_IN  1
+#define DNS_FLAG_QR   0x8000
+#define DNS_FLAG_RD   0x0100
+#define DNS_FLAG_RA   0x0080
+#define DNS_ANSWER_A  "\x7f\x00\x00\x01" /* 127.0.0.1 */
+
+static uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static unsigned char *put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+	return p + 2;
+}
+
+/* The end of the question that starts at q (one name, type, class), or NULL. */
+static const unsigned char *dns_question_end(const unsigned char *q,
+					     const unsigned char *end)
+{
+	while (q < end && *q) {
+		if (*q > 63) /* no compression in a question we wrote */
+			return NULL;
+		q += *q + 1;
+	}
+	return q + 5 <= end ? q + 5 : NULL;
+}
+
+/*
+ * Answers one query in place: the same id and question, QR and RA set, an
+ * A record (127.0.0.1, TTL 60) for type A, no data for any other type.
+ * Returns the reply's length, 0 for what is not a one-question query.
+ */
+static size_t dns_answer(unsigned char *msg, size_t len)
+{
+	const unsigned char *qend;
+	unsigned char *p;
+	uint16_t qtype;
+
+	if (len < DNS_HDR_LEN || (get16(msg + 2) & DNS_FLAG_QR) ||
+	    get16(msg + 4) != 1)
+		return 0;
+	qend = dns_question_end(msg + DNS_HDR_LEN, msg + len);
+	if (!qend || qend + 16 > msg + DNS_MAX_LEN)
+		return 0;
+	qtype = get16(qend - 4);
+	put16(msg + 2,
+	      DNS_FLAG_QR | (get16(msg + 2) & DNS_FLAG_RD) | DNS_FLAG_RA);
+	put16(msg + 6, qtype == DNS_TYPE_A);
+	put16(msg + 8, 0);
+	put16(msg + 10, 0);
+	p = (unsigned char *)qend;
+	if (qtype == DNS_TYPE_A) {
+		p = put16(p, 0xc000 | DNS_HDR_LEN); /* the question's name */
+		p = put16(p, DNS_TYPE_A);
+		p = put16(p, DNS_CLASS_IN);
+		p = put16(put16(p, 0), 60); /* TTL */
+		p = put16(p, 4);
+		memcpy(p, DNS_ANSWER_A, 4);
+		p += 4;
+	}
+	return p - msg;
+}
+
+static void serve_dns(int fd)
+{
+	unsigned char msg[DNS_MAX_LEN];
+	struct sockaddr_in from;
+
+	for (;;) {
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, msg, sizeof(msg), 0,
+				     (struct sockaddr *)&from, &flen);
+		size_t len = n > 0 ? dns_answer(msg, n) : 0;
+
+		if (len)
+			sendto(fd, msg, len, 0, (struct sockaddr *)&from, flen);
+	}
+}
+
 /* Binds the server socket here and serves from a child; returns its pid. */
 static pid_t start_server(const struct bench_config *cfg)
 {
@@ -181,6 +277,8 @@ static pid_t start_server(const struct bench_config *cfg)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (type == SOCK_STREAM)
 			serve_tcp(fd);
+		if (cfg->mode == MODE_DNS)
+			serve_dns(fd);
 		serve_udp(fd);
 		_exit(0);
 	}
@@ -218,7 +316,111 @@ static uint64_t one_sendto(int fd, const struct sockaddr_in *addr)
 	return now_ns() - t0;
 }
 
-static uint64_t one_sample(const struct bench_config *cfg, int udp_fd)
+/* A query for name (dotted) of type qtype, with id; returns its length. */
+static size_t dns_query(unsigned char *msg, uint16_t id, const char *name,
+			uint16_t qtype)
+{
+	unsigned char *p = msg;
+
+	memset(msg, 0, DNS_HDR_LEN);
+	put16(msg, id);
+	put16(msg + 2, DNS_FLAG_RD);
+	put16(msg + 4, 1);
+	p += DNS_HDR_LEN;
+	while (*name) {
+		size_t label = strcspn(name, ".");
+
+		*p++ = label;
+		memcpy(p, name, label);
+		p += label;
+		name += label + (name[label] == '.');
+	}
+	*p++ = 0;
+	p = put16(p, qtype);
+	p = put16(p, DNS_CLASS_IN);
+	return p - msg;
+}
+
+/* Index of the query (0: A, 1: AAAA) a reply answers, or -1 if it is wrong. */
+static int dns_check_reply(const unsigned char *msg, ssize_t len,
+			   const uint16_t ids[2])
+{
+	const unsigned char *qend;
+	int which;
+
+	if (len < DNS_HDR_LEN || !(get16(msg + 2) & DNS_FLAG_QR) ||
+	    (get16(msg + 2) & 0xf) != 0 || get16(msg + 4) != 1)
+		return -1;
+	which = get16(msg) == ids[0] ? 0 : get16(msg) == ids[1] ? 1 : -1;
+	qend = dns_question_end(msg + DNS_HDR_LEN, msg + len);
+	if (which < 0 || !qend)
+		return -1;
+	if (which == 1)
+		return get16(msg + 6) == 0 ? 1 : -1;
+	/* A: one record whose address is the one the resolver gives. */
+	if (get16(msg + 6) != 1 || qend + 16 > msg + len ||
+	    memcmp(qend + 12, DNS_ANSWER_A, 4))
+		return -1;
+	return 0;
+}
+
+/*
+ * One lookup as glibc's resolver (res_send.c, send_dg) does it for
+ * getaddrinfo(AF_UNSPEC): socket, connect, both queries in one sendmmsg,
+ * poll until both answers are in, close.
+ */
+static uint64_t one_dns_lookup(const struct sockaddr_in *resolver, long k)
+{
+	unsigned char q[2][DNS_MAX_LEN], r[DNS_MAX_LEN];
+	struct iovec iov[2];
+	struct mmsghdr mm[2] = {};
+	uint16_t ids[2] = {(uint16_t)(2 * k), (uint16_t)(2 * k + 1)};
+	char name[64];
+	int got = 0, fd;
+	uint64_t t0;
+
+	snprintf(name, sizeof(name), "host%ld.bench.test", k % 1000);
+	for (int i = 0; i < 2; i++) {
+		iov[i].iov_base = q[i];
+		iov[i].iov_len = dns_query(q[i], ids[i], name,
+					   i ? DNS_TYPE_AAAA : DNS_TYPE_A);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	t0 = now_ns();
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (const struct sockaddr *)resolver, sizeof(*resolver)))
+		die("connect to the resolver");
+	if (sendmmsg(fd, mm, 2, MSG_NOSIGNAL) != 2)
+		die("sendmmsg");
+	while (got != 3) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int which;
+
+		if (poll(&pfd, 1, IO_TIMEOUT_S * 1000) != 1) {
+			errno = errno ? errno : ETIMEDOUT;
+			die("poll for the answers");
+		}
+		n = recv(fd, r, sizeof(r), 0);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n < 0)
+			die("recv");
+		which = dns_check_reply(r, n, ids);
+		if (which < 0) {
+			errno = EBADMSG;
+			die("a wrong answer");
+		}
+		got |= 1 << which;
+	}
+	close(fd);
+	return now_ns() - t0;
+}
+
+static uint64_t one_sample(const struct bench_config *cfg, int udp_fd, long k)
 {
 	uint64_t ns;
 	int fd;
@@ -235,6 +437,10 @@ static uint64_t one_sample(const struct bench_config *cfg, int udp_fd)
 		ns = one_sendto(fd, &cfg->addr);
 		close(fd);
 		return ns;
+	case MODE_DNS:
+		return one_dns_lookup(&cfg->addr, k);
+	case MODE__COUNT:
+		break;
 	}
 	return 0;
 }
@@ -307,7 +513,7 @@ static void worker_main(const struct bench_config *cfg, const struct target *t,
 	start = now_ns();
 	for (long w = 0;
 	     w < cfg->warmup && now_ns() - start < cfg->budget_ns / 10; w++)
-		one_sample(cfg, udp_fd);
+		one_sample(cfg, udp_fd, w);
 	reply(res_fd, (char[]){REPLY_READY}, 1);
 
 	while (read(cmd_fd, &cmd, 1) == 1) {
@@ -319,9 +525,10 @@ static void worker_main(const struct bench_config *cfg, const struct target *t,
 			_exit(0);
 		}
 		start = now_ns();
-		do
-			samples[k++] = one_sample(cfg, udp_fd);
-		while (k < cfg->n && now_ns() - start < cfg->slice_ns);
+		do {
+			samples[k] = one_sample(cfg, udp_fd, k);
+			k++;
+		} while (k < cfg->n && now_ns() - start < cfg->slice_ns);
 		used += now_ns() - start;
 		reply(res_fd,
 		      (char[]){k >= cfg->n || (k >= MIN_SAMPLES &&
@@ -399,7 +606,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: connbench [--warmup N] [--budget-ms MS] [--slice-us "
 		"US] "
-		"tcp|udp|udp-new ADDR PORT N [LABEL=[NETNS]:[CGROUP] ...]\n");
+		"tcp|udp|udp-new|dns ADDR PORT N [LABEL=[NETNS]:[CGROUP] "
+		"...]\n");
 	exit(2);
 }
 
@@ -425,10 +633,10 @@ int main(int argc, char **argv)
 	}
 	if (argc - i < 4 || argc - i - 4 > MAX_TARGETS)
 		usage();
-	for (cfg.mode = MODE_TCP; cfg.mode <= MODE_UDP_NEW; cfg.mode++)
+	for (cfg.mode = MODE_TCP; cfg.mode < MODE__COUNT; cfg.mode++)
 		if (!strcmp(argv[i], mode_names[cfg.mode]))
 			break;
-	if (cfg.mode > MODE_UDP_NEW)
+	if (cfg.mode == MODE__COUNT)
 		usage();
 	if (inet_pton(AF_INET, argv[i + 1], &cfg.addr.sin_addr) != 1)
 		usage();

@@ -50,7 +50,7 @@ smoke_table() {
 }
 
 @test "UDP sendto and iperf3: none and cgfence" {
-	for mode in udp udp-new; do
+	for mode in udp udp-new dns; do
 		for sys in none cgfence; do
 			awk -F'\t' -v m=$mode -v s=$sys '$1 == m && $3 == s && $4 > 0 && $5 > 0 { ok = 1 } END { exit !ok }' \
 				"$SMOKE_RES/udp.tsv" || smoke_fail "udp.tsv: no $mode for $sys"
@@ -60,11 +60,24 @@ smoke_table() {
 		awk -F'\t' -v s=$sys '$2 == s && $3 > 0 { ok = 1 } END { exit !ok }' "$SMOKE_RES/iperf.tsv" ||
 			smoke_fail "iperf.tsv: no throughput for $sys"
 	done
-	for row in "same socket, same peer" "first on a new socket"; do
-		smoke_table "2. Unconnected UDP sendto" | grep -qE "^$row( +[0-9.]+){7}\$" ||
+	# rules, p50s, the same-round ratio and its spread, p99s and their ratio
+	for row in "sendto, same socket, same peer" "sendto, first on a new socket" "DNS lookup, new socket each \(A\+AAAA\)"; do
+		smoke_table "2. UDP: sendto" | grep -qE "^$row( +[0-9.]+){4} +[0-9.]+-[0-9.]+( +[0-9.]+){3}\$" ||
 			smoke_fail "UDP table: no numbers for '$row'"
 	done
-	smoke_table "2. TCP bulk throughput" | grep -qE '^ *1000( +[0-9.]+){3}( +[0-9.]+-[0-9.]+){2}$' || smoke_fail "iperf3 table"
+	smoke_table "2. TCP bulk throughput" | grep -qE '^ *1000( +[0-9.]+){3}( +[0-9.]+-[0-9.]+){3}$' || smoke_fail "iperf3 table"
+}
+
+@test "every ratio row has its same-round median and spread" {
+	table=$(smoke_table "1. Connection cost, same-round ratios")
+	for rules in 0 1k; do
+		echo "$table" | grep -qE "^ *$rules( +[0-9]+\.[0-9]{2} \([0-9]+\.[0-9]{2}-[0-9]+\.[0-9]{2}\)){4}\$" ||
+			smoke_fail "same-round ratio table: no row for $rules rules"
+	done
+	for m in udp udp-new dns; do
+		awk -F'\t' -v m=$m '$1 == m && $2 > 0 && $3 <= $2 && $2 <= $4 && $5 == 2 { ok = 1 } END { exit !ok }' \
+			"$SMOKE_RES/udp_ratios.tsv" || smoke_fail "udp_ratios.tsv: no median within its spread for $m"
+	done
 }
 
 @test "load time and one-rule change: every system" {

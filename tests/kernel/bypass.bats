@@ -462,6 +462,87 @@ marker() {
 	assert_seen second unseen
 }
 
+@test "a UDP peer kept for one cgroup is judged anew for a sibling whose policy denies it" {
+	loose=$(new_cgroup peerloose)
+	strict=$(new_cgroup peerstrict)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/loose.json" "{\"version\": 1, \"name\": \"kt-peer-loose\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-peer-strict", "egress": {"default": "deny"}}'
+	apply_policy "$loose" "$BATS_TEST_TMPDIR/loose.json"
+	apply_policy "$strict" "$BATS_TEST_TMPDIR/strict.json"
+	# Two new sockets of the loose cgroup: judged, then passed on the kept verdict.
+	for i in 1 2; do
+		m=$(marker loose$i)
+		watch l udp-recv 127.0.0.1 $port "$m"
+		assert_attack ok --cgroup "$loose" udp-send 127.0.0.1 $port "$m"
+		assert_seen l seen
+	done
+	# The same peer from the strict sibling: refused, and nothing arrives.
+	m=$(marker strict)
+	watch s udp-recv 127.0.0.1 $port "$m"
+	assert_attack EPERM --cgroup "$strict" udp-send 127.0.0.1 $port "$m"
+	assert_probe EPERM --cgroup "$strict" connect udp 127.0.0.1 $port
+	assert_seen s unseen
+}
+
+@test "after an in-place change a new socket's datagram to a peer kept under the old policy is judged again" {
+	cg=$(new_cgroup peerchange)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/v1.json" "{\"version\": 1, \"name\": \"kt-peer-change\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/v2.json" "{\"version\": 1, \"name\": \"kt-peer-change\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"udp\", \"ports\": [$((port + 1))]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/v1.json"
+	m=$(marker before)
+	watch a udp-recv 127.0.0.1 $port "$m"
+	assert_attack ok --cgroup "$cg" udp-send 127.0.0.1 $port "$m"
+	assert_seen a seen
+	run apply_policy "$cg" "$BATS_TEST_TMPDIR/v2.json"
+	[[ "$output" == *"in place"* ]]
+	m=$(marker after)
+	watch b udp-recv 127.0.0.1 $port "$m"
+	assert_attack EPERM --cgroup "$cg" udp-send 127.0.0.1 $port "$m"
+	assert_probe EPERM --cgroup "$cg" connect udp 127.0.0.1 $port
+	assert_seen b unseen
+}
+
+@test "under ingress default-deny a kept UDP peer answers each socket that sent to it, and no other" {
+	cg=$(new_cgroup peerreply)
+	port=$(random_port)
+	lport=$((port + 1))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-peer-reply\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port]}]},
+	  \"ingress\": {\"default\": \"deny\"}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_server udp 127.0.0.1 $port
+	# Three unconnected sockets, one after the other: the first is judged,
+	# the others pass on the kept verdict; each must get its own reply.
+	run python3 -c 'import socket, sys
+open(sys.argv[1] + "/cgroup.procs", "w").write("0")
+for _ in range(3):
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(2)
+    c.sendto(b"x", ("127.0.0.1", int(sys.argv[2])))
+    try:
+        print(len(c.recv(64)))
+    except OSError as e:
+        print(e.strerror or "timeout")
+    c.close()' "$cg" $port
+	[ "$output" = $'1\n1\n1' ]
+	assert_probe ok --cgroup "$cg" request udp 127.0.0.1 $port
+	stop_servers
+	# A socket that never sent to the peer hears nothing from it...
+	m=$(marker other)
+	watch in --cgroup "$cg" udp-recv 127.0.0.1 $lport "$m"
+	assert_attack ok udp-send-from $port 127.0.0.1 $lport "$m"
+	assert_seen in unseen
+	# ...which an unfenced one does.
+	m=$(marker unfenced)
+	watch out udp-recv 127.0.0.1 $lport "$m"
+	assert_attack ok udp-send-from $port 127.0.0.1 $lport "$m"
+	assert_seen out seen
+}
+
 # ---- 8. ingress through raw sockets ----
 
 @test "under ingress default-deny a fenced raw TCP socket reads no SYN sent to a denied port" {
