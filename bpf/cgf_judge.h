@@ -102,7 +102,9 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return;
-	j->ingress_restricted = pol->ingress.restricted != 0;
+	/* A recorded cgroup's replies, like those of a restricted ingress,
+	 * pass by their flow entry: they must not be recorded as new flows. */
+	j->ingress_restricted = pol->ingress.restricted != 0 || cfg->record;
 	dir = dir_id == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
 	if (!dir->restricted) {
 		j->action = CGF_ALLOW;

@@ -298,8 +298,9 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	int err;
 
 	/* Nothing to judge where ingress is unrestricted (cgf_judge would
-	 * allow, cgf_refuse_packet too), and no flow to look up. */
-	if (pol && !pol->ingress.restricted)
+	 * allow, cgf_refuse_packet too), and no flow to look up; but a
+	 * recorded cgroup records its new peers, as they are judged. */
+	if (pol && !pol->ingress.restricted && !cfg->record)
 		return SK_PASS;
 	err = cgf_parse(skb, &pk);
 	if (err == CGF_UNPARSABLE)
