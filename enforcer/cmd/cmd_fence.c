@@ -26,6 +26,7 @@
 #include "privs.h"
 #include "record.h"
 #include "recording.h"
+#include "set_fast.h"
 #include "util.h"
 
 /* How long gc keeps the record of a cgroup gone (cgfence gc --keep-records). */
@@ -206,10 +207,10 @@ static void record_lifecycle(const char *log_path,
  * set, hookd when it watches the directory). Without it, it keeps this
  * version until applied again.
  */
-static void remember_applied(const struct cgf_state *st,
-			     const struct fence_opts *o,
-			     const struct fence_result *res,
-			     const struct policy *p, bool without_bpf_lsm)
+static void
+remember_applied(const struct cgf_state *st, const struct fence_opts *o,
+		 const struct fence_result *res, const struct policy *p,
+		 const struct compiled_policy *cp, bool without_bpf_lsm)
 {
 	char file[PATH_MAX], dir[PATH_MAX], *slash;
 	struct container_record before = {};
@@ -243,6 +244,8 @@ static void remember_applied(const struct cgf_state *st,
 	if (err)
 		log_debug("%s: no record for policy changes: %s", o->cgroup,
 			  strerror(-err));
+	else
+		set_fast_note(st, res->policy_id, p, dir, file, cp->digest);
 }
 
 int cmd_apply(int argc, char **argv)
@@ -314,7 +317,7 @@ int cmd_apply(int argc, char **argv)
 			  o.cgroup, p->name, bpf_lsm_describe());
 	err = fence_apply(&st, &req, &res);
 	if (!err) {
-		remember_applied(&st, &o, &res, p, o.without_bpf_lsm);
+		remember_applied(&st, &o, &res, p, cp, o.without_bpf_lsm);
 		container_record_pod(st.run_fd, res.cgroup_id, &pod);
 	}
 	state_close(&st);

@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "policy_dir.h"
 #include "reload.h"
+#include "set_fast.h"
 #include "util.h"
 
 enum set_action { SET_ADD, SET_DEL, SET_SHOW };
@@ -47,7 +48,12 @@ static const char set_usage[] =
 	"and gives every running container whose policy names @NAME the new "
 	"version,\n"
 	"in place. add of an entry the set has, or del of one it lacks, is "
-	"refused.\n";
+	"refused.\n"
+	"Without reading the set or compiling a policy while what the "
+	"running tables\n"
+	"were compiled from is still what the directory holds; otherwise "
+	"with a pass\n"
+	"over the directory (cgfence -v set ... says which, and why).\n";
 
 static int parse_set_opts(int argc, char **argv, struct set_opts *o)
 {
@@ -179,9 +185,8 @@ static int check_change(const struct set_opts *o, const struct addr_set *set,
 	return 0;
 }
 
-/* The new text in place of the old, and the pass over the directory. */
-static int change(const struct set_opts *o, int sets_fd,
-		  const struct addr_set *set, const struct policy_cidr *c)
+/* The pass over the directory, once the file has its new text. */
+static int pass(const struct set_opts *o)
 {
 	struct reload_request rq = {.policy_dir = o->policy_dir,
 				    .bpffs = o->bpffs,
@@ -189,6 +194,31 @@ static int change(const struct set_opts *o, int sets_fd,
 				    .source = "set",
 				    .print = true};
 	struct reload_result res;
+	int err;
+
+	err = reload_policy_dir(&rq, &res);
+	if (err == -ENOENT)
+		return 0; /* nothing pinned: no container to change */
+	if (err) {
+		log_error("set %s: the file changed, but the running "
+			  "containers did not: %s (cgfence reload retries)",
+			  o->name, state_error_text(err));
+		return err;
+	}
+	printf("set %s: %u of %u containers changed (%zu tables in place: "
+	       "%zu trie entries, %zu masks written), %.1f us in the kernel, "
+	       "%.1f ms waiting for readers of an earlier change, %.1f ms in "
+	       "all\n",
+	       o->name, res.changed, res.containers, res.shared_changes,
+	       res.lpm_writes, res.mask_writes, res.kernel_ns / 1e3,
+	       res.wait_ns / 1e6, res.elapsed_ns / 1e6);
+	return res.problems ? -EINVAL : 0;
+}
+
+/* The new text in place of the old, and the pass over the directory. */
+static int change(const struct set_opts *o, int sets_fd,
+		  const struct addr_set *set, const struct policy_cidr *c)
+{
 	_cleanup_free_ char *text = NULL;
 	char file[300];
 	size_t len;
@@ -212,23 +242,31 @@ static int change(const struct set_opts *o, int sets_fd,
 	       o->action == SET_ADD ? "added" : "removed",
 	       set->nentries +
 		       (o->action == SET_ADD ? o->nentries : -o->nentries));
-	err = reload_policy_dir(&rq, &res);
-	if (err == -ENOENT)
-		return 0; /* nothing pinned: no container to change */
-	if (err) {
-		log_error("set %s: the file changed, but the running "
-			  "containers did not: %s (cgfence reload retries)",
-			  o->name, state_error_text(err));
-		return err;
-	}
-	printf("set %s: %u of %u containers changed (%zu tables in place: "
-	       "%zu trie entries, %zu masks written), %.1f us in the kernel, "
-	       "%.1f ms waiting for readers of an earlier change, %.1f ms in "
-	       "all\n",
-	       o->name, res.changed, res.containers, res.shared_changes,
-	       res.lpm_writes, res.mask_writes, res.kernel_ns / 1e3,
-	       res.wait_ns / 1e6, res.elapsed_ns / 1e6);
-	return res.problems ? -EINVAL : 0;
+	return pass(o);
+}
+
+/*
+ * Without reading the set: SET_FAST_DONE, or SET_FAST_NOT_HERE when the
+ * full path must do it, or an error (said).
+ */
+static int change_fast(const struct set_opts *o, int sets_fd,
+		       const struct policy_cidr *c)
+{
+	struct set_fast_request rq = {.policy_dir = o->policy_dir,
+				      .bpffs = o->bpffs,
+				      .lifecycle_log = o->lifecycle_log,
+				      .name = o->name,
+				      .sets_fd = sets_fd,
+				      .del = o->action == SET_DEL,
+				      .entries = c,
+				      .texts = o->entries,
+				      .n = o->nentries};
+	int err = set_fast_change(&rq);
+
+	/* The file changed, some tables did not: the pass does them. */
+	if (err == -EAGAIN)
+		return pass(o) ? -EAGAIN : SET_FAST_DONE;
+	return err;
 }
 
 static int open_sets_dir(const struct set_opts *o, int *sets_fd)
@@ -277,6 +315,13 @@ int cmd_set(int argc, char **argv)
 	if (o.action != SET_SHOW && flock(sets_fd, LOCK_EX)) {
 		err = -errno;
 		goto out;
+	}
+	if (o.action != SET_SHOW) {
+		err = change_fast(&o, sets_fd, entries);
+		if (err != SET_FAST_NOT_HERE) {
+			err = err == SET_FAST_DONE ? 0 : err;
+			goto out;
+		}
 	}
 	snprintf(sets_path, sizeof(sets_path), "%s/%s", o.policy_dir,
 		 ADDR_SET_DIR);

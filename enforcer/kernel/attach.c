@@ -360,8 +360,6 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			const uint64_t *cgroup_ids, size_t n,
 			bool without_bpf_lsm, struct tables_change *change)
 {
-	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
-	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
 	uint64_t start;
 	int err;
 
@@ -379,6 +377,18 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 	if (err)
 		return err;
 	start = clock_ns(CLOCK_BOOTTIME);
+	fence_renew_cgroups(st, name, cgroup_ids, n);
+	/* The kernel's part: the tables' writes and flip, and each cgroup's. */
+	change->kernel_ns += clock_ns(CLOCK_BOOTTIME) - start;
+	return 0;
+}
+
+void fence_renew_cgroups(struct cgf_state *st, const char *name,
+			 const uint64_t *cgroup_ids, size_t n)
+{
+	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
+	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+
 	/*
 	 * The tables hold the new policy: each cgroup's remembered verdicts
 	 * go with a new epoch, as after an in-place change of one cgroup.
@@ -400,9 +410,6 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			 name);
 		bpf_map_update_elem(info_fd, &cgroup_ids[i], &info, BPF_EXIST);
 	}
-	/* The kernel's part: the tables' writes and flip, and each cgroup's. */
-	change->kernel_ns += clock_ns(CLOCK_BOOTTIME) - start;
-	return 0;
 }
 
 bool fence_needs_bpf_lsm(const struct cgf_state *st,

@@ -73,6 +73,14 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			const uint64_t *cgroup_ids, size_t n,
 			bool without_bpf_lsm, struct tables_change *change);
 
+/*
+ * After the tables the n cgroups run changed in place: each cgroup gets a
+ * new epoch (what it remembered as judged is judged again) and generation,
+ * and its record names the policy.
+ */
+void fence_renew_cgroups(struct cgf_state *st, const char *name,
+			 const uint64_t *cgroup_ids, size_t n);
+
 /* The policy refuses families and the pinned state has no LSM program. */
 bool fence_needs_bpf_lsm(const struct cgf_state *st,
 			 const struct compiled_policy *policy);

@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "delta.h"
+#include "set_source.h"
 #include "tables.h"
 #include "util.h"
 
@@ -151,6 +152,7 @@ static void delete_tables(struct cgf_state *st, uint32_t id)
 	if (st->run_fd >= 0) {
 		mirror_name(mirror, id);
 		unlinkat(st->run_fd, mirror, 0);
+		set_source_remove(st->run_fd, id);
 	}
 }
 
@@ -238,6 +240,15 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 		      const struct cgf_policy *new_hdr,
 		      struct tables_change *out)
 {
+	return tables_write_plan(st, id, cur, plan, new_hdr, out);
+}
+
+int tables_write_plan(struct cgf_state *st, uint32_t id,
+		      const struct table_state *cur,
+		      const struct delta_plan *plan,
+		      const struct cgf_policy *new_hdr,
+		      struct tables_change *out)
+{
 	uint64_t key_a = bank_key(id, cur->active_bank);
 	uint64_t key_i = bank_key(id, cur->active_bank ^ 1);
 	_cleanup_close_ int lpm_fd =
@@ -246,18 +257,22 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_a);
 	_cleanup_close_ int i_fd =
 		inner_map_fd(st->map_fds[CGF_MAP_CLASSES], &key_i);
-	struct cgf_policy hdr = *new_hdr;
+	struct cgf_policy hdr;
 	int err;
 
 	if (lpm_fd < 0 || a_fd < 0 || i_fd < 0)
 		return -ENOENT;
+	if (new_hdr)
+		hdr = *new_hdr;
+	else if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr))
+		return -errno;
 	/*
 	 * A program that read the header before the previous flip may still
 	 * be using the bank about to be rewritten. Re-inserting that bank's
 	 * map makes the kernel wait for every such program (an RCU grace
 	 * period); after a second they are long gone anyway.
 	 */
-	if (cur->flipped_ns &&
+	if (plan->ninactive && cur->flipped_ns &&
 	    clock_ns(CLOCK_BOOTTIME) - cur->flipped_ns < 1000000000ull) {
 		uint64_t w0 = clock_ns(CLOCK_BOOTTIME);
 
@@ -278,6 +293,9 @@ static int apply_plan(struct cgf_state *st, uint32_t id,
 	}
 	if (err)
 		return err;
+	/* A plan that keeps the bank and the header has no flip. */
+	if (!new_hdr && plan->next.active_bank == cur->active_bank)
+		return 0;
 	hdr.bank = plan->next.active_bank;
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICIES], &id, &hdr,
 				BPF_EXIST))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "delta.h"
 #include "loader.h"
 
 /*
@@ -47,6 +48,19 @@ struct tables_change {
 int tables_change_in_place(struct cgf_state *st, uint32_t id,
 			   const struct compiled_policy *cp, const char *name,
 			   unsigned int holders, struct tables_change *out);
+
+/*
+ * The kernel half of a planned change of policy `id`, whose mirror is cur:
+ * the plan's writes, then the flip to its bank with new_hdr (NULL: the
+ * header the policy has; no flip at all when the bank stays). The caller
+ * made sure cur describes the tables; on error the old policy still holds
+ * and the mirror no longer describes the tables.
+ */
+int tables_write_plan(struct cgf_state *st, uint32_t id,
+		      const struct table_state *cur,
+		      const struct delta_plan *plan,
+		      const struct cgf_policy *new_hdr,
+		      struct tables_change *out);
 
 /* Whether compiled tables with this digest are loaded (and so shared). */
 bool tables_have_digest(struct cgf_state *st, const uint8_t digest[32]);

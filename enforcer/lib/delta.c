@@ -6,17 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <nettle/sha2.h>
 
 #include "delta.h"
 #include "hashtab.h"
 #include "util.h"
 
 #define NEW_KEY	    UINT32_MAX
-#define STATE_MAGIC "CGFTBL1"
+#define STATE_MAGIC "CGFTBL2"
 
 static const struct cgf_rule_mask no_rules;
 
@@ -33,7 +32,8 @@ static int alloc_banks(struct table_state *s)
 		if (!s->banks[b])
 			return -ENOMEM;
 	}
-	return 0;
+	s->refs = calloc(s->class_cap ? s->class_cap : 1, sizeof(*s->refs));
+	return s->refs ? 0 : -ENOMEM;
 }
 
 void table_state_free(struct table_state *s)
@@ -41,6 +41,7 @@ void table_state_free(struct table_state *s)
 	free(s->entries);
 	free(s->banks[0]);
 	free(s->banks[1]);
+	free(s->refs);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -70,6 +71,8 @@ int table_state_init(struct table_state *s, const struct compiled_policy *cp,
 	for (int b = 0; b < 2 && cp->nclasses; b++)
 		memcpy(s->banks[b], cp->classes,
 		       cp->nclasses * sizeof(*cp->classes));
+	for (size_t i = 0; i < cp->nentries; i++)
+		s->refs[cp->entries[i].class_id]++;
 	return 0;
 }
 
@@ -124,6 +127,7 @@ struct planner {
 	struct mask_pair banks; /* the banks being built */
 	struct hashtab pairs;
 	uint8_t *claimed; /* class id has its new-bank mask decided */
+	uint8_t *keep;	  /* class id has an entry whose mask stays */
 	uint32_t A, I;	  /* active and inactive bank */
 };
 
@@ -166,15 +170,21 @@ static int place_existing(struct planner *pl, const struct compiled_entry *e,
 	if (c >= pl->cur->nclasses)
 		return -EBADMSG;
 	if (!pl->claimed[c]) {
-		struct mask_pair pair = {&next->banks[pl->A][c], b};
+		/* A class some of whose entries keep their mask keeps it:
+		 * the others split off, and only they are written. */
+		const struct cgf_rule_mask *claim =
+			pl->keep && pl->keep[c] ? &next->banks[pl->A][c] : b;
+		struct mask_pair pair = {&next->banks[pl->A][c], claim};
 		uint64_t hash = pair_hash(&pair);
+		int err = 0;
 
 		pl->claimed[c] = 1;
-		next->banks[pl->I][c] = *b;
+		next->banks[pl->I][c] = *claim;
 		*id_out = c;
-		if (hashtab_find(&pl->pairs, hash, &pair) != HASHTAB_NONE)
-			return 0;
-		return hashtab_insert(&pl->pairs, hash, c);
+		if (hashtab_find(&pl->pairs, hash, &pair) == HASHTAB_NONE)
+			err = hashtab_insert(&pl->pairs, hash, c);
+		if (err || claim == b)
+			return err;
 	}
 	if (mask_equal(&next->banks[pl->I][c], b)) {
 		*id_out = c;
@@ -291,6 +301,21 @@ int delta_plan_build(const struct table_state *cur,
 		goto fail;
 	}
 	table_state_view(cur, pl.A, &no_hdr, &old_view);
+	/* Which classes have an entry that keeps its mask (a feed that
+	 * replaces 1% of a set leaves 99% of its class as it is). */
+	pl.keep = calloc(cur->class_cap, 1);
+	if (!pl.keep) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < cur->nentries; i++) {
+		uint32_t c = cur->entries[i].class_id;
+
+		if (c < cur->nclasses && !pl.keep[c] &&
+		    mask_equal(effective_mask(next_cp, &cur->entries[i].key),
+			       &cur->banks[pl.A][c]))
+			pl.keep[c] = 1;
+	}
 	err = plan_entries(&pl, next_cp, &old_view);
 	if (err)
 		goto fail;
@@ -308,10 +333,12 @@ int delta_plan_build(const struct table_state *cur,
 	memcpy(plan->next.digest, next_cp->digest, sizeof(plan->next.digest));
 	hashtab_free(&pl.pairs);
 	free(pl.claimed);
+	free(pl.keep);
 	return 0;
 fail:
 	hashtab_free(&pl.pairs);
 	free(pl.claimed);
+	free(pl.keep);
 	delta_plan_free(plan);
 	return err;
 }
@@ -329,8 +356,18 @@ void delta_plan_free(struct delta_plan *plan)
 
 /* ---- the mirror file ---- */
 
+/*
+ * Laid out to its capacities (header, entries[entry_cap], two banks of
+ * class_cap masks, refs[class_cap]), so that it can be mapped and changed
+ * where it lies (table_map_open(): a set change writes a few entries, not
+ * the whole file). seq is odd while a change is under way: a process that
+ * died in the middle leaves a mirror nobody trusts. sum adds a hash of
+ * every entry, mask and count, so a damaged file is refused and a change
+ * of a few of them updates it in O(1).
+ */
 struct state_file_header {
 	char magic[8];
+	uint64_t seq;
 	uint32_t policy_id;
 	uint32_t active_bank;
 	uint32_t nclasses;
@@ -340,52 +377,164 @@ struct state_file_header {
 	uint64_t flipped_ns;
 	uint64_t nentries;
 	uint8_t digest[32];
+	uint64_t sum;
+	uint8_t reserved[32];
 };
+_Static_assert(sizeof(struct state_file_header) == STATE_HEADER_SIZE,
+	       "mirror header size");
 
-/* Writes buf and adds it to the file's checksum. */
-static int write_summed(int fd, const void *buf, size_t len,
-			struct sha256_ctx *sum)
+static size_t align8(size_t n)
 {
-	sha256_update(sum, len, buf);
-	return write_all(fd, buf, len);
+	return (n + 7) & ~(size_t)7;
+}
+
+static size_t entries_offset(void)
+{
+	return STATE_HEADER_SIZE;
+}
+
+static size_t bank_offset(uint32_t entry_cap, uint32_t class_cap, int bank)
+{
+	return align8(entries_offset() +
+		      (size_t)entry_cap * sizeof(struct compiled_entry)) +
+	       (size_t)bank * class_cap * sizeof(struct cgf_rule_mask);
+}
+
+static size_t refs_offset(uint32_t entry_cap, uint32_t class_cap)
+{
+	return bank_offset(entry_cap, class_cap, 2);
+}
+
+static size_t file_size(uint32_t entry_cap, uint32_t class_cap)
+{
+	return refs_offset(entry_cap, class_cap) +
+	       (size_t)class_cap * sizeof(uint32_t);
+}
+
+uint64_t table_sum_entry(const struct compiled_entry *e)
+{
+	return hashtab_hash_u64(hashtab_hash_bytes(e, sizeof(*e), 1));
+}
+
+uint64_t table_sum_mask(uint32_t bank, uint32_t id,
+			const struct cgf_rule_mask *m)
+{
+	return hashtab_hash_u64(hashtab_hash_bytes(
+		m, sizeof(*m), 2 + bank * 0x100000000ull + id));
+}
+
+uint64_t table_sum_ref(uint32_t id, uint32_t refs)
+{
+	return hashtab_hash_u64(((uint64_t)id << 32 | refs) ^
+				0x5bd1e9955bd1e995ull);
+}
+
+/* What sum must be for s (every live class id, both banks). */
+static uint64_t state_sum(const struct table_state *s)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < s->nentries; i++)
+		sum += table_sum_entry(&s->entries[i]);
+	for (uint32_t id = 0; id < s->nclasses; id++) {
+		sum += table_sum_mask(0, id, &s->banks[0][id]);
+		sum += table_sum_mask(1, id, &s->banks[1][id]);
+		sum += table_sum_ref(id, s->refs[id]);
+	}
+	return sum;
+}
+
+/* How many entries use each class; 0 or -EBADMSG (an id out of range). */
+static int count_refs(const struct table_state *s, uint32_t *refs)
+{
+	memset(refs, 0, s->class_cap * sizeof(*refs));
+	for (size_t i = 0; i < s->nentries; i++) {
+		if (s->entries[i].class_id >= s->nclasses)
+			return -EBADMSG;
+		refs[s->entries[i].class_id]++;
+	}
+	return 0;
+}
+
+static void header_of(const struct table_state *s, struct state_file_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
+	h->policy_id = s->policy_id;
+	h->active_bank = s->active_bank;
+	h->nclasses = s->nclasses;
+	h->class_cap = s->class_cap;
+	h->entry_cap = s->entry_cap;
+	h->flipped_ns = s->flipped_ns;
+	h->nentries = s->nentries;
+	memcpy(h->digest, s->digest, sizeof(h->digest));
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, at);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+		at += n;
+	}
+	return 0;
 }
 
 int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 {
-	struct state_file_header h = {.magic = STATE_MAGIC,
-				      .policy_id = s->policy_id,
-				      .active_bank = s->active_bank,
-				      .nclasses = s->nclasses,
-				      .class_cap = s->class_cap,
-				      .entry_cap = s->entry_cap,
-				      .flipped_ns = s->flipped_ns,
-				      .nentries = s->nentries};
+	struct state_file_header h;
 	size_t mlen = s->nclasses * sizeof(struct cgf_rule_mask);
-	struct sha256_ctx sum;
-	uint8_t digest[32];
+	uint32_t *refs = calloc(s->class_cap ? s->class_cap : 1, sizeof(*refs));
+	struct table_state counted = *s;
 	char tmp[128];
 	int fd, err;
 
-	memcpy(h.digest, s->digest, sizeof(h.digest));
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+	if (!refs)
+		return -ENOMEM;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp)) {
+		free(refs);
 		return -ENAMETOOLONG;
+	}
+	err = count_refs(s, refs);
+	if (err) {
+		free(refs);
+		return err;
+	}
+	counted.refs = refs;
+	header_of(s, &h);
+	h.sum = state_sum(&counted);
 	fd = openat(dir_fd, tmp,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
-	if (fd < 0)
+	if (fd < 0) {
+		free(refs);
 		return -errno;
-	sha256_init(&sum);
-	err = write_summed(fd, &h, sizeof(h), &sum);
+	}
+	/* The unused capacity stays a hole: the file costs what it holds. */
+	if (ftruncate(fd, file_size(s->entry_cap, s->class_cap)))
+		err = -errno;
 	if (!err)
-		err = write_summed(fd, s->entries,
-				   s->nentries * sizeof(*s->entries), &sum);
+		err = pwrite_all(fd, &h, sizeof(h), 0);
 	if (!err)
-		err = write_summed(fd, s->banks[0], mlen, &sum);
+		err = pwrite_all(fd, s->entries,
+				 s->nentries * sizeof(*s->entries),
+				 entries_offset());
+	for (int b = 0; b < 2 && !err; b++)
+		err = pwrite_all(fd, s->banks[b], mlen,
+				 bank_offset(s->entry_cap, s->class_cap, b));
 	if (!err)
-		err = write_summed(fd, s->banks[1], mlen, &sum);
-	sha256_digest(&sum, sizeof(digest), digest);
-	if (!err)
-		err = write_all(fd, digest, sizeof(digest));
+		err = pwrite_all(fd, refs, s->nclasses * sizeof(*refs),
+				 refs_offset(s->entry_cap, s->class_cap));
+	free(refs);
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && renameat(dir_fd, tmp, dir_fd, name))
@@ -395,13 +544,36 @@ int table_state_save(const struct table_state *s, int dir_fd, const char *name)
 	return err;
 }
 
-static int read_exact(int fd, void *buf, size_t len, struct sha256_ctx *sum)
+/* The header is sane and the file as long as its capacities say. */
+static int check_header(const struct state_file_header *h, off_t size)
+{
+	if (memcmp(h->magic, STATE_MAGIC, sizeof(h->magic)) || (h->seq & 1) ||
+	    h->nclasses > h->class_cap || h->nentries > h->entry_cap ||
+	    h->active_bank > 1 ||
+	    (uint64_t)size != file_size(h->entry_cap, h->class_cap))
+		return -EBADMSG;
+	return 0;
+}
+
+static void state_of_header(struct table_state *s,
+			    const struct state_file_header *h)
+{
+	s->policy_id = h->policy_id;
+	s->active_bank = h->active_bank;
+	s->nclasses = h->nclasses;
+	s->class_cap = h->class_cap;
+	s->entry_cap = h->entry_cap;
+	s->flipped_ns = h->flipped_ns;
+	s->nentries = h->nentries;
+	memcpy(s->digest, h->digest, sizeof(s->digest));
+}
+
+static int pread_exact(int fd, void *buf, size_t len, off_t at)
 {
 	char *p = buf;
-	size_t want = len;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = pread(fd, p, len, at);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -412,10 +584,30 @@ static int read_exact(int fd, void *buf, size_t len, struct sha256_ctx *sum)
 			return -EBADMSG;
 		p += n;
 		len -= n;
+		at += n;
 	}
-	if (sum)
-		sha256_update(sum, want, buf);
 	return 0;
+}
+
+/* Entries strictly in key order, refs as counted, the sum right. */
+static int check_contents(const struct table_state *s, uint64_t want_sum)
+{
+	uint32_t *refs = calloc(s->class_cap ? s->class_cap : 1, sizeof(*refs));
+	int err;
+
+	if (!refs)
+		return -ENOMEM;
+	err = count_refs(s, refs);
+	for (size_t i = 1; !err && i < s->nentries; i++)
+		if (compiled_key_cmp(&s->entries[i - 1].key,
+				     &s->entries[i].key) >= 0)
+			err = -EBADMSG;
+	if (!err && memcmp(refs, s->refs, s->nclasses * sizeof(*refs)))
+		err = -EBADMSG;
+	if (!err && state_sum(s) != want_sum)
+		err = -EBADMSG;
+	free(refs);
+	return err;
 }
 
 int table_state_load(struct table_state *s, int dir_fd, const char *name)
@@ -423,48 +615,113 @@ int table_state_load(struct table_state *s, int dir_fd, const char *name)
 	_cleanup_close_ int fd =
 		openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct state_file_header h;
-	struct sha256_ctx sum;
-	uint8_t want[32], got[32];
+	struct stat stb;
 	size_t mlen;
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	if (fd < 0)
 		return -errno;
-	sha256_init(&sum);
-	err = read_exact(fd, &h, sizeof(h), &sum);
+	if (fstat(fd, &stb))
+		return -errno;
+	err = pread_exact(fd, &h, sizeof(h), 0);
+	if (!err)
+		err = check_header(&h, stb.st_size);
 	if (err)
 		return err;
-	if (memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)) ||
-	    h.nclasses > h.class_cap || h.nentries > h.entry_cap ||
-	    h.active_bank > 1)
-		return -EBADMSG;
-	s->policy_id = h.policy_id;
-	s->active_bank = h.active_bank;
-	s->nclasses = h.nclasses;
-	s->class_cap = h.class_cap;
-	s->entry_cap = h.entry_cap;
-	s->flipped_ns = h.flipped_ns;
-	s->nentries = h.nentries;
-	memcpy(s->digest, h.digest, sizeof(s->digest));
+	state_of_header(s, &h);
 	s->entries = calloc(h.entry_cap ? h.entry_cap : 1, sizeof(*s->entries));
 	if (!s->entries || alloc_banks(s)) {
 		table_state_free(s);
 		return -ENOMEM;
 	}
 	mlen = s->nclasses * sizeof(struct cgf_rule_mask);
-	err = read_exact(fd, s->entries, s->nentries * sizeof(*s->entries),
-			 &sum);
+	err = pread_exact(fd, s->entries, s->nentries * sizeof(*s->entries),
+			  entries_offset());
+	for (int b = 0; b < 2 && !err; b++)
+		err = pread_exact(fd, s->banks[b], mlen,
+				  bank_offset(s->entry_cap, s->class_cap, b));
 	if (!err)
-		err = read_exact(fd, s->banks[0], mlen, &sum);
+		err = pread_exact(fd, s->refs, s->nclasses * sizeof(*s->refs),
+				  refs_offset(s->entry_cap, s->class_cap));
 	if (!err)
-		err = read_exact(fd, s->banks[1], mlen, &sum);
-	if (!err)
-		err = read_exact(fd, want, sizeof(want), NULL);
-	sha256_digest(&sum, sizeof(got), got);
-	if (!err && memcmp(want, got, sizeof(got)))
-		err = -EBADMSG;
+		err = check_contents(s, h.sum);
 	if (err)
 		table_state_free(s);
 	return err;
+}
+
+/* ---- the mirror mapped, for changes of a few entries ---- */
+
+int table_map_open(struct table_map *m, int dir_fd, const char *name)
+{
+	struct state_file_header h;
+	struct stat stb;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (m->fd < 0)
+		return -errno;
+	if (fstat(m->fd, &stb)) {
+		err = -errno;
+		goto fail;
+	}
+	err = pread_exact(m->fd, &h, sizeof(h), 0);
+	if (!err)
+		err = check_header(&h, stb.st_size);
+	if (err)
+		goto fail;
+	m->len = stb.st_size;
+	m->base = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd,
+		       0);
+	if (m->base == MAP_FAILED) {
+		m->base = NULL;
+		err = -errno;
+		goto fail;
+	}
+	state_of_header(&m->s, &h);
+	m->s.entries =
+		(struct compiled_entry *)((char *)m->base + entries_offset());
+	for (int b = 0; b < 2; b++)
+		m->s.banks[b] =
+			(struct cgf_rule_mask *)((char *)m->base +
+						 bank_offset(h.entry_cap,
+							     h.class_cap, b));
+	m->s.refs = (uint32_t *)((char *)m->base +
+				 refs_offset(h.entry_cap, h.class_cap));
+	m->sum = h.sum;
+	return 0;
+fail:
+	table_map_close(m);
+	return err;
+}
+
+void table_map_begin(struct table_map *m)
+{
+	struct state_file_header *h = m->base;
+
+	h->seq++; /* odd: not to be trusted until table_map_end() */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void table_map_end(struct table_map *m)
+{
+	struct state_file_header *h = m->base;
+	uint64_t seq = h->seq;
+
+	header_of(&m->s, h);
+	h->sum = m->sum;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	h->seq = seq + 1;
+}
+
+void table_map_close(struct table_map *m)
+{
+	if (m->base)
+		munmap(m->base, m->len);
+	if (m->fd >= 0)
+		close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 }

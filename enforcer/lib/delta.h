@@ -41,6 +41,10 @@ struct table_state {
 	struct compiled_entry *entries; /* the trie, sorted */
 	size_t nentries;
 	struct cgf_rule_mask *banks[2]; /* class_cap masks each */
+	/* How many entries use each class id (a class no entry uses can be
+	 * given a new pair of masks). Kept by table_state_init(), load and
+	 * the mapped mirror; table_state_save() counts them again. */
+	uint32_t *refs;
 };
 
 struct delta_plan {
@@ -83,5 +87,33 @@ void table_state_view(const struct table_state *s, uint32_t bank,
 /* The mirror file; both return 0 or a negative errno (-EBADMSG: corrupt). */
 int table_state_save(const struct table_state *s, int dir_fd, const char *name);
 int table_state_load(struct table_state *s, int dir_fd, const char *name);
+
+/*
+ * The mirror file mapped, to change a few entries where they lie (a set
+ * change, set_delta.h) instead of reading and writing all of it. s's
+ * arrays point into the mapping (never table_state_free() it). Between
+ * table_map_begin() and table_map_end() the file is marked as being
+ * changed: if the process dies there, no later load trusts it. sum is the
+ * file's checksum, which whoever changes s keeps up to date with the
+ * table_sum_*() terms (added for what is there, subtracted for what goes).
+ */
+#define STATE_HEADER_SIZE 128
+struct table_map {
+	struct table_state s;
+	uint64_t sum;
+	void *base;
+	size_t len;
+	int fd;
+};
+
+int table_map_open(struct table_map *m, int dir_fd, const char *name);
+void table_map_begin(struct table_map *m);
+void table_map_end(struct table_map *m);
+void table_map_close(struct table_map *m);
+
+uint64_t table_sum_entry(const struct compiled_entry *e);
+uint64_t table_sum_mask(uint32_t bank, uint32_t id,
+			const struct cgf_rule_mask *m);
+uint64_t table_sum_ref(uint32_t id, uint32_t refs);
 
 #endif

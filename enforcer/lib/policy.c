@@ -1238,11 +1238,19 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d)
 		return err;
 	}
 	sets_fd = open_sets_dir_of(path, sets_path, sizeof(sets_path));
-	return policy_parse_at(
+	err = policy_parse_at(
 		path, text, len,
 		&(struct addr_set_source){.dir_fd = sets_fd < 0 ? -1 : sets_fd,
 					  .dir_path = sets_path},
 		out, d);
+	/* The text it was parsed from: what a set change checks it against
+	 * (set_source.h), as for a directory's policies. */
+	if (!err) {
+		(*out)->source = text;
+		(*out)->source_len = len;
+		text = NULL;
+	}
+	return err;
 }
 
 static void net_section_free(struct policy_net_section *s)
