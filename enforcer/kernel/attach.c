@@ -369,7 +369,8 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 	for (size_t i = 0; i < n; i++) {
 		struct cgf_cgroup_config cfg;
 
-		if (bpf_map_lookup_elem(cfg_fd, &cgroup_ids[i], &cfg) == 0 &&
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_CFG],
+					&cgroup_ids[i], &cfg) == 0 &&
 		    cfg.record && cp->hdr.mode != CGF_MODE_AUDIT)
 			return -EBUSY;
 	}
