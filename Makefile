@@ -199,10 +199,12 @@ bench: deps
 	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
 	$(Q)OUT=$(OUT) tests/bench/set_change.sh
 	$(Q)OUT=$(OUT) tests/bench/record_cost.sh
+	$(Q)OUT=$(OUT) tests/bench/million.sh full
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUT=$(OUT) tests/bench/bench.sh smoke
+	$(Q)OUT=$(OUT) tests/bench/million.sh smoke
 
 format:
 	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/probes/*.[ch] tests/bench/*.c tools/*.c

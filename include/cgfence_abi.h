@@ -41,7 +41,12 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 6 /* 6: recording (cgf_records, config.record) */
+/*
+ * 5: every map of the object pinned. A build whose maps or layouts differ
+ * (recording added cgf_records and cgf_cgroup_config.record) is told apart
+ * from the pinned one by its ELF digest too (cgf_meta, loader.c).
+ */
+#define CGF_ABI_VERSION 5
 
 #define CGF_MAX_RULES	     1024 /* network rules per direction */
 #define CGF_MASK_WORDS	     (CGF_MAX_RULES / 64)

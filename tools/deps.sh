@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="clang clang-format libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
 libcjson-dev nettle-dev pkg-config make gcc musl-tools bats iproute2 runc busybox-static jq podman
-iptables nftables iperf3 hyperfine gnuplot-nox python3-yaml
+iptables nftables iperf3 hyperfine gnuplot-nox python3-yaml time
 debhelper dpkg-dev fakeroot lintian man-db python3-jsonschema"
 missing=
 for p in $PACKAGES; do

@@ -181,6 +181,119 @@ static int pending_cmp(const void *a, const void *b)
 	return pa->rule < pb->rule ? -1 : pa->rule > pb->rule;
 }
 
+/* Where each run of items already in order starts; their count. */
+static size_t pending_runs(const struct pending *items, size_t n,
+			   size_t *starts, size_t max)
+{
+	size_t runs = n ? 1 : 0;
+
+	if (max)
+		starts[0] = 0;
+	for (size_t i = 1; i < n; i++)
+		if (pending_cmp(&items[i - 1], &items[i]) > 0) {
+			if (runs < max)
+				starts[runs] = i;
+			runs++;
+		}
+	return runs;
+}
+
+/* Merges the sorted a[0..na) and b[0..nb) into out. */
+static void merge_pending(const struct pending *a, size_t na,
+			  const struct pending *b, size_t nb,
+			  struct pending *out)
+{
+	size_t i = 0, j = 0;
+
+	while (i < na && j < nb)
+		*out++ = pending_cmp(&b[j], &a[i]) < 0 ? b[j++] : a[i++];
+	memcpy(out, a + i, (na - i) * sizeof(*a));
+	memcpy(out + (na - i), b + j, (nb - j) * sizeof(*b));
+}
+
+/*
+ * Sorts items[0..n) by merging its runs already in order, neighbours
+ * pairwise until one is left: n log(runs) steps, and one pass for items
+ * already sorted. Items with many short runs go to qsort. scratch holds
+ * n items.
+ */
+static int sort_pending_runs(struct pending *items, size_t n,
+			     struct pending *scratch)
+{
+	enum { MAX_RUNS = 64 };
+	size_t starts[MAX_RUNS + 1], runs;
+	struct pending *from = items, *to = scratch;
+
+	runs = pending_runs(items, n, starts, MAX_RUNS);
+	if (runs <= 1)
+		return 0;
+	if (runs > MAX_RUNS) {
+		qsort(items, n, sizeof(*items), pending_cmp);
+		return 0;
+	}
+	starts[runs] = n;
+	while (runs > 1) {
+		size_t merged = 0;
+
+		for (size_t r = 0; r < runs; r += 2, merged++) {
+			size_t a = starts[r], b = starts[r + 1];
+			size_t e = r + 2 <= runs ? starts[r + 2] : n;
+
+			if (r + 1 == runs) /* the odd one out, copied */
+				memcpy(to + a, from + a, (n - a) * sizeof(*to));
+			else
+				merge_pending(from + a, b - a, from + b, e - b,
+					      to + a);
+			starts[merged] = a;
+		}
+		starts[merged] = n;
+		runs = merged;
+		from = to;
+		to = from == items ? scratch : items;
+	}
+	if (from != items)
+		memcpy(items, from, n * sizeof(*items));
+	return 0;
+}
+
+/*
+ * Sorts l by pending_cmp, kind first. Entries come rule by rule, each
+ * rule's addresses then its ports, so a big list is seldom in order as a
+ * whole, but each kind's entries are mostly runs in order (addresses
+ * written in order, an exception at the end): a stable pass splits the
+ * list by kind, and each kind's runs are merged. The order is total, so
+ * the result is qsort's.
+ */
+static int pending_sort(struct pending_list *l)
+{
+	size_t at[UINT8_MAX + 2] = {0};
+	struct pending *by_kind;
+
+	if (pending_runs(l->items, l->count, NULL, 0) <= 1)
+		return 0;
+	by_kind = malloc(l->count * sizeof(*by_kind));
+	if (!by_kind)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->count; i++)
+		at[l->items[i].key.kind + 1]++;
+	for (unsigned int k = 1; k <= UINT8_MAX + 1; k++)
+		at[k] += at[k - 1];
+	for (size_t i = 0; i < l->count; i++)
+		by_kind[at[l->items[i].key.kind]++] = l->items[i];
+	/* at[k] is now where kind k ends (and k + 1 starts). */
+	for (unsigned int k = 0; k <= UINT8_MAX; k++) {
+		size_t start = k ? at[k - 1] : 0;
+
+		/* The old list is free now: it is the merges' scratch. */
+		sort_pending_runs(by_kind + start, at[k] - start,
+				  l->items + start);
+	}
+	free(l->items);
+	l->items = by_kind;
+	l->cap = l->count;
+	return 0;
+}
+
 static int add_cidr(struct pending_list *l, uint8_t direction,
 		    const struct policy_cidr *cidr, uint32_t r)
 {
@@ -409,7 +522,9 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 
 	if (!l->count)
 		return 0;
-	qsort(l->items, l->count, sizeof(*l->items), pending_cmp);
+	err = pending_sort(l);
+	if (err)
+		return err;
 	c->entries = calloc(l->count, sizeof(*c->entries));
 	if (!c->entries)
 		return -ENOMEM;
@@ -431,9 +546,15 @@ static int emit_entries(struct pending_list *l, struct compiled_policy *c,
 		if (depth)
 			mask_or(&mask,
 				&classes->masks[stack[depth - 1].class_id]);
-		err = class_intern(classes, &mask, &e->class_id);
-		if (err)
-			return err;
+		/* Neighbours mostly share a class: skip hashing its mask. */
+		if (n && !memcmp(&mask, &classes->masks[e[-1].class_id],
+				 sizeof(mask))) {
+			e->class_id = e[-1].class_id;
+		} else {
+			err = class_intern(classes, &mask, &e->class_id);
+			if (err)
+				return err;
+		}
 		e->key = *key;
 		stack[depth].key = &e->key;
 		stack[depth].class_id = e->class_id;

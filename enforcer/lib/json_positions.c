@@ -190,17 +190,43 @@ int json_positions_build(struct json_positions *jp, const char *text,
 	return err;
 }
 
+static uint32_t node_index(const struct json_positions *jp, const cJSON *node)
+{
+	return hashtab_find(&jp->by_node, node_hash(node), node);
+}
+
+static const struct json_event *event_of(const struct json_positions *jp,
+					 uint32_t id, bool key)
+{
+	uint32_t ev = key ? jp->nodes[id].key_event : jp->nodes[id].value_event;
+
+	return ev < jp->nevents ? &jp->events[ev] : NULL;
+}
+
 /* The event of a node's value (or, with key, of its member's key), or NULL. */
 const struct json_event *json_positions_event(const struct json_positions *jp,
 					      const cJSON *node, bool key)
 {
-	uint32_t id, ev;
+	uint32_t id;
 
 	if (!jp->nodes || !node)
 		return NULL;
-	id = hashtab_find(&jp->by_node, node_hash(node), node);
+	id = node_index(jp, node);
+	return id == HASHTAB_NONE ? NULL : event_of(jp, id, key);
+}
+
+const struct json_event *
+json_positions_next_event(const struct json_positions *jp, const cJSON *node,
+			  uint32_t *cursor)
+{
+	uint32_t id = *cursor;
+
+	if (!jp->nodes || !node)
+		return NULL;
+	if (id == 0 || id >= jp->nnodes || jp->nodes[id].node != node)
+		id = node_index(jp, node);
 	if (id == HASHTAB_NONE)
 		return NULL;
-	ev = key ? jp->nodes[id].key_event : jp->nodes[id].value_event;
-	return ev < jp->nevents ? &jp->events[ev] : NULL;
+	*cursor = id + 1;
+	return event_of(jp, id, false);
 }

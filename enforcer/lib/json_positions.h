@@ -48,6 +48,15 @@ void json_positions_free(struct json_positions *jp);
 /* The event of a node's value (or, with key, of its member's key), or NULL. */
 const struct json_event *json_positions_event(const struct json_positions *jp,
 					      const cJSON *node, bool key);
+/*
+ * The same for siblings read in order (the items of an array): *cursor
+ * starts at 0 and is kept between calls. A node without children is
+ * followed in pre-order by its next sibling, so for an array of strings
+ * each lookup is one comparison instead of a hash probe.
+ */
+const struct json_event *
+json_positions_next_event(const struct json_positions *jp, const cJSON *node,
+			  uint32_t *cursor);
 /* Line and column of a byte offset (for cJSON's syntax errors). */
 struct src_pos offset_to_pos(const char *text, size_t len, size_t offset);
 

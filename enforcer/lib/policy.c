@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "addr_set.h"
+#include "json_arena.h"
 #include "json_read.h"
 #include "policy.h"
 #include "socknames.h"
@@ -43,9 +44,18 @@ static struct policy_parse *parse_of(struct parse_ctx *ctx)
 				       offsetof(struct policy_parse, ctx));
 }
 
-static void cjson_deletep(cJSON **json)
+/* A parsed document: its tree lives in the arena, or in malloc without one. */
+struct parsed_json {
+	struct json_arena arena;
+	cJSON *root;
+};
+
+static void parsed_json_release(struct parsed_json *j)
 {
-	cJSON_Delete(*json);
+	if (json_arena_owns_trees(&j->arena))
+		json_arena_end(&j->arena);
+	else
+		cJSON_Delete(j->root);
 }
 
 static int read_action(struct parse_ctx *ctx, const cJSON *node,
@@ -237,11 +247,21 @@ static void read_set_ref(struct parse_ctx *ctx, const cJSON *item,
 	rule->nsets++;
 }
 
+/* A string that is a valid address or CIDR (no "@set"): read into c. */
+static bool is_plain_address(const cJSON *item, struct policy_cidr *c,
+			     char *why, size_t why_len)
+{
+	return cJSON_IsString(item) && item->valuestring &&
+	       item->valuestring[0] != '@' &&
+	       policy_parse_cidr(item->valuestring, c, why, why_len) == 0;
+}
+
 static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 			      const char *path, struct policy_net_rule *rule)
 {
 	const cJSON *item;
 	char item_path[PATH_LEN], why[256];
+	uint32_t cursor = 0;
 	size_t i = 0, n;
 
 	if (!expect_type(ctx, list, path, cJSON_Array))
@@ -257,11 +277,24 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 	rule->sets = ctx_calloc(ctx, n, sizeof(*rule->sets));
 	if (!rule->addrs || !rule->sets)
 		return;
+	/*
+	 * A list may hold a million addresses: the item's path, only
+	 * needed for a message, is written when there is one (why holds
+	 * the reason is_plain_address() refused it).
+	 */
 	cJSON_ArrayForEach(item, list)
 	{
 		struct policy_cidr *c = &rule->addrs[rule->naddrs];
+		const struct json_event *ev;
 		const char *s;
 
+		if (is_plain_address(item, c, why, sizeof(why))) {
+			ev = json_positions_next_event(&ctx->jp, item, &cursor);
+			c->pos = ev ? ev->pos : (struct src_pos){0};
+			rule->naddrs++;
+			i++;
+			continue;
+		}
 		index_path(item_path, path, i++);
 		s = expect_string(ctx, item, item_path);
 		if (!s)
@@ -270,13 +303,7 @@ static void read_address_list(struct parse_ctx *ctx, const cJSON *list,
 			read_set_ref(ctx, item, item_path, s, rule);
 			continue;
 		}
-		if (policy_parse_cidr(s, c, why, sizeof(why))) {
-			report(ctx, value_pos(ctx, item), "%s: %s", item_path,
-			       why);
-			continue;
-		}
-		c->pos = value_pos(ctx, item);
-		rule->naddrs++;
+		report(ctx, value_pos(ctx, item), "%s: %s", item_path, why);
 	}
 }
 
@@ -1057,8 +1084,9 @@ static void report_syntax_error(struct parse_ctx *ctx, size_t offset)
 /* Parses ctx->text into p, reporting into ctx. */
 static int parse_policy_text(struct parse_ctx *ctx, struct policy *p)
 {
-	_cleanup_(cjson_deletep) cJSON *root = NULL;
+	_cleanup_(parsed_json_release) struct parsed_json json = {};
 	const char *nul = memchr(ctx->text, '\0', ctx->len), *end = NULL;
+	cJSON *root;
 	int err;
 
 	if (nul) {
@@ -1066,8 +1094,11 @@ static int parse_policy_text(struct parse_ctx *ctx, struct policy *p)
 		       "unexpected NUL byte");
 		return -EINVAL;
 	}
+	/* Nested in another parse (never, today): malloc as before. */
+	json_arena_begin(&json.arena);
 	/* The length counts the terminating NUL, which cJSON then requires. */
-	root = cJSON_ParseWithLengthOpts(ctx->text, ctx->len + 1, &end, true);
+	root = json.root =
+		cJSON_ParseWithLengthOpts(ctx->text, ctx->len + 1, &end, true);
 	if (!root) {
 		report_syntax_error(ctx, end ? (size_t)(end - ctx->text) : 0);
 		return -EINVAL;
@@ -1096,11 +1127,11 @@ static int compare_sets(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int policy_parse_at(const char *path, const char *text, size_t len,
-		    const struct addr_set_source *sets, struct policy **out,
-		    struct diags *d)
+/* policy_parse_at() of text that ends in a NUL (text[len] == '\0'). */
+static int parse_terminated(const char *path, const char *text, size_t len,
+			    const struct addr_set_source *sets,
+			    struct policy **out, struct diags *d)
 {
-	_cleanup_(freep) char *copy = NULL;
 	struct policy_parse pp = {.ctx = {.file = path, .len = len}};
 	struct addr_set_source with_cache;
 	struct addr_set_cache *own_cache = NULL;
@@ -1114,7 +1145,6 @@ int policy_parse_at(const char *path, const char *text, size_t len,
 			  POLICY_MAX_FILE_SIZE >> 20);
 		return -EFBIG;
 	}
-	copy = malloc(len + 1);
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->refs = 1;
@@ -1125,15 +1155,13 @@ int policy_parse_at(const char *path, const char *text, size_t len,
 		with_cache.cache = own_cache;
 		sets = &with_cache;
 	}
-	if (!copy || !p || (sets == &with_cache && !own_cache)) {
+	if (!p || (sets == &with_cache && !own_cache)) {
 		free(p);
 		addr_set_cache_free(own_cache);
 		diags_add(d, path, (struct src_pos){0}, "out of memory");
 		return -ENOMEM;
 	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	pp.ctx.text = copy;
+	pp.ctx.text = text;
 	pp.p = p;
 	pp.sets = sets;
 
@@ -1158,6 +1186,26 @@ int policy_parse_at(const char *path, const char *text, size_t len,
 	}
 	*out = p;
 	return 0;
+}
+
+int policy_parse_at(const char *path, const char *text, size_t len,
+		    const struct addr_set_source *sets, struct policy **out,
+		    struct diags *d)
+{
+	_cleanup_(freep) char *copy = NULL;
+
+	*out = NULL;
+	if (len > POLICY_MAX_FILE_SIZE) /* refused before the text is read */
+		return parse_terminated(path, text, len, sets, out, d);
+	/* The parser needs a NUL after the text. */
+	copy = malloc(len + 1);
+	if (!copy) {
+		diags_add(d, path, (struct src_pos){0}, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return parse_terminated(path, copy, len, sets, out, d);
 }
 
 int policy_parse(const char *path, const char *text, size_t len,
@@ -1238,7 +1286,8 @@ int policy_load_file(const char *path, struct policy **out, struct diags *d)
 		return err;
 	}
 	sets_fd = open_sets_dir_of(path, sets_path, sizeof(sets_path));
-	err = policy_parse_at(
+	/* read_fd_bounded() ends the text in a NUL: no copy of a big file. */
+	err = parse_terminated(
 		path, text, len,
 		&(struct addr_set_source){.dir_fd = sets_fd < 0 ? -1 : sets_fd,
 					  .dir_path = sets_path},
