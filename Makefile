@@ -35,7 +35,11 @@ LDLIBS_CORE = -lnettle -lcjson
 # hook runs twice per container start, and dynamic relocation of libbpf
 # and libelf costs 0.2 ms of each run (nettle's archive adds 35 KB).
 # Debian ships no libcjson.a.
-LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -lnettle -Wl,-Bdynamic -lcjson
+# libmicrohttpd (the daemon's --metrics server) is not linked: the daemon
+# dlopen()s it when asked to serve (enforcer/cmd/daemon_metrics.c), as it
+# would load GnuTLS with every `cgfence` start; the build needs its header
+# (libmicrohttpd-dev), and glibc's libdl and threads are in libc.
+LDLIBS = -Wl,-Bstatic -lbpf -lelf -lz -lseccomp -lcap -lnettle -Wl,-Bdynamic -lcjson -ldl -lpthread
 BPF_CFLAGS = -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(shell $(CC) -dumpmachine) -Iinclude -Wall -Werror
 
 # Sources by folder (see CFLAGS above).
@@ -63,7 +67,7 @@ BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*
 # The BPF object is an intermediate of the skeleton; tests load it too.
 .SECONDARY: $(OUT)/cgfence.bpf.o $(OUT)/cgfence.objects.h
 
-.PHONY: all deps demo deb bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz
+.PHONY: all deps demo deb bench bench-smoke check check-unit check-kernel check-policies clean install format fuzz image
 
 all: $(OUT)/cgfence $(OUT)/cgfence-hook $(HELPERS) $(BENCH_TOOLS)
 
@@ -200,6 +204,8 @@ bench: deps
 	$(Q)OUT=$(OUT) tests/bench/set_change.sh
 	$(Q)OUT=$(OUT) tests/bench/record_cost.sh
 	$(Q)OUT=$(OUT) tests/bench/million.sh full
+	$(Q)OUT=$(OUT) tests/bench/metrics_cost.sh
+	$(Q)OUT=$(OUT) tests/bench/node_cost.sh
 
 bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -208,6 +214,13 @@ bench-smoke: deps
 
 format:
 	clang-format -i enforcer/*/*.[ch] bpf/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/probes/*.[ch] tests/bench/*.c tools/*.c
+
+# The agent's OCI image for Kubernetes (deploy/): this build's binaries and
+# their libraries, FROM scratch, built offline with podman; also tagged
+# latest, the tag deploy/kubernetes/cgfence.yaml names.
+IMAGE ?= localhost/cgfence:$(VERSION)
+image: $(OUT)/cgfence $(OUT)/cgfence-hook
+	$(Q)OUT=$(OUT) tools/build_image.sh $(IMAGE) localhost/cgfence:latest
 
 # Binaries (cgfence-hook runs `cgfence hook` from its own directory when
 # no hookd listens), the OCI hook for podman/CRI-O and the systemd units

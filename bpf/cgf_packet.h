@@ -242,6 +242,47 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	return cgf_verdict(&j);
 }
 
+/*
+ * A datagram of an unconnected UDP socket. sendmsg4/6 judged it, but a
+ * corked one (UDP_CORK, MSG_MORE) under the epoch of its first part, which
+ * a socket may even have begun connected: it passes when its peer is
+ * allowed under the current policy (one lookup, the common case), or when
+ * an audit-mode denial of it was reported for this socket; otherwise it is
+ * judged now, from its header.
+ */
+CGF_INLINE int cgf_judge_unconnected(struct __sk_buff *skb,
+				     const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_EGRESS,
+				.direction = CGF_DIR_EGRESS};
+	struct cgf_packet pk = {};
+	struct cgf_judgement j;
+	struct cgf_peer_key key;
+	struct cgf_flow_key fk;
+	int err = cgf_parse(skb, &pk);
+
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	if (err || !pk.l4_ok || !cgf_is_udp_peer(&pk.dst))
+		return cgf_refuse_packet(&site, cfg, &pk.dst,
+					 CGF_RULE_BAD_HEADERS);
+	cgf_peer_key(&key, cfg->epoch, &pk.dst);
+	if (cgf_peer_allowed(&key))
+		return SK_PASS;
+	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.dst, pk.dst.port);
+	if (cgf_flow_known(&fk, cfg->epoch))
+		return SK_PASS;
+	cgf_judge(cfg, CGF_DIR_EGRESS, &pk.dst, &j);
+	cgf_report_flow(&site, cfg, &pk.dst, &j);
+	if (j.action != CGF_ALLOW)
+		return SK_DROP;
+	cgf_peer_remember(&key, &j);
+	if (j.denied || j.ingress_restricted)
+		cgf_flow_remember(&fk, cfg->epoch);
+	return SK_PASS;
+}
+
 /* A TCP stream socket: its connection started with a judged connect(). */
 CGF_INLINE int cgf_is_tcp_stream(const struct bpf_sock *sk)
 {
@@ -297,10 +338,14 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_policy *pol = cgf_policy_of(cfg);
 	int err;
 
-	/* Nothing to judge where ingress is unrestricted (cgf_judge would
-	 * allow, cgf_refuse_packet too), and no flow to look up; but a
-	 * recorded cgroup records its new peers, as they are judged. */
-	if (pol && !pol->ingress.restricted && !cfg->record)
+	/*
+	 * Nothing to judge where ingress is unrestricted (cgf_judge would
+	 * allow, cgf_refuse_packet too); but where egress is restricted, the
+	 * flow below is what lets the socket answer the datagram's sender,
+	 * and a recorded cgroup records its new peers, as they are judged.
+	 */
+	if (pol && !pol->ingress.restricted && !pol->egress.restricted &&
+	    !cfg->record)
 		return SK_PASS;
 	err = cgf_parse(skb, &pk);
 	if (err == CGF_UNPARSABLE)

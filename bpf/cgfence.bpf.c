@@ -79,14 +79,11 @@ int cgf_egress(struct __sk_buff *skb)
 	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
 	 * which connect4/6 of this same cgroup judged before the SYN was
 	 * built, or with a SYN ingress judged; everything else is an
-	 * established, accepted or closing connection. UDP: unconnected sends
-	 * were judged by sendmsg4/6, per datagram. Their packets with plain
+	 * established, accepted or closing connection. Its packets with plain
 	 * headers pass at once, before the configuration is even looked up:
 	 * what every packet of a judged flow costs.
 	 */
-	if (sk && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk)) &&
-	    (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED) &&
-	    cgf_headers_plain(skb, sk->protocol))
+	if (sk && cgf_is_tcp_stream(sk) && cgf_headers_plain(skb, sk->protocol))
 		return SK_PASS;
 	cfg = cgf_config();
 	if (!cfg)
@@ -97,8 +94,10 @@ int cgf_egress(struct __sk_buff *skb)
 			if (verdict >= 0)
 				return verdict;
 		}
-		if (sk->type == SOCK_STREAM || sk->state != BPF_TCP_ESTABLISHED)
+		if (sk->type == SOCK_STREAM)
 			return SK_PASS;
+		if (sk->state != BPF_TCP_ESTABLISHED)
+			return cgf_judge_unconnected(skb, cfg);
 		return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_EGRESS);
 	}
 	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */
@@ -187,8 +186,8 @@ int cgf_sock_create(struct bpf_sock *sk)
 /*
  * sockets.options: turning on an option that takes traffic where no
  * judgement looks (IP_HDRINCL, IP_RECVERR, IP_TRANSPARENT and their IPv6
- * twins) fails with EPERM unless the policy allows it; turning one off,
- * and every other option, passes untouched.
+ * twins) or joining a multicast group fails with EPERM unless the policy
+ * allows it; turning one off, and every other option, passes untouched.
  */
 SEC("cgroup/setsockopt")
 int cgf_setsockopt(struct bpf_sockopt *ctx)
@@ -202,8 +201,11 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 
 	if (!kind)
 		return 1;
-	/* The option's value, as the kernel copied it: 0 turns it off. */
-	if ((void *)(value + 1) <= ctx->optval_end && *value == 0)
+	/* A flag's value, as the kernel copied it: 0 turns it off. (The
+	 * multicast options take a struct, whose first word 0 can mean "any
+	 * interface".) */
+	if (kind != CGF_SOCKOPT_MULTICAST &&
+	    (void *)(value + 1) <= ctx->optval_end && *value == 0)
 		return 1;
 	cfg = cgf_config();
 	if (!cfg)

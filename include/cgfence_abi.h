@@ -185,6 +185,11 @@ struct cgf_devices {
  *                   TRANSPARENT  IP_TRANSPARENT, IPV6_TRANSPARENT: sending
  *                                from addresses that are not the host's;
  *                                refused only where egress is restricted
+ *                   MULTICAST    joining a multicast group, changing its
+ *                                source filter: the kernel's IGMP/MLD
+ *                                reports carry the groups and sources the
+ *                                process chose, past the packet programs;
+ *                                refused only where egress is restricted
  *
  * Families are refused by a BPF LSM program (socket_create); raw sockets
  * by the cgroup sock_create program and options by the cgroup setsockopt
@@ -197,6 +202,7 @@ struct cgf_devices {
 #define CGF_SOCKOPT_HDRINCL	1
 #define CGF_SOCKOPT_RECVERR	2
 #define CGF_SOCKOPT_TRANSPARENT 4
+#define CGF_SOCKOPT_MULTICAST	8
 
 struct cgf_sockets {
 	__u64 families;

@@ -124,10 +124,39 @@ CGF_INLINE int cgf_raw_allowed(const struct cgf_sockets *s, __u32 protocol)
 #define CGF_IPV6_HDRINCL	 36
 #define CGF_IPV6_TRANSPARENT	 75
 #define CGF_IPV6_FREEBIND	 78
+/* Multicast membership and source filters (the same numbers at both
+ * levels from MCAST_JOIN_GROUP on). */
+#define CGF_IP_ADD_MEMBERSHIP	     35
+#define CGF_IP_UNBLOCK_SOURCE	     37
+#define CGF_IP_BLOCK_SOURCE	     38
+#define CGF_IP_ADD_SOURCE_MEMBERSHIP 39
+#define CGF_IP_MSFILTER		     41
+#define CGF_MCAST_JOIN_GROUP	     42
+#define CGF_MCAST_BLOCK_SOURCE	     43
+#define CGF_MCAST_UNBLOCK_SOURCE     44
+#define CGF_MCAST_JOIN_SOURCE_GROUP  46
+#define CGF_MCAST_MSFILTER	     48
+#define CGF_IPV6_ADD_MEMBERSHIP	     20
 
 /* Which CGF_SOCKOPT_* a setsockopt(level, optname) is, or 0: none of ours. */
 CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 {
+	/*
+	 * Joining a group or changing its source filter makes the kernel send
+	 * IGMP or MLD reports naming the groups and sources the process chose,
+	 * with no socket of its own for the packet programs to judge. Leaving
+	 * only undoes a join.
+	 */
+	if (level == CGF_SOL_IP || level == CGF_SOL_IPV6) {
+		switch (optname) {
+		case CGF_MCAST_JOIN_GROUP:
+		case CGF_MCAST_BLOCK_SOURCE:
+		case CGF_MCAST_UNBLOCK_SOURCE:
+		case CGF_MCAST_JOIN_SOURCE_GROUP:
+		case CGF_MCAST_MSFILTER:
+			return CGF_SOCKOPT_MULTICAST;
+		}
+	}
 	if (level == CGF_SOL_IP) {
 		switch (optname) {
 		case CGF_IP_HDRINCL:
@@ -138,6 +167,12 @@ CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 		case CGF_IP_TRANSPARENT:
 		case CGF_IP_FREEBIND: /* on IPv6 sockets: any source address */
 			return CGF_SOCKOPT_TRANSPARENT;
+		case CGF_IP_ADD_MEMBERSHIP:
+		case CGF_IP_UNBLOCK_SOURCE:
+		case CGF_IP_BLOCK_SOURCE:
+		case CGF_IP_ADD_SOURCE_MEMBERSHIP:
+		case CGF_IP_MSFILTER:
+			return CGF_SOCKOPT_MULTICAST;
 		}
 	} else if (level == CGF_SOL_IPV6) {
 		switch (optname) {
@@ -149,6 +184,8 @@ CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 		case CGF_IPV6_TRANSPARENT:
 		case CGF_IPV6_FREEBIND:
 			return CGF_SOCKOPT_TRANSPARENT;
+		case CGF_IPV6_ADD_MEMBERSHIP:
+			return CGF_SOCKOPT_MULTICAST;
 		}
 	}
 	return 0;
@@ -156,7 +193,8 @@ CGF_INLINE __u32 cgf_sockopt_kind(__s32 level, __s32 optname)
 
 /*
  * sockets.options on turning an option on: CGF_ALLOW, or CGF_DENY. RECVERR
- * matters only where ingress is restricted, TRANSPARENT where egress is.
+ * matters only where ingress is restricted, TRANSPARENT and MULTICAST
+ * where egress is.
  */
 CGF_INLINE __u8 cgf_judge_sockopt(const struct cgf_policy *pol, __u32 kind)
 {
@@ -164,7 +202,9 @@ CGF_INLINE __u8 cgf_judge_sockopt(const struct cgf_policy *pol, __u32 kind)
 		return CGF_ALLOW;
 	if (kind == CGF_SOCKOPT_RECVERR && !pol->ingress.restricted)
 		return CGF_ALLOW;
-	if (kind == CGF_SOCKOPT_TRANSPARENT && !pol->egress.restricted)
+	if ((kind == CGF_SOCKOPT_TRANSPARENT ||
+	     kind == CGF_SOCKOPT_MULTICAST) &&
+	    !pol->egress.restricted)
 		return CGF_ALLOW;
 	return CGF_DENY;
 }

@@ -2,10 +2,14 @@
 # Installs the Debian packages that building and testing cgfence need, and
 # says what it installs. Does nothing when everything is present.
 set -eu
+# libmicrohttpd-dev: the header of the daemon's --metrics server;
+# prometheus: promtool and the server tests/e2e/metrics.bats scrapes with
+# (the tests start their own on the loopback; on a host with systemd the
+# package also enables its own prometheus.service: disable it if unwanted).
 PACKAGES="clang clang-format libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
 libcjson-dev nettle-dev pkg-config make gcc musl-tools bats iproute2 runc busybox-static jq podman
-iptables nftables iperf3 hyperfine gnuplot-nox python3-yaml time
-debhelper dpkg-dev fakeroot lintian man-db python3-jsonschema"
+iptables nftables iperf3 hyperfine gnuplot-nox python3-yaml time containerd
+debhelper dpkg-dev fakeroot lintian man-db python3-jsonschema libmicrohttpd-dev prometheus curl"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -11,6 +11,9 @@
  * A Kubernetes pod's container gets its pod named in each record: the
  * daemon reads it once per cgroup from the container record the hook
  * wrote (container_record.h) and keeps it (pod_cache below).
+ *
+ * With --metrics or --metrics-textfile it also counts what it sees for
+ * Prometheus (daemon_metrics.h), in threads of their own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +33,10 @@
 #include "commands.h"
 #include "container_record.h"
 #include "daemon.h"
+#include "daemon_metrics.h"
 #include "hashtab.h"
 #include "loader.h"
+#include "metrics.h"
 #include "privs.h"
 #include "util.h"
 
@@ -54,7 +59,8 @@ struct pod_cache_slot {
 
 struct daemon {
 	struct cgf_state st;
-	struct pod_cache_slot *pods; /* POD_CACHE_SLOTS, or NULL */
+	struct pod_cache_slot *pods;	/* POD_CACHE_SLOTS, or NULL */
+	struct daemon_metrics *metrics; /* NULL: no --metrics* */
 	const char *log_path;
 	int log_fd;
 	uint64_t
@@ -188,6 +194,7 @@ static void on_event(void *ctx, int cpu, void *data, __u32 size)
 	if (ev.version != CGF_EVENT_VERSION)
 		return;
 	enrichment_for(d, ev.cgroup_id, ev.policy_id, &info, &pinfo, &en);
+	daemon_metrics_event(d->metrics, &ev, &en);
 	daemon_write(
 		d, audit_format_event(&ev, boot_to_realtime(ev.time_ns), &en));
 }
@@ -196,6 +203,7 @@ static void on_lost(void *ctx, int cpu, __u64 count)
 {
 	struct daemon *d = ctx;
 
+	daemon_metrics_lost(d->metrics, count);
 	daemon_write(d,
 		     audit_format_counter(clock_ns(CLOCK_REALTIME), "lost",
 					  "count", count,
@@ -236,6 +244,7 @@ static void report_stats(struct daemon *d)
 		if (!delta.emitted && !delta.suppressed && !delta.undelivered)
 			continue;
 		enrichment_for(d, key, 0, &info, &pinfo, &en);
+		daemon_metrics_stats(d->metrics, &en, &delta);
 		daemon_write(d, audit_format_stats(clock_ns(CLOCK_REALTIME),
 						   key, &en, &now, &delta));
 		bpf_map_update_elem(reported_fd, &key, &now, BPF_ANY);
@@ -301,6 +310,82 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 	return 0;
 }
 
+static const char daemon_usage[] =
+	"usage: cgfence daemon [--bpffs DIR] [--log FILE] [--stats-interval "
+	"SECONDS]\n"
+	"                      [--metrics ADDR:PORT] [--metrics-textfile "
+	"FILE]\n"
+	"                      [--lifecycle-log FILE] [--hookd-stats FILE] "
+	"[--seccomp-log]\n"
+	"Writes denials to the audit log (default " CGF_DEFAULT_AUDIT_LOG ").\n"
+	"SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds "
+	"no\n"
+	"capabilities and runs under a seccomp allow-list; --seccomp-log only "
+	"logs\n"
+	"syscalls outside it (to diagnose a kernel or libc that needs one "
+	"more).\n"
+	"Prometheus metrics (off by default):\n"
+	"  --metrics ADDR:PORT       serve them at http://ADDR:PORT/metrics "
+	"(127.0.0.1:9464,\n"
+	"                            [::1]:9464; 0.0.0.0:PORT for every "
+	"interface)\n"
+	"  --metrics-textfile FILE   write them to FILE for node-exporter's "
+	"textfile\n"
+	"                            collector (name it *.prom), in one "
+	"rename, every\n"
+	"                            --stats-interval seconds and when the "
+	"daemon stops\n"
+	"  --lifecycle-log FILE      where the hook, hookd and reload append "
+	"lifecycle\n"
+	"                            records, counted as policy changes "
+	"(default: --log)\n"
+	"  --hookd-stats FILE        hookd's counters file "
+	"(default " CGF_DEFAULT_HOOKD_STATS ")\n";
+
+/* The metrics' part of the setup that may need privileges. */
+static int metrics_prepare(struct daemon *d, const char *listen,
+			   const char *textfile, const char *lifecycle_log,
+			   const char *hookd_stats)
+{
+	struct daemon_metrics_opts o = {
+		.listen = listen,
+		.textfile = textfile,
+		.lifecycle_log = lifecycle_log ? lifecycle_log : d->log_path,
+		.hookd_stats = hookd_stats,
+		.textfile_interval_s = d->stats_interval_s,
+		.cgroup_info_fd = d->st.map_fds[CGF_MAP_CGROUP_INFO],
+		.policy_info_fd = d->st.map_fds[CGF_MAP_POLICY_INFO],
+	};
+
+	if (!listen && !textfile)
+		return 0;
+	return daemon_metrics_new(&o, &d->metrics);
+}
+
+/*
+ * Capabilities first (the metrics' threads start without any), then the
+ * threads, then the seccomp filter, which covers every thread.
+ */
+static int lock_down(struct daemon *d)
+{
+	int err = privs_drop_capabilities();
+
+	if (err) {
+		log_error("cannot drop privileges: %s", strerror(-err));
+		return err;
+	}
+	if (d->metrics) {
+		err = daemon_metrics_start(d->metrics);
+		if (err)
+			return err;
+	}
+	err = privs_confine(d->metrics ? PRIVS_DAEMON_METRICS : PRIVS_DAEMON,
+			    d->seccomp_log);
+	if (err)
+		log_error("cannot confine the daemon: %s", strerror(-err));
+	return err;
+}
+
 int cmd_daemon(int argc, char **argv)
 {
 	unsigned long long n;
@@ -308,6 +393,10 @@ int cmd_daemon(int argc, char **argv)
 		{"bpffs", required_argument, NULL, 'b'},
 		{"log", required_argument, NULL, 'l'},
 		{"stats-interval", required_argument, NULL, 's'},
+		{"metrics", required_argument, NULL, 'm'},
+		{"metrics-textfile", required_argument, NULL, 't'},
+		{"lifecycle-log", required_argument, NULL, 'c'},
+		{"hookd-stats", required_argument, NULL, 'k'},
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"test-forbidden-syscall", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
@@ -316,7 +405,10 @@ int cmd_daemon(int argc, char **argv)
 			   .log_fd = -1,
 			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
-	struct perf_buffer *pb;
+	const char *metrics_listen = NULL, *textfile = NULL;
+	const char *lifecycle_log = NULL;
+	const char *hookd_stats = CGF_DEFAULT_HOOKD_STATS;
+	struct perf_buffer *pb = NULL;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -336,6 +428,18 @@ int cmd_daemon(int argc, char **argv)
 			}
 			d.stats_interval_s = n;
 			break;
+		case 'm':
+			metrics_listen = optarg;
+			break;
+		case 't':
+			textfile = optarg;
+			break;
+		case 'c':
+			lifecycle_log = optarg;
+			break;
+		case 'k':
+			hookd_stats = optarg;
+			break;
 		case 'L':
 			d.seccomp_log = true;
 			break;
@@ -343,24 +447,35 @@ int cmd_daemon(int argc, char **argv)
 			d.test_forbidden_syscall = true;
 			break;
 		case 'h':
-			printf("usage: cgfence daemon [--bpffs DIR] [--log "
-			       "FILE] [--stats-interval SECONDS] "
-			       "[--seccomp-log]\n"
-			       "Writes denials to the audit log (default %s).\n"
-			       "SIGHUP reopens the log, SIGTERM stops. After "
-			       "setup the daemon holds no\n"
-			       "capabilities and runs under a seccomp "
-			       "allow-list; --seccomp-log only logs\n"
-			       "syscalls outside it (to diagnose a kernel or "
-			       "libc that needs one more).\n",
-			       CGF_DEFAULT_AUDIT_LOG);
+			printf("%s", daemon_usage);
 			return 0;
 		default:
+			fprintf(stderr, "%s", daemon_usage);
 			return 2;
 		}
 	}
+	if (optind < argc) {
+		log_error("daemon: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
 	if (d.log_path[0] != '/') {
 		log_error("--log %s: an absolute path is required", d.log_path);
+		return 2;
+	}
+	if (metrics_listen) {
+		struct sockaddr_storage addr;
+		socklen_t len;
+		const char *why;
+
+		/* Before anything is loaded: a typo is told at once. */
+		if (metrics_parse_listen(metrics_listen, &addr, &len, &why)) {
+			log_error("--metrics '%s': %s", metrics_listen, why);
+			return 2;
+		}
+	}
+	if (textfile && textfile[0] != '/') {
+		log_error("--metrics-textfile %s: an absolute path is required",
+			  textfile);
 		return 2;
 	}
 
@@ -379,25 +494,23 @@ int cmd_daemon(int argc, char **argv)
 		log_error("%s: %s%s", d.log_path, strerror(-d.log_fd),
 			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)"
 					     : "");
-		free(d.pods);
-		state_close(&d.st);
-		return 1;
+		err = d.log_fd;
+		goto out;
 	}
+	err = metrics_prepare(&d, metrics_listen, textfile, lifecycle_log,
+			      hookd_stats);
+	if (err)
+		goto out;
 	pb = perf_buffer__new(d.st.map_fds[CGF_MAP_EVENTS], 64, on_event,
 			      on_lost, &d, NULL);
 	if (!pb) {
+		err = -errno;
 		log_error("cannot open the perf buffer: %s", strerror(errno));
-		close(d.log_fd);
-		free(d.pods);
-		state_close(&d.st);
-		return 1;
+		goto out;
 	}
 	err = install_signals();
-	if (!err) {
-		err = privs_lock_down(PRIVS_DAEMON, d.seccomp_log);
-		if (err)
-			log_error("cannot drop privileges: %s", strerror(-err));
-	}
+	if (!err)
+		err = lock_down(&d);
 	if (!err) {
 		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
 						     "started", d.log_path));
@@ -405,6 +518,9 @@ int cmd_daemon(int argc, char **argv)
 		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
 						     "stopped", d.log_path));
 	}
+out:
+	/* After the last stats report: the textfile's last word has it. */
+	daemon_metrics_free(d.metrics);
 	perf_buffer__free(pb);
 	if (d.log_fd >= 0)
 		close(d.log_fd);

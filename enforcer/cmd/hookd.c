@@ -18,6 +18,11 @@
  * is a deny list (exec, fork, ptrace, mount, ...: privs.c), not the allow
  * list of the one-shot processes: loading, attaching, pinning and
  * unpinning is its job for the lifetime of the host.
+ *
+ * It counts its requests by stage and result, with their latency, and
+ * rewrites those counters (hook_stats.h) in one rename once no request
+ * waits (the runtimes have their answers): `cgfence daemon --metrics`
+ * serves them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +43,7 @@
 #include "commands.h"
 #include "container_record.h"
 #include "hook.h"
+#include "hook_stats.h"
 #include "hookd_proto.h"
 #include "lifecycle.h"
 #include "loader.h"
@@ -84,6 +90,10 @@ struct hookd {
 	size_t ndirs;
 	uint64_t first_event_ns, last_event_ns; /* 0: nothing pending */
 	uint64_t checked_ns; /* the watched directories' identity, last */
+	struct hook_stats stats;
+	int stats_dir_fd; /* -1: no counters file */
+	const char *stats_name;
+	bool stats_dirty; /* served since the file was written */
 };
 
 /* How often hookd checks that it watches what the paths now name. */
@@ -269,6 +279,7 @@ struct request {
 	int saved[2];  /* ours, while the client's are in place */
 	bool answered;
 	pid_t peer;
+	uint64_t answered_ns; /* CLOCK_MONOTONIC */
 };
 
 static void restore_own_stdio(struct request *r)
@@ -295,6 +306,7 @@ static bool answer(struct request *r, int status)
 	if (r->answered)
 		return true;
 	r->answered = true;
+	r->answered_ns = clock_ns(CLOCK_MONOTONIC);
 	restore_own_stdio(r);
 	for (int i = 0; i < 2; i++) {
 		if (r->client[i] >= 0)
@@ -341,6 +353,61 @@ static int run_request(struct request *r, struct hook_serve_opts *serve,
 	return status;
 }
 
+/*
+ * The counters for the daemon's metrics, in one rename (20 us on a tmpfs
+ * /run, 0.2 ms on this VM's ext4 one): written once no request waits, so
+ * that requests queued together are served back to back.
+ */
+static void write_stats(struct hookd *h)
+{
+	_cleanup_free_ char *text = NULL;
+	int err;
+
+	h->stats_dirty = false;
+	if (h->stats_dir_fd < 0)
+		return;
+	text = hook_stats_format(&h->stats);
+	err = text ? write_file_at(h->stats_dir_fd, h->stats_name, text,
+				   strlen(text), 0640)
+		   : -ENOMEM;
+	if (err)
+		log_debug("hookd: %s: %s", h->stats_name, strerror(-err));
+}
+
+/*
+ * Where the counters go: --stats-file, else beside the socket, named
+ * after it (hookd.sock: hookd.stats, the daemon's --hookd-stats default).
+ */
+static int open_stats_file(struct hookd *h, const char *path,
+			   const char *socket_path, char *buf, size_t len)
+{
+	const char *slash;
+	size_t n;
+
+	if (!path) {
+		n = strlen(socket_path);
+		if (n > 5 && !strcmp(socket_path + n - 5, ".sock"))
+			n -= 5;
+		if ((size_t)snprintf(buf, len, "%.*s.stats", (int)n,
+				     socket_path) >= len)
+			return -ENAMETOOLONG;
+		path = buf;
+	}
+	slash = strrchr(path, '/');
+	if (path[0] != '/' || !slash[1])
+		return -EINVAL;
+	h->stats_name = slash + 1;
+	if (slash == path) {
+		h->stats_dir_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		h->stats_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return h->stats_dir_fd < 0 ? -errno : 0;
+}
+
 static void serve_one(struct hookd *h, int cfd)
 {
 	static char args[HOOKD_MAX_ARGS_LEN], state[HOOKD_MAX_STATE_LEN];
@@ -352,6 +419,8 @@ static void serve_one(struct hookd *h, int cfd)
 	socklen_t plen = sizeof(peer);
 	char *argv[HOOKD_MAX_ARGS + 2];
 	uint64_t start = clock_ns(CLOCK_MONOTONIC);
+	enum hook_stage stage = HOOK_STAGE_UNKNOWN;
+	enum hook_result result = HOOK_RESULT_DROPPED;
 	int argc, err, status;
 
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) ||
@@ -360,6 +429,7 @@ static void serve_one(struct hookd *h, int cfd)
 		close(cfd);
 		return;
 	}
+
 	r.peer = peer.pid;
 	serve = (struct hook_serve_opts){.resident = &h->resident,
 					 .runtime_pid = peer.pid,
@@ -378,6 +448,7 @@ static void serve_one(struct hookd *h, int cfd)
 			 err == -EXDEV ? "is in another PID or mount namespace"
 				       : "speaks another protocol version");
 		answer(&r, HOOKD_RUN_IT_YOURSELF);
+		result = HOOK_RESULT_DELEGATED;
 		goto out;
 	}
 	if (!err) {
@@ -398,8 +469,11 @@ static void serve_one(struct hookd *h, int cfd)
 		r.answered = true; /* no answer: the client reports it */
 		status = -1;
 	} else {
+		/* The stage is the last argument, when one is given. */
+		stage = hook_stage_of(argc > 1 ? argv[argc - 1] : NULL);
 		status = run_request(&r, &serve, argc, argv, state,
 				     req.state_len);
+		result = status == 0 ? HOOK_RESULT_OK : HOOK_RESULT_REFUSED;
 		log_debug("hookd: request of pid %d: exit status %d in %.3f ms",
 			  (int)peer.pid, status,
 			  (clock_ns(CLOCK_MONOTONIC) - start) / 1e6);
@@ -413,6 +487,11 @@ out:
 			close(r.client[i]);
 	if (r.fd >= 0)
 		close(r.fd);
+	hook_stats_record(
+		&h->stats, stage, result,
+		(r.answered_ns ? r.answered_ns : clock_ns(CLOCK_MONOTONIC)) -
+			start);
+	h->stats_dirty = true;
 }
 
 static void unwatch(struct hookd *h, struct watched_dir *w)
@@ -685,12 +764,14 @@ int cmd_hookd(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"bpffs", required_argument, NULL, 'b'},
 		{"lifecycle-log", required_argument, NULL, 'l'},
+		{"stats-file", required_argument, NULL, 'S'},
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	static const char usage[] =
 		"usage: cgfence hookd [--socket PATH] [--bpffs DIR] "
-		"[--lifecycle-log FILE] [--seccomp-log]\n"
+		"[--lifecycle-log FILE]\n"
+		"                     [--stats-file FILE] [--seccomp-log]\n"
 		"Serves `cgfence-hook`, the OCI hook a runtime runs, on PATH "
 		"(default\n" HOOKD_DEFAULT_SOCKET
 		"): each request is one `cgfence hook` run, done here\n"
@@ -705,11 +786,18 @@ int cmd_hookd(int argc, char **argv)
 		"It keeps only the capabilities BPF work needs, and a seccomp "
 		"filter kills it\n"
 		"on exec, fork, ptrace, mount and the like (--seccomp-log: "
-		"only log them).\n";
+		"only log them).\n"
+		"When no request waits it rewrites its counters (requests by "
+		"stage and result,\n"
+		"latency) to FILE (default: beside the socket, hookd.sock -> "
+		"hookd.stats),\n"
+		"which the daemon serves as Prometheus metrics.\n";
 	const char *path = HOOKD_DEFAULT_SOCKET;
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
 	const char *lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG;
-	struct hookd h = {.inotify_fd = -1};
+	struct hookd h = {.inotify_fd = -1, .stats_dir_fd = -1};
+	const char *stats_path = NULL;
+	char stats_buf[4096];
 	bool seccomp_log = false;
 	int lfd = -1, c, err;
 
@@ -726,6 +814,9 @@ int cmd_hookd(int argc, char **argv)
 			break;
 		case 'l':
 			lifecycle_log = optarg;
+			break;
+		case 'S':
+			stats_path = optarg;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -759,7 +850,18 @@ int cmd_hookd(int argc, char **argv)
 					     : strerror(-err));
 		return 1;
 	}
-	umask(027); /* what the hook creates: pins, records */
+	err = open_stats_file(&h, stats_path, path, stats_buf,
+			      sizeof(stats_buf));
+	if (err) {
+		log_error("hookd: --stats-file %s: %s",
+			  stats_path ? stats_path : stats_buf,
+			  err == -EINVAL ? "an absolute path to a file is "
+					   "required"
+					 : strerror(-err));
+		return 1;
+	}
+	write_stats(&h); /* zeros: a hookd runs, and has served nothing */
+	umask(027);	 /* what the hook creates: pins, records */
 	h.resident = (struct hook_resident){
 		.policies = policy_cache_new(), .used_dir = use_dir, .ctx = &h};
 	h.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -781,6 +883,8 @@ int cmd_hookd(int argc, char **argv)
 			run_passes(&h);
 			continue;
 		}
+		if (h.stats_dirty && poll(pfd, 1, 0) == 0)
+			write_stats(&h);
 		if (poll(pfd, 2, wait_ms) <= 0)
 			continue; /* a signal, or time for the passes */
 		if (pfd[1].revents)
@@ -808,6 +912,9 @@ int cmd_hookd(int argc, char **argv)
 	for (int cfd; (cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0;)
 		serve_one(&h, cfd);
 	close(lfd);
+	/* No counters of a hookd that does not run. */
+	if (h.stats_dir_fd >= 0)
+		unlinkat(h.stats_dir_fd, h.stats_name, 0);
 	log_info("hookd: stopped");
 	return 0;
 }

@@ -754,14 +754,23 @@ static int apply_target(struct fast *f, struct target *t,
 {
 	uint64_t *cgroups = calloc(t->nrecs ? t->nrecs : 1, sizeof(*cgroups));
 	char old_version[13], version[13], mirror[16];
+	uint32_t first_epoch = 0;
+	int err, renew_err = 0;
 	bool flipped;
 	uint64_t t0;
-	int err;
 
 	if (!cgroups)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nrecs; i++)
 		cgroups[i] = t->recs[i].cgroup_id;
+	/* Before the tables change: no cgroup may keep the old verdicts. */
+	if (t->nrecs) {
+		err = state_reserve_epochs(&f->st, t->nrecs, &first_epoch);
+		if (err) {
+			free(cgroups);
+			return err;
+		}
+	}
 	t0 = clock_ns(CLOCK_BOOTTIME);
 	err = tables_write_plan(&f->st, t->id, &t->map.s, &t->plan, NULL,
 				&t->change);
@@ -770,7 +779,10 @@ static int apply_target(struct fast *f, struct target *t,
 		next_digest(f, t->info.digest, t->info.digest);
 		bpf_map_update_elem(f->st.map_fds[CGF_MAP_POLICY_INFO], &t->id,
 				    &t->info, BPF_EXIST);
-		fence_renew_cgroups(&f->st, t->src.policy, cgroups, t->nrecs);
+		if (t->nrecs)
+			renew_err = fence_renew_cgroups(&f->st, t->src.policy,
+							cgroups, t->nrecs,
+							first_epoch);
 	}
 	t->change.kernel_ns = clock_ns(CLOCK_BOOTTIME) - t0 - t->change.wait_ns;
 	free(cgroups);
@@ -804,7 +816,12 @@ static int apply_target(struct fast *f, struct target *t,
 	lifecycle_version_text(t->info.digest, version);
 	for (size_t i = 0; i < t->nrecs; i++)
 		record_changed(f, t, &t->recs[i], old_version, version);
-	return 0;
+	if (renew_err)
+		log_error("%s: the tables changed, but not every cgroup that "
+			  "runs them judges its remembered flows again (%s); "
+			  "run 'cgfence reload'",
+			  t->src.policy, strerror(-renew_err));
+	return renew_err;
 }
 
 static void fast_free(struct fast *f)

@@ -360,6 +360,7 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			const uint64_t *cgroup_ids, size_t n,
 			bool without_bpf_lsm, struct tables_change *change)
 {
+	uint32_t first_epoch;
 	uint64_t start;
 	int err;
 
@@ -374,43 +375,63 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 		    cfg.record && cp->hdr.mode != CGF_MODE_AUDIT)
 			return -EBUSY;
 	}
+	/* Before the tables change: a cgroup must never keep the verdicts
+	 * of the old policy under the new one for want of an epoch. */
+	err = state_reserve_epochs(st, n, &first_epoch);
+	if (err)
+		return err;
 	err = tables_change_in_place(st, policy_id, cp, name, n, change);
 	if (err)
 		return err;
 	start = clock_ns(CLOCK_BOOTTIME);
-	fence_renew_cgroups(st, name, cgroup_ids, n);
+	err = fence_renew_cgroups(st, name, cgroup_ids, n, first_epoch);
 	/* The kernel's part: the tables' writes and flip, and each cgroup's. */
 	change->kernel_ns += clock_ns(CLOCK_BOOTTIME) - start;
-	return 0;
+	return err;
 }
 
-void fence_renew_cgroups(struct cgf_state *st, const char *name,
-			 const uint64_t *cgroup_ids, size_t n)
+int fence_renew_cgroups(struct cgf_state *st, const char *name,
+			const uint64_t *cgroup_ids, size_t n,
+			uint32_t first_epoch)
 {
 	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
+	int err = 0;
 
 	/*
 	 * The tables hold the new policy: each cgroup's remembered verdicts
-	 * go with a new epoch, as after an in-place change of one cgroup.
+	 * go with a new epoch, as after an in-place change of one cgroup. A
+	 * cgroup that is gone has nothing to renew; any other failure is
+	 * the caller's to report, after the others are renewed.
 	 */
 	for (size_t i = 0; i < n; i++) {
 		struct cgf_cgroup_config cfg;
 		struct cgf_cgroup_info info;
 
 		if (bpf_map_lookup_elem(cfg_fd, &cgroup_ids[i], &cfg) ||
-		    bpf_map_lookup_elem(info_fd, &cgroup_ids[i], &info))
+		    bpf_map_lookup_elem(info_fd, &cgroup_ids[i], &info)) {
+			if (errno != ENOENT && !err)
+				err = -errno;
 			continue;
-		if (state_next_epoch(st, &cfg.epoch))
-			continue;
+		}
+		cfg.epoch = first_epoch + (uint32_t)i;
 		cfg.generation = info.generation + 1;
-		bpf_map_update_elem(cfg_fd, &cgroup_ids[i], &cfg, BPF_EXIST);
+		if (bpf_map_update_elem(cfg_fd, &cgroup_ids[i], &cfg,
+					BPF_EXIST)) {
+			if (errno != ENOENT && !err)
+				err = -errno;
+			continue;
+		}
 		info.generation = cfg.generation;
 		info.applied_ns = clock_ns(CLOCK_REALTIME);
 		snprintf(info.policy_name, sizeof(info.policy_name), "%s",
 			 name);
-		bpf_map_update_elem(info_fd, &cgroup_ids[i], &info, BPF_EXIST);
+		if (bpf_map_update_elem(info_fd, &cgroup_ids[i], &info,
+					BPF_EXIST) &&
+		    errno != ENOENT && !err)
+			err = -errno;
 	}
+	return err;
 }
 
 bool fence_needs_bpf_lsm(const struct cgf_state *st,

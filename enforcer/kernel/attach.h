@@ -75,11 +75,14 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 
 /*
  * After the tables the n cgroups run changed in place: each cgroup gets a
- * new epoch (what it remembered as judged is judged again) and generation,
- * and its record names the policy.
+ * new epoch (what it remembered as judged is judged again) from the block
+ * first_epoch.. reserved before the change (state_reserve_epochs), a new
+ * generation, and its record names the policy. Returns 0, or the first
+ * error (a cgroup left with its old epoch: the caller must not say done).
  */
-void fence_renew_cgroups(struct cgf_state *st, const char *name,
-			 const uint64_t *cgroup_ids, size_t n);
+int fence_renew_cgroups(struct cgf_state *st, const char *name,
+			const uint64_t *cgroup_ids, size_t n,
+			uint32_t first_epoch);
 
 /* The policy refuses families and the pinned state has no LSM program. */
 bool fence_needs_bpf_lsm(const struct cgf_state *st,

@@ -339,21 +339,29 @@ static void note_lsm_load_error(const struct cgf_state *st)
 		bpf_lsm_note_load_failure(meta.lsm_load_error);
 }
 
-int state_next_epoch(struct cgf_state *st, uint32_t *epoch)
+int state_reserve_epochs(struct cgf_state *st, size_t n, uint32_t *first)
 {
 	struct cgf_meta meta;
 	__u32 zero = 0;
 
+	if (n == 0 || n > UINT32_MAX / 2)
+		return -EINVAL;
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
 		return -errno;
-	meta.last_epoch++;
-	if (meta.last_epoch == 0)
-		meta.last_epoch = 1; /* 0: what a socket never marked reads */
+	/* 0 is what a socket never marked reads: a block never holds it. */
+	if (meta.last_epoch > UINT32_MAX - n)
+		meta.last_epoch = 0;
+	*first = meta.last_epoch + 1;
+	meta.last_epoch += n;
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_META], &zero, &meta,
 				BPF_EXIST))
 		return -errno;
-	*epoch = meta.last_epoch;
 	return 0;
+}
+
+int state_next_epoch(struct cgf_state *st, uint32_t *epoch)
+{
+	return state_reserve_epochs(st, 1, epoch);
 }
 
 /* 1: the pinned object is another build's, 0: this build's, or -errno. */

@@ -51,6 +51,41 @@ static const int daemon_syscalls[] = {
 	SCMP_SYS(mkdirat),    SCMP_SYS(fcntl),
 };
 
+/*
+ * The daemon's metrics: libmicrohttpd's thread accepts and answers scrapes
+ * on its epoll set; the worker reads the lifecycle log and hookd's
+ * counters, and replaces the textfile (a temporary file, renamed).
+ */
+static const int metrics_syscalls[] = {
+	SCMP_SYS(accept4),
+	SCMP_SYS(accept),
+	SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(shutdown),
+	SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockopt),
+	SCMP_SYS(epoll_ctl),
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(pread64),
+	SCMP_SYS(fchmod),
+	SCMP_SYS(rename),
+	SCMP_SYS(renameat),
+	SCMP_SYS(renameat2),
+	SCMP_SYS(unlinkat),
+	SCMP_SYS(sched_yield),
+	/* glibc's malloc gives each thread an arena of its own */
+	SCMP_SYS(mprotect),
+	/* a thread's first steps, which may come after the filter */
+	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),
+};
+
+/* libmicrohttpd names its thread (which may run after the filter). */
+static const unsigned long metrics_prctls[] = {PR_SET_NAME};
+
 /* Writers append lifecycle records to a log they open after attaching. */
 static const int writer_syscalls[] = {
 	SCMP_SYS(openat),  SCMP_SYS(open),  SCMP_SYS(mkdir),
@@ -266,8 +301,19 @@ int privs_confine(enum privs_profile profile, bool log_only)
 	ctx = seccomp_init(log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
-	err = allow_all(ctx, common_syscalls, ARRAY_SIZE(common_syscalls));
-	if (!err && profile == PRIVS_DAEMON) {
+	/* The daemon's metrics run threads started before the filter. */
+	err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (!err)
+		err = allow_all(ctx, common_syscalls,
+				ARRAY_SIZE(common_syscalls));
+	if (!err && profile == PRIVS_DAEMON_METRICS)
+		err = allow_all(ctx, metrics_syscalls,
+				ARRAY_SIZE(metrics_syscalls));
+	if (!err && profile == PRIVS_DAEMON_METRICS)
+		err = allow_with_arg(ctx, SCMP_SYS(prctl), 0, metrics_prctls,
+				     ARRAY_SIZE(metrics_prctls));
+	if (!err &&
+	    (profile == PRIVS_DAEMON || profile == PRIVS_DAEMON_METRICS)) {
 		err = allow_all(ctx, daemon_syscalls,
 				ARRAY_SIZE(daemon_syscalls));
 		if (!err)

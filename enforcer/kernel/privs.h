@@ -15,6 +15,8 @@
 enum privs_profile {
 	/* cgfence daemon: perf buffer, map reads/writes, log writes, reopen */
 	PRIVS_DAEMON,
+	/* ... and its metrics: a scrape server, the textfile, the lifecycle log */
+	PRIVS_DAEMON_METRICS,
 	/* hook and apply after attaching: write records, print, exit */
 	PRIVS_WRITER,
 };
@@ -35,7 +37,10 @@ int privs_keep_only_bpf_capabilities(void);
  */
 int privs_forbid_for_resident(bool log_only);
 
-/* Installs the profile's seccomp filter; log_only: log, do not kill. */
+/*
+ * Installs the profile's seccomp filter on every thread of the process;
+ * log_only: log, do not kill.
+ */
 int privs_confine(enum privs_profile profile, bool log_only);
 
 /* Both, in that order; returns 0 or a negative errno. */

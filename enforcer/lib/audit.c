@@ -139,33 +139,51 @@ static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
 		add_safe_string(obj, "policy", en->policy_name, 256);
 }
 
-static void add_rule(cJSON *obj, const char *section, uint32_t rule)
+static void rule_text(const char *section, uint32_t rule, char *buf, size_t len)
 {
-	char buf[64];
-
 	switch (rule) {
 	case CGF_RULE_DEFAULT:
-		snprintf(buf, sizeof(buf), "%s.default", section);
+		snprintf(buf, len, "%s.default", section);
 		break;
 	case CGF_RULE_SOCKETS_RAW:
-		snprintf(buf, sizeof(buf), "sockets.raw");
+		snprintf(buf, len, "sockets.raw");
 		break;
 	case CGF_RULE_SOCKETS_FAMILY:
-		snprintf(buf, sizeof(buf), "sockets.families");
+		snprintf(buf, len, "sockets.families");
 		break;
 	case CGF_RULE_SOCKETS_OPTION:
-		snprintf(buf, sizeof(buf), "sockets.options");
+		snprintf(buf, len, "sockets.options");
 		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
-		snprintf(buf, sizeof(buf), "%s.source-route", section);
+		snprintf(buf, len, "%s.source-route", section);
 		break;
 	case CGF_RULE_BAD_HEADERS:
-		snprintf(buf, sizeof(buf), "%s.unparsed-headers", section);
+		snprintf(buf, len, "%s.unparsed-headers", section);
 		break;
 	default:
-		snprintf(buf, sizeof(buf), "%s.rules[%u]", section, rule);
+		snprintf(buf, len, "%s.rules[%u]", section, rule);
 	}
+}
+
+void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len)
+{
+	const char *section =
+		ev->direction == CGF_DIR_EGRESS ? "egress" : "ingress";
+
+	if (ev->hook == CGF_HOOK_DEVICE)
+		section = "devices";
+	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
+		section = "sockets";
+	rule_text(section, ev->rule, buf, len);
+}
+
+/* The rule that decided, as the policy's JSON path names it. */
+static void add_rule(cJSON *obj, const struct cgf_event *ev)
+{
+	char buf[64];
+
+	audit_rule_text(ev, buf, sizeof(buf));
 	cJSON_AddStringToObject(obj, "rule", buf);
 }
 
@@ -186,11 +204,34 @@ static const char *sockopt_name(uint32_t level, uint32_t optname)
 		 "IPV6_RECVERR_RFC4884"},
 		{CGF_SOL_IPV6, CGF_IPV6_TRANSPARENT, "IPV6_TRANSPARENT"},
 		{CGF_SOL_IPV6, CGF_IPV6_FREEBIND, "IPV6_FREEBIND"},
+		{CGF_SOL_IP, CGF_IP_ADD_MEMBERSHIP, "IP_ADD_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_UNBLOCK_SOURCE, "IP_UNBLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_BLOCK_SOURCE, "IP_BLOCK_SOURCE"},
+		{CGF_SOL_IP, CGF_IP_ADD_SOURCE_MEMBERSHIP,
+		 "IP_ADD_SOURCE_MEMBERSHIP"},
+		{CGF_SOL_IP, CGF_IP_MSFILTER, "IP_MSFILTER"},
+		{CGF_SOL_IPV6, CGF_IPV6_ADD_MEMBERSHIP, "IPV6_ADD_MEMBERSHIP"},
+	};
+	static const struct {
+		uint32_t name;
+		const char *text;
+	} mcast_names[] = {
+		{CGF_MCAST_JOIN_GROUP, "MCAST_JOIN_GROUP"},
+		{CGF_MCAST_BLOCK_SOURCE, "MCAST_BLOCK_SOURCE"},
+		{CGF_MCAST_UNBLOCK_SOURCE, "MCAST_UNBLOCK_SOURCE"},
+		{CGF_MCAST_JOIN_SOURCE_GROUP, "MCAST_JOIN_SOURCE_GROUP"},
+		{CGF_MCAST_MSFILTER, "MCAST_MSFILTER"},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].level == level && names[i].name == optname)
 			return names[i].text;
+	/* The protocol-independent ones, at either level. */
+	for (size_t i = 0; i < sizeof(mcast_names) / sizeof(mcast_names[0]);
+	     i++)
+		if ((level == CGF_SOL_IP || level == CGF_SOL_IPV6) &&
+		    mcast_names[i].name == optname)
+			return mcast_names[i].text;
 	return "?";
 }
 
@@ -223,7 +264,7 @@ static void add_socket(cJSON *obj, const struct cgf_event *ev)
 	if (ev->hook == CGF_HOOK_SOCKOPT)
 		cJSON_AddStringToObject(obj, "option",
 					sockopt_name(ev->dev_major, ev->port));
-	add_rule(obj, "sockets", ev->rule);
+	add_rule(obj, ev);
 }
 
 static void add_flow(cJSON *obj, const struct cgf_event *ev)
@@ -242,7 +283,7 @@ static void add_flow(cJSON *obj, const struct cgf_event *ev)
 	cJSON_AddStringToObject(obj, egress ? "dst" : "src", addr);
 	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
 		cJSON_AddNumberToObject(obj, "dport", ev->port);
-	add_rule(obj, egress ? "egress" : "ingress", ev->rule);
+	add_rule(obj, ev);
 }
 
 static void add_device(cJSON *obj, const struct cgf_event *ev)
@@ -262,7 +303,7 @@ static void add_device(cJSON *obj, const struct cgf_event *ev)
 	access[n] = '\0';
 	cJSON_AddStringToObject(obj, "device", dev);
 	cJSON_AddStringToObject(obj, "access", access);
-	add_rule(obj, "devices", ev->rule);
+	add_rule(obj, ev);
 }
 
 char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,

@@ -35,6 +35,8 @@ struct audit_enrichment {
 /* "2026-11-25T13:50:01.123456Z" */
 void audit_format_time(uint64_t realtime_ns, char *buf, size_t len);
 const char *audit_hook_name(uint8_t hook);
+/* The rule that decided, as records name it: "egress.rules[2]", "devices.default". */
+void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len);
 
 /* Each returns a malloc'ed line ending in '\n', or NULL on ENOMEM. */
 char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,

@@ -808,17 +808,28 @@ static int lookup_family(struct parse_ctx *ctx, const cJSON *item,
 	return family;
 }
 
+/* sockets.options: the words and the CGF_SOCKOPT_* bit of each. */
+static const char *const option_words[] = {"hdrincl", "recverr", "transparent",
+					   "multicast", "any"};
+static const uint16_t option_values[] = {
+	CGF_SOCKOPT_HDRINCL, CGF_SOCKOPT_RECVERR, CGF_SOCKOPT_TRANSPARENT,
+	CGF_SOCKOPT_MULTICAST, POLICY_SOCKETS_ANY};
+
+static const char *option_word(uint16_t value)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(option_values); i++)
+		if (option_values[i] == value)
+			return option_words[i];
+	return "?";
+}
+
 static int lookup_option(struct parse_ctx *ctx, const cJSON *item,
 			 const char *item_path, const char *name)
 {
-	static const char *const words[] = {"hdrincl", "recverr", "transparent",
-					    "any"};
-	static const uint16_t values[] = {
-		CGF_SOCKOPT_HDRINCL, CGF_SOCKOPT_RECVERR,
-		CGF_SOCKOPT_TRANSPARENT, POLICY_SOCKETS_ANY};
-	int i = read_keyword(ctx, item, item_path, words, ARRAY_SIZE(words));
+	int i = read_keyword(ctx, item, item_path, option_words,
+			     ARRAY_SIZE(option_words));
 
-	return i < 0 ? -1 : values[i];
+	return i < 0 ? -1 : option_values[i];
 }
 
 static void read_sockets_section(struct parse_ctx *ctx, const cJSON *node,
@@ -1432,11 +1443,7 @@ static void summarize_sockets(struct text_buf *t,
 	}
 	for (size_t i = 0; i < s->noptions; i++)
 		text_append(t, "%s%s", i ? ", " : "; options ",
-			    s->options[i].value == CGF_SOCKOPT_HDRINCL
-				    ? "hdrincl"
-			    : s->options[i].value == CGF_SOCKOPT_RECVERR
-				    ? "recverr"
-				    : "transparent");
+			    option_word(s->options[i].value));
 }
 
 void policy_summary(const struct policy *p, char *buf, size_t len)

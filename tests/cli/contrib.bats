@@ -10,22 +10,19 @@ teardown() {
 	rm -rf "$DIR"
 }
 
-@test "the policies of the example ConfigMap pass cgfence check as a directory" {
-	python3 - "$DIR" <<-'PY'
-		import sys, yaml
-		cm = yaml.safe_load(open("contrib/kubernetes/policies-configmap.yaml"))
-		for key, text in cm["data"].items():
-		    open(f"{sys.argv[1]}/{key}", "w").write(text)
-	PY
-	run "$CGFENCE" check "$DIR"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"2 policies, 1 with a selector"* ]]
-}
-
 @test "the systemd reload unit runs a command cgfence has" {
 	exec_line=$(sed -n 's|^ExecStart=/usr/local/bin/cgfence ||p' contrib/systemd/cgfence-reload.service)
 	[ -n "$exec_line" ]
 	run "$CGFENCE" ${exec_line%% *} --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--policy-dir DIR"* ]]
+}
+
+@test "the systemd daemon unit serves metrics on the loopback only, with flags cgfence has" {
+	exec_line=$(sed -n 's|^ExecStart=/usr/local/bin/cgfence ||p' contrib/systemd/cgfence-daemon.service)
+	[[ " $exec_line " == *" --metrics 127.0.0.1:"[0-9]*" "* ]]
+	run "$CGFENCE" daemon --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--metrics ADDR:PORT"* ]]
+	[[ "$output" == *"--metrics-textfile FILE"* ]]
 }

@@ -181,7 +181,7 @@ check_bad_files() {
     {"action": "deny", "type": "b", "major": 0, "minor": 1048575, "access": "w"},
     {"action": "allow", "type": "c", "major": 4095, "access": "rw"}
   ]},
-  "sockets": {"raw": ["any"], "families": ["any", "packet"], "options": ["hdrincl", "recverr", "transparent"], "comment": "c"}
+  "sockets": {"raw": ["any"], "families": ["any", "packet"], "options": ["hdrincl", "recverr", "transparent", "multicast"], "comment": "c"}
 }
 JSON
 	run schema_check "$BATS_TEST_TMPDIR/edges.json"

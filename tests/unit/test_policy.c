@@ -727,7 +727,7 @@ static const struct bad_case bad_cases[] = {
 	{"unknown socket option", HEAD "'sockets': {'options': ['freebind']}}",
 	 1, 53,
 	 "sockets.options[0]: expected \"hdrincl\", \"recverr\", "
-	 "\"transparent\" or \"any\", got \"freebind\""},
+	 "\"transparent\", \"multicast\" or \"any\", got \"freebind\""},
 	{"family by number", HEAD "'sockets': {'families': [17]}}", 1, 54,
 	 "sockets.families[0]: expected a string, got a number"},
 	{"error on a later line",

@@ -1,0 +1,380 @@
+#!/usr/bin/env bats
+# The kept verdicts (UDP peers kept for a cgroup and an epoch, flows kept
+# for a socket, sockets marked judged) tried as an attacker inside the
+# container would: a kept peer must open nothing but itself (its address,
+# port and protocol, in its cgroup, under its epoch), and no trick with
+# sockets or addresses may send what no judgement saw. As in bypass.bats,
+# every denied datagram is watched for from outside the fence, and each
+# trick is shown to work unfenced. Loopback only; needs root.
+
+load ../common
+
+ATTACK=$OUT/tests/attack
+TRICKS=$REPO/tests/probes/dgram_tricks.py
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+teardown() {
+	stop_servers
+	stop_watchers
+}
+
+# watch NAME PROGRAM ARGS...: a watcher (attack's or dgram_tricks') in the
+# background; returns once it is ready.
+WATCHERS=()
+watch() {
+	local name=$1
+	shift
+	"$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 &
+	WATCHERS+=($!)
+	eval "WATCH_$name=$!"
+	for _ in $(seq 100); do
+		grep -q ready "$BATS_TEST_TMPDIR/$name.out" && return 0
+		sleep 0.02
+	done
+	echo "watcher $name did not start: $(cat "$BATS_TEST_TMPDIR/$name.out")" >&2
+	return 1
+}
+
+# assert_seen NAME seen|unseen: waits for the watcher's verdict.
+assert_seen() {
+	local pid_var="WATCH_$1" got
+	wait "${!pid_var}" 2>/dev/null || true
+	got=$(tail -n 1 "$BATS_TEST_TMPDIR/$1.out")
+	if [ "$got" != "$2" ]; then
+		echo "watcher $1: expected '$2', got '$got'" >&2
+		return 1
+	fi
+}
+
+stop_watchers() {
+	local pid
+	for pid in "${WATCHERS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	WATCHERS=()
+}
+
+# assert_run EXPECTED PROGRAM ARGS...: the program's output is EXPECTED.
+assert_run() {
+	local expected=$1
+	shift
+	run "$@"
+	if [ "$output" != "$expected" ]; then
+		echo "$*: expected '$expected', got '$output'" >&2
+		return 1
+	fi
+}
+
+# corked_send ARGS...: dgram_tricks cork in the background (GOFILE is
+# $BATS_TEST_TMPDIR/go); returns once the head of its datagram is written.
+corked_send() {
+	rm -f "$BATS_TEST_TMPDIR/go"
+	"$TRICKS" "$@" >"$BATS_TEST_TMPDIR/cork" 2>&1 &
+	SENDER=$!
+	for _ in $(seq 250); do
+		grep -q corked "$BATS_TEST_TMPDIR/cork" && return 0
+		sleep 0.02
+	done
+	echo "cork $*: $(cat "$BATS_TEST_TMPDIR/cork")" >&2
+	return 1
+}
+
+# finish_send: lets the corked sender finish; SENT is then its results.
+finish_send() {
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$SENDER" || true
+	SENT=$(tail -n 1 "$BATS_TEST_TMPDIR/cork")
+}
+
+marker() {
+	echo "cgfk-$1-$RANDOM$RANDOM"
+}
+
+udp_watch() { # NAME ADDR PORT MARKER
+	watch "$1" "$ATTACK" --timeout-ms 800 udp-recv "$2" "$3" "$4"
+}
+
+# A policy that allows one UDP peer, 127.0.0.1:PORT, and raw sockets of
+# the given protocols (JSON list).
+one_peer_policy() { # FILE NAME PORT [RAW]
+	local raw=
+	[ -z "${4:-}" ] || raw="\"sockets\": {\"raw\": $4},"
+	write_policy "$1" "{\"version\": 1, \"name\": \"$2\", $raw
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$3]}]}}"
+}
+
+@test "a kept UDP peer opens no other port, no TCP, UDP-Lite or ICMP to its address, and no IPv6 twin" {
+	cg=$(new_cgroup keptpeer)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-kept-peer $ok '["icmp"]'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# The peer is judged and kept; a second socket, connected or not, and
+	# its IPv4-mapped form from an IPv6 socket pass on it.
+	for dst in 127.0.0.1 127.0.0.1 ::ffff:127.0.0.1; do
+		m=$(marker kept)
+		udp_watch k 127.0.0.1 $ok "$m"
+		assert_run ok "$ATTACK" --cgroup "$cg" udp-send $dst $ok "$m"
+		assert_seen k seen
+	done
+	assert_run ok "$PROBE" --cgroup "$cg" connect udp 127.0.0.1 $ok
+	# Another port of the same address, from new and connected sockets
+	# and through the IPv4-mapped form.
+	for dst in 127.0.0.1 ::ffff:127.0.0.1; do
+		m=$(marker port)
+		udp_watch p 127.0.0.1 $bad "$m"
+		assert_run EPERM "$ATTACK" --cgroup "$cg" udp-send $dst $bad "$m"
+		assert_run EPERM "$PROBE" --cgroup "$cg" connect udp $dst $bad
+		assert_seen p unseen
+	done
+	# Same address and port, other protocols.
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	assert_run EPERM "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $ok
+	assert_seen t unseen
+	m=$(marker lite)
+	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	assert_run EPERM "$TRICKS" --cgroup "$cg" udplite-send 127.0.0.1 $ok "$m"
+	assert_seen l unseen
+	assert_run EPERM "$ATTACK" --cgroup "$cg" ping-raw 127.0.0.1
+	# The same port of the IPv6 loopback: another peer.
+	m=$(marker six)
+	udp_watch s ::1 $ok "$m"
+	assert_run EPERM "$ATTACK" --cgroup "$cg" udp-send ::1 $ok "$m"
+	assert_seen s unseen
+	# Unfenced, each of these arrives.
+	m=$(marker free)
+	udp_watch p 127.0.0.1 $bad "$m"
+	assert_run ok "$ATTACK" udp-send ::ffff:127.0.0.1 $bad "$m"
+	assert_seen p seen
+	m=$(marker freelite)
+	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	assert_run ok "$TRICKS" udplite-send 127.0.0.1 $ok "$m"
+	assert_seen l seen
+	assert_run ok "$ATTACK" ping-raw 127.0.0.1
+}
+
+@test "a connected UDP socket whose peer is kept sends nowhere else: sendto, AF_UNSPEC and AF_INET addresses" {
+	cg=$(new_cgroup keptconn)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-kept-conn $ok
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# (A listener on the peer's port: no ICMP error to report on the socket.)
+	m=$(marker other)
+	udp_watch k 127.0.0.1 $ok "$m"
+	udp_watch b 127.0.0.1 $bad "$m"
+	assert_run "ok EPERM" "$TRICKS" --cgroup "$cg" connected-sendto $ok 127.0.0.1 $bad "$m"
+	assert_seen b unseen
+	# udp_sendmsg reads an AF_UNSPEC sockaddr_in as an address, and an
+	# IPv6 socket sends to an AF_INET one as IPv4: both judged as IPv4.
+	for kind in unspec inet; do
+		m=$(marker $kind)
+		udp_watch b 127.0.0.1 $bad "$m"
+		assert_run EPERM "$TRICKS" --cgroup "$cg" sendto-as $kind 127.0.0.1 $bad "$m"
+		assert_seen b unseen
+		m=$(marker ${kind}ok)
+		udp_watch k 127.0.0.1 $ok "$m"
+		assert_run ok "$TRICKS" --cgroup "$cg" sendto-as $kind 127.0.0.1 $ok "$m"
+		assert_seen k seen
+	done
+	# Unfenced, each reaches the denied port.
+	m=$(marker free)
+	udp_watch k 127.0.0.1 $ok "$m"
+	udp_watch b 127.0.0.1 $bad "$m"
+	assert_run "ok ok" "$TRICKS" connected-sendto $ok 127.0.0.1 $bad "$m"
+	assert_seen b seen
+	for kind in unspec inet; do
+		m=$(marker free$kind)
+		udp_watch b 127.0.0.1 $bad "$m"
+		assert_run ok "$TRICKS" sendto-as $kind 127.0.0.1 $bad "$m"
+		assert_seen b seen
+	done
+}
+
+@test "a raw UDP socket copying a kept flow's ports reaches no denied port" {
+	cg=$(new_cgroup keptraw)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	sport=$((ok + 2))
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-kept-raw $ok '["udp"]'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# A real flow from port SPORT to the peer, kept...
+	m=$(marker flow)
+	udp_watch k 127.0.0.1 $ok "$m"
+	assert_run ok "$ATTACK" --cgroup "$cg" udp-send-from $sport 127.0.0.1 $ok "$m"
+	assert_seen k seen
+	# ...and a raw socket's datagram from the same port: judged by its own
+	# header, so the allowed port gets it and the denied one does not.
+	m=$(marker rawok)
+	udp_watch k 127.0.0.1 $ok "$m"
+	assert_run ok "$TRICKS" --cgroup "$cg" raw-udp $sport 127.0.0.1 $ok "$m"
+	assert_seen k seen
+	m=$(marker rawbad)
+	udp_watch b 127.0.0.1 $bad "$m"
+	assert_run EPERM "$TRICKS" --cgroup "$cg" raw-udp $sport 127.0.0.1 $bad "$m"
+	assert_seen b unseen
+	m=$(marker free)
+	udp_watch b 127.0.0.1 $bad "$m"
+	assert_run ok "$TRICKS" raw-udp $sport 127.0.0.1 $bad "$m"
+	assert_seen b seen
+}
+
+@test "a socket made in the fence stays fenced when passed out by SCM_RIGHTS or when its process moves out" {
+	cg=$(new_cgroup keptpass)
+	free=$(new_cgroup keptpass-free)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-kept-pass $ok
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	for how in pass-out move-out; do
+		args=(--cgroup "$cg" $how)
+		[ $how = pass-out ] || args+=("$free")
+		m=$(marker $how)
+		udp_watch b 127.0.0.1 $bad "$m"
+		assert_run EPERM "$TRICKS" "${args[@]}" 127.0.0.1 $bad "$m"
+		assert_seen b unseen
+		m=$(marker ${how}ok)
+		udp_watch k 127.0.0.1 $ok "$m"
+		assert_run ok "$TRICKS" "${args[@]}" 127.0.0.1 $ok "$m"
+		assert_seen k seen
+	done
+	# A socket made outside works, moved in or not.
+	m=$(marker free)
+	udp_watch b 127.0.0.1 $bad "$m"
+	assert_run ok "$TRICKS" --cgroup "$free" move-out "$free" 127.0.0.1 $bad "$m"
+	assert_seen b seen
+}
+
+@test "a corked datagram on a connected UDP socket is judged when it leaves: a new policy stops it" {
+	cg=$(new_cgroup keptcork)
+	port=$(random_port)
+	one_peer_policy "$BATS_TEST_TMPDIR/loose.json" kt-cork-loose $port
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-cork-strict", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
+	m=$(marker cork)
+	watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
+	corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" connected
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+	finish_send
+	[ "$SENT" = "ok EPERM" ]
+	assert_seen k unseen
+	# Without the change it arrives.
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
+	m=$(marker corkok)
+	watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
+	corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" connected
+	finish_send
+	[ "$SENT" = "ok ok" ]
+	assert_seen k seen
+}
+
+@test "an audit-mode denial remembered for a socket passes no more once the policy enforces" {
+	cg=$(new_cgroup keptaudit)
+	port=$(random_port)
+	rules="\"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$((port + 1))]}]}"
+	write_policy "$BATS_TEST_TMPDIR/audit.json" "{\"version\": 1, \"name\": \"kt-audit\", \"mode\": \"audit\", $rules}"
+	write_policy "$BATS_TEST_TMPDIR/enforce.json" "{\"version\": 1, \"name\": \"kt-audit\", $rules}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/audit.json"
+	# Connected (marked judged) and unconnected (a kept flow): the first
+	# datagram passes in audit mode, the second follows the enforcing policy.
+	for kind in connected unconnected; do
+		m1=$(marker first)
+		m2=$(marker second)
+		udp_watch s 127.0.0.1 $port "$m2"
+		if [ $kind = connected ]; then
+			"$ATTACK" --cgroup "$cg" udp-twice 127.0.0.1 $port 1200 "$m1" "$m2" >"$BATS_TEST_TMPDIR/twice" &
+		else
+			"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port 1200 >"$BATS_TEST_TMPDIR/twice" &
+		fi
+		sender=$!
+		sleep 0.4
+		apply_policy "$cg" "$BATS_TEST_TMPDIR/enforce.json"
+		wait $sender || true
+		[ "$(cat "$BATS_TEST_TMPDIR/twice")" = "ok EPERM" ]
+		[ $kind = unconnected ] || assert_seen s unseen
+		stop_watchers
+		apply_policy "$cg" "$BATS_TEST_TMPDIR/audit.json"
+	done
+}
+
+@test "with ingress open and egress default-deny a fenced UDP server still answers its clients" {
+	cg=$(new_cgroup keptserver)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-server", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# TCP: the accepted connection answers.
+	start_server tcp 127.0.0.1 $port --cgroup "$cg"
+	assert_run ok "$PROBE" request tcp 127.0.0.1 $port
+	stop_servers
+	# UDP: the reply to the client whose datagram came in.
+	watch srv "$TRICKS" --cgroup "$cg" answer-one $port
+	assert_run ok "$TRICKS" ask-one $port
+	assert_seen srv ok
+}
+
+@test "under ingress default-deny a kept peer's replies come in from its own port only" {
+	cg=$(new_cgroup keptport)
+	port=$(random_port)
+	other=$((port + 1))
+	lport=$((port + 2))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-kept-port\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"udp\", \"ports\": [$port, $other]}]},
+	  \"ingress\": {\"default\": \"deny\"}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# The peer 127.0.0.1:PORT is kept for the cgroup by a first socket...
+	assert_run ok "$PROBE" --cgroup "$cg" sendto 127.0.0.1 $port
+	# ...and a second one that sends to it hears it, but not the same
+	# address from another port, although the policy allows sending there.
+	for i in 1 2; do
+		m=$(marker reply$i)
+		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		assert_run ok "$ATTACK" udp-send-from $port 127.0.0.1 $lport "$m"
+		assert_seen in seen
+		m=$(marker other$i)
+		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
+		assert_seen in unseen
+	done
+	# Unfenced, the other port's datagram arrives.
+	m=$(marker free)
+	watch in "$TRICKS" send-then-watch $lport 127.0.0.1 $port "$m"
+	assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
+	assert_seen in seen
+}
+
+@test "a datagram corked under a looser policy is judged when it leaves after a stricter one, from an unconnected or disconnected socket" {
+	# Judged at sendmsg under the looser policy, the datagram must be
+	# judged again when it leaves, also from a connected socket that
+	# disconnects (AF_UNSPEC, which no hook sees) before finishing it; the
+	# end of the datagram is written after the change.
+	cg=$(new_cgroup keptuncork)
+	port=$(random_port)
+	one_peer_policy "$BATS_TEST_TMPDIR/loose.json" kt-uncork-loose $port
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-uncork-strict", "egress": {"default": "deny"}}'
+	got=()
+	for how in unconnected udp_cork disconnected; do
+		apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
+		m=$(marker $how)
+		watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
+		corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" $how
+		apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+		# The stricter policy holds for a new datagram...
+		assert_run EPERM "$PROBE" --cgroup "$cg" sendto 127.0.0.1 $port
+		# ...and must for the one begun before it.
+		finish_send
+		wait "$WATCH_k" || true
+		got+=("$how: sender $SENT, peer $(tail -n 1 "$BATS_TEST_TMPDIR/k.out")")
+	done
+	printf '%s\n' "${got[@]}" >&2
+	[ ${#got[@]} = 3 ]
+	[[ "${got[*]}" != *"peer seen"* ]]
+}
