@@ -84,11 +84,26 @@ struct {
 	__type(value, __u32); /* CGF_PEER_* flags */
 } cgf_peer_verdicts SEC(".maps");
 
+/*
+ * Denial events, two perf buffers per CPU (cgfence_abi.h): key cpu wakes
+ * the daemon per 64 KiB (cheap in a burst), key CGF_EVENTS_FIRST_KEY + cpu
+ * at once, for the first event after a quiet spell on the CPU
+ * (cgf_report.h). One map, so that the verifier sees one map either way.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(max_entries, 2 * CGF_EVENTS_FIRST_KEY);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } cgf_events SEC(".maps");
+
+/* Per CPU: when its last event was offered (CLOCK_BOOTTIME). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cgf_event_clock SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -43,6 +43,23 @@ CGF_INLINE int cgf_within_budget(struct cgf_cgroup_stats *stats,
 	return 1;
 }
 
+/* A CPU quiet this long: its next event wakes the daemon at once. */
+#define CGF_QUIET_NS 1000000
+
+/* Offers the event to the perf buffer that wakes the daemon as it needs. */
+CGF_INLINE long cgf_output(void *ctx, struct cgf_event *ev)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&cgf_event_clock, &zero);
+	__u64 key = bpf_get_smp_processor_id();
+
+	if (!last || ev->time_ns - *last >= CGF_QUIET_NS)
+		key += CGF_EVENTS_FIRST_KEY;
+	if (last)
+		*last = ev->time_ns;
+	return bpf_perf_event_output(ctx, &cgf_events, key, ev, sizeof(*ev));
+}
+
 CGF_INLINE void cgf_emit(const struct cgf_site *site,
 			 struct cgf_cgroup_stats *stats, struct cgf_event *ev)
 {
@@ -50,8 +67,7 @@ CGF_INLINE void cgf_emit(const struct cgf_site *site,
 		ev->pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	}
-	if (bpf_perf_event_output(site->ctx, &cgf_events, BPF_F_CURRENT_CPU, ev,
-				  sizeof(*ev)))
+	if (cgf_output(site->ctx, ev))
 		__sync_fetch_and_add(&stats->undelivered, 1);
 	else
 		__sync_fetch_and_add(&stats->emitted, 1);

@@ -253,8 +253,11 @@ struct cgf_cgroup_config {
 
 /*
  * Denial reporting. Every denial (and every would-be denial in audit mode)
- * is offered to the perf buffer cgf_events as a struct cgf_event, within
- * the cgroup's per-second budget. Per cgroup, the BPF side counts in
+ * is offered to a perf buffer of cgf_events as a struct cgf_event, within
+ * the cgroup's per-second budget: key CGF_EVENTS_FIRST_KEY + cpu for the
+ * first event after a quiet spell on a CPU (it wakes the daemon at once),
+ * key cpu for the rest (it wakes the daemon per 64 KiB). Per cgroup, the
+ * BPF side counts in
  * cgf_stats, so that nothing is lost silently:
  *
  *   denials = emitted + suppressed (over budget) + undelivered (no reader,
@@ -263,6 +266,8 @@ struct cgf_cgroup_config {
  * `cgfence daemon` turns events into audit log lines and reports the
  * counters when it starts and whenever they change.
  */
+#define CGF_EVENTS_FIRST_KEY 4096 /* beyond any CPU number cgfence runs on */
+
 enum cgf_hook {
 	CGF_HOOK_CONNECT4 = 1,
 	CGF_HOOK_CONNECT6,

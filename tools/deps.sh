@@ -9,7 +9,7 @@ set -eu
 PACKAGES="clang clang-format libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libseccomp-dev libcap-dev
 libcjson-dev nettle-dev pkg-config make gcc musl-tools bats iproute2 runc busybox-static jq podman
 iptables nftables iperf3 hyperfine gnuplot-nox python3-yaml time containerd
-debhelper dpkg-dev fakeroot lintian man-db python3-jsonschema libmicrohttpd-dev prometheus curl"
+debhelper dpkg-dev fakeroot lintian man-db python3-jsonschema libmicrohttpd-dev prometheus curl gdb strace"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
 #include <cjson/cJSON.h>
 
+#include "addr_set.h"
 #include "attach.h"
 #include "compat.h"
 #include "container_record.h"
@@ -248,6 +250,19 @@ remember_applied(const struct cgf_state *st, const struct fence_opts *o,
 		set_fast_note(st, res->policy_id, p, dir, file, cp->digest);
 }
 
+/* A set p names is not the version p was compiled from any more. */
+static bool sets_moved(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nsets; i++) {
+		struct stat st;
+
+		if (stat(p->sets[i]->path, &st) ||
+		    !file_version_same(&p->sets[i]->version, &st))
+			return true;
+	}
+	return false;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
@@ -300,6 +315,22 @@ int cmd_apply(int argc, char **argv)
 	if (err) {
 		report_state_error(o.bpffs, err);
 		goto out;
+	}
+	/*
+	 * A set add that ran between the read and the lock changed every
+	 * running policy naming the set, but not this one: read again, under
+	 * the lock (as a pass reads), or the cgroup would run the old set.
+	 */
+	if (sets_moved(p)) {
+		compiled_policy_free(cp);
+		policy_free(p);
+		cp = NULL;
+		p = NULL;
+		err = load_and_compile(o.policy, &p, &cp);
+		if (err) {
+			state_close(&st);
+			goto out;
+		}
 	}
 	req = (struct fence_request){.cgroup_dir = o.cgroup,
 				     .policy = cp,

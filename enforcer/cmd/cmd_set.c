@@ -53,7 +53,10 @@ static const char set_usage[] =
 	"running tables\n"
 	"were compiled from is still what the directory holds; otherwise "
 	"with a pass\n"
-	"over the directory (cgfence -v set ... says which, and why).\n";
+	"over the directory (cgfence -v set ... says which, and why).\n"
+	"A set file that is a symbolic link (a Kubernetes ConfigMap's) is "
+	"refused:\n"
+	"change it where it comes from.\n";
 
 static int parse_set_opts(int argc, char **argv, struct set_opts *o)
 {
@@ -269,6 +272,28 @@ static int change_fast(const struct set_opts *o, int sets_fd,
 	return err;
 }
 
+/*
+ * A ConfigMap whose items are sets/NAME.txt makes sets a link into
+ * ..data/: the files behind it are the kubelet's, and its next update
+ * replaces them. True (said) for such a directory.
+ */
+static bool configmap_sets(const struct set_opts *o, int dir_fd)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	n = readlinkat(dir_fd, ADDR_SET_DIR, target, sizeof(target) - 1);
+	if (n < 0 || faccessat(dir_fd, "..data", F_OK, AT_SYMLINK_NOFOLLOW))
+		return false;
+	target[n] = '\0';
+	log_error("set %s: %s/%s is a symbolic link (to %s) of a Kubernetes "
+		  "ConfigMap: set %s changes only a set of its own; change the "
+		  "ConfigMap",
+		  o->name, o->policy_dir, ADDR_SET_DIR, target,
+		  o->action == SET_ADD ? "add" : "del");
+	return true;
+}
+
 static int open_sets_dir(const struct set_opts *o, int *sets_fd)
 {
 	_cleanup_close_ int dir_fd =
@@ -278,6 +303,8 @@ static int open_sets_dir(const struct set_opts *o, int *sets_fd)
 		log_error("set: %s: %s", o->policy_dir, strerror(errno));
 		return -errno;
 	}
+	if (o->action != SET_SHOW && configmap_sets(o, dir_fd))
+		return -EROFS;
 	*sets_fd = addr_set_open_dir(dir_fd);
 	if (*sets_fd == -ENOENT && o->action == SET_ADD) {
 		if (mkdirat(dir_fd, ADDR_SET_DIR, 0755) && errno != EEXIST)
@@ -290,6 +317,38 @@ static int open_sets_dir(const struct set_opts *o, int *sets_fd)
 		return *sets_fd;
 	}
 	return 0;
+}
+
+/*
+ * add and del replace the set file by a rename: over a symbolic link
+ * (a Kubernetes ConfigMap's NAME.txt -> ..data/NAME.txt) that would put
+ * a regular file in its place, and the file it led to would silently
+ * stop counting. Such a set is changed where it comes from.
+ */
+static int refuse_symlink(const struct set_opts *o, int sets_fd)
+{
+	char file[300], target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(file, sizeof(file), "%s%s", o->name, ADDR_SET_SUFFIX);
+	if (fstatat(sets_fd, file, &st, AT_SYMLINK_NOFOLLOW)) {
+		if (errno == ENOENT)
+			return 0; /* add makes it */
+		log_error("set %s: %s/%s/%s: %s", o->name, o->policy_dir,
+			  ADDR_SET_DIR, file, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISLNK(st.st_mode))
+		return 0;
+	n = readlinkat(sets_fd, file, target, sizeof(target) - 1);
+	target[n < 0 ? 0 : n] = '\0';
+	log_error("set %s: %s/%s/%s is a symbolic link (to %s): set %s "
+		  "changes only a regular file; change the file it leads to "
+		  "(for a Kubernetes ConfigMap, the ConfigMap)",
+		  o->name, o->policy_dir, ADDR_SET_DIR, file, target,
+		  o->action == SET_ADD ? "add" : "del");
+	return -ELOOP;
 }
 
 int cmd_set(int argc, char **argv)
@@ -314,7 +373,14 @@ int cmd_set(int argc, char **argv)
 	/* One writer at a time: read, change and rewrite as one step. */
 	if (o.action != SET_SHOW && flock(sets_fd, LOCK_EX)) {
 		err = -errno;
+		log_error("set %s: cannot lock %s/%s: %s", o.name, o.policy_dir,
+			  ADDR_SET_DIR, strerror(-err));
 		goto out;
+	}
+	if (o.action != SET_SHOW) {
+		err = refuse_symlink(&o, sets_fd);
+		if (err)
+			goto out;
 	}
 	if (o.action != SET_SHOW) {
 		err = change_fast(&o, sets_fd, entries);

@@ -10,7 +10,12 @@
  *
  * A Kubernetes pod's container gets its pod named in each record: the
  * daemon reads it once per cgroup from the container record the hook
- * wrote (container_record.h) and keeps it (pod_cache below).
+ * wrote (container_record.h) and keeps it (daemon_enrich.h).
+ *
+ * At full speed (two CPUs denying as fast as they can) the events wait in
+ * a perf buffer sized for a burst (--buffer-events) that wakes the daemon
+ * per 64 KiB, and each round formats them straight into one buffer
+ * written with one write(2) (log_batch.h).
  *
  * With --metrics or --metrics-textfile it also counts what it sees for
  * Prometheus (daemon_metrics.h), in threads of their own.
@@ -22,49 +27,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "audit.h"
 #include "commands.h"
-#include "container_record.h"
 #include "daemon.h"
+#include "daemon_enrich.h"
 #include "daemon_metrics.h"
-#include "hashtab.h"
 #include "loader.h"
+#include "log_batch.h"
 #include "metrics.h"
 #include "privs.h"
 #include "util.h"
 
+/* Each CPU's perf buffer holds this many events by default (8 MiB). */
 /*
- * Pods by cgroup id, direct-mapped: a collision only costs a file read.
- * A cgroup id is never reused while the system runs, and a container's
- * annotations never change, so a pod found stays right; "no pod" is
- * asked again after POD_RECHECK_NS (a record written after a denial
- * raced it, or one written by a later apply).
+ * The default buffers share this many events among the CPUs, at least
+ * BUFFER_EVENTS_MIN each: 65,536 a CPU (8 MiB) on two, 16 MiB in all up to
+ * 32 CPUs, never hundreds of MiB of locked memory on a large node.
  */
-#define POD_CACHE_SLOTS 1024
-#define POD_RECHECK_NS	(10 * 1000000000ull)
-
-struct pod_cache_slot {
-	uint64_t cgroup_id; /* 0: empty */
-	uint64_t checked_ns;
-	bool is_pod;
-	struct k8s_identity pod;
-};
+#define DEFAULT_BUFFER_EVENTS_TOTAL 131072u
+#define BUFFER_EVENTS_MIN	    4096u
+#define BUFFER_EVENTS_MAX	    (1u << 20) /* 128 MiB a CPU */
+/* The size of one event in the perf buffer: header, size, data, padding. */
+#define PERF_RECORD_BYTES                                                      \
+	(sizeof(struct perf_event_header) +                                    \
+	 ((sizeof(__u32) + sizeof(struct cgf_event) + 7) / 8 * 8))
+/*
+ * Two perf buffers per CPU in cgf_events (bpf/cgf_maps.h). The bulk one
+ * wakes the daemon when BULK_WAKEUP_BYTES wait (or half the buffer), not
+ * per event: a wakeup costs the denying CPU an interrupt (irq_work), 10-25
+ * µs a denial in a VM. The first one, which takes the first event after a
+ * quiet spell on the CPU, wakes it per event, so a lone denial is written
+ * at once (while its container, whose names the record carries, still
+ * exists: a container can be removed 5 ms after its last denial). The
+ * rest of a burst, below the watermark, waits at most POLL_MS.
+ */
+#define BULK_WAKEUP_BYTES (64 * 1024)
+#define FIRST_PAGES	  8
+#define POLL_MS		  50
+/* One write(2) per poll round, or per this much. */
+#define LOG_BATCH_BYTES (256 * 1024)
 
 struct daemon {
 	struct cgf_state st;
-	struct pod_cache_slot *pods;	/* POD_CACHE_SLOTS, or NULL */
+	struct daemon_enrich *enrich;
 	struct daemon_metrics *metrics; /* NULL: no --metrics* */
 	const char *log_path;
-	int log_fd;
-	uint64_t
-		unwritten; /* lines lost to write errors since the last report */
+	struct log_batch log; /* its fd is the log's */
+	/* Read once per poll round, not per event. */
+	uint64_t now_ns;	  /* CLOCK_MONOTONIC */
+	uint64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	unsigned int buffer_events;
 	unsigned int stats_interval_s;
 	bool seccomp_log;
 	bool test_forbidden_syscall;
@@ -96,9 +119,11 @@ static void try_forbidden_syscall(void)
 }
 
 /* Events carry CLOCK_BOOTTIME; the log wants wall-clock time. */
-static uint64_t boot_to_realtime(uint64_t boot_ns)
+static void read_clocks(struct daemon *d)
 {
-	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME) + boot_ns;
+	d->now_ns = clock_ns(CLOCK_MONOTONIC);
+	d->boot_to_real_ns =
+		clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 }
 
 int daemon_open_log(const char *path)
@@ -123,92 +148,192 @@ int daemon_open_log(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Writes one line; lines that fail are counted and reported later. */
-static void daemon_write(struct daemon *d, char *line)
+static void write_event(struct daemon *d, const void *data, size_t size)
 {
-	if (!line) {
-		d->unwritten++;
-		return;
-	}
-	if (d->unwritten && d->log_fd >= 0) {
-		char *note = audit_format_counter(
-			clock_ns(CLOCK_REALTIME), "write_errors", "count",
-			d->unwritten, "lines the daemon could not write");
-
-		if (note && write_all(d->log_fd, note, strlen(note)) == 0)
-			d->unwritten = 0;
-		free(note);
-	}
-	if (d->log_fd < 0 || write_all(d->log_fd, line, strlen(line)))
-		d->unwritten++;
-	free(line);
-}
-
-static const struct k8s_identity *pod_of(struct daemon *d, uint64_t cgroup_id)
-{
-	struct pod_cache_slot *s;
-	uint64_t now;
-
-	if (!d->pods || d->st.run_fd < 0 || !cgroup_id)
-		return NULL;
-	s = &d->pods[hashtab_hash_u64(cgroup_id) & (POD_CACHE_SLOTS - 1)];
-	now = clock_ns(CLOCK_MONOTONIC);
-	if (s->cgroup_id != cgroup_id ||
-	    (!s->is_pod && now - s->checked_ns >= POD_RECHECK_NS)) {
-		s->cgroup_id = cgroup_id;
-		s->checked_ns = now;
-		s->is_pod = container_record_pod(d->st.run_fd, cgroup_id,
-						 &s->pod) == 1;
-	}
-	return s->is_pod ? &s->pod : NULL;
-}
-
-static void enrichment_for(struct daemon *d, uint64_t cgroup_id,
-			   uint32_t policy_id, struct cgf_cgroup_info *info,
-			   struct cgf_policy_info *pinfo,
-			   struct audit_enrichment *en)
-{
-	memset(en, 0, sizeof(*en));
-	if (bpf_map_lookup_elem(d->st.map_fds[CGF_MAP_CGROUP_INFO], &cgroup_id,
-				info) == 0) {
-		en->container_id = info->container_id;
-		en->cgroup_path = info->path;
-		en->policy_name = info->policy_name;
-	}
-	en->kubernetes = pod_of(d, cgroup_id);
-	/* The policy that judged, even if the cgroup has moved on since. */
-	if (policy_id && bpf_map_lookup_elem(d->st.map_fds[CGF_MAP_POLICY_INFO],
-					     &policy_id, pinfo) == 0)
-		en->policy_name = pinfo->name;
-}
-
-static void on_event(void *ctx, int cpu, void *data, __u32 size)
-{
-	struct daemon *d = ctx;
 	struct cgf_event ev = {};
-	struct cgf_cgroup_info info;
-	struct cgf_policy_info pinfo;
 	struct audit_enrichment en;
 
 	memcpy(&ev, data, size < sizeof(ev) ? size : sizeof(ev));
 	if (ev.version != CGF_EVENT_VERSION)
 		return;
-	enrichment_for(d, ev.cgroup_id, ev.policy_id, &info, &pinfo, &en);
+	daemon_enrich_event(d->enrich, ev.cgroup_id, ev.policy_id,
+			    ev.generation, d->now_ns, &en);
 	daemon_metrics_event(d->metrics, &ev, &en);
-	daemon_write(
-		d, audit_format_event(&ev, boot_to_realtime(ev.time_ns), &en));
+	log_batch_commit(
+		&d->log,
+		audit_write_event(log_batch_room(&d->log), LOG_BATCH_LINE_MAX,
+				  &ev, d->boot_to_real_ns + ev.time_ns, &en));
 }
 
-static void on_lost(void *ctx, int cpu, __u64 count)
+static void write_lost(struct daemon *d, uint64_t count)
+{
+	daemon_metrics_lost(d->metrics, count);
+	log_batch_commit(
+		&d->log,
+		audit_write_counter(log_batch_room(&d->log), LOG_BATCH_LINE_MAX,
+				    clock_ns(CLOCK_REALTIME), "lost", "count",
+				    count,
+				    "perf buffer overflow; included in "
+				    "the cgroups' undelivered counts"));
+}
+
+/* The perf records as the kernel writes them (perf_event_open(2)). */
+struct sample_record {
+	struct perf_event_header header;
+	__u32 size;
+	char data[];
+};
+
+struct lost_record {
+	struct perf_event_header header;
+	__u64 id;
+	__u64 lost;
+};
+
+static enum bpf_perf_event_ret on_record(void *ctx, int cpu,
+					 struct perf_event_header *h)
 {
 	struct daemon *d = ctx;
 
-	daemon_metrics_lost(d->metrics, count);
-	daemon_write(d,
-		     audit_format_counter(clock_ns(CLOCK_REALTIME), "lost",
-					  "count", count,
-					  "perf buffer overflow; included in "
-					  "the cgroups' undelivered counts"));
+	if (h->type == PERF_RECORD_SAMPLE) {
+		const struct sample_record *r = (const void *)h;
+
+		write_event(d, r->data, r->size);
+	} else if (h->type == PERF_RECORD_LOST) {
+		write_lost(d, ((const struct lost_record *)h)->lost);
+	}
+	return LIBBPF_PERF_EVENT_CONT;
+}
+
+struct event_buffers {
+	struct perf_buffer *bulk, *first;
+	int epoll_fd; /* both buffers' epoll fds */
+};
+
+/* The online CPUs, and the key of each one's first-event buffer. */
+struct online_cpus {
+	int n;
+	int cpu[CGF_EVENTS_FIRST_KEY], key[CGF_EVENTS_FIRST_KEY];
+};
+
+/* Parses /sys/devices/system/cpu/online ("0-3,8,10-11"). */
+static int read_online_cpus(struct online_cpus *c)
+{
+	char text[4096], *p = text, *end;
+	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return -errno ? -errno : -EIO;
+	text[len] = '\0';
+	c->n = 0;
+	while (*p && *p != '\n') {
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p || lo < 0)
+			return -EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtol(p, &end, 10);
+			if (end == p || hi < lo)
+				return -EINVAL;
+		}
+		for (long cpu = lo; cpu <= hi; cpu++) {
+			if (cpu >= CGF_EVENTS_FIRST_KEY)
+				return -E2BIG;
+			c->cpu[c->n] = cpu;
+			c->key[c->n++] = CGF_EVENTS_FIRST_KEY + cpu;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return c->n ? 0 : -EINVAL;
+}
+
+/*
+ * libbpf's perf buffer, its lost records read with the samples: the bulk
+ * ones at keys cpu (libbpf's default), or, with first_keys, the per-event
+ * ones at CGF_EVENTS_FIRST_KEY + cpu of the online CPUs.
+ */
+static struct perf_buffer *open_perf_buffer(struct daemon *d, size_t pages,
+					    const struct online_cpus *first)
+{
+	size_t bytes = pages * sysconf(_SC_PAGESIZE);
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT,
+		.sample_type = PERF_SAMPLE_RAW,
+		.sample_period = 1,
+	};
+	struct perf_buffer_raw_opts opts = {.sz = sizeof(opts)};
+
+	if (first) {
+		attr.wakeup_events = 1;
+		opts.cpu_cnt = first->n;
+		opts.cpus = (int *)first->cpu;
+		opts.map_keys = (int *)first->key;
+	} else {
+		attr.watermark = 1;
+		attr.wakeup_watermark = bytes / 2 < BULK_WAKEUP_BYTES
+						? bytes / 2
+						: BULK_WAKEUP_BYTES;
+	}
+	return perf_buffer__new_raw(d->st.map_fds[CGF_MAP_EVENTS], pages, &attr,
+				    on_record, d, &opts);
+}
+
+static void close_event_buffers(struct event_buffers *b)
+{
+	if (b->epoll_fd >= 0)
+		close(b->epoll_fd);
+	perf_buffer__free(b->first);
+	perf_buffer__free(b->bulk);
+}
+
+static int watch(int epoll_fd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int open_event_buffers(struct daemon *d, size_t bulk_pages,
+			      struct event_buffers *b)
+{
+	static struct online_cpus cpus; /* 32 KiB: not on the stack */
+	int err;
+
+	*b = (struct event_buffers){.epoll_fd = -1};
+	err = read_online_cpus(&cpus);
+	if (err)
+		return err;
+	b->bulk = open_perf_buffer(d, bulk_pages, NULL);
+	if (!b->bulk)
+		return -errno;
+	b->first = open_perf_buffer(d, FIRST_PAGES, &cpus);
+	if (!b->first)
+		return -errno;
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0)
+		return -errno;
+	err = watch(b->epoll_fd, perf_buffer__epoll_fd(b->bulk));
+	return err ? err : watch(b->epoll_fd, perf_buffer__epoll_fd(b->first));
+}
+
+/*
+ * Waits for either buffer, then takes what both hold: the bulk first, so
+ * that the rest of an earlier burst comes before the denial that woke us.
+ */
+static int read_event_buffers(struct event_buffers *b, int timeout_ms)
+{
+	struct epoll_event ready[2];
+	int err;
+
+	if (epoll_wait(b->epoll_fd, ready, 2, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	err = perf_buffer__consume(b->bulk);
+	return err ? err : perf_buffer__consume(b->first);
 }
 
 static void stats_delta(const struct cgf_cgroup_stats *now,
@@ -231,8 +356,6 @@ static void report_stats(struct daemon *d)
 
 	while (bpf_map_get_next_key(stats_fd, prev, &next) == 0) {
 		struct cgf_cgroup_stats now, before = {}, delta;
-		struct cgf_cgroup_info info;
-		struct cgf_policy_info pinfo;
 		struct audit_enrichment en;
 
 		key = next;
@@ -243,9 +366,13 @@ static void report_stats(struct daemon *d)
 		stats_delta(&now, &before, &delta);
 		if (!delta.emitted && !delta.suppressed && !delta.undelivered)
 			continue;
-		enrichment_for(d, key, 0, &info, &pinfo, &en);
+		daemon_enrich_cgroup(d->enrich, key, clock_ns(CLOCK_MONOTONIC),
+				     &en);
 		daemon_metrics_stats(d->metrics, &en, &delta);
-		daemon_write(d, audit_format_stats(clock_ns(CLOCK_REALTIME),
+		log_batch_commit(&d->log,
+				 audit_write_stats(log_batch_room(&d->log),
+						   LOG_BATCH_LINE_MAX,
+						   clock_ns(CLOCK_REALTIME),
 						   key, &en, &now, &delta));
 		bpf_map_update_elem(reported_fd, &key, &now, BPF_ANY);
 	}
@@ -260,9 +387,10 @@ static int reopen_log(struct daemon *d)
 			  strerror(-fd));
 		return fd; /* keep writing to the old file */
 	}
-	if (d->log_fd >= 0)
-		close(d->log_fd);
-	d->log_fd = fd;
+	log_batch_flush(&d->log); /* what was gathered goes to the old file */
+	if (d->log.fd >= 0)
+		close(d->log.fd);
+	d->log.fd = fd;
 	return 0;
 }
 
@@ -278,14 +406,17 @@ static int install_signals(void)
 	return 0;
 }
 
-static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
+static int daemon_loop(struct daemon *d, struct event_buffers *b)
 {
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC);
 
 	while (!want_stop) {
-		int err = perf_buffer__poll(pb, 200);
+		int err;
 
-		if (err < 0 && err != -EINTR) {
+		read_clocks(d);
+		err = read_event_buffers(b, POLL_MS);
+		log_batch_flush(&d->log);
+		if (err < 0) {
 			log_error("perf buffer: %s", strerror(-err));
 			return err;
 		}
@@ -300,14 +431,82 @@ static int daemon_loop(struct daemon *d, struct perf_buffer *pb)
 		}
 		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
 			report_stats(d);
+			log_batch_flush(&d->log);
 			next_stats = clock_ns(CLOCK_MONOTONIC) +
 				     d->stats_interval_s * 1000000000ull;
 		}
 	}
 	/* Drain what is already in the buffers before the final report. */
-	perf_buffer__consume(pb);
+	read_clocks(d);
+	read_event_buffers(b, 0);
 	report_stats(d);
+	log_batch_flush(&d->log);
 	return 0;
+}
+
+/* The smallest power-of-two page count that holds `events` events. */
+static unsigned int default_buffer_events(void)
+{
+	int cpus = libbpf_num_possible_cpus();
+	unsigned int each;
+
+	if (cpus <= 0)
+		return BUFFER_EVENTS_MIN;
+	each = DEFAULT_BUFFER_EVENTS_TOTAL / (unsigned int)cpus;
+	return each > BUFFER_EVENTS_MIN ? each : BUFFER_EVENTS_MIN;
+}
+
+static size_t buffer_pages_for(unsigned int events)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t need = ((size_t)events * PERF_RECORD_BYTES + page - 1) / page;
+	size_t pages = 1;
+
+	while (pages < need)
+		pages *= 2;
+	return pages;
+}
+
+static void write_daemon_record(struct daemon *d, const char *what)
+{
+	log_batch_commit(&d->log, audit_write_daemon(log_batch_room(&d->log),
+						     LOG_BATCH_LINE_MAX,
+						     clock_ns(CLOCK_REALTIME),
+						     what, d->log_path));
+	log_batch_flush(&d->log);
+}
+
+/* Everything the loop needs that may fail; messages written here. */
+static int daemon_open_output(struct daemon *d)
+{
+	int fd, err;
+
+	d->enrich = daemon_enrich_new(&d->st);
+	if (!d->enrich) {
+		log_error("cannot start: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	fd = daemon_open_log(d->log_path);
+	if (fd < 0) {
+		log_error("%s: %s%s", d->log_path, strerror(-fd),
+			  fd == -ELOOP ? " (refusing to follow a symlink)"
+				       : "");
+		return fd;
+	}
+	err = log_batch_init(&d->log, fd, LOG_BATCH_BYTES);
+	if (err) {
+		close(fd);
+		log_error("cannot start: %s", strerror(-err));
+	}
+	return err;
+}
+
+static void daemon_close_output(struct daemon *d)
+{
+	if (d->log.fd >= 0)
+		close(d->log.fd);
+	log_batch_free(&d->log);
+	daemon_enrich_free(d->enrich);
 }
 
 static const char daemon_usage[] =
@@ -317,7 +516,13 @@ static const char daemon_usage[] =
 	"FILE]\n"
 	"                      [--lifecycle-log FILE] [--hookd-stats FILE] "
 	"[--seccomp-log]\n"
+	"                      [--buffer-events N]\n"
 	"Writes denials to the audit log (default " CGF_DEFAULT_AUDIT_LOG ").\n"
+	"--buffer-events: how many denials each CPU's perf buffer holds while "
+	"the\n"
+	"daemon catches up (default: 131072 shared among the CPUs, at least "
+	"4096 each;\n"
+	"128 bytes an event); beyond, they are counted as undelivered.\n"
 	"SIGHUP reopens the log, SIGTERM stops. After setup the daemon holds "
 	"no\n"
 	"capabilities and runs under a seccomp allow-list; --seccomp-log only "
@@ -393,6 +598,7 @@ int cmd_daemon(int argc, char **argv)
 		{"bpffs", required_argument, NULL, 'b'},
 		{"log", required_argument, NULL, 'l'},
 		{"stats-interval", required_argument, NULL, 's'},
+		{"buffer-events", required_argument, NULL, 'B'},
 		{"metrics", required_argument, NULL, 'm'},
 		{"metrics-textfile", required_argument, NULL, 't'},
 		{"lifecycle-log", required_argument, NULL, 'c'},
@@ -402,13 +608,14 @@ int cmd_daemon(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	struct daemon d = {.log_path = CGF_DEFAULT_AUDIT_LOG,
-			   .log_fd = -1,
+			   .log = {.fd = -1},
+			   .buffer_events = 0, /* default_buffer_events() */
 			   .stats_interval_s = 10};
 	const char *bpffs = CGF_DEFAULT_BPFFS_DIR;
 	const char *metrics_listen = NULL, *textfile = NULL;
 	const char *lifecycle_log = NULL;
 	const char *hookd_stats = CGF_DEFAULT_HOOKD_STATS;
-	struct perf_buffer *pb = NULL;
+	struct event_buffers eb = {.epoll_fd = -1};
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -427,6 +634,15 @@ int cmd_daemon(int argc, char **argv)
 				return 2;
 			}
 			d.stats_interval_s = n;
+			break;
+		case 'B':
+			if (parse_uint(optarg, 1, BUFFER_EVENTS_MAX, &n)) {
+				log_error("--buffer-events '%s': expected a "
+					  "number of events, 1 to %u",
+					  optarg, BUFFER_EVENTS_MAX);
+				return 2;
+			}
+			d.buffer_events = n;
 			break;
 		case 'm':
 			metrics_listen = optarg;
@@ -487,44 +703,34 @@ int cmd_daemon(int argc, char **argv)
 		return 1;
 	}
 	state_unlock(&d.st);
-	/* Without it records name no pods: nothing else changes. */
-	d.pods = calloc(POD_CACHE_SLOTS, sizeof(*d.pods));
-	d.log_fd = daemon_open_log(d.log_path);
-	if (d.log_fd < 0) {
-		log_error("%s: %s%s", d.log_path, strerror(-d.log_fd),
-			  d.log_fd == -ELOOP ? " (refusing to follow a symlink)"
-					     : "");
-		err = d.log_fd;
+	err = daemon_open_output(&d);
+	if (err)
 		goto out;
-	}
 	err = metrics_prepare(&d, metrics_listen, textfile, lifecycle_log,
 			      hookd_stats);
 	if (err)
 		goto out;
-	pb = perf_buffer__new(d.st.map_fds[CGF_MAP_EVENTS], 64, on_event,
-			      on_lost, &d, NULL);
-	if (!pb) {
-		err = -errno;
-		log_error("cannot open the perf buffer: %s", strerror(errno));
+	if (!d.buffer_events)
+		d.buffer_events = default_buffer_events();
+	err = open_event_buffers(&d, buffer_pages_for(d.buffer_events), &eb);
+	if (err) {
+		log_error("cannot open the perf buffers (%zu pages a CPU): %s",
+			  buffer_pages_for(d.buffer_events), strerror(-err));
 		goto out;
 	}
 	err = install_signals();
 	if (!err)
 		err = lock_down(&d);
 	if (!err) {
-		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
-						     "started", d.log_path));
-		err = daemon_loop(&d, pb);
-		daemon_write(&d, audit_format_daemon(clock_ns(CLOCK_REALTIME),
-						     "stopped", d.log_path));
+		write_daemon_record(&d, "started");
+		err = daemon_loop(&d, &eb);
+		write_daemon_record(&d, "stopped");
 	}
 out:
 	/* After the last stats report: the textfile's last word has it. */
 	daemon_metrics_free(d.metrics);
-	perf_buffer__free(pb);
-	if (d.log_fd >= 0)
-		close(d.log_fd);
-	free(d.pods);
+	close_event_buffers(&eb);
+	daemon_close_output(&d);
 	state_close(&d.st);
 	return err ? 1 : 0;
 }

@@ -361,6 +361,21 @@ static bool in_set(const struct policy_set *set, const char *name)
 }
 
 /*
+ * A container that may still run, and that the pass could not look at:
+ * it keeps what it runs, which may no longer be what the directory says,
+ * so the pass says so and fails (the next one tries again).
+ */
+static void cannot_look(struct pass *p, const struct container_record *r,
+			const char *what, int err)
+{
+	p->res->problems++;
+	log_error("%s (cgroup id %" PRIu64 "): cannot look at %s: %s: it "
+		  "keeps what it runs until a pass reaches it",
+		  r->container_id[0] ? r->container_id : r->cgroup,
+		  r->cgroup_id, what, strerror(-err));
+}
+
+/*
  * One container: what the directory chooses for it now. 1 when it is to
  * move (w filled, the record moved into it), 0 when it stays as it is.
  */
@@ -381,14 +396,23 @@ static int choose_again(struct pass *p, struct container_record *r,
 	if (!unconfined &&
 	    bpf_map_lookup_elem(p->st->map_fds[CGF_MAP_CGROUP_INFO],
 				&r->cgroup_id, &info)) {
+		if (errno != ENOENT) {
+			cannot_look(p, r, "its fence", -errno);
+			return 0;
+		}
 		/* Not fenced any more: a record left by a crash. */
 		container_record_remove(p->st->run_fd, r->cgroup_id);
 		return 0;
 	}
+	err = cgroup_open_by_id(r->cgroup_id, &cgroup_fd);
 	/* The cgroup is gone (no poststop ran): gc's business, not ours. */
-	if (cgroup_open_by_id(r->cgroup_id, &cgroup_fd)) {
+	if (err == -ENOENT || err == -ESTALE) {
 		if (unconfined) /* nothing for gc to find */
 			container_record_remove(p->st->run_fd, r->cgroup_id);
+		return 0;
+	}
+	if (err) {
+		cannot_look(p, r, "its cgroup", err);
 		return 0;
 	}
 	close(cgroup_fd);

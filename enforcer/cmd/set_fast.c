@@ -251,6 +251,12 @@ static struct target *target_of(struct fast *f, uint32_t id)
 	return t;
 }
 
+static int untrusted(struct fast *f, const char *why)
+{
+	f->why = why;
+	return UNTRUSTED;
+}
+
 /* The running containers fenced from the directory, by tables. */
 static int gather(struct fast *f)
 {
@@ -269,14 +275,39 @@ static int gather(struct fast *f)
 		struct target *t;
 		int cgroup_fd;
 
-		if (container_record_read(f->st.run_fd, ids[i], &r))
-			continue;
-		if (strcmp(r.policy_dir, f->rq->policy_dir) || !r.policy ||
-		    bpf_map_lookup_elem(f->st.map_fds[CGF_MAP_CGROUP_INFO],
-					&r.cgroup_id, &info) ||
-		    cgroup_open_by_id(r.cgroup_id, &cgroup_fd)) {
+		/*
+		 * Only a container known to be gone (its record or cgroup
+		 * removed, or no longer fenced) is left out: one that could
+		 * not be looked at may run tables naming the set, which would
+		 * then keep the old version while the file has the new one.
+		 */
+		err = container_record_read(f->st.run_fd, ids[i], &r);
+		if (err) {
+			if (err == -ENOENT) {
+				err = 0;
+				continue;
+			}
+			err = untrusted(f, "a container record cannot be read");
+			break;
+		}
+		if (strcmp(r.policy_dir, f->rq->policy_dir) || !r.policy) {
 			container_record_free(&r);
 			continue;
+		}
+		if (bpf_map_lookup_elem(f->st.map_fds[CGF_MAP_CGROUP_INFO],
+					&r.cgroup_id, &info))
+			err = errno == ENOENT ? 0 : -errno;
+		else
+			err = cgroup_open_by_id(r.cgroup_id, &cgroup_fd);
+		if (err) {
+			container_record_free(&r);
+			if (err == -ENOENT || err == -ESTALE) {
+				err = 0;
+				continue;
+			}
+			err = untrusted(f, "a container's cgroup cannot be "
+					   "looked at");
+			break;
 		}
 		close(cgroup_fd);
 		f->containers++;
@@ -293,12 +324,6 @@ static int gather(struct fast *f)
 	}
 	free(ids);
 	return err;
-}
-
-static int untrusted(struct fast *f, const char *why)
-{
-	f->why = why;
-	return UNTRUSTED;
 }
 
 /*
@@ -532,9 +557,15 @@ static int write_pieces(int fd, const struct pieces *p)
 	return ftruncate(fd, at) ? -errno : 0;
 }
 
-/* As write_file_at(): name.tmp written, then renamed over name. */
-static int replace_file(int dir_fd, const char *name, const struct pieces *p)
+/*
+ * As write_file_at(): name.tmp written, then renamed over name; *v: the
+ * version of the file written (by its fd, after the rename: whatever
+ * another writer renames over name later is not taken for it).
+ */
+static int replace_file(int dir_fd, const char *name, const struct pieces *p,
+			struct file_version *v)
 {
+	struct stat st;
 	char tmp[320];
 	int fd, err;
 
@@ -547,12 +578,16 @@ static int replace_file(int dir_fd, const char *name, const struct pieces *p)
 	err = fchmod(fd, 0644) ? -errno : 0;
 	if (!err)
 		err = write_pieces(fd, p);
-	if (close(fd) && !err)
-		err = -errno;
 	if (!err && renameat(dir_fd, tmp, dir_fd, name))
+		err = -errno;
+	if (!err && fstat(fd, &st))
+		err = -errno;
+	if (close(fd) && !err)
 		err = -errno;
 	if (err)
 		unlinkat(dir_fd, tmp, 0);
+	else
+		file_version_of(v, &st);
 	return err;
 }
 
@@ -621,10 +656,13 @@ static char *added_lines(struct fast *f, bool newline_first, size_t *len)
  * add: the new lines appended with one write that stays within one page,
  * so that a reader sees the file with or without them and never a part
  * (the size moves after the copy), and nothing already there is written
- * again. 1 when done so (lines in *out), 0 when the file is to be
- * rewritten instead, -errno.
+ * again. 1 when done so (lines in *out, *v: the version of the file
+ * written, by its fd: a file another writer renamed over the name
+ * meanwhile is not taken for it), 0 when the file is to be rewritten
+ * instead, -errno.
  */
-static int append_lines(struct fast *f, char **out, size_t *out_len)
+static int append_lines(struct fast *f, char **out, size_t *out_len,
+			struct file_version *v)
 {
 	const struct set_fast_request *rq = f->rq;
 	long page = sysconf(_SC_PAGESIZE);
@@ -659,6 +697,9 @@ static int append_lines(struct fast *f, char **out, size_t *out_len)
 		free(buf);
 		return n < 0 ? -errno : -EIO;
 	}
+	if (fstat(fd, &st))
+		memset(&st, 0, sizeof(st)); /* a version no file has */
+	file_version_of(v, &st);
 	*out = buf;
 	*out_len = used;
 	return 1;
@@ -771,30 +812,39 @@ static int apply_target(struct fast *f, struct target *t,
 			return err;
 		}
 	}
+	/*
+	 * Before the first write the tables leave the compiled digest for the
+	 * new version's, which no compile gives, and the mirror is marked as
+	 * changing: a process killed between the write and its records
+	 * leaves tables that a pass replaces, never ones it takes for what
+	 * it compiled (a del of the entry again would compile to the old
+	 * digest), and a mirror no later change trusts.
+	 */
+	lifecycle_version_text(t->info.digest, old_version);
+	next_digest(f, t->info.digest, t->info.digest);
+	table_map_begin(&t->map);
 	t0 = clock_ns(CLOCK_BOOTTIME);
-	err = tables_write_plan(&f->st, t->id, &t->map.s, &t->plan, NULL,
-				&t->change);
-	if (!err) {
-		lifecycle_version_text(t->info.digest, old_version);
-		next_digest(f, t->info.digest, t->info.digest);
-		bpf_map_update_elem(f->st.map_fds[CGF_MAP_POLICY_INFO], &t->id,
-				    &t->info, BPF_EXIST);
-		if (t->nrecs)
-			renew_err = fence_renew_cgroups(&f->st, t->src.policy,
-							cgroups, t->nrecs,
-							first_epoch);
-	}
+	err = bpf_map_update_elem(f->st.map_fds[CGF_MAP_POLICY_INFO], &t->id,
+				  &t->info, BPF_EXIST)
+		      ? -errno
+		      : 0;
+	if (!err)
+		err = tables_write_plan(&f->st, t->id, &t->map.s, &t->plan,
+					NULL, &t->change);
+	if (!err && t->nrecs)
+		renew_err = fence_renew_cgroups(&f->st, t->src.policy, cgroups,
+						t->nrecs, first_epoch);
 	t->change.kernel_ns = clock_ns(CLOCK_BOOTTIME) - t0 - t->change.wait_ns;
 	free(cgroups);
 	if (err) {
-		/* The old policy still holds; its mirror and record do not. */
+		/* The old policy still holds (by a digest no pass keeps);
+		 * its mirror and record do not. */
 		mirror_name(mirror, t->id);
 		unlinkat(f->st.run_fd, mirror, 0);
 		set_source_remove(f->st.run_fd, t->id);
 		return err;
 	}
 	flipped = t->plan.next.active_bank != t->map.s.active_bank;
-	table_map_begin(&t->map);
 	err = set_delta_commit(&t->map.s, &t->map.sum, &t->plan);
 	memcpy(t->map.s.digest, t->info.digest, sizeof(t->map.s.digest));
 	if (flipped)
@@ -850,21 +900,21 @@ static void fast_free(struct fast *f)
 
 /* Everything is checked and planned: the file, then each policy's tables. */
 static int commit(struct fast *f, const struct pieces *text,
-		  const char *appended, size_t appended_len, uint64_t start)
+		  const char *appended, size_t appended_len,
+		  const struct file_version *appended_version, uint64_t start)
 {
 	const struct set_fast_request *rq = f->rq;
 	size_t lpm = 0, masks = 0, tables = 0;
 	uint64_t kernel_ns = 0, wait_ns = 0;
-	struct file_version version;
+	struct file_version version = {0};
 	unsigned int changed = 0;
 	char file[300], ixname[400];
-	struct stat st;
 	bool failed = false;
 	int err;
 
 	snprintf(file, sizeof(file), "%s%s", rq->name, ADDR_SET_SUFFIX);
 	/* Rewritten by a rename over it (appended: written already). */
-	err = text ? replace_file(rq->sets_fd, file, text) : 0;
+	err = text ? replace_file(rq->sets_fd, file, text, &version) : 0;
 	if (err) {
 		log_error("set %s: cannot write %s: %s", rq->name, f->set_path,
 			  strerror(-err));
@@ -873,9 +923,8 @@ static int commit(struct fast *f, const struct pieces *text,
 	printf("set %s: %zu %s, %zu entries\n", rq->name, rq->n,
 	       rq->del ? "removed" : "added",
 	       set_index_count(&f->ix) + (rq->del ? -rq->n : rq->n));
-	if (fstatat(rq->sets_fd, file, &st, AT_SYMLINK_NOFOLLOW))
-		memset(&st, 0, sizeof(st));
-	file_version_of(&version, &st);
+	if (!text)
+		version = *appended_version;
 	set_index_name(rq->policy_dir, rq->name, ixname, sizeof(ixname));
 	if (set_index_change(&f->ix, rq->entries, rq->n, rq->del, &version))
 		unlinkat(f->st.run_fd, ixname, 0); /* the next one rebuilds */
@@ -920,6 +969,7 @@ int set_fast_change(const struct set_fast_request *rq)
 	char file[300], ixname[400], *appended = NULL;
 	const char *text = NULL;
 	size_t len = 0, appended_len = 0;
+	struct file_version appended_version;
 	struct pieces next;
 	int err;
 
@@ -959,11 +1009,16 @@ int set_fast_change(const struct set_fast_request *rq)
 		}
 	}
 	if (!rq->del)
-		err = append_lines(&f, &appended, &appended_len);
-	if (err < 0)
+		err = append_lines(&f, &appended, &appended_len,
+				   &appended_version);
+	if (err < 0) {
+		log_error("set %s: cannot write %s: %s", rq->name, f.set_path,
+			  strerror(-err));
 		goto out;
+	}
 	if (err == 1) {
-		err = commit(&f, NULL, appended, appended_len, start);
+		err = commit(&f, NULL, appended, appended_len,
+			     &appended_version, start);
 		goto out;
 	}
 	/* Rewritten: a del, or an add whose lines would cross a page. */
@@ -975,7 +1030,7 @@ int set_fast_change(const struct set_fast_request *rq)
 	if (!err)
 		err = new_text(&f, text, len, appended, appended_len, &next);
 	if (!err)
-		err = commit(&f, &next, NULL, 0, start);
+		err = commit(&f, &next, NULL, 0, NULL, start);
 out:
 	if (len)
 		munmap((void *)text, len);

@@ -397,14 +397,24 @@ int tables_change_in_place(struct cgf_state *st, uint32_t id,
 		table_state_free(&cur);
 		return err;
 	}
+	/*
+	 * Until the change is done the tables carry no compiled digest (all
+	 * zero, which no compile gives) and no mirror: a process killed
+	 * after the write leaves tables a pass replaces, never ones it takes
+	 * for the old version, which a later edit back would compile to.
+	 */
+	memset(info.digest, 0, sizeof(info.digest));
+	if (bpf_map_update_elem(st->map_fds[CGF_MAP_POLICY_INFO], &id, &info,
+				BPF_EXIST)) {
+		err = -errno;
+		goto out;
+	}
+	unlinkat(st->run_fd, mirror, 0);
 	t0 = clock_ns(CLOCK_BOOTTIME);
 	err = apply_plan(st, id, &cur, &plan, &cp->hdr, out);
 	out->kernel_ns = clock_ns(CLOCK_BOOTTIME) - t0 - out->wait_ns;
-	if (err) {
-		/* The old policy still holds, but the mirror is wrong now. */
-		unlinkat(st->run_fd, mirror, 0);
-		goto out;
-	}
+	if (err)
+		goto out; /* the old policy still holds (by no digest) */
 	out->lpm_writes = plan.nlpm;
 	out->mask_writes = plan.nactive + plan.ninactive;
 	fill_info(&info, cp, name);

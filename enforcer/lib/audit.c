@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,22 +9,37 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "audit.h"
+#include "json_line.h"
 #include "cgfence_logic.h"
 #include "socknames.h"
 
+/* Seconds change a million times less often than the microseconds. */
 void audit_format_time(uint64_t realtime_ns, char *buf, size_t len)
 {
+	static _Thread_local time_t cached_secs = -1;
+	static _Thread_local char base[32];
 	time_t secs = realtime_ns / 1000000000ull;
-	struct tm tm;
-	char base[32];
+	unsigned int us = realtime_ns % 1000000000ull / 1000;
+	char frac[9] = {'.', 0, 0, 0, 0, 0, 0, 'Z', '\0'};
+	size_t n;
 
-	gmtime_r(&secs, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06uZ", base,
-		 (unsigned int)(realtime_ns % 1000000000ull / 1000));
+	if (secs != cached_secs) {
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	for (int i = 6; i >= 1; i--, us /= 10)
+		frac[i] = '0' + us % 10;
+	n = strlen(base);
+	if (len < n + sizeof(frac)) { /* never with a 32-byte buffer */
+		snprintf(buf, len, "%s%s", base, frac);
+		return;
+	}
+	memcpy(buf, base, n);
+	memcpy(buf + n, frac, sizeof(frac));
 }
 
 const char *audit_hook_name(uint8_t hook)
@@ -55,114 +71,110 @@ static const char *protocol_name(uint8_t proto, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * Strings that come from containers (comm, ids) may hold any byte: keep
- * printable ASCII, write anything else as \xNN so every line is valid UTF-8.
- */
-static void add_safe_string(cJSON *obj, const char *key, const char *s,
-			    size_t max)
+static void begin_record(struct json_line *j, char *buf, size_t cap,
+			 uint64_t realtime_ns, const char *type)
 {
-	char buf[4 * 256 + 1];
-	size_t o = 0;
-
-	if (max > 256)
-		max = 256;
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			buf[o++] = c;
-		else
-			o += snprintf(buf + o, sizeof(buf) - o, "\\x%02x", c);
-	}
-	buf[o] = '\0';
-	cJSON_AddStringToObject(obj, key, buf);
-}
-
-/*
- * 64-bit counts and ids as exact decimals: cJSON prints a double with 15
- * significant digits when that reads back within a rounding error, so
- * 9007199254740991 would be written 9.00719925474099e+15.
- */
-static void add_u64(cJSON *obj, const char *key, uint64_t value)
-{
-	char text[24];
-
-	snprintf(text, sizeof(text), "%" PRIu64, value);
-	cJSON_AddRawToObject(obj, key, text);
-}
-
-static char *finish_line(cJSON *obj)
-{
-	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-	char *line = NULL;
-
-	if (text) {
-		size_t n = strlen(text);
-
-		line = malloc(n + 2);
-		if (line) {
-			memcpy(line, text, n);
-			line[n] = '\n';
-			line[n + 1] = '\0';
-		}
-	}
-	free(text);
-	cJSON_Delete(obj);
-	return line;
-}
-
-static cJSON *new_record(uint64_t realtime_ns, const char *type)
-{
-	cJSON *obj = cJSON_CreateObject();
 	char when[48];
 
-	if (!obj)
-		return NULL;
 	audit_format_time(realtime_ns, when, sizeof(when));
-	cJSON_AddStringToObject(obj, "time", when);
-	cJSON_AddStringToObject(obj, "type", type);
-	return obj;
+	json_line_begin(j, buf, cap);
+	json_line_str(j, "time", when);
+	json_line_str(j, "type", type);
 }
 
-static void add_enrichment(cJSON *obj, uint64_t cgroup_id,
+/* The records' one shape for a pod, as k8s_identity_add_json writes it. */
+static void add_kubernetes(struct json_line *j, const struct k8s_identity *id)
+{
+	if (!id || !id->pod[0])
+		return;
+	json_line_object_begin(j, "kubernetes");
+	json_line_str(j, "namespace", id->namespace_);
+	json_line_str(j, "pod", id->pod);
+	if (id->container[0])
+		json_line_str(j, "container", id->container);
+	else
+		json_line_null(j, "container");
+	if (id->sandbox)
+		json_line_true(j, "sandbox");
+	json_line_object_end(j);
+}
+
+static void add_enrichment(struct json_line *j, uint64_t cgroup_id,
 			   const struct audit_enrichment *en)
 {
-	add_u64(obj, "cgroup_id", cgroup_id);
-	if (en && en->container_id && en->container_id[0])
-		add_safe_string(obj, "container_id", en->container_id, 256);
-	if (en && en->cgroup_path && en->cgroup_path[0])
-		add_safe_string(obj, "cgroup", en->cgroup_path, 256);
-	if (en)
-		k8s_identity_add_json(obj, en->kubernetes);
-	if (en && en->policy_name && en->policy_name[0])
-		add_safe_string(obj, "policy", en->policy_name, 256);
+	json_line_u64(j, "cgroup_id", cgroup_id);
+	if (!en)
+		return;
+	if (en->container_id && en->container_id[0])
+		json_line_safe_str(j, "container_id", en->container_id, 256);
+	if (en->cgroup_path && en->cgroup_path[0])
+		json_line_safe_str(j, "cgroup", en->cgroup_path, 256);
+	add_kubernetes(j, en->kubernetes);
+	if (en->policy_name && en->policy_name[0])
+		json_line_safe_str(j, "policy", en->policy_name, 256);
+}
+
+/* Decimal digits of v at p (no NUL); their count. */
+static size_t decimal(char *p, uint32_t v)
+{
+	char digits[10];
+	size_t n = 0;
+
+	do {
+		digits[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = digits[n - 1 - i];
+	return n;
+}
+
+/* "section" + suffix (+ a rule's index and "]"), without stdio. */
+static void rule_text_of(const char *section, const char *suffix,
+			 const uint32_t *index, char *buf, size_t len)
+{
+	size_t n = strlen(section), m = strlen(suffix);
+
+	if (!len)
+		return;
+	if (n + m + 12 > len) { /* never with the callers' 64 bytes */
+		buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, section, n);
+	memcpy(buf + n, suffix, m);
+	n += m;
+	if (index) {
+		n += decimal(buf + n, *index);
+		buf[n++] = ']';
+	}
+	buf[n] = '\0';
 }
 
 static void rule_text(const char *section, uint32_t rule, char *buf, size_t len)
 {
 	switch (rule) {
 	case CGF_RULE_DEFAULT:
-		snprintf(buf, len, "%s.default", section);
+		rule_text_of(section, ".default", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_RAW:
-		snprintf(buf, len, "sockets.raw");
+		rule_text_of("sockets", ".raw", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_FAMILY:
-		snprintf(buf, len, "sockets.families");
+		rule_text_of("sockets", ".families", NULL, buf, len);
 		break;
 	case CGF_RULE_SOCKETS_OPTION:
-		snprintf(buf, len, "sockets.options");
+		rule_text_of("sockets", ".options", NULL, buf, len);
 		break;
 	/* Refused for its headers: no rule of the section decided. */
 	case CGF_RULE_SOURCE_ROUTE:
-		snprintf(buf, len, "%s.source-route", section);
+		rule_text_of(section, ".source-route", NULL, buf, len);
 		break;
 	case CGF_RULE_BAD_HEADERS:
-		snprintf(buf, len, "%s.unparsed-headers", section);
+		rule_text_of(section, ".unparsed-headers", NULL, buf, len);
 		break;
 	default:
-		snprintf(buf, len, "%s.rules[%u]", section, rule);
+		rule_text_of(section, ".rules[", &rule, buf, len);
 	}
 }
 
@@ -179,12 +191,12 @@ void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len)
 }
 
 /* The rule that decided, as the policy's JSON path names it. */
-static void add_rule(cJSON *obj, const struct cgf_event *ev)
+static void add_rule(struct json_line *j, const struct cgf_event *ev)
 {
 	char buf[64];
 
 	audit_rule_text(ev, buf, sizeof(buf));
-	cJSON_AddStringToObject(obj, "rule", buf);
+	json_line_str(j, "rule", buf);
 }
 
 static const char *sockopt_name(uint32_t level, uint32_t optname)
@@ -237,7 +249,7 @@ static const char *sockopt_name(uint32_t level, uint32_t optname)
 
 /* A refused socket(2) or setsockopt(2): "family", "type", "protocol",
  * "socket": "packet raw" (and "option"). */
-static void add_socket(cJSON *obj, const struct cgf_event *ev)
+static void add_socket(struct json_line *j, const struct cgf_event *ev)
 {
 	const char *family = socknames_family_name(ev->sock_family);
 	const char *type = socknames_type_name(ev->sock_type);
@@ -251,42 +263,47 @@ static void add_socket(cJSON *obj, const struct cgf_event *ev)
 		snprintf(tbuf, sizeof(tbuf), "%u", ev->sock_type);
 		type = tbuf;
 	}
-	cJSON_AddStringToObject(obj, "family", family);
-	cJSON_AddStringToObject(obj, "type", type);
+	json_line_str(j, "family", family);
+	json_line_str(j, "type", type);
 	if (ev->sock_family == AF_INET || ev->sock_family == AF_INET6)
-		cJSON_AddStringToObject(
-			obj, "protocol",
+		json_line_str(
+			j, "protocol",
 			protocol_name(ev->protocol, proto, sizeof(proto)));
 	else
-		cJSON_AddNumberToObject(obj, "protocol", ev->protocol);
+		json_line_u64(j, "protocol", ev->protocol);
 	snprintf(both, sizeof(both), "%s %s", family, type);
-	cJSON_AddStringToObject(obj, "socket", both);
+	json_line_str(j, "socket", both);
 	if (ev->hook == CGF_HOOK_SOCKOPT)
-		cJSON_AddStringToObject(obj, "option",
-					sockopt_name(ev->dev_major, ev->port));
-	add_rule(obj, ev);
+		json_line_str(j, "option",
+			      sockopt_name(ev->dev_major, ev->port));
+	add_rule(j, ev);
 }
 
-static void add_flow(cJSON *obj, const struct cgf_event *ev)
+static void add_flow(struct json_line *j, const struct cgf_event *ev)
 {
 	char addr[INET6_ADDRSTRLEN], proto[8];
 	int egress = ev->direction == CGF_DIR_EGRESS;
 
-	if (!inet_ntop(ev->family == 4 ? AF_INET : AF_INET6, ev->addr, addr,
-		       sizeof(addr)))
+	if (ev->family == 4) { /* the common case, without stdio */
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			n += decimal(addr + n, ev->addr[i]);
+			addr[n++] = i < 3 ? '.' : '\0';
+		}
+	} else if (!inet_ntop(AF_INET6, ev->addr, addr, sizeof(addr))) {
 		strcpy(addr, "?");
-	cJSON_AddStringToObject(obj, "direction",
-				egress ? "egress" : "ingress");
-	cJSON_AddStringToObject(
-		obj, "protocol",
-		protocol_name(ev->protocol, proto, sizeof(proto)));
-	cJSON_AddStringToObject(obj, egress ? "dst" : "src", addr);
+	}
+	json_line_str(j, "direction", egress ? "egress" : "ingress");
+	json_line_str(j, "protocol",
+		      protocol_name(ev->protocol, proto, sizeof(proto)));
+	json_line_str(j, egress ? "dst" : "src", addr);
 	if (ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP)
-		cJSON_AddNumberToObject(obj, "dport", ev->port);
-	add_rule(obj, ev);
+		json_line_u64(j, "dport", ev->port);
+	add_rule(j, ev);
 }
 
-static void add_device(cJSON *obj, const struct cgf_event *ev)
+static void add_device(struct json_line *j, const struct cgf_event *ev)
 {
 	char dev[48], access[4];
 	int n = 0;
@@ -301,37 +318,106 @@ static void add_device(cJSON *obj, const struct cgf_event *ev)
 	if (ev->dev_access & CGF_ACC_MKNOD)
 		access[n++] = 'm';
 	access[n] = '\0';
-	cJSON_AddStringToObject(obj, "device", dev);
-	cJSON_AddStringToObject(obj, "access", access);
-	add_rule(obj, ev);
+	json_line_str(j, "device", dev);
+	json_line_str(j, "access", access);
+	add_rule(j, ev);
 }
+
+long audit_write_event(char *buf, size_t cap, const struct cgf_event *ev,
+		       uint64_t realtime_ns, const struct audit_enrichment *en)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct json_line j;
+	char id[9];
+
+	begin_record(&j, buf, cap, realtime_ns,
+		     ev->action == CGF_ALLOW ? "audit" : "deny");
+	json_line_str(&j, "hook", audit_hook_name(ev->hook));
+	add_enrichment(&j, ev->cgroup_id, en);
+	for (int i = 0; i < 8; i++)
+		id[i] = digits[(ev->policy_id >> (28 - 4 * i)) & 15];
+	id[8] = '\0';
+	json_line_str(&j, "policy_id", id);
+	json_line_u64(&j, "generation", ev->generation);
+	if (ev->hook == CGF_HOOK_DEVICE)
+		add_device(&j, ev);
+	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
+		add_socket(&j, ev);
+	else
+		add_flow(&j, ev);
+	json_line_str(&j, "verdict", "deny");
+	if (ev->pid) {
+		json_line_u64(&j, "pid", ev->pid);
+		json_line_safe_str(&j, "comm", ev->comm, sizeof(ev->comm));
+	}
+	return json_line_end(&j);
+}
+
+long audit_write_stats(char *buf, size_t cap, uint64_t realtime_ns,
+		       uint64_t cgroup_id, const struct audit_enrichment *en,
+		       const struct cgf_cgroup_stats *total,
+		       const struct cgf_cgroup_stats *since_last)
+{
+	struct json_line j;
+
+	begin_record(&j, buf, cap, realtime_ns, "stats");
+	add_enrichment(&j, cgroup_id, en);
+	json_line_u64(&j, "emitted", since_last->emitted);
+	json_line_u64(&j, "suppressed", since_last->suppressed);
+	json_line_u64(&j, "undelivered", since_last->undelivered);
+	json_line_u64(&j, "emitted_total", total->emitted);
+	json_line_u64(&j, "suppressed_total", total->suppressed);
+	json_line_u64(&j, "undelivered_total", total->undelivered);
+	return json_line_end(&j);
+}
+
+long audit_write_counter(char *buf, size_t cap, uint64_t realtime_ns,
+			 const char *type, const char *key, uint64_t value,
+			 const char *note)
+{
+	struct json_line j;
+
+	begin_record(&j, buf, cap, realtime_ns, type);
+	json_line_u64(&j, key, value);
+	if (note)
+		json_line_str(&j, "note", note);
+	return json_line_end(&j);
+}
+
+long audit_write_daemon(char *buf, size_t cap, uint64_t realtime_ns,
+			const char *what, const char *log_path)
+{
+	struct json_line j;
+
+	begin_record(&j, buf, cap, realtime_ns, "daemon");
+	json_line_str(&j, "event", what);
+	json_line_safe_str(&j, "log", log_path, 256);
+	return json_line_end(&j);
+}
+
+/* The malloc'ed forms: a line's usual worst case, more for long notes. */
+#define FORMAT(call)                                                           \
+	do {                                                                   \
+		for (size_t cap = AUDIT_LINE_MAX; cap <= 64 * AUDIT_LINE_MAX;  \
+		     cap *= 4) {                                               \
+			char *line = malloc(cap), *fit;                        \
+			long n = line ? call : -ENOMEM;                        \
+                                                                               \
+			if (n >= 0) {                                          \
+				fit = realloc(line, n + 1);                    \
+				return fit ? fit : line;                       \
+			}                                                      \
+			free(line);                                            \
+			if (n != -ENOSPC)                                      \
+				break;                                         \
+		}                                                              \
+		return NULL;                                                   \
+	} while (0)
 
 char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,
 			 const struct audit_enrichment *en)
 {
-	cJSON *obj = new_record(realtime_ns,
-				ev->action == CGF_ALLOW ? "audit" : "deny");
-	char id[16];
-
-	if (!obj)
-		return NULL;
-	cJSON_AddStringToObject(obj, "hook", audit_hook_name(ev->hook));
-	add_enrichment(obj, ev->cgroup_id, en);
-	snprintf(id, sizeof(id), "%08x", ev->policy_id);
-	cJSON_AddStringToObject(obj, "policy_id", id);
-	cJSON_AddNumberToObject(obj, "generation", ev->generation);
-	if (ev->hook == CGF_HOOK_DEVICE)
-		add_device(obj, ev);
-	else if (ev->hook == CGF_HOOK_SOCKET || ev->hook == CGF_HOOK_SOCKOPT)
-		add_socket(obj, ev);
-	else
-		add_flow(obj, ev);
-	cJSON_AddStringToObject(obj, "verdict", "deny");
-	if (ev->pid) {
-		cJSON_AddNumberToObject(obj, "pid", ev->pid);
-		add_safe_string(obj, "comm", ev->comm, sizeof(ev->comm));
-	}
-	return finish_line(obj);
+	FORMAT(audit_write_event(line, cap, ev, realtime_ns, en));
 }
 
 char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,
@@ -339,41 +425,19 @@ char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,
 			 const struct cgf_cgroup_stats *total,
 			 const struct cgf_cgroup_stats *since_last)
 {
-	cJSON *obj = new_record(realtime_ns, "stats");
-
-	if (!obj)
-		return NULL;
-	add_enrichment(obj, cgroup_id, en);
-	add_u64(obj, "emitted", since_last->emitted);
-	add_u64(obj, "suppressed", since_last->suppressed);
-	add_u64(obj, "undelivered", since_last->undelivered);
-	add_u64(obj, "emitted_total", total->emitted);
-	add_u64(obj, "suppressed_total", total->suppressed);
-	add_u64(obj, "undelivered_total", total->undelivered);
-	return finish_line(obj);
+	FORMAT(audit_write_stats(line, cap, realtime_ns, cgroup_id, en, total,
+				 since_last));
 }
 
 char *audit_format_counter(uint64_t realtime_ns, const char *type,
 			   const char *key, uint64_t value, const char *note)
 {
-	cJSON *obj = new_record(realtime_ns, type);
-
-	if (!obj)
-		return NULL;
-	add_u64(obj, key, value);
-	if (note)
-		cJSON_AddStringToObject(obj, "note", note);
-	return finish_line(obj);
+	FORMAT(audit_write_counter(line, cap, realtime_ns, type, key, value,
+				   note));
 }
 
 char *audit_format_daemon(uint64_t realtime_ns, const char *what,
 			  const char *log_path)
 {
-	cJSON *obj = new_record(realtime_ns, "daemon");
-
-	if (!obj)
-		return NULL;
-	cJSON_AddStringToObject(obj, "event", what);
-	add_safe_string(obj, "log", log_path, 256);
-	return finish_line(obj);
+	FORMAT(audit_write_daemon(line, cap, realtime_ns, what, log_path));
 }

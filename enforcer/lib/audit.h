@@ -38,7 +38,27 @@ const char *audit_hook_name(uint8_t hook);
 /* The rule that decided, as records name it: "egress.rules[2]", "devices.default". */
 void audit_rule_text(const struct cgf_event *ev, char *buf, size_t len);
 
-/* Each returns a malloc'ed line ending in '\n', or NULL on ENOMEM. */
+/*
+ * Each writes one line ending in '\n' (and a NUL after it) into buf and
+ * returns its length, or -ENOSPC when it does not fit. AUDIT_LINE_MAX
+ * holds any event, stats or daemon record (every string from a container
+ * is cut at 256 bytes, each shown in at most 6 characters).
+ */
+#define AUDIT_LINE_MAX 8192
+
+long audit_write_event(char *buf, size_t cap, const struct cgf_event *ev,
+		       uint64_t realtime_ns, const struct audit_enrichment *en);
+long audit_write_stats(char *buf, size_t cap, uint64_t realtime_ns,
+		       uint64_t cgroup_id, const struct audit_enrichment *en,
+		       const struct cgf_cgroup_stats *total,
+		       const struct cgf_cgroup_stats *since_last);
+long audit_write_counter(char *buf, size_t cap, uint64_t realtime_ns,
+			 const char *type, const char *key, uint64_t value,
+			 const char *note);
+long audit_write_daemon(char *buf, size_t cap, uint64_t realtime_ns,
+			const char *what, const char *log_path);
+
+/* The same, as a malloc'ed line, or NULL on ENOMEM. */
 char *audit_format_event(const struct cgf_event *ev, uint64_t realtime_ns,
 			 const struct audit_enrichment *en);
 char *audit_format_stats(uint64_t realtime_ns, uint64_t cgroup_id,

@@ -20,6 +20,12 @@ refused() { # OPTION-NAME CGFENCE-ARGS...: exit status 2 and the option named
 	done
 }
 
+@test "daemon --buffer-events takes a whole number of events, 1 to 1048576" {
+	for bad in 0 -1 64k '' 1048577 99999999999999999999999; do
+		refused "--buffer-events '$bad'" daemon --buffer-events "$bad"
+	done
+}
+
 @test "apply --event-budget takes a whole number, 1 to 4294967295" {
 	for bad in 5x 0 -3 4294967296 1.5; do
 		refused "--event-budget '$bad'" apply --cgroup /nonexistent --policy /nonexistent --event-budget "$bad"

@@ -398,6 +398,40 @@ two_servers() {
 	[ "$(state_of cma)" = ok ]
 }
 
+@test "set add on a ConfigMap-mounted sets/ is refused, naming the file, and the layout is intact; the ConfigMap's update applies" {
+	A=$(random_port)
+	start_server tcp 127.0.0.1 "$A"
+	start_server tcp 127.0.0.2 "$A"
+	# sets/ as the kubelet mounts a ConfigMap of set files.
+	sets="$POLICY_DIR/sets"
+	v1="..2026_12_01_09_00_00.123"
+	mkdir -p "$sets/$v1"
+	printf '127.0.0.1\n' >"$sets/$v1/cm-ok.txt"
+	ln -s "$v1" "$sets/..data"
+	ln -s ..data/cm-ok.txt "$sets/cm-ok.txt"
+	printf '{"version": 1, "name": "live-cm-set", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["@cm-ok"], "protocol": "tcp"}]}}\n' >"$POLICY_DIR/live-cm-set.json"
+	start_container cms '{"cgfence.policy": "live-cm-set"}'
+	says cms ok request tcp 127.0.0.1 "$A"
+	says cms EPERM connect tcp 127.0.0.2 "$A"
+	listing=$(ls -lA "$sets" "$sets/$v1")
+
+	run "$CGFENCE" set add cm-ok 127.0.0.2 --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"set cm-ok: $sets/cm-ok.txt is a symbolic link (to ..data/cm-ok.txt): set add changes only a regular file; change the file it leads to (for a Kubernetes ConfigMap, the ConfigMap)"* ]]
+	[ "$(ls -lA "$sets" "$sets/$v1")" = "$listing" ]
+	[ "$(cat "$sets/cm-ok.txt")" = 127.0.0.1 ]
+	says cms EPERM connect tcp 127.0.0.2 "$A"
+
+	# The way to change it: the ConfigMap (the kubelet swaps ..data).
+	v2="..2026_12_01_09_05_00.456"
+	mkdir "$sets/$v2"
+	printf '127.0.0.1\n127.0.0.2\n' >"$sets/$v2/cm-ok.txt"
+	ln -s "$v2" "$sets/..data_tmp"
+	mv -T "$sets/..data_tmp" "$sets/..data"
+	within $WAIT says cms ok request tcp 127.0.0.2 "$A"
+	says cms ok request tcp 127.0.0.1 "$A"
+}
+
 @test "a syntax error changes nothing: the last good version serves running and new containers; the error shows with its position" {
 	two_servers
 	f="$POLICY_DIR/live-syn.json"

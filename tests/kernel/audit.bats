@@ -247,3 +247,101 @@ JSON
 	# The catch-all slot the BPF side falls back to when the map is full.
 	bpftool map lookup pinned "$BPFFS/obj/map_cgf_stats" key hex 00 00 00 00 00 00 00 00 >/dev/null
 }
+
+# Sums a field of this cgroup's stats records (deltas since the last report).
+stats_sum() { # CGROUP_ID FIELD
+	grep '"type":"stats"' "$LOG" | jq -s --argjson id "$1" "map(select(.cgroup_id == \$id) | .$2) | add // 0"
+}
+
+@test "a burst of 100,000 denials from two CPUs at once is written whole, and every one is accounted" {
+	cg=$(new_cgroup burst)
+	cgid=$(stat -c %i "$cg")
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-burst enforce 1)"
+	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$cg" --policy "$BATS_TEST_TMPDIR/p.json" \
+		--event-budget 4000000000 --without-bpf-lsm
+	start_daemon
+	# Each sender pinned to a CPU of its own: both CPUs deny as fast as they can.
+	taskset -c 0 "$PROBE" --cgroup "$cg" --repeat 50000 sendto 127.0.0.9 9 >/dev/null &
+	first=$!
+	taskset -c $((1 % $(nproc))) "$PROBE" --cgroup "$cg" --repeat 50000 sendto 127.0.0.10 9 >/dev/null &
+	second=$!
+	wait "$first"
+	wait "$second"
+	# One of them really is refused, from outside the burst's count.
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.11 9
+	wait_for_lines '.dst == "127.0.0.11"' 1
+	stop_daemon # drains, then the final stats
+	written=$(grep -c '"type":"deny".*"dst":"127.0.0.\(9\|10\)"' "$LOG")
+	emitted=$(stats_sum "$cgid" emitted)
+	suppressed=$(stats_sum "$cgid" suppressed)
+	undelivered=$(stats_sum "$cgid" undelivered)
+	echo "written=$written emitted=$emitted suppressed=$suppressed undelivered=$undelivered"
+	[ $((emitted + suppressed + undelivered)) -eq 100001 ]
+	[ "$undelivered" -eq 0 ]
+	[ "$suppressed" -eq 0 ]
+	[ "$written" -eq 100000 ]
+	[ "$(grep -c '"dst":"127.0.0.9"' "$LOG")" -eq 50000 ]
+	[ "$(grep -c '"dst":"127.0.0.10"' "$LOG")" -eq 50000 ]
+	[ "$(grep -c '"type":"lost"' "$LOG")" -eq 0 ]
+	# Every line whole, and named (the cached names are the cgroup's).
+	tail -n 3 "$LOG" | jq -e -s 'length == 3'
+	grep '"dst":"127.0.0.10"' "$LOG" | tail -n 1 | jq -e --argjson id "$cgid" \
+		'.cgroup_id == $id and .policy == "kt-burst" and .rule == "egress.rules[1]" and .comm == "probe"'
+}
+
+@test "a daemon too slow for a burst: what its buffer cannot hold is counted undelivered, exactly" {
+	cg=$(new_cgroup slow)
+	cgid=$(stat -c %i "$cg")
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-slow enforce 1)"
+	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$cg" --policy "$BATS_TEST_TMPDIR/p.json" \
+		--event-budget 4000000000 --without-bpf-lsm
+	# A buffer of two pages, and a daemon that does not read it meanwhile.
+	start_daemon --buffer-events 64
+	kill -STOP "$DAEMON_PID"
+	taskset -c 0 "$PROBE" --cgroup "$cg" --repeat 5000 sendto 127.0.0.9 9 >/dev/null
+	kill -CONT "$DAEMON_PID"
+	# The kernel writes its count of dropped events before the next event
+	# in that CPU's buffer (the first after a quiet spell goes to another).
+	taskset -c 0 "$PROBE" --cgroup "$cg" --repeat 20 sendto 127.0.0.8 9 >/dev/null
+	wait_for_lines '.dst == "127.0.0.8"' 20
+	stop_daemon
+	written=$(grep -c '"type":"deny".*"dst":"127.0.0.9"' "$LOG")
+	emitted=$(stats_sum "$cgid" emitted)
+	undelivered=$(stats_sum "$cgid" undelivered)
+	lost=$(grep '"type":"lost"' "$LOG" | jq -s 'map(.count) | add // 0')
+	echo "written=$written emitted=$emitted undelivered=$undelivered lost=$lost"
+	[ "$written" -gt 0 ]
+	[ "$written" -lt 5000 ]
+	[ $((written + 20)) -eq "$emitted" ]
+	[ $((written + undelivered)) -eq 5000 ]
+	# The perf buffer's own count of what it dropped says the same.
+	[ "$lost" -eq "$undelivered" ]
+}
+
+@test "a policy replaced while the daemon runs: the next denial names the new one" {
+	cg=$(new_cgroup renamed)
+	write_policy "$BATS_TEST_TMPDIR/a.json" "$(fence_policy kt-named-a enforce 1)"
+	write_policy "$BATS_TEST_TMPDIR/b.json" "$(fence_policy kt-named-b enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/a.json"
+	start_daemon
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.71 9
+	wait_for_lines '.dst == "127.0.0.71" and .policy == "kt-named-a"' 1
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/b.json"
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.72 9
+	wait_for_lines '.dst == "127.0.0.72" and .policy == "kt-named-b"' 1
+}
+
+@test "denials read after their cgroup was detached still name it (the apply that judged them)" {
+	cg=$(new_cgroup gone)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "$(fence_policy kt-gone enforce 1)"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	start_daemon
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.81 9
+	wait_for_lines '.dst == "127.0.0.81"' 1
+	# The daemon reads the next denial only after the detach.
+	kill -STOP "$DAEMON_PID"
+	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.82 9
+	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
+	kill -CONT "$DAEMON_PID"
+	wait_for_lines ".dst == \"127.0.0.82\" and .cgroup == \"$cg\" and .policy == \"kt-gone\"" 1
+}

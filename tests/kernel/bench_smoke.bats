@@ -109,7 +109,12 @@ smoke_table() {
 
 @test "audit path: every burst row accounts for all its denials" {
 	table=$(smoke_table "5. Audit path")
-	row=$(echo "$table" | awk '$1 == 1000')
-	[ -n "$row" ] || smoke_fail "audit path: no row for a burst of 1000"
-	[[ "$row" == *" exact" ]] || smoke_fail "audit path: accounting does not add up: $row"
+	for cpus in 1 2; do
+		row=$(echo "$table" | awk -v c=$cpus '$1 == "after" && $2 == c && $3 == 1000')
+		[ -n "$row" ] || smoke_fail "audit path: no row for a burst of 1000 from $cpus CPU(s)"
+		# logged, undelivered, suppressed, two rates: numbers; then exact
+		echo "$row" | awk '{ for (i = 4; i <= 8; i++) if ($i !~ /^[0-9]+$/) exit 1 }' ||
+			smoke_fail "audit path: not a number in: $row"
+		[[ "$row" == *" exact" ]] || smoke_fail "audit path: accounting does not add up: $row"
+	done
 }

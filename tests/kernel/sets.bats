@@ -285,3 +285,61 @@ fast_cmd() {
 	assert_probe ok --cgroup "$cg1" request tcp 127.0.0.2 "$port"
 	assert_probe EPERM --cgroup "$cg2" connect tcp 127.0.0.2 "$port"
 }
+
+@test "set add and del refuse a set file that is a symbolic link, and leave the link and the running tables as they are" {
+	port=$(random_port)
+	printf '127.0.0.9\n' >"$DIR/sets/feed-v1.txt"
+	ln -s feed-v1.txt "$DIR/sets/blocked.txt"
+	blocked_policy kt-set-link
+	cg=$(new_cgroup setlink)
+	apply_policy "$cg" "$DIR/kt-set-link.json" >/dev/null
+	# The set is read through the link.
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.9 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	run set_cmd add blocked 127.0.0.6
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"set blocked: $DIR/sets/blocked.txt is a symbolic link (to feed-v1.txt): set add changes only a regular file"* ]]
+	run set_cmd del blocked 127.0.0.9
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$DIR/sets/blocked.txt is a symbolic link (to feed-v1.txt): set del"* ]]
+	[ "$(readlink "$DIR/sets/blocked.txt")" = feed-v1.txt ]
+	[ "$(cat "$DIR/sets/feed-v1.txt")" = 127.0.0.9 ]
+	[ "$(ls "$DIR/sets")" = "$(printf 'blocked.txt\nfeed-v1.txt')" ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.9 "$port"
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+	# show reads through it; an edit of the target still counts.
+	run set_cmd show blocked
+	[ "$status" -eq 0 ]
+	[ "$output" = 127.0.0.9 ]
+	printf '127.0.0.6\n' >>"$DIR/sets/feed-v1.txt"
+	run "$CGFENCE" reload --policy-dir "$DIR" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.6 "$port"
+}
+
+@test "set add and del refuse sets/ that is a Kubernetes ConfigMap's link into ..data, and leave its files as they are" {
+	# A ConfigMap of the policy directory whose items are sets/NAME.txt.
+	v1="..2026_12_01_09_00_00.123"
+	rm -rf "${DIR:?}/sets"
+	mkdir -p "$DIR/$v1/sets"
+	printf '127.0.0.9\n' >"$DIR/$v1/sets/blocked.txt"
+	blocked_policy kt-set-cm
+	mv "$DIR/kt-set-cm.json" "$DIR/$v1/"
+	ln -s "$v1" "$DIR/..data"
+	ln -s ..data/sets "$DIR/sets"
+	ln -s ..data/kt-set-cm.json "$DIR/kt-set-cm.json"
+	listing=$(ls -lAR "$DIR")
+	for change in "add 127.0.0.6" "del 127.0.0.9"; do
+		action=${change% *}
+		run set_cmd "$action" blocked "${change#* }"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"set blocked: $DIR/sets is a symbolic link (to ..data/sets) of a Kubernetes ConfigMap: set $action changes only a set of its own; change the ConfigMap"* ]]
+	done
+	[ "$(ls -lAR "$DIR")" = "$listing" ]
+	[ "$(cat "$DIR/$v1/sets/blocked.txt")" = 127.0.0.9 ]
+	# What the policy names is still read through the links.
+	run set_cmd show blocked
+	[ "$output" = 127.0.0.9 ]
+	run "$CGFENCE" check "$DIR/kt-set-cm.json"
+	[ "$status" -eq 0 ]
+}
