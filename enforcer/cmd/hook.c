@@ -517,16 +517,40 @@ static int choose_recording_policy(const struct oci_state *s,
 	return err;
 }
 
+/*
+ * Whoever writes a container's annotations (a pod's author) must not be
+ * able to turn off the fence an admin chose: the annotation records a
+ * container no policy selects, or one whose policy is in audit mode. An
+ * enforcing policy stays enforcing, and the container is not recorded
+ * (root can still record it: apply --record).
+ */
+static void record_under_enforcing_refused(const struct oci_state *s,
+					   const struct policy_selection *sel,
+					   int *record)
+{
+	if (!*record || sel->how == POLICY_NONE ||
+	    sel->policy->mode == CGF_MODE_AUDIT)
+		return;
+	log_error("container %s: warning: annotation %s ignored: policy "
+		  "\"%s\" enforces, and an annotation never turns it into "
+		  "audit mode; record under a policy with \"mode\": "
+		  "\"audit\", or with cgfence apply --record",
+		  s->id, RECORDING_ANNOTATION, sel->policy->name);
+	*record = 0;
+}
+
 /* The choice, and the recording policy where recording and none applies. */
 static int choose_for_container(const struct hook_opts *o,
-				const struct oci_state *s, int record,
+				const struct oci_state *s, int *record,
 				struct policy_selection *sel,
 				const struct compiled_policy **cp,
 				uint64_t *generation)
 {
 	int err = choose_policy(o, s, sel, cp, generation);
 
-	if (!err && record && sel->how == POLICY_NONE)
+	if (!err)
+		record_under_enforcing_refused(s, sel, record);
+	if (!err && *record && sel->how == POLICY_NONE)
 		err = choose_recording_policy(s, sel, cp);
 	return err;
 }
@@ -621,7 +645,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	recorded = record_requested(s);
 	if (recorded < 0)
 		return recorded;
-	err = choose_for_container(o, s, recorded, &sel, &cp, &generation);
+	err = choose_for_container(o, s, &recorded, &sel, &cp, &generation);
 	if (err)
 		goto out;
 	if (sel.how == POLICY_NONE && !recorded)
@@ -641,7 +665,8 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	 */
 	if (passes_since(o, st, generation)) {
 		policy_free(sel.policy);
-		err = choose_for_container(o, s, recorded, &sel, &cp,
+		recorded = record_requested(s);
+		err = choose_for_container(o, s, &recorded, &sel, &cp,
 					   &generation);
 		if (err || (sel.how == POLICY_NONE && !recorded)) {
 			hook_state_close(o, st);

@@ -70,19 +70,34 @@ suggest_for() { # CONTAINER-ID NAME: the suggestion, as POLICY_DIR/NAME.json
 	[[ "$output" == *'"policy":"e2e-rec"'*'"mode":"enforce"'* ]]
 }
 
-@test "runc: a recorded container with a selected policy runs it in audit mode" {
+@test "runc: a recorded container whose selected policy is in audit mode is recorded under it" {
+	port=$(random_port)
+	policy e2e-staged '"mode": "audit", "egress": {"default": "deny"}'
+	policy e2e-strict '"egress": {"default": "deny"}'
+	new_bundle staged '{"cgfence.policy": "e2e-staged", "cgfence.record": "true"}' /bin/sh -c \
+		"/probe connect tcp 127.0.0.1 $port; true"
+	run_container staged
+	[ "$status" -eq 0 ]
+	assert_output_is ECONNREFUSED
+	suggest_for "$(container_id staged)" e2e-staged-suggested
+	jq -e --argjson p $port '.egress.rules[0].ports == [$p]' "$POLICY_DIR/e2e-staged-suggested.json"
+	run "$CGFENCE" suggest --bpffs "$BPFFS" --container "$(container_id staged)" --against "$POLICY_DIR/e2e-strict.json"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"egress 127.0.0.1:$port/tcp: deny by egress.default"* ]]
+}
+
+@test "runc: the annotation never turns an enforcing policy off: the container runs enforced and unrecorded" {
 	port=$(random_port)
 	policy e2e-strict '"egress": {"default": "deny"}'
 	new_bundle strict '{"cgfence.policy": "e2e-strict", "cgfence.record": "true"}' /bin/sh -c \
 		"/probe connect tcp 127.0.0.1 $port; true"
 	run_container strict
 	[ "$status" -eq 0 ]
-	assert_output_is ECONNREFUSED
-	suggest_for "$(container_id strict)" e2e-strict-suggested
-	jq -e --argjson p $port '.egress.rules[0].ports == [$p]' "$POLICY_DIR/e2e-strict-suggested.json"
-	run "$CGFENCE" suggest --bpffs "$BPFFS" --container "$(container_id strict)" --against "$POLICY_DIR/e2e-strict.json"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"egress 127.0.0.1:$port/tcp: deny by egress.default"* ]]
+	assert_output_is EPERM
+	run lifecycle ".event == \"applied\" and .container_id == \"$(container_id strict)\""
+	[[ "$output" == *'"policy":"e2e-strict"'*'"mode":"enforce"'* ]]
+	run "$CGFENCE" suggest --bpffs "$BPFFS" --container "$(container_id strict)"
+	[ "$status" -ne 0 ]
 }
 
 @test "runc: a bad cgfence.record value keeps the container from starting" {
