@@ -202,6 +202,7 @@ bench: deps
 	$(Q)OUT=$(OUT) tests/bench/bench.sh full
 	$(Q)OUT=$(OUT) tests/bench/live_reload.sh
 	$(Q)OUT=$(OUT) tests/bench/set_change.sh
+	$(Q)OUT=$(OUT) tests/bench/record_cost.sh
 	$(Q)OUT=$(OUT) tests/bench/million.sh full
 	$(Q)OUT=$(OUT) tests/bench/metrics_cost.sh
 	$(Q)OUT=$(OUT) tests/bench/node_cost.sh

@@ -29,5 +29,6 @@
 #define CGF_DEV_TYPE(access_type)   ((access_type)&0xffff)
 #define CGF_DEV_ACCESS(access_type) ((access_type) >> 16)
 #define NSEC_PER_SEC		    1000000000ull
+#define EEXIST			    17 /* bpf_map_update_elem(BPF_NOEXIST): there already */
 
 #endif

@@ -7,6 +7,7 @@
 #define CGF_BPF_CGF_JUDGE_H
 
 #include "cgf_maps.h"
+#include "cgf_record.h"
 #include "cgfence_logic.h"
 
 /* The remote end of a flow, as the tables want it. */
@@ -94,10 +95,16 @@ CGF_INLINE void cgf_judge(const struct cgf_cgroup_config *cfg, __u32 dir_id,
 	j->denied = 1;
 	j->ingress_restricted = 1;
 
+	/* Every judgement is a new flow: a recorded cgroup remembers it. */
+	if (cfg->record)
+		cgf_record_flow(cfg, dir_id, p->family, p->protocol, p->port,
+				p->addr);
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return;
-	j->ingress_restricted = pol->ingress.restricted != 0;
+	/* A recorded cgroup's replies, like those of a restricted ingress,
+	 * pass by their flow entry: they must not be recorded as new flows. */
+	j->ingress_restricted = pol->ingress.restricted != 0 || cfg->record;
 	dir = dir_id == CGF_DIR_EGRESS ? &pol->egress : &pol->ingress;
 	if (!dir->restricted) {
 		j->action = CGF_ALLOW;

@@ -113,6 +113,22 @@ struct {
 	__type(value, struct cgf_cgroup_stats);
 } cgf_stats SEC(".maps");
 
+/* Recorded cgroups: cgroup id -> its record table (cgfence_abi.h). */
+struct cgf_record_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* each table's own size: user space's choice */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as the record grows */
+	__uint(key_size, sizeof(struct cgf_record_key));
+	__uint(value_size, sizeof(struct cgf_record_value));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, CGF_MAX_CGROUPS);
+	__type(key, __u64);
+	__array(values, struct cgf_record_inner);
+} cgf_records SEC(".maps");
+
 /* User-space state, pinned with the programs (see cgfence_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

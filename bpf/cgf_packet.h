@@ -366,9 +366,11 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	/*
 	 * Nothing to judge where ingress is unrestricted (cgf_judge would
 	 * allow, cgf_refuse_packet too); but where egress is restricted, the
-	 * flow below is what lets the socket answer the datagram's sender.
+	 * flow below is what lets the socket answer the datagram's sender,
+	 * and a recorded cgroup records its new peers, as they are judged.
 	 */
-	if (pol && !pol->ingress.restricted && !pol->egress.restricted)
+	if (pol && !pol->ingress.restricted && !pol->egress.restricted &&
+	    !cfg->record)
 		return SK_PASS;
 	err = cgf_parse(skb, &pk);
 	if (err == CGF_UNPARSABLE)

@@ -25,6 +25,7 @@
  *   cgf_defs.h       the kernel's numbers the programs name, constants
  *   cgf_maps.h       every map
  *   cgf_judge.h      a flow against the policy's tables (first match)
+ *   cgf_record.h     recording: what a recorded cgroup does, aggregated
  *   cgf_report.h     denials: budget, perf buffer, counters
  *   cgf_verdicts.h   remembered verdicts (sockets, flows), keyed by epoch
  *   cgf_sock_addr.h  connect and sendmsg destinations
@@ -166,6 +167,8 @@ int cgf_sock_create(struct bpf_sock *sk)
 	if (!cfg)
 		return SK_PASS;
 	if (sk->type == SOCK_RAW) {
+		if (cfg->record)
+			cgf_record_raw_socket(cfg, sk->family, sk->protocol);
 		pol = cgf_policy_of(cfg);
 		if (!pol)
 			return SK_DROP;
@@ -208,6 +211,8 @@ int cgf_setsockopt(struct bpf_sockopt *ctx)
 	cfg = cgf_config();
 	if (!cfg)
 		return 1;
+	if (cfg->record)
+		cgf_record_sockopt(cfg, kind);
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return 0;
@@ -263,6 +268,10 @@ int cgf_device(struct bpf_cgroup_dev_ctx *ctx)
 
 	if (!cfg)
 		return SK_PASS;
+	if (cfg->record)
+		cgf_record_device(cfg, CGF_DEV_TYPE(ctx->access_type),
+				  ctx->major, ctx->minor,
+				  CGF_DEV_ACCESS(ctx->access_type));
 	pol = cgf_policy_of(cfg);
 	if (!pol)
 		return SK_DROP;

@@ -41,7 +41,12 @@
 
 #include <linux/types.h>
 
-#define CGF_ABI_VERSION 5 /* 5: every map of the object pinned */
+/*
+ * 5: every map of the object pinned. A build whose maps or layouts differ
+ * (recording added cgf_records and cgf_cgroup_config.record) is told apart
+ * from the pinned one by its ELF digest too (cgf_meta, loader.c).
+ */
+#define CGF_ABI_VERSION 5
 
 #define CGF_MAX_RULES	     1024 /* network rules per direction */
 #define CGF_MASK_WORDS	     (CGF_MAX_RULES / 64)
@@ -236,6 +241,12 @@ struct cgf_cgroup_config {
 	 * the same ones; an epoch never repeats.
 	 */
 	__u32 epoch;
+	/*
+	 * 1: every judged flow and device access is remembered in the
+	 * cgroup's record table (cgf_records[cgroup_id], below).
+	 */
+	__u32 record;
+	__u32 pad;
 };
 
 #define CGF_DEFAULT_EVENT_BUDGET 200
@@ -363,6 +374,59 @@ struct cgf_peer_key {
 #define CGF_PEER_REPLIES_JUDGED 1u
 
 #define CGF_PEER_TABLE_SIZE 65536
+
+/*
+ * Recording (cgfence apply --record, the cgfence.record annotation): what
+ * a cgroup really does, aggregated in the kernel so that no observation is
+ * lost to the event budget or the perf buffer. cgf_records maps a recorded
+ * cgroup's id to its own hash table, which user space makes (its size is
+ * the apply's choice), pins under records/<cgroup id> so that it outlives
+ * the container, and reads for cgfence suggest. One entry per distinct:
+ *
+ *   flow    direction, family, protocol, peer address and port: the
+ *           remote port for egress, the LOCAL port for ingress (only new
+ *           inbound connections and datagrams are judged, so the
+ *           ephemeral ports of replies never appear)
+ *   device  type, major, minor and the access asked for
+ *   socket  a raw socket created: its family (AF_INET, AF_INET6) and IP
+ *           protocol; a socket option turned on that sockets.options
+ *           governs (the CGF_SOCKOPT_* bit, in port)
+ *
+ * Flows are recorded where they are judged (a connect, a new peer of a
+ * datagram socket, a SYN to a listener), never per packet of a judged
+ * flow. IPv4-mapped IPv6 peers are recorded as IPv4, as they are judged.
+ * A full table refuses new entries; the key of kind CGF_REC_OVERFLOW,
+ * which user space inserts first, counts them (its count field).
+ */
+enum cgf_record_kind {
+	CGF_REC_OVERFLOW = 0,
+	CGF_REC_FLOW = 1,
+	CGF_REC_DEVICE = 2,
+	CGF_REC_RAW_SOCKET = 3,
+	CGF_REC_SOCKOPT = 4,
+};
+
+#define CGF_RECORD_DEFAULT_SIZE 16384 /* entries, the overflow key aside */
+#define CGF_RECORD_MAX_SIZE	1048576
+
+struct cgf_record_key {
+	__u8 kind;	 /* enum cgf_record_kind */
+	__u8 direction;	 /* flows: enum cgf_direction_id */
+	__u8 family;	 /* flows: 4 or 6 */
+	__u8 protocol;	 /* flows: IP protocol number */
+	__u16 port;	 /* flows: host order; 0 for ICMP and others */
+	__u8 dev_type;	 /* devices: enum cgf_dev_type */
+	__u8 dev_access; /* devices: CGF_ACC_* asked for */
+	__u32 dev_major;
+	__u32 dev_minor;
+	__u8 addr[16]; /* flows: the peer; IPv4 in the first 4 bytes */
+};
+
+struct cgf_record_value {
+	__u64 count;
+	__u64 first_ns; /* CLOCK_BOOTTIME */
+	__u64 last_ns;
+};
 
 /*
  * Pinned state that only user space reads: it lives in maps of the BPF

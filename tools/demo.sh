@@ -4,8 +4,11 @@
 # cgfence.policy=demo selects
 # policies/demo.json before the container's first instruction; from inside
 # it, one connection is allowed, one is denied, and /dev/zero is denied.
-# Its poststop hook removes the fence. Everything the demo creates is
-# removed on exit, even when interrupted.
+# Its poststop hook removes the fence. Then the record -> suggest ->
+# enforce loop: a container annotated cgfence.record=true is recorded,
+# `cgfence suggest` turns its record into a policy, and the same workload
+# runs under it. Everything the demo creates is removed on exit, even when
+# interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -30,7 +33,9 @@ AUDIT_LOG=$WORK/audit.jsonl
 cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	"${RUNC[@]}" delete --force "$ID" >/dev/null 2>&1 || true
+	for c in "$ID" "$ID-rec" "$ID-learned"; do
+		"${RUNC[@]}" delete --force "$c" >/dev/null 2>&1 || true
+	done
 	[ -n "$hookd" ] && kill "$hookd" 2>/dev/null && wait "$hookd" 2>/dev/null
 	"$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$AUDIT_LOG" >/dev/null 2>&1 || true
 	rm -rf "$BPFFS" "$WORK" "/run/cgfence/$(basename "$BPFFS")"
@@ -116,3 +121,32 @@ sleep 0.3
 kill "$daemon" && wait "$daemon" 2>/dev/null
 daemon=
 "$CGFENCE" log "$AUDIT_LOG" --container "$ID"
+
+step "record -> suggest -> enforce: a container annotated cgfence.record=true (no policy: it denies nothing)"
+# Bundles beside the first, on its root filesystem; their policy directory
+# is the demo's own, where the suggestion goes.
+LEARNED=$WORK/learned
+mkdir -p "$LEARNED"
+workload='/probe request tcp 127.0.0.1 18080; /probe open /dev/null r'
+learned_bundle() { # NAME ANNOTATIONS-JSON SHELL-COMMAND
+	local args
+	mkdir -p "$WORK/$1"
+	args=$(jq -cn --arg s "$HOOKD_SOCKET" --arg p "$LEARNED" --arg b "$BPFFS" --arg l "$AUDIT_LOG" \
+		'["cgfence-hook", "--socket", $s, "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]')
+	jq --arg root "$WORK/bundle/rootfs" --argjson args "$args" --argjson a "$2" --arg cmd "$3" \
+		'.root = {"path": $root, "readonly": true} | .process.args = ["/bin/sh", "-c", $cmd]
+		| .annotations = $a | .hooks.createRuntime[0].args = $args | .hooks.poststop[0].args = $args' \
+		"$WORK/bundle/config.json" >"$WORK/$1/config.json"
+}
+learned_bundle rec '{"cgfence.record": "true"}' "$workload"
+"${RUNC[@]}" run --bundle "$WORK/rec" "$ID-rec" </dev/null
+
+step "cgfence suggest --container $ID-rec --name demo-learned (the container is gone; its record is not)"
+"$CGFENCE" suggest --bpffs "$BPFFS" --container "$ID-rec" --name demo-learned >"$LEARNED/demo-learned.json"
+jq -c '.egress.rules[], .devices.rules[]' "$LEARNED/demo-learned.json"
+"$CGFENCE" check "$LEARNED/demo-learned.json"
+
+step "the same workload under the suggestion (cgfence.policy=demo-learned), and a connection it never made"
+learned_bundle learned '{"cgfence.policy": "demo-learned"}' \
+	"$workload; /probe connect tcp 127.0.0.1 18081; /probe open /dev/zero r; true"
+"${RUNC[@]}" run --bundle "$WORK/learned" "$ID-learned" </dev/null

@@ -26,8 +26,13 @@
 #include "loader.h"
 #include "policy.h"
 #include "privs.h"
+#include "record.h"
+#include "recording.h"
 #include "set_fast.h"
 #include "util.h"
+
+/* How long gc keeps the record of a cgroup gone (cgfence gc --keep-records). */
+#define CGF_DEFAULT_KEEP_RECORDS_S (7 * 24 * 3600)
 
 struct fence_opts {
 	const char *cgroup;
@@ -36,6 +41,9 @@ struct fence_opts {
 	const char *container_id;
 	const char *lifecycle_log; /* NULL: apply and detach write no record */
 	unsigned int event_budget;
+	unsigned int record_size;	 /* apply --record-size */
+	unsigned long long keep_records; /* gc --keep-records, seconds */
+	bool record;
 	bool seccomp_log;
 	bool json;
 	bool without_bpf_lsm;
@@ -55,12 +63,16 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 		{"seccomp-log", no_argument, NULL, 'L'},
 		{"lifecycle-log", required_argument, NULL, 'l'},
 		{"without-bpf-lsm", no_argument, NULL, 'W'},
+		{"record", no_argument, NULL, 'r'},
+		{"record-size", required_argument, NULL, 'R'},
+		{"keep-records", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->bpffs = CGF_DEFAULT_BPFFS_DIR;
+	o->keep_records = CGF_DEFAULT_KEEP_RECORDS_S;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -83,6 +95,27 @@ static int parse_fence_opts(int argc, char **argv, struct fence_opts *o,
 			break;
 		case 'W':
 			o->without_bpf_lsm = true;
+			break;
+		case 'r':
+			o->record = true;
+			break;
+		case 'R':
+			if (parse_uint(optarg, 1, CGF_RECORD_MAX_SIZE, &n)) {
+				log_error("--record-size '%s': expected a "
+					  "number of entries, 1 to %u",
+					  optarg, CGF_RECORD_MAX_SIZE);
+				return -1;
+			}
+			o->record_size = n;
+			break;
+		case 'K':
+			if (parse_uint(optarg, 0, UINT32_MAX, &n)) {
+				log_error("--keep-records '%s': expected a "
+					  "number of seconds",
+					  optarg);
+				return -1;
+			}
+			o->keep_records = n;
 			break;
 		case 'e':
 			if (parse_uint(optarg, 1, UINT32_MAX, &n)) {
@@ -128,11 +161,15 @@ static void report_cgroup_error(const char *dir, int err)
 	log_error("%s: %s", dir, fence_error_text(err));
 }
 
+/* path NULL: the policy of a recording without one (recording.h). */
 static int load_and_compile(const char *path, struct policy **p,
 			    struct compiled_policy **cp)
 {
+	static const char record_text[] = RECORDING_POLICY_TEXT;
 	struct diags d = {};
-	int err = policy_load_file(path, p, &d);
+	int err = path ? policy_load_file(path, p, &d)
+		       : policy_parse("(recording)", record_text,
+				      sizeof(record_text) - 1, p, &d);
 
 	if (err) {
 		if (d.count)
@@ -192,7 +229,7 @@ remember_applied(const struct cgf_state *st, const struct fence_opts *o,
 	};
 	int err;
 
-	if (st->run_fd < 0 || !realpath(o->policy, file))
+	if (st->run_fd < 0 || !o->policy || !realpath(o->policy, file))
 		return;
 	snprintf(dir, sizeof(dir), "%s", file);
 	slash = strrchr(dir, '/');
@@ -239,6 +276,13 @@ int cmd_apply(int argc, char **argv)
 		"no BPF LSM can refuse\n"
 		"                                           the address "
 		"families the policy refuses)\n"
+		"       cgfence apply --cgroup DIR --record [--policy FILE] "
+		"[--record-size N] ...\n"
+		"                     (record: deny nothing, evaluate FILE in "
+		"audit mode, and\n"
+		"                     remember every distinct flow and device "
+		"access, at most N,\n"
+		"                     default %u, for cgfence suggest)\n"
 		"Fences a cgroup v2 directory; re-applying swaps the policy "
 		"atomically.\n";
 	struct compiled_policy *cp = NULL;
@@ -250,11 +294,19 @@ int cmd_apply(int argc, char **argv)
 	struct cgf_state st;
 	int err;
 
-	err = parse_fence_opts(argc, argv, &o, usage);
+	char usage_text[sizeof(usage) + 16];
+
+	snprintf(usage_text, sizeof(usage_text), usage,
+		 CGF_RECORD_DEFAULT_SIZE);
+	err = parse_fence_opts(argc, argv, &o, usage_text);
 	if (err)
 		return err > 0 ? 0 : 2;
-	if (!o.cgroup || !o.policy) {
-		fprintf(stderr, "%s", usage);
+	if (!o.cgroup || (!o.policy && !o.record)) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	if (o.record_size && !o.record) {
+		log_error("--record-size needs --record");
 		return 2;
 	}
 	if (load_and_compile(o.policy, &p, &cp))
@@ -285,8 +337,11 @@ int cmd_apply(int argc, char **argv)
 				     .policy_name = p->name,
 				     .container_id = o.container_id,
 				     .event_budget = o.event_budget,
-				     .without_bpf_lsm = o.without_bpf_lsm};
-	if (o.without_bpf_lsm && fence_needs_bpf_lsm(&st, cp))
+				     .without_bpf_lsm = o.without_bpf_lsm,
+				     .record = o.record ? FENCE_RECORD_START
+							: FENCE_RECORD_STOP,
+				     .record_size = o.record_size};
+	if (o.without_bpf_lsm && !o.record && fence_needs_bpf_lsm(&st, cp))
 		log_error("warning: %s: policy %s refuses packet sockets and "
 			  "other address families, but nothing refuses them "
 			  "here: the BPF LSM is %s",
@@ -327,7 +382,10 @@ int cmd_apply(int argc, char **argv)
 	} else {
 		printf("%s: %s policy %s (%s, policy id %08x, generation %u)\n",
 		       o.cgroup, res.replaced ? "swapped to" : "fenced with",
-		       p->name, p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+		       p->name,
+		       res.recording		   ? "recording, audit mode"
+		       : p->mode == CGF_MODE_AUDIT ? "audit"
+						   : "enforce",
 		       res.policy_id, res.generation);
 	}
 	record_lifecycle(
@@ -341,7 +399,9 @@ int cmd_apply(int argc, char **argv)
 			.cgroup_id = res.cgroup_id,
 			.policy = p->name,
 			.policy_id = res.policy_id,
-			.mode = p->mode == CGF_MODE_AUDIT ? "audit" : "enforce",
+			.mode = res.recording || p->mode == CGF_MODE_AUDIT
+					? "audit"
+					: "enforce",
 			.kubernetes = pod.pod[0] ? &pod : NULL});
 out:
 	compiled_policy_free(cp);
@@ -411,9 +471,17 @@ static void format_time(uint64_t ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *mode_name(const struct cgf_state *st, uint32_t policy_id)
+/* "record" for a recorded cgroup (its policy runs in audit mode). */
+static const char *mode_name(const struct cgf_state *st, uint64_t cgroup_id,
+			     uint32_t policy_id)
 {
+	struct cgf_cgroup_config cfg;
 	struct cgf_policy_info pi;
+
+	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_CFG], &cgroup_id,
+				&cfg) == 0 &&
+	    cfg.record)
+		return "record";
 
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_POLICY_INFO], &policy_id,
 				&pi))
@@ -475,6 +543,9 @@ int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: cgfence status [--json] [--bpffs DIR]\n"
+		"MODE: enforce, audit, or record (a recorded cgroup, whose "
+		"policy runs in audit\n"
+		"mode: see cgfence suggest).\n"
 		"STATE: ok; kept (its policy file was removed from the policy "
 		"directory: it\n"
 		"keeps its last version); stale (the cgroup is gone: run "
@@ -553,8 +624,8 @@ int cmd_status(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "cgroup_id", (double)key);
 			k8s_identity_add_json(o, pod.pod[0] ? &pod : NULL);
 			cJSON_AddStringToObject(o, "policy", info.policy_name);
-			cJSON_AddStringToObject(o, "mode",
-						mode_name(&st, info.policy_id));
+			cJSON_AddStringToObject(
+				o, "mode", mode_name(&st, key, info.policy_id));
 			cJSON_AddStringToObject(o, "state", state);
 			cJSON_AddNumberToObject(o, "generation",
 						info.generation);
@@ -564,7 +635,7 @@ int cmd_status(int argc, char **argv)
 			printf("%-20s %-24s %-16s %-8s %-8s %-20s %s\n",
 			       info.container_id[0] ? info.container_id : "-",
 			       pod_text, info.policy_name,
-			       mode_name(&st, info.policy_id), state, when,
+			       mode_name(&st, key, info.policy_id), state, when,
 			       info.path);
 		}
 	}
@@ -623,15 +694,22 @@ static void gc_removed(uint64_t cgroup_id, const struct cgf_cgroup_info *info,
 int cmd_gc(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE]\n"
+		"usage: cgfence gc [--bpffs DIR] [--lifecycle-log FILE] "
+		"[--keep-records SECONDS]\n"
 		"Removes the state of cgroups that no longer exist (a "
 		"container whose\n"
 		"poststop hook never ran), links without a record, and policy "
 		"tables\n"
 		"nobody uses. Each removal is appended to the lifecycle log "
-		"(default\n" CGF_DEFAULT_LIFECYCLE_LOG ").\n";
+		"(default\n" CGF_DEFAULT_LIFECYCLE_LOG ").\n"
+		"The records of cgroups gone (apply --record, the "
+		"cgfence.record annotation)\n"
+		"are kept for cgfence suggest until they stopped recording "
+		"SECONDS ago\n"
+		"(default 604800, a week).\n";
 	struct fence_gc_stats stats;
 	struct gc_context ctx;
+	int aged;
 	struct fence_opts o;
 	struct cgf_state st;
 	int err;
@@ -655,7 +733,11 @@ int cmd_gc(int argc, char **argv)
 		.st = &st,
 	};
 	err = fence_gc(&st, gc_removed, &ctx, &stats);
+	/* After the records of gone cgroups: their recordings stop there. */
+	aged = err ? 0 : record_gc(&st, o.keep_records);
 	state_close(&st);
+	if (!err && aged < 0)
+		err = aged;
 	if (err) {
 		log_error("gc: %s: %s", o.bpffs, strerror(-err));
 		return 1;
@@ -665,5 +747,9 @@ int cmd_gc(int argc, char **argv)
 	       "removed; %u policy reference count(s) corrected\n",
 	       stats.records, stats.link_dirs, stats.idle_tables,
 	       stats.counters, stats.refcounts);
+	if (aged)
+		printf("gc: %d record(s) of cgroups gone removed (stopped "
+		       "recording %llu s ago or more)\n",
+		       aged, o.keep_records);
 	return 0;
 }

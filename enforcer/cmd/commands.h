@@ -15,5 +15,6 @@ int cmd_hook(int argc, char **argv);
 int cmd_hookd(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_suggest(int argc, char **argv);
 
 #endif

@@ -40,6 +40,7 @@
 #include "policy_dir.h"
 #include "policy_store.h"
 #include "privs.h"
+#include "recording.h"
 #include "util.h"
 
 #define HOOK_DEFAULT_TIMEOUT_S 10
@@ -472,6 +473,88 @@ out:
 	return err;
 }
 
+/*
+ * The annotation cgfence.record: "true" records the container (and runs
+ * the policy chosen for it, if any, in audit mode). Any other value but
+ * "false" is refused: the container starts with what was meant or not at
+ * all. 1: record, 0: not, -EINVAL.
+ */
+static int record_requested(const struct oci_state *s)
+{
+	const char *v = oci_state_annotation(s, RECORDING_ANNOTATION);
+
+	if (!v || !strcmp(v, "false"))
+		return 0;
+	if (!strcmp(v, "true"))
+		return 1;
+	log_error("container %s: annotation %s: \"%.64s\": expected \"true\" "
+		  "or \"false\"",
+		  s->id, RECORDING_ANNOTATION, v);
+	return -EINVAL;
+}
+
+/*
+ * A recorded container no policy selects runs the recording policy
+ * (recording.h); its choice stays POLICY_NONE, so that a policy added
+ * later reaches it as it reaches every unconfined container.
+ */
+static int choose_recording_policy(const struct oci_state *s,
+				   struct policy_selection *sel,
+				   const struct compiled_policy **cp)
+{
+	static const char text[] = RECORDING_POLICY_TEXT;
+	struct diags d = {};
+	int err;
+
+	err = policy_parse("(recording)", text, sizeof(text) - 1, &sel->policy,
+			   &d);
+	diags_free(&d);
+	if (!err)
+		err = policy_compiled(sel->policy, cp);
+	if (err)
+		log_error("container %s: the recording policy: %s", s->id,
+			  strerror(-err));
+	return err;
+}
+
+/*
+ * Whoever writes a container's annotations (a pod's author) must not be
+ * able to turn off the fence an admin chose: the annotation records a
+ * container no policy selects, or one whose policy is in audit mode. An
+ * enforcing policy stays enforcing, and the container is not recorded
+ * (root can still record it: apply --record).
+ */
+static void record_under_enforcing_refused(const struct oci_state *s,
+					   const struct policy_selection *sel,
+					   int *record)
+{
+	if (!*record || sel->how == POLICY_NONE ||
+	    sel->policy->mode == CGF_MODE_AUDIT)
+		return;
+	log_error("container %s: warning: annotation %s ignored: policy "
+		  "\"%s\" enforces, and an annotation never turns it into "
+		  "audit mode; record under a policy with \"mode\": "
+		  "\"audit\", or with cgfence apply --record",
+		  s->id, RECORDING_ANNOTATION, sel->policy->name);
+	*record = 0;
+}
+
+/* The choice, and the recording policy where recording and none applies. */
+static int choose_for_container(const struct hook_opts *o,
+				const struct oci_state *s, int *record,
+				struct policy_selection *sel,
+				const struct compiled_policy **cp,
+				uint64_t *generation)
+{
+	int err = choose_policy(o, s, sel, cp, generation);
+
+	if (!err)
+		record_under_enforcing_refused(s, sel, record);
+	if (!err && *record && sel->how == POLICY_NONE)
+		err = choose_recording_policy(s, sel, cp);
+	return err;
+}
+
 /* A pass ran since the choice was made: the directory may say otherwise. */
 static bool passes_since(const struct hook_opts *o, const struct cgf_state *st,
 			 uint64_t generation)
@@ -546,7 +629,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	char cgdir[4096], why[2048], version[13];
 	uint64_t generation = 0;
 	long lock_ms;
-	int err;
+	int err, recorded;
 
 	err = container_cgroup(o, s, cgdir, sizeof(cgdir));
 	if (err)
@@ -559,10 +642,13 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	if (o->resident && o->resident->used_dir)
 		o->resident->used_dir(o->policy_dir, o->bpffs, o->lifecycle_log,
 				      o->resident->ctx);
-	err = choose_policy(o, s, &sel, &cp, &generation);
+	recorded = record_requested(s);
+	if (recorded < 0)
+		return recorded;
+	err = choose_for_container(o, s, &recorded, &sel, &cp, &generation);
 	if (err)
 		goto out;
-	if (sel.how == POLICY_NONE)
+	if (sel.how == POLICY_NONE && !recorded)
 		return run_unconfined(o, s, &ev);
 	/* Leave time to undo a failed apply before the alarm. */
 	lock_ms = remaining_ms(o) - 1000;
@@ -579,8 +665,10 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	 */
 	if (passes_since(o, st, generation)) {
 		policy_free(sel.policy);
-		err = choose_policy(o, s, &sel, &cp, &generation);
-		if (err || sel.how == POLICY_NONE) {
+		recorded = record_requested(s);
+		err = choose_for_container(o, s, &recorded, &sel, &cp,
+					   &generation);
+		if (err || (sel.how == POLICY_NONE && !recorded)) {
 			hook_state_close(o, st);
 			if (err)
 				goto out;
@@ -591,8 +679,11 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	req = (struct fence_request){.cgroup_dir = cgdir,
 				     .policy = cp,
 				     .policy_name = sel.policy->name,
-				     .container_id = s->id};
-	if (fence_needs_bpf_lsm(st, cp)) {
+				     .container_id = s->id,
+				     .record = recorded ? FENCE_RECORD_START
+							: FENCE_RECORD_STOP};
+	/* Recording refuses nothing: no families to fence. */
+	if (!recorded && fence_needs_bpf_lsm(st, cp)) {
 		err = families_fenced_without_lsm(s, sel.policy->name);
 		if (err) {
 			hook_state_close(o, st);
@@ -600,11 +691,13 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 		}
 		req.without_bpf_lsm = true;
 		ev.families_fenced_by = "no-cap-net-raw";
-	} else if (cp->hdr.sockets.families != CGF_ALL_FAMILIES) {
+	} else if (!recorded && cp->hdr.sockets.families != CGF_ALL_FAMILIES) {
 		ev.families_fenced_by = "bpf-lsm";
 	}
 	err = fence_apply(st, &req, &res);
-	if (!err)
+	if (!err && sel.how == POLICY_NONE)
+		remember_unconfined(o, s, cgdir); /* recorded, none chosen */
+	else if (!err)
 		remember_container(o, st, s, cgdir, res.cgroup_id, &sel,
 				   req.without_bpf_lsm ||
 					   (!state_has_bpf_lsm(st) &&
@@ -637,7 +730,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *s)
 	ev.cgroup_id = res.cgroup_id;
 	ev.policy = sel.policy->name;
 	ev.policy_id = res.policy_id;
-	ev.mode = mode_text(sel.policy->mode);
+	ev.mode = mode_text(res.recording ? CGF_MODE_AUDIT : sel.policy->mode);
 	lock_down(o, s->id);
 	record(o, &ev);
 	log_debug("container %s: %s policy %s (selected by %s), cgroup %s",

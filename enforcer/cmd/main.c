@@ -23,6 +23,9 @@ static const struct command commands[] = {
 	{"explain", cmd_explain,
 	 "show the verdict and deciding rule for a flow or device"},
 	{"status", cmd_status, "list fenced cgroups"},
+	{"suggest", cmd_suggest,
+	 "the policy a recorded cgroup's traffic suggests; what a policy "
+	 "would deny of it"},
 	{"gc", cmd_gc, "remove the state of cgroups that no longer exist"},
 	{"set", cmd_set,
 	 "change an address set; running containers get it in place"},

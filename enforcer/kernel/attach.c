@@ -15,6 +15,8 @@
 #include "container_record.h"
 #include "cgroup.h"
 #include "lsm.h"
+#include "record.h"
+#include "recording.h"
 #include "tables.h"
 #include "util.h"
 
@@ -151,8 +153,34 @@ static void unindex_container(struct cgf_state *st, const char *id,
 		bpf_map_delete_elem(st->map_fds[CGF_MAP_CONTAINERS], &k);
 }
 
-int fence_apply(struct cgf_state *st, const struct fence_request *req,
-		struct fence_result *res)
+/* A new recording's description, for suggest --container (recording.h). */
+static void describe_recording(struct cgf_state *st,
+			       const struct fence_request *req, uint64_t cgid,
+			       uint32_t size)
+{
+	struct recording_info info;
+
+	if (st->run_fd < 0 || recording_read(st->run_fd, cgid, &info) == 0)
+		return; /* a record that goes on keeps its description */
+	memset(&info, 0, sizeof(info));
+	info.cgroup_id = cgid;
+	snprintf(info.container_id, sizeof(info.container_id), "%s",
+		 req->container_id ? req->container_id : "");
+	snprintf(info.cgroup, sizeof(info.cgroup), "%s", req->cgroup_dir);
+	snprintf(info.policy, sizeof(info.policy), "%s", req->policy_name);
+	info.size = size;
+	info.started_ns = clock_ns(CLOCK_REALTIME);
+	if (recording_write(st->run_fd, &info))
+		log_debug("%s: the recording has no description: suggest "
+			  "finds it by --cgroup only",
+			  req->cgroup_dir);
+}
+
+static int fence_apply_tables(struct cgf_state *st,
+			      const struct fence_request *req,
+			      const struct compiled_policy *policy,
+			      bool recording, uint32_t record_size,
+			      struct fence_result *res)
 {
 	int cfg_fd = st->map_fds[CGF_MAP_CGROUP_CFG];
 	int info_fd = st->map_fds[CGF_MAP_CGROUP_INFO];
@@ -164,7 +192,6 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	bool had_record, fenced, attached_now = false, in_place = false;
 	int err;
 
-	memset(res, 0, sizeof(*res));
 	err = cgroup_open(req->cgroup_dir, &cgroup_fd, &cgid);
 	if (err)
 		return err;
@@ -172,8 +199,12 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		return -EPERM;
 	if (req->expect_cgroup_id && cgid != req->expect_cgroup_id)
 		return -ESTALE;
-	/* Refusing socket families is the LSM program's job: fail closed. */
-	if (fence_needs_bpf_lsm(st, req->policy) && !req->without_bpf_lsm)
+	/*
+	 * Refusing socket families is the LSM program's job: fail closed. A
+	 * recorded cgroup refuses nothing, so it needs none.
+	 */
+	if (!recording && fence_needs_bpf_lsm(st, policy) &&
+	    !req->without_bpf_lsm)
 		return -ENOPKG;
 	res->cgroup_id = cgid;
 
@@ -186,8 +217,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	 * policy loaded already, no usable mirror) builds or reuses tables.
 	 */
 	if (fenced && old.policy_id &&
-	    !tables_have_digest(st, req->policy->digest)) {
-		err = tables_change_in_place(st, old.policy_id, req->policy,
+	    !tables_have_digest(st, policy->digest)) {
+		err = tables_change_in_place(st, old.policy_id, policy,
 					     req->policy_name, 1, &res->change);
 		if (!err) {
 			in_place = true;
@@ -199,8 +230,7 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		}
 	}
 	if (!in_place) {
-		err = tables_acquire(st, req->policy, req->policy_name,
-				     &policy_id);
+		err = tables_acquire(st, policy, req->policy_name, &policy_id);
 		if (err)
 			return err;
 	}
@@ -234,10 +264,19 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 	 */
 	if (fenced && bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg))
 		memset(&old_cfg, 0, sizeof(old_cfg));
-	if (fenced && !in_place && policy_id == old.policy_id && old_cfg.epoch)
+	/* (A recording that starts judges, and records, everything anew.) */
+	if (fenced && !in_place && policy_id == old.policy_id &&
+	    old_cfg.epoch && old_cfg.record == recording)
 		cfg.epoch = old_cfg.epoch;
 	else if ((err = state_next_epoch(st, &cfg.epoch)))
 		goto fail_detach;
+	if (recording) {
+		err = record_start(st, cgid, record_size);
+		if (err)
+			goto fail_detach;
+		describe_recording(st, req, cgid, record_size);
+		cfg.record = 1;
+	}
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
 	cfg.cgroup_id = cgid;
@@ -256,6 +295,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
 		err = -errno;
 		goto fail_detach;
 	}
+	if (!recording && fenced && old_cfg.record)
+		record_stop(st, cgid);
 	if (had_record && old.policy_id && !in_place)
 		tables_release(st, old.policy_id);
 	if (had_record && strncmp(old.container_id, info.container_id,
@@ -277,6 +318,43 @@ fail_release:
 	return err;
 }
 
+int fence_apply(struct cgf_state *st, const struct fence_request *req,
+		struct fence_result *res)
+{
+	_cleanup_(compiled_policy_freep) struct compiled_policy *audit = NULL;
+	const struct compiled_policy *policy = req->policy;
+	uint32_t record_size =
+		req->record_size ? req->record_size : CGF_RECORD_DEFAULT_SIZE;
+	bool recording;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	recording = req->record == FENCE_RECORD_START;
+	if (req->record == FENCE_RECORD_KEEP) {
+		struct cgf_cgroup_config old_cfg;
+		_cleanup_close_ int fd = -1;
+		uint64_t cgid;
+
+		err = cgroup_open(req->cgroup_dir, &fd, &cgid);
+		if (err)
+			return err;
+		recording = bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_CFG],
+						&cgid, &old_cfg) == 0 &&
+			    old_cfg.record;
+	}
+	/* A recorded cgroup denies nothing: its policy runs in audit mode. */
+	if (recording && policy->hdr.mode != CGF_MODE_AUDIT) {
+		err = compiled_policy_audit_copy(policy, req->policy_name,
+						 &audit);
+		if (err)
+			return err;
+		policy = audit;
+	}
+	err = fence_apply_tables(st, req, policy, recording, record_size, res);
+	res->recording = !err && recording;
+	return err;
+}
+
 int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			const struct compiled_policy *cp, const char *name,
 			const uint64_t *cgroup_ids, size_t n,
@@ -288,6 +366,15 @@ int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 
 	if (fence_needs_bpf_lsm(st, cp) && !without_bpf_lsm)
 		return -ENOPKG;
+	/* A recorded cgroup keeps its policy in audit mode: one by one. */
+	for (size_t i = 0; i < n; i++) {
+		struct cgf_cgroup_config cfg;
+
+		if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_CGROUP_CFG],
+					&cgroup_ids[i], &cfg) == 0 &&
+		    cfg.record && cp->hdr.mode != CGF_MODE_AUDIT)
+			return -EBUSY;
+	}
 	/* Before the tables change: a cgroup must never keep the verdicts
 	 * of the old policy under the new one for want of an epoch. */
 	err = state_reserve_epochs(st, n, &first_epoch);
@@ -428,6 +515,8 @@ static int detach_id(struct cgf_state *st, uint64_t cgroup_id,
 	}
 	unlink_links(st, cgroup_id, cgroup_removed);
 	forget_container_record(st, cgroup_id);
+	record_stop(st,
+		    cgroup_id); /* its table stays for suggest; gc ages it */
 	unindex_container(st, info.container_id, cgroup_id);
 	bpf_map_delete_elem(info_fd, &cgroup_id);
 	forget_reported_stats(st, cgroup_id);

@@ -14,6 +14,13 @@
 #include "loader.h"
 #include "tables.h"
 
+/* What an apply does to the cgroup's recording (record.h). */
+enum fence_record {
+	FENCE_RECORD_KEEP = 0, /* as it was: a swap by reload or hookd */
+	FENCE_RECORD_START,    /* record (and evaluate the policy in audit) */
+	FENCE_RECORD_STOP,     /* the table stays for suggest, unfed */
+};
+
 struct fence_request {
 	const char *cgroup_dir;
 	const struct compiled_policy *policy;
@@ -31,6 +38,8 @@ struct fence_request {
 	 * anew at the same path is another cgroup); 0: any. -ESTALE otherwise.
 	 */
 	uint64_t expect_cgroup_id;
+	enum fence_record record;
+	uint32_t record_size; /* FENCE_RECORD_START: entries; 0: the default */
 };
 
 struct fence_result {
@@ -40,6 +49,7 @@ struct fence_result {
 	int replaced; /* 1 when an earlier policy was swapped out */
 	int in_place; /* 1 when that policy's tables were changed in place */
 	struct tables_change change; /* what the in-place change wrote */
+	bool recording;		     /* the cgroup records (in audit mode) */
 };
 
 /*
@@ -55,7 +65,8 @@ int fence_apply(struct cgf_state *st, const struct fence_request *req,
  * them, -EBUSY otherwise) move to cp together, so its tables change in
  * place, writing only what differs, and each cgroup gets a new epoch and
  * generation. without_bpf_lsm as in struct fence_request, for all of
- * them. On error nothing changed and the caller swaps per cgroup.
+ * them. On error nothing changed and the caller swaps per cgroup
+ * (-EBUSY: one of them records, and keeps its policy in audit mode).
  */
 int fence_change_shared(struct cgf_state *st, uint32_t policy_id,
 			const struct compiled_policy *cp, const char *name,

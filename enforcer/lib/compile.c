@@ -668,6 +668,32 @@ int policy_compile(const struct policy *p, struct compiled_policy **out)
 	return 0;
 }
 
+int compiled_policy_audit_copy(const struct compiled_policy *c,
+			       const char *name, struct compiled_policy **out)
+{
+	struct compiled_policy *copy = calloc(1, sizeof(*copy));
+
+	*out = NULL;
+	if (!copy)
+		return -ENOMEM;
+	*copy = *c;
+	copy->entries =
+		malloc((c->nentries ? c->nentries : 1) * sizeof(*c->entries));
+	copy->classes =
+		malloc((c->nclasses ? c->nclasses : 1) * sizeof(*c->classes));
+	if (!copy->entries || !copy->classes) {
+		compiled_policy_free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy->entries, c->entries, c->nentries * sizeof(*c->entries));
+	memcpy(copy->classes, c->classes, c->nclasses * sizeof(*c->classes));
+	copy->hdr.mode = CGF_MODE_AUDIT;
+	/* Another header, another digest: never the enforcing tables. */
+	compute_digest(copy, name);
+	*out = copy;
+	return 0;
+}
+
 const char *compile_error_text(int err)
 {
 	return err == -E2BIG ? "too many rules" : strerror(-err);

@@ -30,9 +30,20 @@ struct compiled_policy {
 
 /* Returns 0, or -E2BIG (too many rules) / -ENOMEM. */
 int policy_compile(const struct policy *p, struct compiled_policy **out);
+/*
+ * The same tables in audit mode (a recorded cgroup denies nothing), with
+ * their own digest, so that they are never shared with the enforcing
+ * ones. 0 or -ENOMEM.
+ */
+int compiled_policy_audit_copy(const struct compiled_policy *c,
+			       const char *name, struct compiled_policy **out);
 /* What a policy_compile() error means. */
 const char *compile_error_text(int err);
 void compiled_policy_free(struct compiled_policy *c);
+static inline void compiled_policy_freep(struct compiled_policy **c)
+{
+	compiled_policy_free(*c);
+}
 
 /*
  * The policy's compiled form, kept with the policy (p->derived): hookd

@@ -66,3 +66,31 @@ refused() { # OPTION-NAME CGFENCE-ARGS...: exit status 2 and the option named
 	[ "$status" -eq 0 ]
 	[ "$output" = "cgfence-hook $version" ]
 }
+
+@test "apply --record-size takes 1 to 1048576 entries, and only with --record" {
+	for bad in 0 1048577 5x -1; do
+		refused "--record-size '$bad'" apply --cgroup /nonexistent --record --record-size "$bad"
+	done
+	refused "--record-size needs --record" apply --cgroup /nonexistent --policy /nonexistent --record-size 10
+	# without --record, a policy is required
+	refused "usage: cgfence apply" apply --cgroup /nonexistent
+}
+
+@test "gc --keep-records takes whole seconds" {
+	for bad in -1 1h 4294967296; do
+		refused "--keep-records '$bad'" gc --keep-records "$bad"
+	done
+}
+
+@test "suggest: prefix lengths, names, and one source, one mode" {
+	for bad in 0 33 24x; do
+		refused "--aggregate-v4 '$bad': expected a prefix length, 1 to 32" suggest --cgroup /x --aggregate-v4 "$bad"
+	done
+	for bad in 0 129; do
+		refused "--aggregate-v6 '$bad': expected a prefix length, 1 to 128" suggest --cgroup /x --aggregate-v6 "$bad"
+	done
+	refused "--name 'Web/1': expected a policy name" suggest --cgroup /x --name Web/1
+	refused "suggest needs one of --cgroup DIR and --container ID" suggest
+	refused "suggest needs one of --cgroup DIR and --container ID" suggest --cgroup /x --container y
+	refused "--merge and --against go one at a time" suggest --cgroup /x --merge a --against b
+}

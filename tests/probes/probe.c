@@ -13,6 +13,11 @@
  *   ping ADDR                   ICMP echo over a raw socket, wait for reply
  *   serve tcp|udp ADDR PORT N   answer N requests (one byte each) then exit;
  *                               prints "ready" once listening
+ *   connect-range tcp|udp FIRST COUNT PORT
+ *                               connect to COUNT consecutive IPv4 addresses
+ *                               from FIRST (UDP: and send one byte); prints
+ *                               "reached R eperm E other O" (a refused TCP
+ *                               connection reached its peer)
  *   open PATH r|w|rw            open a file or device node
  *   stall-unix PATH SECONDS     connect to a unix stream socket, send one
  *                               byte, then nothing for SECONDS (a stuck client)
@@ -176,6 +181,42 @@ static int do_serve(const char *proto, const char *host, const char *port,
 	return result(0);
 }
 
+static int do_connect_range(const char *proto, const char *first,
+			    const char *count_text, const char *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(atoi(port))};
+	int count = atoi(count_text), reached = 0, eperm = 0, other = 0;
+	uint32_t base;
+	char byte = 'x';
+
+	if (inet_pton(AF_INET, first, &sin.sin_addr) != 1)
+		return result(EINVAL);
+	base = ntohl(sin.sin_addr.s_addr);
+	for (int i = 0; i < count; i++) {
+		int fd = socket(AF_INET, sock_type(proto) | SOCK_CLOEXEC, 0),
+		    err;
+
+		if (fd < 0)
+			return result(errno);
+		sin.sin_addr.s_addr = htonl(base + i);
+		err = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) ? errno
+									: 0;
+		if (!err && sock_type(proto) == SOCK_DGRAM &&
+		    send(fd, &byte, 1, 0) != 1)
+			err = errno;
+		if (!err || err == ECONNREFUSED)
+			reached++;
+		else if (err == EPERM)
+			eperm++;
+		else
+			other++;
+		close(fd);
+	}
+	printf("reached %d eperm %d other %d\n", reached, eperm, other);
+	return reached != count;
+}
+
 static int do_open(const char *path, const char *mode)
 {
 	int flags = !strcmp(mode, "rw")	 ? O_RDWR
@@ -222,6 +263,8 @@ int main(int argc, char **argv)
 	}
 	argc -= i;
 	argv += i;
+	if (argc == 5 && !strcmp(argv[0], "connect-range"))
+		return do_connect_range(argv[1], argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[0], "connect"))
 		return do_connect(argv[1], argv[2], argv[3], 0);
 	if (argc == 4 && !strcmp(argv[0], "request"))

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "recording.h"
+#include "util.h"
+
+#define RECORDING_MAX_SIZE 4096
+
+static int recordings_dir(int run_fd, bool create)
+{
+	if (run_fd < 0)
+		return -ENOENT;
+	return open_dir_below(run_fd, "recordings", create);
+}
+
+static void recording_name(char *buf, size_t len, uint64_t cgroup_id)
+{
+	snprintf(buf, len, "%" PRIu64 ".json", cgroup_id);
+}
+
+char *recording_format(const struct recording_info *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[24], started[24], stopped[24], *text;
+
+	if (!o)
+		return NULL;
+	/* 64-bit numbers as strings: a JSON number is a double. */
+	snprintf(id, sizeof(id), "%" PRIu64, r->cgroup_id);
+	snprintf(started, sizeof(started), "%" PRIu64, r->started_ns);
+	snprintf(stopped, sizeof(stopped), "%" PRIu64, r->stopped_ns);
+	if (!cJSON_AddStringToObject(o, "cgroup_id", id) ||
+	    !cJSON_AddStringToObject(o, "container_id", r->container_id) ||
+	    !cJSON_AddStringToObject(o, "cgroup", r->cgroup) ||
+	    !cJSON_AddStringToObject(o, "policy", r->policy) ||
+	    !cJSON_AddNumberToObject(o, "size", r->size) ||
+	    !cJSON_AddStringToObject(o, "started_ns", started) ||
+	    !cJSON_AddStringToObject(o, "stopped_ns", stopped)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+static int copy_string(const cJSON *o, const char *key, char *buf, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= len)
+		return -EINVAL;
+	strcpy(buf, v->valuestring);
+	return 0;
+}
+
+static int read_u64(const cJSON *o, const char *key, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	unsigned long long n;
+
+	if (!cJSON_IsString(v) || parse_uint(v->valuestring, 0, UINT64_MAX, &n))
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+int recording_parse(const char *text, struct recording_info *r)
+{
+	cJSON *o = cJSON_Parse(text);
+	const cJSON *size;
+	int err = -EINVAL;
+
+	memset(r, 0, sizeof(*r));
+	if (!cJSON_IsObject(o))
+		goto out;
+	size = cJSON_GetObjectItemCaseSensitive(o, "size");
+	if (read_u64(o, "cgroup_id", &r->cgroup_id) ||
+	    copy_string(o, "container_id", r->container_id,
+			sizeof(r->container_id)) ||
+	    copy_string(o, "cgroup", r->cgroup, sizeof(r->cgroup)) ||
+	    copy_string(o, "policy", r->policy, sizeof(r->policy)) ||
+	    !cJSON_IsNumber(size) || size->valuedouble < 0 ||
+	    size->valuedouble > UINT32_MAX ||
+	    read_u64(o, "started_ns", &r->started_ns) ||
+	    read_u64(o, "stopped_ns", &r->stopped_ns))
+		goto out;
+	r->size = (uint32_t)size->valuedouble;
+	err = 0;
+out:
+	cJSON_Delete(o);
+	return err;
+}
+
+int recording_write(int run_fd, const struct recording_info *r)
+{
+	_cleanup_close_ int dir = recordings_dir(run_fd, true);
+	_cleanup_free_ char *text = NULL;
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	text = recording_format(r);
+	if (!text)
+		return -ENOMEM;
+	recording_name(name, sizeof(name), r->cgroup_id);
+	return write_file_at(dir, name, text, strlen(text), 0600);
+}
+
+int recording_read(int run_fd, uint64_t cgroup_id, struct recording_info *r)
+{
+	_cleanup_close_ int dir = recordings_dir(run_fd, false);
+	_cleanup_free_ char *text = NULL;
+	char name[32];
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (dir < 0)
+		return dir;
+	recording_name(name, sizeof(name), cgroup_id);
+	err = read_file_at(dir, name, RECORDING_MAX_SIZE, &text, NULL);
+	if (err)
+		return err;
+	err = recording_parse(text, r);
+	if (!err && r->cgroup_id != cgroup_id)
+		err = -EINVAL;
+	return err;
+}
+
+int recording_remove(int run_fd, uint64_t cgroup_id)
+{
+	_cleanup_close_ int dir = recordings_dir(run_fd, false);
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	recording_name(name, sizeof(name), cgroup_id);
+	return unlinkat(dir, name, 0) ? -errno : 0;
+}
+
+int recording_list(int run_fd, uint64_t **ids, size_t *n)
+{
+	int dir = recordings_dir(run_fd, false);
+	uint64_t *list = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*ids = NULL;
+	*n = 0;
+	if (dir < 0)
+		return dir == -ENOENT ? 0 : dir;
+	d = fdopendir(dir);
+	if (!d) {
+		close(dir);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char digits[32];
+		unsigned long long id;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len >= sizeof(digits) ||
+		    strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		memcpy(digits, de->d_name, len - 5);
+		digits[len - 5] = '\0';
+		if (parse_uint(digits, 1, UINT64_MAX, &id))
+			continue;
+		if (count == cap) {
+			uint64_t *bigger;
+
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				free(list);
+				closedir(d);
+				return -ENOMEM;
+			}
+			list = bigger;
+		}
+		list[count++] = id;
+	}
+	closedir(d);
+	*ids = list;
+	*n = count;
+	return 0;
+}
+
+int recording_find_container(int run_fd, const char *container_id,
+			     struct recording_info *r)
+{
+	_cleanup_free_ uint64_t *ids = NULL;
+	struct recording_info each;
+	bool found = false;
+	size_t n;
+	int err;
+
+	if (!container_id[0])
+		return -ENOENT;
+	err = recording_list(run_fd, &ids, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if (recording_read(run_fd, ids[i], &each) ||
+		    strcmp(each.container_id, container_id))
+			continue;
+		if (!found || each.started_ns > r->started_ns)
+			*r = each;
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
+}
