@@ -243,38 +243,32 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 }
 
 /*
- * A datagram of an unconnected UDP socket. sendmsg4/6 judged it, but a
- * corked one (UDP_CORK, MSG_MORE) under the epoch of its first part, which
- * a socket may even have begun connected: it passes when its peer is
- * allowed under the current policy (one lookup, the common case), or when
- * an audit-mode denial of it was reported for this socket; otherwise it is
- * judged now, from its header.
+ * A datagram of an unconnected UDP socket to dst. sendmsg4/6 judged it,
+ * but a corked one (UDP_CORK, MSG_MORE) under the epoch of its first
+ * part, which a socket may even have begun connected: it passes when its
+ * peer is allowed under the current policy (one lookup, the common case),
+ * or when an audit-mode denial of it was reported for this socket;
+ * otherwise it is judged now.
  */
-CGF_INLINE int cgf_judge_unconnected(struct __sk_buff *skb,
-				     const struct cgf_cgroup_config *cfg)
+CGF_INLINE int cgf_judge_datagram(struct __sk_buff *skb,
+				  const struct cgf_cgroup_config *cfg,
+				  const struct cgf_peer *dst)
 {
 	struct cgf_site site = {.ctx = skb,
 				.hook = CGF_HOOK_EGRESS,
 				.direction = CGF_DIR_EGRESS};
-	struct cgf_packet pk = {};
 	struct cgf_judgement j;
 	struct cgf_peer_key key;
 	struct cgf_flow_key fk;
-	int err = cgf_parse(skb, &pk);
 
-	if (err == CGF_UNPARSABLE)
-		return SK_DROP;
-	if (err || !pk.l4_ok || !cgf_is_udp_peer(&pk.dst))
-		return cgf_refuse_packet(&site, cfg, &pk.dst,
-					 CGF_RULE_BAD_HEADERS);
-	cgf_peer_key(&key, cfg->epoch, &pk.dst);
+	cgf_peer_key(&key, cfg->epoch, dst);
 	if (cgf_peer_allowed(&key))
 		return SK_PASS;
-	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.dst, pk.dst.port);
+	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), dst, dst->port);
 	if (cgf_flow_known(&fk, cfg->epoch))
 		return SK_PASS;
-	cgf_judge(cfg, CGF_DIR_EGRESS, &pk.dst, &j);
-	cgf_report_flow(&site, cfg, &pk.dst, &j);
+	cgf_judge(cfg, CGF_DIR_EGRESS, dst, &j);
+	cgf_report_flow(&site, cfg, dst, &j);
 	if (j.action != CGF_ALLOW)
 		return SK_DROP;
 	cgf_peer_remember(&key, &j);
@@ -322,6 +316,37 @@ CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
 		return cgf_refuse_packet(&site, cfg, &pk.dst,
 					 CGF_RULE_SOURCE_ROUTE);
 	return -1;
+}
+
+/*
+ * A datagram of an unconnected UDP socket (sk): its destination read from
+ * plain headers at fixed offsets; any other header is checked as a
+ * socket's (source routes, chains the walk cannot follow), then parsed
+ * to the UDP header, without which it is refused.
+ */
+CGF_INLINE int cgf_unconnected_egress(struct __sk_buff *skb,
+				      struct bpf_sock *sk,
+				      const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_EGRESS,
+				.direction = CGF_DIR_EGRESS};
+	struct cgf_packet pk = {};
+	struct cgf_peer dst = {};
+	int err;
+
+	if (cgf_plain_udp_dst(skb, sk->protocol, &dst))
+		return cgf_judge_datagram(skb, cfg, &dst);
+	err = cgf_check_socket_headers(skb, cfg);
+	if (err >= 0)
+		return err;
+	err = cgf_parse(skb, &pk);
+	if (err == CGF_UNPARSABLE)
+		return SK_DROP;
+	if (err || !pk.l4_ok || !cgf_is_udp_peer(&pk.dst))
+		return cgf_refuse_packet(&site, cfg, &pk.dst,
+					 CGF_RULE_BAD_HEADERS);
+	return cgf_judge_datagram(skb, cfg, &pk.dst);
 }
 
 /* A datagram for an unconnected UDP socket: a new peer unless known. */

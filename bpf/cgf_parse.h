@@ -265,4 +265,65 @@ CGF_INLINE int cgf_headers_plain(struct __sk_buff *skb, __u32 protocol)
 	return (b[0] >> 4) == 6 && b[6] == protocol;
 }
 
+/*
+ * The destination of a datagram with plain headers, read from fixed
+ * offsets: h holds the first 24 (IPv4) or 44 (IPv6) bytes. Not plain (0):
+ * IPv4 options, an extension header, another protocol than the socket's,
+ * a later fragment (no UDP header to read); the caller parses those.
+ * Addresses and port are read as words: the header starts 4-byte aligned
+ * in the stack copy, and unaligned packet loads are allowed where it is
+ * not (the verifier's default).
+ */
+#define CGF_PLAIN4_LEN (IPV4_HDR_LEN + 4)
+#define CGF_PLAIN6_LEN (IPV6_HDR_LEN + 4)
+
+CGF_INLINE int cgf_plain_dst4(const __u8 *h, __u32 protocol,
+			      struct cgf_peer *dst)
+{
+	if (h[0] != 0x45 || h[9] != protocol || ((h[6] & 0x1f) | h[7]))
+		return 0;
+	cgf_peer_ip4(dst, ((const __u32 *)h)[4]);
+	dst->protocol = protocol;
+	dst->port = bpf_ntohs(((const __u16 *)h)[(IPV4_HDR_LEN + 2) / 2]);
+	return 1;
+}
+
+/* IPv4-mapped destinations are judged as IPv4, as by cgf_parse. */
+CGF_INLINE int cgf_plain_dst6(const __u8 *h, __u32 protocol,
+			      struct cgf_peer *dst)
+{
+	if ((h[0] >> 4) != 6 || h[6] != protocol)
+		return 0;
+	cgf_peer_ip6(dst, (const __u32 *)h + 6);
+	dst->protocol = protocol;
+	dst->port = bpf_ntohs(((const __u16 *)h)[(IPV6_HDR_LEN + 2) / 2]);
+	return 1;
+}
+
+/*
+ * A UDP socket's datagram: 1 with its destination in *dst (zeroed by the
+ * caller) when its headers are plain, the one look at the packet that
+ * datagram costs. Direct packet access where the headers are linear.
+ */
+CGF_INLINE int cgf_plain_udp_dst(struct __sk_buff *skb, __u32 protocol,
+				 struct cgf_peer *dst)
+{
+	__u8 *data = (__u8 *)(long)skb->data;
+	__u8 *end = (__u8 *)(long)skb->data_end;
+	__u32 b[CGF_PLAIN6_LEN / 4];
+
+	if (data + CGF_PLAIN4_LEN <= end && data[0] == 0x45)
+		return cgf_plain_dst4(data, protocol, dst);
+	if (data + CGF_PLAIN6_LEN <= end)
+		return cgf_plain_dst6(data, protocol, dst);
+	/* Not linear (rare): read it. */
+	if (bpf_skb_load_bytes(skb, 0, b, CGF_PLAIN4_LEN))
+		return 0;
+	if (*(__u8 *)b == 0x45)
+		return cgf_plain_dst4((__u8 *)b, protocol, dst);
+	if (bpf_skb_load_bytes(skb, 0, b, CGF_PLAIN6_LEN))
+		return 0;
+	return cgf_plain_dst6((__u8 *)b, protocol, dst);
+}
+
 #endif

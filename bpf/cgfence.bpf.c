@@ -88,6 +88,9 @@ int cgf_egress(struct __sk_buff *skb)
 	cfg = cgf_config();
 	if (!cfg)
 		return SK_PASS;
+	/* Every datagram of an unconnected UDP socket: one look at it. */
+	if (sk && cgf_is_udp_dgram(sk) && sk->state != BPF_TCP_ESTABLISHED)
+		return cgf_unconnected_egress(skb, sk, cfg);
 	if (sk && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
 		if (!cgf_headers_plain(skb, sk->protocol)) {
 			verdict = cgf_check_socket_headers(skb, cfg);
@@ -96,8 +99,6 @@ int cgf_egress(struct __sk_buff *skb)
 		}
 		if (sk->type == SOCK_STREAM)
 			return SK_PASS;
-		if (sk->state != BPF_TCP_ESTABLISHED)
-			return cgf_judge_unconnected(skb, cfg);
 		return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_EGRESS);
 	}
 	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */

@@ -1,18 +1,25 @@
 #!/bin/bash
-# Run time of each cgfence BPF program per TCP connection, from the
-# kernel's own counters (kernel.bpf_stats_enabled), under bench.sh's
-# 100,000-address policy: connbench's TCP exchange (socket, two setsockopt,
-# connect, 1-byte request and reply, close), N connections.
+# Run time of each cgfence BPF program per operation, from the kernel's
+# own counters (kernel.bpf_stats_enabled), under bench.sh's 100,000-address
+# policy: N of connbench's operations of MODE (CGFPC_MODE, default tcp:
+# socket, two setsockopt, connect, 1-byte request and reply, close; udp:
+# one sendto on the same socket; udp-new, dns: see connbench.c).
 #
-#   tests/bench/prog_cost.sh [CGFENCE-BINARY [N]]     (root)
+#   [CGFPC_MODE=tcp|udp|udp-new|dns] tests/bench/prog_cost.sh [CGFENCE-BINARY [N]]     (root)
 #
-# Prints program, runs per connection, ns per run, ns per connection. Give
+# Prints program, runs per operation, ns per run, ns per operation. Give
 # another build's binary to compare (before_after.sh builds one: its
 # worktree is build/ of REV).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CGFENCE=${1:-build/cgfence}
 N=${2:-3000}
+MODE=${CGFPC_MODE:-tcp}
+case $MODE in
+tcp) PROTO=tcp ;;
+udp | udp-new | dns) PROTO=udp ;;
+*) echo "prog_cost: unknown mode $MODE" >&2; exit 1 ;;
+esac
 ID="cgfpc$$"
 CG="$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/$ID"
 B=/sys/fs/bpf/$ID
@@ -37,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cgfence_policy 100000 "cgfpc" tcp >"/tmp/$ID.json"
+cgfence_policy 100000 "cgfpc" "$PROTO" >"/tmp/$ID.json"
 mkdir -p "$CG"
 ip netns add "$ID"
 ip -n "$ID" link set lo up
@@ -46,9 +53,9 @@ extra=
 "$CGFENCE" apply $extra --bpffs "$B" --cgroup "$CG" --policy "/tmp/$ID.json" >/dev/null 2>&1
 sysctl -qw kernel.bpf_stats_enabled=1
 before=$(stats)
-build/tests/connbench --budget-ms 60000 tcp "$ADDR" "$PORT" "$N" "x=$ID:$CG" >/dev/null
+build/tests/connbench --budget-ms 60000 "$MODE" "$ADDR" "$PORT" "$N" "x=$ID:$CG" >/dev/null
 after=$(stats)
 jq -rn --argjson a "$before" --argjson b "$after" --argjson n "$N" '
-	["program", "runs/conn", "ns/run", "ns/conn"], ($b[] as $x | ($a[] | select(.name == $x.name)) as $y
+	["program", "runs/op", "ns/run", "ns/op"], ($b[] as $x | ($a[] | select(.name == $x.name)) as $y
 	| ($x.n - $y.n) as $runs | ($x.t - $y.t) as $ns | select($runs > 0)
 	| [$x.name, ($runs / $n * 100 | round / 100), ($ns / $runs | round), ($ns / $n | round)]) | @tsv'

@@ -355,26 +355,32 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	# Judged at sendmsg under the looser policy, the datagram must be
 	# judged again when it leaves, also from a connected socket that
 	# disconnects (AF_UNSPEC, which no hook sees) before finishing it; the
-	# end of the datagram is written after the change.
+	# end of the datagram is written after the change. Over IPv6 too, and
+	# from an IPv6 socket to an IPv4-mapped address (an IPv4 packet).
 	cg=$(new_cgroup keptuncork)
 	port=$(random_port)
-	one_peer_policy "$BATS_TEST_TMPDIR/loose.json" kt-uncork-loose $port
+	write_policy "$BATS_TEST_TMPDIR/loose.json" "{\"version\": 1, \"name\": \"kt-uncork-loose\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\", \"::1\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
 	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-uncork-strict", "egress": {"default": "deny"}}'
 	got=()
-	for how in unconnected udp_cork disconnected; do
+	for case in 127.0.0.1/unconnected/127.0.0.1 127.0.0.1/udp_cork/127.0.0.1 \
+		127.0.0.1/disconnected/127.0.0.1 ::1/unconnected/::1 \
+		::ffff:127.0.0.1/udp_cork/127.0.0.1; do
+		IFS=/ read -r to how at <<<"$case"
 		apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
 		m=$(marker $how)
-		watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
-		corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" $how
+		watch k "$ATTACK" --timeout-ms 2500 udp-recv "$at" $port "$m"
+		corked_send --cgroup "$cg" cork "$to" $port "$BATS_TEST_TMPDIR/go" "$m" $how
 		apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
 		# The stricter policy holds for a new datagram...
-		assert_run EPERM "$PROBE" --cgroup "$cg" sendto 127.0.0.1 $port
+		assert_run EPERM "$PROBE" --cgroup "$cg" sendto "$to" $port
 		# ...and must for the one begun before it.
 		finish_send
 		wait "$WATCH_k" || true
-		got+=("$how: sender $SENT, peer $(tail -n 1 "$BATS_TEST_TMPDIR/k.out")")
+		got+=("$to $how: sender $SENT, peer $(tail -n 1 "$BATS_TEST_TMPDIR/k.out")")
 	done
 	printf '%s\n' "${got[@]}" >&2
-	[ ${#got[@]} = 3 ]
+	[ ${#got[@]} = 5 ]
 	[[ "${got[*]}" != *"peer seen"* ]]
 }
