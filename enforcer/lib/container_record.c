@@ -232,50 +232,12 @@ int container_record_remove(int run_fd, uint64_t cgroup_id)
 int container_record_list(int run_fd, uint64_t **ids, size_t *n)
 {
 	int dir = records_dir(run_fd, false);
-	uint64_t *list = NULL;
-	size_t count = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
 
 	*ids = NULL;
 	*n = 0;
 	if (dir < 0)
 		return dir == -ENOENT ? 0 : dir;
-	d = fdopendir(dir);
-	if (!d) {
-		close(dir);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		char digits[32];
-		unsigned long long id;
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || len >= sizeof(digits) ||
-		    strcmp(de->d_name + len - 5, ".json"))
-			continue;
-		memcpy(digits, de->d_name, len - 5);
-		digits[len - 5] = '\0';
-		if (parse_uint(digits, 1, UINT64_MAX, &id))
-			continue;
-		if (count == cap) {
-			uint64_t *bigger;
-
-			cap = cap ? cap * 2 : 64;
-			bigger = realloc(list, cap * sizeof(*list));
-			if (!bigger) {
-				free(list);
-				closedir(d);
-				return -ENOMEM;
-			}
-			list = bigger;
-		}
-		list[count++] = id;
-	}
-	closedir(d);
-	*ids = list;
-	*n = count;
-	return 0;
+	return dir_list_id_files(dir, ".json", ids, n);
 }
 
 void container_record_remove_unconfined(int run_fd, const char *container_id)

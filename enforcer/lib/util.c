@@ -326,6 +326,53 @@ int write_file_at(int dir_fd, const char *name, const void *buf, size_t len,
 	return err;
 }
 
+int dir_list_id_files(int dir, const char *suffix, uint64_t **ids, size_t *n)
+{
+	size_t count = 0, cap = 0, slen = strlen(suffix);
+	uint64_t *list = NULL;
+	struct dirent *de;
+	DIR *d = fdopendir(dir);
+
+	*ids = NULL;
+	*n = 0;
+	if (!d) {
+		int err = -errno;
+
+		close(dir);
+		return err;
+	}
+	while ((de = readdir(d))) {
+		char digits[32];
+		unsigned long long id;
+		size_t len = strlen(de->d_name);
+
+		if (len <= slen || len - slen >= sizeof(digits) ||
+		    strcmp(de->d_name + len - slen, suffix))
+			continue;
+		memcpy(digits, de->d_name, len - slen);
+		digits[len - slen] = '\0';
+		if (parse_uint(digits, 1, UINT64_MAX, &id))
+			continue;
+		if (count == cap) {
+			uint64_t *bigger;
+
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				free(list);
+				closedir(d);
+				return -ENOMEM;
+			}
+			list = bigger;
+		}
+		list[count++] = id;
+	}
+	closedir(d);
+	*ids = list;
+	*n = count;
+	return 0;
+}
+
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	       unsigned long long *out)
 {

@@ -45,6 +45,12 @@ int write_all(int fd, const void *buf, size_t len);
  * " 5", "0x10" and overflow are refused. 0, -EINVAL (not a number) or
  * -ERANGE (outside min..max). Every numeric option goes through it.
  */
+/*
+ * The ids of the files named <decimal id><suffix> in dir (which it takes
+ * and closes), in directory order; others are passed over. *ids: free().
+ */
+int dir_list_id_files(int dir, const char *suffix, uint64_t **ids, size_t *n);
+
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	       unsigned long long *out);
 
