@@ -161,9 +161,8 @@ static void report_cgroup_error(const char *dir, int err)
 	log_error("%s: %s", dir, fence_error_text(err));
 }
 
-/* path NULL: the policy of a recording without one (recording.h). */
-static int load_and_compile(const char *path, struct policy **p,
-			    struct compiled_policy **cp)
+int cmd_policy_load_compiled(const char *path, struct policy **p,
+			     struct compiled_policy **cp)
 {
 	static const char record_text[] = RECORDING_POLICY_TEXT;
 	struct diags d = {};
@@ -181,7 +180,7 @@ static int load_and_compile(const char *path, struct policy **p,
 	}
 	err = policy_compile(*p, cp);
 	if (err) {
-		log_error("%s: cannot compile: %s", path,
+		log_error("%s: cannot compile: %s", path ? path : "(recording)",
 			  compile_error_text(err));
 		policy_free(*p);
 		*p = NULL;
@@ -309,7 +308,7 @@ int cmd_apply(int argc, char **argv)
 		log_error("--record-size needs --record");
 		return 2;
 	}
-	if (load_and_compile(o.policy, &p, &cp))
+	if (cmd_policy_load_compiled(o.policy, &p, &cp))
 		return 1;
 	err = state_open(&st, o.bpffs, STATE_LOAD, CGF_DEFAULT_LOCK_TIMEOUT_MS);
 	if (err) {
@@ -326,7 +325,7 @@ int cmd_apply(int argc, char **argv)
 		policy_free(p);
 		cp = NULL;
 		p = NULL;
-		err = load_and_compile(o.policy, &p, &cp);
+		err = cmd_policy_load_compiled(o.policy, &p, &cp);
 		if (err) {
 			state_close(&st);
 			goto out;

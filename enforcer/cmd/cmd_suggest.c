@@ -282,30 +282,6 @@ static int observation_cmp(const void *pa, const void *pb)
 	return memcmp(&a->key, &b->key, sizeof(a->key));
 }
 
-static int load_policy(const char *path, struct policy **p,
-		       struct compiled_policy **cp)
-{
-	struct diags d = {};
-	int err = policy_load_file(path, p, &d);
-
-	if (err) {
-		if (d.count)
-			diags_print(&d, stderr);
-		else
-			log_error("%s: %s", path, strerror(-err));
-		diags_free(&d);
-		return err;
-	}
-	err = policy_compile(*p, cp);
-	if (err) {
-		log_error("%s: cannot compile: %s", path,
-			  compile_error_text(err));
-		policy_free(*p);
-		*p = NULL;
-	}
-	return err;
-}
-
 /* --against: what FILE would deny. 0: nothing, 1: something, 2: error. */
 static int print_against(const char *file, const struct record_contents *rc)
 {
@@ -313,7 +289,7 @@ static int print_against(const char *file, const struct record_contents *rc)
 	struct policy *p = NULL;
 	size_t denied = 0;
 
-	if (load_policy(file, &p, &cp))
+	if (cmd_policy_load_compiled(file, &p, &cp))
 		return 2;
 	for (size_t i = 0; i < rc->n; i++) {
 		const struct observation *ob = &rc->obs[i];
@@ -368,9 +344,9 @@ static cJSON *merge_into(const char *file, const struct record_contents *rc,
 	cJSON *json = NULL;
 	size_t nadd = 0;
 
-	if (load_policy(file, &p, &cp))
+	if (cmd_policy_load_compiled(file, &p, &cp))
 		return NULL;
-	/* The text load_policy validated, as it was: every key kept. */
+	/* The text cmd_policy_load_compiled validated, as it was: every key kept. */
 	if (read_small_file(file, &text, POLICY_MAX_FILE_SIZE)) {
 		log_error("%s: %s", file, strerror(errno));
 		compiled_policy_free(cp);

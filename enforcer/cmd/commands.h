@@ -17,4 +17,13 @@ int cmd_daemon(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_suggest(int argc, char **argv);
 
+struct policy;
+struct compiled_policy;
+/*
+ * A policy file read, checked and compiled, its errors printed (path NULL:
+ * the policy of a recording without one, recording.h). 0 or -errno.
+ */
+int cmd_policy_load_compiled(const char *path, struct policy **p,
+			     struct compiled_policy **cp);
+
 #endif
