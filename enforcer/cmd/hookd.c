@@ -797,6 +797,7 @@ int cmd_hookd(int argc, char **argv)
 	const char *lifecycle_log = CGF_DEFAULT_LIFECYCLE_LOG;
 	struct hookd h = {.inotify_fd = -1, .stats_dir_fd = -1};
 	const char *stats_path = NULL;
+	sigset_t stop_signals, waiting_mask;
 	char stats_buf[4096];
 	bool seccomp_log = false;
 	int lfd = -1, c, err;
@@ -871,10 +872,21 @@ int cmd_hookd(int argc, char **argv)
 		return 1;
 	}
 	adopt_recorded_dirs(&h, bpffs, lifecycle_log);
+	/*
+	 * SIGTERM and SIGINT are taken only inside ppoll: one that came
+	 * between the want_stop test and a wait with no end would be lost.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, &waiting_mask);
+	sigdelset(&waiting_mask, SIGTERM);
+	sigdelset(&waiting_mask, SIGINT);
 	log_info("hookd: listening on %s", path);
 	while (!want_stop) {
 		struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN},
 					{.fd = h.inotify_fd, .events = POLLIN}};
+		struct timespec wait_ts;
 		int cfd, wait_ms;
 
 		recheck_watches(&h);
@@ -885,7 +897,10 @@ int cmd_hookd(int argc, char **argv)
 		}
 		if (h.stats_dirty && poll(pfd, 1, 0) == 0)
 			write_stats(&h);
-		if (poll(pfd, 2, wait_ms) <= 0)
+		wait_ts.tv_sec = wait_ms / 1000;
+		wait_ts.tv_nsec = (long)(wait_ms % 1000) * 1000000;
+		if (ppoll(pfd, 2, wait_ms < 0 ? NULL : &wait_ts,
+			  &waiting_mask) <= 0)
 			continue; /* a signal, or time for the passes */
 		if (pfd[1].revents)
 			read_events(&h);
