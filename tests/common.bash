@@ -40,8 +40,16 @@ new_cgroup() {
 	echo "$cg"
 }
 
+# random_port: a port below the kernel's ephemeral range, so that no
+# client's local port (or its TIME_WAIT) already holds it: EADDRINUSE.
 random_port() {
-	echo $((20000 + RANDOM % 30000))
+	local low
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	if [ "${low:-0}" -ge 20000 ]; then
+		echo $((10000 + RANDOM % (low - 10100)))
+	else
+		echo $((20000 + RANDOM % 30000))
+	fi
 }
 
 # start_server PROTO ADDR PORT [PROBE OPTIONS...]: background server that
