@@ -6,6 +6,7 @@
 # namespaces the tests make only. Needs root; nothing here skips itself.
 
 load ../common
+load watchers
 
 ATTACK=$OUT/tests/attack
 
@@ -26,42 +27,12 @@ teardown() {
 	fi
 }
 
-# watch NAME ATTACK-ARGS...: a watcher (packet-watch, udp-recv, tcp-watch,
-# raw-recv) in the background; returns once it is ready.
-WATCHERS=()
+# watch NAME ATTACK-ARGS...: an attack watcher (packet-watch, udp-recv,
+# tcp-watch, raw-recv); loopback delivers at once: 800 ms tells "unseen".
 watch() {
 	local name=$1
 	shift
-	# Loopback delivers at once: 800 ms is long enough to tell "unseen".
-	"$ATTACK" --timeout-ms 800 "$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 &
-	WATCHERS+=($!)
-	eval "WATCH_$name=$!"
-	for _ in $(seq 100); do
-		grep -q ready "$BATS_TEST_TMPDIR/$name.out" && return 0
-		sleep 0.02
-	done
-	echo "watcher $name did not start: $(cat "$BATS_TEST_TMPDIR/$name.out")" >&2
-	return 1
-}
-
-# assert_seen NAME seen|unseen: waits for the watcher's verdict.
-assert_seen() {
-	local pid_var="WATCH_$1" got
-	wait "${!pid_var}" 2>/dev/null || true
-	got=$(tail -n 1 "$BATS_TEST_TMPDIR/$1.out")
-	if [ "$got" != "$2" ]; then
-		echo "watcher $1: expected '$2', got '$got'" >&2
-		return 1
-	fi
-}
-
-stop_watchers() {
-	local pid
-	for pid in "${WATCHERS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	WATCHERS=()
+	watch_program "$name" "$ATTACK" --timeout-ms 800 "$@"
 }
 
 # assert_attack EXPECTED ATTACK-ARGS...: like assert_probe, for attack.

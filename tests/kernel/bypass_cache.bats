@@ -8,6 +8,7 @@
 # trick is shown to work unfenced. Loopback only; needs root.
 
 load ../common
+load watchers
 
 ATTACK=$OUT/tests/attack
 TRICKS=$REPO/tests/probes/dgram_tricks.py
@@ -25,41 +26,9 @@ teardown() {
 	stop_watchers
 }
 
-# watch NAME PROGRAM ARGS...: a watcher (attack's or dgram_tricks') in the
-# background; returns once it is ready.
-WATCHERS=()
+# watch NAME PROGRAM ARGS...: a watcher (attack's or dgram_tricks').
 watch() {
-	local name=$1
-	shift
-	"$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 &
-	WATCHERS+=($!)
-	eval "WATCH_$name=$!"
-	for _ in $(seq 100); do
-		grep -q ready "$BATS_TEST_TMPDIR/$name.out" && return 0
-		sleep 0.02
-	done
-	echo "watcher $name did not start: $(cat "$BATS_TEST_TMPDIR/$name.out")" >&2
-	return 1
-}
-
-# assert_seen NAME seen|unseen: waits for the watcher's verdict.
-assert_seen() {
-	local pid_var="WATCH_$1" got
-	wait "${!pid_var}" 2>/dev/null || true
-	got=$(tail -n 1 "$BATS_TEST_TMPDIR/$1.out")
-	if [ "$got" != "$2" ]; then
-		echo "watcher $1: expected '$2', got '$got'" >&2
-		return 1
-	fi
-}
-
-stop_watchers() {
-	local pid
-	for pid in "${WATCHERS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	WATCHERS=()
+	watch_program "$@"
 }
 
 # assert_run EXPECTED PROGRAM ARGS...: the program's output is EXPECTED.
