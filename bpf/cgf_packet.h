@@ -211,31 +211,36 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 }
 
 /*
- * A connected UDP socket's packet: it passes when its peer is allowed under
- * the current policy (cgf_peer_verdicts, whichever socket asked first);
- * otherwise the peer is judged (as egress: the socket went out to it),
- * whichever way the packet goes, so that a policy that now denies the peer
- * stops its replies too.
+ * A connected UDP socket's packet to or from its peer (p, or read from sk
+ * when NULL): it passes when that peer is allowed under the current policy
+ * (cgf_peer_verdicts, whichever socket asked first); otherwise the peer is
+ * judged (as egress: the socket went out to it), whichever way the packet
+ * goes, so that a policy that now denies the peer stops its replies too.
  */
 CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 				   const struct cgf_cgroup_config *cfg,
-				   __u8 hook)
+				   __u8 hook, const struct cgf_peer *p)
 {
-	struct cgf_site site = {
-		.ctx = skb, .hook = hook, .direction = CGF_DIR_EGRESS};
-	struct cgf_peer p = {};
+	struct cgf_site site = {.ctx = skb,
+				.hook = hook,
+				.direction = CGF_DIR_EGRESS,
+				.task_context = hook == CGF_HOOK_EGRESS};
+	struct cgf_peer own = {};
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
 
 	/* An audit-mode denial of the peer, reported already. */
 	if (cgf_sock_judged(sk, cfg->epoch))
 		return SK_PASS;
-	cgf_peer_from_sock(&p, sk);
-	cgf_peer_key(&pk, cfg->epoch, &p);
+	if (!p) {
+		cgf_peer_from_sock(&own, sk);
+		p = &own;
+	}
+	cgf_peer_key(&pk, cfg->epoch, p);
 	if (cgf_peer_allowed(&pk))
 		return SK_PASS;
-	cgf_judge(cfg, CGF_DIR_EGRESS, &p, &j);
-	cgf_report_flow(&site, cfg, &p, &j);
+	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
+	cgf_report_flow(&site, cfg, p, &j);
 	cgf_peer_remember(&pk, &j);
 	if (j.action == CGF_ALLOW && j.denied)
 		cgf_mark_sock(sk, cfg->epoch);
@@ -243,28 +248,40 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 }
 
 /*
- * A datagram of an unconnected UDP socket to dst. sendmsg4/6 judged it,
- * but a corked one (UDP_CORK, MSG_MORE) under the epoch of its first
- * part, which a socket may even have begun connected: it passes when its
- * peer is allowed under the current policy (one lookup, the common case),
- * or when an audit-mode denial of it was reported for this socket;
- * otherwise it is judged now.
+ * A datagram to dst that is not a connected socket's to its own peer: an
+ * unconnected socket's (sendto, sendmsg with an address, a corked datagram
+ * whatever the socket has done since its first part), or a connected
+ * socket's sent with an address of its own. It passes when its peer is
+ * allowed under the current policy (one lookup, the common case), or when
+ * an audit-mode denial of it was reported for this socket; otherwise it
+ * is judged now, and a denial fails the sendmsg with EPERM.
  */
 CGF_INLINE int cgf_judge_datagram(struct __sk_buff *skb,
 				  const struct cgf_cgroup_config *cfg,
 				  const struct cgf_peer *dst)
 {
+	/* Datagrams leave in the sending task's own system call. */
 	struct cgf_site site = {.ctx = skb,
 				.hook = CGF_HOOK_EGRESS,
-				.direction = CGF_DIR_EGRESS};
+				.direction = CGF_DIR_EGRESS,
+				.task_context = 1};
 	struct cgf_judgement j;
 	struct cgf_peer_key key;
 	struct cgf_flow_key fk;
+	__u32 *known;
 
 	cgf_peer_key(&key, cfg->epoch, dst);
-	if (cgf_peer_allowed(&key))
+	known = cgf_peer_allowed(&key);
+	if (known && !(*known & CGF_PEER_REPLIES_JUDGED))
 		return SK_PASS;
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), dst, dst->port);
+	if (known) {
+		/* Where ingress is restricted, the peer's replies pass to
+		 * this socket only (cgf_udp_ingress). */
+		if (!cgf_flow_known(&fk, cfg->epoch))
+			cgf_flow_remember(&fk, cfg->epoch);
+		return SK_PASS;
+	}
 	if (cgf_flow_known(&fk, cfg->epoch))
 		return SK_PASS;
 	cgf_judge(cfg, CGF_DIR_EGRESS, dst, &j);
@@ -318,26 +335,32 @@ CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
 	return -1;
 }
 
+CGF_INLINE int cgf_same_peer(const struct cgf_peer *a, const struct cgf_peer *b)
+{
+	const __u32 *x = (const __u32 *)a->addr, *y = (const __u32 *)b->addr;
+
+	return a->family == b->family && a->protocol == b->protocol &&
+	       a->port == b->port && x[0] == y[0] && x[1] == y[1] &&
+	       x[2] == y[2] && x[3] == y[3];
+}
+
 /*
- * A datagram of an unconnected UDP socket (sk): its destination read from
- * plain headers at fixed offsets; any other header is checked as a
- * socket's (source routes, chains the walk cannot follow), then parsed
- * to the UDP header, without which it is refused.
+ * A UDP datagram whose headers are not the plain ones: checked as a
+ * socket's (source routes, chains the walk cannot follow), then parsed to
+ * the UDP header for its destination (dst). Returns -1 when dst is read,
+ * else the packet's verdict: without a UDP header it is refused.
  */
-CGF_INLINE int cgf_unconnected_egress(struct __sk_buff *skb,
-				      struct bpf_sock *sk,
-				      const struct cgf_cgroup_config *cfg)
+CGF_INLINE int cgf_udp_dst_parsed(struct __sk_buff *skb,
+				  const struct cgf_cgroup_config *cfg,
+				  struct cgf_peer *dst)
 {
 	struct cgf_site site = {.ctx = skb,
 				.hook = CGF_HOOK_EGRESS,
-				.direction = CGF_DIR_EGRESS};
+				.direction = CGF_DIR_EGRESS,
+				.task_context = 1};
 	struct cgf_packet pk = {};
-	struct cgf_peer dst = {};
-	int err;
+	int err = cgf_check_socket_headers(skb, cfg);
 
-	if (cgf_plain_udp_dst(skb, sk->protocol, &dst))
-		return cgf_judge_datagram(skb, cfg, &dst);
-	err = cgf_check_socket_headers(skb, cfg);
 	if (err >= 0)
 		return err;
 	err = cgf_parse(skb, &pk);
@@ -346,7 +369,36 @@ CGF_INLINE int cgf_unconnected_egress(struct __sk_buff *skb,
 	if (err || !pk.l4_ok || !cgf_is_udp_peer(&pk.dst))
 		return cgf_refuse_packet(&site, cfg, &pk.dst,
 					 CGF_RULE_BAD_HEADERS);
-	return cgf_judge_datagram(skb, cfg, &pk.dst);
+	*dst = pk.dst;
+	return -1;
+}
+
+/*
+ * A UDP socket's datagram (sk), judged by where its header sends it: the
+ * destination read from plain headers at fixed offsets, or parsed. A
+ * connected socket's datagram to its own peer goes by the socket's
+ * verdict; any other, sendto on a connected socket too, by its own.
+ */
+CGF_INLINE int cgf_udp_egress(struct __sk_buff *skb, struct bpf_sock *sk,
+			      const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_peer dst = {};
+	int verdict;
+
+	if (!cgf_plain_udp_dst(skb, sk->protocol, &dst)) {
+		verdict = cgf_udp_dst_parsed(skb, cfg, &dst);
+		if (verdict >= 0)
+			return verdict;
+	}
+	if (sk->state == BPF_TCP_ESTABLISHED) {
+		struct cgf_peer own = {};
+
+		cgf_peer_from_sock(&own, sk);
+		if (cgf_same_peer(&own, &dst))
+			return cgf_judge_connected(skb, sk, cfg,
+						   CGF_HOOK_EGRESS, &own);
+	}
+	return cgf_judge_datagram(skb, cfg, &dst);
 }
 
 /* A datagram for an unconnected UDP socket: a new peer unless known. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * connect() and sendmsg(): the destination, as the kernel will use it, and
- * its judgement before anything is sent.
+ * connect(): the destination, as the kernel will use it, and its judgement
+ * before anything is sent. (Datagrams sent with an address are judged by
+ * the packet program, where they leave: cgf_packet.h.)
  */
 #ifndef CGF_BPF_CGF_SOCK_ADDR_H
 #define CGF_BPF_CGF_SOCK_ADDR_H
@@ -10,29 +11,24 @@
 #include "cgf_verdicts.h"
 
 /*
- * connect() or sendto() to 0.0.0.0 or :: reaches the host itself: the
- * kernel sends to the socket's bound address, or else to loopback. Write
- * that address in its place, so that what is judged is exactly where the
- * kernel sends (a destination that is not zero is used as written).
+ * connect() to 0.0.0.0 or :: reaches the host itself: the kernel connects
+ * to the socket's bound address, or else to loopback. Write that address
+ * in its place, so that what is judged is exactly where the kernel
+ * connects (a destination that is not zero is used as written).
  */
-CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx,
-					 int is_sendmsg)
+CGF_INLINE void cgf_resolve_unspecified4(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
 	__u32 src = 0;
 
 	if (ctx->user_ip4)
 		return;
-	/* sendmsg4: the datagram's source (bound, or from IP_PKTINFO) */
-	if (is_sendmsg)
-		src = ctx->msg_src_ip4;
-	else if (sk)
+	if (sk)
 		src = sk->src_ip4;
 	ctx->user_ip4 = src ? src : INADDR_LOOPBACK_BE;
 }
 
-CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx,
-					 int is_sendmsg)
+CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
 	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
@@ -48,13 +44,11 @@ CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx,
 	if (bound_v4)
 		src = sk->src_ip4;
 	if (w2) {
-		/* ::ffff:0.0.0.0 connects as IPv4 to 0.0.0.0. (sendmsg6 never
-		 * sees IPv4-mapped destinations: sendmsg4 judges those.) */
-		if (!is_sendmsg)
-			ctx->user_ip6[3] = src ? src : INADDR_LOOPBACK_BE;
+		/* ::ffff:0.0.0.0 connects as IPv4 to 0.0.0.0. */
+		ctx->user_ip6[3] = src ? src : INADDR_LOOPBACK_BE;
 		return;
 	}
-	if (bound_v4 && !is_sendmsg) {
+	if (bound_v4) {
 		/* :: from a socket bound to an IPv4-mapped address: 127.0.0.1 */
 		ctx->user_ip6[2] = mapped;
 		ctx->user_ip6[3] = INADDR_LOOPBACK_BE;
@@ -63,17 +57,17 @@ CGF_INLINE void cgf_resolve_unspecified6(struct bpf_sock_addr *ctx,
 	ctx->user_ip6[3] = bpf_htonl(1); /* ::1 */
 }
 
-/* The destination of a connect or sendmsg; family is the hook's, 4 or 6. */
+/* The destination of a connect; family is the hook's, 4 or 6. */
 CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
-					int is_sendmsg, struct cgf_peer *p)
+					struct cgf_peer *p)
 {
 	if (family == 4) {
-		cgf_resolve_unspecified4(ctx, is_sendmsg);
+		cgf_resolve_unspecified4(ctx);
 		cgf_peer_ip4(p, ctx->user_ip4);
 	} else {
 		__u32 ip6[4];
 
-		cgf_resolve_unspecified6(ctx, is_sendmsg);
+		cgf_resolve_unspecified6(ctx);
 		ip6[0] = ctx->user_ip6[0];
 		ip6[1] = ctx->user_ip6[1];
 		ip6[2] = ctx->user_ip6[2];
@@ -84,23 +78,7 @@ CGF_INLINE void cgf_peer_from_sock_addr(struct bpf_sock_addr *ctx, int family,
 	p->port = bpf_ntohs(ctx->user_port);
 }
 
-/*
- * The (socket, peer) flow that lets the peer's replies into an unconnected
- * socket where the policy restricts ingress (cgf_udp_ingress).
- */
-CGF_INLINE void cgf_remember_replies(struct bpf_sock_addr *ctx,
-				     const struct cgf_cgroup_config *cfg,
-				     const struct cgf_peer *p)
-{
-	struct cgf_flow_key fk;
-
-	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), p, p->port);
-	if (!cgf_flow_known(&fk, cfg->epoch))
-		cgf_flow_remember(&fk, cfg->epoch);
-}
-
-CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
-				    __u8 hook, int is_sendmsg)
+CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 {
 	struct cgf_site site = {.ctx = ctx,
 				.hook = hook,
@@ -110,37 +88,17 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
-	struct cgf_flow_key fk;
-	__u32 *known;
 	int udp;
 
 	if (!cfg)
 		return SK_PASS;
-	/*
-	 * A datagram sent with no address (a connected socket with control
-	 * messages, such as IP_TOS) goes to the connected peer, which the
-	 * packet program judges; the kernel refuses an explicit port 0 before
-	 * this hook runs, so port 0 here means "no address".
-	 */
-	if (is_sendmsg && ctx->user_port == 0)
-		return SK_PASS;
-	cgf_peer_from_sock_addr(ctx, family, is_sendmsg, p);
+	cgf_peer_from_sock_addr(ctx, family, p);
 
 	/* A UDP peer allowed under this epoch, from any socket: one lookup. */
 	udp = cgf_is_udp_peer(p);
 	if (udp) {
 		cgf_peer_key(&pk, cfg->epoch, p);
-		known = cgf_peer_allowed(&pk);
-		if (known) {
-			if (is_sendmsg && (*known & CGF_PEER_REPLIES_JUDGED))
-				cgf_remember_replies(ctx, cfg, p);
-			return SK_PASS;
-		}
-	}
-	if (is_sendmsg) {
-		/* An audit-mode denial is reported once per socket and peer. */
-		cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), p, p->port);
-		if (cgf_flow_known(&fk, cfg->epoch))
+		if (cgf_peer_allowed(&pk))
 			return SK_PASS;
 	}
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
@@ -150,15 +108,12 @@ CGF_INLINE int cgf_sock_addr_egress(struct bpf_sock_addr *ctx, int family,
 	/*
 	 * TCP needs no mark: every SYN_SENT stream socket came through this
 	 * hook. An allowed UDP peer is kept for the cgroup's every socket (the
-	 * packets of a connected one pass skb egress and ingress on it); a
-	 * socket keeps its own flow only for what that cannot say: replies
-	 * where ingress is restricted, an audit-mode denial already reported.
+	 * packets of a connected one pass skb egress and ingress on it); an
+	 * audit-mode denial is marked on the socket, reported once.
 	 */
 	if (udp)
 		cgf_peer_remember(&pk, &j);
-	if (is_sendmsg && (j.denied || j.ingress_restricted))
-		cgf_flow_remember(&fk, cfg->epoch);
-	else if (!is_sendmsg && ctx->sk && udp && j.denied)
+	if (ctx->sk && udp && j.denied)
 		cgf_mark_sock(ctx->sk, cfg->epoch);
 	return SK_PASS;
 }

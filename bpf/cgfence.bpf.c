@@ -6,18 +6,24 @@
  *
  * Where flows are judged:
  *   connect4/6   TCP connects and UDP connects          (EPERM at once)
- *   sendmsg4/6   datagrams sent with an address         (EPERM at once)
- *   skb egress   connected UDP sockets not judged under the current
- *                policy; every packet of raw, ICMP and other sockets;
- *                any packet whose IP header is not what the socket's
- *                judgement assumed (options, extension headers)
+ *   skb egress   every UDP datagram, by where its header sends it: its
+ *                peer's kept verdict, or a judgement (sendto and send
+ *                fail with EPERM); every packet of raw, ICMP and other
+ *                sockets; any packet whose IP header is not what the
+ *                socket's judgement assumed (options, extension headers)
  *   skb ingress  inbound TCP SYNs, datagrams to unconnected UDP sockets,
  *                every packet to raw, ICMP and other sockets
  *   sock_create  raw sockets (sockets.raw)                (EPERM at once)
  *   socket_create (BPF LSM) address families (sockets.families)
  *   device       every device access
- * Packets of judged TCP and UDP flows pass after a few socket field reads
- * and one look at the IP header's first bytes.
+ * Packets of judged TCP flows pass after a few socket field reads and one
+ * look at the IP header's first byte; UDP datagrams after one lookup of
+ * their peer.
+ *
+ * No sendmsg4/6 program: the packet program judges every datagram anyway
+ * (a corked one leaves under the policy of its last part, not its first),
+ * and a datagram it drops fails the sendmsg with EPERM, as a sendmsg
+ * program's refusal would; a second program on the path only cost time.
  */
 /*
  * This file holds the entry points; the headers beside it hold the rest,
@@ -37,30 +43,18 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* ---- connect and sendmsg: judged before anything is sent ---- */
+/* ---- connect: judged before anything is sent ---- */
 
 SEC("cgroup/connect4")
 int cgf_connect4(struct bpf_sock_addr *ctx)
 {
-	return cgf_sock_addr_egress(ctx, 4, CGF_HOOK_CONNECT4, 0);
+	return cgf_connect(ctx, 4, CGF_HOOK_CONNECT4);
 }
 
 SEC("cgroup/connect6")
 int cgf_connect6(struct bpf_sock_addr *ctx)
 {
-	return cgf_sock_addr_egress(ctx, 6, CGF_HOOK_CONNECT6, 0);
-}
-
-SEC("cgroup/sendmsg4")
-int cgf_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return cgf_sock_addr_egress(ctx, 4, CGF_HOOK_SENDMSG4, 1);
-}
-
-SEC("cgroup/sendmsg6")
-int cgf_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return cgf_sock_addr_egress(ctx, 6, CGF_HOOK_SENDMSG6, 1);
+	return cgf_connect(ctx, 6, CGF_HOOK_CONNECT6);
 }
 
 /* ---- packets ---- */
@@ -88,18 +82,11 @@ int cgf_egress(struct __sk_buff *skb)
 	cfg = cgf_config();
 	if (!cfg)
 		return SK_PASS;
-	/* Every datagram of an unconnected UDP socket: one look at it. */
-	if (sk && cgf_is_udp_dgram(sk) && sk->state != BPF_TCP_ESTABLISHED)
-		return cgf_unconnected_egress(skb, sk, cfg);
-	if (sk && (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))) {
-		if (!cgf_headers_plain(skb, sk->protocol)) {
-			verdict = cgf_check_socket_headers(skb, cfg);
-			if (verdict >= 0)
-				return verdict;
-		}
-		if (sk->type == SOCK_STREAM)
-			return SK_PASS;
-		return cgf_judge_connected(skb, sk, cfg, CGF_HOOK_EGRESS);
+	if (sk && cgf_is_udp_dgram(sk))
+		return cgf_udp_egress(skb, sk, cfg);
+	if (sk && cgf_is_tcp_stream(sk)) {
+		verdict = cgf_check_socket_headers(skb, cfg);
+		return verdict >= 0 ? verdict : SK_PASS;
 	}
 	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */
 	return cgf_judge_packet(skb, sk, cfg, CGF_DIR_EGRESS);
@@ -128,7 +115,7 @@ int cgf_ingress(struct __sk_buff *skb)
 		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
 			return cgf_judge_connected(skb, sk, cfg,
-						   CGF_HOOK_INGRESS);
+						   CGF_HOOK_INGRESS, NULL);
 		return cgf_udp_ingress(skb, sk, cfg);
 	}
 	/* Raw sockets see copies of every packet of their protocol. */

@@ -702,8 +702,8 @@ print(c.recv(64).decode(), flush=True)' $port >"$BATS_TEST_TMPDIR/client" &
 		assert_attack EPERM --cgroup "$cg" uring $dst $bad tcp
 		assert_attack ok --cgroup "$cg" uring $dst $ok udp
 		assert_attack EPERM --cgroup "$cg" uring $dst $bad udp
-		# sendmsg4/6 read port 0 as "no address given": the kernel
-		# refuses an explicit port 0 before they run.
+		# The kernel refuses an explicit port 0 before a datagram
+		# is built.
 		assert_attack EINVAL --cgroup "$cg" udp-send $dst 0 x
 		# The denied ones work unfenced.
 		assert_attack ok udp-cmsg $dst $bad tos

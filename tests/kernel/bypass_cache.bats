@@ -321,8 +321,8 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 }
 
 @test "a datagram corked under a looser policy is judged when it leaves after a stricter one, from an unconnected or disconnected socket" {
-	# Judged at sendmsg under the looser policy, the datagram must be
-	# judged again when it leaves, also from a connected socket that
+	# Begun under the looser policy, the datagram must be judged by
+	# the policy in force when it leaves, also from a connected socket that
 	# disconnects (AF_UNSPEC, which no hook sees) before finishing it; the
 	# end of the datagram is written after the change. Over IPv6 too, and
 	# from an IPv6 socket to an IPv4-mapped address (an IPv4 packet).
