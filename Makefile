@@ -62,7 +62,8 @@ FUZZERS = $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Iinclude -I$(OUT)/no-libbpf -Ienforcer/lib -Itests/unit
 FUZZ_SECONDS ?= 60
-BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(wildcard tests/bench/*.c))
+BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(filter-out %.bpf.c,$(wildcard tests/bench/*.c))) \
+	$(OUT)/tests/floor.bpf.o
 
 # The BPF object is an intermediate of the skeleton; tests load it too.
 .SECONDARY: $(OUT)/cgfence.bpf.o $(OUT)/cgfence.objects.h
@@ -75,6 +76,11 @@ $(OUT)/tests:
 	$(Q)mkdir -p $(OUT)/tests
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(OUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The hooks' floor for bench.sh: programs that do nothing.
+$(OUT)/tests/floor.bpf.o: tests/bench/floor.bpf.c | $(OUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -47,7 +47,8 @@ MODE=${1:-full}
 OUT=${OUT:-build}
 CGFENCE=$REPO/$OUT/cgfence
 CONNBENCH=$REPO/$OUT/tests/connbench
-case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench ;; esac
+FLOOR_OBJ=$REPO/$OUT/tests/floor.bpf.o
+case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench FLOOR_OBJ=$OUT/tests/floor.bpf.o ;; esac
 
 case $MODE in
 full)
@@ -83,7 +84,7 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (cgroups, namespaces, BPF, netfilter)"
-[ -x "$CGFENCE" ] && [ -x "$CONNBENCH" ] || die "build first: make all"
+[ -x "$CGFENCE" ] && [ -x "$CONNBENCH" ] && [ -f "$FLOOR_OBJ" ] || die "build first: make all"
 tools/deps.sh
 
 CGMOUNT=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
@@ -100,6 +101,7 @@ ID=cgfbench_$$
 CGREL=$ID # cgroups of this run, relative to the cgroup2 root
 CGROOT=$CGMOUNT/$CGREL
 BPFFS=/sys/fs/bpf/$ID
+FLOOR_PINS=/sys/fs/bpf/${ID}_floor
 TMP=
 NETNS_MADE=
 BG_PIDS=
@@ -129,7 +131,7 @@ cleanup() {
 	for ns in $NETNS_MADE; do
 		ip netns del "$ns" 2>/dev/null || echo "bench: could not remove netns $ns" >&2
 	done
-	rm -rf "$BPFFS" "/run/cgfence/$ID"
+	rm -rf "$BPFFS" "$FLOOR_PINS" "/run/cgfence/$ID"
 	[ -n "$TMP" ] && rm -rf "$TMP"
 	exit "$status"
 }
@@ -468,6 +470,51 @@ connect_ratio_table() { # TABLE-FILE WARNINGS-FILE
 	done
 }
 
+# ---- the hooks' floor: what the kernel charges for running programs ----
+
+# A cgroup ("floor", in a namespace of its own) with programs that do
+# nothing on every hook cgfence attaches (tests/bench/floor.bpf.c): beside
+# none and cgfence in the same rounds, floor/none is the kernel's own cost
+# of a program at each hook, cgfence/floor what cgfence's programs add.
+floor_attach() {
+	local p type
+	bpftool prog loadall "$FLOOR_OBJ" "$FLOOR_PINS" >/dev/null
+	for p in connect4 connect6 egress ingress sock_create setsockopt dev; do
+		type=$p
+		[ "$p" = dev ] && type=device
+		bpftool cgroup attach "$CGROOT/floor" "$type" pinned "$FLOOR_PINS/floor_$p" multi
+	done
+}
+
+# The TCP connection at the largest size, cgfence's TCP policy loaded.
+bench_floor_tcp() {
+	local r
+	for r in $(seq "$ROUNDS"); do
+		interleaved_run "tcp	$TOP" "$r" "$RES/floor_rounds.tsv" \
+			--budget-ms "$BUDGET_MS" tcp "$ADDR" "$PORT" "$ITER" -- none floor cgfence
+	done
+}
+
+# Per workload: floor/none, cgfence/none and cgfence/floor of the same
+# rounds (tcp from bench_floor_tcp, the datagram ones from bench_udp).
+floor_table() {
+	local pair
+	for pair in floor/none cgfence/none cgfence/floor; do
+		same_round_ratios "$RES/floor_rounds.tsv" 1 3 4 6 "${pair%/*}" "${pair#*/}" >"$TMP/floor_${pair%/*}_${pair#*/}"
+	done
+	awk -F'\t' -v OFS='\t' '
+		FNR == 1 { f++ }
+		{ cell[f, $1] = sprintf("%.3f (%.3f-%.3f)", $2, $3, $4); if (f == 1) order[++n] = $1 }
+		function c(i, k) { return (i, k) in cell ? cell[i, k] : "-" }
+		END {
+			name["tcp"] = "TCP connection"; name["udp"] = "UDP sendto, same socket"
+			name["udp-new"] = "UDP sendto, first on a new socket"; name["dns"] = "DNS lookup"
+			print "workload\tfloor/none (the kernel hooks)\tcgfence/none\tcgfence/floor (cgfence programs)"
+			for (r = 1; r <= n; r++) print name[order[r]] "\t" c(1, order[r]) "\t" c(2, order[r]) "\t" c(3, order[r])
+		}' "$TMP/floor_floor_none" "$TMP/floor_cgfence_none" "$TMP/floor_cgfence_floor" >"$TMP/floor.table"
+	awk -F'\t' -v OFS='\t' '{ print "cgfence/floor, " $1 " (p50)", $2, $3, $4 }' "$TMP/floor_cgfence_floor" >"$TMP/floor_ratio.warn"
+}
+
 # ---- 2. UDP sendto and iperf3 (none vs cgfence at the largest size) ----
 
 bench_udp() {
@@ -479,7 +526,7 @@ bench_udp() {
 		for mode in udp udp-new dns; do
 			case $mode in udp) iter=$UDP_ITER ;; udp-new) iter=$UDP_NEW_ITER ;; dns) iter=$DNS_ITER ;; esac
 			interleaved_run "$mode	$TOP" "$r" "$RES/udp_rounds.tsv" \
-				--budget-ms "$BUDGET_MS" "$mode" "$ADDR" "$PORT" "$iter" -- none cgfence
+				--budget-ms "$BUDGET_MS" "$mode" "$ADDR" "$PORT" "$iter" -- none cgfence floor
 		done
 	done
 	# udp.tsv: per mode and system, the median of the rounds' p50s and
@@ -704,10 +751,11 @@ bench_hook() {
 echo "== Machine"
 machine_description | tee "$RES/machine.txt"
 
-for sys in $SYSTEMS; do
+for sys in $SYSTEMS floor; do
 	netns_make "${ID}_$sys"
 	mkdir "$CGROOT/$sys"
 done
+floor_attach
 
 printf 'rules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/connect_rounds.tsv"
 echo "running: connection cost at $SIZES rules ($ROUNDS rounds)" >&2
@@ -728,6 +776,9 @@ connect_plot
 printf '\nplot: %s\n' "$RES/connect-cost.png"
 printf '\n![connection cost against rule count](connect-cost.png)\n' >>"$RES/report.md"
 
+echo "running: the hooks' floor, TCP at $TOP rules" >&2
+printf 'mode\trules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/floor_rounds.tsv"
+bench_floor_tcp
 echo "running: one-rule change at $TOP rules" >&2
 bench_change
 echo "running: UDP sendto and iperf3 at $TOP rules" >&2
@@ -736,6 +787,11 @@ bench_udp
 show_table "2. UDP: sendto of 1 byte, and DNS lookups, ns" "$TMP/udp.table" \
 	"p50 and p99: the median of $ROUNDS rounds' figures; cgfence/none p50: the median of the same-round ratios, with their spread. 'same socket': unconnected sendto, always the same socket and peer. 'first on a new socket': a fresh socket and its first sendto (timed), the peer the same every time. cgfence judges a UDP peer once per cgroup and policy, not once per socket, so both measure the kept verdict; the first datagram to a new peer pays the judgement (two LPM lookups) and the insert. 'DNS lookup': what getaddrinfo(AF_UNSPEC) does on the wire (new socket connected to a resolver on loopback, A and AAAA queries in one sendmmsg, both answers, close), the whole lookup timed; the resolver is connbench's, outside the fence."
 ratio_warnings "$TMP/udp_ratio.warn"
+tail -n +2 "$RES/udp_rounds.tsv" >>"$RES/floor_rounds.tsv"
+floor_table
+show_table "2. The hooks' floor: programs that do nothing on the same hooks, same rounds (median (min-max) of $ROUNDS)" "$TMP/floor.table" \
+	"floor: a cgroup with a program that returns 'allow' on every hook cgfence attaches (tests/bench/floor.bpf.c), run beside none and cgfence in the same interleaved rounds. floor/none is what the kernel charges for running a program at those hooks at all; cgfence/floor is what cgfence's programs add to that: the part cgfence can still reduce. TCP: section 1's workload at $TOP rules; the others: this section's."
+ratio_warnings "$TMP/floor_ratio.warn"
 show_table "2. TCP bulk throughput, iperf3 -t $IPERF_SECS, one stream on loopback (median of $IPERF_ROUNDS)" "$TMP/iperf.table" \
 	"cgfence/none: the median of the same-round ratios (each round runs both, alternating who goes first), with their spread."
 ratio_warnings "$TMP/iperf_ratio.warn"

@@ -80,6 +80,18 @@ smoke_table() {
 	done
 }
 
+@test "the hooks' floor: floor/none, cgfence/none and cgfence/floor for every workload" {
+	for mode in udp udp-new dns; do
+		awk -F'\t' -v m=$mode '$1 == m && $3 == "floor" && $4 > 0 { ok = 1 } END { exit !ok }' \
+			"$SMOKE_RES/udp.tsv" || smoke_fail "udp.tsv: no $mode for the floor"
+	done
+	table=$(smoke_table "2. The hooks' floor")
+	r='[0-9]+\.[0-9]{3} \([0-9]+\.[0-9]{3}-[0-9]+\.[0-9]{3}\)'
+	for row in "TCP connection" "UDP sendto, same socket" "UDP sendto, first on a new socket" "DNS lookup"; do
+		echo "$table" | grep -qE "^$row( +$r){3}\$" || smoke_fail "floor table: no ratios for '$row'"
+	done
+}
+
 @test "load time and one-rule change: every system" {
 	for sys in cgfence iptl iptn nft; do
 		awk -F'\t' -v s=$sys '$1 == 1000 && $2 == s && $3 > 0 { ok = 1 } END { exit !ok }' "$SMOKE_RES/load.tsv" ||
@@ -103,6 +115,7 @@ smoke_table() {
 	[[ "$output" != *"$id"* ]] || smoke_fail "namespaces left: $output"
 	[ ! -e "$(cgroup2_mount)/$id" ] || smoke_fail "cgroup left"
 	[ ! -e "/sys/fs/bpf/$id" ] || smoke_fail "bpffs dir left"
+	[ ! -e "/sys/fs/bpf/${id}_floor" ] || smoke_fail "the floor's programs left pinned"
 	[ ! -e "/run/cgfence/$id" ] || smoke_fail "table mirrors left"
 	! pgrep -f -- "--netns ${id}_" >/dev/null || smoke_fail "connbench still running"
 }
