@@ -472,19 +472,8 @@ connect_ratio_table() { # TABLE-FILE WARNINGS-FILE
 
 # ---- the hooks' floor: what the kernel charges for running programs ----
 
-# A cgroup ("floor", in a namespace of its own) with programs that do
-# nothing on every hook cgfence attaches (tests/bench/floor.bpf.c): beside
-# none and cgfence in the same rounds, floor/none is the kernel's own cost
-# of a program at each hook, cgfence/floor what cgfence's programs add.
-floor_attach() {
-	local p type
-	bpftool prog loadall "$FLOOR_OBJ" "$FLOOR_PINS" >/dev/null
-	for p in connect4 connect6 egress ingress sock_create setsockopt dev; do
-		type=$p
-		[ "$p" = dev ] && type=device
-		bpftool cgroup attach "$CGROOT/floor" "$type" pinned "$FLOOR_PINS/floor_$p" multi
-	done
-}
+# A cgroup "floor", in a namespace of its own: tests/bench/floor.sh.
+. tests/bench/floor.sh
 
 # The TCP connection at the largest size, cgfence's TCP policy loaded.
 bench_floor_tcp() {
@@ -755,7 +744,7 @@ for sys in $SYSTEMS floor; do
 	netns_make "${ID}_$sys"
 	mkdir "$CGROOT/$sys"
 done
-floor_attach
+floor_attach "$FLOOR_OBJ" "$FLOOR_PINS" "$CGROOT/floor"
 
 printf 'rules\tsystem\tround\tn\tp50_ns\tp99_ns\n' >"$RES/connect_rounds.tsv"
 echo "running: connection cost at $SIZES rules ($ROUNDS rounds)" >&2

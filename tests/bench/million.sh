@@ -17,13 +17,16 @@
 # kernel memory of the tables (cgfence's trie and class maps, nft's set).
 # Then connbench times connections (socket, connect, 1-byte exchange,
 # close) from a cgroup under the million-address policy against one
-# without policy, interleaved in 2 ms slices.
+# without policy and one fenced by programs that do nothing (the hooks'
+# floor, tests/bench/floor.sh), interleaved in 2 ms slices, over more
+# rounds than the loads (the effect is a few percent).
 #
 # Every ratio is given as the median of the same-round ratios and their
 # spread (lowest-highest); when the spread is wider than the effect, the
 # table says so. Results: a table on stdout, million.tsv and
 # million_rounds.tsv under build/bench (smoke: build/bench-smoke).
-# CGFBENCH_MILLION (addresses) and CGFBENCH_MILLION_ROUNDS override.
+# CGFBENCH_MILLION (addresses), CGFBENCH_MILLION_ROUNDS and
+# CGFBENCH_MILLION_CONN_ROUNDS override.
 # Everything created is removed on exit, also on SIGINT/SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,11 +36,12 @@ OUT=${OUT:-build}
 CGFENCE=$REPO/$OUT/cgfence
 CONNBENCH=$REPO/$OUT/tests/connbench
 PROBE=$REPO/$OUT/tests/probe
-case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench PROBE=$OUT/tests/probe ;; esac
+FLOOR_OBJ=$REPO/$OUT/tests/floor.bpf.o
+case $OUT in /*) CGFENCE=$OUT/cgfence CONNBENCH=$OUT/tests/connbench PROBE=$OUT/tests/probe FLOOR_OBJ=$OUT/tests/floor.bpf.o ;; esac
 
 case $MODE in
-full) N=1000000 ROUNDS=5 CONN_ITER=4000 BUDGET_MS=1500 RES=$OUT/bench ;;
-smoke) N=10000 ROUNDS=2 CONN_ITER=200 BUDGET_MS=300 RES=$OUT/bench-smoke ;;
+full) N=1000000 ROUNDS=5 CONN_ROUNDS=11 CONN_ITER=4000 BUDGET_MS=1500 RES=$OUT/bench ;;
+smoke) N=10000 ROUNDS=2 CONN_ROUNDS=2 CONN_ITER=200 BUDGET_MS=300 RES=$OUT/bench-smoke ;;
 *)
 	echo "usage: $0 [full|smoke]" >&2
 	exit 2
@@ -45,6 +49,7 @@ smoke) N=10000 ROUNDS=2 CONN_ITER=200 BUDGET_MS=300 RES=$OUT/bench-smoke ;;
 esac
 N=${CGFBENCH_MILLION:-$N}
 ROUNDS=${CGFBENCH_MILLION_ROUNDS:-$ROUNDS}
+CONN_ROUNDS=${CGFBENCH_MILLION_CONN_ROUNDS:-$CONN_ROUNDS}
 RES=${CGFBENCH_RESULTS:-$RES}
 ADDR=127.100.0.1
 PORT=$((20000 + RANDOM % 20000))
@@ -55,7 +60,7 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (cgroups, namespaces, BPF, netfilter)"
-[ -x "$CGFENCE" ] && [ -x "$CONNBENCH" ] && [ -x "$PROBE" ] || die "build first: make all"
+[ -x "$CGFENCE" ] && [ -x "$CONNBENCH" ] && [ -x "$PROBE" ] && [ -f "$FLOOR_OBJ" ] || die "build first: make all"
 tools/deps.sh
 
 mount_of() { # FSTYPE [SUPER-OPTION]: the first such mount in mountinfo
@@ -100,7 +105,7 @@ cleanup() {
 	if [ "$MEMCG_KIND" = v1 ] && [ -d "$MEMCG_ROOT" ]; then
 		find "$MEMCG_ROOT" -depth -type d -exec rmdir {} + 2>/dev/null
 	fi
-	rm -rf "$BPFFS" "/run/cgfence/$ID"
+	rm -rf "$BPFFS" "$BPFFS-floor" "/run/cgfence/$ID"
 	[ -n "$TMP" ] && rm -rf "$TMP"
 	exit "$status"
 }
@@ -153,6 +158,7 @@ timed() { # NETNS|- MEMCG|- COMMAND...
 }
 
 . tests/bench/policy_gen.sh
+. tests/bench/floor.sh
 
 nft_set() { # N
 	awk -v n="$1" -v port="$PORT" -v target="$ADDR" "$DECOY_AWK"'
@@ -178,7 +184,9 @@ nft_set "$N" >"$TMP/set.nft"
 netns_make "${ID}_nft"
 netns_make "${ID}_none"
 netns_make "${ID}_cgfence"
-mkdir "$CGROOT/none" "$CGROOT/cgfence" "$CGROOT/warm"
+netns_make "${ID}_floor"
+mkdir "$CGROOT/none" "$CGROOT/cgfence" "$CGROOT/floor" "$CGROOT/warm"
+floor_attach "$FLOOR_OBJ" "$BPFFS-floor" "$CGROOT/floor"
 # Loads and pins the programs: every timed apply below finds them.
 printf '{"version": 1, "name": "cgfmillion-warm", "egress": {"default": "deny", "rules": [{"action": "allow", "to": ["%s"]}]}}\n' \
 	"$ADDR" >"$TMP/warm.json"
@@ -219,7 +227,7 @@ done
 f=$TMP/policy_conn.json
 sed "1s/cgfmillion-NAME/cgfmillion-conn/" "$TMP/policy.json" >"$f"
 "$CGFENCE" apply --without-bpf-lsm --bpffs "$BPFFS" --cgroup "$CGROOT/cgfence" --policy "$f" >/dev/null 2>&1
-targets="none=${ID}_none:$CGROOT/none cgfence=${ID}_cgfence:$CGROOT/cgfence"
+targets="none=${ID}_none:$CGROOT/none cgfence=${ID}_cgfence:$CGROOT/cgfence floor=${ID}_floor:$CGROOT/floor"
 "$CONNBENCH" --warmup 0 tcp "$ADDR" "$PORT" 20 $targets >/dev/null ||
 	die "the allowed flow is blocked under the million-address policy"
 # A destination outside the policy really fails there: it is in force.
@@ -230,8 +238,9 @@ last=$(awk "$DECOY_AWK"' BEGIN { print decoy(ARGV[1] - 1) }' "$N")
 allowed=$("$PROBE" --cgroup "$CGROOT/cgfence" --netns "${ID}_cgfence" connect tcp "$last" "$PORT" || true)
 [ "$allowed" = ECONNREFUSED ] || die "a connection to $last, in the policy, gave \"$allowed\", not ECONNREFUSED"
 printf 'round\tsystem\tp50_ns\n' >"$RES/million_connect_rounds.tsv"
-for r in $(seq "$ROUNDS"); do
-	order=$( ((r % 2)) && echo "$targets" || echo "${targets#* } ${targets%% *}")
+for r in $(seq "$CONN_ROUNDS"); do
+	# the three take turns, a different one first each round
+	order=$(echo "$targets" | awk -v r="$r" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r) % NF + 1) }')
 	"$CONNBENCH" --budget-ms "$BUDGET_MS" tcp "$ADDR" "$PORT" "$CONN_ITER" $order |
 		sed -E "s/^target=([a-z]+) .* p50_ns=([0-9]+) .*/$r\t\1\t\2/" >>"$RES/million_connect_rounds.tsv"
 done
@@ -246,20 +255,23 @@ awk -F'\t' -v n="$N" -v mirror="$mirror" -v memcg="$MEMCG_KIND" '
 		return hi - lo > (m > 1 ? m - 1 : 1 - m) ? "rounds disagree by more than the effect" : "" }
 	function row(name, c, o, ra, k, m) { m = median(ra, k)
 		printf "%s\t%s\t%s\t%.2f\t%s\t%s\n", name, c, o, m, spread(ra, k), wide(ra, k, m) }
-	FILENAME ~ /connect/ { if (FNR > 1) p50[$1, $2] = $3; next }
+	FILENAME ~ /connect/ { if (FNR > 1) { p50[$1, $2] = $3; if ($1 > crounds) crounds = $1 }; next }
 	FNR > 1 { s[$1, $2] = $3; rss[$1, $2] = $4; kb[$1, $2] = $5; if ($1 > rounds) rounds = $1 }
 	END {
 		print "figure\tcgfence\tnft -f (or none)\tratio (median of rounds)\tspread\tnote"
 		for (r = 1; r <= rounds; r++) { ct[r] = s[r, "cgfence"]; nt[r] = s[r, "nft"]; tr[r] = nt[r] / ct[r]
 			cr[r] = rss[r, "cgfence"]; nr[r] = rss[r, "nft"]; mr[r] = nr[r] / cr[r]
-			ck[r] = kb[r, "cgfence"] / n; nk[r] = kb[r, "nft"] / n; kr[r] = ck[r] > 0 ? nk[r] / ck[r] : 0
-			cc[r] = p50[r, "cgfence"]; cn[r] = p50[r, "none"]; pr[r] = cn[r] > 0 ? cc[r] / cn[r] : 0 }
+			ck[r] = kb[r, "cgfence"] / n; nk[r] = kb[r, "nft"] / n; kr[r] = ck[r] > 0 ? nk[r] / ck[r] : 0 }
+		for (r = 1; r <= crounds; r++) { cc[r] = p50[r, "cgfence"]; cn[r] = p50[r, "none"]; cf[r] = p50[r, "floor"]
+			pr[r] = cn[r] > 0 ? cc[r] / cn[r] : 0; fr[r] = cn[r] > 0 ? cf[r] / cn[r] : 0; pf[r] = cf[r] > 0 ? cc[r] / cf[r] : 0 }
 		row("load " n " addresses (s), nft/cgfence", sprintf("%.2f", median(ct, rounds)), sprintf("%.2f", median(nt, rounds)), tr, rounds)
 		row("peak RSS (MiB), nft/cgfence", sprintf("%.0f", median(cr, rounds) / 1024), sprintf("%.0f", median(nr, rounds) / 1024), mr, rounds)
 		if (memcg != "")
 			row("kernel memory per address (bytes), nft/cgfence", sprintf("%.0f", median(ck, rounds)), sprintf("%.0f", median(nk, rounds)), kr, rounds)
 		printf "table mirror per address (bytes, /run/cgfence)\t%.0f\t-\t-\t-\t\n", mirror / n
-		row("connection p50 (us), cgfence/none", sprintf("%.1f", median(cc, rounds) / 1000), sprintf("%.1f", median(cn, rounds) / 1000), pr, rounds)
+		row("connection p50 (us), cgfence/none", sprintf("%.1f", median(cc, crounds) / 1000), sprintf("%.1f", median(cn, crounds) / 1000), pr, crounds)
+		row("connection p50 (us), floor/none (the kernel hooks)", sprintf("%.1f", median(cf, crounds) / 1000), sprintf("%.1f", median(cn, crounds) / 1000), fr, crounds)
+		row("connection p50 (us), cgfence/floor (cgfence programs)", sprintf("%.1f", median(cc, crounds) / 1000), sprintf("%.1f", median(cf, crounds) / 1000), pf, crounds)
 	}' "$RES/million_rounds.tsv" "$RES/million_connect_rounds.tsv" >"$RES/million.tsv"
 
 printf '\n== a million addresses (%s addresses, %s rounds; kernel memory from %s memory cgroups)\n' "$N" "$ROUNDS" "${MEMCG_KIND:-no}"

@@ -29,7 +29,7 @@ million_fail() {
 		[ "$(awk -F'\t' -v s=$sys '$2 == s && $3 > 0 && $4 > 0 && $5 > 0' "$MILLION_RES/million_rounds.tsv" | wc -l)" -eq 2 ] ||
 			million_fail "million_rounds.tsv: not two complete rounds of $sys"
 	done
-	for sys in none cgfence; do
+	for sys in none cgfence floor; do
 		[ "$(awk -F'\t' -v s=$sys '$2 == s && $3 > 0' "$MILLION_RES/million_connect_rounds.tsv" | wc -l)" -eq 2 ] ||
 			million_fail "million_connect_rounds.tsv: not two rounds of $sys"
 	done
@@ -37,7 +37,8 @@ million_fail() {
 
 @test "the table: figures, same-round ratio medians and spreads" {
 	for row in "load 10000 addresses (s), nft/cgfence" "peak RSS (MiB), nft/cgfence" \
-		"kernel memory per address (bytes), nft/cgfence" "connection p50 (us), cgfence/none"; do
+		"kernel memory per address (bytes), nft/cgfence" "connection p50 (us), cgfence/none" \
+		"connection p50 (us), floor/none (the kernel hooks)" "connection p50 (us), cgfence/floor (cgfence programs)"; do
 		awk -F'\t' -v r="$row" '$1 == r && $2 > 0 && $3 > 0 && $4 > 0 && $5 ~ /^[0-9.]+-[0-9.]+$/ { ok = 1 } END { exit !ok }' \
 			"$MILLION_RES/million.tsv" || million_fail "million.tsv: no complete row '$row'"
 	done
@@ -51,6 +52,7 @@ million_fail() {
 	[ -n "$id" ] || million_fail "no run id in the output"
 	[ ! -e "$(cgroup2_mount)/$id" ] || million_fail "cgroup $id left"
 	[ ! -e "/sys/fs/bpf/$id" ] || million_fail "bpffs $id left"
+	[ ! -e "/sys/fs/bpf/$id-floor" ] || million_fail "the floor's pins left"
 	[ ! -e "/run/cgfence/$id" ] || million_fail "run directory $id left"
 	! ip netns list | grep -q "^${id}_" || million_fail "network namespaces left"
 	! find /sys/fs/cgroup -maxdepth 2 -name "$id" 2>/dev/null | grep -q . || million_fail "memory cgroup left"
