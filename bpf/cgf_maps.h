@@ -24,6 +24,23 @@ struct {
 	__type(value, struct cgf_policy);
 } cgf_policies SEC(".maps");
 
+/*
+ * Per cgroup and CPU: the UDP peer this CPU last found allowed for the
+ * cgroup (cgf_verdicts.h, cgf_peer_recent). seq is odd while a writer
+ * writes key; a reader trusts key only if seq was even and unchanged
+ * around its reading (a program can be preempted by another on its CPU).
+ */
+struct cgf_recent_peer {
+	__u64 seq;
+	struct cgf_peer_key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE);
+	__type(key, __u64); /* per cgroup, as cgf_cgroup_cfg */
+	__type(value, struct cgf_recent_peer);
+} cgf_recent_peers SEC(".maps");
+
 struct cgf_lpm_inner {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1);

@@ -88,6 +88,7 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
+	__u32 *known;
 	int udp;
 
 	if (!cfg)
@@ -98,8 +99,14 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 	udp = cgf_is_udp_peer(p);
 	if (udp) {
 		cgf_peer_key(&pk, cfg->epoch, p);
-		if (cgf_peer_allowed(&pk))
+		if (cgf_peer_recent(&pk))
 			return SK_PASS;
+		known = cgf_peer_allowed(&pk);
+		if (known) {
+			if (!*known)
+				cgf_peer_recent_set(&pk);
+			return SK_PASS;
+		}
 	}
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
 	cgf_report_flow(&site, cfg, p, &j);

@@ -353,3 +353,43 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	[ ${#got[@]} = 5 ]
 	[[ "${got[*]}" != *"peer seen"* ]]
 }
+
+@test "a peer kept on a CPU passes for no other cgroup there, and not for its own socket once a stricter policy applies" {
+	# Every process on CPU 0: the verdict a CPU keeps for its last allowed
+	# peer is the one that would wrongly pass.
+	cg=$(new_cgroup keptcpu)
+	other=$(new_cgroup keptcpuother)
+	port=$(random_port)
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-keptcpu $port
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-keptcpu-strict", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	apply_policy "$other" "$BATS_TEST_TMPDIR/strict.json"
+	first=$(marker first)
+	second=$(marker second)
+	udp_watch a 127.0.0.1 $port "$first"
+	rm -f "$BATS_TEST_TMPDIR/go"
+	taskset -c 0 "$TRICKS" --cgroup "$cg" send-twice 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$first" "$second" \
+		>"$BATS_TEST_TMPDIR/twice" 2>&1 &
+	sender=$!
+	assert_seen a seen
+	# Another cgroup's process, on the same CPU, to the same peer.
+	m=$(marker otherdst)
+	udp_watch b 127.0.0.1 $port "$m"
+	run taskset -c 0 "$ATTACK" --cgroup "$other" udp-send 127.0.0.1 $port "$m"
+	[ "$output" = EPERM ]
+	assert_seen b unseen
+	# The first socket's next datagram, after the stricter policy.
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+	udp_watch c 127.0.0.1 $port "$second"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$sender" || true
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/twice")" = "ok EPERM" ]
+	assert_seen c unseen
+	# Unfenced, the same socket's second datagram arrives.
+	second=$(marker freesecond)
+	udp_watch d 127.0.0.1 $port "$second"
+	touch "$BATS_TEST_TMPDIR/go"
+	run taskset -c 0 "$TRICKS" send-twice 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$(marker freefirst)" "$second"
+	[ "${lines[-1]}" = "ok ok" ]
+	assert_seen d seen
+}

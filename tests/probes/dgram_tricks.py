@@ -24,6 +24,10 @@ exit 0 only when every result is "ok" or "seen".
                                   GOFILE exists (at most 5 s), then finish the
                                   datagram with MARKER (send without an
                                   address, or UDP_CORK off)
+  send-twice ADDR PORT GOFILE MARKER1 MARKER2
+                                  one unconnected UDP socket: sendto MARKER1,
+                                  print its result, wait until GOFILE exists
+                                  (at most 5 s), sendto MARKER2
   raw-udp SPORT ADDR PORT MARKER  raw IPPROTO_UDP socket: a UDP header from
                                   SPORT to PORT, then MARKER
   pass-out ADDR PORT MARKER       a child joins the cgroup, makes a UDP socket
@@ -171,6 +175,17 @@ def cork(addr, port, gofile, marker, how):
     except OSError as e:
         return ["ok", err_name(e)]
     return ["ok", "ok"]
+
+
+def send_twice(addr, port, gofile, marker1, marker2):
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    dst = (addr, int(port))
+    first = send(s, marker1.encode(), dst)
+    print(first, flush=True)
+    end = time.monotonic() + 5
+    while not os.path.exists(gofile) and time.monotonic() < end:
+        time.sleep(0.01)
+    return [first, send(s, marker2.encode(), dst)]
 
 
 def checksum(data):
@@ -337,6 +352,7 @@ def main(argv):
         actions = {"udplite-send": udplite_send, "udplite-recv": udplite_recv,
                    "sendto-as": sendto_as,
                    "connected-sendto": connected_sendto, "cork": cork,
+                   "send-twice": send_twice,
                    "raw-udp": raw_udp, "answer-one": answer_one,
                    "ask-one": ask_one, "send-then-watch": send_then_watch,
                    "mcast-join": mcast_join,
