@@ -95,12 +95,13 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 		return SK_PASS;
 	cgf_peer_from_sock_addr(ctx, family, p);
 
+	/* The peer this CPU last found allowed for the cgroup (any protocol). */
+	cgf_peer_key(&pk, cfg->epoch, p);
+	if (cgf_peer_recent(&pk))
+		return SK_PASS;
 	/* A UDP peer allowed under this epoch, from any socket: one lookup. */
 	udp = cgf_is_udp_peer(p);
 	if (udp) {
-		cgf_peer_key(&pk, cfg->epoch, p);
-		if (cgf_peer_recent(&pk))
-			return SK_PASS;
 		known = cgf_peer_allowed(&pk);
 		if (known) {
 			if (!*known)
@@ -116,10 +117,15 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 	 * TCP needs no mark: every SYN_SENT stream socket came through this
 	 * hook. An allowed UDP peer is kept for the cgroup's every socket (the
 	 * packets of a connected one pass skb egress and ingress on it); an
-	 * audit-mode denial is marked on the socket, reported once.
+	 * audit-mode denial is marked on the socket, reported once. An
+	 * allowed TCP peer is kept only as this CPU's recent peer (the next
+	 * connection to the same backend skips the judgement), except where
+	 * the cgroup is recorded: there every connection is counted.
 	 */
 	if (udp)
 		cgf_peer_remember(&pk, &j);
+	else if (!j.denied && !cfg->record)
+		cgf_peer_recent_set(&pk);
 	if (ctx->sk && udp && j.denied)
 		cgf_mark_sock(ctx->sk, cfg->epoch);
 	return SK_PASS;

@@ -361,9 +361,9 @@ struct cgf_flow_key {
 struct cgf_peer_key {
 	__u32 epoch;
 	__u8 family;   /* 4 or 6 */
-	__u8 protocol; /* IPPROTO_UDP or IPPROTO_UDPLITE */
-	__u16 port;    /* host order */
-	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 protocol; /* the table: IPPROTO_UDP or IPPROTO_UDPLITE; a CPU's */
+	__u16 port;    /* recent peer (bpf/cgf_verdicts.h): TCP too */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes; host order port */
 };
 
 /*

@@ -393,3 +393,31 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	[ "${lines[-1]}" = "ok ok" ]
 	assert_seen d seen
 }
+
+@test "a TCP peer kept on a CPU passes for no other cgroup there, and not once a stricter policy applies" {
+	cg=$(new_cgroup keptcputcp)
+	other=$(new_cgroup keptcputcpother)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-keptcputcp\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-keptcputcp-strict", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	apply_policy "$other" "$BATS_TEST_TMPDIR/strict.json"
+	# Allowed (no listener yet: refused by the peer), the second time by
+	# the peer CPU 0 keeps.
+	for _ in 1 2; do
+		assert_run ECONNREFUSED taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	done
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$other" connect tcp 127.0.0.1 $port
+	assert_seen t unseen
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	assert_seen t unseen
+	# Unfenced, the connection reaches the listener.
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $port
+	assert_seen t seen
+}
