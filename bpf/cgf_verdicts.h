@@ -65,9 +65,10 @@ _Static_assert(sizeof(struct cgf_peer_key) == 24,
 /*
  * The peer this CPU last found allowed for this cgroup, under k's epoch,
  * with no flags (replies judged per socket are not kept here): a datagram
- * or a connect to it passes without the hash lookup (about 75 ns of cgf_peer_allowed's
- * LRU hash at 100k addresses, measured with prog_cost.sh). Only a
- * verdict cgf_peer_verdicts holds, or a judgement just made, is kept;
+ * or a connect to it passes without the hash lookup (about 75 ns of
+ * cgf_peer_allowed's LRU hash at 100k addresses, measured with
+ * prog_cost.sh) or, for TCP, the judgement. Only a verdict
+ * cgf_peer_verdicts holds, or a judgement just made, is kept;
  * the epoch in the key expires it with the configuration it was made
  * under, like the table's.
  */
