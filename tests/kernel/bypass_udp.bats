@@ -22,6 +22,7 @@ teardown_file() {
 }
 
 teardown() {
+	stop_daemon
 	stop_watchers
 	[ -z "${HOST_IF:-}" ] || ip link del "$HOST_IF" 2>/dev/null || true
 	[ -z "${NETNS:-}" ] || ip netns del "$NETNS" 2>/dev/null || true
@@ -65,7 +66,7 @@ local_copy() {
 	local m port
 	m=$(marker "$(echo "$2" | tr -c '0-9a-f\n' -)")
 	port=$(random_port)
-	watch_program l ip netns exec "$NETNS" "$TRICKS" local-recv cgfc0 "$2" $port "$m"
+	watch_program l ip netns exec "$NETNS" "$TRICKS" local-recv cgfc0 "${2#::ffff:}" $port "$m"
 	run in_netns "$1" local-send cgfc0 "$2" $port "$m" ${5:-1}
 	if [ "$output" != "$3" ]; then
 		echo "send from $1 to $2:$port ttl ${5:-1}: expected '$3', got '$output'" >&2
@@ -74,23 +75,61 @@ local_copy() {
 	assert_seen l "$4"
 }
 
+# deny_lines HOOK POLICY DST: the deny lines of $LOG for a UDP datagram to DST.
+deny_lines() {
+	jq -c --arg h "$1" --arg p "$2" --arg d "$3" 'select(.type == "deny" and
+	  .hook == $h and .policy == $p and .dst == $d and .protocol == "udp" and
+	  .direction == "egress" and .comm == "python3" and .pid > 0)' "$LOG"
+}
+
 @test "a denied IPv4 broadcast or multicast datagram reaches no socket of the namespace through the kernel's looped-back copy" {
 	cg=$(new_cgroup local)
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
 	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-local-copy",
 	  "egress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	fenced_netns "$cg"
+	start_daemon
 	g4="239.$((RANDOM % 256)).$((RANDOM % 256)).$((RANDOM % 256))"
 	# The subnet's broadcast address and a group: unfenced, the looped-back
 	# copy arrives; fenced, sendto fails with EPERM and nothing arrives,
 	# multicast with TTL 0 too (the original never leaves the host, so no
 	# packet program ever sees it).
-	for dst in "$NET.255" "$g4"; do
+	# From IPv6 sockets too, to their IPv4-mapped forms.
+	for dst in "$NET.255" "$g4" "::ffff:$NET.255" "::ffff:$g4"; do
 		local_copy - "$dst" ok seen
 		local_copy "$cg" "$dst" EPERM unseen
 	done
 	local_copy - "$g4" ok seen 0
 	local_copy "$cg" "$g4" EPERM unseen 0
+	# Each refusal is logged, before the datagram was built.
+	for _ in $(seq 50); do
+		[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$(deny_lines sendmsg4 kt-local-copy "$NET.255" | wc -l)" -eq 2 ]
+	[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -eq 3 ]
+	# Allowed, or in audit mode (logged as audit), they arrive.
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-local-ok\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"$NET.255\", \"$g4\"], \"protocol\": \"udp\"}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	for dst in "$NET.255" "$g4"; do
+		local_copy "$cg" "$dst" ok seen
+	done
+	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-local-audit",
+	  "mode": "audit", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	local_copy "$cg" "$g4" ok seen
+	for _ in $(seq 50); do
+		[ -n "$(jq -c 'select(.policy == "kt-local-audit")' "$LOG")" ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	# One line: the packet program does not report it a second time.
+	run jq -c 'select(.policy == "kt-local-audit")' "$LOG"
+	[ "$(echo "$output" | wc -l)" -eq 1 ]
+	echo "$output" | jq -e --arg d "$g4" '.type == "audit" and .hook == "sendmsg4" and .dst == $d'
 }
 
 @test "a denied IPv6 multicast datagram reaches no socket of the namespace; its copy is looped back after the packet program" {

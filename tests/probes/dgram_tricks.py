@@ -54,7 +54,8 @@ exit 0 only when every result is "ok" or "seen".
                                   sendto ADDR:PORT MARKER from a UDP socket
                                   with SO_BROADCAST on, multicast leaving by
                                   IFACE with TTL (hop limit; default 1) and
-                                  multicast loop on (the kernel's default)
+                                  multicast loop on (the kernel's default);
+                                  ::ffff:a.b.c.d from an IPv6 socket
   local-recv IFACE ADDR PORT MARKER
                                   UDP socket bound to the wildcard address and
                                   PORT, a member of ADDR on IFACE when ADDR is
@@ -309,7 +310,8 @@ def local_send(iface, addr, port, marker, ttl="1"):
     if ":" in addr:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, int(ttl))
-    else:
+    # An IPv6 socket's datagram to an IPv4-mapped address leaves as IPv4.
+    if ":" not in addr or addr.lower().startswith("::ffff:"):
         # struct ip_mreqn: no group, any local address, the interface
         mreqn = bytes(8) + struct.pack("@i", index)
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
