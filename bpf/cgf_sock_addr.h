@@ -2,13 +2,11 @@
 /*
  * connect(): the destination, as the kernel will use it, and its judgement
  * before anything is sent. (Datagrams sent with an address are judged by
- * the packet program, where they leave: cgf_packet.h; sendmsg4 judges
- * before only those whose copy the kernel loops back before that.)
+ * the packet program, where they leave: cgf_packet.h; IPv4 ones by
+ * sendmsg4 too, before the kernel can loop a copy back.)
  */
 #ifndef CGF_BPF_CGF_SOCK_ADDR_H
 #define CGF_BPF_CGF_SOCK_ADDR_H
-
-#include <bpf/bpf_core_read.h>
 
 #include "cgf_report.h"
 #include "cgf_verdicts.h"
@@ -122,61 +120,20 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 }
 
 /*
- * The kernel's struct sock, as far as sendmsg4 reads it: the flags word
- * with the bit that SO_BROADCAST sets, which no bpf_sock field or
- * bpf_getsockopt option shows (in struct sock_common since 6.x, in struct
- * sock before). CO-RE: offsets and the bit are the running kernel's, from
- * its BTF; a kernel without them fails the load, closed.
- */
-struct sock_common___cgf {
-	unsigned long skc_flags;
-} __attribute__((preserve_access_index));
-
-struct sock___cgf {
-	unsigned long sk_flags;
-} __attribute__((preserve_access_index));
-
-enum sock_flags___cgf { SOCK_BROADCAST___cgf = 6 };
-
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
-CGF_INLINE int cgf_sock_may_broadcast(struct bpf_sock *sk)
-{
-	__u32 bit = bpf_core_enum_value(enum sock_flags___cgf,
-					SOCK_BROADCAST___cgf);
-	unsigned long flags;
-
-	if (bpf_core_field_exists(struct sock_common___cgf, skc_flags)) {
-		const struct sock_common___cgf *c = bpf_rdonly_cast(
-			sk, bpf_core_type_id_kernel(struct sock_common___cgf));
-
-		flags = c->skc_flags;
-	} else {
-		const struct sock___cgf *s = bpf_rdonly_cast(
-			sk, bpf_core_type_id_kernel(struct sock___cgf));
-
-		flags = s->sk_flags;
-	}
-	return (flags >> (bit & 63)) & 1;
-}
-
-CGF_INLINE int cgf_ip4_is_multicast(__u32 ip_be)
-{
-	return (bpf_ntohl(ip_be) & 0xf0000000) == 0xe0000000;
-}
-
-/*
  * An IPv4 datagram sent with an address, before it is built. A broadcast
  * or multicast one is copied back to the sockets of the network namespace
  * (ip_mc_output) before the original reaches the packet program, which
  * judges only the original (and never sees a multicast one with TTL 0):
- * those are judged here, where a denial fails sendmsg with EPERM before
- * any copy exists. Only a socket with SO_BROADCAST can send broadcast (the
- * kernel refuses it otherwise), and only a class D address is multicast;
- * every other datagram passes on at once, to the packet program. (IPv6 has
- * no broadcast and loops its multicast back after the packet program.)
+ * so every destination not allowed under the current policy is judged
+ * here, where a denial fails sendmsg with EPERM before any copy exists.
+ * Whether the datagram will be broadcast is known only after this hook
+ * (the route, and SO_BROADCAST, which another thread may turn on in
+ * between): no cheaper test can tell which datagrams need it. An allowed
+ * peer passes after one lookup; the packet program keeps what its replies
+ * need. (IPv6 has no broadcast and loops its multicast back after the
+ * packet program: no sendmsg6.)
  */
-CGF_INLINE int cgf_sendmsg4_local_copy(struct bpf_sock_addr *ctx)
+CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 {
 	struct cgf_site site = {.ctx = ctx,
 				.hook = CGF_HOOK_SENDMSG4,
@@ -187,24 +144,25 @@ CGF_INLINE int cgf_sendmsg4_local_copy(struct bpf_sock_addr *ctx)
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
 	struct cgf_flow_key fk;
-	__u32 ip = ctx->user_ip4;
 
 	/*
 	 * Port 0: no address (a connected socket's datagram with control
 	 * messages goes to its peer, judged at connect; the kernel refuses an
-	 * explicit port 0 before this hook). 0.0.0.0: the host itself, unicast.
+	 * explicit port 0 before this hook).
 	 */
-	if (ctx->user_port == 0 || ip == 0)
-		return SK_PASS;
-	if (!cgf_ip4_is_multicast(ip) && !cgf_sock_may_broadcast(ctx->sk))
+	if (ctx->user_port == 0)
 		return SK_PASS;
 	cfg = cgf_config();
 	if (!cfg)
 		return SK_PASS;
+	/* 0.0.0.0: the bound address or loopback, as the kernel sends it. */
+	if (!ctx->user_ip4)
+		ctx->user_ip4 = ctx->msg_src_ip4 ? ctx->msg_src_ip4
+						 : INADDR_LOOPBACK_BE;
 	cgf_peer_from_sock_addr(ctx, 4, &peer);
 	cgf_peer_key(&pk, cfg->epoch, &peer);
 	if (cgf_peer_allowed(&pk))
-		return SK_PASS; /* the packet program keeps what replies need */
+		return SK_PASS;
 	/* An audit-mode denial is reported once per socket and peer, as the
 	 * packet program does (cgf_judge_datagram). */
 	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), &peer, peer.port);

@@ -6,8 +6,9 @@
  *
  * Where flows are judged:
  *   connect4/6   TCP connects and UDP connects          (EPERM at once)
- *   sendmsg4     IPv4 broadcast and multicast datagrams, whose copy the
- *                kernel loops back before skb egress    (EPERM at once)
+ *   sendmsg4     IPv4 datagrams sent with an address: a broadcast or
+ *                multicast one's copy is looped back before skb egress
+ *                                                       (EPERM at once)
  *   skb egress   every UDP datagram, by where its header sends it: its
  *                peer's kept verdict, or a judgement (sendto and send
  *                fail with EPERM); every packet of raw, ICMP and other
@@ -22,12 +23,12 @@
  * look at the IP header's first byte; UDP datagrams after one lookup of
  * their peer.
  *
- * No sendmsg6 program, and a sendmsg4 one for broadcast and multicast
- * only: the packet program judges every datagram anyway (a corked one
- * leaves under the policy of its last part, not its first), and a datagram
- * it drops fails the sendmsg with EPERM, as a sendmsg program's refusal
- * would; a second program on the path only costs time, except where the
- * kernel delivers a copy before the packet program runs (cgf_sock_addr.h).
+ * No sendmsg6 program: the packet program judges every datagram anyway
+ * (a corked one leaves under the policy of its last part, not its first),
+ * and a datagram it drops fails the sendmsg with EPERM, as a sendmsg
+ * program's refusal would. IPv4 needs sendmsg4 as well: the kernel
+ * delivers a broadcast or multicast datagram's copy to the namespace's
+ * own sockets before the packet program runs (cgf_sock_addr.h).
  */
 /*
  * This file holds the entry points; the headers beside it hold the rest,
@@ -64,7 +65,7 @@ int cgf_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int cgf_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return cgf_sendmsg4_local_copy(ctx);
+	return cgf_sendmsg4_before_copy(ctx);
 }
 
 /* ---- packets ---- */

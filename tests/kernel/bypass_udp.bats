@@ -43,6 +43,17 @@ fenced_netns() { # CGROUP
 	ip -n "$NETNS" route add 224.0.0.0/4 dev cgfc0
 }
 
+# assert_run EXPECTED COMMAND ARGS...: the command's output is EXPECTED.
+assert_run() {
+	local expected=$1
+	shift
+	run "$@"
+	if [ "$output" != "$expected" ]; then
+		echo "$*: expected '$expected', got '$output'" >&2
+		return 1
+	fi
+}
+
 marker() {
 	echo "cgfu-$1-$RANDOM$RANDOM"
 }
@@ -94,8 +105,8 @@ deny_lines() {
 	# The subnet's broadcast address and a group: unfenced, the looped-back
 	# copy arrives; fenced, sendto fails with EPERM and nothing arrives,
 	# multicast with TTL 0 too (the original never leaves the host, so no
-	# packet program ever sees it).
-	# From IPv6 sockets too, to their IPv4-mapped forms.
+	# packet program ever sees it). From IPv6 sockets too, to the
+	# IPv4-mapped forms.
 	for dst in "$NET.255" "$g4" "::ffff:$NET.255" "::ffff:$g4"; do
 		local_copy - "$dst" ok seen
 		local_copy "$cg" "$dst" EPERM unseen
@@ -109,6 +120,17 @@ deny_lines() {
 	done
 	[ "$(deny_lines sendmsg4 kt-local-copy "$NET.255" | wc -l)" -eq 2 ]
 	[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -eq 3 ]
+	# Whether a datagram is broadcast is known only after sendmsg: a check
+	# of SO_BROADCAST there races with another thread turning it on.
+	port=$(random_port)
+	m=$(marker race)
+	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms 2500 local-recv cgfc0 "$NET.255" $port "$m"
+	run in_netns "$cg" broadcast-race "$NET.255" $port "$m" 2
+	[ "$output" = EPERM ] || [ "$output" = EACCES ]
+	assert_seen r unseen
+	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms 2500 local-recv cgfc0 "$NET.255" $port "$m"
+	assert_run ok in_netns - broadcast-race "$NET.255" $port "$m" 2
+	assert_seen r seen
 	# Allowed, or in audit mode (logged as audit), they arrive.
 	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-local-ok\",
 	  \"egress\": {\"default\": \"deny\", \"rules\": [
@@ -139,8 +161,16 @@ deny_lines() {
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	fenced_netns "$cg"
 	g6=$(printf 'ff0e::6367:666b:%x:%x:%x' $RANDOM $RANDOM $RANDOM)
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
+	start_daemon
 	for hops in 1 0; do
 		local_copy - "$g6" ok seen $hops
 		local_copy "$cg" "$g6" EPERM unseen $hops
 	done
+	# Refused where it leaves, in the sender's system call.
+	for _ in $(seq 50); do
+		[ "$(deny_lines egress kt-local-copy6 "$g6" | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(deny_lines egress kt-local-copy6 "$g6" | wc -l)" -eq 2 ]
 }

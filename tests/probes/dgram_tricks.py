@@ -56,6 +56,13 @@ exit 0 only when every result is "ok" or "seen".
                                   IFACE with TTL (hop limit; default 1) and
                                   multicast loop on (the kernel's default);
                                   ::ffff:a.b.c.d from an IPv6 socket
+  broadcast-race ADDR PORT MARKER SECONDS
+                                  sendto ADDR:PORT MARKER over and over for
+                                  SECONDS while a second thread turns
+                                  SO_BROADCAST on and off: a check of the flag
+                                  before the kernel's own races with it; prints
+                                  "ok" if any sendto succeeded, else the error
+                                  of the last
   local-recv IFACE ADDR PORT MARKER
                                   UDP socket bound to the wildcard address and
                                   PORT, a member of ADDR on IFACE when ADDR is
@@ -319,6 +326,27 @@ def local_send(iface, addr, port, marker, ttl="1"):
     return [send(s, marker.encode(), (addr, int(port)))]
 
 
+def broadcast_race(addr, port, marker, seconds):
+    import threading
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    done = threading.Event()
+
+    def toggle():
+        on = 0
+        while not done.is_set():
+            on ^= 1
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, on)
+
+    t = threading.Thread(target=toggle)
+    t.start()
+    result, end = "EIO", time.monotonic() + float(seconds)
+    while time.monotonic() < end and result != "ok":
+        result = send(s, marker.encode(), (addr, int(port)))
+    done.set()
+    t.join()
+    return [result]
+
+
 def local_recv(iface, addr, port, marker):
     index = socket.if_nametoindex(iface)
     s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
@@ -388,7 +416,8 @@ def main(argv):
                    "ask-one": ask_one, "send-then-watch": send_then_watch,
                    "mcast-join": mcast_join,
                    "report-watch": report_watch,
-                   "local-send": local_send, "local-recv": local_recv}
+                   "local-send": local_send, "local-recv": local_recv,
+                   "broadcast-race": broadcast_race}
         if action not in actions:
             print("unknown action " + action, file=sys.stderr)
             return 2
