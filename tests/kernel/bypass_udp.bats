@@ -133,12 +133,12 @@ deny_lines() {
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	local_copy "$cg" "$g4" ok seen
 	for _ in $(seq 100); do
-		[ -n "$(jq -c 'select(.policy == "kt-local-audit")' "$LOG")" ] && break
+		[ -n "$(jq -c 'select(.policy == "kt-local-audit" and .type == "audit")' "$LOG")" ] && break
 		sleep 0.1
 	done
 	sleep 0.3
 	# One line: the packet program does not report it a second time.
-	run jq -c 'select(.policy == "kt-local-audit")' "$LOG"
+	run jq -c 'select(.policy == "kt-local-audit" and (.type == "audit" or .type == "deny"))' "$LOG"
 	[ "$(echo "$output" | wc -l)" -eq 1 ]
 	echo "$output" | jq -e --arg d "$g4" '.type == "audit" and .hook == "sendmsg4" and .dst == $d'
 	# Whether a datagram is broadcast is known only after sendmsg: a check
