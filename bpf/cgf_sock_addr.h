@@ -2,7 +2,8 @@
 /*
  * connect(): the destination, as the kernel will use it, and its judgement
  * before anything is sent. (Datagrams sent with an address are judged by
- * the packet program, where they leave: cgf_packet.h.)
+ * the packet program, where they leave: cgf_packet.h; IPv4 ones by
+ * sendmsg4 too, before the kernel can loop a copy back.)
  */
 #ifndef CGF_BPF_CGF_SOCK_ADDR_H
 #define CGF_BPF_CGF_SOCK_ADDR_H
@@ -128,6 +129,65 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 		cgf_peer_recent_set(&pk);
 	if (ctx->sk && udp && j.denied)
 		cgf_mark_sock(ctx->sk, cfg->epoch);
+	return SK_PASS;
+}
+
+/*
+ * An IPv4 datagram sent with an address, before it is built. A broadcast
+ * or multicast one is copied back to the sockets of the network namespace
+ * (ip_mc_output) before the original reaches the packet program, which
+ * judges only the original (and never sees a multicast one with TTL 0):
+ * so every destination not allowed under the current policy is judged
+ * here, where a denial fails sendmsg with EPERM before any copy exists.
+ * Whether the datagram will be broadcast is known only after this hook
+ * (the route, and SO_BROADCAST, which another thread may turn on in
+ * between): no cheaper test can tell which datagrams need it. An allowed
+ * peer passes after one lookup; the packet program keeps what its replies
+ * need. (IPv6 has no broadcast and loops its multicast back after the
+ * packet program: no sendmsg6.)
+ */
+CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
+{
+	struct cgf_site site = {.ctx = ctx,
+				.hook = CGF_HOOK_SENDMSG4,
+				.direction = CGF_DIR_EGRESS,
+				.task_context = 1};
+	struct cgf_cgroup_config *cfg;
+	struct cgf_peer peer = {};
+	struct cgf_judgement j;
+	struct cgf_peer_key pk;
+	struct cgf_flow_key fk;
+
+	/*
+	 * Port 0: no address (a connected socket's datagram with control
+	 * messages goes to its peer, judged at connect; the kernel refuses an
+	 * explicit port 0 before this hook).
+	 */
+	if (ctx->user_port == 0)
+		return SK_PASS;
+	cfg = cgf_config();
+	if (!cfg)
+		return SK_PASS;
+	/* 0.0.0.0: the bound address or loopback, as the kernel sends it. */
+	if (!ctx->user_ip4)
+		ctx->user_ip4 = ctx->msg_src_ip4 ? ctx->msg_src_ip4
+						 : INADDR_LOOPBACK_BE;
+	cgf_peer_from_sock_addr(ctx, 4, &peer);
+	cgf_peer_key(&pk, cfg->epoch, &peer);
+	if (cgf_peer_allowed(&pk))
+		return SK_PASS;
+	/* An audit-mode denial is reported once per socket and peer, as the
+	 * packet program does (cgf_judge_datagram). */
+	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), &peer, peer.port);
+	if (cgf_flow_known(&fk, cfg->epoch))
+		return SK_PASS;
+	cgf_judge(cfg, CGF_DIR_EGRESS, &peer, &j);
+	cgf_report_flow(&site, cfg, &peer, &j);
+	if (j.action != CGF_ALLOW)
+		return SK_DROP;
+	cgf_peer_remember(&pk, &j);
+	if (j.denied)
+		cgf_flow_remember(&fk, cfg->epoch);
 	return SK_PASS;
 }
 

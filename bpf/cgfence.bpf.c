@@ -6,6 +6,9 @@
  *
  * Where flows are judged:
  *   connect4/6   TCP connects and UDP connects          (EPERM at once)
+ *   sendmsg4     IPv4 datagrams sent with an address: a broadcast or
+ *                multicast one's copy is looped back before skb egress
+ *                                                       (EPERM at once)
  *   skb egress   every UDP datagram, by where its header sends it: its
  *                peer's kept verdict, or a judgement (sendto and send
  *                fail with EPERM); every packet of raw, ICMP and other
@@ -20,10 +23,12 @@
  * look at the IP header's first byte; UDP datagrams after one lookup of
  * their peer.
  *
- * No sendmsg4/6 program: the packet program judges every datagram anyway
+ * No sendmsg6 program: the packet program judges every datagram anyway
  * (a corked one leaves under the policy of its last part, not its first),
  * and a datagram it drops fails the sendmsg with EPERM, as a sendmsg
- * program's refusal would; a second program on the path only cost time.
+ * program's refusal would. IPv4 needs sendmsg4 as well: the kernel
+ * delivers a broadcast or multicast datagram's copy to the namespace's
+ * own sockets before the packet program runs (cgf_sock_addr.h).
  */
 /*
  * This file holds the entry points; the headers beside it hold the rest,
@@ -43,7 +48,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* ---- connect: judged before anything is sent ---- */
+/* ---- connect (and sendmsg4): judged before anything is sent ---- */
 
 SEC("cgroup/connect4")
 int cgf_connect4(struct bpf_sock_addr *ctx)
@@ -55,6 +60,12 @@ SEC("cgroup/connect6")
 int cgf_connect6(struct bpf_sock_addr *ctx)
 {
 	return cgf_connect(ctx, 6, CGF_HOOK_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int cgf_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return cgf_sendmsg4_before_copy(ctx);
 }
 
 /* ---- packets ---- */

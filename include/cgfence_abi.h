@@ -271,8 +271,8 @@ struct cgf_cgroup_config {
 enum cgf_hook {
 	CGF_HOOK_CONNECT4 = 1,
 	CGF_HOOK_CONNECT6,
-	CGF_HOOK_SENDMSG4, /* no longer emitted (datagrams: CGF_HOOK_EGRESS); */
-	CGF_HOOK_SENDMSG6, /* kept so that older logs read as they were */
+	CGF_HOOK_SENDMSG4, /* IPv4 datagrams sent with an address */
+	CGF_HOOK_SENDMSG6, /* no longer emitted (datagrams: CGF_HOOK_EGRESS) */
 	CGF_HOOK_EGRESS,   /* packet egress (datagrams, ICMP, raw, headers) */
 	CGF_HOOK_INGRESS,  /* packet ingress */
 	CGF_HOOK_DEVICE,

@@ -3,7 +3,7 @@
 # whether a burst from one or two CPUs is written whole.
 #
 # A cgroup whose egress is denied sends a burst of unconnected UDP
-# datagrams (each one a denial where it leaves) from SENDERS processes, each
+# datagrams (each one a denial at sendmsg4) from SENDERS processes, each
 # pinned to a CPU of its own, with the per-cgroup budget out of the way;
 # `cgfence daemon` writes the log. Per row: the denials caused, the deny
 # lines in the log, the undelivered and suppressed counts from the

@@ -6,7 +6,7 @@
 # round, then the median of the same-round ratios and their range.
 #
 # A cgroup whose egress is denied sends a burst of unconnected UDP
-# datagrams (each a denial where it leaves, as tests/bench/audit_rate.sh), with
+# datagrams (each a denial at sendmsg4, as tests/bench/audit_rate.sh), with
 # the event budget out of the way; CPU is counted from the daemon's start
 # (after its set-up) to the moment it has logged the burst.
 #

@@ -74,8 +74,8 @@ JSON
 	  .policy == "kt-audit-fields" and .cgroup_id == $id and .generation == 1 and
 	  .comm == "probe" and (.pid > 0) and (.time | test("^20[0-9-]+T[0-9:.]+Z$"))'
 
-	# A datagram is judged where it leaves, in the sender's system call.
-	run jq -c 'select(.type == "deny" and .hook == "egress" and .protocol == "udp")' "$LOG"
+	# An IPv4 datagram sent with an address is judged before it is built.
+	run jq -c 'select(.type == "deny" and .hook == "sendmsg4" and .protocol == "udp")' "$LOG"
 	[ "$(echo "$output" | wc -l)" -eq 1 ]
 	echo "$output" | jq -e '.direction == "egress" and .dst == "127.0.0.7" and .dport == 53 and
 	  .rule == "egress.rules[1]" and .comm == "probe" and (.pid > 0)'

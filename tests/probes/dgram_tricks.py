@@ -54,6 +54,24 @@ exit 0 only when every result is "ok" or "seen".
   report-watch IFACE GROUP        AF_PACKET: "ready", then "seen" once a frame
                                   on IFACE carries GROUP's address bytes in an
                                   IGMP or MLD report, or "unseen"
+  local-send IFACE ADDR PORT MARKER [TTL]
+                                  sendto ADDR:PORT MARKER from a UDP socket
+                                  with SO_BROADCAST on, multicast leaving by
+                                  IFACE with TTL (hop limit; default 1) and
+                                  multicast loop on (the kernel's default);
+                                  ::ffff:a.b.c.d from an IPv6 socket
+  broadcast-race ADDR PORT MARKER SECONDS
+                                  sendto ADDR:PORT MARKER over and over for
+                                  SECONDS while a second thread turns
+                                  SO_BROADCAST on and off: a check of the flag
+                                  before the kernel's own races with it; prints
+                                  "ok" if any sendto succeeded, else the error
+                                  of the last
+  local-recv IFACE ADDR PORT MARKER
+                                  UDP socket bound to the wildcard address and
+                                  PORT, a member of ADDR on IFACE when ADDR is
+                                  a multicast group: what a broadcast or a
+                                  looped-back multicast datagram reaches
 """
 import ctypes
 import errno
@@ -301,6 +319,63 @@ def mcast_join(iface, group, how="mreq"):
     return ["ok"]
 
 
+def is_multicast(addr):
+    if ":" in addr:
+        return addr.lower().startswith("ff")
+    return 224 <= int(addr.split(".")[0]) <= 239
+
+
+def local_send(iface, addr, port, marker, ttl="1"):
+    index = socket.if_nametoindex(iface)
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    if ":" in addr:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, int(ttl))
+    # An IPv6 socket's datagram to an IPv4-mapped address leaves as IPv4.
+    if ":" not in addr or addr.lower().startswith("::ffff:"):
+        # struct ip_mreqn: no group, any local address, the interface
+        mreqn = bytes(8) + struct.pack("@i", index)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(ttl))
+    return [send(s, marker.encode(), (addr, int(port)))]
+
+
+def broadcast_race(addr, port, marker, seconds):
+    import threading
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    done = threading.Event()
+
+    def toggle():
+        on = 0
+        while not done.is_set():
+            on ^= 1
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, on)
+
+    t = threading.Thread(target=toggle)
+    t.start()
+    result, end = "EIO", time.monotonic() + float(seconds)
+    while time.monotonic() < end and result != "ok":
+        result = send(s, marker.encode(), (addr, int(port)))
+    done.set()
+    t.join()
+    return [result]
+
+
+def local_recv(iface, addr, port, marker):
+    index = socket.if_nametoindex(iface)
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::" if ":" in addr else "0.0.0.0", int(port)))
+    if is_multicast(addr) and ":" in addr:
+        mreq = socket.inet_pton(socket.AF_INET6, addr) + struct.pack("@I", index)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    elif is_multicast(addr):
+        mreq = socket.inet_aton(addr) + bytes(4) + struct.pack("@i", index)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    return [watch(s, marker)]
+
+
 def report_watch(iface, group):
     family = socket.AF_INET6 if ":" in group else socket.AF_INET
     wanted = socket.inet_pton(family, group)
@@ -356,7 +431,9 @@ def main(argv):
                    "raw-udp": raw_udp, "answer-one": answer_one,
                    "ask-one": ask_one, "send-then-watch": send_then_watch,
                    "mcast-join": mcast_join,
-                   "report-watch": report_watch}
+                   "report-watch": report_watch,
+                   "local-send": local_send, "local-recv": local_recv,
+                   "broadcast-race": broadcast_race}
         if action not in actions:
             print("unknown action " + action, file=sys.stderr)
             return 2
