@@ -143,8 +143,9 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
  * (the route, and SO_BROADCAST, which another thread may turn on in
  * between): no cheaper test can tell which datagrams need it. An allowed
  * peer passes after one lookup; the packet program keeps what its replies
- * need. (IPv6 has no broadcast and loops its multicast back after the
- * packet program: no sendmsg6.)
+ * need; the CPU's recent peer passes after one compare. (IPv6 has no
+ * broadcast and loops its multicast back after the packet program: no
+ * sendmsg6.)
  */
 CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 {
@@ -157,6 +158,7 @@ CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
 	struct cgf_flow_key fk;
+	__u32 *known;
 
 	/*
 	 * Port 0: no address (a connected socket's datagram with control
@@ -174,8 +176,14 @@ CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 						 : INADDR_LOOPBACK_BE;
 	cgf_peer_from_sock_addr(ctx, 4, &peer);
 	cgf_peer_key(&pk, cfg->epoch, &peer);
-	if (cgf_peer_allowed(&pk))
+	if (cgf_peer_recent(&pk))
 		return SK_PASS;
+	known = cgf_peer_allowed(&pk);
+	if (known) {
+		if (!*known)
+			cgf_peer_recent_set(&pk);
+		return SK_PASS;
+	}
 	/* An audit-mode denial is reported once per socket and peer, as the
 	 * packet program does (cgf_judge_datagram). */
 	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), &peer, peer.port);

@@ -23,6 +23,12 @@ int floor_connect6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+SEC("cgroup/sendmsg4")
+int floor_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
 SEC("cgroup_skb/egress")
 int floor_egress(struct __sk_buff *skb)
 {

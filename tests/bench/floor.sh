@@ -9,7 +9,7 @@
 floor_attach() {
 	local obj=$1 pins=$2 cg=$3 p type
 	bpftool prog loadall "$obj" "$pins" >/dev/null
-	for p in connect4 connect6 egress ingress sock_create setsockopt dev; do
+	for p in connect4 connect6 sendmsg4 egress ingress sock_create setsockopt dev; do
 		type=$p
 		[ "$p" = dev ] && type=device
 		bpftool cgroup attach "$cg" "$type" pinned "$pins/floor_$p" multi
