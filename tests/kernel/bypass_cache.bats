@@ -421,3 +421,108 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $port
 	assert_seen t seen
 }
+
+@test "on one CPU, a kept UDP peer opens no other port, protocol or address there" {
+	# Every try on CPU 0 right after the kept peer is sent to again there:
+	# the CPU's recent peer is that peer, and only its whole key may pass.
+	cg=$(new_cgroup keptcpukey)
+	ok=$(random_port)
+	bad=$((ok + 1))
+	one_peer_policy "$BATS_TEST_TMPDIR/p.json" kt-keptcpukey $ok
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	keep() {
+		local m
+		m=$(marker keep)
+		udp_watch k 127.0.0.1 $ok "$m"
+		assert_run ok taskset -c 0 "$ATTACK" --cgroup "$cg" udp-send 127.0.0.1 $ok "$m"
+		assert_seen k seen
+	}
+	keep
+	m=$(marker port) # another port (the key's port)
+	udp_watch p 127.0.0.1 $bad "$m"
+	assert_run EPERM taskset -c 0 "$ATTACK" --cgroup "$cg" udp-send 127.0.0.1 $bad "$m"
+	assert_seen p unseen
+	keep
+	m=$(marker addr) # another address (the key's address)
+	udp_watch a 127.0.0.2 $ok "$m"
+	assert_run EPERM taskset -c 0 "$ATTACK" --cgroup "$cg" udp-send 127.0.0.2 $ok "$m"
+	assert_seen a unseen
+	keep
+	# TCP and UDP-Lite to the same address and port (the key's protocol)
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $ok
+	assert_seen t unseen
+	keep
+	m=$(marker lite)
+	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	assert_run EPERM taskset -c 0 "$TRICKS" --cgroup "$cg" udplite-send 127.0.0.1 $ok "$m"
+	assert_seen l unseen
+	# Unfenced, each of these arrives.
+	m=$(marker freeport)
+	udp_watch p 127.0.0.1 $bad "$m"
+	assert_run ok taskset -c 0 "$ATTACK" udp-send 127.0.0.1 $bad "$m"
+	assert_seen p seen
+	m=$(marker freeaddr)
+	udp_watch a 127.0.0.2 $ok "$m"
+	assert_run ok taskset -c 0 "$ATTACK" udp-send 127.0.0.2 $ok "$m"
+	assert_seen a seen
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $ok
+	assert_seen t seen
+	m=$(marker freelite)
+	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	assert_run ok taskset -c 0 "$TRICKS" udplite-send 127.0.0.1 $ok "$m"
+	assert_seen l seen
+}
+
+@test "a TCP or UDP peer kept on a CPU passes no more once set del takes it out of the running policy in place" {
+	# cgfence set del changes the tables in place and gives the cgroup a
+	# new epoch: the peer CPU 0 keeps, for a new connection and for the
+	# socket that sent to it, is judged again.
+	dir="$BATS_TEST_TMPDIR/policies"
+	mkdir -p "$dir/sets"
+	printf '127.0.0.9\n127.0.0.1\n' >"$dir/sets/peers.txt"
+	port=$(random_port)
+	write_policy "$dir/kt-keptset.json" "{\"version\": 1, \"name\": \"kt-keptset\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"@peers\"], \"protocol\": \"tcp\", \"ports\": [$port]},
+	    {\"action\": \"allow\", \"to\": [\"@peers\"], \"protocol\": \"udp\", \"ports\": [$port]}]}}"
+	cg=$(new_cgroup keptset)
+	apply_policy "$cg" "$dir/kt-keptset.json" >/dev/null
+	first=$(marker first)
+	second=$(marker second)
+	udp_watch u 127.0.0.1 $port "$first"
+	rm -f "$BATS_TEST_TMPDIR/go"
+	taskset -c 0 "$TRICKS" --cgroup "$cg" send-twice 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$first" "$second" \
+		>"$BATS_TEST_TMPDIR/twice" 2>&1 &
+	sender=$!
+	assert_seen u seen
+	# Allowed (no listener: refused by the peer), the second time by the
+	# peer CPU 0 keeps.
+	for _ in 1 2; do
+		assert_run ECONNREFUSED taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	done
+	run "$CGFENCE" set del peers 127.0.0.1 --policy-dir "$dir" --bpffs "$BPFFS" \
+		--lifecycle-log "$BATS_TEST_TMPDIR/lifecycle.jsonl"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(1 tables in place"* ]]
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	assert_seen t unseen
+	udp_watch u 127.0.0.1 $port "$second"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$sender" || true
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/twice")" = "ok EPERM" ]
+	assert_seen u unseen
+	# Unfenced, the connection reaches the listener and the datagram its
+	# receiver.
+	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $port
+	assert_seen t seen
+	second=$(marker freesecond)
+	udp_watch u 127.0.0.1 $port "$second"
+	touch "$BATS_TEST_TMPDIR/go"
+	run taskset -c 0 "$TRICKS" send-twice 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$(marker freefirst)" "$second"
+	[ "${lines[-1]}" = "ok ok" ]
+	assert_seen u seen
+}
