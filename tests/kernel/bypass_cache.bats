@@ -526,3 +526,34 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	[ "${lines[-1]}" = "ok ok" ]
 	assert_seen u seen
 }
+
+@test "with its 2^32 epochs used up an apply is refused before it changes anything: no epoch is handed out twice" {
+	# A verdict kept under an epoch passes for whatever configuration gets
+	# that epoch next: a second policy of the cgroup (the peer CPU 0 keeps,
+	# the peer table), or another cgroup's. Epochs are 32 bits, and a busy
+	# set feed reserves one per container per change.
+	cg=$(new_cgroup epochsout)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-epochsout\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-epochsout-strict", "egress": {"default": "deny"}}'
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	for _ in 1 2; do
+		assert_run ECONNREFUSED taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	done
+	# What 2^32 reservations leave in cgf_meta: the last epoch there is.
+	meta="$BPFFS/obj/map_cgf_meta"
+	value=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value | join(" ")')
+	# struct cgf_meta: abi_version (bytes 1-4), last_epoch (5-8), ...
+	used=$(echo "$value" | awk '{ for (i = 5; i <= 8; i++) $i = "0xff"; print }')
+	bpftool map update pinned "$meta" key 0 0 0 0 value $used
+	run apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"epochs"*"used up"* ]]
+	# Nothing changed: the first policy, whole, on a CPU that keeps nothing
+	# and on the one that keeps the peer.
+	for cpu in 1 0; do
+		assert_run ECONNREFUSED taskset -c $cpu "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
+	done
+}
