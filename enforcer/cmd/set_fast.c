@@ -939,7 +939,7 @@ static int commit(struct fast *f, const struct pieces *text,
 			log_error(
 				"set %s: policy %08x: cannot change its tables "
 				"in place: %s",
-				rq->name, t->id, strerror(-err));
+				rq->name, t->id, fence_error_text(err));
 			failed = true;
 			continue;
 		}

@@ -188,7 +188,7 @@ static int fence_apply_tables(struct cgf_state *st,
 	struct cgf_cgroup_info old = {}, info;
 	struct cgf_cgroup_config cfg = {}, old_cfg = {};
 	uint64_t cgid;
-	uint32_t policy_id;
+	uint32_t policy_id, new_epoch;
 	bool had_record, fenced, attached_now = false, in_place = false;
 	int err;
 
@@ -210,6 +210,11 @@ static int fence_apply_tables(struct cgf_state *st,
 
 	had_record = bpf_map_lookup_elem(info_fd, &cgid, &old) == 0;
 	fenced = had_record && links_present(st, cgid);
+	/* Before anything changes (an in-place change writes the tables the
+	 * cgroup runs): no new epoch, no change. */
+	err = state_next_epoch(st, &new_epoch);
+	if (err)
+		return err;
 
 	/*
 	 * A cgroup alone on its policy changes it in place: only what differs
@@ -268,8 +273,8 @@ static int fence_apply_tables(struct cgf_state *st,
 	if (fenced && !in_place && policy_id == old.policy_id &&
 	    old_cfg.epoch && old_cfg.record == recording)
 		cfg.epoch = old_cfg.epoch;
-	else if ((err = state_next_epoch(st, &cfg.epoch)))
-		goto fail_detach;
+	else
+		cfg.epoch = new_epoch;
 	if (recording) {
 		err = record_start(st, cgid, record_size);
 		if (err)
@@ -465,6 +470,12 @@ const char *fence_error_text(int err)
 	case -ESTALE:
 		return "the cgroup at that path is not the one recorded (it "
 		       "was made anew)";
+	case -EOVERFLOW:
+		return "the pinned programs' 2^32 configuration epochs are "
+		       "used up (one per apply, one per cgroup a set change "
+		       "reaches); one handed out again could pass what an "
+		       "old policy allowed: detach every cgroup, remove the "
+		       "bpffs directory's obj/ and apply again";
 	default:
 		return strerror(-err);
 	}

@@ -348,9 +348,16 @@ int state_reserve_epochs(struct cgf_state *st, size_t n, uint32_t *first)
 		return -EINVAL;
 	if (bpf_map_lookup_elem(st->map_fds[CGF_MAP_META], &zero, &meta))
 		return -errno;
-	/* 0 is what a socket never marked reads: a block never holds it. */
+	/*
+	 * Never handed out twice: a verdict kept under an epoch (a CPU's
+	 * recent peer, the peer table, a socket's mark) would pass for the
+	 * next configuration given it, of this cgroup or another, and the
+	 * socket marks cannot all be found to clear. Used up, every change
+	 * is refused (fence_error_text says what to do). 0 is what a socket
+	 * never marked reads: a block never holds it.
+	 */
 	if (meta.last_epoch > UINT32_MAX - n)
-		meta.last_epoch = 0;
+		return -EOVERFLOW;
 	*first = meta.last_epoch + 1;
 	meta.last_epoch += n;
 	if (bpf_map_update_elem(st->map_fds[CGF_MAP_META], &zero, &meta,

@@ -120,7 +120,7 @@ int state_count_cgroups(const struct cgf_state *st);
  * before on this host while the state is pinned. Needs the state lock.
  */
 int state_next_epoch(struct cgf_state *st, uint32_t *epoch);
-/* n epochs in a row, first..first+n-1, none of them 0. */
+/* n epochs in a row, first..first+n-1, none of them 0; -EOVERFLOW: used up. */
 int state_reserve_epochs(struct cgf_state *st, size_t n, uint32_t *first);
 
 #endif
