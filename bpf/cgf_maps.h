@@ -25,10 +25,11 @@ struct {
 } cgf_policies SEC(".maps");
 
 /*
- * Per cgroup and CPU: the UDP peer this CPU last found allowed for the
- * cgroup (cgf_verdicts.h, cgf_peer_recent). seq is odd while a writer
- * writes key; a reader trusts key only if seq was even and unchanged
- * around its reading (a program can be preempted by another on its CPU).
+ * Per cgroup and CPU: the peer (UDP, UDP-Lite or TCP) this CPU last found
+ * allowed for the cgroup (cgf_verdicts.h, cgf_peer_recent). seq is odd
+ * while a writer writes key; a reader trusts key only if seq was even and
+ * unchanged around its reading (a program can be preempted by another on
+ * its CPU).
  */
 struct cgf_recent_peer {
 	__u64 seq;
