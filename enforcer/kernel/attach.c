@@ -190,6 +190,7 @@ static int fence_apply_tables(struct cgf_state *st,
 	uint64_t cgid;
 	uint32_t policy_id, new_epoch;
 	bool had_record, fenced, attached_now = false, in_place = false;
+	bool started_recording;
 	int err;
 
 	err = cgroup_open(req->cgroup_dir, &cgroup_fd, &cgid);
@@ -216,6 +217,36 @@ static int fence_apply_tables(struct cgf_state *st,
 	if (err)
 		return err;
 
+	if (fenced && bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg))
+		memset(&old_cfg, 0, sizeof(old_cfg));
+	started_recording = recording && !(fenced && old_cfg.record);
+
+	/*
+	 * What can fail without touching what the cgroup runs comes first: an
+	 * in-place change below writes the very tables the cgroup runs (with
+	 * --record, the audit-mode copy), so nothing after it may fail but
+	 * the swap itself.
+	 *
+	 * Indexed before the swap, so that a fenced container is always found
+	 * by its id. An entry left by a failure below points at a cgroup with
+	 * no record of that container, which lookups ignore.
+	 */
+	if (req->container_id && req->container_id[0]) {
+		struct cgf_container_key k;
+
+		container_key(&k, req->container_id);
+		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k,
+					&cgid, BPF_ANY))
+			return -errno;
+	}
+	/* The table fills only once the swap sets the record flag. */
+	if (recording) {
+		err = record_start(st, cgid, record_size);
+		if (err)
+			return err;
+		describe_recording(st, req, cgid, record_size);
+	}
+
 	/*
 	 * A cgroup alone on its policy changes it in place: only what differs
 	 * is written. Anything else (tables shared with other cgroups, the same
@@ -237,7 +268,7 @@ static int fence_apply_tables(struct cgf_state *st,
 	if (!in_place) {
 		err = tables_acquire(st, policy, req->policy_name, &policy_id);
 		if (err)
-			return err;
+			goto fail_record;
 	}
 	if (!fenced) {
 		unlink_all(st, cgid); /* leftovers of an interrupted apply */
@@ -247,41 +278,17 @@ static int fence_apply_tables(struct cgf_state *st,
 		attached_now = true;
 	}
 	/*
-	 * Indexed before the swap, so that a fenced container is always found
-	 * by its id. An entry left by a failure below points at a cgroup with
-	 * no record of that container, which lookups ignore.
-	 */
-	if (req->container_id && req->container_id[0]) {
-		struct cgf_container_key k;
-
-		container_key(&k, req->container_id);
-		if (bpf_map_update_elem(st->map_fds[CGF_MAP_CONTAINERS], &k,
-					&cgid, BPF_ANY)) {
-			err = -errno;
-			goto fail_detach;
-		}
-	}
-
-	/*
 	 * The swap: every hook of the cgroup reads this one value. The same
 	 * tables again (a re-apply of an unchanged policy) keep the epoch, so
-	 * that remembered verdicts, which they would give again, stay.
+	 * that remembered verdicts, which they would give again, stay. (A
+	 * recording that starts judges, and records, everything anew.)
 	 */
-	if (fenced && bpf_map_lookup_elem(cfg_fd, &cgid, &old_cfg))
-		memset(&old_cfg, 0, sizeof(old_cfg));
-	/* (A recording that starts judges, and records, everything anew.) */
 	if (fenced && !in_place && policy_id == old.policy_id &&
 	    old_cfg.epoch && old_cfg.record == recording)
 		cfg.epoch = old_cfg.epoch;
 	else
 		cfg.epoch = new_epoch;
-	if (recording) {
-		err = record_start(st, cgid, record_size);
-		if (err)
-			goto fail_detach;
-		describe_recording(st, req, cgid, record_size);
-		cfg.record = 1;
-	}
+	cfg.record = recording;
 	cfg.policy_id = policy_id;
 	cfg.generation = fenced ? old.generation + 1 : 1;
 	cfg.cgroup_id = cgid;
@@ -320,6 +327,9 @@ fail_detach:
 fail_release:
 	if (!in_place)
 		tables_release(st, policy_id);
+fail_record:
+	if (started_recording)
+		record_stop(st, cgid);
 	return err;
 }
 

@@ -336,3 +336,29 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	run "$OUT/tests/attack" --cgroup "$cg" sockopt 2 3 17 0 11 1
 	[ "$output" = EPERM ]
 }
+
+@test "a recording that cannot start leaves the cgroup's enforced policy as it was: no audit-mode tables in its place" {
+	cg=$(new_cgroup recordfails)
+	port=$(random_port)
+	write_policy "$BATS_TEST_TMPDIR/a.json" "{\"version\": 1, \"name\": \"kt-recfail-a\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$port]}]}}"
+	write_policy "$BATS_TEST_TMPDIR/b.json" "{\"version\": 1, \"name\": \"kt-recfail-b\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"127.0.0.1\"], \"protocol\": \"tcp\", \"ports\": [$((port + 1))]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/a.json"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((port + 2))
+	# The record table's pin path is taken by a directory: record_start
+	# fails, after the in-place change would have written b's audit copy.
+	mkdir -p "$BPFFS/records/$(stat -c %i "$cg")"
+	run record "$cg" --policy "$BATS_TEST_TMPDIR/b.json" --without-bpf-lsm
+	[ "$status" -ne 0 ]
+	rmdir "$BPFFS/records/$(stat -c %i "$cg")"
+	# Still policy a, enforced: what b's audit copy would let through is
+	# refused, and what a allows passes.
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((port + 2))
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((port + 1))
+	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.1 $port
+	run "$CGFENCE" status --bpffs "$BPFFS" --cgroup "$cg"
+	[[ "$output" == *kt-recfail-a* ]]
+}
