@@ -228,24 +228,17 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_peer own = {};
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
-	__u32 *known;
 
 	if (!p) {
 		cgf_peer_from_sock(&own, sk);
 		p = &own;
 	}
 	cgf_peer_key(&pk, cfg->epoch, p);
-	if (cgf_peer_recent(&pk))
+	if (cgf_peer_verdict(&pk) >= 0)
 		return SK_PASS;
 	/* An audit-mode denial of the peer, reported already. */
 	if (cgf_sock_judged(sk, cfg->epoch))
 		return SK_PASS;
-	known = cgf_peer_allowed(&pk);
-	if (known) {
-		if (!*known)
-			cgf_peer_recent_set(&pk);
-		return SK_PASS;
-	}
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
 	cgf_report_flow(&site, cfg, p, &j);
 	cgf_peer_remember(&pk, &j);
@@ -275,18 +268,14 @@ CGF_INLINE int cgf_judge_datagram(struct __sk_buff *skb,
 	struct cgf_judgement j;
 	struct cgf_peer_key key;
 	struct cgf_flow_key fk;
-	__u32 *known;
+	long flags;
 
 	cgf_peer_key(&key, cfg->epoch, dst);
-	if (cgf_peer_recent(&key))
+	flags = cgf_peer_verdict(&key);
+	if (flags >= 0 && !(flags & CGF_PEER_REPLIES_JUDGED))
 		return SK_PASS;
-	known = cgf_peer_allowed(&key);
-	if (known && !(*known & CGF_PEER_REPLIES_JUDGED)) {
-		cgf_peer_recent_set(&key);
-		return SK_PASS;
-	}
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), dst, dst->port);
-	if (known) {
+	if (flags >= 0) {
 		/* Where ingress is restricted, the peer's replies pass to
 		 * this socket only (cgf_udp_ingress). */
 		if (!cgf_flow_known(&fk, cfg->epoch))

@@ -89,27 +89,21 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 	struct cgf_peer peer = {}, *p = &peer;
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
-	__u32 *known;
 	int udp;
 
 	if (!cfg)
 		return SK_PASS;
 	cgf_peer_from_sock_addr(ctx, family, p);
 
-	/* The peer this CPU last found allowed for the cgroup (any protocol). */
+	/*
+	 * A UDP peer allowed under this epoch, from any socket: one lookup; a
+	 * TCP peer only if it is this CPU's recent one (TCP peers are not in
+	 * the table).
+	 */
 	cgf_peer_key(&pk, cfg->epoch, p);
-	if (cgf_peer_recent(&pk))
-		return SK_PASS;
-	/* A UDP peer allowed under this epoch, from any socket: one lookup. */
 	udp = cgf_is_udp_peer(p);
-	if (udp) {
-		known = cgf_peer_allowed(&pk);
-		if (known) {
-			if (!*known)
-				cgf_peer_recent_set(&pk);
-			return SK_PASS;
-		}
-	}
+	if (udp ? cgf_peer_verdict(&pk) >= 0 : cgf_peer_recent(&pk))
+		return SK_PASS;
 	cgf_judge(cfg, CGF_DIR_EGRESS, p, &j);
 	cgf_report_flow(&site, cfg, p, &j);
 	if (j.action != CGF_ALLOW)
@@ -158,7 +152,6 @@ CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 	struct cgf_judgement j;
 	struct cgf_peer_key pk;
 	struct cgf_flow_key fk;
-	__u32 *known;
 
 	/*
 	 * Port 0: no address (a connected socket's datagram with control
@@ -176,14 +169,8 @@ CGF_INLINE int cgf_sendmsg4_before_copy(struct bpf_sock_addr *ctx)
 						 : INADDR_LOOPBACK_BE;
 	cgf_peer_from_sock_addr(ctx, 4, &peer);
 	cgf_peer_key(&pk, cfg->epoch, &peer);
-	if (cgf_peer_recent(&pk))
+	if (cgf_peer_verdict(&pk) >= 0)
 		return SK_PASS;
-	known = cgf_peer_allowed(&pk);
-	if (known) {
-		if (!*known)
-			cgf_peer_recent_set(&pk);
-		return SK_PASS;
-	}
 	/* An audit-mode denial is reported once per socket and peer, as the
 	 * packet program does (cgf_judge_datagram). */
 	cgf_flow_key(&fk, bpf_get_socket_cookie(ctx), &peer, peer.port);

@@ -109,6 +109,26 @@ CGF_INLINE void cgf_peer_recent_set(const struct cgf_peer_key *k)
 	*seqp = seq + 2;
 }
 
+/*
+ * The flags of the UDP peer's allowed verdict under k's epoch, or -1 when
+ * it must be judged: the CPU's recent peer (flags 0) after one compare,
+ * else the table, whose flagless verdict then becomes the recent one.
+ */
+CGF_INLINE long cgf_peer_verdict(const struct cgf_peer_key *k)
+{
+	__u32 *known, flags;
+
+	if (cgf_peer_recent(k))
+		return 0;
+	known = cgf_peer_allowed(k);
+	if (!known)
+		return -1;
+	flags = *known;
+	if (!flags)
+		cgf_peer_recent_set(k);
+	return flags;
+}
+
 /* Only what the policy allowed: a denial, audit mode's too, is reported. */
 CGF_INLINE void cgf_peer_remember(const struct cgf_peer_key *k,
 				  const struct cgf_judgement *j)
