@@ -20,8 +20,8 @@
  *   socket_create (BPF LSM) address families (sockets.families)
  *   device       every device access
  * Packets of judged TCP flows pass after a few socket field reads and one
- * look at the IP header's first byte; UDP datagrams after one lookup of
- * their peer.
+ * look at the IP header's first byte; UDP datagrams after one compare with
+ * the CPU's recent peer, or one lookup of their peer (cgf_verdicts.h).
  *
  * No sendmsg6 program: the packet program judges every datagram anyway
  * (a corked one leaves under the policy of its last part, not its first),
@@ -38,7 +38,8 @@
  *   cgf_judge.h      a flow against the policy's tables (first match)
  *   cgf_record.h     recording: what a recorded cgroup does, aggregated
  *   cgf_report.h     denials: budget, perf buffer, counters
- *   cgf_verdicts.h   remembered verdicts (sockets, flows), keyed by epoch
+ *   cgf_verdicts.h   remembered verdicts (a CPU's recent peer, peers,
+ *                    sockets, flows), keyed by epoch
  *   cgf_sock_addr.h  connect and sendmsg destinations
  *   cgf_parse.h      IP and L4 headers
  *   cgf_packet.h     judging packets
