@@ -200,36 +200,32 @@ static bool cgroup_exists(uint64_t cgroup_id)
 int record_gc(struct cgf_state *st, uint64_t max_age_s)
 {
 	uint64_t now = clock_ns(CLOCK_REALTIME);
-	struct dirent *de;
-	int removed = 0, fd;
-	DIR *dir;
+	_cleanup_free_ uint64_t *ids = NULL;
+	int removed = 0, fd, err;
+	size_t n;
 
 	fd = openat(st->dir_fd, "records", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(dir))) {
+	/* The pinned tables are named by their cgroup's id alone. */
+	err = dir_list_id_files(fd, "", &ids, &n); /* closes fd */
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
 		struct recording_info info;
-		unsigned long long id;
 		uint64_t stopped;
 
-		if (parse_uint(de->d_name, 1, UINT64_MAX, &id) ||
-		    cgroup_exists(id))
+		if (cgroup_exists(ids[i]))
 			continue;
 		/* Without a description: its cgroup went while it recorded. */
-		stopped = recording_read(st->run_fd, id, &info) == 0 &&
+		stopped = recording_read(st->run_fd, ids[i], &info) == 0 &&
 					  info.stopped_ns
 				  ? info.stopped_ns
 				  : 0;
 		if (stopped && now - stopped < max_age_s * 1000000000ull)
 			continue;
-		record_remove(st, id);
+		record_remove(st, ids[i]);
 		removed++;
 	}
-	closedir(dir);
 	return removed;
 }

@@ -17,16 +17,6 @@
 #define RECORDS_DIR	"containers"
 #define RECORD_MAX_SIZE (4 * 1024 * 1024) /* 1 MiB of OCI state, escaped */
 
-static void record_name(char *buf, size_t len, uint64_t cgroup_id)
-{
-	snprintf(buf, len, "%" PRIu64 ".json", cgroup_id);
-}
-
-static int records_dir(int run_fd, bool create)
-{
-	return open_dir_below(run_fd, RECORDS_DIR, create);
-}
-
 static void add_string(cJSON *obj, const char *key, const char *value)
 {
 	if (value)
@@ -167,32 +157,22 @@ void container_record_free(struct container_record *r)
 
 int container_record_write(int run_fd, const struct container_record *r)
 {
-	_cleanup_close_ int dir = records_dir(run_fd, true);
-	_cleanup_free_ char *text = NULL;
-	char name[32];
+	_cleanup_free_ char *text = container_record_format(r);
 
-	if (dir < 0)
-		return dir;
-	text = container_record_format(r);
 	if (!text)
 		return -ENOMEM;
-	record_name(name, sizeof(name), r->cgroup_id);
-	return write_file_at(dir, name, text, strlen(text), 0600);
+	return id_file_write(run_fd, RECORDS_DIR, r->cgroup_id, text);
 }
 
 int container_record_read(int run_fd, uint64_t cgroup_id,
 			  struct container_record *r)
 {
-	_cleanup_close_ int dir = records_dir(run_fd, false);
 	_cleanup_free_ char *text = NULL;
-	char name[32];
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (dir < 0)
-		return dir;
-	record_name(name, sizeof(name), cgroup_id);
-	err = read_file_at(dir, name, RECORD_MAX_SIZE, &text, NULL);
+	err = id_file_read(run_fd, RECORDS_DIR, cgroup_id, RECORD_MAX_SIZE,
+			   &text);
 	if (err)
 		return err;
 	err = container_record_parse(text, r);
@@ -220,24 +200,12 @@ int container_record_pod(int run_fd, uint64_t cgroup_id,
 
 int container_record_remove(int run_fd, uint64_t cgroup_id)
 {
-	_cleanup_close_ int dir = records_dir(run_fd, false);
-	char name[32];
-
-	if (dir < 0)
-		return dir;
-	record_name(name, sizeof(name), cgroup_id);
-	return unlinkat(dir, name, 0) ? -errno : 0;
+	return id_file_remove(run_fd, RECORDS_DIR, cgroup_id);
 }
 
 int container_record_list(int run_fd, uint64_t **ids, size_t *n)
 {
-	int dir = records_dir(run_fd, false);
-
-	*ids = NULL;
-	*n = 0;
-	if (dir < 0)
-		return dir == -ENOENT ? 0 : dir;
-	return dir_list_id_files(dir, ".json", ids, n);
+	return id_file_list(run_fd, RECORDS_DIR, ids, n);
 }
 
 void container_record_remove_unconfined(int run_fd, const char *container_id)

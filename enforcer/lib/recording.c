@@ -13,17 +13,7 @@
 
 #define RECORDING_MAX_SIZE 4096
 
-static int recordings_dir(int run_fd, bool create)
-{
-	if (run_fd < 0)
-		return -ENOENT;
-	return open_dir_below(run_fd, "recordings", create);
-}
-
-static void recording_name(char *buf, size_t len, uint64_t cgroup_id)
-{
-	snprintf(buf, len, "%" PRIu64 ".json", cgroup_id);
-}
+#define RECORDINGS_DIR "recordings"
 
 char *recording_format(const struct recording_info *r)
 {
@@ -101,31 +91,21 @@ out:
 
 int recording_write(int run_fd, const struct recording_info *r)
 {
-	_cleanup_close_ int dir = recordings_dir(run_fd, true);
-	_cleanup_free_ char *text = NULL;
-	char name[32];
+	_cleanup_free_ char *text = recording_format(r);
 
-	if (dir < 0)
-		return dir;
-	text = recording_format(r);
 	if (!text)
 		return -ENOMEM;
-	recording_name(name, sizeof(name), r->cgroup_id);
-	return write_file_at(dir, name, text, strlen(text), 0600);
+	return id_file_write(run_fd, RECORDINGS_DIR, r->cgroup_id, text);
 }
 
 int recording_read(int run_fd, uint64_t cgroup_id, struct recording_info *r)
 {
-	_cleanup_close_ int dir = recordings_dir(run_fd, false);
 	_cleanup_free_ char *text = NULL;
-	char name[32];
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (dir < 0)
-		return dir;
-	recording_name(name, sizeof(name), cgroup_id);
-	err = read_file_at(dir, name, RECORDING_MAX_SIZE, &text, NULL);
+	err = id_file_read(run_fd, RECORDINGS_DIR, cgroup_id,
+			   RECORDING_MAX_SIZE, &text);
 	if (err)
 		return err;
 	err = recording_parse(text, r);
@@ -136,24 +116,12 @@ int recording_read(int run_fd, uint64_t cgroup_id, struct recording_info *r)
 
 int recording_remove(int run_fd, uint64_t cgroup_id)
 {
-	_cleanup_close_ int dir = recordings_dir(run_fd, false);
-	char name[32];
-
-	if (dir < 0)
-		return dir;
-	recording_name(name, sizeof(name), cgroup_id);
-	return unlinkat(dir, name, 0) ? -errno : 0;
+	return id_file_remove(run_fd, RECORDINGS_DIR, cgroup_id);
 }
 
 int recording_list(int run_fd, uint64_t **ids, size_t *n)
 {
-	int dir = recordings_dir(run_fd, false);
-
-	*ids = NULL;
-	*n = 0;
-	if (dir < 0)
-		return dir == -ENOENT ? 0 : dir;
-	return dir_list_id_files(dir, ".json", ids, n);
+	return id_file_list(run_fd, RECORDINGS_DIR, ids, n);
 }
 
 int recording_find_container(int run_fd, const char *container_id,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "socknames.h"
 #include "suggest.h"
 #include "util.h"
 
@@ -30,22 +31,6 @@ void suggest_time_text(uint64_t realtime_ns, char *buf, size_t len)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *protocol_name(uint8_t protocol)
-{
-	switch (protocol) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	default:
-		return NULL;
-	}
 }
 
 static const char *sockopt_name(uint32_t kind)
@@ -94,7 +79,7 @@ static void cidr_text(uint8_t family, const uint8_t addr[16],
 void observation_text(const struct observation *o, char *buf, size_t len)
 {
 	const struct cgf_record_key *k = &o->key;
-	const char *proto = protocol_name(k->protocol);
+	const char *proto = socknames_protocol_name(k->protocol);
 	char a[INET6_ADDRSTRLEN], p[8], acc[4];
 
 	if (k->kind == CGF_REC_SOCKOPT) {
@@ -286,7 +271,7 @@ static cJSON *peer_rule(const struct peer_item *items,
 {
 	const struct port_group *grp = &groups[g];
 	const struct peer_item *head = &items[grp->first];
-	const char *proto = protocol_name(head->protocol);
+	const char *proto = socknames_protocol_name(head->protocol);
 	cJSON *rule = cJSON_CreateObject(), *addrs, *ports = NULL;
 	uint16_t run_start = 0, run_end = 0;
 	struct seen seen = {};
@@ -501,7 +486,7 @@ int suggest_sockets(const struct observation *obs, size_t n, cJSON *policy)
 
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct cgf_record_key *k = &obs[i].key;
-		const char *proto = protocol_name(k->protocol);
+		const char *proto = socknames_protocol_name(k->protocol);
 
 		if (observation_section(&obs[i]) != SUGGEST_SOCKETS)
 			continue;

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -407,4 +408,60 @@ bool json_text_has_nul_escape(const char *text, size_t len)
 		}
 	}
 	return false;
+}
+
+static int id_folder(int run_fd, const char *folder, bool create)
+{
+	return run_fd < 0 ? -ENOENT : open_dir_below(run_fd, folder, create);
+}
+
+static void id_file_name(char *buf, size_t len, uint64_t id)
+{
+	snprintf(buf, len, "%" PRIu64 ".json", id);
+}
+
+int id_file_write(int run_fd, const char *folder, uint64_t id, const char *text)
+{
+	_cleanup_close_ int dir = id_folder(run_fd, folder, true);
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	id_file_name(name, sizeof(name), id);
+	return write_file_at(dir, name, text, strlen(text), 0600);
+}
+
+int id_file_read(int run_fd, const char *folder, uint64_t id, size_t max,
+		 char **text)
+{
+	_cleanup_close_ int dir = id_folder(run_fd, folder, false);
+	char name[32];
+
+	*text = NULL;
+	if (dir < 0)
+		return dir;
+	id_file_name(name, sizeof(name), id);
+	return read_file_at(dir, name, max, text, NULL);
+}
+
+int id_file_remove(int run_fd, const char *folder, uint64_t id)
+{
+	_cleanup_close_ int dir = id_folder(run_fd, folder, false);
+	char name[32];
+
+	if (dir < 0)
+		return dir;
+	id_file_name(name, sizeof(name), id);
+	return unlinkat(dir, name, 0) ? -errno : 0;
+}
+
+int id_file_list(int run_fd, const char *folder, uint64_t **ids, size_t *n)
+{
+	int dir = id_folder(run_fd, folder, false);
+
+	*ids = NULL;
+	*n = 0;
+	if (dir < 0)
+		return dir == -ENOENT ? 0 : dir;
+	return dir_list_id_files(dir, ".json", ids, n); /* closes dir */
 }

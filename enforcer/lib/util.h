@@ -138,4 +138,17 @@ int write_file_at(int dir_fd, const char *name, const void *buf, size_t len,
 /* The directory dir_fd/name (made 0700 first when create), never a link. */
 int open_dir_below(int dir_fd, const char *name, bool create);
 
+/*
+ * One JSON file per cgroup, "<id>.json", in the folder below the run
+ * directory run_fd (-1: there is none, -ENOENT): container records,
+ * recording descriptions. Written in one rename, read up to max bytes;
+ * listing a folder that does not exist yet gives no ids.
+ */
+int id_file_write(int run_fd, const char *folder, uint64_t id,
+		  const char *text);
+int id_file_read(int run_fd, const char *folder, uint64_t id, size_t max,
+		 char **text);
+int id_file_remove(int run_fd, const char *folder, uint64_t id);
+int id_file_list(int run_fd, const char *folder, uint64_t **ids, size_t *n);
+
 #endif
