@@ -361,4 +361,6 @@ suggest() { # SUGGEST OPTIONS...: the policy on stdout, the notes in $BATS_TEST_
 	assert_probe ECONNREFUSED --cgroup "$cg" connect tcp 127.0.0.1 $port
 	run "$CGFENCE" status --bpffs "$BPFFS" --cgroup "$cg"
 	[[ "$output" == *kt-recfail-a* ]]
+	# Unfenced, the refused connection reaches the host (nothing listens).
+	assert_probe ECONNREFUSED connect tcp 127.0.0.1 $((port + 2))
 }
