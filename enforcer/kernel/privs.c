@@ -8,6 +8,7 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 
+#include "lpm_write.h"
 #include "privs.h"
 #include "util.h"
 
@@ -226,6 +227,9 @@ int privs_forbid_for_resident(bool log_only)
 		err = seccomp_rule_add(
 			ctx, kill, SCMP_SYS(bpf), 1,
 			SCMP_A0(SCMP_CMP_EQ, BPF_RAW_TRACEPOINT_OPEN));
+	/* The filter kills a process that clones: no trie writer threads. */
+	if (!err)
+		lpm_write_without_threads();
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -332,6 +336,9 @@ int privs_confine(enum privs_profile profile, bool log_only)
 					     writer_ioctls,
 					     ARRAY_SIZE(writer_ioctls));
 	}
+	/* Nor does this allow-list let the process clone. */
+	if (!err)
+		lpm_write_without_threads();
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);

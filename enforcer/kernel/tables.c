@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "delta.h"
+#include "lpm_write.h"
 #include "set_source.h"
 #include "tables.h"
 #include "util.h"
@@ -61,70 +62,6 @@ static void mirror_name(char buf[16], uint32_t id)
 }
 
 /*
- * Entries per BPF_MAP_UPDATE_BATCH: the kernel wants the keys and the
- * values in two arrays, so each chunk is copied apart first; 4096 keep
- * both buffers in the cache and the syscalls few (a million entries
- * take 245).
- */
-#define LPM_BATCH 4096
-
-/* One syscall per entry: for kernels whose LPM trie has no batch update. */
-static int write_lpm_each(int fd, const struct compiled_entry *e, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, &e[i].key, &e[i].class_id, BPF_ANY))
-			return -errno;
-	return 0;
-}
-
-/*
- * Writes n entries into a new trie. One batch syscall per LPM_BATCH
- * entries instead of one per entry halves the time of a big policy:
- * each single update also copies its attributes, finds the map from its
- * fd and allocates a buffer for the key and the value.
- */
-static int write_lpm_entries(int fd, const struct compiled_entry *e, size_t n)
-{
-	_cleanup_free_ struct cgf_lpm_key *keys = NULL;
-	_cleanup_free_ uint32_t *values = NULL;
-	size_t chunk = n < LPM_BATCH ? n : LPM_BATCH;
-
-	if (n <= 1)
-		return write_lpm_each(fd, e, n);
-	keys = malloc(chunk * sizeof(*keys));
-	values = malloc(chunk * sizeof(*values));
-	if (!keys || !values)
-		return -ENOMEM;
-	for (size_t done = 0; done < n;) {
-		__u32 count = n - done < chunk ? n - done : chunk;
-		__u32 asked = count;
-
-		for (__u32 i = 0; i < count; i++) {
-			keys[i] = e[done + i].key;
-			values[i] = e[done + i].class_id;
-		}
-		if (bpf_map_update_batch(fd, keys, values, &count, NULL)) {
-			int err = -errno;
-
-			/*
-			 * A kernel whose trie has no batch update refuses
-			 * the first batch whole (ENOTSUPP, 524, is the
-			 * kernel's own "not supported").
-			 */
-			if (done == 0 && count == 0 &&
-			    (err == -EINVAL || err == -524 ||
-			     err == -EOPNOTSUPP))
-				return write_lpm_each(fd, e, n);
-			return err;
-		}
-		if (count != asked)
-			return -EIO;
-		done += count;
-	}
-	return 0;
-}
-
-/*
  * The trie is sized to the mirror's capacity, so in-place changes can add
  * prefixes. A policy without network sections still gets one slot: the
  * kernel refuses maps of zero entries. The entries are distinct keys
@@ -142,7 +79,7 @@ static int create_lpm(const struct table_state *ts, uint32_t id)
 			    ts->entry_cap, &opts);
 	if (fd < 0)
 		return -errno;
-	err = write_lpm_entries(fd, ts->entries, ts->nentries);
+	err = lpm_write_entries(fd, ts->entries, ts->nentries);
 	if (err) {
 		close(fd);
 		return err;

@@ -26,6 +26,7 @@ setup() {
 
 teardown() {
 	kill_sleepers
+	stop_servers
 	assert_hookd_alive
 }
 
@@ -90,6 +91,30 @@ wait_served() {
 	assert_nothing_pinned
 	run lifecycle '.event == "removed" and .container_id == "d-one"'
 	[[ "$output" == *'"reason":"poststop"'* ]]
+}
+
+@test "hookd fences with a policy of 20,000 addresses, which it writes without threads (its filter kills a process that clones)" {
+	port=$(random_port)
+	addrs=$(awk 'BEGIN { for (i = 1; i <= 20000; i++) printf "%s\"127.3.%d.%d\"", (i > 1 ? "," : ""), int(i / 256), i % 256 }')
+	policy d-big "\"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"protocol\": \"tcp\", \"ports\": [$port], \"to\": [$addrs]}]}"
+	cg=$(new_cgroup big)
+	sleeper "$cg"
+	before=$(hookd_served)
+	run client <<<"$(state d-big creating "$LAST_SLEEPER" '{"cgfence.policy": "d-big"}')"
+	[ "$status" -eq 0 ]
+	[ "$(hookd_served)" -eq $((before + 1)) ]
+	# the first, the middle and the last address of the trie
+	start_server tcp 127.3.0.1 $port
+	start_server tcp 127.3.39.16 $port
+	start_server tcp 127.3.78.32 $port
+	assert_probe ok --cgroup "$cg" request tcp 127.3.0.1 $port
+	assert_probe ok --cgroup "$cg" request tcp 127.3.39.16 $port
+	assert_probe ok --cgroup "$cg" request tcp 127.3.78.32 $port
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.3.78.33 $port
+	stop_sleeper
+	run client <<<"$(state d-big stopped 0)"
+	[ "$status" -eq 0 ]
+	wait_served $((before + 2))
 }
 
 @test "failures through hookd are the same line on stderr and the same exit status" {

@@ -318,6 +318,15 @@ big_policy() { # ALLOWED_PORT
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 $((ok + 1))
 	assert_probe ok --cgroup "$cg" request tcp 127.1.0.5 1000
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.1.0.5 1001
+	# the middle and the end of the trie, which other writers than the
+	# first write (enforcer/kernel/lpm_write.c): address 50,000 is rule
+	# 149's, 99,990 rule 299's
+	start_server tcp 127.1.195.80 1149
+	start_server tcp 127.2.134.150 1299
+	assert_probe ok --cgroup "$cg" request tcp 127.1.195.80 1149
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.1.195.80 1150
+	assert_probe ok --cgroup "$cg" request tcp 127.2.134.150 1299
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.2.134.150 1298
 	run bpftool map show name "cgf_l_$id"
 	echo "$output"
 	# room for 100,000+ entries (and for in-place changes)
