@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# Sources that are not the host's: a fenced process that sends to an
+# allowed server from an address it chose makes that server answer the
+# address, a host its policy denies (the reason sockets.options refuses
+# IP_TRANSPARENT and IP_FREEBIND/IPV6_FREEBIND). The network namespace's
+# net.ipv6.ip_nonlocal_bind (docker run --sysctl, a Kubernetes pod's
+# sysctls, a host set up for HAProxy or keepalived) gives every IPv6
+# socket that freedom without any option: bind() to any address, or name
+# it per message in IPV6_PKTINFO. (IPv4 needs IP_TRANSPARENT as well to
+# send from such an address: the route refuses it.) The allowed server and
+# the denied host are a second namespace outside the fence; every datagram
+# is also sent unfenced, to show that it arrives. Namespaces the tests make
+# only; needs root; nothing skips itself.
+
+load ../common
+load watchers
+
+TRICKS=$REPO/tests/probes/source_tricks.py
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+teardown() {
+	stop_daemon
+	stop_watchers
+	[ -z "${NS_C:-}" ] || ip netns del "$NS_C" 2>/dev/null || true
+	[ -z "${NS_OUT:-}" ] || ip netns del "$NS_OUT" 2>/dev/null || true
+}
+
+# Two namespaces joined by a veth pair: the container's, NS_C ($NET::1),
+# where ip_nonlocal_bind is VALUE, and NS_OUT with the allowed server
+# ($NET::2) and the denied host ($NET::5).
+two_netns() { # VALUE
+	NS_C="cgft-src-c-$RANDOM"
+	NS_OUT="cgft-src-o-$RANDOM"
+	NET="fd63:6766:$((RANDOM % 9000 + 1000))"
+	ip netns add "$NS_C"
+	ip netns add "$NS_OUT"
+	ip -n "$NS_C" link add cgfs0 type veth peer name cgfs1 netns "$NS_OUT"
+	ip -n "$NS_C" addr add "$NET::1/64" dev cgfs0 nodad
+	ip -n "$NS_OUT" addr add "$NET::2/64" dev cgfs1 nodad
+	ip -n "$NS_OUT" addr add "$NET::5/64" dev cgfs1 nodad
+	for ns in "$NS_C" "$NS_OUT"; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$NS_C" link set cgfs0 up
+	ip -n "$NS_OUT" link set cgfs1 up
+	ip netns exec "$NS_C" sysctl -qw "net.ipv6.ip_nonlocal_bind=$1"
+}
+
+# in_c CGROUP|- TRICKS-ARGS...: source_tricks in NS_C, from CGROUP unless "-"
+# (joined before ip netns exec remounts /sys).
+in_c() {
+	local cg=$1
+	shift
+	if [ "$cg" = - ]; then
+		ip netns exec "$NS_C" "$TRICKS" "$@"
+	else
+		bash -c "echo \$\$ >'$cg/cgroup.procs'; exec ip netns exec '$NS_C' \"\$@\"" \
+			in_c "$TRICKS" "$@"
+	fi
+}
+
+marker() {
+	echo "cgfs-$1-$RANDOM$RANDOM"
+}
+
+# reflect CGROUP|- bind|pktinfo EXPECTED-SEND SERVER-SEEN DENIED-SEEN: the
+# allowed server answers one datagram; the denied host listens on its port.
+reflect() {
+	local m
+	m=$(marker "$2")
+	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 echo-one "$NET::2" "$PORT"
+	watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 recv "$NET::5" "$FAR_PORT" "$m"
+	run in_c "$1" send-from "$2" "$NET::5" "$FAR_PORT" "$NET::2" "$PORT" "$m"
+	if [ "$output" != "$3" ]; then
+		echo "send-from $2 $NET::5 from $1: expected '$3', got '$output'" >&2
+		return 1
+	fi
+	assert_seen srv "$4"
+	assert_seen far "$5"
+}
+
+@test "with net.ipv6.ip_nonlocal_bind on, a fenced process cannot make an allowed server answer a denied host" {
+	cg=$(new_cgroup nonlocal)
+	two_netns 1
+	PORT=$(random_port)
+	FAR_PORT=$((PORT + 1))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-nonlocal\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"$NET::2\"], \"protocol\": \"udp\", \"ports\": [$PORT]}]},
+	  \"ingress\": {\"default\": \"deny\"}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
+	start_daemon
+	# Unfenced: the server answers the address the datagram names, and
+	# the denied host gets the sender's bytes.
+	reflect - bind ok seen seen
+	reflect - pktinfo ok seen seen
+	# Fenced: the policy denies $NET::5 everything; nothing may reach it
+	# through the server, and the attempt is refused and logged.
+	reflect "$cg" bind EPERM unseen unseen
+	reflect "$cg" pktinfo EPERM unseen unseen
+	for _ in $(seq 50); do
+		[ "$(jq -c 'select(.type == "deny" and .comm == "python3")' "$LOG" | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	stop_daemon
+	run jq -c 'select(.type == "deny" and .comm == "python3" and .direction == "egress")' "$LOG"
+	[ "${#lines[@]}" -ge 2 ]
+}
+
+@test "without ip_nonlocal_bind an IPv6 socket sends from the host's addresses only: the kernel refuses the others" {
+	cg=$(new_cgroup local)
+	two_netns 0
+	PORT=$(random_port)
+	FAR_PORT=$((PORT + 1))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-local\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"$NET::2\"], \"protocol\": \"udp\", \"ports\": [$PORT]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	# What the first test relies on: the sysctl is the one door here.
+	reflect - bind EADDRNOTAVAIL unseen unseen
+	reflect - pktinfo EINVAL unseen unseen
+	reflect "$cg" bind EADDRNOTAVAIL unseen unseen
+	# From its own address the fenced process reaches the allowed server.
+	m=$(marker own)
+	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 echo-one "$NET::2" "$PORT"
+	run in_c "$cg" send-from bind "$NET::1" "$FAR_PORT" "$NET::2" "$PORT" "$m"
+	[ "$output" = ok ]
+	assert_seen srv seen
+}
