@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -125,9 +126,19 @@ static void *slice_writer(void *arg)
 	return NULL;
 }
 
+/* The CPUs this process may run on (a cpuset or taskset may allow few). */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 unsigned int lpm_writers(size_t n)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus = usable_cpus();
 	size_t w = n / LPM_BATCH;
 
 	if (cpus < 1 || atomic_load(&threads_forbidden))

@@ -15,7 +15,11 @@
 # and their spread (min-max). Modes (CGFBA_MODES, default all): tcp
 # (connect, 1-byte request and reply, close), udp (sendto to a known peer
 # on one socket), udp-new (a new socket's first sendto), dns (a lookup as
-# getaddrinfo does it, new socket each); see connbench.c.
+# getaddrinfo does it, new socket each); see connbench.c. And apply (not
+# in the default): the whole `cgfence apply` of a policy of CGFBA_APPLY_N
+# addresses (default 1,000,000, bench.sh's rule set) by each build, exec
+# to exit by the wall clock, the builds' programs loaded already, a new
+# policy name and cgroup each round, who goes first alternating.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -36,6 +40,10 @@ cleanup() {
 	for s in before after; do
 		[ -x "$WORK/$s-cgfence" ] && "$WORK/$s-cgfence" detach --bpffs "/sys/fs/bpf/$ID-$s" --cgroup "$CGMOUNT/$ID/$s" >/dev/null 2>&1
 		rm -rf "/sys/fs/bpf/$ID-$s" "/run/cgfence/$ID-$s"
+	done
+	for s in before after; do
+		[ -x "$WORK/$s-cgfence" ] && "$WORK/$s-cgfence" detach --bpffs "/sys/fs/bpf/$ID-$s" --cgroup "$CGMOUNT/$ID/$s-apply" >/dev/null 2>&1
+		rmdir "$CGMOUNT/$ID/$s-apply" 2>/dev/null
 	done
 	for s in none before after; do
 		rmdir "$CGMOUNT/$ID/$s" 2>/dev/null
@@ -109,13 +117,55 @@ measure() { # MODE POLICY ITER
 	sed 's/^/        /' "$WORK/$mode.tsv"
 }
 
-echo "== $(uname -r), $(nproc) CPUs; before: $(git -C "$REPO" rev-parse --short "$REV"), after: this build ($N addresses, tested destination last)"
+# Apply: ROUNDS loads of the same CGFBA_APPLY_N-address policy by each
+# build (a new name each time: identical policies share their tables).
+measure_apply() {
+	local n=${CGFBA_APPLY_N:-1000000} r s order t0 t1
+	local -A ns=()
+	cgfence_policy "$n" "cgfba-apply" tcp >"$WORK/apply.json"
+	cgfence_policy 10 "cgfba-warm" tcp >"$WORK/warm.json"
+	apply before "$WORK/warm.json"
+	apply after "$WORK/warm.json"
+	: >"$WORK/apply.tsv"
+	for r in $(seq "$ROUNDS"); do
+		order="before after"
+		[ $((r % 2)) -eq 0 ] && order="after before"
+		for s in $order; do
+			sed "s/\"cgfba-apply\"/\"cgfba-apply-$r-$s\"/" "$WORK/apply.json" >"$WORK/apply-round.json"
+			mkdir -p "$CGMOUNT/$ID/$s-apply"
+			t0=$(date +%s%N)
+			"$WORK/$s-cgfence" apply --without-bpf-lsm --bpffs "/sys/fs/bpf/$ID-$s" \
+				--cgroup "$CGMOUNT/$ID/$s-apply" --policy "$WORK/apply-round.json" >/dev/null 2>&1
+			t1=$(date +%s%N)
+			ns[$s]=$((t1 - t0))
+			"$WORK/$s-cgfence" detach --bpffs "/sys/fs/bpf/$ID-$s" --cgroup "$CGMOUNT/$ID/$s-apply" >/dev/null 2>&1
+			rmdir "$CGMOUNT/$ID/$s-apply"
+		done
+		printf '%d\t%d\t%d\n' "$r" "${ns[before]}" "${ns[after]}" >>"$WORK/apply.tsv"
+	done
+	awk -v n_addr="$n" '
+	function median(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ n++; b[n] = $2; a[n] = $3; ab[n] = $3 / $2 }
+	END {
+		printf "apply  rounds %d  %d addresses: before %.2f s, after %.2f s (medians)\n", n, n_addr, median(b, n) / 1e9, median(a, n) / 1e9
+		m = median(ab, n)
+		printf "      after/before median %.3f  (%.3f-%.3f)\n", m, ab[1], ab[n]
+	}' "$WORK/apply.tsv"
+	echo "      per round (before, after ns):"
+	sed 's/^/        /' "$WORK/apply.tsv"
+}
+
+echo "== $(uname -r), $(nproc) CPUs; before: $(git -C "$REPO" rev-parse --short "$REV"), after: this build ($N addresses in the connbench modes, tested destination last)"
 for mode in ${CGFBA_MODES:-tcp udp udp-new dns}; do
 	case $mode in
 	tcp) measure tcp "$WORK/tcp.json" 2000 ;;
 	udp) measure udp "$WORK/udp.json" 20000 ;;
 	udp-new) measure udp-new "$WORK/udp.json" 5000 ;;
 	dns) measure dns "$WORK/udp.json" 2000 ;;
+	apply) measure_apply ;;
 	*) echo "before_after: no mode $mode" >&2; exit 2 ;;
 	esac
 done
