@@ -84,39 +84,6 @@ CGF_INLINE int cgf_icmp_answers_flow(struct __sk_buff *skb,
 	return cgf_flow_known(&fk, epoch);
 }
 
-CGF_INLINE int cgf_verdict(const struct cgf_judgement *j)
-{
-	return j->action == CGF_ALLOW ? SK_PASS : SK_DROP;
-}
-
-/*
- * A packet refused for its headers, not by a rule: reported against the
- * direction's restriction, and let through where the policy leaves the
- * direction unrestricted (there is nothing to get around there).
- */
-CGF_INLINE int cgf_refuse_packet(const struct cgf_site *site,
-				 const struct cgf_cgroup_config *cfg,
-				 const struct cgf_peer *remote, __u32 rule)
-{
-	struct cgf_judgement j = {.policy_id = cfg->policy_id,
-				  .rule = rule,
-				  .action = CGF_DENY,
-				  .denied = 1};
-	struct cgf_policy *pol = cgf_policy_of(cfg);
-	const struct cgf_direction *dir;
-
-	if (pol) {
-		dir = site->direction == CGF_DIR_EGRESS ? &pol->egress
-							: &pol->ingress;
-		if (!dir->restricted)
-			return SK_PASS;
-		if (pol->mode == CGF_MODE_AUDIT)
-			j.action = CGF_ALLOW;
-	}
-	cgf_report_flow(site, cfg, remote, &j);
-	return cgf_verdict(&j);
-}
-
 /*
  * A raw socket's packet that carries another protocol than the socket's
  * own: the socket wrote the IP header itself (IP_HDRINCL), which the
@@ -162,20 +129,20 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	if (err == CGF_UNRESOLVED)
-		return cgf_refuse_packet(&site, cfg, remote,
-					 CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_flow(&site, cfg, remote,
+				       CGF_RULE_BAD_HEADERS);
 	if (dir_id == CGF_DIR_EGRESS) {
 		struct cgf_sock_state *st = NULL;
 
 		if (sk)
 			st = bpf_sk_storage_get(&cgf_socks, sk, 0, 0);
 		if (pk.source_routed)
-			return cgf_refuse_packet(&site, cfg, remote,
-						 CGF_RULE_SOURCE_ROUTE);
+			return cgf_refuse_flow(&site, cfg, remote,
+					       CGF_RULE_SOURCE_ROUTE);
 		if (sk && cgf_wrote_own_header(sk, &pk) &&
 		    !cgf_policy_allows_option(cfg, CGF_SOCKOPT_HDRINCL))
-			return cgf_refuse_packet(&site, cfg, remote,
-						 CGF_RULE_SOCKETS_OPTION);
+			return cgf_refuse_flow(&site, cfg, remote,
+					       CGF_RULE_SOCKETS_OPTION);
 		if (!(st && st->created_fenced) && cgf_icmp_is_kernel_own(&pk))
 			return SK_PASS;
 	} else {
@@ -327,11 +294,11 @@ CGF_INLINE int cgf_check_socket_headers(struct __sk_buff *skb,
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	if (err == CGF_UNRESOLVED)
-		return cgf_refuse_packet(&site, cfg, &pk.dst,
-					 CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_flow(&site, cfg, &pk.dst,
+				       CGF_RULE_BAD_HEADERS);
 	if (pk.source_routed)
-		return cgf_refuse_packet(&site, cfg, &pk.dst,
-					 CGF_RULE_SOURCE_ROUTE);
+		return cgf_refuse_flow(&site, cfg, &pk.dst,
+				       CGF_RULE_SOURCE_ROUTE);
 	return -1;
 }
 
@@ -367,8 +334,8 @@ CGF_INLINE int cgf_udp_dst_parsed(struct __sk_buff *skb,
 	if (err == CGF_UNPARSABLE)
 		return SK_DROP;
 	if (err || !pk.l4_ok || !cgf_is_udp_peer(&pk.dst))
-		return cgf_refuse_packet(&site, cfg, &pk.dst,
-					 CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_flow(&site, cfg, &pk.dst,
+				       CGF_RULE_BAD_HEADERS);
 	*dst = pk.dst;
 	return -1;
 }
@@ -401,6 +368,23 @@ CGF_INLINE int cgf_udp_egress(struct __sk_buff *skb, struct bpf_sock *sk,
 	return cgf_judge_datagram(skb, cfg, &dst);
 }
 
+/*
+ * A packet of a socket that may send from any address, where the policy
+ * refuses that (cgf_source.h): refused, reported with its destination.
+ */
+CGF_INLINE int cgf_refuse_any_source(struct __sk_buff *skb,
+				     const struct cgf_cgroup_config *cfg)
+{
+	struct cgf_site site = {.ctx = skb,
+				.hook = CGF_HOOK_EGRESS,
+				.direction = CGF_DIR_EGRESS,
+				.task_context = 1};
+	struct cgf_packet pk = {};
+
+	cgf_parse(skb, &pk); /* whatever it found names the destination */
+	return cgf_refuse_flow(&site, cfg, &pk.dst, CGF_RULE_SOCKETS_OPTION);
+}
+
 /* A datagram for an unconnected UDP socket: a new peer unless known. */
 CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 			       const struct cgf_cgroup_config *cfg)
@@ -417,7 +401,7 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 
 	/*
 	 * Nothing to judge where ingress is unrestricted (cgf_judge would
-	 * allow, cgf_refuse_packet too); but where egress is restricted, the
+	 * allow, cgf_refuse_flow too); but where egress is restricted, the
 	 * flow below is what lets the socket answer the datagram's sender,
 	 * and a recorded cgroup records its new peers, as they are judged.
 	 */
@@ -430,8 +414,8 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 	/* The socket gets a datagram only behind a header chain the walk
 	 * followed to its UDP header: anything else cannot be judged. */
 	if (err || !pk.l4_ok || pk.dst.protocol != sk->protocol)
-		return cgf_refuse_packet(&site, cfg, &pk.src,
-					 CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_flow(&site, cfg, &pk.src,
+				       CGF_RULE_BAD_HEADERS);
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.src, pk.src.port);
 	if (cgf_flow_known(&fk, cfg->epoch))
 		return SK_PASS;
@@ -459,8 +443,8 @@ CGF_INLINE int cgf_listener_ingress(struct __sk_buff *skb,
 		return SK_DROP;
 	/* Without its TCP header nobody can tell a SYN: refused. */
 	if (err || !pk.l4_ok || pk.dst.protocol != IPPROTO_TCP)
-		return cgf_refuse_packet(&site, cfg, &pk.src,
-					 CGF_RULE_BAD_HEADERS);
+		return cgf_refuse_flow(&site, cfg, &pk.src,
+				       CGF_RULE_BAD_HEADERS);
 	if ((pk.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return SK_PASS;
 	pk.src.port = pk.dst.port;

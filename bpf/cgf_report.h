@@ -186,4 +186,37 @@ CGF_INLINE void cgf_report_device(struct bpf_cgroup_dev_ctx *ctx,
 	cgf_emit(&site, stats, &ev);
 }
 
+CGF_INLINE int cgf_verdict(const struct cgf_judgement *j)
+{
+	return j->action == CGF_ALLOW ? SK_PASS : SK_DROP;
+}
+
+/*
+ * A flow refused for its headers or its socket, not by a rule: reported
+ * against the direction's restriction, and let through where the policy
+ * leaves the direction unrestricted (there is nothing to get around there).
+ */
+CGF_INLINE int cgf_refuse_flow(const struct cgf_site *site,
+			       const struct cgf_cgroup_config *cfg,
+			       const struct cgf_peer *remote, __u32 rule)
+{
+	struct cgf_judgement j = {.policy_id = cfg->policy_id,
+				  .rule = rule,
+				  .action = CGF_DENY,
+				  .denied = 1};
+	struct cgf_policy *pol = cgf_policy_of(cfg);
+	const struct cgf_direction *dir;
+
+	if (pol) {
+		dir = site->direction == CGF_DIR_EGRESS ? &pol->egress
+							: &pol->ingress;
+		if (!dir->restricted)
+			return SK_PASS;
+		if (pol->mode == CGF_MODE_AUDIT)
+			j.action = CGF_ALLOW;
+	}
+	cgf_report_flow(site, cfg, remote, &j);
+	return cgf_verdict(&j);
+}
+
 #endif

@@ -9,6 +9,7 @@
 #define CGF_BPF_CGF_SOCK_ADDR_H
 
 #include "cgf_report.h"
+#include "cgf_source.h"
 #include "cgf_verdicts.h"
 
 /*
@@ -94,6 +95,9 @@ CGF_INLINE int cgf_connect(struct bpf_sock_addr *ctx, int family, __u8 hook)
 	if (!cfg)
 		return SK_PASS;
 	cgf_peer_from_sock_addr(ctx, family, p);
+	/* From any address its namespace lets it bind (cgf_source.h). */
+	if (family == 6 && cgf_any_source_refused(cfg, ctx->sk))
+		return cgf_refuse_flow(&site, cfg, p, CGF_RULE_SOCKETS_OPTION);
 
 	/*
 	 * A UDP peer allowed under this epoch, from any socket: one lookup; a

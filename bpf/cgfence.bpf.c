@@ -16,7 +16,9 @@
  *                socket's judgement assumed (options, extension headers)
  *   skb ingress  inbound TCP SYNs, datagrams to unconnected UDP sockets,
  *                every packet to raw, ICMP and other sockets
- *   sock_create  raw sockets (sockets.raw)                (EPERM at once)
+ *   sock_create  raw sockets (sockets.raw); IPv6 sockets where
+ *                ip_nonlocal_bind lets them send from any address
+ *                (sockets.options "transparent")       (EPERM at once)
  *   socket_create (BPF LSM) address families (sockets.families)
  *   device       every device access
  * Packets of judged TCP flows pass after a few socket field reads and one
@@ -43,9 +45,11 @@
  *   cgf_sock_addr.h  connect and sendmsg destinations
  *   cgf_parse.h      IP and L4 headers
  *   cgf_packet.h     judging packets
+ *   cgf_source.h     sources a socket may choose (ip_nonlocal_bind)
  */
 #include "cgf_sock_addr.h"
 #include "cgf_packet.h"
+#include "cgf_source.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -94,6 +98,10 @@ int cgf_egress(struct __sk_buff *skb)
 	cfg = cgf_config();
 	if (!cfg)
 		return SK_PASS;
+	/* A socket made before its namespace let it send from any address
+	 * (cgf_source.h); TCP's source was fixed at its judged connect. */
+	if (sk && cgf_any_source_refused(cfg, sk))
+		return cgf_refuse_any_source(skb, cfg);
 	if (sk && cgf_is_udp_dgram(sk))
 		return cgf_udp_egress(skb, sk, cfg);
 	if (sk && cgf_is_tcp_stream(sk)) {
@@ -148,9 +156,14 @@ int cgf_sock_create(struct bpf_sock *sk)
 	struct cgf_cgroup_config *cfg;
 	struct cgf_sock_state *st;
 	struct cgf_policy *pol;
+	int verdict;
 	__u32 rule;
 	__u8 action;
 
+	/* An IPv6 socket whose namespace lets it send from any address. */
+	verdict = cgf_any_source_socket(sk);
+	if (verdict >= 0)
+		return verdict;
 	if (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
 		return SK_PASS; /* judged at connect and sendmsg */
 	cfg = cgf_config();

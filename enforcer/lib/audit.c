@@ -247,8 +247,12 @@ static const char *sockopt_name(uint32_t level, uint32_t optname)
 	return "?";
 }
 
-/* A refused socket(2) or setsockopt(2): "family", "type", "protocol",
- * "socket": "packet raw" (and "option"). */
+/*
+ * A refused socket(2) or setsockopt(2): "family", "socket_type",
+ * "protocol", "socket": "packet raw" (and "option"). The record's own
+ * "type" is "deny": a second "type" key would hide it from jq, which
+ * keeps the last.
+ */
 static void add_socket(struct json_line *j, const struct cgf_event *ev)
 {
 	const char *family = socknames_family_name(ev->sock_family);
@@ -264,7 +268,7 @@ static void add_socket(struct json_line *j, const struct cgf_event *ev)
 		type = tbuf;
 	}
 	json_line_str(j, "family", family);
-	json_line_str(j, "type", type);
+	json_line_str(j, "socket_type", type);
 	if (ev->sock_family == AF_INET || ev->sock_family == AF_INET6)
 		json_line_str(
 			j, "protocol",
@@ -276,6 +280,10 @@ static void add_socket(struct json_line *j, const struct cgf_event *ev)
 	if (ev->hook == CGF_HOOK_SOCKOPT)
 		json_line_str(j, "option",
 			      sockopt_name(ev->dev_major, ev->port));
+	else if (ev->rule == CGF_RULE_SOCKETS_OPTION)
+		/* socket(2) refused for what its namespace lets every IPv6
+		 * socket do (bpf/cgf_source.h) */
+		json_line_str(j, "option", "net.ipv6.ip_nonlocal_bind");
 	add_rule(j, ev);
 }
 

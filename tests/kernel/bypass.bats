@@ -154,7 +154,7 @@ marker() {
 		sleep 0.1
 	done
 	stop_daemon
-	run jq -c 'select(.hook == "socket" and .family == "inet" and .type == "raw" and .protocol == "tcp" and .rule == "sockets.raw" and .comm == "attack" and .policy == "kt-rawdeny")' "$LOG"
+	run jq -c 'select(.hook == "socket" and .family == "inet" and .socket_type == "raw" and .protocol == "tcp" and .rule == "sockets.raw" and .comm == "attack" and .policy == "kt-rawdeny")' "$LOG"
 	[ -n "$output" ]
 	run jq -c 'select(.hook == "socket" and .family == "inet" and .protocol == "icmp" and .policy == "kt-rawnone")' "$LOG"
 	[ -n "$output" ]
@@ -564,7 +564,7 @@ for _ in range(3):
 		sleep 0.1
 	done
 	stop_daemon
-	run jq -c 'select(.hook == "setsockopt" and .option == "IP_RECVERR" and .family == "inet" and .type == "dgram" and .rule == "sockets.options" and .comm == "attack")' "$LOG"
+	run jq -c 'select(.hook == "setsockopt" and .option == "IP_RECVERR" and .family == "inet" and .socket_type == "dgram" and .rule == "sockets.options" and .comm == "attack")' "$LOG"
 	[ -n "$output" ]
 	run jq -c 'select(.hook == "setsockopt" and .option == "IPV6_FREEBIND" and .family == "inet6")' "$LOG"
 	[ -n "$output" ]

@@ -7,7 +7,10 @@
 # sysctls, a host set up for HAProxy or keepalived) gives every IPv6
 # socket that freedom without any option: bind() to any address, or name
 # it per message in IPV6_PKTINFO. (IPv4 needs IP_TRANSPARENT as well to
-# send from such an address: the route refuses it.) The allowed server and
+# send from such an address: the route refuses it.) cgfence reads the
+# sysctl from the socket's namespace (bpf/cgf_source.h): a socket made
+# while it is on is refused, one made before has its datagrams and
+# connects refused. The allowed server and
 # the denied host are a second namespace outside the fence; every datagram
 # is also sent unfenced, to show that it arrives. Namespaces the tests make
 # only; needs root; nothing skips itself.
@@ -112,8 +115,71 @@ reflect() {
 		sleep 0.1
 	done
 	stop_daemon
-	run jq -c 'select(.type == "deny" and .comm == "python3" and .pid > 0)' "$LOG"
+	run jq -c 'select(.type == "deny" and .hook == "socket" and .family == "inet6" and .socket_type == "dgram" and .rule == "sockets.options" and .option == "net.ipv6.ip_nonlocal_bind" and .comm == "python3" and .pid > 0)' "$LOG"
 	[ "${#lines[@]}" -ge 2 ]
+}
+
+# later CGROUP|- ACTION ARGS...: source_tricks ACTION with a socket made
+# while ip_nonlocal_bind is off, the rest done once the sysctl is on.
+# Prints the probe's last line.
+later() {
+	local cg=$1 out="$BATS_TEST_TMPDIR/later.out" go="$BATS_TEST_TMPDIR/go" pid
+	shift
+	rm -f "$go"
+	ip netns exec "$NS_C" sysctl -qw net.ipv6.ip_nonlocal_bind=0
+	in_c "$cg" --timeout-ms 700 "$@" "$go" >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do grep -q made "$out" && break; sleep 0.02; done
+	ip netns exec "$NS_C" sysctl -qw net.ipv6.ip_nonlocal_bind=1
+	touch "$go"
+	wait "$pid" || true
+	tail -n 1 "$out"
+}
+
+@test "a socket made before ip_nonlocal_bind was turned on cannot use it: its datagrams and its connects are refused" {
+	cg=$(new_cgroup late)
+	two_netns 0
+	PORT=$(random_port)
+	FAR_PORT=$((PORT + 1))
+	write_policy "$BATS_TEST_TMPDIR/p.json" "{\"version\": 1, \"name\": \"kt-nonlocal-late\",
+	  \"egress\": {\"default\": \"deny\", \"rules\": [
+	    {\"action\": \"allow\", \"to\": [\"$NET::2\"], \"protocol\": \"udp\", \"ports\": [$PORT]},
+	    {\"action\": \"allow\", \"to\": [\"$NET::2\"], \"protocol\": \"tcp\", \"ports\": [$PORT]}]}}"
+	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
+	LOG="$BATS_TEST_TMPDIR/audit.jsonl"
+	start_daemon
+	for how in bind pktinfo; do
+		for who in - "$cg"; do
+			m=$(marker "late-$how")
+			watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 3000 echo-one "$NET::2" "$PORT"
+			watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 3000 recv "$NET::5" "$FAR_PORT" "$m"
+			got=$(later "$who" send-later "$how" "$NET::5" "$FAR_PORT" "$NET::2" "$PORT" "$m")
+			if [ "$who" = - ]; then
+				# unfenced, the socket made before uses the sysctl
+				[ "$got" = ok ]
+				assert_seen srv seen
+				assert_seen far seen
+			else
+				[ "$got" = EPERM ]
+				assert_seen srv unseen
+				assert_seen far unseen
+			fi
+		done
+	done
+	# TCP from the denied host's address to an allowed server: unfenced,
+	# the SYN leaves (its answer goes to that host: the connect times
+	# out); fenced, connect fails at once.
+	[ "$(later - connect-later "$NET::5" "$NET::2" "$PORT")" = timeout ]
+	[ "$(later "$cg" connect-later "$NET::5" "$NET::2" "$PORT")" = EPERM ]
+	for _ in $(seq 50); do
+		[ "$(jq -c 'select(.type == "deny" and .rule == "sockets.options")' "$LOG" | wc -l)" -ge 3 ] && break
+		sleep 0.1
+	done
+	stop_daemon
+	run jq -c 'select(.type == "deny" and .hook == "egress" and .rule == "sockets.options" and .protocol == "udp" and .dst == "'"$NET::2"'" and .comm == "python3")' "$LOG"
+	[ "${#lines[@]}" -ge 2 ]
+	run jq -c 'select(.type == "deny" and .hook == "connect6" and .rule == "sockets.options" and .protocol == "tcp" and .dst == "'"$NET::2"'" and .dport == '"$PORT"')' "$LOG"
+	[ "${#lines[@]}" -eq 1 ]
 }
 
 @test "without ip_nonlocal_bind an IPv6 socket sends from the host's addresses only: the kernel refuses the others" {

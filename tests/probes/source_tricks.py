@@ -14,6 +14,15 @@ or "unseen"; exit 0 only when every result is "ok" or "seen".
                                   named per message in an IPV6_PKTINFO
                                   control message (pktinfo, bound to SPORT
                                   on any address)
+  send-later bind|pktinfo SRC SPORT DST DPORT MARKER FILE
+                                  send-from with a socket made first:
+                                  "made", then the rest once FILE exists
+                                  (the test changes the namespace between)
+  connect-later SRC DST DPORT FILE
+                                  IPv6 TCP: a socket made first ("made"),
+                                  then, once FILE exists, bound to SRC and
+                                  connected to DST:DPORT ("ok", the errno
+                                  name, or "timeout" after the timeout)
   echo-one ADDR PORT              IPv6 UDP server on ADDR:PORT: "ready",
                                   then it answers one datagram to wherever
                                   that datagram says it came from ("seen"),
@@ -38,8 +47,24 @@ def result(err):
     return False
 
 
-def send_from(how, src, sport, dst, dport, marker):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+def wait_for_file(path):
+    print("made", flush=True)
+    for _ in range(200):
+        try:
+            open(path).close()
+            return
+        except OSError:
+            time.sleep(0.025)
+
+
+def send_from(how, src, sport, dst, dport, marker, later=None):
+    # A fence may refuse the socket itself (its namespace's sysctl).
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError as e:
+        return result(e.errno)
+    if later:
+        wait_for_file(later)
     try:
         if how == "bind":
             s.bind((src, sport))
@@ -52,6 +77,23 @@ def send_from(how, src, sport, dst, dport, marker):
             s.sendmsg([marker.encode()],
                       [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)],
                       0, (dst, dport))
+    except OSError as e:
+        return result(e.errno)
+    finally:
+        s.close()
+    return result(None)
+
+
+def connect_later(src, dst, dport, later, timeout_ms):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    wait_for_file(later)
+    s.settimeout(timeout_ms / 1000)
+    try:
+        s.bind((src, 0))
+        s.connect((dst, dport))
+    except socket.timeout:
+        print("timeout", flush=True)
+        return False
     except OSError as e:
         return result(e.errno)
     finally:
@@ -106,6 +148,12 @@ def main(argv):
     if action == "send-from" and len(args) == 6 and args[0] in ("bind", "pktinfo"):
         return send_from(args[0], args[1], int(args[2]), args[3], int(args[4]),
                          args[5])
+    if action == "send-later" and len(args) == 7 and args[0] in ("bind", "pktinfo"):
+        return send_from(args[0], args[1], int(args[2]), args[3], int(args[4]),
+                         args[5], args[6])
+    if action == "connect-later" and len(args) == 4:
+        return connect_later(args[0], args[1], int(args[2]), args[3],
+                             timeout_ms)
     if action == "echo-one" and len(args) == 2:
         return echo_one(args[0], int(args[1]), timeout_ms)
     if action == "recv" and len(args) == 3:
