@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# A policy directory reached through a symbolic link is the same directory:
+# `cgfence apply` records the file's resolved path, so a `set add|del` or
+# `reload` that names the directory by its link must still reach the
+# cgroups fenced from it (or say it cannot), never report success while
+# the running tables keep the old version.
+
+load ../common
+
+setup_file() {
+	fence_setup_file
+}
+
+teardown_file() {
+	fence_teardown_file
+}
+
+setup() {
+	REAL="$BATS_TEST_TMPDIR/real-policies"
+	LINK="$BATS_TEST_TMPDIR/policies"
+	mkdir -p "$REAL/sets"
+	ln -s "$REAL" "$LINK"
+	LIFECYCLE="$BATS_TEST_TMPDIR/lifecycle.jsonl"
+}
+
+teardown() {
+	stop_servers
+}
+
+# A policy denying egress to @blocked (and allowing the rest).
+blocked_policy() {
+	printf '{"version": 1, "name": "%s", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@blocked"]}]}}\n' "$1" >"$REAL/$1.json"
+}
+
+@test "set add through a linked policy directory reaches the cgroup applied from it" {
+	port=$(random_port)
+	start_server tcp 127.0.0.2 "$port"
+	printf '127.0.0.9\n' >"$REAL/sets/blocked.txt"
+	blocked_policy kt-link
+	cg=$(new_cgroup linkset)
+	apply_policy "$cg" "$LINK/kt-link.json" >/dev/null
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.2 "$port"
+
+	run "$CGFENCE" set add blocked 127.0.0.2 --policy-dir "$LINK" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# What the policy now says, in the same tables' logic...
+	run "$CGFENCE" explain --policy "$LINK/kt-link.json" --egress "127.0.0.2:$port/tcp"
+	[[ "$output" == *"deny by egress.rules[0]"* ]]
+	# ...is what the kernel does.
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.2 "$port"
+}
+
+@test "reload through a linked policy directory reaches the cgroup applied from it" {
+	port=$(random_port)
+	start_server tcp 127.0.0.3 "$port"
+	printf '127.0.0.9\n' >"$REAL/sets/blocked.txt"
+	blocked_policy kt-linkreload
+	cg=$(new_cgroup linkreload)
+	apply_policy "$cg" "$REAL/kt-linkreload.json" >/dev/null
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.3 "$port"
+
+	printf '127.0.0.3\n' >"$REAL/sets/blocked.txt"
+	run "$CGFENCE" reload --policy-dir "$LINK" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
+	# The same reload through the real path does reach it: the probe works.
+	run "$CGFENCE" reload --policy-dir "$REAL" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
+}
