@@ -527,7 +527,8 @@ static void choose_for_containers(struct pass *p)
 					  CGF_RUN_DIR, ids[i], strerror(-err));
 			continue;
 		}
-		if (!strcmp(r.policy_dir, p->rq->policy_dir))
+		/* The directory, by whichever path it was fenced from. */
+		if (policy_dir_same(r.policy_dir, p->rq->policy_dir))
 			nw += choose_again(p, &r, &ws[nw]);
 		container_record_free(&r);
 	}

@@ -290,7 +290,11 @@ static int gather(struct fast *f)
 			err = untrusted(f, "a container record cannot be read");
 			break;
 		}
-		if (strcmp(r.policy_dir, f->rq->policy_dir) || !r.policy) {
+		/* Fenced from this directory by any path to it: a target (one
+		 * whose tables name the directory otherwise is planned by the
+		 * full path, plan_target()). */
+		if (!policy_dir_same(r.policy_dir, f->rq->policy_dir) ||
+		    !r.policy) {
 			container_record_free(&r);
 			continue;
 		}

@@ -224,6 +224,16 @@ void path_normalize(char *path)
 	*out = '\0';
 }
 
+bool policy_dir_same(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (!strcmp(a, b))
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && S_ISDIR(sa.st_mode) &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int policy_paths_prepare(const char *cmd, const char **policy_dir,
 			 const char *bpffs, const char *lifecycle_log,
 			 char *buf, size_t len)

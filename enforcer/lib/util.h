@@ -112,6 +112,14 @@ int read_small_file(const char *path, char **out, size_t max);
 void path_normalize(char *path);
 
 /*
+ * Whether two policy directory paths name the same directory now: the
+ * same spelling, or the same directory through symbolic links (`cgfence
+ * apply` records the resolved directory of its file; hookd, reload and set
+ * keep the path they were given, which may be a link to it).
+ */
+bool policy_dir_same(const char *a, const char *b);
+
+/*
  * The paths a command that follows a policy directory takes (hook, reload,
  * set): all absolute (a runtime's working directory is not ours to
  * resolve against), and *policy_dir in one spelling, copied to buf.

@@ -44,6 +44,7 @@ blocked_policy() {
 	run "$CGFENCE" set add blocked 127.0.0.2 --policy-dir "$LINK" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 of 1 containers changed"* ]]
 	# What the policy now says, in the same tables' logic...
 	run "$CGFENCE" explain --policy "$LINK/kt-link.json" --egress "127.0.0.2:$port/tcp"
 	[[ "$output" == *"deny by egress.rules[0]"* ]]
