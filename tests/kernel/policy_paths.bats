@@ -70,3 +70,26 @@ blocked_policy() {
 	run "$CGFENCE" reload --policy-dir "$REAL" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.3 "$port"
 }
+
+@test "a policy file that is a link keeps the sets next to the path it was applied by" {
+	# A link within the directory, as a directory may hold (a ConfigMap's
+	# NAME.json -> ..data/NAME.json is one): apply reads @blocked from the
+	# sets/ next to the path it is given, as check and explain do, so a set
+	# add on that directory must reach it.
+	port=$(random_port)
+	start_server tcp 127.0.0.5 "$port"
+	mkdir -p "$REAL/versions"
+	printf '127.0.0.9\n' >"$REAL/sets/blocked.txt"
+	printf '{"version": 1, "name": "kt-filelink", "egress": {"default": "allow", "rules": [{"action": "deny", "to": ["@blocked"]}]}}\n' >"$REAL/versions/kt-filelink.json"
+	ln -s versions/kt-filelink.json "$REAL/kt-filelink.json"
+	cg=$(new_cgroup filelink)
+	apply_policy "$cg" "$REAL/kt-filelink.json" >/dev/null
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.5 "$port"
+
+	run "$CGFENCE" set add blocked 127.0.0.5 --policy-dir "$REAL" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$CGFENCE" explain --policy "$REAL/kt-filelink.json" --egress "127.0.0.5:$port/tcp"
+	[[ "$output" == *"deny by egress.rules[0]"* ]]
+	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.5 "$port"
+}
