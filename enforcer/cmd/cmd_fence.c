@@ -228,7 +228,10 @@ remember_applied(const struct cgf_state *st, const struct fence_opts *o,
 	};
 	int err;
 
-	if (st->run_fd < 0 || !o->policy || !realpath(o->policy, file))
+	/* The path as named, not resolved: its sets are the ones next to it
+	 * (policy_load_file()), which a reload must read again. */
+	if (st->run_fd < 0 || !o->policy ||
+	    path_absolute(o->policy, file, sizeof(file)))
 		return;
 	snprintf(dir, sizeof(dir), "%s", file);
 	slash = strrchr(dir, '/');

@@ -120,6 +120,14 @@ void path_normalize(char *path);
 bool policy_dir_same(const char *a, const char *b);
 
 /*
+ * path made absolute against the working directory and normalized, with
+ * no link resolved: a policy file's sets are read next to the path it is
+ * named by, so a link to the file elsewhere must not move them. 0,
+ * -ENAMETOOLONG or getcwd()'s -errno.
+ */
+int path_absolute(const char *path, char *out, size_t len);
+
+/*
  * The paths a command that follows a policy directory takes (hook, reload,
  * set): all absolute (a runtime's working directory is not ours to
  * resolve against), and *policy_dir in one spelling, copied to buf.
