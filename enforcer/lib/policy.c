@@ -698,11 +698,116 @@ static void read_device_rule(struct parse_ctx *ctx, const cJSON *node,
 			      subpath(sub, path, "comment"));
 }
 
+/* ---- Terminals: what the device rules cannot see ---- */
+
+#define PTMX_MAJOR 5 /* /dev/ptmx, /dev/pts/ptmx */
+#define PTMX_MINOR 2
+/* Every UNIX98 terminal: devpts numbers them 136:0 to 136:(1 << 20) - 1. */
+#define PTS_MAJOR 136
+
+/* The section's verdict on one character device access (first match). */
+static const struct policy_dev_rule *
+dev_judge(const struct policy_dev_section *s, int64_t major, int64_t minor,
+	  uint8_t access, uint8_t *action)
+{
+	for (size_t i = 0; i < s->nrules; i++) {
+		const struct policy_dev_rule *r = &s->rules[i];
+
+		if (r->type == CGF_DEV_BLOCK ||
+		    (r->major != -1 && r->major != major) ||
+		    (r->minor != -1 && r->minor != minor))
+			continue;
+		if (r->action == CGF_ALLOW ? !(access & ~r->access)
+					   : (access & r->access)) {
+			*action = r->action;
+			return r;
+		}
+	}
+	*action = s->default_action;
+	return NULL;
+}
+
+/* Whether some open (read, write or both) of major:minor is allowed. */
+static const struct policy_dev_rule *
+dev_some_open(const struct policy_dev_section *s, int64_t major, int64_t minor,
+	      bool allowed, bool *found)
+{
+	static const uint8_t opens[] = {CGF_ACC_READ, CGF_ACC_WRITE,
+					CGF_ACC_READ | CGF_ACC_WRITE};
+	const struct policy_dev_rule *r;
+	uint8_t action;
+
+	*found = false;
+	for (size_t i = 0; i < sizeof(opens); i++) {
+		r = dev_judge(s, major, minor, opens[i], &action);
+		if ((action == CGF_ALLOW) == allowed) {
+			*found = true;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The TIOCGPTPEER ioctl on an open /dev/ptmx opens its terminal (a
+ * /dev/pts/N, c 136:N) without the device check an open(2) gets: no
+ * cgroup device program sees it. A policy that lets /dev/ptmx be opened
+ * while it denies a terminal does not hold; it is refused, at the rule
+ * (or default) that allows /dev/ptmx.
+ */
+static void check_terminals(struct parse_ctx *ctx, const cJSON *node,
+			    const struct policy_dev_section *s)
+{
+	const struct policy_dev_rule *ptmx_rule, *pts_rule = NULL;
+	int64_t pts_minor = 0;
+	bool ptmx_open, pts_denied = false;
+	char where[PATH_LEN], pts[64];
+
+	ptmx_rule = dev_some_open(s, PTMX_MAJOR, PTMX_MINOR, true, &ptmx_open);
+	if (!ptmx_open)
+		return;
+	/* Every minor a rule names, and one none names (the highest is as
+	 * good as any other such minor). */
+	for (size_t i = 0; i <= s->nrules && !pts_denied; i++) {
+		int64_t minor =
+			i < s->nrules ? s->rules[i].minor : DEV_MINOR_MAX;
+
+		if (minor == -1)
+			continue;
+		pts_rule =
+			dev_some_open(s, PTS_MAJOR, minor, false, &pts_denied);
+		pts_minor = minor;
+	}
+	if (!pts_denied)
+		return;
+	if (ptmx_rule)
+		snprintf(where, sizeof(where), "devices.rules[%zu]",
+			 (size_t)(ptmx_rule - s->rules));
+	else
+		snprintf(where, sizeof(where), "devices.default");
+	if (pts_rule)
+		snprintf(pts, sizeof(pts), "devices.rules[%zu]",
+			 (size_t)(pts_rule - s->rules));
+	else
+		snprintf(pts, sizeof(pts), "devices.default");
+	report(ctx,
+	       ptmx_rule ? ptmx_rule->pos
+			 : value_pos(ctx, cJSON_GetObjectItemCaseSensitive(
+						  node, "default")),
+	       "%s: allows /dev/ptmx (c %d:%d) while %s denies a terminal "
+	       "(c %d:%lld): the TIOCGPTPEER ioctl on /dev/ptmx opens its "
+	       "terminal with no device check; deny c %d:%d too, or allow "
+	       "c %d:* \"rw\"",
+	       where, PTMX_MAJOR, PTMX_MINOR, pts, PTS_MAJOR,
+	       (long long)pts_minor, PTMX_MAJOR, PTMX_MINOR, PTS_MAJOR);
+}
+
 static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
 				struct policy_dev_section *s)
 {
 	const cJSON *rules, *item;
 	char rule_path[PATH_LEN];
+	unsigned int nerrors = ctx->nerrors;
 	size_t n, i = 0;
 
 	if (!expect_type(ctx, node, "devices", cJSON_Object))
@@ -721,6 +826,9 @@ static void read_device_section(struct parse_ctx *ctx, const cJSON *node,
 		snprintf(rule_path, sizeof(rule_path), "devices.rules[%zu]", i);
 		read_device_rule(ctx, item, rule_path, &s->rules[i++]);
 	}
+	/* Only rules read as written say what the section allows. */
+	if (ctx->nerrors == nerrors)
+		check_terminals(ctx, node, s);
 }
 
 /* ---- Sockets ---- */

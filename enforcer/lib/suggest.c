@@ -405,10 +405,53 @@ static int device_item_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+/*
+ * Terminals: devpts numbers each one anew (c 136:N), so the number one
+ * recording saw means nothing for the next run: any terminal is allowed.
+ * And a container that opens /dev/ptmx (c 5:2) can open its terminal
+ * read and write with TIOCGPTPEER, which no device check sees: a policy
+ * (`cgfence check`) must then allow every terminal "rw".
+ */
+#define DEV_PTMX_MAJOR 5
+#define DEV_PTMX_MINOR 2
+#define DEV_PTS_MAJOR  136
+#define DEV_ANY_MINOR  UINT32_MAX /* written "*" */
+
+static bool device_is(const struct device_item *d, uint32_t major)
+{
+	return d->type == CGF_DEV_CHAR && d->major == major;
+}
+
+/* The terminal rule a recorded /dev/ptmx needs; items has room for one. */
+static void device_terminals(struct device_item *items, size_t *nitems)
+{
+	const struct device_item *ptmx = NULL;
+	struct device_item *pts = NULL;
+
+	for (size_t i = 0; i < *nitems; i++) {
+		if (device_is(&items[i], DEV_PTMX_MAJOR) &&
+		    items[i].minor == DEV_PTMX_MINOR)
+			ptmx = &items[i];
+		if (device_is(&items[i], DEV_PTS_MAJOR) && !pts)
+			pts = &items[i];
+	}
+	if (!ptmx)
+		return;
+	if (!pts) {
+		pts = &items[(*nitems)++];
+		*pts = (struct device_item){.type = CGF_DEV_CHAR,
+					    .major = DEV_PTS_MAJOR,
+					    .minor = DEV_ANY_MINOR,
+					    .seen = ptmx->seen};
+	}
+	pts->access |= CGF_ACC_READ | CGF_ACC_WRITE;
+}
+
 static int device_rules(const struct observation *obs, size_t n, cJSON *rules)
 {
+	/* One more: the terminal rule /dev/ptmx may need. */
 	_cleanup_free_ struct device_item *items =
-		calloc(n ? n : 1, sizeof(*items));
+		calloc(n + 1, sizeof(*items));
 	size_t nitems = 0;
 
 	if (!items)
@@ -422,8 +465,13 @@ static int device_rules(const struct observation *obs, size_t n, cJSON *rules)
 						     .access = k->dev_access,
 						     .major = k->dev_major,
 						     .minor = k->dev_minor};
+		if (device_is(&items[nitems], DEV_PTS_MAJOR))
+			items[nitems].minor = DEV_ANY_MINOR;
 		seen_add(&items[nitems++].seen, &obs[i]);
 	}
+	/* Before the sort: the rules below merge equal items, so widening
+	 * one terminal item widens the terminals' rule. */
+	device_terminals(items, &nitems);
 	qsort(items, nitems, sizeof(*items), device_item_cmp);
 	for (size_t i = 0; i < nitems;) {
 		struct device_item d = items[i];
@@ -444,7 +492,10 @@ static int device_rules(const struct observation *obs, size_t n, cJSON *rules)
 		cJSON_AddStringToObject(rule, "action", "allow");
 		cJSON_AddStringToObject(rule, "type", type);
 		cJSON_AddNumberToObject(rule, "major", d.major);
-		cJSON_AddNumberToObject(rule, "minor", d.minor);
+		if (d.minor == DEV_ANY_MINOR)
+			cJSON_AddStringToObject(rule, "minor", "*");
+		else
+			cJSON_AddNumberToObject(rule, "minor", d.minor);
 		cJSON_AddStringToObject(rule, "access", acc);
 		if (!cJSON_AddItemToObject(rule, "comment",
 					   seen_comment(&d.seen, NULL)))

@@ -853,6 +853,70 @@ static void test_nul_byte(void)
 	diags_free(&d);
 }
 
+/*
+ * TIOCGPTPEER on /dev/ptmx opens its terminal with no device check: a
+ * section that lets /dev/ptmx open while it denies a terminal is refused
+ * at what allows /dev/ptmx; one that denies both, or allows both, is not.
+ */
+static void test_terminals(void)
+{
+	static const struct {
+		const char *rules, *error;
+	} cases[] = {
+		{"\"default\": \"allow\", \"rules\": [{\"action\": \"deny\", "
+		 "\"type\": \"c\", \"major\": 136, \"access\": \"rw\"}]",
+		 "t.json:1:52: devices.default: allows /dev/ptmx (c 5:2) while "
+		 "devices.rules[0] denies a terminal (c 136:1048575): the "
+		 "TIOCGPTPEER ioctl on /dev/ptmx opens its terminal with no "
+		 "device check; deny c 5:2 too, or allow c 136:* \"rw\""},
+		{"\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", "
+		 "\"type\": \"c\", \"major\": 5, \"minor\": 2, \"access\": "
+		 "\"r\"}, {\"action\": \"allow\", \"type\": \"a\", \"major\": "
+		 "136, \"minor\": 7, \"access\": \"rw\"}]",
+		 "t.json:1:70: devices.rules[0]: allows /dev/ptmx (c 5:2) "
+		 "while "
+		 "devices.default denies a terminal (c 136:2): the TIOCGPTPEER "
+		 "ioctl on /dev/ptmx opens its terminal with no device check; "
+		 "deny c 5:2 too, or allow c 136:* \"rw\""},
+		{"\"default\": \"allow\", \"rules\": [{\"action\": \"deny\", "
+		 "\"type\": \"c\", \"major\": 5, \"minor\": 2, \"access\": "
+		 "\"rw\"}, {\"action\": \"deny\", \"type\": \"c\", \"major\": "
+		 "136, \"access\": \"rw\"}]",
+		 NULL},
+		{"\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", "
+		 "\"type\": \"c\", \"major\": 5, \"minor\": 2, \"access\": "
+		 "\"rwm\"}, {\"action\": \"allow\", \"type\": \"c\", "
+		 "\"major\": 136, \"access\": \"rw\"}]",
+		 NULL},
+		/* Denying mknod of a terminal is no open: it holds. */
+		{"\"default\": \"allow\", \"rules\": [{\"action\": \"deny\", "
+		 "\"type\": \"c\", \"major\": 136, \"access\": \"m\"}]",
+		 NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct diags d = {0};
+		struct policy *p = NULL;
+		int err;
+
+		snprintf(text, sizeof(text),
+			 "{\"version\": 1, \"name\": \"t\", \"devices\": {%s}}",
+			 cases[i].rules);
+		err = policy_parse("t.json", text, strlen(text), &p, &d);
+		if (cases[i].error)
+			CHECK(err == -EINVAL && d.count == 1 &&
+				      !strcmp(d.lines[0], cases[i].error),
+			      "case %zu: %d, got %s", i, err,
+			      d.count ? d.lines[0] : "nothing");
+		else
+			CHECK(err == 0, "case %zu: %d, %s", i, err,
+			      d.count ? d.lines[0] : "");
+		policy_free(p);
+		diags_free(&d);
+	}
+}
+
 /* Builds a policy whose section has n rules; *col gets the rules' '['. */
 static char *policy_with_rules(const char *section, const char *rule, size_t n,
 			       unsigned int *col)
@@ -912,7 +976,7 @@ static void test_rule_limits(void)
 	check_rule_limit("ingress", "{\"action\": \"deny\"}", CGF_MAX_RULES);
 	check_rule_limit(
 		"devices",
-		"{\"action\": \"allow\", \"type\": \"c\", \"access\": \"r\"}",
+		"{\"action\": \"allow\", \"type\": \"c\", \"access\": \"rw\"}",
 		CGF_MAX_DEVICE_RULES);
 }
 
@@ -1072,6 +1136,7 @@ int main(void)
 	test_all_errors_reported();
 	test_error_limit();
 	test_nul_byte();
+	test_terminals();
 	test_rule_limits();
 	test_many_addresses();
 	test_load_file_errors();

@@ -176,7 +176,7 @@ static void test_devices(void)
 		      "\"minor\":"
 		      "3,\"access\":\"rw\"},"
 		      "{\"action\":\"allow\",\"type\":\"c\",\"major\":136,"
-		      "\"minor\":0,\"access\":\"wm\"},"
+		      "\"minor\":\"*\",\"access\":\"wm\"},"
 		      "{\"action\":\"allow\",\"type\":\"b\",\"major\":8,"
 		      "\"minor\":"
 		      "0,\"access\":\"r\"}]"),
@@ -245,6 +245,43 @@ static void test_policy_validates(void)
 	diags_free(&d);
 	free(text);
 	cJSON_Delete(p);
+}
+
+/*
+ * A container that opened /dev/ptmx and one terminal: the suggestion
+ * allows every terminal read and write (TIOCGPTPEER opens one with no
+ * device check, and devpts numbers them anew), so cgfence check takes it;
+ * /dev/ptmx alone gets the terminals' rule too.
+ */
+static void test_terminals(void)
+{
+	struct observation obs[] = {
+		device(CGF_DEV_CHAR, 5, 2, CGF_ACC_READ | CGF_ACC_WRITE, 1),
+		device(CGF_DEV_CHAR, 136, 3, CGF_ACC_WRITE, 1),
+	};
+	struct suggest_opts o = {.name = "tty"};
+
+	for (size_t n = 1; n <= 2; n++) {
+		cJSON *p = suggest_policy(obs, n, &o);
+		char *text = cJSON_PrintUnformatted(p);
+		struct policy *parsed = NULL;
+		struct diags d = {0};
+		int err = policy_parse("(suggested)", text, strlen(text),
+				       &parsed, &d);
+
+		CHECK(err == 0, "%zu devices: the suggestion parses: %s", n,
+		      text);
+		if (err)
+			diags_print(&d, stderr);
+		CHECK(strstr(text, "{\"action\":\"allow\",\"type\":\"c\","
+				   "\"major\":136,\"minor\":\"*\","
+				   "\"access\":\"rw\""),
+		      "%zu devices: every terminal, rw: %s", n, text);
+		policy_free(parsed);
+		diags_free(&d);
+		free(text);
+		cJSON_Delete(p);
+	}
 }
 
 static struct observation socket_obs(int kind, int family, int protocol,
@@ -369,6 +406,7 @@ int main(void)
 	test_aggregate();
 	test_devices();
 	test_policy_validates();
+	test_terminals();
 	test_sockets();
 	test_texts();
 	test_recording_round_trip();
