@@ -50,6 +50,13 @@ blocked_policy() {
 	[[ "$output" == *"deny by egress.rules[0]"* ]]
 	# ...is what the kernel does.
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.2 "$port"
+
+	# And through the real path, the other way round.
+	run "$CGFENCE" set del blocked 127.0.0.2 --policy-dir "$REAL" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 of 1 containers changed"* ]]
+	assert_probe ok --cgroup "$cg" request tcp 127.0.0.2 "$port"
 }
 
 @test "reload through a linked policy directory reaches the cgroup applied from it" {
