@@ -113,9 +113,9 @@ void path_normalize(char *path);
 
 /*
  * Whether two policy directory paths name the same directory now: the
- * same spelling, or the same directory through symbolic links (`cgfence
- * apply` records the resolved directory of its file; hookd, reload and set
- * keep the path they were given, which may be a link to it).
+ * same spelling, or the same directory through symbolic links (a cgroup
+ * fenced from the directory by one path, and hookd, reload or set given
+ * another, a link to it or its real path).
  */
 bool policy_dir_same(const char *a, const char *b);
 
