@@ -349,7 +349,7 @@ static int plan_target(struct fast *f, struct target *t)
 				&hdr) ||
 	    set_source_read(f->st.run_fd, t->id, &t->src) ||
 	    memcmp(t->src.digest, t->info.digest, sizeof(t->src.digest)) ||
-	    strcmp(t->src.policy_dir, rq->policy_dir))
+	    !policy_dir_same(t->src.policy_dir, rq->policy_dir))
 		return untrusted(f, "no record of what its tables were "
 				    "compiled from matches them");
 	if (!set_source_names(&t->src, rq->name))

@@ -136,7 +136,8 @@ static long usable_cpus(void)
 	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-unsigned int lpm_writers(size_t n)
+/* How many writers n entries get here: one per LPM_BATCH, per usable CPU. */
+static unsigned int lpm_writers(size_t n)
 {
 	long cpus = usable_cpus();
 	size_t w = n / LPM_BATCH;

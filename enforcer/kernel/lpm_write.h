@@ -14,9 +14,6 @@
 /* Writes e[0..n) into the trie fd (distinct keys); 0 or a negative errno. */
 int lpm_write_entries(int fd, const struct compiled_entry *e, size_t n);
 
-/* How many writers lpm_write_entries() uses for n entries on this host. */
-unsigned int lpm_writers(size_t n);
-
 /*
  * From now on this process writes with one thread: for a process whose
  * seccomp filter refuses clone (hookd's kills it).

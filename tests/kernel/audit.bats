@@ -24,22 +24,6 @@ teardown() {
 	fi
 }
 
-
-
-# wait_for_lines JQ_FILTER COUNT: until the log has COUNT records matching,
-# for up to 30 seconds (a loaded machine writes a burst's thousands of
-# lines slowly; the test fails on what is written, not on how fast).
-wait_for_lines() {
-	local deadline=$((SECONDS + 30))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		[ "$(jq -c "select($1)" "$LOG" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	echo "wanted $2 records matching $1; log:" >&2
-	cat "$LOG" >&2
-	return 1
-}
-
 fence_policy() { # NAME MODE PORT
 	cat <<JSON
 {"version": 1, "name": "$1", "mode": "$2",

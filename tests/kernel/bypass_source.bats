@@ -109,14 +109,8 @@ reflect() {
 	# through the server, and the attempt is refused and logged.
 	reflect "$cg" bind EPERM unseen unseen
 	reflect "$cg" pktinfo EPERM unseen unseen
-	# Each refusal is in the audit log, whichever hook refused it.
-	for _ in $(seq 50); do
-		[ "$(jq -c 'select(.type == "deny" and .comm == "python3")' "$LOG" | wc -l)" -ge 2 ] && break
-		sleep 0.1
-	done
-	stop_daemon
-	run jq -c 'select(.type == "deny" and .hook == "socket" and .family == "inet6" and .socket_type == "dgram" and .rule == "sockets.options" and .option == "net.ipv6.ip_nonlocal_bind" and .comm == "python3" and .pid > 0)' "$LOG"
-	[ "${#lines[@]}" -ge 2 ]
+	# Each refusal is in the audit log, at the socket it refused.
+	wait_for_lines '.type == "deny" and .hook == "socket" and .family == "inet6" and .socket_type == "dgram" and .rule == "sockets.options" and .option == "net.ipv6.ip_nonlocal_bind" and .comm == "python3" and .pid > 0' 2
 }
 
 # later CGROUP|- ACTION ARGS...: source_tricks ACTION with a socket made
@@ -171,15 +165,8 @@ later() {
 	# out); fenced, connect fails at once.
 	[ "$(later - connect-later "$NET::5" "$NET::2" "$PORT")" = timeout ]
 	[ "$(later "$cg" connect-later "$NET::5" "$NET::2" "$PORT")" = EPERM ]
-	for _ in $(seq 50); do
-		[ "$(jq -c 'select(.type == "deny" and .rule == "sockets.options")' "$LOG" | wc -l)" -ge 3 ] && break
-		sleep 0.1
-	done
-	stop_daemon
-	run jq -c 'select(.type == "deny" and .hook == "egress" and .rule == "sockets.options" and .protocol == "udp" and .dst == "'"$NET::2"'" and .comm == "python3")' "$LOG"
-	[ "${#lines[@]}" -ge 2 ]
-	run jq -c 'select(.type == "deny" and .hook == "connect6" and .rule == "sockets.options" and .protocol == "tcp" and .dst == "'"$NET::2"'" and .dport == '"$PORT"')' "$LOG"
-	[ "${#lines[@]}" -eq 1 ]
+	wait_for_lines '.type == "deny" and .hook == "egress" and .rule == "sockets.options" and .protocol == "udp" and .dst == "'"$NET::2"'" and .comm == "python3"' 2
+	wait_for_lines '.type == "deny" and .hook == "connect6" and .rule == "sockets.options" and .protocol == "tcp" and .dst == "'"$NET::2"'" and .dport == '"$PORT" 1
 }
 
 @test "without ip_nonlocal_bind an IPv6 socket sends from the host's addresses only: the kernel refuses the others" {
