@@ -25,21 +25,32 @@ struct {
 } cgf_policies SEC(".maps");
 
 /*
- * Per cgroup and CPU: the peer (UDP, UDP-Lite or TCP) this CPU last found
- * allowed for the cgroup (cgf_verdicts.h, cgf_peer_recent). seq is odd
+ * Per CPU: the peers (UDP, UDP-Lite or TCP) this CPU last found allowed,
+ * one per slot, a slot per epoch modulo CGF_RECENT_SLOTS (cgf_verdicts.h,
+ * cgf_peer_recent): a parent's and a child's programs both run on one
+ * socket, each under its own epoch, and keep a peer each. seq is odd
  * while a writer writes key; a reader trusts key only if seq was even and
  * unchanged around its reading (a program can be preempted by another on
- * its CPU).
+ * its CPU). A per-CPU array, not cgroup storage: the kernel inlines its
+ * lookup, where bpf_get_local_storage is a call (about 25 ns here,
+ * tests/bench/prog_cost.sh); the epoch in the key tells the cgroups apart.
  */
 struct cgf_recent_peer {
 	__u64 seq;
 	struct cgf_peer_key key;
 };
 
+#define CGF_RECENT_SLOTS 4
+
+struct cgf_recent_peers {
+	struct cgf_recent_peer slot[CGF_RECENT_SLOTS];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE);
-	__type(key, __u64); /* per cgroup, as cgf_cgroup_cfg */
-	__type(value, struct cgf_recent_peer);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgf_recent_peers);
 } cgf_recent_peers SEC(".maps");
 
 struct cgf_lpm_inner {

@@ -7,6 +7,7 @@
 #ifndef CGF_BPF_CGF_PACKET_H
 #define CGF_BPF_CGF_PACKET_H
 
+#include "cgf_kernel.h"
 #include "cgf_parse.h"
 #include "cgf_report.h"
 #include "cgf_verdicts.h"
@@ -90,11 +91,11 @@ CGF_INLINE int cgf_icmp_answers_flow(struct __sk_buff *skb,
  * setsockopt program may not have seen (a 32-bit setsockopt bypasses
  * cgroup setsockopt programs).
  */
-CGF_INLINE int cgf_wrote_own_header(const struct bpf_sock *sk,
+CGF_INLINE int cgf_wrote_own_header(const struct cgf_sock_kind *kind,
 				    const struct cgf_packet *pk)
 {
-	return sk->type == SOCK_RAW && sk->protocol != IPPROTO_RAW &&
-	       (sk->protocol & 0xff) != pk->dst.protocol;
+	return kind->type == SOCK_RAW && kind->protocol != IPPROTO_RAW &&
+	       (kind->protocol & 0xff) != pk->dst.protocol;
 }
 
 CGF_INLINE int cgf_policy_allows_option(const struct cgf_cgroup_config *cfg,
@@ -108,9 +109,10 @@ CGF_INLINE int cgf_policy_allows_option(const struct cgf_cgroup_config *cfg,
 /*
  * Judges one packet from its own headers: raw, ICMP and other sockets, and
  * TCP or UDP packets whose headers are not the plain ones. sk is the
- * packet's socket.
+ * packet's socket, of that kind.
  */
 CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
+				const struct cgf_sock_kind *kind,
 				const struct cgf_cgroup_config *cfg,
 				__u32 dir_id)
 {
@@ -139,7 +141,7 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 		if (pk.source_routed)
 			return cgf_refuse_flow(&site, cfg, remote,
 					       CGF_RULE_SOURCE_ROUTE);
-		if (sk && cgf_wrote_own_header(sk, &pk) &&
+		if (sk && cgf_wrote_own_header(kind, &pk) &&
 		    !cgf_policy_allows_option(cfg, CGF_SOCKOPT_HDRINCL))
 			return cgf_refuse_flow(&site, cfg, remote,
 					       CGF_RULE_SOCKETS_OPTION);
@@ -163,7 +165,8 @@ CGF_INLINE int cgf_judge_packet(struct __sk_buff *skb, struct bpf_sock *sk,
 	return cgf_verdict(&j);
 }
 
-CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
+CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk,
+				   const struct cgf_sock_kind *kind)
 {
 	if (sk->family == AF_INET) {
 		cgf_peer_ip4(p, sk->dst_ip4);
@@ -173,7 +176,7 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
 
 		cgf_peer_ip6(p, ip6);
 	}
-	p->protocol = sk->protocol;
+	p->protocol = kind->protocol;
 	p->port = bpf_ntohs(sk->dst_port);
 }
 
@@ -185,6 +188,7 @@ CGF_INLINE void cgf_peer_from_sock(struct cgf_peer *p, struct bpf_sock *sk)
  * goes, so that a policy that now denies the peer stops its replies too.
  */
 CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
+				   const struct cgf_sock_kind *kind,
 				   const struct cgf_cgroup_config *cfg,
 				   __u8 hook, const struct cgf_peer *p)
 {
@@ -197,7 +201,7 @@ CGF_INLINE int cgf_judge_connected(struct __sk_buff *skb, struct bpf_sock *sk,
 	struct cgf_peer_key pk;
 
 	if (!p) {
-		cgf_peer_from_sock(&own, sk);
+		cgf_peer_from_sock(&own, sk, kind);
 		p = &own;
 	}
 	cgf_peer_key(&pk, cfg->epoch, p);
@@ -259,19 +263,6 @@ CGF_INLINE int cgf_judge_datagram(struct __sk_buff *skb,
 	if (j.denied || j.ingress_restricted)
 		cgf_flow_remember(&fk, cfg->epoch);
 	return SK_PASS;
-}
-
-/* A TCP stream socket: its connection started with a judged connect(). */
-CGF_INLINE int cgf_is_tcp_stream(const struct bpf_sock *sk)
-{
-	return sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP;
-}
-
-/* A UDP (or UDP-Lite) datagram socket, judged at connect or per sendmsg. */
-CGF_INLINE int cgf_is_udp_dgram(const struct bpf_sock *sk)
-{
-	return sk->type == SOCK_DGRAM &&
-	       (sk->protocol == IPPROTO_UDP || sk->protocol == IPPROTO_UDPLITE);
 }
 
 /*
@@ -347,12 +338,13 @@ CGF_INLINE int cgf_udp_dst_parsed(struct __sk_buff *skb,
  * verdict; any other, sendto on a connected socket too, by its own.
  */
 CGF_INLINE int cgf_udp_egress(struct __sk_buff *skb, struct bpf_sock *sk,
+			      const struct cgf_sock_kind *kind,
 			      const struct cgf_cgroup_config *cfg)
 {
 	struct cgf_peer dst = {};
 	int verdict;
 
-	if (!cgf_plain_udp_dst(skb, sk->protocol, &dst)) {
+	if (!cgf_plain_udp_dst(skb, kind->protocol, &dst)) {
 		verdict = cgf_udp_dst_parsed(skb, cfg, &dst);
 		if (verdict >= 0)
 			return verdict;
@@ -360,9 +352,9 @@ CGF_INLINE int cgf_udp_egress(struct __sk_buff *skb, struct bpf_sock *sk,
 	if (sk->state == BPF_TCP_ESTABLISHED) {
 		struct cgf_peer own = {};
 
-		cgf_peer_from_sock(&own, sk);
+		cgf_peer_from_sock(&own, sk, kind);
 		if (cgf_same_peer(&own, &dst))
-			return cgf_judge_connected(skb, sk, cfg,
+			return cgf_judge_connected(skb, sk, kind, cfg,
 						   CGF_HOOK_EGRESS, &own);
 	}
 	return cgf_judge_datagram(skb, cfg, &dst);
@@ -386,7 +378,8 @@ CGF_INLINE int cgf_refuse_any_source(struct __sk_buff *skb,
 }
 
 /* A datagram for an unconnected UDP socket: a new peer unless known. */
-CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
+CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb,
+			       const struct cgf_sock_kind *kind,
 			       const struct cgf_cgroup_config *cfg)
 {
 	struct cgf_site site = {.ctx = skb,
@@ -413,7 +406,7 @@ CGF_INLINE int cgf_udp_ingress(struct __sk_buff *skb, struct bpf_sock *sk,
 		return SK_DROP;
 	/* The socket gets a datagram only behind a header chain the walk
 	 * followed to its UDP header: anything else cannot be judged. */
-	if (err || !pk.l4_ok || pk.dst.protocol != sk->protocol)
+	if (err || !pk.l4_ok || pk.dst.protocol != kind->protocol)
 		return cgf_refuse_flow(&site, cfg, &pk.src,
 				       CGF_RULE_BAD_HEADERS);
 	cgf_flow_key(&fk, bpf_get_socket_cookie(skb), &pk.src, pk.src.port);

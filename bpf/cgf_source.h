@@ -12,37 +12,9 @@
 #ifndef CGF_BPF_CGF_SOURCE_H
 #define CGF_BPF_CGF_SOURCE_H
 
-#include <bpf/bpf_core_read.h>
-
+#include "cgf_kernel.h"
 #include "cgf_record.h"
 #include "cgf_report.h"
-
-/* Kernel 6.2 and later; where it is missing the sysctl cannot be read. */
-extern void *bpf_rdonly_cast(const void *obj__ign,
-			     __u32 btf_id__k) __ksym __weak;
-
-/* The kernel's own structures, only the fields read (CO-RE relocates them). */
-struct netns_sysctl_ipv6___cgf {
-	__u8 ip_nonlocal_bind;
-} __attribute__((preserve_access_index));
-
-struct netns_ipv6___cgf {
-	struct netns_sysctl_ipv6___cgf sysctl;
-} __attribute__((preserve_access_index));
-
-struct net___cgf {
-	struct netns_ipv6___cgf ipv6;
-} __attribute__((preserve_access_index));
-
-struct sock_common___cgf {
-	struct {
-		struct net___cgf *net;
-	} skc_net;
-} __attribute__((preserve_access_index));
-
-struct sock___cgf {
-	struct sock_common___cgf __sk_common;
-} __attribute__((preserve_access_index));
 
 /* An IPv6 socket whose namespace lets it send from any address. */
 CGF_INLINE int cgf_any_source6(const struct bpf_sock *sk)
@@ -51,7 +23,7 @@ CGF_INLINE int cgf_any_source6(const struct bpf_sock *sk)
 
 	if (!sk || sk->family != AF_INET6 || !bpf_rdonly_cast)
 		return 0;
-	s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock___cgf));
+	s = cgf_kernel_sock(sk);
 	return s->__sk_common.skc_net.net->ipv6.sysctl.ip_nonlocal_bind != 0;
 }
 

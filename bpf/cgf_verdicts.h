@@ -62,6 +62,16 @@ CGF_INLINE __u32 *cgf_peer_allowed(const struct cgf_peer_key *k)
 _Static_assert(sizeof(struct cgf_peer_key) == 24,
 	       "cgf_peer_recent compares 6 words");
 
+/* This CPU's slot for the epoch's recent peer (cgf_maps.h). */
+CGF_INLINE struct cgf_recent_peer *cgf_recent_slot(__u32 epoch)
+{
+	__u32 zero = 0;
+	struct cgf_recent_peers *all = bpf_map_lookup_elem(&cgf_recent_peers,
+							   &zero);
+
+	return all ? &all->slot[epoch & (CGF_RECENT_SLOTS - 1)] : NULL;
+}
+
 /*
  * The peer this CPU last found allowed for this cgroup, under k's epoch,
  * with no flags (replies judged per socket are not kept here): a datagram
@@ -74,12 +84,17 @@ _Static_assert(sizeof(struct cgf_peer_key) == 24,
  */
 CGF_INLINE int cgf_peer_recent(const struct cgf_peer_key *k)
 {
-	struct cgf_recent_peer *r = bpf_get_local_storage(&cgf_recent_peers, 0);
-	const volatile __u64 *seqp = &r->seq;
-	const __u32 *a = (const __u32 *)&r->key, *b = (const __u32 *)k;
-	__u64 seq = *seqp;
+	struct cgf_recent_peer *r = cgf_recent_slot(k->epoch);
+	const volatile __u64 *seqp;
+	const __u32 *a, *b = (const __u32 *)k;
+	__u64 seq;
 	int same;
 
+	if (!r)
+		return 0;
+	seqp = &r->seq;
+	a = (const __u32 *)&r->key;
+	seq = *seqp;
 	if (seq & 1)
 		return 0;
 	CGF_BARRIER();
@@ -92,12 +107,17 @@ CGF_INLINE int cgf_peer_recent(const struct cgf_peer_key *k)
 /* Keeps k as the recent peer, unless another writer on this CPU is at it. */
 CGF_INLINE void cgf_peer_recent_set(const struct cgf_peer_key *k)
 {
-	struct cgf_recent_peer *r = bpf_get_local_storage(&cgf_recent_peers, 0);
-	volatile __u64 *seqp = &r->seq;
-	__u32 *a = (__u32 *)&r->key;
+	struct cgf_recent_peer *r = cgf_recent_slot(k->epoch);
+	volatile __u64 *seqp;
+	__u32 *a;
 	const __u32 *b = (const __u32 *)k;
-	__u64 seq = *seqp;
+	__u64 seq;
 
+	if (!r)
+		return;
+	seqp = &r->seq;
+	a = (__u32 *)&r->key;
+	seq = *seqp;
 	/* Only one writer from an even seq: the one whose swap took it. */
 	if ((seq & 1) ||
 	    __sync_val_compare_and_swap(&r->seq, seq, seq + 1) != seq)

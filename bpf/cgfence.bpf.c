@@ -80,10 +80,11 @@ int cgf_egress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
 	struct bpf_sock *sk = skb->sk;
+	struct cgf_sock_kind kind = {};
 	int verdict;
 
 	/* Request and timewait sockets belong to judged TCP flows. */
-	if (sk && !(sk = bpf_sk_fullsock(sk)))
+	if (sk && !cgf_sock_kind_of(sk, &kind))
 		return SK_PASS;
 	/*
 	 * TCP: a connection starts with connect() (or a Fast Open sendmsg),
@@ -93,7 +94,8 @@ int cgf_egress(struct __sk_buff *skb)
 	 * headers pass at once, before the configuration is even looked up:
 	 * what every packet of a judged flow costs.
 	 */
-	if (sk && cgf_is_tcp_stream(sk) && cgf_headers_plain(skb, sk->protocol))
+	if (sk && cgf_kind_tcp_stream(&kind) &&
+	    cgf_headers_plain(skb, kind.protocol))
 		return SK_PASS;
 	cfg = cgf_config();
 	if (!cfg)
@@ -102,14 +104,14 @@ int cgf_egress(struct __sk_buff *skb)
 	 * (cgf_source.h); TCP's source was fixed at its judged connect. */
 	if (sk && cgf_any_source_refused(cfg, sk))
 		return cgf_refuse_any_source(skb, cfg);
-	if (sk && cgf_is_udp_dgram(sk))
-		return cgf_udp_egress(skb, sk, cfg);
-	if (sk && cgf_is_tcp_stream(sk)) {
+	if (sk && cgf_kind_udp_dgram(&kind))
+		return cgf_udp_egress(skb, sk, &kind, cfg);
+	if (sk && cgf_kind_tcp_stream(&kind)) {
 		verdict = cgf_check_socket_headers(skb, cfg);
 		return verdict >= 0 ? verdict : SK_PASS;
 	}
 	/* Raw sockets (IPPROTO_TCP ones too), ICMP sockets, SCTP, ... */
-	return cgf_judge_packet(skb, sk, cfg, CGF_DIR_EGRESS);
+	return cgf_judge_packet(skb, sk, &kind, cfg, CGF_DIR_EGRESS);
 }
 
 SEC("cgroup_skb/ingress")
@@ -117,29 +119,30 @@ int cgf_ingress(struct __sk_buff *skb)
 {
 	struct cgf_cgroup_config *cfg;
 	struct bpf_sock *sk = skb->sk;
+	struct cgf_sock_kind kind = {};
 
 	/* Request and timewait sockets belong to judged TCP flows. */
-	if (sk && !(sk = bpf_sk_fullsock(sk)))
+	if (sk && !cgf_sock_kind_of(sk, &kind))
 		return SK_PASS;
 	/* Only a SYN to a listener opens an inbound connection: every other
 	 * TCP segment passes, before any lookup. */
-	if (sk && cgf_is_tcp_stream(sk) && sk->state != BPF_TCP_LISTEN)
+	if (sk && cgf_kind_tcp_stream(&kind) && sk->state != BPF_TCP_LISTEN)
 		return SK_PASS;
 	cfg = cgf_config();
 	if (!cfg)
 		return SK_PASS;
-	if (sk && cgf_is_tcp_stream(sk))
+	if (sk && cgf_kind_tcp_stream(&kind))
 		return cgf_listener_ingress(skb, cfg);
-	if (sk && cgf_is_udp_dgram(sk)) {
+	if (sk && cgf_kind_udp_dgram(&kind)) {
 		/* A connected socket only receives from its peer: judged
 		 * under the current policy, or judged now. */
 		if (sk->state == BPF_TCP_ESTABLISHED)
-			return cgf_judge_connected(skb, sk, cfg,
+			return cgf_judge_connected(skb, sk, &kind, cfg,
 						   CGF_HOOK_INGRESS, NULL);
-		return cgf_udp_ingress(skb, sk, cfg);
+		return cgf_udp_ingress(skb, &kind, cfg);
 	}
 	/* Raw sockets see copies of every packet of their protocol. */
-	return cgf_judge_packet(skb, sk, cfg, CGF_DIR_INGRESS);
+	return cgf_judge_packet(skb, sk, &kind, cfg, CGF_DIR_INGRESS);
 }
 
 /* ---- sockets ---- */
@@ -157,6 +160,7 @@ int cgf_sock_create(struct bpf_sock *sk)
 	struct cgf_sock_state *st;
 	struct cgf_policy *pol;
 	int verdict;
+	struct cgf_sock_kind kind = {.type = sk->type, .protocol = sk->protocol};
 	__u32 rule;
 	__u8 action;
 
@@ -164,7 +168,7 @@ int cgf_sock_create(struct bpf_sock *sk)
 	verdict = cgf_any_source_socket(sk);
 	if (verdict >= 0)
 		return verdict;
-	if (cgf_is_tcp_stream(sk) || cgf_is_udp_dgram(sk))
+	if (cgf_kind_tcp_stream(&kind) || cgf_kind_udp_dgram(&kind))
 		return SK_PASS; /* judged at connect and sendmsg */
 	cfg = cgf_config();
 	/*
