@@ -63,7 +63,7 @@ FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefine
 	-fno-sanitize-recover=all -Iinclude -I$(OUT)/no-libbpf -Ienforcer/lib -Itests/unit
 FUZZ_SECONDS ?= 60
 BENCH_TOOLS = $(patsubst tests/bench/%.c,$(OUT)/tests/%,$(filter-out %.bpf.c,$(wildcard tests/bench/*.c))) \
-	$(OUT)/tests/floor.bpf.o
+	$(OUT)/tests/floor.bpf.o $(OUT)/tests/helper_cost.bpf.o
 
 # The BPF object is an intermediate of the skeleton; tests load it too.
 .SECONDARY: $(OUT)/cgfence.bpf.o $(OUT)/cgfence.objects.h
@@ -81,6 +81,11 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(OUT)/tests
 
 # The hooks' floor for bench.sh: programs that do nothing.
 $(OUT)/tests/floor.bpf.o: tests/bench/floor.bpf.c | $(OUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# One step of a program at a time, for helper_cost.sh.
+$(OUT)/tests/helper_cost.bpf.o: tests/bench/helper_cost.bpf.c bpf/cgf_kernel.h bpf/cgf_defs.h | $(OUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

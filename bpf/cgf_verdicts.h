@@ -66,8 +66,8 @@ _Static_assert(sizeof(struct cgf_peer_key) == 24,
 CGF_INLINE struct cgf_recent_peer *cgf_recent_slot(__u32 epoch)
 {
 	__u32 zero = 0;
-	struct cgf_recent_peers *all = bpf_map_lookup_elem(&cgf_recent_peers,
-							   &zero);
+	struct cgf_recent_peers *all =
+		bpf_map_lookup_elem(&cgf_recent_peers, &zero);
 
 	return all ? &all->slot[epoch & (CGF_RECENT_SLOTS - 1)] : NULL;
 }

@@ -160,7 +160,8 @@ int cgf_sock_create(struct bpf_sock *sk)
 	struct cgf_sock_state *st;
 	struct cgf_policy *pol;
 	int verdict;
-	struct cgf_sock_kind kind = {.type = sk->type, .protocol = sk->protocol};
+	struct cgf_sock_kind kind = {.type = sk->type,
+				     .protocol = sk->protocol};
 	__u32 rule;
 	__u8 action;
 
