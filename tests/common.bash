@@ -86,15 +86,26 @@ apply_policy() {
 	"$CGFENCE" apply --bpffs "$BPFFS" --cgroup "$1" --policy "$2" --without-bpf-lsm
 }
 
-# Asserts: `run` output equals the expected word (ok, EPERM, ...).
-assert_probe() {
+# assert_run EXPECTED COMMAND ARGS...: the command's output (under `run`)
+# is the expected word (ok, EPERM, ...).
+assert_run() {
 	local expected=$1
 	shift
-	run "$PROBE" "$@"
+	run "$@"
 	if [ "$output" != "$expected" ]; then
-		echo "probe $*: expected '$expected', got '$output'" >&2
+		echo "$*: expected '$expected', got '$output'" >&2
 		return 1
 	fi
+}
+
+# assert_probe EXPECTED PROBE-ARGS...: assert_run for the probe.
+assert_probe() {
+	assert_run "$1" "$PROBE" "${@:2}"
+}
+
+# marker NAME: a payload no other test or run sends, for watchers to find.
+marker() {
+	echo "cgfm-$1-$RANDOM$RANDOM"
 }
 
 # start_daemon [OPTIONS]: cgfence daemon writing to $LOG, in the background;

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "addr_set.h"
+#include "cgfence_logic.h"
 #include "json_arena.h"
 #include "json_read.h"
 #include "policy.h"
@@ -700,25 +701,26 @@ static void read_device_rule(struct parse_ctx *ctx, const cJSON *node,
 
 /* ---- Terminals: what the device rules cannot see ---- */
 
-#define PTMX_MAJOR 5 /* /dev/ptmx, /dev/pts/ptmx */
-#define PTMX_MINOR 2
-/* Every UNIX98 terminal: devpts numbers them 136:0 to 136:(1 << 20) - 1. */
-#define PTS_MAJOR 136
-
-/* The section's verdict on one character device access (first match). */
+/* The section's verdict on one character device access: the kernel's
+ * first match (cgfence_logic.h) over the rules as parsed. */
 static const struct policy_dev_rule *
 dev_judge(const struct policy_dev_section *s, int64_t major, int64_t minor,
 	  uint8_t access, uint8_t *action)
 {
 	for (size_t i = 0; i < s->nrules; i++) {
 		const struct policy_dev_rule *r = &s->rules[i];
+		struct cgf_device_rule k = {
+			.type = r->type,
+			.access = r->access,
+			.action = r->action,
+			.flags = (r->major == -1 ? CGF_DEV_ANY_MAJOR : 0) |
+				 (r->minor == -1 ? CGF_DEV_ANY_MINOR : 0),
+			.major = r->major == -1 ? 0 : (uint32_t)r->major,
+			.minor = r->minor == -1 ? 0 : (uint32_t)r->minor,
+		};
 
-		if (r->type == CGF_DEV_BLOCK ||
-		    (r->major != -1 && r->major != major) ||
-		    (r->minor != -1 && r->minor != minor))
-			continue;
-		if (r->action == CGF_ALLOW ? !(access & ~r->access)
-					   : (access & r->access)) {
+		if (cgf_device_rule_matches(&k, CGF_DEV_CHAR, major, minor,
+					    access)) {
 			*action = r->action;
 			return r;
 		}
@@ -763,7 +765,8 @@ static void check_terminals(struct parse_ctx *ctx, const cJSON *node,
 	bool ptmx_open, pts_denied = false;
 	char where[PATH_LEN], pts[64];
 
-	ptmx_rule = dev_some_open(s, PTMX_MAJOR, PTMX_MINOR, true, &ptmx_open);
+	ptmx_rule = dev_some_open(s, POLICY_DEV_PTMX_MAJOR,
+				  POLICY_DEV_PTMX_MINOR, true, &ptmx_open);
 	if (!ptmx_open)
 		return;
 	/* Every minor a rule names, and one none names (the highest is as
@@ -774,8 +777,8 @@ static void check_terminals(struct parse_ctx *ctx, const cJSON *node,
 
 		if (minor == -1)
 			continue;
-		pts_rule =
-			dev_some_open(s, PTS_MAJOR, minor, false, &pts_denied);
+		pts_rule = dev_some_open(s, POLICY_DEV_PTS_MAJOR, minor, false,
+					 &pts_denied);
 		pts_minor = minor;
 	}
 	if (!pts_denied)
@@ -798,8 +801,10 @@ static void check_terminals(struct parse_ctx *ctx, const cJSON *node,
 	       "(c %d:%lld): the TIOCGPTPEER ioctl on /dev/ptmx opens its "
 	       "terminal with no device check; deny c %d:%d too, or allow "
 	       "c %d:* \"rw\"",
-	       where, PTMX_MAJOR, PTMX_MINOR, pts, PTS_MAJOR,
-	       (long long)pts_minor, PTMX_MAJOR, PTMX_MINOR, PTS_MAJOR);
+	       where, POLICY_DEV_PTMX_MAJOR, POLICY_DEV_PTMX_MINOR, pts,
+	       POLICY_DEV_PTS_MAJOR, (long long)pts_minor,
+	       POLICY_DEV_PTMX_MAJOR, POLICY_DEV_PTMX_MINOR,
+	       POLICY_DEV_PTS_MAJOR);
 }
 
 static void read_device_section(struct parse_ctx *ctx, const cJSON *node,

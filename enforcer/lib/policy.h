@@ -76,6 +76,15 @@ struct policy_dev_rule {
 	struct src_pos pos;
 };
 
+/*
+ * Terminals, which the device rules cannot fully see: the TIOCGPTPEER
+ * ioctl on an open /dev/ptmx opens its terminal with no device check
+ * (the policy check refuses what that gets around; suggest allows it).
+ */
+#define POLICY_DEV_PTMX_MAJOR 5 /* /dev/ptmx, /dev/pts/ptmx */
+#define POLICY_DEV_PTMX_MINOR 2
+#define POLICY_DEV_PTS_MAJOR  136 /* every UNIX98 terminal, c 136:N */
+
 struct policy_dev_section {
 	bool present;
 	uint8_t default_action;

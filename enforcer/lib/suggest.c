@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy.h"
 #include "socknames.h"
 #include "suggest.h"
 #include "util.h"
@@ -412,10 +413,7 @@ static int device_item_cmp(const void *pa, const void *pb)
  * read and write with TIOCGPTPEER, which no device check sees: a policy
  * (`cgfence check`) must then allow every terminal "rw".
  */
-#define DEV_PTMX_MAJOR 5
-#define DEV_PTMX_MINOR 2
-#define DEV_PTS_MAJOR  136
-#define DEV_ANY_MINOR  UINT32_MAX /* written "*" */
+#define DEV_ANY_MINOR UINT32_MAX /* written "*" */
 
 static bool device_is(const struct device_item *d, uint32_t major)
 {
@@ -429,10 +427,10 @@ static void device_terminals(struct device_item *items, size_t *nitems)
 	struct device_item *pts = NULL;
 
 	for (size_t i = 0; i < *nitems; i++) {
-		if (device_is(&items[i], DEV_PTMX_MAJOR) &&
-		    items[i].minor == DEV_PTMX_MINOR)
+		if (device_is(&items[i], POLICY_DEV_PTMX_MAJOR) &&
+		    items[i].minor == POLICY_DEV_PTMX_MINOR)
 			ptmx = &items[i];
-		if (device_is(&items[i], DEV_PTS_MAJOR) && !pts)
+		if (device_is(&items[i], POLICY_DEV_PTS_MAJOR) && !pts)
 			pts = &items[i];
 	}
 	if (!ptmx)
@@ -440,7 +438,7 @@ static void device_terminals(struct device_item *items, size_t *nitems)
 	if (!pts) {
 		pts = &items[(*nitems)++];
 		*pts = (struct device_item){.type = CGF_DEV_CHAR,
-					    .major = DEV_PTS_MAJOR,
+					    .major = POLICY_DEV_PTS_MAJOR,
 					    .minor = DEV_ANY_MINOR,
 					    .seen = ptmx->seen};
 	}
@@ -465,7 +463,7 @@ static int device_rules(const struct observation *obs, size_t n, cJSON *rules)
 						     .access = k->dev_access,
 						     .major = k->dev_major,
 						     .minor = k->dev_minor};
-		if (device_is(&items[nitems], DEV_PTS_MAJOR))
+		if (device_is(&items[nitems], POLICY_DEV_PTS_MAJOR))
 			items[nitems].minor = DEV_ANY_MINOR;
 		seen_add(&items[nitems++].seen, &obs[i]);
 	}

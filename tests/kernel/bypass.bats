@@ -37,17 +37,7 @@ watch() {
 
 # assert_attack EXPECTED ATTACK-ARGS...: like assert_probe, for attack.
 assert_attack() {
-	local expected=$1
-	shift
-	run "$ATTACK" "$@"
-	if [ "$output" != "$expected" ]; then
-		echo "attack $*: expected '$expected', got '$output'" >&2
-		return 1
-	fi
-}
-
-marker() {
-	echo "cgfm-$1-$RANDOM$RANDOM"
+	assert_run "$1" "$ATTACK" "${@:2}"
 }
 
 # ---- 1. unspecified destinations ----

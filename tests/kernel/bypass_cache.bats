@@ -31,17 +31,6 @@ watch() {
 	watch_program "$@"
 }
 
-# assert_run EXPECTED PROGRAM ARGS...: the program's output is EXPECTED.
-assert_run() {
-	local expected=$1
-	shift
-	run "$@"
-	if [ "$output" != "$expected" ]; then
-		echo "$*: expected '$expected', got '$output'" >&2
-		return 1
-	fi
-}
-
 # corked_send ARGS...: dgram_tricks cork in the background (GOFILE is
 # $BATS_TEST_TMPDIR/go); returns once the head of its datagram is written.
 corked_send() {
@@ -61,10 +50,6 @@ finish_send() {
 	touch "$BATS_TEST_TMPDIR/go"
 	wait "$SENDER" || true
 	SENT=$(tail -n 1 "$BATS_TEST_TMPDIR/cork")
-}
-
-marker() {
-	echo "cgfk-$1-$RANDOM$RANDOM"
 }
 
 udp_watch() { # NAME ADDR PORT MARKER

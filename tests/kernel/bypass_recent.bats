@@ -36,20 +36,6 @@ teardown() {
 	stop_watchers
 }
 
-assert_run() { # EXPECTED PROGRAM ARGS...
-	local expected=$1
-	shift
-	run "$@"
-	if [ "$output" != "$expected" ]; then
-		echo "$*: expected '$expected', got '$output'" >&2
-		return 1
-	fi
-}
-
-marker() {
-	echo "cgfr-$1-$RANDOM$RANDOM"
-}
-
 udp_watch() { # NAME ADDR PORT MARKER
 	watch_program "$1" "$ATTACK" --timeout-ms 800 udp-recv "$2" "$3" "$4"
 }
@@ -81,6 +67,18 @@ next_epoch_is() {
 	value=$(echo "$value" | awk -v l="$last" '{
 		for (i = 0; i < 4; i++) $(5 + i) = "0x" substr(l, 7 - 2 * i, 2); print }')
 	bpftool map update pinned "$meta" key 0 0 0 0 value $value
+}
+
+# apply_in_one_slot CG1 POLICY1 CG2 POLICY2: the two applies get epochs 4
+# apart, which share a CPU's recent slot; the premise is checked.
+apply_in_one_slot() {
+	local e1 e2
+	apply_policy "$1" "$2"
+	e1=$(cgroup_epoch "$BPFFS" "$1")
+	next_epoch_is "$BPFFS" $((e1 + 4))
+	apply_policy "$3" "$4"
+	e2=$(cgroup_epoch "$BPFFS" "$3")
+	[ "$e2" -eq $((e1 + 4)) ]
 }
 
 # A policy that allows 127.0.0.1:PORT over UDP and TCP; one that denies all.
@@ -144,13 +142,8 @@ arrives_unfenced() {
 	port=$(random_port)
 	peer_policy "$BATS_TEST_TMPDIR/p.json" kr-slot $port
 	strict_policy "$BATS_TEST_TMPDIR/strict.json" kr-slot-strict
-	apply_policy "$allowed" "$BATS_TEST_TMPDIR/p.json"
-	ea=$(cgroup_epoch "$BPFFS" "$allowed")
-	next_epoch_is "$BPFFS" $((ea + 4))
-	apply_policy "$denied" "$BATS_TEST_TMPDIR/strict.json"
-	ed=$(cgroup_epoch "$BPFFS" "$denied")
-	# The premise: two epochs, one slot.
-	[ "$ed" -eq $((ea + 4)) ]
+	apply_in_one_slot "$allowed" "$BATS_TEST_TMPDIR/p.json" \
+		"$denied" "$BATS_TEST_TMPDIR/strict.json"
 	keep_peer "$allowed" $port
 	refused_from "$denied" $port
 	arrives_unfenced $port
@@ -166,12 +159,8 @@ arrives_unfenced() {
 	# A socket of the child runs the child's programs, then the parent's:
 	# the child's allow keeps the peer on CPU 0, in the very slot the
 	# parent's programs look up next.
-	apply_policy "$child" "$BATS_TEST_TMPDIR/p.json"
-	ec=$(cgroup_epoch "$BPFFS" "$child")
-	next_epoch_is "$BPFFS" $((ec + 4))
-	apply_policy "$parent" "$BATS_TEST_TMPDIR/strict.json"
-	ep=$(cgroup_epoch "$BPFFS" "$parent")
-	[ "$ep" -eq $((ec + 4)) ]
+	apply_in_one_slot "$child" "$BATS_TEST_TMPDIR/p.json" \
+		"$parent" "$BATS_TEST_TMPDIR/strict.json"
 	for _ in 1 2; do
 		refused_from "$child" $port
 	done

@@ -69,10 +69,6 @@ in_c() {
 	fi
 }
 
-marker() {
-	echo "cgfs-$1-$RANDOM$RANDOM"
-}
-
 # reflect CGROUP|- bind|pktinfo EXPECTED-SEND SERVER-SEEN DENIED-SEEN: the
 # allowed server answers one datagram; the denied host listens on its port.
 reflect() {

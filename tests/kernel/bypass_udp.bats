@@ -43,21 +43,6 @@ fenced_netns() { # CGROUP
 	ip -n "$NETNS" route add 224.0.0.0/4 dev cgfc0
 }
 
-# assert_run EXPECTED COMMAND ARGS...: the command's output is EXPECTED.
-assert_run() {
-	local expected=$1
-	shift
-	run "$@"
-	if [ "$output" != "$expected" ]; then
-		echo "$*: expected '$expected', got '$output'" >&2
-		return 1
-	fi
-}
-
-marker() {
-	echo "cgfu-$1-$RANDOM$RANDOM"
-}
-
 # in_netns [CGROUP] TRICKS-ARGS...: dgram_tricks in the namespace, from
 # CGROUP when it is not "-" (joined before ip netns exec remounts /sys).
 in_netns() {
