@@ -103,6 +103,18 @@ assert_probe() {
 	assert_run "$1" "$PROBE" "${@:2}"
 }
 
+# assert_gave_up START HOLD: the command timed from START (a $SECONDS)
+# ended in under half of HOLD, the seconds that what it waited on held
+# out: it gave up on its own timeout. The margin is wide on purpose; a
+# loaded machine is slow, and the test is about giving up, not speed.
+assert_gave_up() {
+	local elapsed=$((SECONDS - $1))
+	if [ "$elapsed" -ge $(($2 / 2)) ]; then
+		echo "it took ${elapsed}s: it waited for what held it for ${2}s, not for its timeout" >&2
+		return 1
+	fi
+}
+
 # marker NAME: a payload no other test or run sends, for watchers to find.
 marker() {
 	echo "cgfm-$1-$RANDOM$RANDOM"

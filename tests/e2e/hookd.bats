@@ -187,10 +187,10 @@ wait_served() {
 	[ "$status" -eq 1 ]
 	[ "$output" = "cgfence: hook: cannot read the container state on stdin: larger than 1 MiB" ]
 	start=$SECONDS
-	run bash -c "exec $HOOK_PATH --socket $HOOKD_SOCKET --timeout 1 --bpffs $BPFFS --policy-dir $POLICY_DIR < <(sleep 8 2>/dev/null)"
+	run bash -c "exec $HOOK_PATH --socket $HOOKD_SOCKET --timeout 1 --bpffs $BPFFS --policy-dir $POLICY_DIR < <(sleep 20 2>/dev/null)"
 	[ "$status" -eq 1 ]
 	[ "$output" = "cgfence: hook: cannot read the container state on stdin: timed out" ]
-	[ $((SECONDS - start)) -lt 3 ]
+	assert_gave_up "$start" 20
 }
 
 @test "hookd answers root only, keeps only the capabilities its BPF work needs, and is confined" {
@@ -313,20 +313,19 @@ wait_served() {
 	assert_nothing_pinned
 }
 
-@test "a client that stalls holds hookd up for 2 s at most" {
+@test "hookd drops a client that stalls (after 2 s) and serves the request behind it" {
 	policy d-deny '"egress": {"default": "deny"}'
 	cg=$(new_cgroup stalled)
 	sleeper "$cg"
 	stall "$HOOKD_SOCKET"
 	staller=$STALLER
-	start=$(date +%s%N)
+	start=$SECONDS
 	run client <<<"$(state d-st creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')"
-	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 	kill $staller 2>/dev/null || true
 	wait $staller 2>/dev/null || true
 	[ "$status" -eq 0 ]
-	echo "served after $elapsed_ms ms"
-	[ "$elapsed_ms" -lt 3000 ]
+	# The staller would hold on for 20 s; hookd dropped it (at 2 s).
+	assert_gave_up "$start" 20
 	grep -q "hookd: dropped a request from pid $staller: malformed" "$HOOKD_SOCKET.log"
 	assert_probe EPERM --cgroup "$cg" connect tcp 127.0.0.1 9
 	stop_sleeper
@@ -446,16 +445,38 @@ wait_served() {
 }
 
 @test "cgfence-hook gives up after its --timeout when hookd does not answer" {
+	# A hookd that takes requests and never answers them, for 20 s.
+	mute=$BATS_TEST_TMPDIR/mute.sock
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen()
+print("listening", flush=True)
+time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
+	muted=$!
+	for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/mute.out" && break; sleep 0.05; done
+	# Into a file, not `run`'s pipe: the mute end holds the stderr it was
+	# passed until it goes, and `run` would wait for that.
+	start=$SECONDS
+	status=0
+	"$HOOK_PATH" --socket "$mute" --timeout 1 --policy-dir "$POLICY_DIR" --bpffs "$BPFFS" \
+		<<<"$(state d-mute creating 1)" >"$BATS_TEST_TMPDIR/mute.err" 2>&1 || status=$?
+	kill $muted 2>/dev/null || true
+	wait $muted 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/mute.err")" = "cgfence: hook: timed out waiting for cgfence hookd at $mute" ]
+	assert_gave_up "$start" 20
+
+	# The real hookd, held up by a stalled client (for 2 s, its limit).
 	stall "$HOOKD_SOCKET"
 	staller=$STALLER
-	start=$SECONDS
 	run client --timeout 1 <<<"$(state d-late creating 1)"
 	kill $staller 2>/dev/null || true
 	wait $staller 2>/dev/null || true
 	[ "$status" -eq 1 ]
-	# (hookd, once free, still writes its answer's message to the stderr it got)
+	# (hookd, once free, still writes its answer's message to the stderr
+	# it got, so `run` returns only then: this part is not timed)
 	[ "${lines[0]}" = "cgfence: hook: timed out waiting for cgfence hookd at $HOOKD_SOCKET" ]
-	[ $((SECONDS - start)) -lt 3 ]
 }
 
 @test "cgfence-hook works with its stdout and stderr closed; poststop warnings go to hookd's log" {
