@@ -9,6 +9,27 @@ case "$OUT" in /*) ;; *) OUT="$REPO/$OUT" ;; esac
 CGFENCE=$OUT/cgfence
 PROBE=$OUT/tests/probe
 
+# within SECONDS CMD...: runs CMD until it succeeds, for at most SECONDS;
+# on timeout, CMD's last stderr says what it saw. A wait ends at the first
+# success, so a generous bound costs nothing when all is well and gives a
+# loaded machine its time. For a condition, not a command:
+# within 30 eval '[ "$(count)" -ge "$want" ]' (single quotes: evaluated
+# anew; name variables there, not $1: those would be within's own).
+within() {
+	# Names of its own: an eval'd condition sees these before the caller's.
+	local within_s=$1 within_end within_err="${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/within.err"
+	shift
+	within_end=$(($(date +%s%N) + within_s * 1000000000))
+	until "$@" 2>"$within_err"; do
+		if [ "$(date +%s%N)" -gt "$within_end" ]; then
+			echo "not within $within_s s: $*" >&2
+			cat "$within_err" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 cgroup2_mount() {
 	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo
 }
@@ -60,10 +81,7 @@ start_server() {
 	log=$(mktemp)
 	"$PROBE" "$@" serve "$proto" "$addr" "$port" 100000000 >"$log" 2>&1 &
 	SERVER_PIDS="${SERVER_PIDS:-} $!"
-	for _ in $(seq 100); do
-		grep -q ready "$log" && return 0
-		sleep 0.02
-	done
+	within 30 grep -q ready "$log" && return 0
 	echo "server $proto $addr:$port did not start: $(cat "$log")" >&2
 	return 1
 }
@@ -126,10 +144,7 @@ start_daemon() {
 	"$CGFENCE" daemon --bpffs "$BPFFS" --log "$LOG" --stats-interval 1 "$@" \
 		2>"$BATS_TEST_TMPDIR/daemon.err" &
 	DAEMON_PID=$!
-	for _ in $(seq 100); do
-		grep -q '"event":"started"' "$LOG" 2>/dev/null && return 0
-		sleep 0.05
-	done
+	within 30 grep -q '"event":"started"' "$LOG" && return 0
 	cat "$BATS_TEST_TMPDIR/daemon.err" >&2
 	return 1
 }
@@ -146,11 +161,8 @@ stop_daemon() {
 # for up to 30 seconds (a loaded machine writes a burst's thousands of
 # lines slowly; the test fails on what is written, not on how fast).
 wait_for_lines() {
-	local deadline=$((SECONDS + 30))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		[ "$(jq -c "select($1)" "$LOG" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
-		sleep 0.05
-	done
+	local filter=$1 count=$2
+	within 30 eval '[ "$(jq -c "select($filter)" "$LOG" 2>/dev/null | wc -l)" -ge "$count" ]' && return 0
 	echo "wanted $2 records matching $1; log:" >&2
 	cat "$LOG" >&2
 	return 1

@@ -71,9 +71,9 @@ refused_input() {
 	head -n 1 "$FIXTURE" >"$log"
 	timeout 20 "$CGFENCE" log --follow --json "$log" >"$out" 2>&1 &
 	follower=$!
-	for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.05; done
+	within 30 test -s "$out"
 	sed -n 2,3p "$FIXTURE" >>"$log"
-	for _ in $(seq 100); do [ "$(grep -c '^{' "$out")" -ge 3 ] && break; sleep 0.05; done
+	within 30 eval '[ "$(grep -c "^{" "$out")" -ge 3 ]'
 	kill "$follower"
 	wait "$follower" || true
 	cat "$out"

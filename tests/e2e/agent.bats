@@ -107,10 +107,7 @@ start_pod() {
 	[ "$status" -eq 0 ]
 	agent_run hookd -d --network none >/dev/null
 	agent_run daemon -d --network none >/dev/null
-	for _ in $(seq 100); do
-		[ -S "$RUN_DIR/hookd.sock" ] && grep -q '"event":"started"' "$AUDIT" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	within 30 eval '[ -S "$RUN_DIR/hookd.sock" ] && grep -q "\"event\":\"started\"" "$AUDIT"' && return 0
 	echo "hookd: $(podman logs "$TEST_ID-hookd" 2>&1)" >&2
 	echo "daemon: $(podman logs "$TEST_ID-daemon" 2>&1)" >&2
 	return 1
@@ -180,10 +177,7 @@ hookd_requests() {
 	# hookd served each start and stop, not `cgfence hook`.
 	[ "$(hookd_requests)" -ge 6 ]
 
-	for _ in $(seq 50); do
-		jq -e -s 'map(select(.type == "deny")) | length >= 1' "$AUDIT" >/dev/null && break
-		sleep 0.1
-	done
+	within 30 jq -e -s 'map(select(.type == "deny")) | length >= 1' "$AUDIT" >/dev/null
 	jq -c -s --argjson p $bad 'map(select(.type == "deny" and .dport == $p))' "$AUDIT" | jq -e --arg p $bad '
 	  length == 1 and .[0].policy == "web" and .[0].verdict == "deny" and .[0].hook == "connect4"
 	  and .[0].dst == "127.0.0.1" and .[0].comm == "probe" and .[0].rule == "egress.default"
@@ -220,12 +214,7 @@ print([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"][0])' "$
 	[ "$output" = EPERM ]
 
 	configmap_version "$(shop_policy web $bad)"
-	for _ in $(seq 30); do
-		run podman exec "$TEST_ID-live" /probe connect tcp 127.0.0.1 $bad
-		[ "$output" = ok ] && break
-		sleep 0.1
-	done
-	[ "$output" = ok ]
+	within 30 eval '[ "$(podman exec "$TEST_ID-live" /probe connect tcp 127.0.0.1 $bad)" = ok ]'
 	run podman exec "$TEST_ID-live" /probe connect tcp 127.0.0.1 $ok
 	[ "$output" = EPERM ]
 	podman rm -f -t 0 "$TEST_ID-live" >/dev/null

@@ -35,11 +35,7 @@ setup_file() {
 	EOF
 	containerd --config "$CTRD/config.toml" >"$CTRD/log" 2>&1 &
 	echo $! >"$CTRD/pid"
-	for _ in $(seq 100); do
-		ctr_ version >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	ctr_ version >/dev/null || {
+	within 30 ctr_ version >/dev/null || {
 		cat "$CTRD/log" >&2
 		return 1
 	}
@@ -150,10 +146,7 @@ EPERM" ]
 	# hookd served both containers' createRuntime and poststop.
 	[ "$(($(hookd_served) - served))" -eq 4 ]
 
-	for _ in $(seq 50); do
-		jq -e -s 'map(select(.type == "deny")) | length >= 1' "$LOG" >/dev/null && break
-		sleep 0.1
-	done
+	within 30 jq -e -s 'map(select(.type == "deny")) | length >= 1' "$LOG" >/dev/null
 	stop_daemon
 	jq -c -s --arg c "$TEST_ID-app" 'map(select(.type == "deny" and .container_id == $c))' "$LOG" |
 		jq -e --argjson p $bad 'length == 1 and .[0].dport == $p and .[0].policy == "ctrd-shop"

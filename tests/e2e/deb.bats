@@ -81,10 +81,7 @@ stop_unit() {
 	[ -f "$pidfile" ] || return 0
 	pid=$(cat "$pidfile")
 	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	within 30 eval '! kill -0 "$pid" 2>/dev/null' || true
 	rm -f "$pidfile"
 }
 
@@ -204,12 +201,8 @@ teardown() {
 	log_start=$(($(stat -c %s /var/log/cgfence/audit.jsonl 2>/dev/null || echo 0) + 1))
 	start_unit hookd
 	start_unit daemon
-	for _ in $(seq 100); do
-		[ -S /run/cgfence/hookd.sock ] &&
-			tail -c +"$log_start" /var/log/cgfence/audit.jsonl 2>/dev/null | grep -q '"event":"started"' && break
-		sleep 0.05
-	done
-	[ -S /run/cgfence/hookd.sock ]
+	within 30 eval '[ -S /run/cgfence/hookd.sock ] &&
+		tail -c +"$log_start" /var/log/cgfence/audit.jsonl 2>/dev/null | grep -q "\"event\":\"started\""'
 
 	# A bundle whose hooks are the installed hooks.d entry, at its stages.
 	bundle="$BATS_TEST_TMPDIR/bundle"
@@ -235,10 +228,7 @@ teardown() {
 	# the denied server answers an unfenced probe: the fence refused it
 	assert_probe ok request tcp 127.0.0.1 $bad
 	# hookd served both stages (not cgfence-hook's fallback)
-	for _ in $(seq 40); do
-		[ "$(grep -c 'hookd: request of pid [0-9]*: exit status' "$DEB_STATE/hookd.log")" -ge 2 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(grep -c "hookd: request of pid [0-9]*: exit status" "$DEB_STATE/hookd.log")" -ge 2 ]'
 	[ "$(grep -c 'hookd: request of pid [0-9]*: exit status 0' "$DEB_STATE/hookd.log")" -eq 2 ]
 	# podman finds the installed hooks.d file by itself (no --hooks-dir)
 	run podman --runtime runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
@@ -247,16 +237,10 @@ teardown() {
 	echo "podman: $output"
 	[ "$status" -eq 0 ]
 	[ "$output" = $'ok\nEPERM' ]
-	for _ in $(seq 40); do
-		[ "$(grep -c 'hookd: request of pid [0-9]*: exit status' "$DEB_STATE/hookd.log")" -ge 4 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(grep -c "hookd: request of pid [0-9]*: exit status" "$DEB_STATE/hookd.log")" -ge 4 ]'
 	[ "$(grep -c 'hookd: request of pid [0-9]*: exit status 0' "$DEB_STATE/hookd.log")" -eq 4 ]
 	# the lifecycle records and the daemon's denial, in the installed log
-	for _ in $(seq 100); do
-		[ "$(tail -c +"$log_start" /var/log/cgfence/audit.jsonl | grep -c '"type":"deny"')" -ge 2 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(tail -c +"$log_start" /var/log/cgfence/audit.jsonl | grep -c "\"type\":\"deny\"")" -ge 2 ]'
 	records=$(tail -c +"$log_start" /var/log/cgfence/audit.jsonl)
 	echo "$records"
 	jq -s -e --arg id "$TEST_ID" 'any(.[]; .event == "applied" and .container_id == $id and .policy == $id)' <<<"$records"

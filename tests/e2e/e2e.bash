@@ -32,10 +32,7 @@ start_hookd() {
 	export HOOKD_SOCKET=$1
 	"$CGFENCE" -v hookd --socket "$1" 2>>"$1.log" &
 	echo $! >"$1.pid"
-	for _ in $(seq 100); do
-		[ -S "$1" ] && return 0
-		sleep 0.05
-	done
+	within 30 test -S "$1" && return 0
 	echo "hookd did not start: $(cat "$1.log")" >&2
 	return 1
 }
@@ -161,10 +158,8 @@ container_cgroup() {
 # Stops and removes a detached container the normal way (poststop runs).
 runc_stop() {
 	runc_cmd kill "$1" KILL 2>/dev/null || true
-	for _ in $(seq 50); do
-		[ "$(runc_cmd state "$1" 2>/dev/null | jq -r .status)" = stopped ] && break
-		sleep 0.05
-	done
+	local id=$1
+	within 30 eval '[ "$(runc_cmd state "$id" 2>/dev/null | jq -r .status)" = stopped ]' || true
 	runc_cmd delete "$1"
 }
 

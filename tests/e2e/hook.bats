@@ -176,10 +176,8 @@ hook() {
 
 	run "$CGFENCE" gc --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE"
 	[[ "$output" =~ ", "[1-9][0-9]*" unused compiled policies, " ]]
-	for _ in $(seq 50); do # freed after an RCU grace period
-		bpftool map show name "$name" >/dev/null 2>&1 || break
-		sleep 0.05
-	done
+	# freed after an RCU grace period
+	within 30 eval '! bpftool map show name "$name" >/dev/null 2>&1'
 	run bpftool map show name "$name"
 	[ "$status" -ne 0 ]
 	assert_nothing_pinned

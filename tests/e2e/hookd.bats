@@ -48,7 +48,7 @@ direct() {
 private_hookd() {
 	"$CGFENCE" ${2:-} hookd --socket "$1" 2>"$1.log" &
 	PRIVATE_HOOKD=$!
-	for _ in $(seq 100); do grep -q listening "$1.log" && break; sleep 0.05; done
+	within 30 grep -q listening "$1.log"
 	grep -q listening "$1.log"
 }
 
@@ -57,16 +57,14 @@ private_hookd() {
 stall() {
 	"$PROBE" stall-unix "$1" 20 >"$BATS_TEST_TMPDIR/stall.out" &
 	STALLER=$!
-	for _ in $(seq 100); do grep -q stalling "$BATS_TEST_TMPDIR/stall.out" && break; sleep 0.05; done
+	within 30 grep -q stalling "$BATS_TEST_TMPDIR/stall.out"
 }
 
 # wait_served N: until hookd has finished N requests (poststop is answered
 # before hookd finishes and logs it).
 wait_served() {
-	for _ in $(seq 40); do
-		[ "$(hookd_served)" -ge "$1" ] && return 0
-		sleep 0.05
-	done
+	local want=$1
+	within 30 eval '[ "$(hookd_served)" -ge "$want" ]' && return 0
 	echo "hookd served $(hookd_served) requests, not $1" >&2
 	return 1
 }
@@ -166,7 +164,7 @@ wait_served() {
 	stale="$BATS_TEST_TMPDIR/stale.sock"
 	"$CGFENCE" hookd --socket "$stale" 2>/dev/null &
 	pid=$!
-	for _ in $(seq 100); do [ -S "$stale" ] && break; sleep 0.05; done
+	within 30 test -S "$stale"
 	kill -9 $pid
 	wait $pid 2>/dev/null || true
 	[ -S "$stale" ]
@@ -214,7 +212,7 @@ wait_served() {
 	sock="$open_dir/hookd.sock"
 	"$CGFENCE" hookd --socket "$sock" 2>"$open_dir/log" &
 	pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	within 30 test -S "$sock"
 	chmod 0755 "$open_dir"
 	chmod 0777 "$sock"
 	run setpriv --reuid 65534 --regid 65534 --clear-groups "$HOOK_PATH" --socket "$sock" <<<"{}"
@@ -301,10 +299,7 @@ wait_served() {
 	client <<<"$(state d-e3 creating "$LAST_SLEEPER" '{"cgfence.policy": "d-edit"}')"
 	[ "$(lifecycle '.container_id == "d-e3" and .event == "applied"' | jq -r .policy_id)" != "$first" ]
 	assert_probe ok --cgroup "$cg3" request tcp 127.0.0.1 "$port"
-	for _ in $(seq 30); do
-		[ "$("$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 "$port")" = ok ] && break
-		sleep 0.1
-	done
+	within 30 eval '[ "$("$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 "$port")" = ok ]'
 	assert_probe ok --cgroup "$cg" request tcp 127.0.0.1 "$port"
 	[ "$(hookd_served)" -eq $((before + 3)) ]
 	stop_servers
@@ -346,7 +341,7 @@ wait_served() {
 	held="$BATS_TEST_TMPDIR/held"
 	flock "$BPFFS" sh -c "touch $held; sleep 1.5" &
 	holder=$!
-	for _ in $(seq 100); do [ -e "$held" ] && break; sleep 0.02; done
+	within 30 test -e "$held"
 	receiving=$(grep -c ': receiving' "$HOOKD_SOCKET.log" || true)
 	# hookd waits for the lock; meanwhile the runtime's own hook timeout
 	# kills cgfence-hook, and the runtime will not start the container.
@@ -355,17 +350,11 @@ wait_served() {
 	gone=$!
 	# Once hookd has the request (it then waits for the lock), the runtime
 	# gives up.
-	for _ in $(seq 100); do
-		[ "$(grep -c ': receiving' "$HOOKD_SOCKET.log")" -gt "$receiving" ] && break
-		sleep 0.02
-	done
+	within 30 eval '[ "$(grep -c ": receiving" "$HOOKD_SOCKET.log")" -gt "$receiving" ]'
 	kill -9 $gone
 	wait $gone 2>/dev/null || true
 	wait $holder
-	for _ in $(seq 100); do
-		lifecycle '.event == "removed" and .container_id == "d-gone"' | grep -q . && break
-		sleep 0.05
-	done
+	within 30 eval "lifecycle '.event == \"removed\" and .container_id == \"d-gone\"' | grep -q ."
 	run lifecycle '.container_id == "d-gone"'
 	[[ "${lines[0]}" == *'"event":"applied"'* ]]
 	[[ "${lines[1]}" == *'"event":"removed"'*'"reason":"the runtime left before the hook answered"'* ]]
@@ -454,7 +443,7 @@ s.listen()
 print("listening", flush=True)
 time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
 	muted=$!
-	for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/mute.out" && break; sleep 0.05; done
+	within 30 grep -q listening "$BATS_TEST_TMPDIR/mute.out"
 	# Into a file, not `run`'s pipe: the mute end holds the stderr it was
 	# passed until it goes, and `run` would wait for that.
 	start=$SECONDS
@@ -490,7 +479,7 @@ time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
 	run client <<<"$(state d-fds stopped 0)"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	for _ in $(seq 40); do grep -q "container d-fds: poststop: cgroup $cg still runs processes" "$HOOKD_SOCKET.log" && break; sleep 0.05; done
+	within 30 grep -q "container d-fds: poststop: cgroup $cg still runs processes" "$HOOKD_SOCKET.log"
 	grep -q "warning: container d-fds: poststop: cgroup $cg still runs processes; leaving it fenced" "$HOOKD_SOCKET.log"
 	stop_sleeper
 	client <<<"$(state d-fds stopped 0)"
@@ -536,7 +525,7 @@ time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
 	run unshare --mount --propagation private bash -c '
 		"$1" hookd --socket "$2" 2>"$2.log" &
 		pid=$!
-		for _ in $(seq 100); do grep -q listening "$2.log" && break; sleep 0.05; done
+		within 30 grep -q listening "$2.log"
 		umount -l /sys/fs/bpf
 		"$3" --socket "$2" --policy-dir "$4" --bpffs "$5" --lifecycle-log "$6"
 		echo "client: $?"

@@ -71,22 +71,6 @@ by_rename() {
 	mv -f "$1.new" "$1"
 }
 
-# within SECONDS CMD...: runs CMD until it succeeds, for at most SECONDS;
-# on timeout, CMD's last stderr says what it saw.
-within() {
-	local seconds=$1 end err="$BATS_TEST_TMPDIR/within.err"
-	shift
-	end=$(($(date +%s%N) + seconds * 1000000000))
-	until "$@" 2>"$err"; do
-		if [ "$(date +%s%N)" -gt "$end" ]; then
-			echo "not within $seconds s: $*" >&2
-			cat "$err" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # start_container NAME ANNOTATIONS: a running container (sleep) fenced
 # through hookd.
 start_container() {

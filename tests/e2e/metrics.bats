@@ -76,10 +76,7 @@ start_prometheus() {
 		--web.listen-address="127.0.0.1:$port" --log.level=warn >"$dir/log" 2>&1 &
 	PROM_PID=$!
 	PROM_URL="http://127.0.0.1:$port"
-	for _ in $(seq 200); do
-		curl -sf "$PROM_URL/-/ready" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	within 30 curl -sf "$PROM_URL/-/ready" >/dev/null && return 0
 	echo "prometheus did not start: $(cat "$dir/log")" >&2
 	return 1
 }
@@ -197,11 +194,8 @@ prom_query() {
 	run_container plain
 	assert_output_is EPERM
 	# Refreshed every --stats-interval (1 s), with the daemon running.
-	for _ in $(seq 100); do
-		grep -q '^cgfence_denials_total{policy="metrics-text",rule="egress.default",hook="connect4",direction="egress",mode="enforce"} 1$' \
-			"$TEXTFILE" 2>/dev/null && break
-		sleep 0.1
-	done
+	within 30 grep -q '^cgfence_denials_total{policy="metrics-text",rule="egress.default",hook="connect4",direction="egress",mode="enforce"} 1$' \
+		"$TEXTFILE"
 	cat "$TEXTFILE"
 	grep -q '^cgfence_denials_total{policy="metrics-text",rule="egress.default",hook="connect4",direction="egress",mode="enforce"} 1$' "$TEXTFILE"
 	run promtool check metrics <"$TEXTFILE"

@@ -65,7 +65,7 @@ podman_run() {
 	# poststop ran: nothing listed, nothing pinned
 	assert_nothing_pinned
 	# podman's runc ran cgfence-hook, and hookd did the work
-	for _ in $(seq 40); do [ "$(hookd_served)" -ge $((served + 2)) ] && break; sleep 0.05; done
+	within 30 eval '[ "$(hookd_served)" -ge $((served + 2)) ]'
 	[ "$(hookd_served)" -eq $((served + 2)) ]
 	run lifecycle '.event == "removed" and .policy == "pod-x"'
 	[[ "$output" == *'"reason":"poststop"'* ]]

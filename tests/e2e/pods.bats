@@ -79,10 +79,7 @@ records() {
 	runc_run_detached crio
 	runc_run_detached ctrd
 	runc_run_detached pause
-	for _ in $(seq 100); do
-		[ "$(records '.type == "deny"' | jq length)" -ge 2 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(records ".type == \"deny\"" | jq length)" -ge 2 ]'
 
 	# status: the pod in the text and in --json
 	run "$CGFENCE" status --bpffs "$BPFFS"
@@ -100,20 +97,14 @@ records() {
 	# the pod too (reload, or hookd watching the directory: one of them).
 	pod_policy "$BATS_TEST_TMPDIR/crio-node" pods-crio io.kubernetes.pod.namespace $((ok + 2))
 	"$CGFENCE" reload --policy-dir "$BATS_TEST_TMPDIR/crio-node" --bpffs "$BPFFS" --lifecycle-log "$LIFECYCLE" || true
-	for _ in $(seq 100); do
-		[ "$(records '.event == "changed"' | jq length)" -ge 1 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(records ".event == \"changed\"" | jq length)" -ge 1 ]'
 	records '.event == "changed"' | jq -e --arg c "$(container_id crio)" 'length == 1 and .[0].container_id == $c and
 	  .[0].kubernetes == {"namespace": "pods-shop", "pod": "web-0", "container": "nginx"}'
 
 	for name in crio ctrd pause; do
 		runc_stop "$name"
 	done
-	for _ in $(seq 100); do
-		[ "$(records '.event == "removed"' | jq length)" -ge 3 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(records ".event == \"removed\"" | jq length)" -ge 3 ]'
 	stop_daemon
 
 	# The daemon's denials name the pod, learned from the hook's records.
@@ -161,10 +152,7 @@ records() {
 		"/probe connect tcp 127.0.0.1 9; true"
 	run_container plain
 	assert_output_is EPERM
-	for _ in $(seq 100); do
-		[ "$(records '.type == "deny"' | jq length)" -ge 1 ] && [ "$(records '.event == "removed"' | jq length)" -ge 1 ] && break
-		sleep 0.05
-	done
+	within 30 eval '[ "$(records ".type == \"deny\"" | jq length)" -ge 1 ] && [ "$(records ".event == \"removed\"" | jq length)" -ge 1 ]'
 	stop_daemon
 	records ".container_id == \"$(container_id plain)\"" | jq -e 'length == 3 and all(has("kubernetes") | not)'
 	run "$CGFENCE" log "$LOG" --json --pod half

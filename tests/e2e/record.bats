@@ -117,12 +117,12 @@ suggest_for() { # CONTAINER-ID NAME: the suggestion, as POLICY_DIR/NAME.json
 	new_bundle long '{"cgfence.record": "true"}' /bin/sh -c \
 		"/probe request tcp 127.0.0.1 $a; until /probe request tcp 127.0.0.1 $b >/dev/null; do sleep 0.05; done; echo done"
 	runc_run_detached long
-	for _ in $(seq 100); do grep -q ok "$BATS_TEST_TMPDIR/long.log" && break; sleep 0.05; done
+	within 30 grep -q ok "$BATS_TEST_TMPDIR/long.log"
 	grep -q ok "$BATS_TEST_TMPDIR/long.log"
 	stop_hookd
 	start_hookd "$HOOKD_SOCKET"
 	start_server tcp 127.0.0.1 $b
-	for _ in $(seq 200); do grep -q done "$BATS_TEST_TMPDIR/long.log" && break; sleep 0.05; done
+	within 30 grep -q done "$BATS_TEST_TMPDIR/long.log"
 	grep -q done "$BATS_TEST_TMPDIR/long.log"
 	runc_stop long
 	assert_nothing_pinned

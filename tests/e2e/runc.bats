@@ -44,7 +44,7 @@ allow_port_policy() {
 	# the host itself is not fenced
 	assert_probe ok request tcp 127.0.0.1 $bad
 	# runc ran cgfence-hook, and hookd did the work (not the fallback)
-	for _ in $(seq 40); do [ "$(hookd_served)" -ge $((served + 2)) ] && break; sleep 0.05; done
+	within 30 eval '[ "$(hookd_served)" -ge $((served + 2)) ]'
 	[ "$(hookd_served)" -eq $((served + 2)) ]
 	run lifecycle ".event == \"applied\" and .container_id == \"$(container_id x)\""
 	[[ "$output" == *'"policy":"e2e-x"'*'"mode":"enforce","selected_by":"annotation"'* ]]
@@ -62,7 +62,7 @@ allow_port_policy() {
 	m="cgfm-pkt-$RANDOM$RANDOM"
 	"$OUT/tests/attack" --timeout-ms 3000 packet-watch lo "$m" >"$BATS_TEST_TMPDIR/watch" &
 	watcher=$!
-	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/watch" && break; sleep 0.02; done
+	within 30 grep -q ready "$BATS_TEST_TMPDIR/watch"
 	# `runc spec` grants no CAP_NET_RAW: the kernel refuses packet sockets.
 	new_bundle nopkt '{"cgfence.policy": "e2e-pkt"}' /bin/sh -c \
 		"/attack packet-send lo 127.0.0.1 9 $m; /attack xdp-socket; true"
@@ -336,10 +336,7 @@ allow_port_policy() {
 	run_container story
 	assert_output_is EPERM
 	id=$(container_id story)
-	for _ in $(seq 50); do
-		grep -q '"type":"deny"' "$LOG" && break
-		sleep 0.05
-	done
+	within 30 grep -q '"type":"deny"' "$LOG"
 	stop_daemon
 	jq -e -s --arg id "$id" --arg p $((ok + 1)) '
 	  (map(select(.type == "lifecycle" and .event == "applied" and .container_id == $id)) | length == 1) and

@@ -212,7 +212,7 @@ JSON
 	follower=$!
 	sleep 0.3
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.51 9
-	for _ in $(seq 50); do grep -q 127.0.0.51 "$BATS_TEST_TMPDIR/follow.out" && break; sleep 0.05; done
+	within 30 grep -q 127.0.0.51 "$BATS_TEST_TMPDIR/follow.out"
 	kill "$follower"
 	grep -q '"dst":"127.0.0.51"' "$BATS_TEST_TMPDIR/follow.out"
 }

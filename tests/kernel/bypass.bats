@@ -28,11 +28,11 @@ teardown() {
 }
 
 # watch NAME ATTACK-ARGS...: an attack watcher (packet-watch, udp-recv,
-# tcp-watch, raw-recv); loopback delivers at once: 800 ms tells "unseen".
+# tcp-watch, raw-recv).
 watch() {
 	local name=$1
 	shift
-	watch_program "$name" "$ATTACK" --timeout-ms 800 "$@"
+	watch_program "$name" "$ATTACK" --timeout-ms "$WATCH_MS" "$@"
 }
 
 # assert_attack EXPECTED ATTACK-ARGS...: like assert_probe, for attack.
@@ -139,10 +139,7 @@ assert_attack() {
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/q.json"
 	assert_attack EPERM --cgroup "$cg" ping-raw 127.0.0.1
 	assert_attack ok ping-raw 127.0.0.1
-	for _ in $(seq 50); do
-		[ "$(grep -c '"hook":"socket"' "$LOG")" -ge 4 ] && break
-		sleep 0.1
-	done
+	wait_for_lines '.hook == "socket"' 4
 	stop_daemon
 	run jq -c 'select(.hook == "socket" and .family == "inet" and .socket_type == "raw" and .protocol == "tcp" and .rule == "sockets.raw" and .comm == "attack" and .policy == "kt-rawdeny")' "$LOG"
 	[ -n "$output" ]
@@ -549,10 +546,9 @@ for _ in range(3):
 	assert_attack EPERM --cgroup "$cg" sockopt 2 3 255 0 1 0    # an IPPROTO_RAW socket
 	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 41 78 1   # IPV6_FREEBIND: spoofed sources
 	assert_attack EPERM --cgroup "$cg" sockopt $v6udp 0 15 1    # IP_FREEBIND
-	for _ in $(seq 50); do
-		[ "$(grep -c '"hook":"setsockopt"' "$LOG")" -ge 9 ] && break
-		sleep 0.1
-	done
+	# Eight options refused, and the IPPROTO_RAW socket itself.
+	wait_for_lines '.hook == "setsockopt"' 8
+	wait_for_lines '.hook == "socket" and .socket_type == "raw" and .protocol == "255" and .rule == "sockets.raw"' 1
 	stop_daemon
 	run jq -c 'select(.hook == "setsockopt" and .option == "IP_RECVERR" and .family == "inet" and .socket_type == "dgram" and .rule == "sockets.options" and .comm == "attack")' "$LOG"
 	[ -n "$output" ]
@@ -647,7 +643,7 @@ try:
 except OSError as e:
     print("push", e.strerror, flush=True)' "$cg" $port >"$BATS_TEST_TMPDIR/server" &
 	server=$!
-	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/server" && break; sleep 0.02; done
+	within 30 grep -q ready "$BATS_TEST_TMPDIR/server"
 	python3 -c 'import socket, sys, time
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(2)
 c.sendto(b"hello", ("127.0.0.1", int(sys.argv[1])))

@@ -37,10 +37,7 @@ corked_send() {
 	rm -f "$BATS_TEST_TMPDIR/go"
 	"$TRICKS" "$@" >"$BATS_TEST_TMPDIR/cork" 2>&1 &
 	SENDER=$!
-	for _ in $(seq 250); do
-		grep -q corked "$BATS_TEST_TMPDIR/cork" && return 0
-		sleep 0.02
-	done
+	within 30 grep -q corked "$BATS_TEST_TMPDIR/cork" && return 0
 	echo "cork $*: $(cat "$BATS_TEST_TMPDIR/cork")" >&2
 	return 1
 }
@@ -53,7 +50,7 @@ finish_send() {
 }
 
 udp_watch() { # NAME ADDR PORT MARKER
-	watch "$1" "$ATTACK" --timeout-ms 800 udp-recv "$2" "$3" "$4"
+	watch "$1" "$ATTACK" --timeout-ms "$WATCH_MS" udp-recv "$2" "$3" "$4"
 }
 
 # A policy that allows one UDP peer, 127.0.0.1:PORT, and raw sockets of
@@ -91,11 +88,11 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 		assert_seen p unseen
 	done
 	# Same address and port, other protocols.
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $ok
 	assert_run EPERM "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $ok
 	assert_seen t unseen
 	m=$(marker lite)
-	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	watch l "$TRICKS" --timeout-ms "$WATCH_MS" udplite-recv 127.0.0.1 $ok "$m"
 	assert_run EPERM "$TRICKS" --cgroup "$cg" udplite-send 127.0.0.1 $ok "$m"
 	assert_seen l unseen
 	assert_run EPERM "$ATTACK" --cgroup "$cg" ping-raw 127.0.0.1
@@ -110,7 +107,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_run ok "$ATTACK" udp-send ::ffff:127.0.0.1 $bad "$m"
 	assert_seen p seen
 	m=$(marker freelite)
-	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	watch l "$TRICKS" --timeout-ms "$WATCH_MS" udplite-recv 127.0.0.1 $ok "$m"
 	assert_run ok "$TRICKS" udplite-send 127.0.0.1 $ok "$m"
 	assert_seen l seen
 	assert_run ok "$ATTACK" ping-raw 127.0.0.1
@@ -215,7 +212,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	write_policy "$BATS_TEST_TMPDIR/strict.json" '{"version": 1, "name": "kt-cork-strict", "egress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
 	m=$(marker cork)
-	watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
+	watch k "$ATTACK" --timeout-ms "$WATCH_MS" udp-recv 127.0.0.1 $port "$m"
 	corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" connected
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
 	finish_send
@@ -224,7 +221,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	# Without the change it arrives.
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
 	m=$(marker corkok)
-	watch k "$ATTACK" --timeout-ms 2500 udp-recv 127.0.0.1 $port "$m"
+	watch k "$ATTACK" --timeout-ms "$WATCH_MS" udp-recv 127.0.0.1 $port "$m"
 	corked_send --cgroup "$cg" cork 127.0.0.1 $port "$BATS_TEST_TMPDIR/go" "$m" connected
 	finish_send
 	[ "$SENT" = "ok ok" ]
@@ -270,7 +267,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_run ok "$PROBE" request tcp 127.0.0.1 $port
 	stop_servers
 	# UDP: the reply to the client whose datagram came in.
-	watch srv "$TRICKS" --cgroup "$cg" answer-one $port
+	watch srv "$TRICKS" --timeout-ms "$WATCH_MS" --cgroup "$cg" answer-one $port
 	assert_run ok "$TRICKS" ask-one $port
 	assert_seen srv ok
 }
@@ -290,17 +287,17 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	# address from another port, although the policy allows sending there.
 	for i in 1 2; do
 		m=$(marker reply$i)
-		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		watch in "$TRICKS" --timeout-ms "$WATCH_MS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
 		assert_run ok "$ATTACK" udp-send-from $port 127.0.0.1 $lport "$m"
 		assert_seen in seen
 		m=$(marker other$i)
-		watch in "$TRICKS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
+		watch in "$TRICKS" --timeout-ms "$WATCH_MS" --cgroup "$cg" send-then-watch $lport 127.0.0.1 $port "$m"
 		assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
 		assert_seen in unseen
 	done
 	# Unfenced, the other port's datagram arrives.
 	m=$(marker free)
-	watch in "$TRICKS" send-then-watch $lport 127.0.0.1 $port "$m"
+	watch in "$TRICKS" --timeout-ms "$WATCH_MS" send-then-watch $lport 127.0.0.1 $port "$m"
 	assert_run ok "$ATTACK" udp-send-from $other 127.0.0.1 $lport "$m"
 	assert_seen in seen
 }
@@ -394,15 +391,15 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	for _ in 1 2; do
 		assert_run ECONNREFUSED taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
 	done
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $port
 	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$other" connect tcp 127.0.0.1 $port
 	assert_seen t unseen
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $port
 	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
 	assert_seen t unseen
 	# Unfenced, the connection reaches the listener.
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $port
 	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $port
 	assert_seen t seen
 }
@@ -434,12 +431,12 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_seen a unseen
 	keep
 	# TCP and UDP-Lite to the same address and port (the key's protocol)
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $ok
 	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $ok
 	assert_seen t unseen
 	keep
 	m=$(marker lite)
-	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	watch l "$TRICKS" --timeout-ms "$WATCH_MS" udplite-recv 127.0.0.1 $ok "$m"
 	assert_run EPERM taskset -c 0 "$TRICKS" --cgroup "$cg" udplite-send 127.0.0.1 $ok "$m"
 	assert_seen l unseen
 	# Unfenced, each of these arrives.
@@ -451,11 +448,11 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	udp_watch a 127.0.0.2 $ok "$m"
 	assert_run ok taskset -c 0 "$ATTACK" udp-send 127.0.0.2 $ok "$m"
 	assert_seen a seen
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $ok
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $ok
 	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $ok
 	assert_seen t seen
 	m=$(marker freelite)
-	watch l "$TRICKS" udplite-recv 127.0.0.1 $ok "$m"
+	watch l "$TRICKS" --timeout-ms "$WATCH_MS" udplite-recv 127.0.0.1 $ok "$m"
 	assert_run ok taskset -c 0 "$TRICKS" udplite-send 127.0.0.1 $ok "$m"
 	assert_seen l seen
 }
@@ -491,7 +488,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 		--lifecycle-log "$BATS_TEST_TMPDIR/lifecycle.jsonl"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"(1 tables in place"* ]]
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $port
 	assert_run EPERM taskset -c 0 "$PROBE" --cgroup "$cg" connect tcp 127.0.0.1 $port
 	assert_seen t unseen
 	udp_watch u 127.0.0.1 $port "$second"
@@ -501,7 +498,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	assert_seen u unseen
 	# Unfenced, the connection reaches the listener and the datagram its
 	# receiver.
-	watch t "$ATTACK" --timeout-ms 800 tcp-watch 127.0.0.1 $port
+	watch t "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch 127.0.0.1 $port
 	assert_run ok taskset -c 0 "$PROBE" connect tcp 127.0.0.1 $port
 	assert_seen t seen
 	second=$(marker freesecond)

@@ -6,6 +6,7 @@
 # Needs root; nothing here skips itself.
 
 load ../common
+load watchers
 
 TRICKS=$REPO/tests/probes/dgram_tricks.py
 
@@ -18,6 +19,7 @@ teardown_file() {
 }
 
 teardown() {
+	stop_watchers
 	if [ -n "${WATCHER:-}" ]; then
 		kill "$WATCHER" 2>/dev/null || true
 		wait "$WATCHER" 2>/dev/null || true
@@ -40,25 +42,18 @@ fenced_netns() { # CGROUP
 	PEER="$net.1"
 }
 
-# report_seen GROUP [CGROUP [HOW]]: joins GROUP inside the namespace (from
-# CGROUP when given, the HOW of dgram_tricks' mcast-join) while the host end
-# is watched; prints the verdict. joined prints what the join said.
-report_seen() {
-	local out="$BATS_TEST_TMPDIR/report.out"
-	"$TRICKS" --timeout-ms 1500 report-watch "$HOST_IF" "$1" >"$out" 2>&1 &
-	WATCHER=$!
-	for _ in $(seq 100); do
-		grep -q ready "$out" && break
-		sleep 0.02
-	done
-	if [ -n "${2:-}" ]; then
-		bash -c "echo \$\$ >'$2/cgroup.procs'; exec ip netns exec '$NETNS' '$TRICKS' --timeout-ms 300 mcast-join cgfc0 '$1' ${3:-mreq}" >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
+# assert_report GROUP seen|unseen [CGROUP [HOW]]: joins GROUP inside the
+# namespace (from CGROUP when given, the HOW of dgram_tricks' mcast-join)
+# while the host end is watched for a report of it. joined prints what
+# the join said.
+assert_report() {
+	watch_program report "$TRICKS" --timeout-ms "$WATCH_MS" report-watch "$HOST_IF" "$1"
+	if [ -n "${3:-}" ]; then
+		bash -c "echo \$\$ >'$3/cgroup.procs'; exec ip netns exec '$NETNS' '$TRICKS' --timeout-ms 300 mcast-join cgfc0 '$1' ${4:-mreq}" >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
 	else
-		ip netns exec "$NETNS" "$TRICKS" --timeout-ms 300 mcast-join cgfc0 "$1" ${3:-mreq} >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
+		ip netns exec "$NETNS" "$TRICKS" --timeout-ms 300 mcast-join cgfc0 "$1" ${4:-mreq} >"$BATS_TEST_TMPDIR/joined" 2>&1 || true
 	fi
-	wait "$WATCHER" || true
-	WATCHER=
-	tail -n 1 "$out"
+	assert_seen report "$2"
 }
 
 joined() {
@@ -84,19 +79,16 @@ random_groups() {
 	# IPv4 group, 14 of an IPv6 one ("cgfk-..."), either way of joining.
 	for how in mreq group; do
 		random_groups
-		[ "$(report_seen "$g4" "" "$how")" = seen ]
-		[ "$(report_seen "$g6" "" "$how")" = seen ]
+		assert_report "$g4" seen "" "$how"
+		assert_report "$g6" seen "" "$how"
 	done
 	# Fenced, the join fails with EPERM and the group does not leave.
 	for how in mreq group; do
 		random_groups
-		got4=$(report_seen "$g4" "$cg" "$how")
+		assert_report "$g4" unseen "$cg" "$how"
 		[ "$(joined)" = EPERM ]
-		got6=$(report_seen "$g6" "$cg" "$how")
+		assert_report "$g6" unseen "$cg" "$how"
 		[ "$(joined)" = EPERM ]
-		echo "$how: IGMP report for $g4: $got4; MLD report for $g6: $got6" >&2
-		[ "$got4" = unseen ]
-		[ "$got6" = unseen ]
 	done
 }
 
@@ -109,16 +101,16 @@ random_groups() {
 	ip -n "$NETNS" route add 224.0.0.0/4 dev cgfc0
 	for how in mreq group; do
 		random_groups
-		[ "$(report_seen "$g4" "$cg" "$how")" = seen ]
+		assert_report "$g4" seen "$cg" "$how"
 		[ "$(joined)" = ok ]
-		[ "$(report_seen "$g6" "$cg" "$how")" = seen ]
+		assert_report "$g6" seen "$cg" "$how"
 		[ "$(joined)" = ok ]
 	done
 	write_policy "$BATS_TEST_TMPDIR/p.json" '{"version": 1, "name": "kt-mcast-open",
 	  "ingress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	random_groups
-	[ "$(report_seen "$g4" "$cg")" = seen ]
+	assert_report "$g4" seen "$cg"
 	[ "$(joined)" = ok ]
 }
 
@@ -153,7 +145,7 @@ while True:
     except OSError: pass
     c.close()' $port >"$BATS_TEST_TMPDIR/srv" 2>&1 &
 	WATCHER=$!
-	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/srv" && break; sleep 0.02; done
+	within 30 grep -q ready "$BATS_TEST_TMPDIR/srv"
 	# client [CGROUP]: an MPTCP connection to the allowed 127.0.0.1 that
 	# lives 1.5 s, time for the kernel to open the announced subflow.
 	client() {

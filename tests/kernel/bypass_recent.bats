@@ -37,11 +37,11 @@ teardown() {
 }
 
 udp_watch() { # NAME ADDR PORT MARKER
-	watch_program "$1" "$ATTACK" --timeout-ms 800 udp-recv "$2" "$3" "$4"
+	watch_program "$1" "$ATTACK" --timeout-ms "$WATCH_MS" udp-recv "$2" "$3" "$4"
 }
 
 tcp_watch() { # NAME ADDR PORT
-	watch_program "$1" "$ATTACK" --timeout-ms 800 tcp-watch "$2" "$3"
+	watch_program "$1" "$ATTACK" --timeout-ms "$WATCH_MS" tcp-watch "$2" "$3"
 }
 
 # cgroup_epoch STATE_DIR CGROUP: the epoch the cgroup's configuration has.

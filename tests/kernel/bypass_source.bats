@@ -53,6 +53,16 @@ two_netns() { # VALUE
 	done
 	ip -n "$NS_C" link set cgfs0 up
 	ip -n "$NS_OUT" link set cgfs1 up
+	# Neighbours known in advance: a datagram from a nonlocal source would
+	# wait a second or two for neighbour discovery, longer than a watcher
+	# waits to tell "unseen".
+	local mac_c mac_out
+	mac_c=$(ip netns exec "$NS_C" cat /sys/class/net/cgfs0/address)
+	mac_out=$(ip netns exec "$NS_OUT" cat /sys/class/net/cgfs1/address)
+	for a in 2 5; do
+		ip -n "$NS_C" neigh replace "$NET::$a" lladdr "$mac_out" dev cgfs0 nud permanent
+	done
+	ip -n "$NS_OUT" neigh replace "$NET::1" lladdr "$mac_c" dev cgfs1 nud permanent
 	ip netns exec "$NS_C" sysctl -qw "net.ipv6.ip_nonlocal_bind=$1"
 }
 
@@ -74,8 +84,8 @@ in_c() {
 reflect() {
 	local m
 	m=$(marker "$2")
-	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 echo-one "$NET::2" "$PORT"
-	watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 recv "$NET::5" "$FAR_PORT" "$m"
+	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms "$WATCH_MS" echo-one "$NET::2" "$PORT"
+	watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms "$WATCH_MS" recv "$NET::5" "$FAR_PORT" "$m"
 	run in_c "$1" send-from "$2" "$NET::5" "$FAR_PORT" "$NET::2" "$PORT" "$m"
 	if [ "$output" != "$3" ]; then
 		echo "send-from $2 $NET::5 from $1: expected '$3', got '$output'" >&2
@@ -119,7 +129,7 @@ later() {
 	ip netns exec "$NS_C" sysctl -qw net.ipv6.ip_nonlocal_bind=0
 	in_c "$cg" --timeout-ms 700 "$@" "$go" >"$out" 2>&1 &
 	pid=$!
-	for _ in $(seq 100); do grep -q made "$out" && break; sleep 0.02; done
+	within 30 grep -q made "$out"
 	ip netns exec "$NS_C" sysctl -qw net.ipv6.ip_nonlocal_bind=1
 	touch "$go"
 	wait "$pid" || true
@@ -141,8 +151,8 @@ later() {
 	for how in bind pktinfo; do
 		for who in - "$cg"; do
 			m=$(marker "late-$how")
-			watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 3000 echo-one "$NET::2" "$PORT"
-			watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 3000 recv "$NET::5" "$FAR_PORT" "$m"
+			watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms "$WATCH_MS" echo-one "$NET::2" "$PORT"
+			watch_program far ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms "$WATCH_MS" recv "$NET::5" "$FAR_PORT" "$m"
 			got=$(later "$who" send-later "$how" "$NET::5" "$FAR_PORT" "$NET::2" "$PORT" "$m")
 			if [ "$who" = - ]; then
 				# unfenced, the socket made before uses the sysctl
@@ -180,7 +190,7 @@ later() {
 	reflect "$cg" bind EADDRNOTAVAIL unseen unseen
 	# From its own address the fenced process reaches the allowed server.
 	m=$(marker own)
-	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms 800 echo-one "$NET::2" "$PORT"
+	watch_program srv ip netns exec "$NS_OUT" "$TRICKS" --timeout-ms "$WATCH_MS" echo-one "$NET::2" "$PORT"
 	run in_c "$cg" send-from bind "$NET::1" "$FAR_PORT" "$NET::2" "$PORT" "$m"
 	[ "$output" = ok ]
 	assert_seen srv seen

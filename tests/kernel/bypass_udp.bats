@@ -62,7 +62,7 @@ local_copy() {
 	local m port
 	m=$(marker "$(echo "$2" | tr -c '0-9a-f\n' -)")
 	port=$(random_port)
-	watch_program l ip netns exec "$NETNS" "$TRICKS" local-recv cgfc0 "${2#::ffff:}" $port "$m"
+	watch_program l ip netns exec "$NETNS" "$TRICKS" --timeout-ms "$WATCH_MS" local-recv cgfc0 "${2#::ffff:}" $port "$m"
 	run in_netns "$1" local-send cgfc0 "$2" $port "$m" ${5:-1}
 	if [ "$output" != "$3" ]; then
 		echo "send from $1 to $2:$port ttl ${5:-1}: expected '$3', got '$output'" >&2
@@ -99,10 +99,7 @@ deny_lines() {
 	local_copy - "$g4" ok seen 0
 	local_copy "$cg" "$g4" EPERM unseen 0
 	# Each refusal is logged, before the datagram was built.
-	for _ in $(seq 50); do
-		[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -ge 3 ] && break
-		sleep 0.1
-	done
+	within 30 eval '[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -ge 3 ]'
 	[ "$(deny_lines sendmsg4 kt-local-copy "$NET.255" | wc -l)" -eq 2 ]
 	[ "$(deny_lines sendmsg4 kt-local-copy "$g4" | wc -l)" -eq 3 ]
 	# Allowed, or in audit mode (logged as audit), they arrive.
@@ -117,10 +114,7 @@ deny_lines() {
 	  "mode": "audit", "egress": {"default": "deny"}}'
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	local_copy "$cg" "$g4" ok seen
-	for _ in $(seq 100); do
-		[ -n "$(jq -c 'select(.policy == "kt-local-audit" and .type == "audit")' "$LOG")" ] && break
-		sleep 0.1
-	done
+	wait_for_lines '.policy == "kt-local-audit" and .type == "audit"' 1
 	sleep 0.3
 	# One line: the packet program does not report it a second time.
 	run jq -c 'select(.policy == "kt-local-audit" and (.type == "audit" or .type == "deny"))' "$LOG"
@@ -132,11 +126,11 @@ deny_lines() {
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/deny.json"
 	port=$(random_port)
 	m=$(marker race)
-	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms 2500 local-recv cgfc0 "$NET.255" $port "$m"
+	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms "$WATCH_MS" local-recv cgfc0 "$NET.255" $port "$m"
 	run in_netns "$cg" broadcast-race "$NET.255" $port "$m" 2
 	[ "$output" = EPERM ] || [ "$output" = EACCES ]
 	assert_seen r unseen
-	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms 2500 local-recv cgfc0 "$NET.255" $port "$m"
+	watch_program r ip netns exec "$NETNS" "$TRICKS" --timeout-ms "$WATCH_MS" local-recv cgfc0 "$NET.255" $port "$m"
 	assert_run ok in_netns - broadcast-race "$NET.255" $port "$m" 2
 	assert_seen r seen
 }
@@ -155,9 +149,6 @@ deny_lines() {
 		local_copy "$cg" "$g6" EPERM unseen $hops
 	done
 	# Refused where it leaves, in the sender's system call.
-	for _ in $(seq 50); do
-		[ "$(deny_lines egress kt-local-copy6 "$g6" | wc -l)" -ge 2 ] && break
-		sleep 0.1
-	done
+	within 30 eval '[ "$(deny_lines egress kt-local-copy6 "$g6" | wc -l)" -ge 2 ]'
 	[ "$(deny_lines egress kt-local-copy6 "$g6" | wc -l)" -eq 2 ]
 }

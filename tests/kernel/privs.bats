@@ -59,12 +59,12 @@ status_field() {
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/p.json"
 	start_daemon
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.31 9
-	for _ in $(seq 50); do grep -q 127.0.0.31 "$LOG" && break; sleep 0.05; done
+	within 30 grep -q 127.0.0.31 "$LOG"
 	mv "$LOG" "$LOG.1"
 	kill -HUP "$DAEMON_PID"
 	sleep 0.3
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.32 9
-	for _ in $(seq 50); do grep -q 127.0.0.32 "$LOG" 2>/dev/null && break; sleep 0.05; done
+	within 30 grep -q 127.0.0.32 "$LOG"
 	grep -q 127.0.0.31 "$LOG.1"
 	grep -q 127.0.0.32 "$LOG"
 	kill -TERM "$DAEMON_PID"

@@ -1,6 +1,13 @@
 # Watchers for the bypass suites: a program in the background that prints
 # "ready", then "seen" or "unseen" for what it watches from outside the
-# fence. Loaded by bypass.bats and bypass_cache.bats.
+# fence. Loaded by the bypass_*.bats files.
+
+# A watcher's own window (its --timeout-ms) is long: what it waits for
+# ends it at once, and a loaded machine may take a while to send. To tell
+# "unseen", assert_seen gives it WATCH_GRACE_MS more once the sender is
+# done, and stops it.
+WATCH_MS=10000
+WATCH_GRACE_MS=800
 
 # watch_program NAME PROGRAM ARGS...: starts it; returns once it is ready.
 WATCHERS=()
@@ -10,19 +17,27 @@ watch_program() {
 	"$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 &
 	WATCHERS+=($!)
 	eval "WATCH_$name=$!"
-	for _ in $(seq 100); do
-		grep -q ready "$BATS_TEST_TMPDIR/$name.out" && return 0
-		sleep 0.02
-	done
+	within 30 grep -q ready "$BATS_TEST_TMPDIR/$name.out" && return 0
 	echo "watcher $name did not start: $(cat "$BATS_TEST_TMPDIR/$name.out")" >&2
 	return 1
 }
 
-# assert_seen NAME seen|unseen: waits for the watcher's verdict.
+# assert_seen NAME seen|unseen|ok: waits for the watcher's verdict; call it
+# once what the watcher should or should not see has been sent.
 assert_seen() {
-	local pid_var="WATCH_$1" got
-	wait "${!pid_var}" 2>/dev/null || true
-	got=$(tail -n 1 "$BATS_TEST_TMPDIR/$1.out")
+	local pid_var="WATCH_$1" out="$BATS_TEST_TMPDIR/$1.out" got end rc=0
+	local pid=${!pid_var}
+	if [ "$2" = unseen ]; then
+		end=$(($(date +%s%N) + WATCH_GRACE_MS * 1000000))
+		while kill -0 "$pid" 2>/dev/null && [ "$(date +%s%N)" -lt "$end" ]; do
+			sleep 0.02
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	got=$(tail -n 1 "$out")
+	# Ended by our SIGTERM, not by itself: it was still waiting, unseen.
+	[ "$rc" -ne $((128 + 15)) ] || got=unseen
 	if [ "$got" != "$2" ]; then
 		echo "watcher $1: expected '$2', got '$got'" >&2
 		return 1
