@@ -133,6 +133,15 @@ assert_gave_up() {
 	fi
 }
 
+# new_go_file: the path of a go file not there yet, for the probes' two
+# sends around a change (sendto2, udp-twice): once PATH.sent exists the
+# first send is done, and touching PATH lets the second go.
+new_go_file() {
+	local go
+	go=$(mktemp -u "$BATS_TEST_TMPDIR/go.XXXXXX")
+	echo "$go"
+}
+
 # marker NAME: a payload no other test or run sends, for watchers to find.
 marker() {
 	echo "cgfm-$1-$RANDOM$RANDOM"

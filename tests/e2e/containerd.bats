@@ -143,10 +143,12 @@ containerd_pod() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "ok
 EPERM" ]
-	# hookd served both containers' createRuntime and poststop.
-	[ "$(($(hookd_served) - served))" -eq 4 ]
+	# hookd served both containers' createRuntime and poststop (it logs
+	# and records a poststop once it has answered it).
+	within 30 eval '[ "$(($(hookd_served) - served))" -eq 4 ]'
 
 	within 30 jq -e -s 'map(select(.type == "deny")) | length >= 1' "$LOG" >/dev/null
+	within 30 jq -e -s --arg c "$TEST_ID-app" 'any(.[]; .type == "lifecycle" and .event == "removed" and .container_id == $c)' "$LOG" >/dev/null
 	stop_daemon
 	jq -c -s --arg c "$TEST_ID-app" 'map(select(.type == "deny" and .container_id == $c))' "$LOG" |
 		jq -e --argjson p $bad 'length == 1 and .[0].dport == $p and .[0].policy == "ctrd-shop"

@@ -51,9 +51,21 @@ assert_hookd_alive() {
 }
 
 stop_hookd() {
+	local pid
 	[ -n "${HOOKD_SOCKET:-}" ] && [ -f "$HOOKD_SOCKET.pid" ] || return 0
-	kill "$(cat "$HOOKD_SOCKET.pid")" 2>/dev/null || true
+	pid=$(cat "$HOOKD_SOCKET.pid")
+	kill "$pid" 2>/dev/null || true
+	# Gone, so that a hookd started next finds no other on the socket.
+	within 30 hookd_gone "$pid" || true
 	rm -f "$HOOKD_SOCKET.pid"
+}
+
+# hookd_gone PID: the process has exited (a zombie counts: its parent, the
+# file's setup, may never reap it).
+hookd_gone() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || true
+	[ -z "$st" ] || [ "$st" = Z ]
 }
 
 # Per-test policy directory and lifecycle log: tests never see each
@@ -82,11 +94,14 @@ policy() {
 }
 
 # The hook as a bundle or hooks.d file runs it: cgfence-hook, which hands
-# the work to this file's hookd (JSON array of args).
+# the work to this file's hookd (JSON array of args). HOOK_TIMEOUT, when
+# set, is its --timeout (the default 10 s counts time queued in hookd).
 HOOK_PATH=$OUT/cgfence-hook
 hook_args() { # [STAGE]
 	jq -cn --arg sock "$HOOKD_SOCKET" --arg p "$POLICY_DIR" --arg b "$BPFFS" --arg l "$LIFECYCLE" --arg s "${1:-}" \
-		'["cgfence-hook", "--socket", $sock, "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l] + (if $s == "" then [] else [$s] end)'
+		--arg t "${HOOK_TIMEOUT:-}" \
+		'["cgfence-hook", "--socket", $sock, "--policy-dir", $p, "--bpffs", $b, "--lifecycle-log", $l]
+		+ (if $t == "" then [] else ["--timeout", $t] end) + (if $s == "" then [] else [$s] end)'
 }
 
 # new_bundle NAME ANNOTATIONS-JSON CMD...: a runc bundle in this test's

@@ -130,13 +130,14 @@ hook() {
 	# Load the programs first so that the directory exists to lock.
 	hook <<<"$(state h-warm creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
 	"$CGFENCE" detach --bpffs "$BPFFS" --cgroup "$cg"
-	# -o: flock itself holds the lock, so killing it lets go.
-	flock -o "$BPFFS" sleep 20 &
+	# The holder writes its pid once it has the lock; killing it lets go.
+	held="$BATS_TEST_TMPDIR/held"
+	flock "$BPFFS" sh -c "echo \$\$ >'$held.new' && mv '$held.new' '$held' && exec sleep 20" &
 	holder=$!
-	sleep 0.2
+	within 30 test -e "$held"
 	start=$SECONDS
 	run hook --timeout 2 <<<"$(state h-locked creating "$LAST_SLEEPER" '{"cgfence.policy": "h-open"}')"
-	kill $holder 2>/dev/null || true
+	kill "$(cat "$held")" 2>/dev/null || true
 	wait $holder 2>/dev/null || true
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"timed out waiting for the state lock"* ]]

@@ -338,8 +338,9 @@ wait_served() {
 	client <<<"$(state d-warm stopped 0)"
 	cg=$(new_cgroup gaveup)
 	sleeper "$cg"
+	# The lock is held until the test lets go (60 s at most).
 	held="$BATS_TEST_TMPDIR/held"
-	flock "$BPFFS" sh -c "touch $held; sleep 1.5" &
+	flock "$BPFFS" sh -c "touch '$held'; i=0; while [ ! -e '$held.go' ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done" &
 	holder=$!
 	within 30 test -e "$held"
 	receiving=$(grep -c ': receiving' "$HOOKD_SOCKET.log" || true)
@@ -353,6 +354,7 @@ wait_served() {
 	within 30 eval '[ "$(grep -c ": receiving" "$HOOKD_SOCKET.log")" -gt "$receiving" ]'
 	kill -9 $gone
 	wait $gone 2>/dev/null || true
+	touch "$held.go"
 	wait $holder
 	within 30 eval "lifecycle '.event == \"removed\" and .container_id == \"d-gone\"' | grep -q ."
 	run lifecycle '.container_id == "d-gone"'
@@ -500,7 +502,8 @@ time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
 	SOCKET=$sock client <<<"$(state d-queued creating "$LAST_SLEEPER" '{"cgfence.policy": "d-deny"}')" \
 		>"$BATS_TEST_TMPDIR/queued.out" 2>&1 &
 	queued=$!
-	sleep 0.3
+	# Until its connection waits in the listening socket's queue.
+	within 30 eval '[ "$(ss -xlH src "$sock" | awk "{ print \$3 }")" -ge 1 ]'
 	kill -TERM $pid
 	wait $queued
 	wait $pid

@@ -243,10 +243,12 @@ allow_port_policy() {
 		allow_port_policy "par-$i" $((base + i))
 		start_server tcp 127.0.0.1 $((base + i))
 	done
+	# Twenty starts share two CPUs and queue for one hookd: generous
+	# timeouts, since this test is about each getting its own policy.
 	for i in $(seq 0 19); do
 		next=$((base + (i + 1) % 20))
-		new_bundle "p$i" "{\"cgfence.policy\": \"par-$i\"}" /bin/sh -c \
-			"/probe request tcp 127.0.0.1 $((base + i)); /probe connect tcp 127.0.0.1 $next; true"
+		HOOK_TIMEOUT=60 new_bundle "p$i" "{\"cgfence.policy\": \"par-$i\"}" /bin/sh -c \
+			"/probe --timeout-ms 10000 request tcp 127.0.0.1 $((base + i)); /probe connect tcp 127.0.0.1 $next; true"
 	done
 	pids=()
 	for i in $(seq 0 19); do
@@ -337,6 +339,7 @@ allow_port_policy() {
 	assert_output_is EPERM
 	id=$(container_id story)
 	within 30 grep -q '"type":"deny"' "$LOG"
+	within 30 jq -e -s --arg id "$id" 'any(.[]; .event == "removed" and .container_id == $id)' "$LOG" >/dev/null
 	stop_daemon
 	jq -e -s --arg id "$id" --arg p $((ok + 1)) '
 	  (map(select(.type == "lifecycle" and .event == "applied" and .container_id == $id)) | length == 1) and

@@ -137,7 +137,7 @@ JSON
 	wait_for_lines '.type == "deny"' 1
 	mv "$LOG" "$LOG.1"
 	kill -HUP "$DAEMON_PID"
-	sleep 0.5
+	within 30 test -e "$LOG" # reopened
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.12 9
 	wait_for_lines '.type == "deny" and .dst == "127.0.0.12"' 1
 	[ "$(jq -c 'select(.dst == "127.0.0.12")' "$LOG.1" | wc -l)" -eq 0 ]
@@ -178,7 +178,10 @@ JSON
 	mkdir -p "$mnt"
 	mount -t tmpfs -o size=64k tmpfs "$mnt"
 	LOG="$mnt/audit.jsonl"
-	start_daemon
+	# The textfile (on a filesystem with room) tells when the daemon has
+	# taken the denials that it cannot write.
+	prom="$BATS_TEST_TMPDIR/full.prom"
+	start_daemon --metrics-textfile "$prom"
 	# Fill the log's last page with a valid line, then fill the filesystem:
 	# the next denials cannot be written.
 	size=$(stat -c %s "$LOG")
@@ -190,7 +193,7 @@ JSON
 	for i in 1 2 3; do
 		assert_probe EPERM --cgroup "$cg" sendto 127.0.0.4$i 9
 	done
-	sleep 0.5
+	within 30 grep -q '^cgfence_denials_total{policy="kt-full",.*} 3$' "$prom"
 	kill -0 "$DAEMON_PID"
 	# Room again: the next line is preceded by the count of lost lines.
 	rm -f "$mnt/filler"

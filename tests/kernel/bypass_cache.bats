@@ -241,14 +241,16 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 		m1=$(marker first)
 		m2=$(marker second)
 		udp_watch s 127.0.0.1 $port "$m2"
+		go=$(new_go_file)
 		if [ $kind = connected ]; then
-			"$ATTACK" --cgroup "$cg" udp-twice 127.0.0.1 $port 1200 "$m1" "$m2" >"$BATS_TEST_TMPDIR/twice" &
+			"$ATTACK" --cgroup "$cg" udp-twice 127.0.0.1 $port "$go" "$m1" "$m2" >"$BATS_TEST_TMPDIR/twice" &
 		else
-			"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port 1200 >"$BATS_TEST_TMPDIR/twice" &
+			"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port "$go" >"$BATS_TEST_TMPDIR/twice" &
 		fi
 		sender=$!
-		sleep 0.4
+		within 30 test -e "$go.sent"
 		apply_policy "$cg" "$BATS_TEST_TMPDIR/enforce.json"
+		touch "$go"
 		wait $sender || true
 		[ "$(cat "$BATS_TEST_TMPDIR/twice")" = "ok EPERM" ]
 		[ $kind = unconnected ] || assert_seen s unseen

@@ -232,7 +232,8 @@ JSON
 	start_server tcp 10.213.0.1 9090 --netns "$ns_a" --cgroup "$cg"
 	start_server tcp 10.213.0.1 9091 --netns "$ns_a" --cgroup "$cg"
 	run_ok=0
-	assert_probe ok --netns "$ns_a" --cgroup "$cg" request tcp 10.213.0.2 8080 || run_ok=1
+	# (the first, over a new link, waits for ARP: a retry may take 1 s)
+	assert_probe ok --timeout-ms 10000 --netns "$ns_a" --cgroup "$cg" request tcp 10.213.0.2 8080 || run_ok=1
 	assert_probe EPERM --netns "$ns_a" --cgroup "$cg" connect tcp 10.213.0.2 8081 || run_ok=1
 	assert_probe ok --netns "$ns_b" request tcp 10.213.0.1 9090 || run_ok=1
 	assert_probe ETIMEDOUT --timeout-ms 700 --netns "$ns_b" connect tcp 10.213.0.1 9091 || run_ok=1
@@ -386,10 +387,12 @@ big_policy() { # ALLOWED_PORT
 	write_policy "$BATS_TEST_TMPDIR/v2.json" "{\"version\": 1, \"name\": \"kt-udp\",
 	  \"egress\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": [\"127.0.0.0/8\"], \"protocol\": \"udp\", \"ports\": [$((port + 1))]}]}}"
 	apply_policy "$cg" "$BATS_TEST_TMPDIR/v1.json"
-	"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port 800 >"$BATS_TEST_TMPDIR/out" &
+	go=$(new_go_file)
+	"$PROBE" --cgroup "$cg" sendto2 127.0.0.1 $port "$go" >"$BATS_TEST_TMPDIR/out" &
 	sender=$!
-	sleep 0.3
+	within 30 test -e "$go.sent"
 	run apply_policy "$cg" "$BATS_TEST_TMPDIR/v2.json"
+	touch "$go"
 	[[ "$output" == *"in place"* ]]
 	wait $sender || true
 	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "ok EPERM" ]

@@ -62,7 +62,7 @@ status_field() {
 	within 30 grep -q 127.0.0.31 "$LOG"
 	mv "$LOG" "$LOG.1"
 	kill -HUP "$DAEMON_PID"
-	sleep 0.3
+	within 30 test -e "$LOG" # reopened
 	assert_probe EPERM --cgroup "$cg" sendto 127.0.0.32 9
 	within 30 grep -q 127.0.0.32 "$LOG"
 	grep -q 127.0.0.31 "$LOG.1"

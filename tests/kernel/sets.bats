@@ -89,10 +89,12 @@ blocked_policy() {
 	cg2=$(new_cgroup flow2)
 	apply_policy "$cg1" "$DIR/kt-flow.json" >/dev/null
 	apply_policy "$cg2" "$DIR/kt-flow.json" >/dev/null
-	"$PROBE" --cgroup "$cg1" sendto2 127.0.0.6 "$port" 800 >"$BATS_TEST_TMPDIR/out" &
+	go=$(new_go_file)
+	"$PROBE" --cgroup "$cg1" sendto2 127.0.0.6 "$port" "$go" >"$BATS_TEST_TMPDIR/out" &
 	sender=$!
-	sleep 0.3
+	within 30 test -e "$go.sent"
 	run set_cmd add blocked 127.0.0.6
+	touch "$go"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"(1 tables in place"* ]]
 	wait $sender || true

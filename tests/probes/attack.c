@@ -91,10 +91,11 @@
  *                               "unseen" at the timeout
  *   udp-recv ADDR PORT MARKER   UDP socket bound to ADDR:PORT: "ready", then
  *                               "seen" or "unseen" (a listener that tells)
- *   udp-twice ADDR PORT MS MARKER1 MARKER2
+ *   udp-twice ADDR PORT MS|GOFILE MARKER1 MARKER2
  *                               UDP connected to ADDR:PORT sends MARKER1,
- *                               waits MS, sends MARKER2 on the same socket;
- *                               prints both results ("ok EPERM")
+ *                               waits MS or for GOFILE (pause_between_sends),
+ *                               sends MARKER2 on the same socket; prints
+ *                               both results ("ok EPERM")
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1349,7 +1350,7 @@ static int do_tcp_watch(const char *host, const char *port)
 	return 0;
 }
 
-static int do_udp_twice(const char *host, const char *port, int gap_ms,
+static int do_udp_twice(const char *host, const char *port, const char *gap,
 			const char *m1, const char *m2)
 {
 	struct sockaddr_storage ss;
@@ -1361,7 +1362,7 @@ static int do_udp_twice(const char *host, const char *port, int gap_ms,
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
 		return result(errno);
 	err[0] = send(fd, m1, strlen(m1), 0) < 0 ? errno : 0;
-	usleep(gap_ms * 1000);
+	pause_between_sends(gap);
 	err[1] = send(fd, m2, strlen(m2), 0) < 0 ? errno : 0;
 	printf("%s %s\n", err[0] ? errno_name(err[0]) : "ok",
 	       err[1] ? errno_name(err[1]) : "ok");
@@ -1447,7 +1448,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[0], "udp-recv"))
 		return do_udp_recv(argv[1], argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[0], "udp-twice"))
-		return do_udp_twice(argv[1], argv[2], atoi(argv[3]), argv[4],
+		return do_udp_twice(argv[1], argv[2], argv[3], argv[4],
 				    argv[5]);
 	return usage("usage");
 }

@@ -177,9 +177,7 @@ def cork(addr, port, gofile, marker, how):
     except OSError as e:
         return [err_name(e)]
     print("corked", flush=True)
-    end = time.monotonic() + 5
-    while not os.path.exists(gofile) and time.monotonic() < end:
-        time.sleep(0.01)
+    wait_for_go(gofile)
     if how == "disconnected":
         unspec = struct.pack("=H", socket.AF_UNSPEC) + bytes(14)
         if ctypes.CDLL(None).connect(s.fileno(), unspec, len(unspec)):
@@ -195,14 +193,19 @@ def cork(addr, port, gofile, marker, how):
     return ["ok", "ok"]
 
 
+def wait_for_go(gofile):
+    """Until the test makes GOFILE: 60 s at most, for a loaded machine."""
+    end = time.monotonic() + 60
+    while not os.path.exists(gofile) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
 def send_twice(addr, port, gofile, marker1, marker2):
     s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
     dst = (addr, int(port))
     first = send(s, marker1.encode(), dst)
     print(first, flush=True)
-    end = time.monotonic() + 5
-    while not os.path.exists(gofile) and time.monotonic() < end:
-        time.sleep(0.01)
+    wait_for_go(gofile)
     return [first, send(s, marker2.encode(), dst)]
 
 

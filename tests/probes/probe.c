@@ -8,8 +8,9 @@
  *   connect tcp|udp ADDR PORT   connect (UDP: connect + send one byte)
  *   request tcp|udp ADDR PORT   send one byte, wait for the one-byte reply
  *   sendto ADDR PORT            unconnected UDP sendto
- *   sendto2 ADDR PORT MS        two sendto on one socket, MS apart; prints
- *                               both results ("ok EPERM")
+ *   sendto2 ADDR PORT MS|GOFILE two sendto on one socket, MS apart or
+ *                               around a go file (pause_between_sends);
+ *                               prints both results ("ok EPERM")
  *   ping ADDR                   ICMP echo over a raw socket, wait for reply
  *   serve tcp|udp ADDR PORT N   answer N requests (one byte each) then exit;
  *                               prints "ready" once listening
@@ -90,7 +91,7 @@ static int do_sendto(const char *host, const char *port)
 	return result(0);
 }
 
-static int do_sendto_twice(const char *host, const char *port, int gap_ms)
+static int do_sendto_twice(const char *host, const char *port, const char *gap)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -103,7 +104,7 @@ static int do_sendto_twice(const char *host, const char *port, int gap_ms)
 		return result(errno);
 	for (int i = 0; i < 2; i++) {
 		if (i)
-			usleep(gap_ms * 1000);
+			pause_between_sends(gap);
 		err[i] = sendto(fd, &byte, 1, 0, (struct sockaddr *)&ss, len) ==
 					 1
 				 ? 0
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[0], "sendto"))
 		return do_sendto(argv[1], argv[2]);
 	if (argc == 4 && !strcmp(argv[0], "sendto2"))
-		return do_sendto_twice(argv[1], argv[2], atoi(argv[3]));
+		return do_sendto_twice(argv[1], argv[2], argv[3]);
 	if (argc == 2 && !strcmp(argv[0], "ping"))
 		return do_ping(argv[1]);
 	if (argc == 5 && !strcmp(argv[0], "serve"))

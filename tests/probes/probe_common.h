@@ -189,6 +189,27 @@ static int wait_fd(int fd, short events)
 	return wait_until(fd, events, now_ms() + timeout_ms);
 }
 
+/*
+ * The pause between two sends: GAP milliseconds, or, when GAP is a path,
+ * a handshake: GAP.sent is made now, then the second send waits (60 s at
+ * most) until GAP exists. A test changes the policy in between however
+ * slow the machine, instead of racing a fixed gap.
+ */
+static void pause_between_sends(const char *gap)
+{
+	char sent[4096];
+	long long deadline = now_ms() + 60000;
+
+	if (gap[0] >= '0' && gap[0] <= '9') {
+		usleep(atoi(gap) * 1000);
+		return;
+	}
+	snprintf(sent, sizeof(sent), "%s.sent", gap);
+	close(open(sent, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	while (access(gap, F_OK) && now_ms() < deadline)
+		usleep(10000);
+}
+
 /* Connects with a timeout; returns 0 or an errno. */
 static int connect_to(int fd, struct sockaddr_storage *ss, socklen_t len)
 {
