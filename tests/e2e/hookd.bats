@@ -528,7 +528,8 @@ time.sleep(20)' "$mute" >"$BATS_TEST_TMPDIR/mute.out" &
 	run unshare --mount --propagation private bash -c '
 		"$1" hookd --socket "$2" 2>"$2.log" &
 		pid=$!
-		within 30 grep -q listening "$2.log"
+		# (a shell of its own, without the suite functions such as within)
+		for _ in $(seq 600); do grep -q listening "$2.log" && break; sleep 0.05; done
 		umount -l /sys/fs/bpf
 		"$3" --socket "$2" --policy-dir "$4" --bpffs "$5" --lifecycle-log "$6"
 		echo "client: $?"

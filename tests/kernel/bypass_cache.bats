@@ -270,7 +270,7 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 	stop_servers
 	# UDP: the reply to the client whose datagram came in.
 	watch srv "$TRICKS" --timeout-ms "$WATCH_MS" --cgroup "$cg" answer-one $port
-	assert_run ok "$TRICKS" ask-one $port
+	assert_run ok "$TRICKS" --timeout-ms "$WATCH_MS" ask-one $port
 	assert_seen srv ok
 }
 

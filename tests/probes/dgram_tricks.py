@@ -259,7 +259,7 @@ def answer_one(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", int(port)))
     print("ready", flush=True)
-    s.settimeout(5)
+    s.settimeout(timeout)
     try:
         _, peer = s.recvfrom(64)
     except socket.timeout:
