@@ -5,6 +5,7 @@
 
 load ../common
 load e2e
+load ../kernel/watchers
 
 setup_file() {
 	e2e_setup_file
@@ -20,6 +21,7 @@ setup() {
 
 teardown() {
 	stop_servers
+	stop_watchers
 	assert_hookd_alive
 }
 
@@ -60,9 +62,7 @@ allow_port_policy() {
 @test "packet sockets: a container without CAP_NET_RAW opens none; one holding it runs only where the BPF LSM refuses them" {
 	policy e2e-pkt '"egress": {"default": "deny"}'
 	m="cgfm-pkt-$RANDOM$RANDOM"
-	"$OUT/tests/attack" --timeout-ms 3000 packet-watch lo "$m" >"$BATS_TEST_TMPDIR/watch" &
-	watcher=$!
-	within 30 grep -q ready "$BATS_TEST_TMPDIR/watch"
+	watch_program lo "$OUT/tests/attack" --timeout-ms "$WATCH_MS" packet-watch lo "$m"
 	# `runc spec` grants no CAP_NET_RAW: the kernel refuses packet sockets.
 	new_bundle nopkt '{"cgfence.policy": "e2e-pkt"}' /bin/sh -c \
 		"/attack packet-send lo 127.0.0.1 9 $m; /attack xdp-socket; true"
@@ -86,8 +86,7 @@ allow_port_policy() {
 		[[ "$output" == *"e2e-pkt"*"refuses packet sockets (sockets.families), which only the BPF LSM can enforce for a container holding CAP_NET_RAW"* ]]
 		[[ "$output" == *"--cap-drop NET_RAW"* ]]
 	fi
-	wait $watcher || true
-	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/watch")" = unseen ]
+	assert_seen lo unseen
 	# A policy that allows packet sockets lets it run, and they work.
 	policy e2e-pkt-ok '"sockets": {"families": ["any"]}, "egress": {"default": "deny"}'
 	new_bundle pktok '{"cgfence.policy": "e2e-pkt-ok"}' /bin/sh -c \

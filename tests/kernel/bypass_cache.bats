@@ -323,15 +323,15 @@ one_peer_policy() { # FILE NAME PORT [RAW]
 		IFS=/ read -r to how at <<<"$case"
 		apply_policy "$cg" "$BATS_TEST_TMPDIR/loose.json"
 		m=$(marker $how)
-		watch k "$ATTACK" --timeout-ms 2500 udp-recv "$at" $port "$m"
+		watch k "$ATTACK" --timeout-ms "$WATCH_MS" udp-recv "$at" $port "$m"
 		corked_send --cgroup "$cg" cork "$to" $port "$BATS_TEST_TMPDIR/go" "$m" $how
 		apply_policy "$cg" "$BATS_TEST_TMPDIR/strict.json"
 		# The stricter policy holds for a new datagram...
 		assert_run EPERM "$PROBE" --cgroup "$cg" sendto "$to" $port
 		# ...and must for the one begun before it.
 		finish_send
-		wait "$WATCH_k" || true
-		got+=("$to $how: sender $SENT, peer $(tail -n 1 "$BATS_TEST_TMPDIR/k.out")")
+		watcher_verdict k unseen
+		got+=("$to $how: sender $SENT, peer $WATCH_VERDICT")
 	done
 	printf '%s\n' "${got[@]}" >&2
 	[ ${#got[@]} = 5 ]

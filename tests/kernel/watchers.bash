@@ -1,6 +1,6 @@
 # Watchers for the bypass suites: a program in the background that prints
 # "ready", then "seen" or "unseen" for what it watches from outside the
-# fence. Loaded by the bypass_*.bats files.
+# fence. Loaded by the bypass_*.bats files and runc.bats.
 
 # A watcher's own window (its --timeout-ms) is long: what it waits for
 # ends it at once, and a loaded machine may take a while to send. To tell
@@ -22,10 +22,12 @@ watch_program() {
 	return 1
 }
 
-# assert_seen NAME seen|unseen|ok: waits for the watcher's verdict; call it
-# once what the watcher should or should not see has been sent.
-assert_seen() {
-	local pid_var="WATCH_$1" out="$BATS_TEST_TMPDIR/$1.out" got end rc=0
+# watcher_verdict NAME EXPECTED: WATCH_VERDICT is the watcher's verdict;
+# call it once what the watcher should or should not see has been sent.
+# Expecting "unseen", it waits WATCH_GRACE_MS; anything else, the whole
+# window. (Not in $(...): a subshell cannot wait for the watcher.)
+watcher_verdict() {
+	local pid_var="WATCH_$1" out="$BATS_TEST_TMPDIR/$1.out" end rc=0
 	local pid=${!pid_var}
 	if [ "$2" = unseen ]; then
 		end=$(($(date +%s%N) + WATCH_GRACE_MS * 1000000))
@@ -35,11 +37,16 @@ assert_seen() {
 		kill -TERM "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || rc=$?
-	got=$(tail -n 1 "$out")
+	WATCH_VERDICT=$(tail -n 1 "$out")
 	# Ended by our SIGTERM, not by itself: it was still waiting, unseen.
-	[ "$rc" -ne $((128 + 15)) ] || got=unseen
-	if [ "$got" != "$2" ]; then
-		echo "watcher $1: expected '$2', got '$got'" >&2
+	[ "$rc" -ne $((128 + 15)) ] || WATCH_VERDICT=unseen
+}
+
+# assert_seen NAME seen|unseen|ok: the watcher's verdict is the expected one.
+assert_seen() {
+	watcher_verdict "$1" "$2"
+	if [ "$WATCH_VERDICT" != "$2" ]; then
+		echo "watcher $1: expected '$2', got '$WATCH_VERDICT'" >&2
 		return 1
 	fi
 }
