@@ -55,9 +55,27 @@ stop_hookd() {
 	[ -n "${HOOKD_SOCKET:-}" ] && [ -f "$HOOKD_SOCKET.pid" ] || return 0
 	pid=$(cat "$HOOKD_SOCKET.pid")
 	kill "$pid" 2>/dev/null || true
-	# Gone, so that a hookd started next finds no other on the socket.
-	within 30 hookd_gone "$pid" || true
+	# Gone, so that a hookd started next finds no other on the socket (one
+	# that outlives its SIGTERM is a bug to report, from teardown too).
+	within 30 hookd_gone "$pid"
 	rm -f "$HOOKD_SOCKET.pid"
+}
+
+# hold_state_lock: a process takes the state directory's lock ($BPFFS)
+# and holds it until release_state_lock (60 s at most); returns once it
+# holds it.
+hold_state_lock() {
+	STATE_LOCK="$BATS_TEST_TMPDIR/state-lock"
+	rm -f "$STATE_LOCK.held" "$STATE_LOCK.go"
+	flock "$BPFFS" sh -c 'touch "$1.held"; i=0
+		while [ ! -e "$1.go" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' _ "$STATE_LOCK" &
+	STATE_LOCK_HOLDER=$!
+	within 30 test -e "$STATE_LOCK.held"
+}
+
+release_state_lock() {
+	touch "$STATE_LOCK.go"
+	wait "$STATE_LOCK_HOLDER" 2>/dev/null || true
 }
 
 # hookd_gone PID: the process has exited (a zombie counts: its parent, the

@@ -338,11 +338,7 @@ wait_served() {
 	client <<<"$(state d-warm stopped 0)"
 	cg=$(new_cgroup gaveup)
 	sleeper "$cg"
-	# The lock is held until the test lets go (60 s at most).
-	held="$BATS_TEST_TMPDIR/held"
-	flock "$BPFFS" sh -c "touch '$held'; i=0; while [ ! -e '$held.go' ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done" &
-	holder=$!
-	within 30 test -e "$held"
+	hold_state_lock
 	receiving=$(grep -c ': receiving' "$HOOKD_SOCKET.log" || true)
 	# hookd waits for the lock; meanwhile the runtime's own hook timeout
 	# kills cgfence-hook, and the runtime will not start the container.
@@ -354,8 +350,7 @@ wait_served() {
 	within 30 eval '[ "$(grep -c ": receiving" "$HOOKD_SOCKET.log")" -gt "$receiving" ]'
 	kill -9 $gone
 	wait $gone 2>/dev/null || true
-	touch "$held.go"
-	wait $holder
+	release_state_lock
 	within 30 eval "lifecycle '.event == \"removed\" and .container_id == \"d-gone\"' | grep -q ."
 	run lifecycle '.container_id == "d-gone"'
 	[[ "${lines[0]}" == *'"event":"applied"'* ]]

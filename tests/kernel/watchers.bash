@@ -27,7 +27,7 @@ watch_program() {
 # Expecting "unseen", it waits WATCH_GRACE_MS; anything else, the whole
 # window. (Not in $(...): a subshell cannot wait for the watcher.)
 watcher_verdict() {
-	local pid_var="WATCH_$1" out="$BATS_TEST_TMPDIR/$1.out" end rc=0
+	local pid_var="WATCH_$1" out="$BATS_TEST_TMPDIR/$1.out" end rc=0 kept=() w
 	local pid=${!pid_var}
 	if [ "$2" = unseen ]; then
 		end=$(($(date +%s%N) + WATCH_GRACE_MS * 1000000))
@@ -37,6 +37,11 @@ watcher_verdict() {
 		kill -TERM "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || rc=$?
+	# Reaped: stop_watchers must not signal its pid, which may be reused.
+	for w in "${WATCHERS[@]}"; do
+		[ "$w" = "$pid" ] || kept+=("$w")
+	done
+	WATCHERS=("${kept[@]}")
 	WATCH_VERDICT=$(tail -n 1 "$out")
 	# Ended by our SIGTERM, not by itself: it was still waiting, unseen.
 	[ "$rc" -ne $((128 + 15)) ] || WATCH_VERDICT=unseen

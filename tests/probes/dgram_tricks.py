@@ -162,6 +162,13 @@ def connected_sendto(cport, addr, port, marker):
             send(s, marker.encode(), (addr, int(port)))]
 
 
+def wait_for_go(gofile):
+    """Until the test makes GOFILE: 60 s at most, for a loaded machine."""
+    end = time.monotonic() + 60
+    while not os.path.exists(gofile) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
 def cork(addr, port, gofile, marker, how):
     s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
     dst = (addr, int(port))
@@ -191,13 +198,6 @@ def cork(addr, port, gofile, marker, how):
     except OSError as e:
         return ["ok", err_name(e)]
     return ["ok", "ok"]
-
-
-def wait_for_go(gofile):
-    """Until the test makes GOFILE: 60 s at most, for a loaded machine."""
-    end = time.monotonic() + 60
-    while not os.path.exists(gofile) and time.monotonic() < end:
-        time.sleep(0.01)
 
 
 def send_twice(addr, port, gofile, marker1, marker2):
